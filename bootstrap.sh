@@ -1,0 +1,111 @@
+#!/bin/sh
+# bootstrap.sh - the newcomer's entry point: install what is missing, build,
+# then either start the mock provider or run the whole test suite.
+#
+#   ./bootstrap.sh serve            build and start authflowd on 127.0.0.1:9000
+#   ./bootstrap.sh check            build and run `make check`
+#   ./bootstrap.sh check --sanitize the same under ASan + UBSan (own build dir)
+#   ./bootstrap.sh build            just build
+#
+# Debian 12 packages are installed with apt-get when something is missing
+# (as root, or through sudo when it is there).
+set -eu
+
+top=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:-check}
+[ $# -gt 0 ] && shift
+sanitize=no
+for a in "$@"; do
+    case "$a" in
+    --sanitize) sanitize=yes ;;
+    *) echo "bootstrap.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+
+# Build tools and libraries (Debian 12 names).
+build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
+libcurl4-openssl-dev libjansson-dev check"
+# Test peers: python3 runs the integration tests, node/npm the interop ones.
+test_pkgs="python3 nodejs npm curl ca-certificates"
+
+missing_pkgs() {
+    miss=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            miss="$miss $p"
+    done
+    echo "$miss"
+}
+
+install_pkgs() {
+    miss=$(missing_pkgs "$@")
+    [ -z "$miss" ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap.sh: please install:$miss" >&2
+        return 1
+    fi
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "bootstrap.sh: installing:$miss" >&2
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $miss >&2
+}
+
+have_cmd_or_pkg() {
+    # node may come from elsewhere than Debian (e.g. a newer one on PATH).
+    command -v "$1" >/dev/null 2>&1
+}
+
+build() {
+    dir=$1
+    shift
+    install_pkgs $build_pkgs
+    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
+        [ "$top/Makefile.am" -nt "$top/configure" ]; then
+        (cd "$top" && autoreconf -fi)
+    fi
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
+        (cd "$dir" && "$top/configure" --quiet "$@")
+    fi
+    make -C "$dir" -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+}
+
+case "$cmd" in
+build)
+    build "$top/_build"
+    ;;
+serve)
+    build "$top/_build"
+    exec "$top/_build/authflowd" --config "$top/conf/authflowd.json" --listen 127.0.0.1:9000
+    ;;
+check)
+    if have_cmd_or_pkg node && have_cmd_or_pkg npm; then
+        install_pkgs python3 curl ca-certificates
+    else
+        install_pkgs $test_pkgs
+    fi
+    if [ "$sanitize" = yes ]; then
+        san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+        build "$top/_build-san" CFLAGS="-O1 -g $san" LDFLAGS="$san"
+        dir="$top/_build-san"
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    else
+        build "$top/_build"
+        dir="$top/_build"
+    fi
+    if ! make -C "$dir" -j"$(nproc 2>/dev/null || echo 2)" check; then
+        for f in "$dir"/tests/*.log; do
+            case "$f" in */test-suite.log) continue ;; esac
+            grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null && { echo "=== $f"; tail -n 60 "$f"; }
+        done
+        exit 1
+    fi
+    ;;
+*)
+    echo "usage: $0 serve|check [--sanitize]|build" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,117 @@
+/*
+ * cfg.h - authflowd's configuration: a JSON file read with jansson against a
+ * table of keys (name, type, bounds, default). Unknown keys are rejected and
+ * every error names file:line:column and the key path.
+ *
+ * A struct af_config and everything it points to is owned by the config;
+ * af_cfg_free() releases it all.
+ */
+#ifndef AUTHFLOW_CFG_H
+#define AUTHFLOW_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "authflow/jose.h"
+#include "authflow/rc.h"
+
+/* The largest config file accepted. */
+#define AF_CFG_MAX_FILE (1024 * 1024)
+
+/* Grant types a client may use (bit set). */
+enum {
+    AF_GRANT_AUTHORIZATION_CODE = 1u << 0,
+    AF_GRANT_REFRESH_TOKEN = 1u << 1,
+    AF_GRANT_CLIENT_CREDENTIALS = 1u << 2,
+    AF_GRANT_PASSWORD = 1u << 3,
+};
+
+/* How a client authenticates at the token endpoint. */
+typedef enum {
+    AF_CLIENT_AUTH_BASIC = 0, /* client_secret_basic (default with a secret) */
+    AF_CLIENT_AUTH_POST,      /* client_secret_post */
+    AF_CLIENT_AUTH_NONE,      /* public client (default without a secret) */
+} af_client_auth;
+
+struct af_strlist {
+    char **v; /* owned */
+    size_t n;
+};
+
+struct af_cfg_client {
+    char *id;
+    char *name;                  /* display name; may be NULL */
+    char *secret;                /* NULL for a public client */
+    af_client_auth auth_method;  /* "token_endpoint_auth_method" */
+    struct af_strlist redirect_uris;     /* exact-match list, at least one */
+    struct af_strlist post_logout_uris;  /* "post_logout_redirect_uris" */
+    struct af_strlist scopes;            /* scopes the client may ask for */
+    unsigned grant_types;                /* AF_GRANT_* bits */
+    bool require_pkce;                   /* default: true for public clients */
+    bool allow_plain_pkce;               /* default: false (S256 only) */
+};
+
+struct af_cfg_user {
+    char *sub;      /* subject identifier */
+    char *username; /* what login_hint and the login page use */
+    char *password; /* for the password grant and the login form; may be NULL */
+    json_t *claims; /* extra claims (email, name, roles, groups...): owned reference, object */
+};
+
+struct af_cfg_key {
+    af_alg alg;
+    char *pem_file; /* NULL: generated at start; relative paths are resolved
+                       against the config file's folder */
+    char *kid;      /* NULL: the RFC 7638 thumbprint */
+};
+
+struct af_config {
+    char *source;   /* the file it was read from, or "<string>" */
+    char *issuer;   /* NULL: derived from the bound address */
+    char *listen;   /* "127.0.0.1:9000" */
+    struct af_cfg_key *keys; /* keys[0] signs; all are published */
+    size_t nkeys;
+    long code_ttl;          /* seconds, default 60 */
+    long access_token_ttl;  /* default 3600 */
+    long id_token_ttl;      /* default 3600 */
+    long refresh_token_ttl; /* default 86400 */
+    bool interactive_login; /* show a login page instead of auto-approving */
+    char *default_user;     /* username approved headless; NULL: the first user */
+    struct af_cfg_client *clients;
+    size_t nclients;
+    struct af_cfg_user *users;
+    size_t nusers;
+    /* limits */
+    size_t max_body;        /* request body bytes, default 64 KiB */
+    size_t max_params;      /* parameters per request, default 64 */
+    size_t max_codes;       /* live authorization codes, default 10000 */
+    size_t max_tokens;      /* live access + refresh tokens, default 100000 */
+    unsigned threads;       /* server worker threads, default 4 */
+};
+
+/* af_cfg_load_file: read and validate path. On error *out is NULL and
+ * err->msg reads "path:line:column: key.path: what is wrong". Caller frees
+ * *out with af_cfg_free(). */
+af_rc af_cfg_load_file(const char *path, struct af_config **out, struct af_err *err)
+    AF_WARN_UNUSED;
+
+/* af_cfg_load_string: as af_cfg_load_file over text; name is used in
+ * messages (and relative key paths resolve against the current folder). */
+af_rc af_cfg_load_string(const char *text, const char *name, struct af_config **out,
+                         struct af_err *err) AF_WARN_UNUSED;
+
+/* af_cfg_free: NULL is a no-op. */
+void af_cfg_free(struct af_config *cfg);
+
+/* af_cfg_client_find: borrowed, valid while cfg lives; NULL if unknown. */
+const struct af_cfg_client *af_cfg_client_find(const struct af_config *cfg, const char *id);
+
+/* af_cfg_user_find: by username, then by sub. Borrowed; NULL if unknown. */
+const struct af_cfg_user *af_cfg_user_find(const struct af_config *cfg, const char *name);
+
+/* af_cfg_strlist_has: exact string match. */
+bool af_cfg_strlist_has(const struct af_strlist *l, const char *s);
+
+#endif

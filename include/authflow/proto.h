@@ -1,0 +1,149 @@
+/*
+ * proto.h - every OAuth 2.0 / OpenID Connect wire name authflow speaks, in
+ * one place shared by the server and the probe. Nothing here allocates.
+ */
+#ifndef AUTHFLOW_PROTO_H
+#define AUTHFLOW_PROTO_H
+
+#include "authflow/buf.h"
+#include "authflow/rc.h"
+
+/* ---- request parameters (RFC 6749 §4.1, OIDC Core §3.1.2.1, RFC 7636) ---- */
+#define AF_P_RESPONSE_TYPE          "response_type"
+#define AF_P_RESPONSE_MODE          "response_mode"
+#define AF_P_CLIENT_ID              "client_id"
+#define AF_P_CLIENT_SECRET          "client_secret"
+#define AF_P_REDIRECT_URI           "redirect_uri"
+#define AF_P_SCOPE                  "scope"
+#define AF_P_STATE                  "state"
+#define AF_P_NONCE                  "nonce"
+#define AF_P_PROMPT                 "prompt"
+#define AF_P_LOGIN_HINT             "login_hint"
+#define AF_P_MAX_AGE                "max_age"
+#define AF_P_CODE                   "code"
+#define AF_P_CODE_CHALLENGE         "code_challenge"
+#define AF_P_CODE_CHALLENGE_METHOD  "code_challenge_method"
+#define AF_P_CODE_VERIFIER          "code_verifier"
+#define AF_P_GRANT_TYPE             "grant_type"
+#define AF_P_REFRESH_TOKEN          "refresh_token"
+#define AF_P_USERNAME               "username"
+#define AF_P_PASSWORD               "password"
+#define AF_P_TOKEN                  "token"
+#define AF_P_TOKEN_TYPE_HINT        "token_type_hint"
+#define AF_P_ID_TOKEN_HINT          "id_token_hint"
+#define AF_P_POST_LOGOUT_REDIRECT   "post_logout_redirect_uri"
+#define AF_P_ACCESS_TOKEN           "access_token"
+#define AF_P_ID_TOKEN               "id_token"
+#define AF_P_TOKEN_TYPE             "token_type"
+#define AF_P_EXPIRES_IN             "expires_in"
+#define AF_P_ISS                    "iss"
+#define AF_P_ERROR                  "error"
+#define AF_P_ERROR_DESCRIPTION      "error_description"
+#define AF_P_ERROR_URI              "error_uri"
+#define AF_P_ACTIVE                 "active"
+
+/* ---- values ---- */
+#define AF_RT_CODE                  "code"
+#define AF_RM_QUERY                 "query"
+#define AF_RM_FRAGMENT              "fragment"
+#define AF_RM_FORM_POST             "form_post"
+#define AF_GT_AUTHORIZATION_CODE    "authorization_code"
+#define AF_GT_REFRESH_TOKEN         "refresh_token"
+#define AF_GT_CLIENT_CREDENTIALS    "client_credentials"
+#define AF_GT_PASSWORD              "password"
+#define AF_PKCE_S256                "S256"
+#define AF_PKCE_PLAIN               "plain"
+#define AF_PROMPT_NONE              "none"
+#define AF_PROMPT_LOGIN             "login"
+#define AF_TOKEN_TYPE_BEARER        "Bearer"
+#define AF_AUTH_BASIC               "client_secret_basic"
+#define AF_AUTH_POST                "client_secret_post"
+#define AF_AUTH_NONE                "none"
+#define AF_HINT_ACCESS_TOKEN        "access_token"
+#define AF_HINT_REFRESH_TOKEN       "refresh_token"
+#define AF_SCOPE_OPENID             "openid"
+#define AF_SCOPE_PROFILE            "profile"
+#define AF_SCOPE_EMAIL              "email"
+#define AF_SCOPE_OFFLINE_ACCESS     "offline_access"
+
+/* ---- error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1;
+ *      OIDC Core §3.1.2.6) ---- */
+#define AF_E_INVALID_REQUEST        "invalid_request"
+#define AF_E_UNAUTHORIZED_CLIENT    "unauthorized_client"
+#define AF_E_ACCESS_DENIED          "access_denied"
+#define AF_E_UNSUPPORTED_RT         "unsupported_response_type"
+#define AF_E_INVALID_SCOPE          "invalid_scope"
+#define AF_E_SERVER_ERROR           "server_error"
+#define AF_E_TEMP_UNAVAILABLE       "temporarily_unavailable"
+#define AF_E_INVALID_CLIENT         "invalid_client"
+#define AF_E_INVALID_GRANT          "invalid_grant"
+#define AF_E_UNSUPPORTED_GT         "unsupported_grant_type"
+#define AF_E_INVALID_TOKEN          "invalid_token"
+#define AF_E_INSUFFICIENT_SCOPE     "insufficient_scope"
+#define AF_E_UNSUPPORTED_TOKEN_TYPE "unsupported_token_type"
+#define AF_E_LOGIN_REQUIRED         "login_required"
+#define AF_E_INTERACTION_REQUIRED   "interaction_required"
+#define AF_E_CONSENT_REQUIRED       "consent_required"
+
+/* ---- JWT claims and JOSE header names ---- */
+#define AF_C_ISS        "iss"
+#define AF_C_SUB        "sub"
+#define AF_C_AUD        "aud"
+#define AF_C_EXP        "exp"
+#define AF_C_NBF        "nbf"
+#define AF_C_IAT        "iat"
+#define AF_C_JTI        "jti"
+#define AF_C_AUTH_TIME  "auth_time"
+#define AF_C_NONCE      "nonce"
+#define AF_C_AT_HASH    "at_hash"
+#define AF_C_C_HASH     "c_hash"
+#define AF_C_AZP        "azp"
+#define AF_C_SCOPE      "scope"
+#define AF_C_CLIENT_ID  "client_id"
+#define AF_C_SID        "sid"
+#define AF_H_ALG        "alg"
+#define AF_H_KID        "kid"
+#define AF_H_TYP        "typ"
+#define AF_TYP_AT_JWT   "at+jwt"
+#define AF_TYP_JWT      "JWT"
+
+/* ---- HTTP header names ---- */
+#define AF_HDR_AUTHORIZATION    "Authorization"
+#define AF_HDR_WWW_AUTHENTICATE "WWW-Authenticate"
+#define AF_HDR_CONTENT_TYPE     "Content-Type"
+#define AF_HDR_CACHE_CONTROL    "Cache-Control"
+#define AF_HDR_PRAGMA           "Pragma"
+#define AF_HDR_LOCATION         "Location"
+#define AF_HDR_X_FRAME_OPTIONS  "X-Frame-Options"
+#define AF_HDR_CSP              "Content-Security-Policy"
+#define AF_HDR_ALLOW            "Allow"
+#define AF_HDR_SET_COOKIE       "Set-Cookie"
+#define AF_CT_JSON              "application/json"
+#define AF_CT_FORM              "application/x-www-form-urlencoded"
+#define AF_CT_HTML              "text/html; charset=utf-8"
+#define AF_CT_JWKS              "application/jwk-set+json"
+
+/* ---- well-known paths ---- */
+#define AF_PATH_OIDC_DISCOVERY  "/.well-known/openid-configuration"
+#define AF_PATH_AS_METADATA     "/.well-known/oauth-authorization-server"
+
+/* ---- authflowd's login form (POST /login): not OAuth names, but the probe
+ *      drives this form in interactive mode, so they live here too. The form
+ *      also carries AF_P_USERNAME and AF_P_PASSWORD. ---- */
+#define AF_LOGIN_USER           "af_user"   /* a user button: log in as this username */
+#define AF_LOGIN_ACTION         "af_action" /* which submit button was pressed */
+#define AF_LOGIN_ACTION_LOGIN   "login"
+#define AF_LOGIN_ACTION_CANCEL  "cancel"
+
+/* af_proto_error_code_valid: true when s uses only the characters RFC 6749
+ * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */
+int af_proto_error_code_valid(const char *s);
+
+/* af_pkce_s256: append BASE64URL(SHA256(verifier)) (RFC 7636 §4.2) to out. */
+af_rc af_pkce_s256(const char *verifier, struct af_buf *out) AF_WARN_UNUSED;
+
+/* af_pkce_verifier_valid: RFC 7636 §4.1: 43..128 characters of
+ * [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
+int af_pkce_verifier_valid(const char *v);
+
+#endif

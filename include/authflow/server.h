@@ -1,0 +1,35 @@
+/*
+ * server.h - authflowd's HTTP server: start it over a loaded config, learn
+ * its port and issuer, stop it.
+ */
+#ifndef AUTHFLOW_SERVER_H
+#define AUTHFLOW_SERVER_H
+
+#include "authflow/cfg.h"
+#include "authflow/rc.h"
+
+struct af_server; /* opaque */
+
+struct af_server_opts {
+    const char *listen; /* "ADDR:PORT" overriding cfg->listen; NULL keeps it */
+    const char *issuer; /* overriding cfg->issuer; NULL keeps it */
+};
+
+/* af_server_start: generate or load the keys, bind, and serve on worker
+ * threads. cfg is borrowed and must outlive the server. opts may be NULL.
+ * A busy port is AF_ERR_IO with the address in err. Caller stops and frees
+ * the server with af_server_stop(). */
+af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
+                      struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_server_port: the bound TCP port (useful after binding port 0). */
+unsigned short af_server_port(const struct af_server *srv);
+
+/* af_server_issuer: borrowed, valid while srv lives. */
+const char *af_server_issuer(const struct af_server *srv);
+
+/* af_server_stop: stop accepting, let in-flight requests finish, free all.
+ * NULL is a no-op. */
+void af_server_stop(struct af_server *srv);
+
+#endif

@@ -1,0 +1,101 @@
+/* misc.c - randomness, constant-time comparison, the clock, small strings. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "authflow/util.h"
+
+af_rc af_rand_bytes(unsigned char *out, size_t n)
+{
+    if (n > (size_t)0x7fffffff || RAND_bytes(out, (int)n) != 1)
+        return AF_ERR_CRYPTO;
+    return AF_OK;
+}
+
+af_rc af_rand_token(size_t nbytes, char **out)
+{
+    unsigned char raw[64];
+    struct af_buf b;
+    af_rc rc;
+
+    *out = NULL;
+    if (nbytes == 0 || nbytes > sizeof(raw))
+        return AF_ERR_INVALID;
+    af_buf_init(&b, 128);
+    rc = af_rand_bytes(raw, nbytes);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_b64url_encode(&b, raw, nbytes);
+    if (rc != AF_OK)
+        goto out;
+    *out = af_buf_detach(&b);
+    if (*out == NULL)
+        rc = AF_ERR_NOMEM;
+out:
+    OPENSSL_cleanse(raw, sizeof(raw));
+    af_buf_free(&b);
+    return rc;
+}
+
+bool af_ct_streq(const char *a, const char *b)
+{
+    unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+    if (a == NULL || b == NULL)
+        return false;
+    /* Compare digests so that neither the content nor the length of the
+     * secret leaks through timing; the digests are compared in constant
+     * time. A SHA-256 collision would be needed for a false match. */
+    SHA256((const unsigned char *)a, strlen(a), da);
+    SHA256((const unsigned char *)b, strlen(b), db);
+    return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
+}
+
+static volatile long clock_offset;
+
+time_t af_now(void)
+{
+    return time(NULL) + clock_offset;
+}
+
+void af_clock_set_offset(long delta)
+{
+    clock_offset = delta;
+}
+
+uint64_t af_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+char *af_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+bool af_str_has_space_token(const char *list, const char *tok)
+{
+    size_t tl;
+    const char *p = list;
+    if (list == NULL || tok == NULL)
+        return false;
+    tl = strlen(tok);
+    while (*p) {
+        const char *e;
+        while (*p == ' ')
+            p++;
+        e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == tl && tl > 0 && strncmp(p, tok, tl) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}

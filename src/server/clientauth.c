@@ -1,0 +1,306 @@
+/*
+ * clientauth.c - client authentication at the token, introspection and
+ * revocation endpoints (RFC 6749 §2.3.1): client_secret_basic,
+ * client_secret_post, or a public client naming itself with client_id.
+ * Exactly one method per request; the method must be the one the client
+ * registered (token_endpoint_auth_method).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "server_int.h"
+
+/* The longest Authorization header looked at for Basic credentials: ample
+ * for a client id and secret, small enough to bound the decoding work. */
+#define BASIC_HDR_MAX 2048
+
+#define REALM_BASIC "Basic realm=\"authflow\""
+
+/* Parameters that carry a credential and so must never come in the URL
+ * query of these endpoints (RFC 6749 §2.3.1, §3.2; RFC 9700 §4.3.2). */
+static const char *const query_credentials[] = {
+    AF_P_CLIENT_SECRET, AF_P_PASSWORD, AF_P_CODE,         AF_P_CODE_VERIFIER,
+    AF_P_REFRESH_TOKEN, AF_P_TOKEN,    AF_P_ACCESS_TOKEN, NULL,
+};
+
+static bool b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : 63;
+}
+
+/* b64_decode_strict: RFC 4648 §4 with padding, canonical. EVP_DecodeBlock
+ * does the decoding but accepts (and skips) whitespace, and neither checks
+ * where padding sits nor the unused trailing bits, so the syntax is checked
+ * here first. Caller frees *out (NUL-terminated, *outlen bytes). */
+static af_rc b64_decode_strict(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+    size_t i, pad = 0;
+    unsigned char *buf = NULL;
+    int n;
+    af_rc rc = AF_ERR_PARSE;
+
+    *out = NULL;
+    if (len == 0 || len % 4 != 0)
+        goto out;
+    while (pad < 2 && s[len - 1 - pad] == '=')
+        pad++;
+    for (i = 0; i < len - pad; i++) {
+        if (!b64_char((unsigned char)s[i]))
+            goto out;
+    }
+    /* the bits after the last full byte must be zero (RFC 4648 §3.5) */
+    if ((pad == 1 && (b64_val((unsigned char)s[len - 2]) & 0x03) != 0) ||
+        (pad == 2 && (b64_val((unsigned char)s[len - 3]) & 0x0f) != 0))
+        goto out;
+    buf = malloc(len / 4 * 3 + 1);
+    if (buf == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len);
+    if (n < 0 || (size_t)n < pad)
+        goto out;
+    *outlen = (size_t)n - pad;
+    buf[*outlen] = '\0';
+    *out = buf;
+    buf = NULL;
+    rc = AF_OK;
+out:
+    free(buf);
+    return rc;
+}
+
+/* parse_basic: "Basic <base64(urlenc(id) ':' urlenc(secret))>". Both halves
+ * are form-urlencoded before the base64 step (RFC 6749 §2.3.1). Caller frees
+ * *id and *secret. AF_ERR_NOTFOUND: not the Basic scheme. */
+static af_rc parse_basic(const char *hdr, char **id, char **secret)
+{
+    static const char scheme[] = "Basic";
+    const char *p = hdr, *colon;
+    unsigned char *raw = NULL;
+    size_t rawlen = 0, tlen;
+    af_rc rc;
+
+    *id = NULL;
+    *secret = NULL;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, scheme, sizeof(scheme) - 1) != 0 ||
+        (p[sizeof(scheme) - 1] != ' ' && p[sizeof(scheme) - 1] != '\0'))
+        return AF_ERR_NOTFOUND;
+    p += sizeof(scheme) - 1;
+    while (*p == ' ')
+        p++;
+    tlen = strlen(p);
+    while (tlen > 0 && (p[tlen - 1] == ' ' || p[tlen - 1] == '\t'))
+        tlen--;
+    rc = b64_decode_strict(p, tlen, &raw, &rawlen);
+    if (rc != AF_OK)
+        goto out;
+    colon = memchr(raw, ':', rawlen);
+    if (colon == NULL) {
+        rc = AF_ERR_PARSE;
+        goto out;
+    }
+    rc = af_url_decode((const char *)raw, (size_t)(colon - (const char *)raw), true, id, NULL);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_url_decode(colon + 1, rawlen - (size_t)(colon + 1 - (const char *)raw), true, secret,
+                       NULL);
+out:
+    if (raw != NULL)
+        OPENSSL_cleanse(raw, rawlen);
+    free(raw);
+    if (rc != AF_OK) {
+        free(*id);
+        free(*secret);
+        *id = NULL;
+        *secret = NULL;
+    }
+    return rc;
+}
+
+af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_client **client,
+                                    bool *used_basic, const char **why)
+{
+    const struct af_params *form = &req->form;
+    const char *hdr = af_req_header(req, AF_HDR_AUTHORIZATION);
+    const char *body_id = af_params_get(form, AF_P_CLIENT_ID);
+    const char *body_secret = af_params_get(form, AF_P_CLIENT_SECRET);
+    const struct af_cfg_client *c;
+    char *b_id = NULL, *b_secret = NULL;
+    const char *id, *secret;
+    af_client_auth method;
+    af_ca_result res;
+    af_rc rc;
+
+    *client = NULL;
+    *used_basic = false;
+    *why = NULL;
+    if (af_params_count(form, AF_P_CLIENT_ID) > 1 || af_params_count(form, AF_P_CLIENT_SECRET) > 1) {
+        res = AF_CA_INVALID_REQUEST;
+        *why = "client_id or client_secret sent more than once";
+        goto out;
+    }
+    if (hdr != NULL) {
+        if (strnlen(hdr, BASIC_HDR_MAX + 1) > BASIC_HDR_MAX) {
+            res = AF_CA_INVALID_REQUEST;
+            *why = "the Authorization header is too long";
+            goto out;
+        }
+        rc = parse_basic(hdr, &b_id, &b_secret);
+        if (rc == AF_ERR_NOTFOUND) {
+            res = AF_CA_INVALID_CLIENT;
+            *why = "unsupported client authentication scheme (use Basic)";
+            goto out;
+        }
+        *used_basic = true;
+        if (rc != AF_OK) {
+            res = AF_CA_INVALID_REQUEST;
+            *why = "malformed Basic credentials (RFC 6749 2.3.1: base64 of "
+                   "form-urlencoded id:secret)";
+            goto out;
+        }
+        if (body_secret != NULL) {
+            res = AF_CA_INVALID_REQUEST;
+            *why = "more than one client authentication method (Basic and client_secret)";
+            goto out;
+        }
+        /* a client_id in the body may accompany Basic, but must agree */
+        if (body_id != NULL && strcmp(body_id, b_id) != 0) {
+            res = AF_CA_INVALID_REQUEST;
+            *why = "client_id in the body differs from the Basic credentials";
+            goto out;
+        }
+        id = b_id;
+        secret = b_secret;
+        method = AF_CLIENT_AUTH_BASIC;
+    } else if (body_secret != NULL) {
+        if (body_id == NULL) {
+            res = AF_CA_INVALID_REQUEST;
+            *why = "client_secret without client_id";
+            goto out;
+        }
+        id = body_id;
+        secret = body_secret;
+        method = AF_CLIENT_AUTH_POST;
+    } else if (body_id != NULL) {
+        id = body_id;
+        secret = NULL;
+        method = AF_CLIENT_AUTH_NONE;
+    } else {
+        res = AF_CA_INVALID_CLIENT;
+        *why = "no client authentication";
+        goto out;
+    }
+
+    c = af_cfg_client_find(req->srv->cfg, id);
+    if (c == NULL) {
+        res = AF_CA_INVALID_CLIENT;
+        *why = "unknown client";
+        goto out;
+    }
+    if (c->auth_method != method) {
+        res = AF_CA_INVALID_CLIENT;
+        if (method == AF_CLIENT_AUTH_NONE)
+            *why = "client authentication required";
+        else if (c->auth_method == AF_CLIENT_AUTH_NONE)
+            *why = "public client: send client_id alone, no secret";
+        else
+            *why = "authentication method differs from the registered "
+                   "token_endpoint_auth_method";
+        goto out;
+    }
+    if (method != AF_CLIENT_AUTH_NONE && !af_ct_streq(secret, c->secret)) {
+        res = AF_CA_INVALID_CLIENT;
+        *why = "client authentication failed";
+        goto out;
+    }
+    *client = c;
+    res = AF_CA_OK;
+out:
+    if (b_secret != NULL)
+        OPENSSL_cleanse(b_secret, strlen(b_secret));
+    free(b_id);
+    free(b_secret);
+    return res;
+}
+
+/* form_ctype: the media type is application/x-www-form-urlencoded
+ * (case-insensitive; parameters such as charset allowed). */
+static bool form_ctype(const char *ct)
+{
+    size_t n = strlen(AF_CT_FORM);
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return strncasecmp(ct, AF_CT_FORM, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+bool af_client_request_check(struct af_req *req, struct af_resp *resp,
+                             const struct af_cfg_client **client)
+{
+    const char *why = NULL, *dup;
+    bool used_basic;
+    size_t i;
+
+    *client = NULL;
+    if (req->method != AF_M_POST) {
+        af_resp_oauth_error(resp, 405, AF_E_INVALID_REQUEST, "use POST (RFC 6749 3.2)");
+        af_resp_header(resp, AF_HDR_ALLOW, "POST");
+        return false;
+    }
+    if (!form_ctype(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
+                            "Content-Type must be " AF_CT_FORM);
+        return false;
+    }
+    for (i = 0; query_credentials[i] != NULL; i++) {
+        if (af_params_count(&req->query, query_credentials[i]) > 0) {
+            af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
+                                "credentials must not be sent in the URL query");
+            return false;
+        }
+    }
+    dup = af_params_first_dup(&req->form);
+    if (dup != NULL) {
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
+                            "a parameter was sent more than once (RFC 6749 3.2)");
+        return false;
+    }
+    switch (af_client_authenticate(req, client, &used_basic, &why)) {
+    case AF_CA_OK:
+        return true;
+    case AF_CA_INVALID_REQUEST:
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
+        return false;
+    case AF_CA_INVALID_CLIENT:
+    default:
+        /* RFC 6749 §5.2: 401 with the scheme the client may use; sent on
+         * every invalid_client so that a client trying no or another
+         * scheme learns about Basic too */
+        af_resp_oauth_error(resp, 401, AF_E_INVALID_CLIENT, why);
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE, REALM_BASIC);
+        return false;
+    }
+}

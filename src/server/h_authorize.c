@@ -1,0 +1,850 @@
+/*
+ * h_authorize.c - the front channel of authflowd: GET and POST /authorize
+ * (RFC 6749 §4.1.1, OIDC Core §3.1.2), the interactive login page, POST
+ * /login, and the authorization response in its three response modes
+ * (query, fragment, form_post).
+ *
+ * /authorize and /login share one validation path (authz_check), so the
+ * login form can never carry a request that /authorize would refuse.
+ * Until the client and its redirect URI are known, errors are an HTML page
+ * and never a redirect (RFC 6749 §3.1.2.4, §4.1.2.1): redirecting to an
+ * unverified URI would make the server an open redirector.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authflow/log.h"
+#include "server_int.h"
+
+/* cfg has no session lifetime: a login session lasts a working day. */
+#define AUTHZ_SESSION_TTL (8 * 3600)
+/* Caps for what this file builds: a redirect URL and an HTML page. The
+ * request itself is already capped by cfg->max_body and max_params. */
+#define AUTHZ_URL_MAX  (256 * 1024)
+#define AUTHZ_PAGE_MAX (512 * 1024)
+/* Room for an error_description that names a parameter or a scope. */
+#define AUTHZ_DESC_MAX 160
+/* The largest max_age accepted (ten years); beyond it is a typo. */
+#define AUTHZ_MAX_AGE_MAX 315360000L
+
+/* The authorization request parameters authflowd reads. A duplicate of any
+ * of them is invalid_request (RFC 6749 §3.1); the login page carries exactly
+ * these as hidden fields, so login fields can never collide with them. */
+static const char *const authz_param_names[] = {
+    AF_P_CLIENT_ID,      AF_P_REDIRECT_URI, AF_P_RESPONSE_TYPE,   AF_P_RESPONSE_MODE,
+    AF_P_SCOPE,          AF_P_STATE,        AF_P_NONCE,           AF_P_PROMPT,
+    AF_P_LOGIN_HINT,     AF_P_MAX_AGE,      AF_P_CODE_CHALLENGE,  AF_P_CODE_CHALLENGE_METHOD,
+};
+
+/* The fields the login form adds to the authorization parameters. */
+static const char *const login_field_names[] = {
+    AF_LOGIN_USER,
+    AF_LOGIN_ACTION,
+    AF_P_USERNAME,
+    AF_P_PASSWORD,
+};
+
+/* A validated authorization request. Every pointer is borrowed from the
+ * request's parameters or from the config, except scope. */
+struct authz {
+    struct af_server *srv;
+    const struct af_params *in;          /* the request's parameters */
+    const struct af_cfg_client *client;  /* NULL until step 1 passed */
+    const char *redirect_uri;            /* where responses go; NULL until step 2 passed */
+    const char *redirect_sent;           /* as sent, NULL when omitted (binds the code) */
+    const char *mode;                    /* AF_RM_*: a static string */
+    const char *state;                   /* NULL when not sent (or repeated) */
+    unsigned redirect_status;            /* 302 after GET, 303 after POST (RFC 9700 §4.12) */
+    char *scope;                         /* owned: the scope to grant */
+    const char *challenge;               /* NULL: no PKCE */
+    const char *challenge_method;        /* static AF_PKCE_* when challenge is set */
+    const char *nonce;
+    bool prompt_login;
+    long max_age;                        /* -1 when not sent */
+    const struct af_cfg_user *hint_user; /* the user login_hint names, or NULL */
+    /* The login session the cookie names, when it is live, its user still
+     * exists and it is recent enough for max_age; else sess_user is NULL. */
+    const char *sid;                     /* the cookie's value (even when unusable) */
+    const struct af_cfg_user *sess_user;
+    time_t sess_auth_time;
+};
+
+static void authz_clear(struct authz *a)
+{
+    free(a->scope);
+    a->scope = NULL;
+}
+
+/* ---- shared helpers (declared in server_int.h) ---- */
+
+af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
+                        bool fragment)
+{
+    af_rc rc;
+    const char *hash = strchr(uri, '#');
+    size_t base_len = hash ? (size_t)(hash - uri) : strlen(uri);
+
+    /* Registered URIs carry no fragment (RFC 6749 §3.1.2); should one slip
+     * in, the parameters must still land where the client reads them. */
+    rc = af_buf_add(out, uri, base_len);
+    if (rc != AF_OK || p == NULL || p->n == 0)
+        goto out;
+    if (fragment) {
+        rc = af_buf_addc(out, '#');
+    } else if (memchr(uri, '?', base_len) == NULL) {
+        rc = af_buf_addc(out, '?');
+    } else if (uri[base_len - 1] != '?' && uri[base_len - 1] != '&') {
+        /* RFC 6749 §3.1.2: the query of a registered URI MUST be retained. */
+        rc = af_buf_addc(out, '&');
+    }
+    if (rc != AF_OK)
+        goto out;
+    rc = af_params_encode(p, out);
+out:
+    return rc;
+}
+
+void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid)
+{
+    char v[256];
+    bool secure = strncmp(srv->issuer, "https://", 8) == 0;
+
+    /* sid comes from af_rand_token: base64url, safe as a cookie value. */
+    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s", AF_SESSION_COOKIE, sid,
+             secure ? "; Secure" : "");
+    af_resp_header(resp, AF_HDR_SET_COOKIE, v);
+}
+
+void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv)
+{
+    char v[256];
+    bool secure = strncmp(srv->issuer, "https://", 8) == 0;
+
+    snprintf(v, sizeof(v),
+             "%s=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; "
+             "Expires=Thu, 01 Jan 1970 00:00:00 GMT%s",
+             AF_SESSION_COOKIE, secure ? "; Secure" : "");
+    af_resp_header(resp, AF_HDR_SET_COOKIE, v);
+}
+
+/* ---- the authorization response ---- */
+
+/* form_post_page: the OAuth 2.0 Form Post Response Mode page: a form that
+ * POSTs the response parameters to the redirect URI, submitted by a one-line
+ * script, with a button for browsers without script. */
+static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_params *p)
+{
+    af_rc rc;
+    size_t i;
+
+    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                        "<title>Submit this form</title></head>\n<body>\n"
+                        "<form method=\"post\" action=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, uri);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\">\n");
+    for (i = 0; i < p->n && rc == AF_OK; i++) {
+        rc = af_buf_adds(b, "<input type=\"hidden\" name=\"");
+        if (rc == AF_OK)
+            rc = af_html_escape(b, p->v[i].name);
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "\" value=\"");
+        if (rc == AF_OK)
+            rc = af_html_escape(b, p->v[i].value);
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "\">\n");
+    }
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "<noscript><p>Script is off: press Continue to return to the "
+                            "application.</p><button type=\"submit\">Continue</button>"
+                            "</noscript>\n</form>\n"
+                            "<script>document.forms[0].submit();</script>\n</body></html>\n");
+    return rc;
+}
+
+/* authz_deliver: send the response parameters p to the client in the
+ * request's response mode. */
+static void authz_deliver(struct af_resp *resp, const struct authz *a, const struct af_params *p)
+{
+    struct af_buf b;
+    af_rc rc;
+
+    if (strcmp(a->mode, AF_RM_FORM_POST) == 0) {
+        af_buf_init(&b, AUTHZ_PAGE_MAX);
+        rc = form_post_page(&b, a->redirect_uri, p);
+        if (rc == AF_OK)
+            af_resp_html(resp, 200, af_buf_str(&b));
+    } else {
+        af_buf_init(&b, AUTHZ_URL_MAX);
+        rc = af_uri_add_params(&b, a->redirect_uri, p, strcmp(a->mode, AF_RM_FRAGMENT) == 0);
+        if (rc == AF_OK)
+            af_resp_redirect(resp, a->redirect_status, af_buf_str(&b));
+    }
+    if (rc != AF_OK) {
+        af_log_error("authorize: cannot build the response for client %s: %s", a->client->id,
+                     af_rc_str(rc));
+        af_resp_error_page(resp, 500, AF_E_SERVER_ERROR,
+                           "the authorization response could not be built");
+    }
+    /* It may carry a code: keep it out of every cache. */
+    af_resp_no_store(resp);
+    af_buf_free(&b);
+}
+
+/* authz_error: an error response to the client (RFC 6749 §4.1.2.1) with
+ * state and iss (RFC 9207 §2). Only for errors found once the redirect URI
+ * is trusted. */
+static void authz_error(struct af_resp *resp, const struct authz *a, const char *error,
+                        const char *desc)
+{
+    struct af_params p;
+    af_rc rc;
+
+    af_params_init(&p, 8);
+    rc = af_params_add(&p, AF_P_ERROR, error);
+    if (rc == AF_OK && desc != NULL)
+        rc = af_params_add(&p, AF_P_ERROR_DESCRIPTION, desc);
+    if (rc == AF_OK && a->state != NULL)
+        rc = af_params_add(&p, AF_P_STATE, a->state);
+    if (rc == AF_OK)
+        rc = af_params_add(&p, AF_P_ISS, a->srv->issuer);
+    if (rc == AF_OK)
+        authz_deliver(resp, a, &p);
+    else
+        af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+    af_params_free(&p);
+}
+
+/* ---- validation ---- */
+
+static const struct af_cfg_user *user_by_sub(const struct af_config *cfg, const char *sub)
+{
+    size_t i;
+    for (i = 0; i < cfg->nusers; i++) {
+        if (strcmp(cfg->users[i].sub, sub) == 0)
+            return &cfg->users[i];
+    }
+    return NULL;
+}
+
+/* nqchar_token: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+static bool nqchar_token(const char *s, size_t len)
+{
+    size_t i;
+    if (len == 0)
+        return false;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x21 || c > 0x7E || c == 0x22 || c == 0x5C)
+            return false;
+    }
+    return true;
+}
+
+/* authz_scope: the scope to grant. Omitted: everything the client may ask
+ * for. Otherwise every token must be well-formed and allowed to the client;
+ * on failure desc explains and AF_ERR_INVALID is returned. */
+static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char **out, char *desc,
+                         size_t desc_len)
+{
+    struct af_buf b;
+    af_rc rc = AF_OK;
+    size_t i;
+    const char *p, *e;
+
+    *out = NULL;
+    af_buf_init(&b, AUTHZ_URL_MAX);
+    if (want == NULL) {
+        for (i = 0; i < c->scopes.n && rc == AF_OK; i++) {
+            if (i > 0)
+                rc = af_buf_addc(&b, ' ');
+            if (rc == AF_OK)
+                rc = af_buf_adds(&b, c->scopes.v[i]);
+        }
+        goto done;
+    }
+    /* scope = scope-token *( SP scope-token ): exactly one space between. */
+    for (p = want;; p = e + 1) {
+        char tok[AUTHZ_DESC_MAX];
+        size_t len;
+        e = strchr(p, ' ');
+        if (e == NULL)
+            e = p + strlen(p);
+        len = (size_t)(e - p);
+        if (!nqchar_token(p, len)) {
+            snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
+            rc = AF_ERR_INVALID;
+            goto out;
+        }
+        /* No configured scope is that long; a longer token is unknown. */
+        tok[0] = '\0';
+        if (len < sizeof(tok)) {
+            memcpy(tok, p, len);
+            tok[len] = '\0';
+        }
+        if (tok[0] == '\0' || !af_cfg_strlist_has(&c->scopes, tok)) {
+            snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
+                     (int)(len < 64 ? len : 64), p);
+            rc = AF_ERR_INVALID;
+            goto out;
+        }
+        if (*e == '\0')
+            break;
+    }
+    rc = af_buf_adds(&b, want);
+done:
+    if (rc == AF_OK) {
+        *out = af_buf_detach(&b);
+        if (*out == NULL)
+            rc = AF_ERR_NOMEM;
+    }
+out:
+    af_buf_free(&b);
+    return rc;
+}
+
+/* parse_max_age: OIDC Core §3.1.2.1: a non-negative number of seconds. */
+static bool parse_max_age(const char *s, long *out)
+{
+    long v = 0;
+    const char *p;
+    if (*s == '\0')
+        return false;
+    for (p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+        if (v > AUTHZ_MAX_AGE_MAX)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* authz_load_session: look at the session cookie. A session counts only
+ * when it is live in the store, its user is still configured and, with
+ * max_age, it is recent enough. */
+static void authz_load_session(struct af_req *req, struct authz *a)
+{
+    struct af_session_rec rec = {0};
+    const char *sid = af_req_cookie(req, AF_SESSION_COOKIE);
+
+    if (sid == NULL || *sid == '\0')
+        return;
+    a->sid = sid;
+    if (af_session_get(req->srv->store, sid, &rec) != AF_OK)
+        return;
+    if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time <= a->max_age)) {
+        a->sess_user = user_by_sub(req->srv->cfg, rec.sub);
+        a->sess_auth_time = rec.auth_time;
+    }
+    af_session_rec_clear(&rec);
+}
+
+/* authz_check: validate an authorization request in the order the spec
+ * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
+ * holds the answer (an error page or an error redirect) and the caller
+ * only clears a. */
+static af_rc authz_check(struct af_req *req, const struct af_params *in, struct authz *a,
+                         struct af_resp *resp)
+{
+    const struct af_config *cfg = req->srv->cfg;
+    const struct af_cfg_client *c;
+    const char *v, *method, *prompt;
+    char desc[AUTHZ_DESC_MAX];
+    size_t i, n;
+    af_rc rc = AF_ERR_INVALID;
+
+    memset(a, 0, sizeof(*a));
+    a->srv = req->srv;
+    a->in = in;
+    a->mode = AF_RM_QUERY;
+    a->max_age = -1;
+    a->redirect_status = req->method == AF_M_POST ? 303 : 302;
+
+    /* 1. The client: an error page, never a redirect. */
+    n = af_params_count(in, AF_P_CLIENT_ID);
+    if (n != 1) {
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
+                           n == 0 ? "client_id is missing" : "client_id is repeated");
+        goto out;
+    }
+    c = af_cfg_client_find(cfg, af_params_get(in, AF_P_CLIENT_ID));
+    if (c == NULL) {
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "client_id names no registered client");
+        goto out;
+    }
+    a->client = c;
+
+    /* 2. The redirect URI: exact string match (RFC 9700 §2.1), an error
+     * page on any doubt. */
+    n = af_params_count(in, AF_P_REDIRECT_URI);
+    if (n > 1) {
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "redirect_uri is repeated");
+        goto out;
+    }
+    if (n == 1) {
+        v = af_params_get(in, AF_P_REDIRECT_URI);
+        for (i = 0; i < c->redirect_uris.n && a->redirect_uri == NULL; i++) {
+            if (strcmp(c->redirect_uris.v[i], v) == 0)
+                a->redirect_uri = c->redirect_uris.v[i];
+        }
+        if (a->redirect_uri == NULL) {
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
+                               "redirect_uri is not registered for this client "
+                               "(exact match required)");
+            goto out;
+        }
+        a->redirect_sent = v;
+    } else if (c->redirect_uris.n == 1) {
+        a->redirect_uri = c->redirect_uris.v[0]; /* RFC 6749 §3.1.2.3 */
+    } else {
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
+                           "redirect_uri is required: the client has several registered");
+        goto out;
+    }
+
+    /* 3. From here on errors go back to the client. */
+    if (af_params_count(in, AF_P_STATE) == 1)
+        a->state = af_params_get(in, AF_P_STATE);
+    n = af_params_count(in, AF_P_RESPONSE_MODE);
+    v = af_params_get(in, AF_P_RESPONSE_MODE);
+    if (n == 1 && strcmp(v, AF_RM_QUERY) == 0) {
+        a->mode = AF_RM_QUERY;
+    } else if (n == 1 && strcmp(v, AF_RM_FRAGMENT) == 0) {
+        a->mode = AF_RM_FRAGMENT;
+    } else if (n == 1 && strcmp(v, AF_RM_FORM_POST) == 0) {
+        a->mode = AF_RM_FORM_POST;
+    } else if (n > 0) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST,
+                    n > 1 ? "response_mode is repeated" : "response_mode is not supported");
+        goto out;
+    }
+    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]); i++) {
+        if (af_params_count(in, authz_param_names[i]) > 1) {
+            snprintf(desc, sizeof(desc), "%s is repeated", authz_param_names[i]);
+            authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
+            goto out;
+        }
+    }
+
+    v = af_params_get(in, AF_P_RESPONSE_TYPE);
+    if (v == NULL) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "response_type is missing");
+        goto out;
+    }
+    if (strcmp(v, AF_RT_CODE) != 0) {
+        authz_error(resp, a, AF_E_UNSUPPORTED_RT, "only response_type=code is supported");
+        goto out;
+    }
+    if (!(c->grant_types & AF_GRANT_AUTHORIZATION_CODE)) {
+        authz_error(resp, a, AF_E_UNAUTHORIZED_CLIENT,
+                    "the client may not use the authorization_code grant");
+        goto out;
+    }
+
+    rc = authz_scope(c, af_params_get(in, AF_P_SCOPE), &a->scope, desc, sizeof(desc));
+    if (rc == AF_ERR_INVALID) {
+        authz_error(resp, a, AF_E_INVALID_SCOPE, desc);
+        goto out;
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    rc = AF_ERR_INVALID;
+
+    /* PKCE (RFC 7636 §4.3, §4.4.1). */
+    a->challenge = af_params_get(in, AF_P_CODE_CHALLENGE);
+    method = af_params_get(in, AF_P_CODE_CHALLENGE_METHOD);
+    if (method != NULL && strcmp(method, AF_PKCE_S256) != 0 &&
+        strcmp(method, AF_PKCE_PLAIN) != 0) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge_method must be S256");
+        goto out;
+    }
+    if (method != NULL && a->challenge == NULL) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST,
+                    "code_challenge_method was sent without code_challenge");
+        goto out;
+    }
+    if (a->challenge != NULL) {
+        /* A challenge without a method means plain (RFC 7636 §4.3). */
+        a->challenge_method =
+            method == NULL || strcmp(method, AF_PKCE_PLAIN) == 0 ? AF_PKCE_PLAIN : AF_PKCE_S256;
+        if (strcmp(a->challenge_method, AF_PKCE_PLAIN) == 0 && !c->allow_plain_pkce) {
+            authz_error(resp, a, AF_E_INVALID_REQUEST,
+                        method == NULL ? "code_challenge_method is missing and plain is not "
+                                         "allowed for this client: use S256"
+                                       : "code_challenge_method plain is not allowed for this "
+                                         "client: use S256");
+            goto out;
+        }
+        /* The challenge has the verifier's syntax (RFC 7636 §4.2). */
+        if (!af_pkce_verifier_valid(a->challenge)) {
+            authz_error(resp, a, AF_E_INVALID_REQUEST,
+                        "code_challenge must be 43 to 128 unreserved characters");
+            goto out;
+        }
+    } else if (c->require_pkce) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge is required for this client");
+        goto out;
+    }
+
+    a->nonce = af_params_get(in, AF_P_NONCE);
+
+    /* prompt (OIDC Core §3.1.2.1): none may not be combined with others. */
+    prompt = af_params_get(in, AF_P_PROMPT);
+    if (af_str_has_space_token(prompt, AF_PROMPT_NONE) && strcmp(prompt, AF_PROMPT_NONE) != 0) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "prompt=none may not be combined with others");
+        goto out;
+    }
+    a->prompt_login = af_str_has_space_token(prompt, AF_PROMPT_LOGIN);
+    v = af_params_get(in, AF_P_MAX_AGE);
+    if (v != NULL && !parse_max_age(v, &a->max_age)) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "max_age must be a number of seconds");
+        goto out;
+    }
+
+    authz_load_session(req, a);
+    v = af_params_get(in, AF_P_LOGIN_HINT);
+    if (v != NULL)
+        a->hint_user = af_cfg_user_find(cfg, v);
+    if (prompt != NULL && strcmp(prompt, AF_PROMPT_NONE) == 0) {
+        if (a->sess_user == NULL) {
+            authz_error(resp, a, AF_E_LOGIN_REQUIRED, "prompt=none and no login session");
+            goto out;
+        }
+        /* The session belongs to someone else than the one asked for. */
+        if (a->hint_user != NULL && a->hint_user != a->sess_user) {
+            authz_error(resp, a, AF_E_LOGIN_REQUIRED,
+                        "prompt=none and the login session is another user's");
+            goto out;
+        }
+    }
+    if (v != NULL && a->hint_user == NULL) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, "login_hint names no configured user");
+        goto out;
+    }
+    rc = AF_OK;
+out:
+    return rc;
+}
+
+/* ---- issuing the code ---- */
+
+/* authz_new_session: a fresh login session for user, replacing the one the
+ * request came with (a new id on every login: no session fixation). */
+static af_rc authz_new_session(struct authz *a, const struct af_cfg_user *user, char **sid_out,
+                               time_t *auth_time)
+{
+    struct af_session_rec rec = {0};
+    time_t now = af_now();
+    af_rc rc;
+
+    if (a->sid != NULL)
+        af_session_drop(a->srv->store, a->sid);
+    rec.sub = user->sub;
+    rec.auth_time = now;
+    rec.expires = now + AUTHZ_SESSION_TTL;
+    rc = af_session_put(a->srv->store, &rec, sid_out);
+    if (rc == AF_OK)
+        *auth_time = now;
+    return rc;
+}
+
+/* authz_grant: log user in (reusing the request's session when it is that
+ * user's and no fresh login is due), store a code and answer the client. */
+static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_cfg_user *user,
+                        bool fresh_login)
+{
+    struct af_code_rec rec = {0};
+    struct af_params p;
+    char *sid = NULL, *code = NULL;
+    time_t auth_time;
+    af_rc rc;
+
+    af_params_init(&p, 8);
+    if (!fresh_login && a->sess_user == user) {
+        sid = strdup(a->sid);
+        rc = sid ? AF_OK : AF_ERR_NOMEM;
+        auth_time = a->sess_auth_time;
+    } else {
+        rc = authz_new_session(a, user, &sid, &auth_time);
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "the login session could not be stored");
+        goto out;
+    }
+
+    rec.client_id = a->client->id;
+    rec.redirect_uri = (char *)a->redirect_sent;
+    rec.challenge = (char *)a->challenge;
+    rec.challenge_method = (char *)a->challenge_method;
+    rec.scope = a->scope;
+    rec.sub = user->sub;
+    rec.nonce = (char *)a->nonce;
+    rec.auth_time = auth_time;
+    rec.expires = af_now() + a->srv->cfg->code_ttl;
+    rec.sid = sid;
+    rc = af_code_put(a->srv->store, &rec, &code);
+    if (rc == AF_ERR_TOOBIG) {
+        authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
+        goto cookie;
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "the authorization code could not be stored");
+        goto cookie;
+    }
+    rc = af_params_add(&p, AF_P_CODE, code);
+    if (rc == AF_OK && a->state != NULL)
+        rc = af_params_add(&p, AF_P_STATE, a->state);
+    if (rc == AF_OK)
+        rc = af_params_add(&p, AF_P_ISS, a->srv->issuer);
+    if (rc == AF_OK)
+        authz_deliver(resp, a, &p);
+    else
+        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
+    af_log_debug("authorize: code issued to client %s for sub %s", a->client->id, user->sub);
+cookie:
+    /* After the response builders, which may reset the header list. */
+    af_session_cookie_set(resp, a->srv, sid);
+out:
+    free(code);
+    free(sid);
+    af_params_free(&p);
+}
+
+/* ---- the login page ---- */
+
+static af_rc add_hidden(struct af_buf *b, const char *name, const char *value)
+{
+    af_rc rc = af_buf_adds(b, "<input type=\"hidden\" name=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, name);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\" value=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, value);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\">\n");
+    return rc;
+}
+
+/* add_form_open: a form POSTing to /login with the authorization request
+ * as hidden fields. */
+static af_rc add_form_open(struct af_buf *b, const struct authz *a)
+{
+    af_rc rc;
+    size_t i;
+
+    rc = af_buf_adds(b, "<form method=\"post\" action=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, a->srv->issuer);
+    if (rc == AF_OK)
+        rc = af_html_escape(b, AF_EP_LOGIN);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\">\n");
+    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK;
+         i++) {
+        const char *v = af_params_get(a->in, authz_param_names[i]);
+        if (v != NULL)
+            rc = add_hidden(b, authz_param_names[i], v);
+    }
+    return rc;
+}
+
+static af_rc login_page_build(struct af_buf *b, const struct authz *a, const char *notice)
+{
+    const struct af_config *cfg = a->srv->cfg;
+    const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
+    af_rc rc;
+    size_t i;
+
+    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                        "<title>Sign in - authflowd</title></head>\n<body>\n<h1>Sign in</h1>\n"
+                        "<p>to continue to <strong>");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, a->client->name ? a->client->name : a->client->id);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "</strong></p>\n");
+    if (rc == AF_OK && notice != NULL) {
+        rc = af_buf_adds(b, "<p role=\"alert\"><strong>");
+        if (rc == AF_OK)
+            rc = af_html_escape(b, notice);
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "</strong></p>\n");
+    }
+
+    /* One form per way of logging in, so that pressing Enter in the password
+     * form submits that form and not a user button. */
+    if (rc == AF_OK && cfg->nusers > 0) {
+        rc = add_form_open(b, a);
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "<fieldset><legend>Continue as</legend>\n");
+        for (i = 0; i < cfg->nusers && rc == AF_OK; i++) {
+            const struct af_cfg_user *u = &cfg->users[i];
+            const char *name = json_string_value(json_object_get(u->claims, "name"));
+            rc = af_buf_adds(b, "<p><button type=\"submit\" name=\"" AF_LOGIN_USER "\" value=\"");
+            if (rc == AF_OK)
+                rc = af_html_escape(b, u->username);
+            if (rc == AF_OK)
+                rc = af_buf_adds(b, "\">");
+            if (rc == AF_OK)
+                rc = af_html_escape(b, u->username);
+            if (rc == AF_OK && name != NULL) {
+                rc = af_buf_adds(b, " (");
+                if (rc == AF_OK)
+                    rc = af_html_escape(b, name);
+                if (rc == AF_OK)
+                    rc = af_buf_adds(b, ")");
+            }
+            if (rc == AF_OK)
+                rc = af_buf_adds(b, "</button></p>\n");
+        }
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "</fieldset>\n</form>\n");
+    }
+
+    if (rc == AF_OK)
+        rc = add_form_open(b, a);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "<fieldset><legend>Sign in with a password</legend>\n"
+                            "<p><label>Username <input name=\"" AF_P_USERNAME
+                            "\" autocomplete=\"username\" value=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, hint ? hint : "");
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\"></label></p>\n"
+                            "<p><label>Password <input type=\"password\" name=\"" AF_P_PASSWORD
+                            "\" autocomplete=\"current-password\"></label></p>\n"
+                            "<p><button type=\"submit\" name=\"" AF_LOGIN_ACTION
+                            "\" value=\"" AF_LOGIN_ACTION_LOGIN "\">Sign in</button>\n"
+                            "<button type=\"submit\" name=\"" AF_LOGIN_ACTION
+                            "\" value=\"" AF_LOGIN_ACTION_CANCEL "\">Cancel</button></p>\n"
+                            "</fieldset>\n</form>\n</body></html>\n");
+    return rc;
+}
+
+/* login_page: 200 with the login page; notice (may be NULL) says why the
+ * last attempt failed. */
+static void login_page(struct af_resp *resp, const struct authz *a, const char *notice)
+{
+    struct af_buf b;
+
+    af_buf_init(&b, AUTHZ_PAGE_MAX);
+    if (login_page_build(&b, a, notice) == AF_OK)
+        af_resp_html(resp, 200, af_buf_str(&b));
+    else
+        af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "the login page could not be built");
+    af_resp_no_store(resp);
+    af_buf_free(&b);
+}
+
+/* ---- handlers ---- */
+
+static void method_not_allowed(struct af_resp *resp, const char *allow)
+{
+    af_resp_error_page(resp, 405, AF_E_INVALID_REQUEST, "method not allowed");
+    af_resp_header(resp, "Allow", allow);
+}
+
+void af_h_authorize(struct af_req *req, struct af_resp *resp)
+{
+    const struct af_config *cfg = req->srv->cfg;
+    const struct af_cfg_user *user;
+    struct authz a;
+
+    if (req->method != AF_M_GET && req->method != AF_M_POST) {
+        method_not_allowed(resp, "GET, POST");
+        return;
+    }
+    if (authz_check(req, af_req_params(req), &a, resp) != AF_OK)
+        goto out;
+
+    if (cfg->interactive_login) {
+        /* A login is due when asked for, when there is no usable session,
+         * or when the session is another user's than login_hint names. */
+        if (a.prompt_login || a.sess_user == NULL ||
+            (a.hint_user != NULL && a.hint_user != a.sess_user)) {
+            login_page(resp, &a, NULL);
+            goto out;
+        }
+        authz_grant(resp, &a, a.sess_user, false);
+        goto out;
+    }
+
+    /* Headless: approve at once as login_hint's user, else the session's,
+     * else the configured default, else the first user. */
+    user = a.hint_user ? a.hint_user : a.sess_user;
+    if (user == NULL && cfg->default_user != NULL)
+        user = af_cfg_user_find(cfg, cfg->default_user);
+    if (user == NULL && cfg->nusers > 0)
+        user = &cfg->users[0];
+    if (user == NULL) {
+        authz_error(resp, &a, AF_E_SERVER_ERROR, "no user is configured");
+        goto out;
+    }
+    authz_grant(resp, &a, user, a.prompt_login);
+out:
+    authz_clear(&a);
+}
+
+void af_h_login(struct af_req *req, struct af_resp *resp)
+{
+    const struct af_config *cfg = req->srv->cfg;
+    const struct af_params *in = &req->form;
+    const struct af_cfg_user *user = NULL;
+    const char *action, *typed, *password, *chosen, *notice = NULL;
+    struct authz a;
+    size_t i;
+
+    if (req->method != AF_M_POST) {
+        method_not_allowed(resp, "POST");
+        return;
+    }
+    if (authz_check(req, in, &a, resp) != AF_OK)
+        goto out;
+    for (i = 0; i < sizeof(login_field_names) / sizeof(login_field_names[0]); i++) {
+        if (af_params_count(in, login_field_names[i]) > 1) {
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "a login form field is repeated");
+            goto out;
+        }
+    }
+
+    action = af_params_get(in, AF_LOGIN_ACTION);
+    if (action != NULL && strcmp(action, AF_LOGIN_ACTION_CANCEL) == 0) {
+        authz_error(resp, &a, AF_E_ACCESS_DENIED, "the user cancelled the login");
+        goto out;
+    }
+    typed = af_params_get(in, AF_P_USERNAME);
+    password = af_params_get(in, AF_P_PASSWORD);
+    chosen = af_params_get(in, AF_LOGIN_USER);
+    if (typed != NULL && *typed != '\0') {
+        user = af_cfg_user_find(cfg, typed);
+        /* The password is checked whenever one was typed; one message for
+         * both failures so the page does not tell which usernames exist. */
+        if (user == NULL ||
+            (password != NULL && *password != '\0' && !af_ct_streq(password, user->password))) {
+            user = NULL;
+            notice = "Unknown user or wrong password.";
+        }
+    } else if (chosen != NULL && *chosen != '\0') {
+        user = af_cfg_user_find(cfg, chosen);
+        if (user == NULL)
+            notice = "Unknown user.";
+    } else {
+        notice = "Choose a user or type a username.";
+    }
+    if (user == NULL) {
+        login_page(resp, &a, notice);
+        goto out;
+    }
+    authz_grant(resp, &a, user, true);
+out:
+    authz_clear(&a);
+}

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int af_placeholder_h_discovery;

@@ -1,0 +1,654 @@
+/*
+ * server.c - libmicrohttpd glue: binding, the route table, per-request
+ * state, strict request parsing, and turning a struct af_resp into an MHD
+ * response. Handlers (h_*.c) never see MHD.
+ *
+ * Per-request state is allocated in the URI log callback (the only place MHD
+ * shows the raw, undecoded request target, which strict parsing needs) and
+ * freed in the completion callback.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "authflow/log.h"
+#include "server/server_int.h"
+
+/* Headers bigger than this (all of them together) get a 431 from MHD. */
+#define SERVER_CONN_MEMORY (64 * 1024)
+#define SERVER_CONN_TIMEOUT_S 30
+#define SERVER_MAX_CONNECTIONS 1024
+/* How long a stop waits for in-flight requests. */
+#define SERVER_DRAIN_MS 5000
+
+enum { M_GET = 1, M_POST = 2 };
+
+struct route {
+    const char *path; /* NULL: the fallback */
+    unsigned methods;
+    af_handler handler;
+};
+
+static void h_not_found(struct af_req *req, struct af_resp *resp);
+
+/* The route table: exact paths; the NULL row answers everything else. */
+static const struct route routes[] = {
+    {AF_PATH_OIDC_DISCOVERY, M_GET, af_h_discovery},
+    {AF_PATH_AS_METADATA, M_GET, af_h_discovery},
+    {AF_EP_JWKS, M_GET, af_h_jwks},
+    {AF_EP_HEALTHZ, M_GET, af_h_healthz},
+    {AF_EP_AUTHORIZE, M_GET | M_POST, af_h_authorize},
+    {AF_EP_LOGIN, M_POST, af_h_login},
+    {AF_EP_TOKEN, M_POST, af_h_token},
+    {AF_EP_USERINFO, M_GET | M_POST, af_h_userinfo},
+    {AF_EP_INTROSPECT, M_POST, af_h_introspect},
+    {AF_EP_REVOKE, M_POST, af_h_revoke},
+    {AF_EP_LOGOUT, M_GET | M_POST, af_h_logout},
+    {NULL, M_GET | M_POST, h_not_found},
+};
+
+struct req_state {
+    struct af_req req;
+    bool started;
+    bool responded; /* an early response was queued (e.g. 413) */
+};
+
+/* ---- request accessors ---- */
+
+const char *af_req_header(const struct af_req *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *af_req_cookie(const struct af_req *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
+}
+
+const struct af_params *af_req_params(const struct af_req *req)
+{
+    return req->method == AF_M_POST ? &req->form : &req->query;
+}
+
+/* ---- response builders ---- */
+
+static void resp_fail(struct af_resp *resp)
+{
+    resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    af_buf_reset(&resp->body);
+    resp->ctype = NULL;
+}
+
+void af_resp_header(struct af_resp *resp, const char *name, const char *value)
+{
+    if (af_params_add(&resp->headers, name, value) != AF_OK)
+        resp_fail(resp);
+}
+
+void af_resp_no_store(struct af_resp *resp)
+{
+    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
+    af_resp_header(resp, AF_HDR_PRAGMA, "no-cache");
+}
+
+void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+    af_buf_reset(&resp->body);
+    if (s == NULL || af_buf_adds(&resp->body, s) != AF_OK) {
+        free(s);
+        resp_fail(resp);
+        return;
+    }
+    free(s);
+    resp->status = status;
+    resp->ctype = AF_CT_JSON;
+}
+
+void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description)
+{
+    json_t *o = json_pack("{s:s}", AF_P_ERROR, error);
+    if (o != NULL && description != NULL)
+        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(description));
+    if (o == NULL) {
+        resp_fail(resp);
+        return;
+    }
+    af_resp_json(resp, status, o);
+    json_decref(o);
+}
+
+void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location)
+{
+    resp->status = status ? status : MHD_HTTP_FOUND;
+    af_buf_reset(&resp->body);
+    resp->ctype = NULL;
+    af_resp_header(resp, AF_HDR_LOCATION, location);
+}
+
+af_rc af_html_escape(struct af_buf *out, const char *s)
+{
+    af_rc rc = AF_OK;
+    for (; s && *s && rc == AF_OK; s++) {
+        switch (*s) {
+        case '&':
+            rc = af_buf_adds(out, "&amp;");
+            break;
+        case '<':
+            rc = af_buf_adds(out, "&lt;");
+            break;
+        case '>':
+            rc = af_buf_adds(out, "&gt;");
+            break;
+        case '"':
+            rc = af_buf_adds(out, "&quot;");
+            break;
+        case '\'':
+            rc = af_buf_adds(out, "&#39;");
+            break;
+        default:
+            rc = af_buf_addc(out, *s);
+        }
+    }
+    return rc;
+}
+
+void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
+{
+    af_buf_reset(&resp->body);
+    if (af_buf_adds(&resp->body, html) != AF_OK) {
+        resp_fail(resp);
+        return;
+    }
+    resp->status = status;
+    resp->ctype = AF_CT_HTML;
+    /* RFC 9700 §4.16: pages of the AS must not be framed. */
+    af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
+    af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");
+    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
+}
+
+void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description)
+{
+    struct af_buf b;
+    af_rc rc;
+    af_buf_init(&b, 16 * 1024);
+    rc = af_buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>authflow: "
+                         "error</title></head><body><h1>Authorization error</h1><p><code>");
+    if (rc == AF_OK)
+        rc = af_html_escape(&b, error);
+    if (rc == AF_OK)
+        rc = af_buf_adds(&b, "</code></p><p>");
+    if (rc == AF_OK)
+        rc = af_html_escape(&b, description ? description : "");
+    if (rc == AF_OK)
+        rc = af_buf_adds(&b, "</p></body></html>\n");
+    if (rc == AF_OK)
+        af_resp_html(resp, status, af_buf_str(&b));
+    else
+        resp_fail(resp);
+    af_buf_free(&b);
+}
+
+static void h_not_found(struct af_req *req, struct af_resp *resp)
+{
+    (void)req;
+    af_resp_oauth_error(resp, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint");
+}
+
+static bool is_authorize_path(const char *path)
+{
+    return strcmp(path, AF_EP_AUTHORIZE) == 0 || strcmp(path, AF_EP_LOGIN) == 0 ||
+           strcmp(path, AF_EP_LOGOUT) == 0;
+}
+
+/* bad_request: the generic 400 for input the parser refused. Front-channel
+ * endpoints get an HTML page (a browser is looking), others JSON. */
+static void bad_request(struct af_req *req, struct af_resp *resp, unsigned status,
+                        const char *why)
+{
+    if (is_authorize_path(req->path))
+        af_resp_error_page(resp, status, AF_E_INVALID_REQUEST, why);
+    else
+        af_resp_oauth_error(resp, status, AF_E_INVALID_REQUEST, why);
+    af_resp_no_store(resp);
+}
+
+/* ---- MHD callbacks ---- */
+
+static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct af_server *srv = cls;
+    struct req_state *st = calloc(1, sizeof(*st));
+    const char *q;
+    (void)conn;
+    if (st == NULL)
+        return NULL;
+    st->req.srv = srv;
+    q = strchr(uri, '?');
+    st->req.path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
+    st->req.raw_query = strdup(q ? q + 1 : "");
+    af_params_init(&st->req.query, srv->cfg->max_params);
+    af_params_init(&st->req.form, srv->cfg->max_params);
+    af_buf_init(&st->req.body, srv->cfg->max_body);
+    return st;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct af_server *srv = cls;
+    struct req_state *st = *req_cls;
+    (void)conn;
+    (void)toe;
+    if (st == NULL)
+        return;
+    if (st->started)
+        __atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
+    free(st->req.path);
+    free(st->req.raw_query);
+    af_params_free(&st->req.query);
+    af_params_free(&st->req.form);
+    af_buf_free(&st->req.body);
+    free(st);
+    *req_cls = NULL;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct af_resp *resp)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    size_t i;
+
+    if (resp->status == 0)
+        resp_fail(resp);
+    r = MHD_create_response_from_buffer(resp->body.len, (void *)af_buf_str(&resp->body),
+                                        MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    for (i = 0; i < resp->headers.n; i++)
+        MHD_add_response_header(r, resp->headers.v[i].name, resp->headers.v[i].value);
+    if (resp->ctype != NULL)
+        MHD_add_response_header(r, AF_HDR_CONTENT_TYPE, resp->ctype);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    ret = MHD_queue_response(conn, resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool is_form(const char *ctype)
+{
+    size_t n = strlen(AF_CT_FORM);
+    return ctype != NULL && strncasecmp(ctype, AF_CT_FORM, n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+static const struct route *route_find(const char *path)
+{
+    const struct route *r = routes;
+    while (r->path != NULL && strcmp(r->path, path) != 0)
+        r++;
+    return r;
+}
+
+static void dispatch(struct req_state *st, struct af_resp *resp)
+{
+    struct af_req *req = &st->req;
+    const struct route *rt = route_find(req->path);
+    unsigned m = req->method == AF_M_GET ? M_GET : req->method == AF_M_POST ? M_POST : 0;
+    struct af_err err;
+
+    af_err_clear(&err);
+    if (rt->path != NULL && (rt->methods & m) == 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "method %s is not allowed here", req->method_str);
+        af_resp_oauth_error(resp, MHD_HTTP_METHOD_NOT_ALLOWED, AF_E_INVALID_REQUEST, why);
+        af_resp_header(resp, "Allow",
+                       rt->methods == M_GET ? "GET" : rt->methods == M_POST ? "POST" : "GET, POST");
+        af_resp_no_store(resp);
+        return;
+    }
+    if (req->body_too_big) {
+        bad_request(req, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+        return;
+    }
+    if (af_params_parse(&req->query, req->raw_query, strlen(req->raw_query), &err) != AF_OK) {
+        char why[AF_ERR_MSG_MAX + 32];
+        snprintf(why, sizeof(why), "query: %s", err.msg);
+        bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
+        return;
+    }
+    if (req->method == AF_M_POST &&
+        is_form(af_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)) &&
+        af_params_parse(&req->form, req->body.p ? req->body.p : "", req->body.len, &err) !=
+            AF_OK) {
+        char why[AF_ERR_MSG_MAX + 32];
+        snprintf(why, sizeof(why), "form body: %s", err.msg);
+        bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
+        return;
+    }
+    rt->handler(req, resp);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    struct af_server *srv = cls;
+    struct req_state *st = *req_cls;
+    struct af_resp resp;
+    enum MHD_Result ret;
+    (void)url;
+    (void)version;
+
+    if (st == NULL)
+        return MHD_NO; /* the URI log callback could not allocate */
+    if (!st->started) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        st->started = true;
+        __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
+        st->req.conn = conn;
+        st->req.method_str = method;
+        st->req.method = strcmp(method, MHD_HTTP_METHOD_GET) == 0    ? AF_M_GET
+                         : strcmp(method, MHD_HTTP_METHOD_POST) == 0 ? AF_M_POST
+                                                                     : AF_M_OTHER;
+        if (cl != NULL && strtoull(cl, NULL, 10) > srv->cfg->max_body)
+            st->req.body_too_big = true;
+        if (!st->req.body_too_big)
+            return MHD_YES;
+        /* Answer at once: there is no point reading a body we refuse. */
+        st->responded = true;
+        memset(&resp, 0, sizeof(resp));
+        af_params_init(&resp.headers, 32);
+        af_buf_init(&resp.body, 64 * 1024);
+        dispatch(st, &resp);
+        ret = send_resp(conn, &resp);
+        af_params_free(&resp.headers);
+        af_buf_free(&resp.body);
+        return ret;
+    }
+    if (*upload_data_size != 0) {
+        if (!st->req.body_too_big &&
+            af_buf_add(&st->req.body, upload_data, *upload_data_size) != AF_OK)
+            st->req.body_too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->responded)
+        return MHD_YES;
+    st->responded = true;
+    memset(&resp, 0, sizeof(resp));
+    af_params_init(&resp.headers, 32);
+    af_buf_init(&resp.body, 4 * 1024 * 1024);
+    dispatch(st, &resp);
+    af_log_debug("%s %s -> %u", method, st->req.path, resp.status);
+    ret = send_resp(conn, &resp);
+    af_params_free(&resp.headers);
+    af_buf_free(&resp.body);
+    return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    af_log_debug("libmicrohttpd: %s", line);
+}
+
+/* ---- binding ---- */
+
+/* parse_listen: "host:port" or "[v6]:port" into a sockaddr. */
+static af_rc parse_listen(const char *listen_s, struct sockaddr_storage *ss, socklen_t *len,
+                          char *host, size_t hostlen, struct af_err *err)
+{
+    const char *colon;
+    char *end;
+    unsigned long port;
+    size_t hl;
+    const char *h = listen_s;
+
+    memset(ss, 0, sizeof(*ss));
+    if (listen_s[0] == '[') {
+        const char *rb = strchr(listen_s, ']');
+        if (rb == NULL || rb[1] != ':')
+            return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: expected [ADDR]:PORT",
+                              listen_s);
+        h = listen_s + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(listen_s, ':');
+        if (colon == NULL)
+            return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: expected ADDR:PORT",
+                              listen_s);
+        hl = (size_t)(colon - listen_s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: bad host", listen_s);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port > 65535 || errno != 0)
+        return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: bad port", listen_s);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, hostlen, "127.0.0.1");
+    {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+            a4->sin_family = AF_INET;
+            a4->sin_port = htons((uint16_t)port);
+            *len = sizeof(*a4);
+        } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons((uint16_t)port);
+            *len = sizeof(*a6);
+        } else {
+            return AF_ERR_SET(err, AF_ERR_INVALID,
+                              "listen address %s: host must be an IP address", listen_s);
+        }
+    }
+    return AF_OK;
+}
+
+static af_rc bind_listen(const char *listen_s, int *fd_out, unsigned short *port_out,
+                         char **origin_out, struct af_err *err)
+{
+    af_rc rc = AF_OK;
+    struct sockaddr_storage ss, got;
+    socklen_t len = 0, glen = sizeof(got);
+    char host[INET6_ADDRSTRLEN + 1];
+    char origin[INET6_ADDRSTRLEN + 32];
+    int fd = -1, one = 1;
+
+    rc = parse_listen(listen_s, &ss, &len, host, sizeof(host), err);
+    if (rc != AF_OK)
+        goto out;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "socket for %s: %s", listen_s, strerror(errno));
+        goto out;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot listen on %s: %s", listen_s, strerror(errno));
+        goto out;
+    }
+    if (listen(fd, 128) != 0 || getsockname(fd, (struct sockaddr *)&got, &glen) != 0) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot listen on %s: %s", listen_s, strerror(errno));
+        goto out;
+    }
+    if (got.ss_family == AF_INET6) {
+        *port_out = ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
+        snprintf(origin, sizeof(origin), "http://[%s]:%u", host, *port_out);
+    } else {
+        *port_out = ntohs(((struct sockaddr_in *)&got)->sin_port);
+        snprintf(origin, sizeof(origin), "http://%s:%u", host, *port_out);
+    }
+    *origin_out = strdup(origin);
+    if (*origin_out == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    *fd_out = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- keys ---- */
+
+static af_rc load_keys(struct af_server *srv, struct af_err *err)
+{
+    af_rc rc = AF_OK;
+    const struct af_config *cfg = srv->cfg;
+    size_t i, n = cfg->nkeys ? cfg->nkeys : 1;
+    json_t *arr = json_array();
+
+    srv->keys = calloc(n, sizeof(*srv->keys));
+    srv->jwks = json_pack("{s:o}", "keys", arr);
+    if (srv->keys == NULL || srv->jwks == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        const struct af_cfg_key *k = cfg->nkeys ? &cfg->keys[i] : NULL;
+        json_t *jwk = NULL;
+        if (k != NULL && k->pem_file != NULL)
+            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], err);
+        else
+            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], err);
+        if (rc != AF_OK)
+            goto out;
+        srv->nkeys++;
+        if (k != NULL && k->kid != NULL) {
+            rc = af_key_set_kid(srv->keys[i], k->kid);
+            if (rc != AF_OK)
+                goto out;
+        }
+        rc = af_key_public_jwk(srv->keys[i], &jwk);
+        if (rc != AF_OK) {
+            AF_ERR_SET(err, rc, "keys[%zu]: cannot export the public key", i);
+            goto out;
+        }
+        json_array_append_new(arr, jwk);
+    }
+out:
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
+                      struct af_server **out, struct af_err *err)
+{
+    af_rc rc;
+    struct af_server *srv = calloc(1, sizeof(*srv));
+    const char *listen_s = opts && opts->listen ? opts->listen : cfg->listen;
+    const char *issuer = opts && opts->issuer ? opts->issuer : cfg->issuer;
+    char *origin = NULL;
+    int fd = -1;
+
+    *out = NULL;
+    if (srv == NULL)
+        return AF_ERR_NOMEM;
+    srv->cfg = cfg;
+    rc = load_keys(srv, err);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
+    if (rc != AF_OK)
+        goto out;
+    rc = bind_listen(listen_s ? listen_s : "127.0.0.1:9000", &fd, &srv->port, &origin, err);
+    if (rc != AF_OK)
+        goto out;
+    if (issuer != NULL) {
+        size_t l = strlen(issuer);
+        while (l > 0 && issuer[l - 1] == '/')
+            l--;
+        srv->issuer = strndup(issuer, l);
+    } else {
+        srv->issuer = origin;
+        origin = NULL;
+    }
+    if (srv->issuer == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, access_cb, srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the HTTP server on %s", listen_s);
+        goto out;
+    }
+    fd = -1; /* owned by MHD now */
+    *out = srv;
+    srv = NULL;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(origin);
+    af_server_stop(srv);
+    return rc;
+}
+
+unsigned short af_server_port(const struct af_server *srv)
+{
+    return srv->port;
+}
+
+const char *af_server_issuer(const struct af_server *srv)
+{
+    return srv->issuer;
+}
+
+void af_server_stop(struct af_server *srv)
+{
+    size_t i;
+    if (srv == NULL)
+        return;
+    if (srv->daemon != NULL) {
+        uint64_t until = af_monotonic_ms() + SERVER_DRAIN_MS;
+        MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
+        /* Let in-flight requests finish before the threads are stopped;
+         * idle keep-alive connections do not hold the stop up. */
+        while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 &&
+               af_monotonic_ms() < until)
+            usleep(5 * 1000);
+        MHD_stop_daemon(srv->daemon);
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
+    }
+    for (i = 0; i < srv->nkeys; i++)
+        af_key_free(srv->keys[i]);
+    free(srv->keys);
+    json_decref(srv->jwks);
+    af_store_free(srv->store);
+    free(srv->issuer);
+    free(srv);
+}

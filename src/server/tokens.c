@@ -1,0 +1,558 @@
+/*
+ * tokens.c - token issuance and validation, and the helpers the token-side
+ * handlers share: scopes, user claims released by scope, Bearer parsing,
+ * and looking up a presented token (access or refresh).
+ *
+ * Access tokens are JWTs (RFC 9068) signed with keys[0] and remembered by
+ * jti, so that revocation and grant revocation (code or refresh replay)
+ * take effect although the token itself is self-contained. Refresh tokens
+ * are opaque random strings remembered by value.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_int.h"
+
+/* Random sizes: jti 192 bits, refresh token 256 bits, grant id 128 bits. */
+#define JTI_BYTES     24
+#define REFRESH_BYTES 32
+#define GRANT_BYTES   16
+
+/* The longest Authorization header af_bearer_parse looks at: a JWS cap plus
+ * the scheme. */
+#define BEARER_HDR_MAX (AF_JWS_MAX_LEN + 64)
+
+/* ---- users ---- */
+
+const struct af_cfg_user *af_user_by_sub(const struct af_config *cfg, const char *sub)
+{
+    size_t i;
+    if (sub == NULL)
+        return NULL;
+    for (i = 0; i < cfg->nusers; i++) {
+        if (strcmp(cfg->users[i].sub, sub) == 0)
+            return &cfg->users[i];
+    }
+    return NULL;
+}
+
+const struct af_cfg_user *af_user_by_username(const struct af_config *cfg, const char *username)
+{
+    size_t i;
+    if (username == NULL)
+        return NULL;
+    for (i = 0; i < cfg->nusers; i++) {
+        if (cfg->users[i].username != NULL && strcmp(cfg->users[i].username, username) == 0)
+            return &cfg->users[i];
+    }
+    return NULL;
+}
+
+/* ---- scopes (RFC 6749 §3.3) ---- */
+
+static bool scope_char(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+bool af_scope_valid(const char *scope)
+{
+    const unsigned char *p = (const unsigned char *)scope;
+    bool in_token = false;
+    if (scope == NULL || *p == '\0')
+        return false;
+    for (; *p; p++) {
+        if (*p == ' ') {
+            /* a space must end a token: no leading, doubled or trailing spaces */
+            if (!in_token)
+                return false;
+            in_token = false;
+        } else if (scope_char(*p)) {
+            in_token = true;
+        } else {
+            return false;
+        }
+    }
+    return in_token;
+}
+
+/* every_token: true when pred holds for every token of scope. */
+static bool every_token(const char *scope, bool (*pred)(const char *tok, size_t len, const void *ctx),
+                        const void *ctx)
+{
+    const char *p = scope;
+    while (*p) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (!pred(p, len, ctx))
+            return false;
+        p += len;
+        if (*p == ' ')
+            p++;
+    }
+    return true;
+}
+
+static bool in_strlist(const char *tok, size_t len, const void *ctx)
+{
+    const struct af_strlist *l = ctx;
+    size_t i;
+    for (i = 0; i < l->n; i++) {
+        if (strlen(l->v[i]) == len && memcmp(l->v[i], tok, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool in_space_list(const char *tok, size_t len, const void *ctx)
+{
+    const char *p = ctx;
+    while (*p) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == len && memcmp(p, tok, len) == 0)
+            return true;
+        p += l;
+        if (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+bool af_scope_client_allows(const struct af_cfg_client *client, const char *scope)
+{
+    return af_scope_valid(scope) && every_token(scope, in_strlist, &client->scopes);
+}
+
+bool af_scope_subset(const char *scope, const char *granted)
+{
+    return af_scope_valid(scope) && granted != NULL && every_token(scope, in_space_list, granted);
+}
+
+char *af_scope_client_default(const struct af_cfg_client *client)
+{
+    struct af_buf b;
+    size_t i;
+    char *s = NULL;
+
+    af_buf_init(&b, 64 * 1024);
+    for (i = 0; i < client->scopes.n; i++) {
+        if ((i > 0 && af_buf_addc(&b, ' ') != AF_OK) ||
+            af_buf_adds(&b, client->scopes.v[i]) != AF_OK)
+            goto out;
+    }
+    s = af_buf_detach(&b);
+out:
+    af_buf_free(&b);
+    return s;
+}
+
+/* ---- claims released by scope (OIDC Core §5.4) ---- */
+
+static const char *const profile_claims[] = {
+    "name",    "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+    "profile", "picture",     "website",    "gender",      "birthdate", "zoneinfo",
+    "locale",  "updated_at",  NULL};
+static const char *const email_claims[] = {"email", "email_verified", NULL};
+static const char *const address_claims[] = {"address", NULL};
+static const char *const phone_claims[] = {"phone_number", "phone_number_verified", NULL};
+
+static const struct {
+    const char *scope;
+    const char *const *claims;
+} std_scopes[] = {
+    {AF_SCOPE_PROFILE, profile_claims},
+    {AF_SCOPE_EMAIL, email_claims},
+    {"address", address_claims},
+    {"phone", phone_claims},
+};
+
+/* claim_released: a claim goes out when a granted scope lists it in OIDC
+ * Core §5.4, or when a granted scope has the claim's own name (custom
+ * claims such as "roles"). */
+static bool claim_released(const char *claim, const char *scope)
+{
+    size_t i, j;
+    if (af_str_has_space_token(scope, claim))
+        return true;
+    for (i = 0; i < sizeof(std_scopes) / sizeof(std_scopes[0]); i++) {
+        if (!af_str_has_space_token(scope, std_scopes[i].scope))
+            continue;
+        for (j = 0; std_scopes[i].claims[j] != NULL; j++) {
+            if (strcmp(std_scopes[i].claims[j], claim) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+af_rc af_claims_release(const struct af_cfg_user *user, const char *scope, json_t *obj)
+{
+    const char *name;
+    json_t *val;
+
+    if (user == NULL || user->claims == NULL || scope == NULL)
+        return AF_OK;
+    json_object_foreach(user->claims, name, val)
+    {
+        if (claim_released(name, scope) && json_object_set(obj, name, val) != 0)
+            return AF_ERR_NOMEM;
+    }
+    return AF_OK;
+}
+
+/* ---- Bearer credentials (RFC 6750 §2.1) ---- */
+
+static bool b64token_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
+{
+    static const char scheme[] = "Bearer";
+    const char *p, *start, *end;
+
+    *token_out = NULL;
+    if (authorization == NULL)
+        return AF_BEARER_ABSENT;
+    if (strnlen(authorization, BEARER_HDR_MAX + 1) > BEARER_HDR_MAX)
+        return AF_BEARER_MALFORMED;
+    p = authorization;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    /* another scheme is "no Bearer credentials" (RFC 6750 §3: no error) */
+    if (strncasecmp(p, scheme, sizeof(scheme) - 1) != 0)
+        return AF_BEARER_ABSENT;
+    p += sizeof(scheme) - 1;
+    if (*p != ' ' && *p != '\0')
+        return AF_BEARER_ABSENT; /* "Bearerx": a different scheme name */
+    while (*p == ' ')
+        p++;
+    start = p;
+    while (b64token_char((unsigned char)*p))
+        p++;
+    if (p == start)
+        return AF_BEARER_MALFORMED;
+    while (*p == '=')
+        p++;
+    end = p;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\0')
+        return AF_BEARER_MALFORMED;
+    *token_out = strndup(start, (size_t)(end - start));
+    return *token_out ? AF_BEARER_OK : AF_BEARER_MALFORMED;
+}
+
+/* ---- issuance ---- */
+
+/* sign_access: the RFC 9068 access token; *jti_out the fresh jti (caller
+ * frees). */
+static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const char *sub,
+                         time_t now, char **jwt_out, char **jti_out, struct af_err *err)
+{
+    json_t *c = NULL;
+    char *jti = NULL;
+    af_rc rc;
+
+    *jwt_out = NULL;
+    *jti_out = NULL;
+    rc = af_rand_token(JTI_BYTES, &jti);
+    if (rc != AF_OK)
+        goto out;
+    c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
+                  sub, AF_C_AUD, is->client->id, AF_C_CLIENT_ID, is->client->id, AF_C_SCOPE,
+                  is->scope, AF_C_IAT, (json_int_t)now, AF_C_EXP,
+                  (json_int_t)(now + srv->cfg->access_token_ttl), AF_C_JTI, jti);
+    if (c == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    /* auth_time only when a user logged in (not for client_credentials) */
+    if (is->user != NULL &&
+        json_object_set_new(c, AF_C_AUTH_TIME, json_integer((json_int_t)is->auth_time)) != 0) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    rc = af_jwt_sign(srv->keys[0], AF_TYP_AT_JWT, c, jwt_out, err);
+    if (rc != AF_OK)
+        goto out;
+    *jti_out = jti;
+    jti = NULL;
+out:
+    free(jti);
+    json_decref(c);
+    return rc;
+}
+
+/* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6). The user's
+ * released claims go in first and the protocol claims over them, so that a
+ * user claim can never stand in for one (a user claim "nonce" is dropped). */
+static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const char *access,
+                     time_t now, char **out, struct af_err *err)
+{
+    json_t *c = json_object(), *proto = NULL;
+    char *at_hash = NULL;
+    af_alg alg = af_key_alg(srv->keys[0]);
+    af_rc rc;
+
+    *out = NULL;
+    if (c == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    rc = af_claims_release(is->user, is->scope, c);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_oidc_half_hash(alg, access, &at_hash);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "at_hash for %s failed", af_alg_name(alg));
+        goto out;
+    }
+    proto = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
+                      is->user->sub, AF_C_AUD, is->client->id, AF_C_EXP,
+                      (json_int_t)(now + srv->cfg->id_token_ttl), AF_C_IAT, (json_int_t)now,
+                      AF_C_AUTH_TIME, (json_int_t)is->auth_time, AF_C_AT_HASH, at_hash, AF_C_AZP,
+                      is->client->id);
+    if (proto == NULL || json_object_update(c, proto) != 0) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    json_object_del(c, AF_C_NONCE);
+    if (is->nonce != NULL && json_object_set_new(c, AF_C_NONCE, json_string(is->nonce)) != 0) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    rc = af_jwt_sign(srv->keys[0], AF_TYP_JWT, c, out, err);
+out:
+    free(at_hash);
+    json_decref(proto);
+    json_decref(c);
+    return rc;
+}
+
+/* token_response: RFC 6749 §5.1. id and refresh may be NULL. */
+static af_rc token_response(struct af_server *srv, const struct af_issue *is, const char *access,
+                            const char *id, const char *refresh, json_t **out)
+{
+    json_t *r;
+    af_rc rc = AF_OK;
+
+    r = json_pack("{s:s, s:s, s:I, s:s}", AF_P_ACCESS_TOKEN, access, AF_P_TOKEN_TYPE,
+                  AF_TOKEN_TYPE_BEARER, AF_P_EXPIRES_IN, (json_int_t)srv->cfg->access_token_ttl,
+                  AF_P_SCOPE, is->scope);
+    if (r == NULL ||
+        (id != NULL && json_object_set_new(r, AF_P_ID_TOKEN, json_string(id)) != 0) ||
+        (refresh != NULL && json_object_set_new(r, AF_P_REFRESH_TOKEN, json_string(refresh)) != 0)) {
+        json_decref(r);
+        r = NULL;
+        rc = AF_ERR_NOMEM;
+    }
+    *out = r;
+    return rc;
+}
+
+af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t **out,
+                      struct af_err *err)
+{
+    struct af_token_rec rec;
+    time_t now = af_now();
+    char *grant = NULL, *access = NULL, *jti = NULL, *id = NULL, *refresh = NULL;
+    const char *sub = is->user ? is->user->sub : is->client->id;
+    af_rc rc;
+
+    *out = NULL;
+    if (is->grant_id == NULL) {
+        rc = af_rand_token(GRANT_BYTES, &grant);
+        if (rc != AF_OK)
+            goto out;
+    }
+    /* rec borrows everything: af_token_put stores copies */
+    memset(&rec, 0, sizeof(rec));
+    rec.client_id = is->client->id;
+    rec.sub = is->user ? is->user->sub : NULL;
+    rec.scope = (char *)is->scope;
+    rec.grant_id = grant ? grant : (char *)is->grant_id;
+    rec.nonce = (char *)is->nonce;
+    rec.auth_time = is->auth_time;
+    rec.issued = now;
+
+    rc = sign_access(srv, is, sub, now, &access, &jti, err);
+    if (rc != AF_OK)
+        goto out;
+    rec.expires = now + srv->cfg->access_token_ttl;
+    rec.is_refresh = false;
+    rc = af_token_put(srv->store, jti, &rec);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "the token store refused the access token (%s)", af_rc_str(rc));
+        goto out;
+    }
+    if (is->id_token && is->user != NULL) {
+        rc = sign_id(srv, is, access, now, &id, err);
+        if (rc != AF_OK)
+            goto out;
+    }
+    if (is->refresh_token) {
+        rc = af_rand_token(REFRESH_BYTES, &refresh);
+        if (rc != AF_OK)
+            goto out;
+        rec.expires = now + srv->cfg->refresh_token_ttl;
+        rec.is_refresh = true;
+        rc = af_token_put(srv->store, refresh, &rec);
+        if (rc != AF_OK) {
+            AF_ERR_SET(err, rc, "the token store refused the refresh token (%s)", af_rc_str(rc));
+            goto out;
+        }
+    }
+    rc = token_response(srv, is, access, id, refresh, out);
+out:
+    free(grant);
+    free(access);
+    free(jti);
+    free(id);
+    free(refresh);
+    return rc;
+}
+
+/* ---- validation ---- */
+
+static void rec_reset(struct af_token_rec *rec)
+{
+    af_token_rec_clear(rec);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* check_access: everything af_tokens_check_access does; also hands back the
+ * store record (cleared on failure). The descriptions written to err go
+ * into error_description and a WWW-Authenticate quoted-string, so they hold
+ * no quote or backslash. */
+static af_rc check_access(struct af_server *srv, const char *token, json_t **claims_out,
+                          struct af_token_rec *rec_out, struct af_err *err)
+{
+    struct af_jws *jws = NULL;
+    const struct af_key *key = NULL;
+    const json_t *hdr, *claims, *v;
+    const char *kid, *typ, *jti, *cid;
+    time_t now = af_now();
+    size_t i;
+    af_rc rc;
+
+    *claims_out = NULL;
+    memset(rec_out, 0, sizeof(*rec_out));
+    rc = af_jws_parse(token, &jws, NULL);
+    if (rc != AF_OK) {
+        rc = AF_ERR_SET(err, AF_ERR_PARSE, "the token is not a well-formed JWS");
+        goto out;
+    }
+    hdr = af_jws_header(jws);
+    typ = json_string_value(json_object_get(hdr, AF_H_TYP));
+    /* RFC 9068 §4: typ at+jwt (media types compare case-insensitively) */
+    if (typ == NULL ||
+        (strcasecmp(typ, AF_TYP_AT_JWT) != 0 && strcasecmp(typ, "application/" AF_TYP_AT_JWT) != 0)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is not an access token (typ is not at+jwt)");
+        goto out;
+    }
+    kid = json_string_value(json_object_get(hdr, AF_H_KID));
+    for (i = 0; kid != NULL && i < srv->nkeys; i++) {
+        if (strcmp(af_key_kid(srv->keys[i]), kid) == 0)
+            key = srv->keys[i];
+    }
+    if (key == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "the token names no signing key of this server");
+        goto out;
+    }
+    rc = af_jws_verify(jws, key, NULL);
+    if (rc != AF_OK) {
+        rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "the token signature does not verify");
+        goto out;
+    }
+    claims = af_jws_claims(jws);
+    v = claims ? json_object_get(claims, AF_C_ISS) : NULL;
+    if (claims == NULL || !json_is_string(v) || strcmp(json_string_value(v), srv->issuer) != 0) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token was not issued by this server");
+        goto out;
+    }
+    v = json_object_get(claims, AF_C_EXP);
+    if (!json_is_integer(v) || json_integer_value(v) <= (json_int_t)now) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token has expired");
+        goto out;
+    }
+    v = json_object_get(claims, AF_C_NBF);
+    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) > (json_int_t)now)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is not valid yet");
+        goto out;
+    }
+    jti = json_string_value(json_object_get(claims, AF_C_JTI));
+    cid = json_string_value(json_object_get(claims, AF_C_CLIENT_ID));
+    rc = AF_ERR_NOTFOUND;
+    if (jti != NULL)
+        rc = af_token_get(srv->store, jti, rec_out);
+    /* the record must be this access token's: a jti is no refresh token */
+    if (rc == AF_OK && (rec_out->is_refresh || cid == NULL || strcmp(cid, rec_out->client_id) != 0))
+        rc = AF_ERR_NOTFOUND;
+    if (rc != AF_OK) {
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "the token was revoked or is unknown");
+        goto out;
+    }
+    *claims_out = json_deep_copy(claims);
+    if (*claims_out == NULL)
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+out:
+    if (rc != AF_OK)
+        rec_reset(rec_out);
+    af_jws_free(jws);
+    return rc;
+}
+
+af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **claims_out,
+                             struct af_err *err)
+{
+    struct af_token_rec rec;
+    af_rc rc = check_access(srv, token, claims_out, &rec, err);
+    af_token_rec_clear(&rec);
+    return rc;
+}
+
+af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out)
+{
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = check_access(srv, token, &out->claims, &out->rec, NULL);
+    if (rc == AF_OK) {
+        out->key = strdup(json_string_value(json_object_get(out->claims, AF_C_JTI)));
+        rc = out->key ? AF_OK : AF_ERR_NOMEM;
+        goto out;
+    }
+    /* Not a live access token: perhaps a refresh token. A bare jti is
+     * looked up too but refused below, so only real refresh tokens match. */
+    rc = af_token_get(srv->store, token, &out->rec);
+    if (rc != AF_OK)
+        goto out;
+    if (!out->rec.is_refresh) {
+        rc = AF_ERR_NOTFOUND;
+        goto out;
+    }
+    out->is_refresh = true;
+    out->key = strdup(token);
+    rc = out->key ? AF_OK : AF_ERR_NOMEM;
+out:
+    if (rc != AF_OK)
+        af_token_info_clear(out);
+    return rc;
+}
+
+void af_token_info_clear(struct af_token_info *ti)
+{
+    if (ti == NULL)
+        return;
+    json_decref(ti->claims);
+    free(ti->key);
+    rec_reset(&ti->rec);
+    memset(ti, 0, sizeof(*ti));
+}
