@@ -104,6 +104,7 @@
 #define AF_H_ALG        "alg"
 #define AF_H_KID        "kid"
 #define AF_H_TYP        "typ"
+#define AF_H_CRIT       "crit"
 #define AF_TYP_AT_JWT   "at+jwt"
 #define AF_TYP_JWT      "JWT"
 
@@ -126,6 +127,31 @@
 /* ---- well-known paths ---- */
 #define AF_PATH_OIDC_DISCOVERY  "/.well-known/openid-configuration"
 #define AF_PATH_AS_METADATA     "/.well-known/oauth-authorization-server"
+
+/* ---- authorization server metadata (RFC 8414 §2, OIDC Discovery 1.0 §3,
+ *      RFC 9207 §3, OIDC RP-Initiated Logout §2.1) ---- */
+#define AF_MD_ISSUER                    "issuer"
+#define AF_MD_AUTHORIZATION_ENDPOINT    "authorization_endpoint"
+#define AF_MD_TOKEN_ENDPOINT            "token_endpoint"
+#define AF_MD_USERINFO_ENDPOINT         "userinfo_endpoint"
+#define AF_MD_JWKS_URI                  "jwks_uri"
+#define AF_MD_INTROSPECTION_ENDPOINT    "introspection_endpoint"
+#define AF_MD_REVOCATION_ENDPOINT       "revocation_endpoint"
+#define AF_MD_END_SESSION_ENDPOINT      "end_session_endpoint"
+#define AF_MD_RESPONSE_TYPES            "response_types_supported"
+#define AF_MD_RESPONSE_MODES            "response_modes_supported"
+#define AF_MD_GRANT_TYPES               "grant_types_supported"
+#define AF_MD_SUBJECT_TYPES             "subject_types_supported"
+#define AF_MD_ID_TOKEN_ALGS             "id_token_signing_alg_values_supported"
+#define AF_MD_TOKEN_AUTH_METHODS        "token_endpoint_auth_methods_supported"
+#define AF_MD_INTROSPECTION_AUTH_METHODS "introspection_endpoint_auth_methods_supported"
+#define AF_MD_REVOCATION_AUTH_METHODS   "revocation_endpoint_auth_methods_supported"
+#define AF_MD_CODE_CHALLENGE_METHODS    "code_challenge_methods_supported"
+#define AF_MD_SCOPES                    "scopes_supported"
+#define AF_MD_CLAIMS                    "claims_supported"
+#define AF_MD_ISS_PARAMETER             "authorization_response_iss_parameter_supported"
+#define AF_MD_PROMPT_VALUES             "prompt_values_supported"
+#define AF_SUBJECT_PUBLIC               "public"
 
 /* ---- authflowd's login form (POST /login): not OAuth names, but the probe
  *      drives this form in interactive mode, so they live here too. The form

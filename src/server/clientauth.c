@@ -31,8 +31,8 @@ static const char *const query_credentials[] = {
 
 static bool b64_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 static int b64_val(unsigned char c)
@@ -155,7 +155,8 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
     *client = NULL;
     *used_basic = false;
     *why = NULL;
-    if (af_params_count(form, AF_P_CLIENT_ID) > 1 || af_params_count(form, AF_P_CLIENT_SECRET) > 1) {
+    if (af_params_count(form, AF_P_CLIENT_ID) > 1 ||
+        af_params_count(form, AF_P_CLIENT_SECRET) > 1) {
         res = AF_CA_INVALID_REQUEST;
         *why = "client_id or client_secret sent more than once";
         goto out;
@@ -271,8 +272,7 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
         return false;
     }
     if (!form_ctype(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
-                            "Content-Type must be " AF_CT_FORM);
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "Content-Type must be " AF_CT_FORM);
         return false;
     }
     for (i = 0; query_credentials[i] != NULL; i++) {

@@ -1,2 +1,153 @@
-/* placeholder: being written */
-typedef int af_placeholder_h_discovery;
+/*
+ * h_discovery.c - the metadata documents (OIDC Discovery 1.0 §4, RFC 8414
+ * §3), the key set (RFC 7517 §5) and the health probe.
+ *
+ * Both well-known documents carry the same members: RFC 8414 §2 admits the
+ * OIDC ones, and one document keeps the two from drifting apart. The lists
+ * are derived from the config (what the clients may actually use), so the
+ * metadata never promises what the server would refuse.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "server_int.h"
+
+/* The claims every ID token or access token may carry; users' own claim
+ * names are added to these. */
+static const char *const protocol_claims[] = {
+    AF_C_SUB,       AF_C_ISS,   AF_C_AUD,     AF_C_EXP, AF_C_IAT,
+    AF_C_AUTH_TIME, AF_C_NONCE, AF_C_AT_HASH, AF_C_AZP, NULL,
+};
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} grant_names[] = {
+    {AF_GRANT_AUTHORIZATION_CODE, AF_GT_AUTHORIZATION_CODE},
+    {AF_GRANT_REFRESH_TOKEN, AF_GT_REFRESH_TOKEN},
+    {AF_GRANT_CLIENT_CREDENTIALS, AF_GT_CLIENT_CREDENTIALS},
+    {AF_GRANT_PASSWORD, AF_GT_PASSWORD},
+};
+
+/* push_unique: append s to the string array arr unless it is there.
+ * Returns 0, or -1 on allocation failure. */
+static int push_unique(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(json_string_value(v), s) == 0)
+            return 0;
+    }
+    return json_array_append_new(arr, json_string(s));
+}
+
+/* derived_lists: fill the arrays that depend on the config. Returns 0, or
+ * -1 on allocation failure. */
+static int derived_lists(const struct af_server *srv, json_t *grants, json_t *scopes, json_t *algs,
+                         json_t *pkce, json_t *claims)
+{
+    const struct af_config *cfg = srv->cfg;
+    bool plain = false;
+    const char *name;
+    json_t *v;
+    size_t i, j;
+    int bad = 0;
+
+    for (i = 0; i < cfg->nclients; i++) {
+        const struct af_cfg_client *c = &cfg->clients[i];
+        for (j = 0; j < sizeof(grant_names) / sizeof(grant_names[0]); j++) {
+            if (c->grant_types & grant_names[j].bit)
+                bad |= push_unique(grants, grant_names[j].name);
+        }
+        for (j = 0; j < c->scopes.n; j++)
+            bad |= push_unique(scopes, c->scopes.v[j]);
+        plain = plain || c->allow_plain_pkce;
+    }
+    bad |= push_unique(pkce, AF_PKCE_S256);
+    if (plain)
+        bad |= push_unique(pkce, AF_PKCE_PLAIN);
+    for (i = 0; i < srv->nkeys; i++)
+        bad |= push_unique(algs, af_alg_name(af_key_alg(srv->keys[i])));
+    for (i = 0; protocol_claims[i] != NULL; i++)
+        bad |= push_unique(claims, protocol_claims[i]);
+    for (i = 0; i < cfg->nusers; i++) {
+        json_object_foreach(cfg->users[i].claims, name, v)
+        {
+            bad |= push_unique(claims, name);
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* metadata: the document, new reference; NULL on allocation failure. */
+static json_t *metadata(const struct af_server *srv)
+{
+    const char *iss = srv->issuer;
+    json_t *grants = json_array(), *scopes = json_array(), *algs = json_array();
+    json_t *pkce = json_array(), *claims = json_array(), *doc = NULL;
+
+    if (grants == NULL || scopes == NULL || algs == NULL || pkce == NULL || claims == NULL ||
+        derived_lists(srv, grants, scopes, algs, pkce, claims) != 0)
+        goto out;
+    doc = json_pack(
+        "{s:s, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+,"
+        " s:[s], s:[s,s,s], s:O, s:[s], s:O, s:[s,s,s], s:[s,s,s], s:[s,s,s],"
+        " s:O, s:O, s:O, s:b, s:[s,s]}",
+        AF_MD_ISSUER, iss, AF_MD_AUTHORIZATION_ENDPOINT, iss, AF_EP_AUTHORIZE, AF_MD_TOKEN_ENDPOINT,
+        iss, AF_EP_TOKEN, AF_MD_USERINFO_ENDPOINT, iss, AF_EP_USERINFO, AF_MD_JWKS_URI, iss,
+        AF_EP_JWKS, AF_MD_INTROSPECTION_ENDPOINT, iss, AF_EP_INTROSPECT, AF_MD_REVOCATION_ENDPOINT,
+        iss, AF_EP_REVOKE, AF_MD_END_SESSION_ENDPOINT, iss, AF_EP_LOGOUT, AF_MD_RESPONSE_TYPES,
+        AF_RT_CODE, AF_MD_RESPONSE_MODES, AF_RM_QUERY, AF_RM_FRAGMENT, AF_RM_FORM_POST,
+        AF_MD_GRANT_TYPES, grants, AF_MD_SUBJECT_TYPES, AF_SUBJECT_PUBLIC, AF_MD_ID_TOKEN_ALGS,
+        algs, AF_MD_TOKEN_AUTH_METHODS, AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE,
+        AF_MD_INTROSPECTION_AUTH_METHODS, AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE,
+        AF_MD_REVOCATION_AUTH_METHODS, AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE,
+        AF_MD_CODE_CHALLENGE_METHODS, pkce, AF_MD_SCOPES, scopes, AF_MD_CLAIMS, claims,
+        AF_MD_ISS_PARAMETER, 1, AF_MD_PROMPT_VALUES, AF_PROMPT_NONE, AF_PROMPT_LOGIN);
+out:
+    json_decref(grants);
+    json_decref(scopes);
+    json_decref(algs);
+    json_decref(pkce);
+    json_decref(claims);
+    return doc;
+}
+
+void af_h_discovery(struct af_req *req, struct af_resp *resp)
+{
+    json_t *doc = NULL;
+
+    /* the router sends both well-known paths here; anything else is not ours */
+    if (strcmp(req->path, AF_PATH_OIDC_DISCOVERY) != 0 &&
+        strcmp(req->path, AF_PATH_AS_METADATA) != 0) {
+        af_resp_oauth_error(resp, 404, AF_E_INVALID_REQUEST, "no such metadata document");
+        goto out;
+    }
+    doc = metadata(req->srv);
+    if (doc == NULL) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    af_resp_json(resp, 200, doc);
+out:
+    json_decref(doc);
+}
+
+void af_h_jwks(struct af_req *req, struct af_resp *resp)
+{
+    af_resp_json(resp, 200, req->srv->jwks);
+}
+
+void af_h_healthz(struct af_req *req, struct af_resp *resp)
+{
+    json_t *ok = json_pack("{s:s}", "status", "ok");
+    (void)req;
+    if (ok == NULL)
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+    else
+        af_resp_json(resp, 200, ok);
+    json_decref(ok);
+}

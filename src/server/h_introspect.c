@@ -1,2 +1,75 @@
-/* placeholder: being written */
-typedef int af_placeholder_h_introspect;
+/*
+ * h_introspect.c - POST /introspect (RFC 7662). The caller authenticates as
+ * at the token endpoint. A live access or refresh token is described; any
+ * other string, however malformed, is exactly {"active":false} (§2.2: no
+ * hint why).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "server_int.h"
+
+/* describe: the §2.2 members for a live token; new reference, NULL on
+ * allocation failure. */
+static json_t *describe(struct af_server *srv, const struct af_token_info *ti)
+{
+    const struct af_cfg_user *user = af_user_by_sub(srv->cfg, ti->rec.sub);
+    json_t *r;
+
+    if (ti->is_refresh) {
+        r = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", AF_P_ACTIVE, 1, AF_C_SCOPE,
+                      ti->rec.scope, AF_C_CLIENT_ID, ti->rec.client_id, AF_P_TOKEN_TYPE,
+                      AF_HINT_REFRESH_TOKEN, AF_C_EXP, (json_int_t)ti->rec.expires, AF_C_IAT,
+                      (json_int_t)ti->rec.issued, AF_C_SUB,
+                      ti->rec.sub ? ti->rec.sub : ti->rec.client_id, AF_C_AUD, ti->rec.client_id,
+                      AF_C_ISS, srv->issuer);
+    } else {
+        /* the verified claims already hold iss, sub, aud, exp, iat, jti,
+         * scope and client_id; keep only what §2.2 describes */
+        r = json_pack(
+            "{s:b, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", AF_P_ACTIVE, 1, AF_P_TOKEN_TYPE,
+            AF_TOKEN_TYPE_BEARER, AF_C_SCOPE, json_object_get(ti->claims, AF_C_SCOPE),
+            AF_C_CLIENT_ID, json_object_get(ti->claims, AF_C_CLIENT_ID), AF_C_EXP,
+            json_object_get(ti->claims, AF_C_EXP), AF_C_IAT, json_object_get(ti->claims, AF_C_IAT),
+            AF_C_SUB, json_object_get(ti->claims, AF_C_SUB), AF_C_AUD,
+            json_object_get(ti->claims, AF_C_AUD), AF_C_ISS, json_object_get(ti->claims, AF_C_ISS),
+            AF_C_JTI, json_object_get(ti->claims, AF_C_JTI));
+    }
+    /* username only for a user's token (not client_credentials) */
+    if (r != NULL && user != NULL && user->username != NULL &&
+        json_object_set_new(r, AF_P_USERNAME, json_string(user->username)) != 0) {
+        json_decref(r);
+        r = NULL;
+    }
+    return r;
+}
+
+void af_h_introspect(struct af_req *req, struct af_resp *resp)
+{
+    const struct af_cfg_client *client;
+    struct af_token_info ti;
+    const char *token;
+    json_t *r = NULL;
+
+    memset(&ti, 0, sizeof(ti));
+    if (!af_client_request_check(req, resp, &client))
+        goto out;
+    token = af_params_get(&req->form, AF_P_TOKEN);
+    if (token == NULL) {
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
+        goto out;
+    }
+    if (af_tokens_lookup(req->srv, token, &ti) == AF_OK)
+        r = describe(req->srv, &ti);
+    else
+        r = json_pack("{s:b}", AF_P_ACTIVE, 0);
+    if (r == NULL)
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+    else
+        af_resp_json(resp, 200, r);
+out:
+    af_resp_no_store(resp);
+    json_decref(r);
+    af_token_info_clear(&ti);
+}

@@ -1,2 +1,353 @@
-/* placeholder: being written */
-typedef int af_placeholder_h_token;
+/*
+ * h_token.c - POST /token (RFC 6749 §3.2, §4.1.3, §4.3, §4.4, §6; RFC 7636
+ * §4.6): the authorization_code, refresh_token, client_credentials and
+ * password grants. Every answer is JSON and carries Cache-Control: no-store
+ * and Pragma: no-cache (RFC 6749 §5.1).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "authflow/log.h"
+#include "server_int.h"
+
+typedef void (*grant_fn)(struct af_req *req, struct af_resp *resp,
+                         const struct af_cfg_client *client);
+
+static void fail(struct af_resp *resp, const char *error, const char *why)
+{
+    af_resp_oauth_error(resp, 400, error, why);
+}
+
+/* answer: issue the tokens and send the RFC 6749 §5.1 response. */
+static void answer(struct af_req *req, struct af_resp *resp, const struct af_issue *is)
+{
+    struct af_err err;
+    json_t *r = NULL;
+    af_rc rc;
+
+    af_err_clear(&err);
+    rc = af_tokens_issue(req->srv, is, &r, &err);
+    if (rc == AF_OK) {
+        af_resp_json(resp, 200, r);
+    } else if (rc == AF_ERR_TOOBIG) {
+        af_log_warn("token: %s", err.msg);
+        af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the token store is full");
+    } else {
+        af_log_error("token: issuing failed: %s (%s)", err.msg, af_rc_str(rc));
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "could not issue tokens");
+    }
+    json_decref(r);
+}
+
+/* requested_scope: the scope parameter checked against the client's list,
+ * or the client's whole list when omitted. *owned is what the caller frees.
+ * NULL: the client may not have that scope (or no memory: *owned NULL too,
+ * told apart by *nomem). */
+static const char *requested_scope(const struct af_req *req, const struct af_cfg_client *client,
+                                   char **owned, bool *nomem)
+{
+    const char *scope = af_params_get(&req->form, AF_P_SCOPE);
+
+    *owned = NULL;
+    *nomem = false;
+    if (scope != NULL)
+        return af_scope_client_allows(client, scope) ? scope : NULL;
+    *owned = af_scope_client_default(client);
+    *nomem = *owned == NULL;
+    return *owned;
+}
+
+/* redirect_problem: RFC 6749 §4.1.3: a redirect_uri sent at /authorize
+ * must come again, identical. When none was sent, the client had exactly
+ * one registered, and only that one may be named here. */
+static const char *redirect_problem(const struct af_cfg_client *client,
+                                    const struct af_code_rec *rec, const char *redirect)
+{
+    if (rec->redirect_uri != NULL) {
+        if (redirect == NULL)
+            return "redirect_uri is missing: it was sent at /authorize (RFC 6749 4.1.3)";
+        if (strcmp(redirect, rec->redirect_uri) != 0)
+            return "redirect_uri differs from the one sent at /authorize (RFC 6749 4.1.3)";
+        return NULL;
+    }
+    if (redirect != NULL &&
+        (client->redirect_uris.n != 1 || strcmp(redirect, client->redirect_uris.v[0]) != 0))
+        return "redirect_uri differs from the one the code was issued for (RFC 6749 4.1.3)";
+    return NULL;
+}
+
+/* pkce_problem: RFC 7636 §4.6, and no downgrade (RFC 9700 §2.1.1): every
+ * failure is invalid_grant, including a malformed verifier. */
+static const char *pkce_problem(const struct af_code_rec *rec, const char *verifier)
+{
+    struct af_buf b;
+    const char *why = NULL;
+    bool ok;
+
+    if (rec->challenge == NULL)
+        return verifier ? "code_verifier sent, but no code_challenge was sent at /authorize" : NULL;
+    if (verifier == NULL)
+        return "code_verifier is missing (RFC 7636 4.5)";
+    if (!af_pkce_verifier_valid(verifier))
+        return "code_verifier must be 43 to 128 unreserved characters (RFC 7636 4.1)";
+    af_buf_init(&b, 128);
+    if (rec->challenge_method == NULL || strcmp(rec->challenge_method, AF_PKCE_PLAIN) == 0)
+        ok = af_ct_streq(verifier, rec->challenge);
+    else if (strcmp(rec->challenge_method, AF_PKCE_S256) == 0)
+        ok = af_pkce_s256(verifier, &b) == AF_OK && af_ct_streq(af_buf_str(&b), rec->challenge);
+    else
+        ok = false;
+    if (!ok)
+        why = "code_verifier does not match the code_challenge (RFC 7636 4.6)";
+    af_buf_free(&b);
+    return why;
+}
+
+static void grant_code(struct af_req *req, struct af_resp *resp, const struct af_cfg_client *client)
+{
+    const struct af_params *p = &req->form;
+    const char *code = af_params_get(p, AF_P_CODE), *why;
+    const struct af_cfg_user *user;
+    struct af_code_rec rec;
+    struct af_issue is;
+    char *grant_id = NULL;
+    af_rc rc;
+
+    memset(&rec, 0, sizeof(rec));
+    if (code == NULL) {
+        fail(resp, AF_E_INVALID_REQUEST, "code is missing");
+        goto out;
+    }
+    rc = af_code_take(req->srv->store, code, &rec, &grant_id);
+    if (rc == AF_ERR_STATE) {
+        fail(resp, AF_E_INVALID_GRANT,
+             "the code was already used; the tokens issued for it are "
+             "revoked (RFC 6749 4.1.2)");
+        goto out;
+    }
+    if (rc == AF_ERR_INVALID || rc == AF_ERR_NOTFOUND) {
+        fail(resp, AF_E_INVALID_GRANT,
+             rc == AF_ERR_INVALID ? "the code has expired" : "unknown code");
+        goto out;
+    }
+    if (rc != AF_OK) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "could not read the code");
+        goto out;
+    }
+    if (strcmp(rec.client_id, client->id) != 0) {
+        fail(resp, AF_E_INVALID_GRANT, "the code was issued to another client (RFC 6749 4.1.3)");
+        goto out;
+    }
+    why = redirect_problem(client, &rec, af_params_get(p, AF_P_REDIRECT_URI));
+    if (why == NULL)
+        why = pkce_problem(&rec, af_params_get(p, AF_P_CODE_VERIFIER));
+    if (why != NULL) {
+        fail(resp, AF_E_INVALID_GRANT, why);
+        goto out;
+    }
+    user = af_user_by_sub(req->srv->cfg, rec.sub);
+    if (user == NULL) {
+        fail(resp, AF_E_INVALID_GRANT, "the code's user is not configured any more");
+        goto out;
+    }
+    memset(&is, 0, sizeof(is));
+    is.client = client;
+    is.user = user;
+    is.scope = rec.scope;
+    is.nonce = rec.nonce;
+    is.grant_id = grant_id;
+    is.auth_time = rec.auth_time;
+    is.id_token = af_str_has_space_token(rec.scope, AF_SCOPE_OPENID);
+    is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0;
+    answer(req, resp, &is);
+out:
+    af_code_rec_clear(&rec);
+    free(grant_id);
+}
+
+/* refresh_problem: the checks made on a refresh token's record; the client
+ * binding is checked before rotating so that another client cannot use up
+ * (or, replaying, revoke) someone else's live token. *error gets the code. */
+static const char *refresh_problem(const struct af_token_rec *rec,
+                                   const struct af_cfg_client *client, const char *scope,
+                                   const char **error)
+{
+    *error = AF_E_INVALID_GRANT;
+    if (!rec->is_refresh)
+        return "unknown refresh token";
+    if (strcmp(rec->client_id, client->id) != 0)
+        return "the refresh token was issued to another client (RFC 6749 6)";
+    if (scope != NULL && !af_scope_valid(scope)) {
+        *error = AF_E_INVALID_SCOPE;
+        return "scope is malformed (RFC 6749 3.3)";
+    }
+    if (scope != NULL && !af_scope_subset(scope, rec->scope)) {
+        *error = AF_E_INVALID_SCOPE;
+        return "scope is wider than the one granted (RFC 6749 6)";
+    }
+    return NULL;
+}
+
+static void grant_refresh(struct af_req *req, struct af_resp *resp,
+                          const struct af_cfg_client *client)
+{
+    const struct af_params *p = &req->form;
+    const char *token = af_params_get(p, AF_P_REFRESH_TOKEN), *why;
+    const char *scope = af_params_get(p, AF_P_SCOPE);
+    const char *error = AF_E_INVALID_GRANT;
+    struct af_token_rec rec;
+    struct af_issue is;
+    af_rc rc;
+
+    memset(&rec, 0, sizeof(rec));
+    if (token == NULL) {
+        fail(resp, AF_E_INVALID_REQUEST, "refresh_token is missing");
+        goto out;
+    }
+    /* a token that is not live (unknown, or used up) still goes to
+     * af_refresh_rotate: a replay of a used one revokes its grant */
+    rc = af_token_get(req->srv->store, token, &rec);
+    why = rc == AF_OK ? refresh_problem(&rec, client, scope, &error) : NULL;
+    af_token_rec_clear(&rec);
+    memset(&rec, 0, sizeof(rec));
+    if (why == NULL) {
+        rc = af_refresh_rotate(req->srv->store, token, &rec);
+        if (rc == AF_ERR_STATE)
+            why = "the refresh token was already used; its grant is revoked (RFC 9700 4.14.2)";
+        else if (rc != AF_OK)
+            why = "unknown, expired or revoked refresh token";
+        else
+            why = refresh_problem(&rec, client, scope, &error);
+    }
+    if (why != NULL) {
+        fail(resp, error, why);
+        goto out;
+    }
+    memset(&is, 0, sizeof(is));
+    is.client = client;
+    is.user = af_user_by_sub(req->srv->cfg, rec.sub);
+    if (is.user == NULL) {
+        fail(resp, AF_E_INVALID_GRANT, "the refresh token's user is not configured any more");
+        goto out;
+    }
+    is.scope = scope ? scope : rec.scope;
+    is.refresh_scope = rec.scope; /* RFC 6749 §6: the new one keeps the old scope */
+    is.nonce = NULL;              /* a refreshed ID token carries no nonce */
+    is.grant_id = rec.grant_id;
+    is.auth_time = rec.auth_time;
+    is.id_token = af_str_has_space_token(is.scope, AF_SCOPE_OPENID);
+    is.refresh_token = true;
+    answer(req, resp, &is);
+out:
+    af_token_rec_clear(&rec);
+}
+
+static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
+                                     const struct af_cfg_client *client)
+{
+    struct af_issue is;
+    char *owned = NULL;
+    bool nomem;
+
+    memset(&is, 0, sizeof(is));
+    if (client->auth_method == AF_CLIENT_AUTH_NONE) {
+        fail(resp, AF_E_UNAUTHORIZED_CLIENT,
+             "client_credentials is for confidential clients only (RFC 6749 4.4)");
+        goto out;
+    }
+    is.scope = requested_scope(req, client, &owned, &nomem);
+    if (is.scope == NULL) {
+        if (nomem)
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        else
+            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+        goto out;
+    }
+    is.client = client; /* no user: sub is the client, no ID or refresh token */
+    answer(req, resp, &is);
+out:
+    free(owned);
+}
+
+static void grant_password(struct af_req *req, struct af_resp *resp,
+                           const struct af_cfg_client *client)
+{
+    const char *username = af_params_get(&req->form, AF_P_USERNAME);
+    const char *password = af_params_get(&req->form, AF_P_PASSWORD);
+    const struct af_cfg_user *user;
+    struct af_issue is;
+    char *owned = NULL;
+    bool nomem, match;
+
+    memset(&is, 0, sizeof(is));
+    if (username == NULL || password == NULL) {
+        fail(resp, AF_E_INVALID_REQUEST, "username and password are required (RFC 6749 4.3.2)");
+        goto out;
+    }
+    user = af_user_by_username(req->srv->cfg, username);
+    /* compare even for an unknown user, so the timing tells nothing */
+    match = af_ct_streq(password, user && user->password ? user->password : "");
+    if (user == NULL || user->password == NULL || !match) {
+        fail(resp, AF_E_INVALID_GRANT, "wrong username or password");
+        goto out;
+    }
+    is.scope = requested_scope(req, client, &owned, &nomem);
+    if (is.scope == NULL) {
+        if (nomem)
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        else
+            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+        goto out;
+    }
+    is.client = client;
+    is.user = user;
+    is.auth_time = af_now();
+    is.id_token = af_str_has_space_token(is.scope, AF_SCOPE_OPENID);
+    is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0;
+    answer(req, resp, &is);
+out:
+    free(owned);
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+    grant_fn fn;
+} grants[] = {
+    {AF_GT_AUTHORIZATION_CODE, AF_GRANT_AUTHORIZATION_CODE, grant_code},
+    {AF_GT_REFRESH_TOKEN, AF_GRANT_REFRESH_TOKEN, grant_refresh},
+    {AF_GT_CLIENT_CREDENTIALS, AF_GRANT_CLIENT_CREDENTIALS, grant_client_credentials},
+    {AF_GT_PASSWORD, AF_GRANT_PASSWORD, grant_password},
+};
+
+void af_h_token(struct af_req *req, struct af_resp *resp)
+{
+    const struct af_cfg_client *client;
+    const char *gt;
+    size_t i;
+
+    if (!af_client_request_check(req, resp, &client))
+        goto out;
+    gt = af_params_get(&req->form, AF_P_GRANT_TYPE);
+    if (gt == NULL) {
+        fail(resp, AF_E_INVALID_REQUEST, "grant_type is missing");
+        goto out;
+    }
+    for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+        if (strcmp(gt, grants[i].name) == 0)
+            break;
+    }
+    if (i == sizeof(grants) / sizeof(grants[0])) {
+        fail(resp, AF_E_UNSUPPORTED_GT, "unknown grant_type");
+        goto out;
+    }
+    if ((client->grant_types & grants[i].bit) == 0) {
+        fail(resp, AF_E_UNAUTHORIZED_CLIENT, "the client may not use this grant_type");
+        goto out;
+    }
+    grants[i].fn(req, resp, client);
+out:
+    af_resp_no_store(resp);
+}

@@ -1,2 +1,108 @@
-/* placeholder: being written */
-typedef int af_placeholder_h_userinfo;
+/*
+ * h_userinfo.c - GET/POST /userinfo (OIDC Core §5.3) as an RFC 6750
+ * protected resource: the access token comes in the Authorization header
+ * only, and every refusal carries a WWW-Authenticate: Bearer challenge
+ * (RFC 6750 §3).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+#define REALM_BEARER "Bearer realm=\"authflow\""
+
+/* add_attr: `, name="value"`. RFC 6750 §3 allows only %x20-21 / %x23-5B /
+ * %x5D-7E in error_description and scope, so a quote, a backslash or any
+ * other character outside that set becomes '?' rather than being escaped. */
+static af_rc add_attr(struct af_buf *h, const char *name, const char *value)
+{
+    const unsigned char *p;
+    af_rc rc = af_buf_addf(h, ", %s=\"", name);
+    for (p = (const unsigned char *)value; rc == AF_OK && *p; p++) {
+        bool ok = *p >= 0x20 && *p <= 0x7E && *p != '"' && *p != '\\';
+        rc = af_buf_addc(h, ok ? (char)*p : '?');
+    }
+    if (rc == AF_OK)
+        rc = af_buf_addc(h, '"');
+    return rc;
+}
+
+/* bearer_error: the challenge with error (and description, scope when not
+ * NULL) plus the same error as a JSON body. */
+static void bearer_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description, const char *scope)
+{
+    struct af_buf h;
+    af_rc rc;
+
+    af_buf_init(&h, 1024);
+    rc = af_buf_adds(&h, REALM_BEARER);
+    if (rc == AF_OK)
+        rc = add_attr(&h, AF_P_ERROR, error);
+    if (rc == AF_OK && description != NULL)
+        rc = add_attr(&h, AF_P_ERROR_DESCRIPTION, description);
+    if (rc == AF_OK && scope != NULL)
+        rc = add_attr(&h, AF_P_SCOPE, scope);
+    af_resp_oauth_error(resp, status, error, description);
+    af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE, rc == AF_OK ? af_buf_str(&h) : REALM_BEARER);
+    af_buf_free(&h);
+}
+
+void af_h_userinfo(struct af_req *req, struct af_resp *resp)
+{
+    const struct af_cfg_user *user;
+    struct af_err err;
+    json_t *claims = NULL, *out = NULL;
+    char *token = NULL;
+    const char *scope, *sub;
+
+    af_err_clear(&err);
+    switch (af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token)) {
+    case AF_BEARER_ABSENT:
+        /* no credentials: a bare challenge, no error attribute (RFC 6750 §3.1) */
+        resp->status = 401;
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE, REALM_BEARER);
+        goto out;
+    case AF_BEARER_MALFORMED:
+        bearer_error(resp, 400, AF_E_INVALID_REQUEST, "malformed Bearer credentials (RFC 6750 2.1)",
+                     NULL);
+        goto out;
+    case AF_BEARER_OK:
+        break;
+    }
+    if (af_params_count(&req->query, AF_P_ACCESS_TOKEN) > 0 ||
+        af_params_count(&req->form, AF_P_ACCESS_TOKEN) > 0) {
+        bearer_error(resp, 400, AF_E_INVALID_REQUEST,
+                     "the access token was sent in more than one way (RFC 6750 2)", NULL);
+        goto out;
+    }
+    if (af_tokens_check_access(req->srv, token, &claims, &err) != AF_OK) {
+        bearer_error(resp, 401, AF_E_INVALID_TOKEN, err.msg, NULL);
+        goto out;
+    }
+    scope = json_string_value(json_object_get(claims, AF_C_SCOPE));
+    sub = json_string_value(json_object_get(claims, AF_C_SUB));
+    user = af_user_by_sub(req->srv->cfg, sub);
+    /* client_credentials tokens have no auth_time: their sub is a client */
+    if (!af_str_has_space_token(scope, AF_SCOPE_OPENID) || user == NULL ||
+        json_object_get(claims, AF_C_AUTH_TIME) == NULL) {
+        bearer_error(resp, 403, AF_E_INSUFFICIENT_SCOPE,
+                     "userinfo needs a token issued to a user with the openid scope",
+                     AF_SCOPE_OPENID);
+        goto out;
+    }
+    out = json_object();
+    if (out == NULL || af_claims_release(user, scope, out) != AF_OK ||
+        json_object_set_new(out, AF_C_SUB, json_string(user->sub)) != 0) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    af_resp_json(resp, 200, out);
+out:
+    af_resp_no_store(resp);
+    json_decref(out);
+    json_decref(claims);
+    free(token);
+}

@@ -25,7 +25,7 @@
 #include "server/server_int.h"
 
 /* Headers bigger than this (all of them together) get a 431 from MHD. */
-#define SERVER_CONN_MEMORY (64 * 1024)
+#define SERVER_CONN_MEMORY (256 * 1024)
 #define SERVER_CONN_TIMEOUT_S 30
 #define SERVER_MAX_CONNECTIONS 1024
 /* How long a stop waits for in-flight requests. */
@@ -315,7 +315,7 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
         char why[128];
         snprintf(why, sizeof(why), "method %s is not allowed here", req->method_str);
         af_resp_oauth_error(resp, MHD_HTTP_METHOD_NOT_ALLOWED, AF_E_INVALID_REQUEST, why);
-        af_resp_header(resp, "Allow",
+        af_resp_header(resp, AF_HDR_ALLOW,
                        rt->methods == M_GET ? "GET" : rt->methods == M_POST ? "POST" : "GET, POST");
         af_resp_no_store(resp);
         return;

@@ -247,6 +247,8 @@ struct af_issue {
     time_t auth_time;
     bool id_token;                      /* issue an ID token (scope has openid) */
     bool refresh_token;                 /* issue a refresh token */
+    const char *refresh_scope;          /* the refresh token's scope; NULL: scope. A narrowed
+                                           refresh keeps the old one (RFC 6749 §6) */
 };
 
 /* af_tokens_issue: sign an access token (RFC 9068), and as asked an ID
@@ -342,5 +344,20 @@ void af_token_info_clear(struct af_token_info *ti);
  * or 400/405 invalid_request). Adds no Cache-Control: the caller does. */
 bool af_client_request_check(struct af_req *req, struct af_resp *resp,
                              const struct af_cfg_client **client);
+
+/* ---- front channel (h_authorize.c), shared with h_logout.c ---- */
+
+/* af_uri_add_params: append uri with p added: to its query with '?' or,
+ * when uri already has a query, '&' (RFC 6749 §3.1.2 keeps that query), or
+ * with fragment set as its fragment. A fragment of uri itself is dropped.
+ * p may be NULL or empty (uri is appended as it is). */
+af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
+                        bool fragment) AF_WARN_UNUSED;
+
+/* af_session_cookie_set: add the Set-Cookie header for login session sid
+ * (AF_SESSION_COOKIE; Path=/, HttpOnly, SameSite=Lax, and Secure when the
+ * issuer is https). af_session_cookie_clear: one that expires it. */
+void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid);
+void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv);
 
 #endif

@@ -80,8 +80,8 @@ bool af_scope_valid(const char *scope)
 }
 
 /* every_token: true when pred holds for every token of scope. */
-static bool every_token(const char *scope, bool (*pred)(const char *tok, size_t len, const void *ctx),
-                        const void *ctx)
+static bool every_token(const char *scope,
+                        bool (*pred)(const char *tok, size_t len, const void *ctx), const void *ctx)
 {
     const char *p = scope;
     while (*p) {
@@ -153,7 +153,7 @@ out:
 /* ---- claims released by scope (OIDC Core §5.4) ---- */
 
 static const char *const profile_claims[] = {
-    "name",    "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+    "name",    "family_name", "given_name", "middle_name", "nickname",  "preferred_username",
     "profile", "picture",     "website",    "gender",      "birthdate", "zoneinfo",
     "locale",  "updated_at",  NULL};
 static const char *const email_claims[] = {"email", "email_verified", NULL};
@@ -208,8 +208,8 @@ af_rc af_claims_release(const struct af_cfg_user *user, const char *scope, json_
 
 static bool b64token_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
@@ -265,9 +265,9 @@ static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const
     rc = af_rand_token(JTI_BYTES, &jti);
     if (rc != AF_OK)
         goto out;
-    c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
-                  sub, AF_C_AUD, is->client->id, AF_C_CLIENT_ID, is->client->id, AF_C_SCOPE,
-                  is->scope, AF_C_IAT, (json_int_t)now, AF_C_EXP,
+    c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB, sub,
+                  AF_C_AUD, is->client->id, AF_C_CLIENT_ID, is->client->id, AF_C_SCOPE, is->scope,
+                  AF_C_IAT, (json_int_t)now, AF_C_EXP,
                   (json_int_t)(now + srv->cfg->access_token_ttl), AF_C_JTI, jti);
     if (c == NULL) {
         rc = AF_ERR_NOMEM;
@@ -346,9 +346,9 @@ static af_rc token_response(struct af_server *srv, const struct af_issue *is, co
     r = json_pack("{s:s, s:s, s:I, s:s}", AF_P_ACCESS_TOKEN, access, AF_P_TOKEN_TYPE,
                   AF_TOKEN_TYPE_BEARER, AF_P_EXPIRES_IN, (json_int_t)srv->cfg->access_token_ttl,
                   AF_P_SCOPE, is->scope);
-    if (r == NULL ||
-        (id != NULL && json_object_set_new(r, AF_P_ID_TOKEN, json_string(id)) != 0) ||
-        (refresh != NULL && json_object_set_new(r, AF_P_REFRESH_TOKEN, json_string(refresh)) != 0)) {
+    if (r == NULL || (id != NULL && json_object_set_new(r, AF_P_ID_TOKEN, json_string(id)) != 0) ||
+        (refresh != NULL &&
+         json_object_set_new(r, AF_P_REFRESH_TOKEN, json_string(refresh)) != 0)) {
         json_decref(r);
         r = NULL;
         rc = AF_ERR_NOMEM;
@@ -403,6 +403,8 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
             goto out;
         rec.expires = now + srv->cfg->refresh_token_ttl;
         rec.is_refresh = true;
+        if (is->refresh_scope != NULL)
+            rec.scope = (char *)is->refresh_scope;
         rc = af_token_put(srv->store, refresh, &rec);
         if (rc != AF_OK) {
             AF_ERR_SET(err, rc, "the token store refused the refresh token (%s)", af_rc_str(rc));
@@ -452,9 +454,10 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
     hdr = af_jws_header(jws);
     typ = json_string_value(json_object_get(hdr, AF_H_TYP));
     /* RFC 9068 §4: typ at+jwt (media types compare case-insensitively) */
-    if (typ == NULL ||
-        (strcasecmp(typ, AF_TYP_AT_JWT) != 0 && strcasecmp(typ, "application/" AF_TYP_AT_JWT) != 0)) {
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is not an access token (typ is not at+jwt)");
+    if (typ == NULL || (strcasecmp(typ, AF_TYP_AT_JWT) != 0 &&
+                        strcasecmp(typ, "application/" AF_TYP_AT_JWT) != 0)) {
+        rc =
+            AF_ERR_SET(err, AF_ERR_INVALID, "the token is not an access token (typ is not at+jwt)");
         goto out;
     }
     kid = json_string_value(json_object_get(hdr, AF_H_KID));
