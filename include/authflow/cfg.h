@@ -42,15 +42,15 @@ struct af_strlist {
 
 struct af_cfg_client {
     char *id;
-    char *name;                  /* display name; may be NULL */
-    char *secret;                /* NULL for a public client */
-    af_client_auth auth_method;  /* "token_endpoint_auth_method" */
-    struct af_strlist redirect_uris;     /* exact-match list, at least one */
-    struct af_strlist post_logout_uris;  /* "post_logout_redirect_uris" */
-    struct af_strlist scopes;            /* scopes the client may ask for */
-    unsigned grant_types;                /* AF_GRANT_* bits */
-    bool require_pkce;                   /* default: true for public clients */
-    bool allow_plain_pkce;               /* default: false (S256 only) */
+    char *name;                         /* display name; may be NULL */
+    char *secret;                       /* NULL for a public client */
+    af_client_auth auth_method;         /* "token_endpoint_auth_method" */
+    struct af_strlist redirect_uris;    /* exact-match list, at least one */
+    struct af_strlist post_logout_uris; /* "post_logout_redirect_uris" */
+    struct af_strlist scopes;           /* scopes the client may ask for */
+    unsigned grant_types;               /* AF_GRANT_* bits */
+    bool require_pkce;                  /* default: true for public clients */
+    bool allow_plain_pkce;              /* default: false (S256 only) */
 };
 
 struct af_cfg_user {
@@ -68,9 +68,9 @@ struct af_cfg_key {
 };
 
 struct af_config {
-    char *source;   /* the file it was read from, or "<string>" */
-    char *issuer;   /* NULL: derived from the bound address */
-    char *listen;   /* "127.0.0.1:9000" */
+    char *source;            /* the file it was read from, or "<string>" */
+    char *issuer;            /* NULL: derived from the bound address */
+    char *listen;            /* "127.0.0.1:9000" */
     struct af_cfg_key *keys; /* keys[0] signs; all are published */
     size_t nkeys;
     long code_ttl;          /* seconds, default 60 */
@@ -84,18 +84,17 @@ struct af_config {
     struct af_cfg_user *users;
     size_t nusers;
     /* limits */
-    size_t max_body;        /* request body bytes, default 64 KiB */
-    size_t max_params;      /* parameters per request, default 64 */
-    size_t max_codes;       /* live authorization codes, default 10000 */
-    size_t max_tokens;      /* live access + refresh tokens, default 100000 */
-    unsigned threads;       /* server worker threads, default 4 */
+    size_t max_body;   /* request body bytes, default 64 KiB */
+    size_t max_params; /* parameters per request, default 64 */
+    size_t max_codes;  /* live authorization codes, default 10000 */
+    size_t max_tokens; /* live access + refresh tokens, default 100000 */
+    unsigned threads;  /* server worker threads, default 4 */
 };
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and
  * err->msg reads "path:line:column: key.path: what is wrong". Caller frees
  * *out with af_cfg_free(). */
-af_rc af_cfg_load_file(const char *path, struct af_config **out, struct af_err *err)
-    AF_WARN_UNUSED;
+af_rc af_cfg_load_file(const char *path, struct af_config **out, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_cfg_load_string: as af_cfg_load_file over text; name is used in
  * messages (and relative key paths resolve against the current folder). */
@@ -113,5 +112,15 @@ const struct af_cfg_user *af_cfg_user_find(const struct af_config *cfg, const ch
 
 /* af_cfg_strlist_has: exact string match. */
 bool af_cfg_strlist_has(const struct af_strlist *l, const char *s);
+
+/* af_cfg_keys_foreach: call fn once for every key the loader accepts, in
+ * table order, with its path: "listen", "login", "limits.max_body",
+ * "clients[].redirect_uris" ("[]" stands for every element of an array).
+ * The paths come from the loader's own tables, so a documentation check
+ * built on this cannot drift from what is parsed. path is borrowed, valid
+ * during the call only. Stops at the first nonzero value fn returns and
+ * returns it; 0 once every key was visited. */
+typedef int (*af_cfg_key_fn)(const char *path, void *arg);
+int af_cfg_keys_foreach(af_cfg_key_fn fn, void *arg);
 
 #endif

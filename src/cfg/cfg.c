@@ -1,2 +1,1639 @@
-/* placeholder: being written */
-typedef int af_placeholder_cfg;
+/*
+ * cfg.c - authflowd's configuration, read from JSON against tables of keys.
+ *
+ * Each JSON object of the config has a table (struct cfg_table): one row per
+ * key with its name, type, bounds, default and target (an offset into the
+ * struct the object fills), plus a validator for the checks that involve
+ * several keys. The walk is generic: unknown keys are refused (with a "did
+ * you mean" suggestion), types and bounds come from the row, defaults are
+ * applied before the object is read, and the validator runs last. A
+ * validator returns NULL or a `const char *` message and says, through a
+ * struct cfg_where, which key the message is about; the walk turns that into
+ * "FILE:LINE:COLUMN: KEY.PATH: message" with the position found by
+ * jsonpos.c. Freeing is table-driven too, so a half-read config is released
+ * by the same code as a complete one.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "cfg/cfg_int.h"
+
+/* ---- tables ---- */
+
+enum cfg_type {
+    T_STRING,    /* char *, owned */
+    T_BOOL,      /* bool */
+    T_LONG,      /* long, min..max */
+    T_SIZE,      /* size_t, min..max */
+    T_UINT,      /* unsigned, min..max */
+    T_ENUM,      /* an int-sized enum, read from one string */
+    T_FLAGS,     /* unsigned bit set, read from an array of strings */
+    T_STRLIST,   /* struct af_strlist, read from an array of strings */
+    T_SPACELIST, /* struct af_strlist, read from one space-separated string */
+    T_OBJECT,    /* json_t *, an owned reference to any object */
+    T_GROUP,     /* a nested object whose keys fill the same struct */
+    T_ARRAY,     /* an array of objects, each filling one struct of sub->size */
+};
+
+#define F_REQUIRED 0x1u /* absent is an error */
+#define F_NULLABLE 0x2u /* null is accepted and leaves the target NULL */
+#define F_NONEMPTY 0x4u /* "" and [] are errors */
+
+/* Enum <-> string. A row with refused set names a value that is known but
+ * turned down, with the reason. */
+struct cfg_enum {
+    int val;
+    const char *str;
+    const char *refused;
+};
+
+struct cfg_table;
+
+struct cfg_row {
+    const char *name;
+    enum cfg_type type;
+    unsigned flags;
+    long min, max;                       /* T_LONG, T_SIZE, T_UINT */
+    long def;                            /* T_BOOL, integers, T_ENUM, T_FLAGS */
+    const char *def_str;                 /* T_STRING, T_SPACELIST; NULL: none */
+    const struct cfg_enum *en;           /* T_ENUM, T_FLAGS */
+    const char *(*check)(const char *s); /* T_STRING, and each item of a list */
+    const struct cfg_table *sub;         /* T_GROUP, T_ARRAY */
+    size_t off;                          /* the target in the struct */
+    size_t off_n;                        /* T_ARRAY: the element count (size_t) */
+};
+
+/* Where a validator's message points: steps below the object validated. */
+struct cfg_where {
+    struct af_jseg seg[4];
+    size_t n;
+    bool at_key; /* point at the member name rather than its value */
+};
+
+struct cfg_ctx;
+
+/* Runs once all keys of obj were read into base; NULL when it is fine,
+ * else the message (static, or formatted into c->msg). */
+typedef const char *(*cfg_validator)(struct cfg_ctx *c, const json_t *obj, void *base,
+                                     struct cfg_where *w);
+
+struct cfg_table {
+    const struct cfg_row *rows; /* ends with a row whose name is NULL */
+    size_t size;                /* the struct one object fills (array items) */
+    cfg_validator validate;     /* may be NULL */
+};
+
+struct cfg_ctx {
+    const char *source; /* the name used in messages */
+    const char *text;   /* the JSON text, for positions */
+    size_t len;
+    const char *dir; /* folder for relative pem_file; NULL: keep as given */
+    struct af_jseg path[AF_JPATH_MAX];
+    size_t depth;
+    af_rc vrc; /* what a validator's message means (AF_ERR_NOMEM or INVALID) */
+    char msg[320];
+    char qbuf[128];
+    struct af_err *err;
+};
+
+_Static_assert(sizeof(af_alg) == sizeof(int), "af_alg is stored as an int");
+_Static_assert(sizeof(af_client_auth) == sizeof(int), "af_client_auth is stored as an int");
+
+/* ---- value checks: NULL when s is fine, else what is wrong with it ---- */
+
+static bool is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 §2: unreserved, gen-delims, sub-delims, and %HH. */
+static const char *check_uri_chars(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '%') {
+            if (!is_hex(p[1]) || !is_hex(p[2]))
+                return "malformed percent-encoding (RFC 3986 §2.1)";
+            p += 2;
+        } else if (!(is_alpha(*p) || is_digit(*p) || strchr("-._~:/?#[]@!$&'()*+,;=", *p))) {
+            return "contains a character not allowed in a URI (RFC 3986 §2)";
+        }
+    }
+    return NULL;
+}
+
+/* The length of the scheme including its ':' (RFC 3986 §3.1), or 0. */
+static size_t scheme_len(const char *s)
+{
+    size_t i = 1;
+    if (!is_alpha((unsigned char)s[0]))
+        return 0;
+    while (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) || s[i] == '+' ||
+           s[i] == '-' || s[i] == '.')
+        i++;
+    return s[i] == ':' ? i + 1 : 0;
+}
+
+/* redirect_uris and post_logout_redirect_uris: RFC 6749 §3.1.2 wants an
+ * absolute URI (RFC 3986 §4.3) without a fragment. Custom schemes (native
+ * apps, RFC 8252 §7.1) are fine; http and https need a host. */
+static const char *check_redirect_uri(const char *s)
+{
+    size_t k = scheme_len(s);
+    const char *m;
+
+    if (k == 0)
+        return "not an absolute URI";
+    if (is_digit((unsigned char)s[k]))
+        return "not an absolute URI (a host:port needs a scheme, e.g. http://host:port/path)";
+    if (strchr(s, '#') != NULL)
+        return "has a fragment (RFC 6749 §3.1.2 forbids one)";
+    m = check_uri_chars(s);
+    if (m != NULL)
+        return m;
+    if ((k == 5 && strncasecmp(s, "http:", 5) == 0) ||
+        (k == 6 && strncasecmp(s, "https:", 6) == 0)) {
+        if (strncmp(s + k, "//", 2) != 0 || s[k + 2] == '\0' || s[k + 2] == '/' ||
+            s[k + 2] == '?' || s[k + 2] == ':')
+            return "an http(s) URI needs a host";
+    }
+    return NULL;
+}
+
+/* The issuer (OIDC Discovery 1.0 §3, RFC 8414 §2): an http(s) URL without
+ * query or fragment. Endpoints are the issuer plus a path, so it must not
+ * end with '/'. */
+static const char *check_issuer(const char *s)
+{
+    const char *host, *m;
+    size_t hostlen;
+
+    if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else
+        return "not an absolute http(s) URL (expected e.g. \"http://127.0.0.1:9000\")";
+    m = check_uri_chars(s);
+    if (m != NULL)
+        return m;
+    if (strchr(s, '?') != NULL)
+        return "must not have a query (OIDC Discovery 1.0 §3)";
+    if (strchr(s, '#') != NULL)
+        return "must not have a fragment (OIDC Discovery 1.0 §3)";
+    hostlen = strcspn(host, "/");
+    if (hostlen == 0 || host[0] == ':')
+        return "missing host";
+    if (memchr(host, '@', hostlen) != NULL)
+        return "must not contain user information";
+    if (s[strlen(s) - 1] == '/')
+        return "must not end with \"/\" (endpoints are the issuer plus a path)";
+    return NULL;
+}
+
+static const char *check_port(const char *p)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+
+    for (; is_digit((unsigned char)p[n]) && n < 6; n++)
+        v = v * 10 + (unsigned long)(p[n] - '0');
+    if (n == 0 || p[n] != '\0' || n > 5 || v > 65535)
+        return "bad port (expected host:port or [v6]:port, with a port from 0 to 65535)";
+    return NULL;
+}
+
+/* "host:port" (a name or IPv4 address) or "[v6]:port". */
+static const char *check_listen(const char *s)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *colon;
+    size_t hostlen, i;
+    bool dotted = true;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL)
+            return "unclosed \"[\" (expected [v6]:port)";
+        if ((size_t)(close - s - 1) >= sizeof(addr))
+            return "not an IPv6 address (expected [v6]:port)";
+        memcpy(addr, s + 1, (size_t)(close - s - 1));
+        addr[close - s - 1] = '\0';
+        if (inet_pton(AF_INET6, addr, bin) != 1)
+            return "not an IPv6 address (expected [v6]:port)";
+        if (close[1] != ':')
+            return "missing port (expected [v6]:port)";
+        return check_port(close + 2);
+    }
+    colon = strrchr(s, ':');
+    if (colon == NULL)
+        return "missing port (expected host:port or [v6]:port)";
+    hostlen = (size_t)(colon - s);
+    if (hostlen == 0)
+        return "missing host (expected host:port, e.g. \"127.0.0.1:9000\")";
+    if (memchr(s, ':', hostlen) != NULL)
+        return "an IPv6 address needs brackets (expected [v6]:port)";
+    for (i = 0; i < hostlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-')
+            return "bad host name (expected letters, digits, '.' and '-', or an IPv4 address)";
+        if (!is_digit(c) && c != '.')
+            dotted = false;
+    }
+    if (dotted) {
+        if (hostlen >= sizeof(addr))
+            return "not an IPv4 address";
+        memcpy(addr, s, hostlen);
+        addr[hostlen] = '\0';
+        if (inet_pton(AF_INET, addr, bin) != 1)
+            return "not an IPv4 address";
+    }
+    return check_port(colon + 1);
+}
+
+/* RFC 6749 Appendix A: client_id, client_secret are VSCHAR (%x20-7E). */
+static const char *check_vschar(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p > 0x7E)
+            return "contains a character outside %x20-7E (RFC 6749 Appendix A)";
+    }
+    return NULL;
+}
+
+/* OIDC Core §2: sub is at most 255 ASCII characters. */
+static const char *check_sub(const char *s)
+{
+    if (strlen(s) > 255)
+        return "longer than 255 characters (OIDC Core §2)";
+    return check_vschar(s);
+}
+
+/* Usernames and passwords may be any Unicode without CR and LF (RFC 6749
+ * Appendix A.15, A.16); control characters are refused as a whole. */
+static const char *check_no_ctl(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            return "contains a control character";
+    }
+    return NULL;
+}
+
+/* RFC 6749 §3.3: scope-token = 1*NQCHAR. */
+static const char *check_scope_token(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (!(*p == 0x21 || (*p >= 0x23 && *p <= 0x5B) || (*p >= 0x5D && *p <= 0x7E)))
+            return "not a scope token (RFC 6749 §3.3 allows %x21 / %x23-5B / %x5D-7E)";
+    }
+    return NULL;
+}
+
+/* ---- enums ---- */
+
+static const struct cfg_enum alg_enum[] = {
+    {AF_ALG_RS256, "RS256", NULL},
+    {AF_ALG_PS256, "PS256", NULL},
+    {AF_ALG_ES256, "ES256", NULL},
+    {AF_ALG_EDDSA, "EdDSA", NULL},
+    {AF_ALG_HS256, "HS256",
+     "its shared secret could not be published in the JWKS, so no client could verify"},
+    {AF_ALG_NONE, "none", "unsigned tokens are never issued"},
+    {0, NULL, NULL},
+};
+
+static const struct cfg_enum auth_enum[] = {
+    {AF_CLIENT_AUTH_BASIC, AF_AUTH_BASIC, NULL},
+    {AF_CLIENT_AUTH_POST, AF_AUTH_POST, NULL},
+    {AF_CLIENT_AUTH_NONE, AF_AUTH_NONE, NULL},
+    {0, NULL, NULL},
+};
+
+static const struct cfg_enum grant_enum[] = {
+    {AF_GRANT_AUTHORIZATION_CODE, AF_GT_AUTHORIZATION_CODE, NULL},
+    {AF_GRANT_REFRESH_TOKEN, AF_GT_REFRESH_TOKEN, NULL},
+    {AF_GRANT_CLIENT_CREDENTIALS, AF_GT_CLIENT_CREDENTIALS, NULL},
+    {AF_GRANT_PASSWORD, AF_GT_PASSWORD, NULL},
+    {0, "implicit", "the implicit grant is not supported (RFC 9700 §2.1.2)"},
+    {0, NULL, NULL},
+};
+
+/* ---- the tables ---- */
+
+static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                 struct cfg_where *w);
+static const char *key_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                struct cfg_where *w);
+static const char *client_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                   struct cfg_where *w);
+static const char *user_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                 struct cfg_where *w);
+
+#define CF(f) offsetof(struct af_config, f)
+#define CK(f) offsetof(struct af_cfg_key, f)
+#define CC(f) offsetof(struct af_cfg_client, f)
+#define CU(f) offsetof(struct af_cfg_user, f)
+
+#define MAX_TTL     31536000L /* one year */
+#define MAX_ENTRIES 10000000L
+
+static const struct cfg_row login_rows[] = {
+    {.name = "interactive", .type = T_BOOL, .def = 0, .off = CF(interactive_login)},
+    {.name = "default_user",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .off = CF(default_user)},
+    {.name = NULL},
+};
+
+static const struct cfg_row lifetimes_rows[] = {
+    {.name = "code", .type = T_LONG, .min = 1, .max = 3600, .def = 60, .off = CF(code_ttl)},
+    {.name = "access_token",
+     .type = T_LONG,
+     .min = 1,
+     .max = MAX_TTL,
+     .def = 3600,
+     .off = CF(access_token_ttl)},
+    {.name = "id_token",
+     .type = T_LONG,
+     .min = 1,
+     .max = MAX_TTL,
+     .def = 3600,
+     .off = CF(id_token_ttl)},
+    {.name = "refresh_token",
+     .type = T_LONG,
+     .min = 1,
+     .max = MAX_TTL,
+     .def = 86400,
+     .off = CF(refresh_token_ttl)},
+    {.name = NULL},
+};
+
+static const struct cfg_row limits_rows[] = {
+    {.name = "max_body",
+     .type = T_SIZE,
+     .min = 1024,
+     .max = 16777216,
+     .def = 65536,
+     .off = CF(max_body)},
+    {.name = "max_params", .type = T_SIZE, .min = 8, .max = 1024, .def = 64, .off = CF(max_params)},
+    {.name = "max_codes",
+     .type = T_SIZE,
+     .min = 1,
+     .max = MAX_ENTRIES,
+     .def = 10000,
+     .off = CF(max_codes)},
+    {.name = "max_tokens",
+     .type = T_SIZE,
+     .min = 1,
+     .max = MAX_ENTRIES,
+     .def = 100000,
+     .off = CF(max_tokens)},
+    {.name = "threads", .type = T_UINT, .min = 1, .max = 64, .def = 4, .off = CF(threads)},
+    {.name = NULL},
+};
+
+static const struct cfg_row key_rows[] = {
+    {.name = "alg",
+     .type = T_ENUM,
+     .flags = F_REQUIRED,
+     .def = AF_ALG_RS256,
+     .en = alg_enum,
+     .off = CK(alg)},
+    {.name = "pem_file", .type = T_STRING, .flags = F_NULLABLE | F_NONEMPTY, .off = CK(pem_file)},
+    {.name = "kid",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_vschar,
+     .off = CK(kid)},
+    {.name = NULL},
+};
+
+static const struct cfg_row client_rows[] = {
+    {.name = "client_id",
+     .type = T_STRING,
+     .flags = F_REQUIRED | F_NONEMPTY,
+     .check = check_vschar,
+     .off = CC(id)},
+    {.name = "client_name", .type = T_STRING, .flags = F_NULLABLE | F_NONEMPTY, .off = CC(name)},
+    {.name = "client_secret",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_vschar,
+     .off = CC(secret)},
+    {.name = "token_endpoint_auth_method",
+     .type = T_ENUM,
+     .def = AF_CLIENT_AUTH_NONE, /* finished by client_validate */
+     .en = auth_enum,
+     .off = CC(auth_method)},
+    {.name = "redirect_uris",
+     .type = T_STRLIST,
+     .flags = F_NONEMPTY,
+     .check = check_redirect_uri,
+     .off = CC(redirect_uris)},
+    {.name = "post_logout_redirect_uris",
+     .type = T_STRLIST,
+     .check = check_redirect_uri,
+     .off = CC(post_logout_uris)},
+    {.name = "grant_types",
+     .type = T_FLAGS,
+     .flags = F_NONEMPTY,
+     .def = AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
+     .en = grant_enum,
+     .off = CC(grant_types)},
+    {.name = "scope",
+     .type = T_SPACELIST,
+     .flags = F_NONEMPTY,
+     .def_str = AF_SCOPE_OPENID " " AF_SCOPE_PROFILE " " AF_SCOPE_EMAIL " " AF_SCOPE_OFFLINE_ACCESS,
+     .check = check_scope_token,
+     .off = CC(scopes)},
+    {.name = "require_pkce", .type = T_BOOL, .off = CC(require_pkce)}, /* see client_validate */
+    {.name = "allow_plain_pkce", .type = T_BOOL, .def = 0, .off = CC(allow_plain_pkce)},
+    {.name = NULL},
+};
+
+static const struct cfg_row user_rows[] = {
+    {.name = "sub",
+     .type = T_STRING,
+     .flags = F_REQUIRED | F_NONEMPTY,
+     .check = check_sub,
+     .off = CU(sub)},
+    {.name = "username",
+     .type = T_STRING,
+     .flags = F_REQUIRED | F_NONEMPTY,
+     .check = check_no_ctl,
+     .off = CU(username)},
+    {.name = "password",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_no_ctl,
+     .off = CU(password)},
+    {.name = "claims", .type = T_OBJECT, .off = CU(claims)},
+    {.name = NULL},
+};
+
+static const struct cfg_table login_table = {login_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table lifetimes_table = {lifetimes_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table limits_table = {limits_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table key_table = {key_rows, sizeof(struct af_cfg_key), key_validate};
+static const struct cfg_table client_table = {client_rows, sizeof(struct af_cfg_client),
+                                              client_validate};
+static const struct cfg_table user_table = {user_rows, sizeof(struct af_cfg_user), user_validate};
+
+static const struct cfg_row root_rows[] = {
+    {.name = "issuer",
+     .type = T_STRING,
+     .flags = F_NULLABLE,
+     .check = check_issuer,
+     .off = CF(issuer)},
+    {.name = "listen",
+     .type = T_STRING,
+     .def_str = "127.0.0.1:9000",
+     .check = check_listen,
+     .off = CF(listen)},
+    {.name = "login", .type = T_GROUP, .sub = &login_table},
+    {.name = "lifetimes", .type = T_GROUP, .sub = &lifetimes_table},
+    {.name = "keys",
+     .type = T_ARRAY,
+     .flags = F_NONEMPTY,
+     .sub = &key_table,
+     .off = CF(keys),
+     .off_n = CF(nkeys)},
+    {.name = "limits", .type = T_GROUP, .sub = &limits_table},
+    {.name = "clients",
+     .type = T_ARRAY,
+     .sub = &client_table,
+     .off = CF(clients),
+     .off_n = CF(nclients)},
+    {.name = "users", .type = T_ARRAY, .sub = &user_table, .off = CF(users), .off_n = CF(nusers)},
+    {.name = NULL},
+};
+
+static const struct cfg_table root_table = {root_rows, sizeof(struct af_config), root_validate};
+
+/* ---- small helpers ---- */
+
+static void strlist_free(struct af_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static const struct cfg_row *row_find(const struct cfg_table *t, const char *name)
+{
+    for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
+        if (strcmp(r->name, name) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static void path_push(struct cfg_ctx *c, const char *key, size_t index)
+{
+    if (c->depth < AF_JPATH_MAX) {
+        c->path[c->depth].key = key;
+        c->path[c->depth].index = index;
+    }
+    c->depth++;
+}
+
+static void path_pop(struct cfg_ctx *c)
+{
+    c->depth--;
+}
+
+static struct cfg_where *where_key(struct cfg_where *w, const char *key)
+{
+    if (w->n < sizeof(w->seg) / sizeof(w->seg[0])) {
+        w->seg[w->n].key = key;
+        w->seg[w->n].index = 0;
+        w->n++;
+    }
+    return w;
+}
+
+static struct cfg_where *where_index(struct cfg_where *w, size_t index)
+{
+    if (w->n < sizeof(w->seg) / sizeof(w->seg[0])) {
+        w->seg[w->n].key = NULL;
+        w->seg[w->n].index = index;
+        w->n++;
+    }
+    return w;
+}
+
+/* s quoted for a message, in c->qbuf (one at a time). */
+static const char *quoted(struct cfg_ctx *c, const char *s)
+{
+    af_jsonpos_quote(s, 80, c->qbuf, sizeof(c->qbuf));
+    return c->qbuf;
+}
+
+/* Fail at the current path plus w's steps: "source:line:col: path: what". */
+static af_rc cfg_fail(struct cfg_ctx *c, const struct cfg_where *w, af_rc rc, const char *fmt, ...)
+    AF_PRINTF(4, 5);
+
+static af_rc cfg_fail(struct cfg_ctx *c, const struct cfg_where *w, af_rc rc, const char *fmt, ...)
+{
+    struct af_jseg full[AF_JPATH_MAX];
+    size_t n = c->depth < AF_JPATH_MAX ? c->depth : AF_JPATH_MAX;
+    bool at_key = false;
+    char pathbuf[160], what[400];
+    int line, col;
+    va_list ap;
+
+    memcpy(full, c->path, n * sizeof(full[0]));
+    if (w != NULL) {
+        for (size_t i = 0; i < w->n && n < AF_JPATH_MAX; i++)
+            full[n++] = w->seg[i];
+        at_key = w->at_key;
+    }
+    (void)af_jsonpos_find(c->text, c->len, full, n, at_key, &line, &col);
+    af_jsonpos_path_str(full, n, pathbuf, sizeof(pathbuf));
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return AF_ERR_SET(c->err, rc, "%s:%d:%d: %s: %s", c->source, line, col,
+                      n > 0 ? pathbuf : "(top level)", what);
+}
+
+static af_rc cfg_nomem(struct cfg_ctx *c)
+{
+    return cfg_fail(c, NULL, AF_ERR_NOMEM, "out of memory");
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction or exponent";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
+    }
+    return "something else";
+}
+
+static const char *row_expects(const struct cfg_row *r)
+{
+    switch (r->type) {
+    case T_STRING:
+        return (r->flags & F_NULLABLE) ? "a string or null" : "a string";
+    case T_BOOL:
+        return "true or false";
+    case T_LONG:
+    case T_SIZE:
+    case T_UINT:
+        return "an integer";
+    case T_ENUM:
+        return "a string";
+    case T_FLAGS:
+    case T_STRLIST:
+        return "an array of strings";
+    case T_SPACELIST:
+        return "a string of space-separated values";
+    case T_OBJECT:
+    case T_GROUP:
+        return "an object";
+    case T_ARRAY:
+        return "an array of objects";
+    }
+    return "something else";
+}
+
+static af_rc type_error(struct cfg_ctx *c, const struct cfg_row *r, const json_t *v)
+{
+    return cfg_fail(c, NULL, AF_ERR_INVALID, "wrong type (expected %s, got %s)", row_expects(r),
+                    json_kind(v));
+}
+
+/* Append to buf[0..cap) at *len; once full, further appends are dropped
+ * (the text is cut, never overrun). */
+static void msg_add(char *buf, size_t cap, int *len, const char *fmt, ...) AF_PRINTF(4, 5);
+
+static void msg_add(char *buf, size_t cap, int *len, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*len < 0 || (size_t)*len >= cap)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(buf + *len, cap - (size_t)*len, fmt, ap);
+    va_end(ap);
+    *len = k < 0 ? -1 : *len + k;
+}
+
+/* The enum value named s; on failure NULL is returned with the message in
+ * c->msg ("unknown value (expected A, B or C, got "x")"). */
+static const char *enum_lookup(struct cfg_ctx *c, const struct cfg_enum *en, const char *s,
+                               int *val)
+{
+    const struct cfg_enum *e;
+    size_t nok = 0, i = 0;
+    int k;
+
+    for (e = en; e->str != NULL; e++) {
+        if (strcmp(e->str, s) == 0) {
+            if (e->refused != NULL) {
+                snprintf(c->msg, sizeof(c->msg), "%s is refused: %s", quoted(c, s), e->refused);
+                return c->msg;
+            }
+            *val = e->val;
+            return NULL;
+        }
+        if (e->refused == NULL)
+            nok++;
+    }
+    /* The list is short and static; a full buffer only shortens it. */
+    k = snprintf(c->msg, sizeof(c->msg), "unknown value (expected ");
+    for (e = en; e->str != NULL; e++) {
+        if (e->refused != NULL)
+            continue;
+        i++;
+        msg_add(c->msg, sizeof(c->msg), &k, "%s\"%s\"", i == 1 ? "" : (i == nok ? " or " : ", "),
+                e->str);
+    }
+    msg_add(c->msg, sizeof(c->msg), &k, ", got %s)", quoted(c, s));
+    return c->msg;
+}
+
+/* Split a space-separated list (RFC 6749 §3.3) into l. On a bad token the
+ * message is returned (c->msg) and l is left empty. */
+static const char *spacelist_split(struct cfg_ctx *c, const struct cfg_row *r, const char *s,
+                                   struct af_strlist *l)
+{
+    size_t n = 1, i;
+    const char *p, *m;
+
+    c->vrc = AF_ERR_INVALID;
+    strlist_free(l);
+    if (s[0] == ' ' || (s[0] != '\0' && s[strlen(s) - 1] == ' ') || strstr(s, "  ") != NULL) {
+        snprintf(c->msg, sizeof(c->msg),
+                 "values must be separated by single spaces (RFC 6749 §3.3): %s", quoted(c, s));
+        return c->msg;
+    }
+    for (p = s; *p; p++)
+        n += *p == ' ';
+    l->v = calloc(n, sizeof(char *));
+    if (l->v == NULL) {
+        c->vrc = AF_ERR_NOMEM;
+        return "out of memory";
+    }
+    for (p = s, i = 0; i < n; i++) {
+        size_t k = strcspn(p, " ");
+        l->v[i] = strndup(p, k);
+        if (l->v[i] == NULL) {
+            c->vrc = AF_ERR_NOMEM;
+            m = "out of memory";
+            goto fail;
+        }
+        l->n = i + 1;
+        m = r->check != NULL ? r->check(l->v[i]) : NULL;
+        if (m != NULL) {
+            snprintf(c->msg, sizeof(c->msg), "%s: %s", m, quoted(c, l->v[i]));
+            m = c->msg;
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(l->v[j], l->v[i]) == 0) {
+                snprintf(c->msg, sizeof(c->msg), "duplicate value %s", quoted(c, l->v[i]));
+                m = c->msg;
+                goto fail;
+            }
+        }
+        p += k + (p[k] == ' ');
+    }
+    return NULL;
+fail:
+    strlist_free(l);
+    return m;
+}
+
+/* ---- defaults and freeing, by table ---- */
+
+static af_rc apply_defaults(struct cfg_ctx *c, const struct cfg_table *t, char *base)
+{
+    for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
+        void *dst = base + r->off;
+        switch (r->type) {
+        case T_STRING:
+            if (r->def_str != NULL) {
+                *(char **)dst = strdup(r->def_str);
+                if (*(char **)dst == NULL)
+                    return cfg_nomem(c);
+            }
+            break;
+        case T_BOOL:
+            *(bool *)dst = r->def != 0;
+            break;
+        case T_LONG:
+            *(long *)dst = r->def;
+            break;
+        case T_SIZE:
+            *(size_t *)dst = (size_t)r->def;
+            break;
+        case T_UINT:
+        case T_FLAGS:
+            *(unsigned *)dst = (unsigned)r->def;
+            break;
+        case T_ENUM: {
+            int v = (int)r->def;
+            memcpy(dst, &v, sizeof(v));
+            break;
+        }
+        case T_SPACELIST:
+            if (r->def_str != NULL) {
+                const char *m = spacelist_split(c, r, r->def_str, dst);
+                if (m != NULL)
+                    return cfg_fail(c, NULL, c->vrc, "%s", m);
+            }
+            break;
+        case T_GROUP: {
+            af_rc rc = apply_defaults(c, r->sub, base);
+            if (rc != AF_OK)
+                return rc;
+            break;
+        }
+        case T_STRLIST:
+        case T_OBJECT:
+        case T_ARRAY:
+            break;
+        }
+    }
+    return AF_OK;
+}
+
+static void free_table(const struct cfg_table *t, char *base)
+{
+    for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
+        void *dst = base + r->off;
+        switch (r->type) {
+        case T_STRING:
+            free(*(char **)dst);
+            *(char **)dst = NULL;
+            break;
+        case T_STRLIST:
+        case T_SPACELIST:
+            strlist_free(dst);
+            break;
+        case T_OBJECT:
+            json_decref(*(json_t **)dst);
+            *(json_t **)dst = NULL;
+            break;
+        case T_GROUP:
+            free_table(r->sub, base);
+            break;
+        case T_ARRAY: {
+            char *items = *(char **)dst;
+            size_t *n = (size_t *)(base + r->off_n);
+            for (size_t i = 0; i < *n; i++)
+                free_table(r->sub, items + i * r->sub->size);
+            free(items);
+            *(char **)dst = NULL;
+            *n = 0;
+            break;
+        }
+        case T_BOOL:
+        case T_LONG:
+        case T_SIZE:
+        case T_UINT:
+        case T_ENUM:
+        case T_FLAGS:
+            break;
+        }
+    }
+}
+
+/* ---- the walk ---- */
+
+/* Optimal string alignment distance (edits plus adjacent swaps); both
+ * strings at most 64 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    unsigned short d[65][65];
+    size_t la = strlen(a), lb = strlen(b), i, j;
+
+    for (i = 0; i <= la; i++)
+        d[i][0] = (unsigned short)i;
+    for (j = 0; j <= lb; j++)
+        d[0][j] = (unsigned short)j;
+    for (i = 1; i <= la; i++) {
+        for (j = 1; j <= lb; j++) {
+            unsigned short best = (unsigned short)(d[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
+            if (d[i - 1][j] + 1 < best)
+                best = (unsigned short)(d[i - 1][j] + 1);
+            if (d[i][j - 1] + 1 < best)
+                best = (unsigned short)(d[i][j - 1] + 1);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = (unsigned short)(d[i - 2][j - 2] + 1);
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+/* An unknown key: suggest a key of a nested group when it is exactly one
+ * of those ("code" at the top is "lifetimes.code"), else the nearest key of
+ * this table within two edits, else list them all. */
+static af_rc unknown_key(struct cfg_ctx *c, const struct cfg_table *t, const char *key)
+{
+    struct cfg_where w = {.n = 0, .at_key = true};
+    char sugg[96] = "";
+    size_t best = 3, klen = strlen(key);
+    const struct cfg_row *r;
+    af_rc rc;
+
+    for (r = t->rows; r->name != NULL && sugg[0] == '\0'; r++) {
+        if (r->type == T_GROUP && row_find(r->sub, key) != NULL)
+            snprintf(sugg, sizeof(sugg), "%s.%s", r->name, key);
+    }
+    if (sugg[0] == '\0' && klen <= 64) {
+        for (r = t->rows; r->name != NULL; r++) {
+            size_t d = edit_distance(key, r->name);
+            if (d < best && d < klen) {
+                best = d;
+                snprintf(sugg, sizeof(sugg), "%s", r->name);
+            }
+        }
+    }
+    path_push(c, key, 0);
+    if (sugg[0] != '\0') {
+        rc = cfg_fail(c, &w, AF_ERR_INVALID, "unknown key (did you mean \"%s\"?)", sugg);
+    } else {
+        char list[240] = "";
+        int k = 0;
+        for (r = t->rows; r->name != NULL; r++)
+            msg_add(list, sizeof(list), &k, "%s%s", r == t->rows ? "" : ", ", r->name);
+        rc = cfg_fail(c, &w, AF_ERR_INVALID, "unknown key (expected one of: %s)", list);
+    }
+    path_pop(c);
+    return rc;
+}
+
+static af_rc parse_table(struct cfg_ctx *c, const struct cfg_table *t, const json_t *obj,
+                         char *base);
+
+/* A string value (already known to be one): emptiness, then the row's
+ * check. */
+static af_rc check_string(struct cfg_ctx *c, const struct cfg_row *r, const char *s)
+{
+    const char *m;
+    if ((r->flags & F_NONEMPTY) && s[0] == '\0')
+        return cfg_fail(c, NULL, AF_ERR_INVALID, "must not be empty (expected a non-empty string)");
+    m = r->check != NULL ? r->check(s) : NULL;
+    if (m != NULL)
+        return cfg_fail(c, NULL, AF_ERR_INVALID, "%s: %s", m, quoted(c, s));
+    return AF_OK;
+}
+
+static af_rc parse_flags(struct cfg_ctx *c, const struct cfg_row *r, const json_t *v, char *base)
+{
+    unsigned bits = 0;
+    size_t i;
+    json_t *item;
+    af_rc rc = AF_OK;
+
+    if (!json_is_array(v))
+        return type_error(c, r, v);
+    if ((r->flags & F_NONEMPTY) && json_array_size(v) == 0)
+        return cfg_fail(c, NULL, AF_ERR_INVALID, "must not be empty (expected at least one value)");
+    json_array_foreach(v, i, item)
+    {
+        int val = 0;
+        const char *m;
+        path_push(c, NULL, i);
+        if (!json_is_string(item)) {
+            rc = cfg_fail(c, NULL, AF_ERR_INVALID, "wrong type (expected a string, got %s)",
+                          json_kind(item));
+        } else {
+            m = enum_lookup(c, r->en, json_string_value(item), &val);
+            if (m != NULL)
+                rc = cfg_fail(c, NULL, AF_ERR_INVALID, "%s", m);
+            else if (bits & (unsigned)val)
+                rc = cfg_fail(c, NULL, AF_ERR_INVALID, "duplicate value %s",
+                              quoted(c, json_string_value(item)));
+        }
+        path_pop(c);
+        if (rc != AF_OK)
+            return rc;
+        bits |= (unsigned)val;
+    }
+    *(unsigned *)(base + r->off) = bits;
+    return AF_OK;
+}
+
+static af_rc parse_strlist(struct cfg_ctx *c, const struct cfg_row *r, const json_t *v, char *base)
+{
+    struct af_strlist *dst = (struct af_strlist *)(base + r->off);
+    size_t i, n;
+    json_t *item;
+    af_rc rc = AF_OK;
+
+    if (!json_is_array(v))
+        return type_error(c, r, v);
+    n = json_array_size(v);
+    if ((r->flags & F_NONEMPTY) && n == 0)
+        return cfg_fail(c, NULL, AF_ERR_INVALID, "must not be empty (expected at least one value)");
+    strlist_free(dst);
+    if (n == 0)
+        return AF_OK;
+    dst->v = calloc(n, sizeof(char *));
+    if (dst->v == NULL)
+        return cfg_nomem(c);
+    json_array_foreach(v, i, item)
+    {
+        path_push(c, NULL, i);
+        if (!json_is_string(item)) {
+            rc = cfg_fail(c, NULL, AF_ERR_INVALID, "wrong type (expected a string, got %s)",
+                          json_kind(item));
+        } else {
+            const char *s = json_string_value(item);
+            rc = check_string(c, r, s);
+            for (size_t j = 0; rc == AF_OK && j < i; j++) {
+                if (strcmp(dst->v[j], s) == 0)
+                    rc = cfg_fail(c, NULL, AF_ERR_INVALID, "duplicate of [%zu]: %s", j,
+                                  quoted(c, s));
+            }
+            if (rc == AF_OK) {
+                dst->v[i] = strdup(s);
+                if (dst->v[i] == NULL)
+                    rc = cfg_nomem(c);
+                else
+                    dst->n = i + 1;
+            }
+        }
+        path_pop(c);
+        if (rc != AF_OK)
+            return rc;
+    }
+    return AF_OK;
+}
+
+static af_rc parse_array(struct cfg_ctx *c, const struct cfg_row *r, const json_t *v, char *base)
+{
+    char **items = (char **)(base + r->off);
+    size_t *count = (size_t *)(base + r->off_n);
+    size_t i, n;
+    json_t *item;
+    af_rc rc = AF_OK;
+
+    if (!json_is_array(v))
+        return type_error(c, r, v);
+    n = json_array_size(v);
+    if ((r->flags & F_NONEMPTY) && n == 0)
+        return cfg_fail(c, NULL, AF_ERR_INVALID,
+                        "must not be empty (expected at least one object)");
+    if (n == 0)
+        return AF_OK;
+    *items = calloc(n, r->sub->size);
+    if (*items == NULL)
+        return cfg_nomem(c);
+    /* Counted before they are read, so that freeing a half-read config
+     * walks every item (calloc left each one empty). */
+    *count = n;
+    json_array_foreach(v, i, item)
+    {
+        char *elem = *items + i * r->sub->size;
+        path_push(c, NULL, i);
+        if (!json_is_object(item))
+            rc = cfg_fail(c, NULL, AF_ERR_INVALID, "wrong type (expected an object, got %s)",
+                          json_kind(item));
+        if (rc == AF_OK)
+            rc = apply_defaults(c, r->sub, elem);
+        if (rc == AF_OK)
+            rc = parse_table(c, r->sub, item, elem);
+        path_pop(c);
+        if (rc != AF_OK)
+            return rc;
+    }
+    return AF_OK;
+}
+
+static af_rc parse_row(struct cfg_ctx *c, const struct cfg_row *r, const json_t *v, char *base)
+{
+    void *dst = base + r->off;
+    json_int_t iv;
+    const char *m;
+    char *copy;
+    int ev = 0;
+    af_rc rc;
+
+    switch (r->type) {
+    case T_STRING:
+        if (json_is_null(v) && (r->flags & F_NULLABLE)) {
+            free(*(char **)dst);
+            *(char **)dst = NULL;
+            return AF_OK;
+        }
+        if (!json_is_string(v))
+            return type_error(c, r, v);
+        rc = check_string(c, r, json_string_value(v));
+        if (rc != AF_OK)
+            return rc;
+        copy = strdup(json_string_value(v));
+        if (copy == NULL)
+            return cfg_nomem(c);
+        free(*(char **)dst);
+        *(char **)dst = copy;
+        return AF_OK;
+    case T_BOOL:
+        if (!json_is_boolean(v))
+            return type_error(c, r, v);
+        *(bool *)dst = json_is_true(v);
+        return AF_OK;
+    case T_LONG:
+    case T_SIZE:
+    case T_UINT:
+        if (!json_is_integer(v))
+            return type_error(c, r, v);
+        iv = json_integer_value(v);
+        if (iv < r->min || iv > r->max)
+            return cfg_fail(c, NULL, AF_ERR_INVALID,
+                            "out of range (expected an integer from %ld to %ld, got "
+                            "%" JSON_INTEGER_FORMAT ")",
+                            r->min, r->max, iv);
+        if (r->type == T_LONG)
+            *(long *)dst = (long)iv;
+        else if (r->type == T_SIZE)
+            *(size_t *)dst = (size_t)iv;
+        else
+            *(unsigned *)dst = (unsigned)iv;
+        return AF_OK;
+    case T_ENUM:
+        if (!json_is_string(v))
+            return type_error(c, r, v);
+        m = enum_lookup(c, r->en, json_string_value(v), &ev);
+        if (m != NULL)
+            return cfg_fail(c, NULL, AF_ERR_INVALID, "%s", m);
+        memcpy(dst, &ev, sizeof(ev));
+        return AF_OK;
+    case T_FLAGS:
+        return parse_flags(c, r, v, base);
+    case T_STRLIST:
+        return parse_strlist(c, r, v, base);
+    case T_SPACELIST:
+        if (!json_is_string(v))
+            return type_error(c, r, v);
+        if ((r->flags & F_NONEMPTY) && json_string_length(v) == 0)
+            return cfg_fail(c, NULL, AF_ERR_INVALID,
+                            "must not be empty (expected at least one value)");
+        m = spacelist_split(c, r, json_string_value(v), dst);
+        if (m != NULL)
+            return cfg_fail(c, NULL, c->vrc, "%s", m);
+        return AF_OK;
+    case T_OBJECT:
+        if (!json_is_object(v))
+            return type_error(c, r, v);
+        json_decref(*(json_t **)dst);
+        *(json_t **)dst = json_incref((json_t *)v);
+        return AF_OK;
+    case T_GROUP:
+        if (!json_is_object(v))
+            return type_error(c, r, v);
+        return parse_table(c, r->sub, v, base);
+    case T_ARRAY:
+        return parse_array(c, r, v, base);
+    }
+    return AF_ERR_STATE;
+}
+
+/* Read obj into base (defaults already applied): unknown keys and values in
+ * document order, then missing required keys, then the validator. */
+static af_rc parse_table(struct cfg_ctx *c, const struct cfg_table *t, const json_t *obj,
+                         char *base)
+{
+    const struct cfg_row *r;
+    const char *key;
+    json_t *v;
+    af_rc rc = AF_OK;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        r = row_find(t, key);
+        if (r == NULL) {
+            rc = unknown_key(c, t, key);
+            goto out;
+        }
+        path_push(c, r->name, 0);
+        rc = parse_row(c, r, v, base);
+        path_pop(c);
+        if (rc != AF_OK)
+            goto out;
+    }
+    for (r = t->rows; r->name != NULL; r++) {
+        if ((r->flags & F_REQUIRED) && json_object_get(obj, r->name) == NULL) {
+            struct cfg_where w = {.n = 0};
+            rc = cfg_fail(c, where_key(&w, r->name), AF_ERR_INVALID, "missing (expected %s)",
+                          row_expects(r));
+            goto out;
+        }
+    }
+    if (t->validate != NULL) {
+        struct cfg_where w = {.n = 0};
+        const char *m;
+        c->vrc = AF_ERR_INVALID;
+        m = t->validate(c, obj, base, &w);
+        if (m != NULL)
+            rc = cfg_fail(c, &w, c->vrc, "%s", m);
+    }
+out:
+    return rc;
+}
+
+/* ---- validators ---- */
+
+static const char *key_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                struct cfg_where *w)
+{
+    struct af_cfg_key *k = base;
+    int e;
+
+    (void)obj;
+    if (k->pem_file == NULL)
+        return NULL;
+    if (k->pem_file[0] != '/' && c->dir != NULL) {
+        char *joined;
+        bool slash = c->dir[strlen(c->dir) - 1] == '/';
+        if (asprintf(&joined, "%s%s%s", c->dir, slash ? "" : "/", k->pem_file) < 0) {
+            c->vrc = AF_ERR_NOMEM;
+            return "out of memory";
+        }
+        free(k->pem_file);
+        k->pem_file = joined;
+    }
+    /* Checked here, where the error can point at the key; the key itself
+     * is read when the server starts. */
+    if (access(k->pem_file, R_OK) != 0) {
+        e = errno;
+        where_key(w, "pem_file");
+        snprintf(c->msg, sizeof(c->msg), "cannot read %s: %s", quoted(c, k->pem_file), strerror(e));
+        return c->msg;
+    }
+    return NULL;
+}
+
+static const char *client_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                   struct cfg_where *w)
+{
+    struct af_cfg_client *cl = base;
+
+    if (json_object_get(obj, "token_endpoint_auth_method") == NULL) {
+        cl->auth_method = cl->secret != NULL ? AF_CLIENT_AUTH_BASIC : AF_CLIENT_AUTH_NONE;
+    } else if (cl->auth_method == AF_CLIENT_AUTH_NONE && cl->secret != NULL) {
+        where_key(w, "client_secret");
+        return "a client with token_endpoint_auth_method \"none\" is public and must not have "
+               "a client_secret";
+    } else if (cl->auth_method != AF_CLIENT_AUTH_NONE && cl->secret == NULL) {
+        where_key(w, "token_endpoint_auth_method");
+        snprintf(c->msg, sizeof(c->msg),
+                 "\"%s\" needs a client_secret (expected a client_secret, or \"none\" for a "
+                 "public client)",
+                 cl->auth_method == AF_CLIENT_AUTH_BASIC ? AF_AUTH_BASIC : AF_AUTH_POST);
+        return c->msg;
+    }
+    if ((cl->grant_types & AF_GRANT_CLIENT_CREDENTIALS) && cl->secret == NULL) {
+        where_key(w, "grant_types");
+        return "client_credentials needs a client_secret (a public client cannot use it, RFC "
+               "6749 §4.4)";
+    }
+    if ((cl->grant_types & AF_GRANT_AUTHORIZATION_CODE) && cl->redirect_uris.n == 0) {
+        where_key(w, "redirect_uris");
+        return "missing (expected an array of absolute URIs: the client has the "
+               "authorization_code grant, RFC 6749 §3.1.2)";
+    }
+    if (json_object_get(obj, "require_pkce") == NULL)
+        cl->require_pkce = cl->auth_method == AF_CLIENT_AUTH_NONE;
+    return NULL;
+}
+
+/* Claims the server sets itself in every token it issues. */
+static const char *const reserved_claims[] = {
+    AF_C_SUB,   AF_C_ISS,       AF_C_AUD,   AF_C_EXP,     AF_C_NBF,    AF_C_IAT,
+    AF_C_JTI,   AF_C_AUTH_TIME, AF_C_NONCE, AF_C_AT_HASH, AF_C_C_HASH, AF_C_AZP,
+    AF_C_SCOPE, AF_C_CLIENT_ID, AF_C_SID,   NULL,
+};
+
+static const char *user_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                 struct cfg_where *w)
+{
+    struct af_cfg_user *u = base;
+
+    (void)obj;
+    if (u->claims == NULL) {
+        u->claims = json_object();
+        if (u->claims == NULL) {
+            c->vrc = AF_ERR_NOMEM;
+            return "out of memory";
+        }
+        return NULL;
+    }
+    for (size_t i = 0; reserved_claims[i] != NULL; i++) {
+        if (json_object_get(u->claims, reserved_claims[i]) == NULL)
+            continue;
+        where_key(where_key(w, "claims"), reserved_claims[i])->at_key = true;
+        if (i == 0)
+            return "not allowed here (the user's \"sub\" key gives the subject)";
+        snprintf(c->msg, sizeof(c->msg), "not allowed (\"%s\" is set by the server in each token)",
+                 reserved_claims[i]);
+        return c->msg;
+    }
+    return NULL;
+}
+
+static const char *grant_name(unsigned bit)
+{
+    for (const struct cfg_enum *e = grant_enum; e->str != NULL; e++) {
+        if (e->refused == NULL && (unsigned)e->val == bit)
+            return e->str;
+    }
+    return "?";
+}
+
+static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                 struct cfg_where *w)
+{
+    struct af_config *cfg = base;
+    size_t i, j;
+
+    if (json_object_get(obj, "keys") == NULL) {
+        /* One generated RS256 key: the algorithm every client supports. */
+        cfg->keys = calloc(1, sizeof(*cfg->keys));
+        if (cfg->keys == NULL) {
+            c->vrc = AF_ERR_NOMEM;
+            return "out of memory";
+        }
+        cfg->nkeys = 1;
+        cfg->keys[0].alg = AF_ALG_RS256;
+    }
+    for (j = 0; j < cfg->nkeys; j++) {
+        for (i = 0; cfg->keys[j].kid != NULL && i < j; i++) {
+            if (cfg->keys[i].kid != NULL && strcmp(cfg->keys[i].kid, cfg->keys[j].kid) == 0) {
+                where_key(where_index(where_key(w, "keys"), j), "kid");
+                snprintf(c->msg, sizeof(c->msg), "duplicate of keys[%zu].kid: %s", i,
+                         quoted(c, cfg->keys[j].kid));
+                return c->msg;
+            }
+        }
+    }
+    for (j = 0; j < cfg->nclients; j++) {
+        for (i = 0; i < j; i++) {
+            if (strcmp(cfg->clients[i].id, cfg->clients[j].id) == 0) {
+                where_key(where_index(where_key(w, "clients"), j), "client_id");
+                snprintf(c->msg, sizeof(c->msg), "duplicate of clients[%zu].client_id: %s", i,
+                         quoted(c, cfg->clients[j].id));
+                return c->msg;
+            }
+        }
+    }
+    for (j = 0; j < cfg->nusers; j++) {
+        for (i = 0; i < j; i++) {
+            const char *what = NULL;
+            if (strcmp(cfg->users[i].sub, cfg->users[j].sub) == 0)
+                what = "sub";
+            else if (strcmp(cfg->users[i].username, cfg->users[j].username) == 0)
+                what = "username";
+            if (what != NULL) {
+                where_key(where_index(where_key(w, "users"), j), what);
+                snprintf(c->msg, sizeof(c->msg), "duplicate of users[%zu].%s: %s", i, what,
+                         quoted(c, what[0] == 's' ? cfg->users[j].sub : cfg->users[j].username));
+                return c->msg;
+            }
+        }
+    }
+    if (cfg->default_user != NULL) {
+        for (i = 0; i < cfg->nusers; i++) {
+            if (strcmp(cfg->users[i].username, cfg->default_user) == 0)
+                break;
+        }
+        if (i == cfg->nusers) {
+            where_key(where_key(w, "login"), "default_user");
+            snprintf(c->msg, sizeof(c->msg),
+                     "names no user (expected the username of one of users[], got %s)",
+                     quoted(c, cfg->default_user));
+            return c->msg;
+        }
+    }
+    for (i = 0; cfg->nusers == 0 && i < cfg->nclients; i++) {
+        unsigned need = cfg->clients[i].grant_types &
+                        (unsigned)(AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_PASSWORD);
+        if (need != 0) {
+            where_key(w, "users");
+            snprintf(c->msg, sizeof(c->msg),
+                     "at least one user is needed (clients[%zu] %s has the %s grant)", i,
+                     quoted(c, cfg->clients[i].id),
+                     grant_name(need & AF_GRANT_AUTHORIZATION_CODE ? AF_GRANT_AUTHORIZATION_CODE
+                                                                   : AF_GRANT_PASSWORD));
+            return c->msg;
+        }
+    }
+    return NULL;
+}
+
+/* ---- loading ---- */
+
+/* jansson's own position, plus the key path from jsonpos (jansson knows
+ * only the offset) and a plainer word for the two most common mistakes. */
+static af_rc syntax_error(struct cfg_ctx *c, const json_error_t *je)
+{
+    char path[160];
+    const char *what = "syntax error: ";
+    size_t off = je->position > 0 ? (size_t)je->position : 0;
+    int line = je->line > 0 ? je->line : 1, col = je->column > 0 ? je->column : 1;
+
+    af_jsonpos_path_at(c->text, c->len, off, path, sizeof(path));
+    if (json_error_code(je) == json_error_duplicate_key) {
+        return AF_ERR_SET(c->err, AF_ERR_PARSE, "%s:%d:%d: %s: duplicate key (%s)", c->source, line,
+                          col, path[0] ? path : "(top level)", je->text);
+    }
+    if (off > 0 && off <= c->len && (c->text[off - 1] == '}' || c->text[off - 1] == ']')) {
+        size_t i = off - 1;
+        while (i > 0 && (c->text[i - 1] == ' ' || c->text[i - 1] == '\t' ||
+                         c->text[i - 1] == '\r' || c->text[i - 1] == '\n'))
+            i--;
+        if (i > 0 && c->text[i - 1] == ',')
+            what = "syntax error: trailing comma: ";
+    }
+    return AF_ERR_SET(c->err, AF_ERR_PARSE, "%s:%d:%d: %s: %s%s", c->source, line, col,
+                      path[0] ? path : "(top level)", what, je->text);
+}
+
+static af_rc load_text(const char *text, size_t len, const char *source, const char *dir,
+                       struct af_config **out, struct af_err *err)
+{
+    struct cfg_ctx c;
+    json_error_t je;
+    json_t *root = NULL;
+    struct af_config *cfg = NULL;
+    af_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    c.source = source;
+    c.text = text;
+    c.len = len;
+    c.dir = dir;
+    c.err = err;
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "%s: out of memory", source);
+        goto out;
+    }
+    cfg->source = strdup(source);
+    if (cfg->source == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "%s: out of memory", source);
+        goto out;
+    }
+    rc = apply_defaults(&c, &root_table, (char *)cfg);
+    if (rc != AF_OK)
+        goto out;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        rc = syntax_error(&c, &je);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = cfg_fail(&c, NULL, AF_ERR_INVALID, "wrong type (expected an object, got %s)",
+                      json_kind(root));
+        goto out;
+    }
+    rc = parse_table(&c, &root_table, root, (char *)cfg);
+    if (rc != AF_OK)
+        goto out;
+    *out = cfg;
+    cfg = NULL;
+out:
+    json_decref(root);
+    af_cfg_free(cfg);
+    return rc;
+}
+
+af_rc af_cfg_load_string(const char *text, const char *name, struct af_config **out,
+                         struct af_err *err)
+{
+    size_t len;
+
+    *out = NULL;
+    if (name == NULL)
+        name = "<string>";
+    len = strnlen(text, (size_t)AF_CFG_MAX_FILE + 1);
+    if (len > AF_CFG_MAX_FILE)
+        return AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes (AF_CFG_MAX_FILE)", name,
+                          AF_CFG_MAX_FILE);
+    return load_text(text, len, name, NULL, out, err);
+}
+
+af_rc af_cfg_load_file(const char *path, struct af_config **out, struct af_err *err)
+{
+    struct af_buf b;
+    char chunk[16384];
+    char *dir = NULL;
+    const char *slash;
+    FILE *f = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    af_buf_init(&b, AF_CFG_MAX_FILE);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    /* Read with the cap rather than trusting a size from stat(): the file
+     * may be a pipe, or grow while it is read. */
+    for (;;) {
+        size_t n = fread(chunk, 1, sizeof(chunk), f);
+        if (n > 0) {
+            rc = af_buf_add(&b, chunk, n);
+            if (rc == AF_ERR_TOOBIG) {
+                rc = AF_ERR_SET(err, rc, "%s: larger than %d bytes (AF_CFG_MAX_FILE)", path,
+                                AF_CFG_MAX_FILE);
+                goto out;
+            }
+            if (rc != AF_OK) {
+                rc = AF_ERR_SET(err, rc, "%s: out of memory", path);
+                goto out;
+            }
+        }
+        if (n < sizeof(chunk)) {
+            if (ferror(f)) {
+                rc = AF_ERR_SET(err, AF_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    slash = strrchr(path, '/');
+    if (slash != NULL) {
+        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+        if (dir == NULL) {
+            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+    }
+    rc = load_text(af_buf_str(&b), b.len, path, dir, out, err);
+out:
+    if (f != NULL)
+        fclose(f);
+    free(dir);
+    af_buf_free(&b);
+    return rc;
+}
+
+void af_cfg_free(struct af_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free_table(&root_table, (char *)cfg);
+    free(cfg->source);
+    free(cfg);
+}
+
+/* ---- lookups ---- */
+
+const struct af_cfg_client *af_cfg_client_find(const struct af_config *cfg, const char *id)
+{
+    if (cfg == NULL || id == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg->nclients; i++) {
+        if (strcmp(cfg->clients[i].id, id) == 0)
+            return &cfg->clients[i];
+    }
+    return NULL;
+}
+
+const struct af_cfg_user *af_cfg_user_find(const struct af_config *cfg, const char *name)
+{
+    size_t i;
+
+    if (cfg == NULL || name == NULL)
+        return NULL;
+    for (i = 0; i < cfg->nusers; i++) {
+        if (strcmp(cfg->users[i].username, name) == 0)
+            return &cfg->users[i];
+    }
+    for (i = 0; i < cfg->nusers; i++) {
+        if (strcmp(cfg->users[i].sub, name) == 0)
+            return &cfg->users[i];
+    }
+    return NULL;
+}
+
+bool af_cfg_strlist_has(const struct af_strlist *l, const char *s)
+{
+    if (l == NULL || s == NULL)
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- key paths, for documentation checks ---- */
+
+static int keys_walk(const struct cfg_table *t, char *buf, size_t len, size_t cap, af_cfg_key_fn fn,
+                     void *arg)
+{
+    for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
+        int k = snprintf(buf + len, cap - len, "%s%s", len > 0 ? "." : "", r->name);
+        int rc;
+        if (k < 0 || (size_t)k >= cap - len)
+            return -1;
+        rc = fn(buf, arg);
+        if (rc == 0 && r->type == T_GROUP)
+            rc = keys_walk(r->sub, buf, len + (size_t)k, cap, fn, arg);
+        if (rc == 0 && r->type == T_ARRAY) {
+            if (len + (size_t)k + 3 > cap)
+                return -1;
+            memcpy(buf + len + k, "[]", 3);
+            rc = keys_walk(r->sub, buf, len + (size_t)k + 2, cap, fn, arg);
+        }
+        buf[len] = '\0';
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int af_cfg_keys_foreach(af_cfg_key_fn fn, void *arg)
+{
+    char buf[128] = "";
+    return keys_walk(&root_table, buf, 0, sizeof(buf), fn, arg);
+}

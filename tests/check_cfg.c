@@ -1,0 +1,1119 @@
+/*
+ * check_cfg.c - unit tests of the configuration loader (src/cfg): the
+ * shipped config, the negative corpus in tests/data/cfg/ (one file per bad
+ * config, each with the exact line:column and key path it must report),
+ * inline syntax, type, range and unknown-key errors, defaults, pem_file
+ * resolution, lookups, the jsonpos scanner, and that docs/config.md
+ * documents every key.
+ *
+ * Files are found under $AF_SRCDIR (set by `make check`), else ".".
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "authflow/cfg.h"
+#include "cfg/cfg_int.h"
+
+static const char *srcdir(void)
+{
+    const char *d = getenv("AF_SRCDIR");
+    return d != NULL && d[0] != '\0' ? d : ".";
+}
+
+/* A path under the source tree; caller frees. */
+static char *src_path(const char *rel)
+{
+    char *p = NULL;
+    ck_assert_int_ge(asprintf(&p, "%s/%s", srcdir(), rel), 0);
+    return p;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A fresh folder under $TMPDIR (else /tmp); caller removes it and frees. */
+static char *make_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *dir = NULL;
+    ck_assert_int_ge(asprintf(&dir, "%s/check_cfg_XXXXXX", base != NULL && base[0] ? base : "/tmp"),
+                     0);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* Load text that must fail with rc and a message containing want. */
+static void expect_fail(const char *text, af_rc want_rc, const char *want)
+{
+    struct af_config *cfg = (struct af_config *)1;
+    struct af_err err = {0};
+    af_rc rc = af_cfg_load_string(text, "inline", &cfg, &err);
+
+    ck_assert_msg(rc == want_rc, "%s: rc %s (expected %s), message: %s", text, af_rc_str(rc),
+                  af_rc_str(want_rc), err.msg);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message \"%s\" (expected to contain \"%s\")",
+                  err.msg, want);
+}
+
+static struct af_config *expect_load(const char *text)
+{
+    struct af_config *cfg = NULL;
+    struct af_err err = {0};
+    af_rc rc = af_cfg_load_string(text, "inline", &cfg, &err);
+    ck_assert_msg(rc == AF_OK, "%s: %s", text, err.msg);
+    ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+static char *join_list(const struct af_strlist *l)
+{
+    size_t cap = 1;
+    char *s;
+    for (size_t i = 0; i < l->n; i++)
+        cap += strlen(l->v[i]) + 1;
+    s = calloc(1, cap);
+    ck_assert_ptr_nonnull(s);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i > 0)
+            strcat(s, " ");
+        strcat(s, l->v[i]);
+    }
+    return s;
+}
+
+/* ---- the shipped config ---- */
+
+static const struct {
+    const char *id;
+    const char *secret;
+    af_client_auth auth;
+    unsigned grants;
+    const char *redirects; /* space-joined */
+    const char *post_logout;
+    const char *scope;
+    bool require_pkce;
+} shipped_clients[] = {
+    {"demo-app", "demo-app-secret", AF_CLIENT_AUTH_BASIC,
+     AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
+     "http://127.0.0.1:8080/callback http://localhost:8080/callback",
+     "http://127.0.0.1:8080/ http://localhost:8080/", "openid profile email offline_access roles",
+     false},
+    {"demo-spa", NULL, AF_CLIENT_AUTH_NONE, AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
+     "http://127.0.0.1:5173/callback", "http://127.0.0.1:5173/",
+     "openid profile email offline_access", true},
+    {"demo-service", "demo-service-secret", AF_CLIENT_AUTH_BASIC, AF_GRANT_CLIENT_CREDENTIALS, "",
+     "", "api.read api.write", false},
+    {"legacy-app", "legacy-app-secret", AF_CLIENT_AUTH_BASIC,
+     AF_GRANT_PASSWORD | AF_GRANT_REFRESH_TOKEN, "", "", "openid profile email offline_access",
+     false},
+    {"test-client", "test-client-secret", AF_CLIENT_AUTH_BASIC,
+     AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
+     "openid profile email offline_access roles", false},
+    {"test-client-2", "test-client-2-secret", AF_CLIENT_AUTH_BASIC,
+     AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
+     "openid profile email offline_access roles", false},
+};
+
+START_TEST(test_shipped_config)
+{
+    char *path = src_path("conf/authflowd.json");
+    struct af_config *cfg = NULL;
+    struct af_err err = {0};
+    size_t i;
+
+    ck_assert_msg(af_cfg_load_file(path, &cfg, &err) == AF_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->source, path);
+    ck_assert_ptr_null(cfg->issuer);
+    ck_assert_str_eq(cfg->listen, "127.0.0.1:9000");
+    ck_assert_uint_eq(cfg->nkeys, 2);
+    ck_assert_int_eq(cfg->keys[0].alg, AF_ALG_RS256);
+    ck_assert_int_eq(cfg->keys[1].alg, AF_ALG_ES256);
+    ck_assert_ptr_null(cfg->keys[0].pem_file);
+    ck_assert_ptr_null(cfg->keys[0].kid);
+    ck_assert(!cfg->interactive_login);
+    ck_assert_str_eq(cfg->default_user, "alice");
+    ck_assert_int_eq(cfg->code_ttl, 60);
+    ck_assert_int_eq(cfg->access_token_ttl, 3600);
+    ck_assert_int_eq(cfg->id_token_ttl, 3600);
+    ck_assert_int_eq(cfg->refresh_token_ttl, 86400);
+    ck_assert_uint_eq(cfg->max_body, 65536);
+    ck_assert_uint_eq(cfg->max_params, 64);
+    ck_assert_uint_eq(cfg->max_codes, 10000);
+    ck_assert_uint_eq(cfg->max_tokens, 100000);
+    ck_assert_uint_eq(cfg->threads, 4);
+
+    ck_assert_uint_eq(cfg->nclients, sizeof(shipped_clients) / sizeof(shipped_clients[0]));
+    for (i = 0; i < cfg->nclients; i++) {
+        const struct af_cfg_client *c = &cfg->clients[i];
+        char *r = join_list(&c->redirect_uris), *pl = join_list(&c->post_logout_uris),
+             *sc = join_list(&c->scopes);
+        ck_assert_str_eq(c->id, shipped_clients[i].id);
+        ck_assert_pstr_eq(c->secret, shipped_clients[i].secret);
+        ck_assert_ptr_nonnull(c->name);
+        ck_assert_int_eq(c->auth_method, shipped_clients[i].auth);
+        ck_assert_uint_eq(c->grant_types, shipped_clients[i].grants);
+        ck_assert_str_eq(r, shipped_clients[i].redirects);
+        ck_assert_str_eq(pl, shipped_clients[i].post_logout);
+        ck_assert_str_eq(sc, shipped_clients[i].scope);
+        ck_assert_msg(c->require_pkce == shipped_clients[i].require_pkce, "%s require_pkce", c->id);
+        ck_assert(!c->allow_plain_pkce);
+        free(r);
+        free(pl);
+        free(sc);
+    }
+
+    ck_assert_uint_eq(cfg->nusers, 2);
+    ck_assert_str_eq(cfg->users[0].sub, "u-alice");
+    ck_assert_str_eq(cfg->users[0].username, "alice");
+    ck_assert_str_eq(cfg->users[0].password, "alice-password");
+    ck_assert_str_eq(json_string_value(json_object_get(cfg->users[0].claims, "email")),
+                     "alice@example.com");
+    ck_assert(json_is_true(json_object_get(cfg->users[0].claims, "email_verified")));
+    ck_assert_str_eq(json_string_value(json_object_get(cfg->users[0].claims, "given_name")),
+                     "Alice");
+    ck_assert_str_eq(json_string_value(json_object_get(cfg->users[0].claims, "family_name")),
+                     "Example");
+    ck_assert_uint_eq(json_array_size(json_object_get(cfg->users[0].claims, "roles")), 1);
+    ck_assert_str_eq(cfg->users[1].sub, "u-bob");
+    ck_assert_str_eq(cfg->users[1].password, "bob-password");
+    ck_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(cfg->users[1].claims, "roles"), 1)),
+        "admin");
+    af_cfg_free(cfg);
+    free(path);
+}
+END_TEST
+
+/* ---- the negative corpus: tests/data/cfg/NAME.json ---- */
+
+static const struct {
+    const char *file;
+    af_rc rc;
+    const char *want; /* after "DIR/" : "NAME.json:LINE:COL: PATH: what" */
+} corpus[] = {
+    {"alg-missing.json", AF_ERR_INVALID, "alg-missing.json:3:5: keys[0].alg: missing"},
+    {"alg-none.json", AF_ERR_INVALID, "alg-none.json:2:20: keys[0].alg: \"none\" is refused"},
+    {"alg-unknown.json", AF_ERR_INVALID,
+     "alg-unknown.json:2:20: keys[0].alg: unknown value (expected \"RS256\", \"PS256\", "
+     "\"ES256\" or \"EdDSA\", got \"RS512\")"},
+    {"auth-method-unknown.json", AF_ERR_INVALID,
+     "auth-method-unknown.json:6:37: clients[0].token_endpoint_auth_method: unknown value"},
+    {"basic-without-secret.json", AF_ERR_INVALID,
+     "basic-without-secret.json:5:37: clients[0].token_endpoint_auth_method: "
+     "\"client_secret_basic\" needs a client_secret"},
+    {"claims-not-object.json", AF_ERR_INVALID,
+     "claims-not-object.json:3:51: users[0].claims: wrong type (expected an object, got an "
+     "array)"},
+    {"claims-with-iss.json", AF_ERR_INVALID,
+     "claims-with-iss.json:3:52: users[0].claims.iss: not allowed"},
+    {"claims-with-sub.json", AF_ERR_INVALID,
+     "claims-with-sub.json:8:9: users[0].claims.sub: not allowed"},
+    {"client-credentials-public-client.json", AF_ERR_INVALID,
+     "client-credentials-public-client.json:5:22: clients[0].grant_types: client_credentials "
+     "needs a client_secret"},
+    {"client-id-control-character.json", AF_ERR_INVALID,
+     "client-id-control-character.json:3:19: clients[0].client_id: contains a character outside "
+     "%x20-7E (RFC 6749 Appendix A): \"tab\\there\""},
+    {"client-id-duplicate.json", AF_ERR_INVALID,
+     "client-id-duplicate.json:5:19: clients[2].client_id: duplicate of clients[0].client_id: "
+     "\"web\""},
+    {"client-id-empty.json", AF_ERR_INVALID,
+     "client-id-empty.json:3:19: clients[0].client_id: must not be empty"},
+    {"client-id-missing.json", AF_ERR_INVALID,
+     "client-id-missing.json:4:5: clients[1].client_id: missing (expected a string)"},
+    {"client-not-object.json", AF_ERR_INVALID,
+     "client-not-object.json:4:5: clients[1]: wrong type (expected an object, got a string)"},
+    {"code-lifetime-too-long.json", AF_ERR_INVALID,
+     "code-lifetime-too-long.json:3:13: lifetimes.code: out of range (expected an integer from 1 "
+     "to 3600, got 7200)"},
+    {"comment.json", AF_ERR_PARSE, "comment.json:2:3: (top level): syntax error:"},
+    {"default-user-is-a-sub.json", AF_ERR_INVALID,
+     "default-user-is-a-sub.json:2:29: login.default_user: names no user"},
+    {"default-user-unknown.json", AF_ERR_INVALID,
+     "default-user-unknown.json:2:29: login.default_user: names no user (expected the username "
+     "of one of users[], got \"carol\")"},
+    {"duplicate-key-escaped.json", AF_ERR_PARSE,
+     "duplicate-key-escaped.json:3:15: listen: duplicate key"},
+    {"duplicate-key.json", AF_ERR_PARSE,
+     "duplicate-key.json:6:17: clients[0].client_id: duplicate key"},
+    {"empty-file.json", AF_ERR_PARSE, "empty-file.json:1:1: (top level): syntax error:"},
+    {"error-after-escaped-strings.json", AF_ERR_INVALID,
+     "error-after-escaped-strings.json:6:57: clients[0].redirect_uris[1]: has a fragment"},
+    {"error-after-nested-claims.json", AF_ERR_INVALID,
+     "error-after-nested-claims.json:8:69: users[1].claims.nonce: not allowed"},
+    {"error-column-after-utf8.json", AF_ERR_INVALID,
+     "error-column-after-utf8.json:3:86: users[0].extra: unknown key (expected one of: sub, "
+     "username, password, claims)"},
+    {"escaped-key-in-path.json", AF_ERR_INVALID,
+     "escaped-key-in-path.json:3:24: clients[0].client_id: must not be empty"},
+    {"grant-type-duplicate.json", AF_ERR_INVALID,
+     "grant-type-duplicate.json:6:62: clients[0].grant_types[2]: duplicate value "
+     "\"authorization_code\""},
+    {"grant-type-implicit.json", AF_ERR_INVALID,
+     "grant-type-implicit.json:6:45: clients[0].grant_types[1]: \"implicit\" is refused"},
+    {"grant-type-unknown.json", AF_ERR_INVALID,
+     "grant-type-unknown.json:6:45: clients[0].grant_types[1]: unknown value"},
+    {"grant-types-empty.json", AF_ERR_INVALID,
+     "grant-types-empty.json:3:86: clients[0].grant_types: must not be empty"},
+    {"hs256-key.json", AF_ERR_INVALID,
+     "hs256-key.json:4:13: keys[1].alg: \"HS256\" is refused: its shared secret could not be "
+     "published in the JWKS"},
+    {"interactive-not-bool.json", AF_ERR_INVALID,
+     "interactive-not-bool.json:3:20: login.interactive: wrong type (expected true or false, got "
+     "a string)"},
+    {"issuer-not-http.json", AF_ERR_INVALID,
+     "issuer-not-http.json:2:13: issuer: not an absolute http(s) URL"},
+    {"issuer-trailing-slash.json", AF_ERR_INVALID,
+     "issuer-trailing-slash.json:2:13: issuer: must not end with \"/\""},
+    {"issuer-with-query.json", AF_ERR_INVALID,
+     "issuer-with-query.json:2:13: issuer: must not have a query"},
+    {"issuer-wrong-type.json", AF_ERR_INVALID,
+     "issuer-wrong-type.json:2:13: issuer: wrong type (expected a string or null, got true)"},
+    {"keys-empty.json", AF_ERR_INVALID, "keys-empty.json:2:11: keys: must not be empty"},
+    {"kid-duplicate.json", AF_ERR_INVALID,
+     "kid-duplicate.json:4:29: keys[1].kid: duplicate of keys[0].kid: \"main\""},
+    {"lifetime-real-number.json", AF_ERR_INVALID,
+     "lifetime-real-number.json:2:25: lifetimes.code: wrong type (expected an integer, got a "
+     "number with a fraction or exponent)"},
+    {"lifetime-zero.json", AF_ERR_INVALID,
+     "lifetime-zero.json:2:63: lifetimes.id_token: out of range (expected an integer from 1 to "
+     "31536000, got 0)"},
+    {"listen-ipv6-without-brackets.json", AF_ERR_INVALID,
+     "listen-ipv6-without-brackets.json:2:13: listen: an IPv6 address needs brackets"},
+    {"listen-no-port.json", AF_ERR_INVALID, "listen-no-port.json:2:13: listen: missing port"},
+    {"listen-port-out-of-range.json", AF_ERR_INVALID,
+     "listen-port-out-of-range.json:2:13: listen: bad port"},
+    {"max-body-as-string.json", AF_ERR_INVALID,
+     "max-body-as-string.json:2:26: limits.max_body: wrong type (expected an integer, got a "
+     "string)"},
+    {"max-body-too-small.json", AF_ERR_INVALID,
+     "max-body-too-small.json:2:26: limits.max_body: out of range (expected an integer from 1024 "
+     "to 16777216, got 512)"},
+    {"misplaced-group-key.json", AF_ERR_INVALID,
+     "misplaced-group-key.json:3:3: threads: unknown key (did you mean \"limits.threads\"?)"},
+    {"missing-comma.json", AF_ERR_PARSE, "missing-comma.json:3:10: (top level): syntax error:"},
+    {"no-users-with-authorization-code.json", AF_ERR_INVALID,
+     "no-users-with-authorization-code.json:1:1: users: at least one user is needed (clients[1] "
+     "\"web\" has the authorization_code grant)"},
+    {"no-users-with-password-grant.json", AF_ERR_INVALID,
+     "no-users-with-password-grant.json:5:12: users: at least one user is needed (clients[0] "
+     "\"legacy\" has the password grant)"},
+    {"pem-file-missing.json", AF_ERR_INVALID,
+     "pem-file-missing.json:3:34: keys[0].pem_file: cannot read "},
+    {"post-logout-uri-relative.json", AF_ERR_INVALID,
+     "post-logout-uri-relative.json:6:61: clients[0].post_logout_redirect_uris[1]: not an "
+     "absolute URI: \"/signed-out\""},
+    {"post-with-null-secret.json", AF_ERR_INVALID,
+     "post-with-null-secret.json:6:37: clients[0].token_endpoint_auth_method: "
+     "\"client_secret_post\" needs a client_secret"},
+    {"redirect-uri-duplicate.json", AF_ERR_INVALID,
+     "redirect-uri-duplicate.json:8:9: clients[0].redirect_uris[2]: duplicate of [0]"},
+    {"redirect-uri-fragment.json", AF_ERR_INVALID,
+     "redirect-uri-fragment.json:5:51: clients[0].redirect_uris[1]: has a fragment (RFC 6749 "
+     "§3.1.2 forbids one): \"https://app.example/cb#frag\""},
+    {"redirect-uri-host-port-without-scheme.json", AF_ERR_INVALID,
+     "redirect-uri-host-port-without-scheme.json:3:44: clients[0].redirect_uris[0]: not an "
+     "absolute URI (a host:port needs a scheme"},
+    {"redirect-uri-http-without-host.json", AF_ERR_INVALID,
+     "redirect-uri-http-without-host.json:3:44: clients[0].redirect_uris[0]: an http(s) URI "
+     "needs a host"},
+    {"redirect-uri-with-space.json", AF_ERR_INVALID,
+     "redirect-uri-with-space.json:3:44: clients[0].redirect_uris[0]: contains a character not "
+     "allowed in a URI"},
+    {"redirect-uris-empty.json", AF_ERR_INVALID,
+     "redirect-uris-empty.json:3:43: clients[0].redirect_uris: must not be empty"},
+    {"redirect-uris-missing.json", AF_ERR_INVALID,
+     "redirect-uris-missing.json:4:5: clients[1].redirect_uris: missing"},
+    /* The example of docs/config.md. */
+    {"relative-redirect-uri.json", AF_ERR_INVALID,
+     "relative-redirect-uri.json:14:9: clients[1].redirect_uris[0]: not an absolute URI: \"/cb\""},
+    {"require-pkce-not-bool.json", AF_ERR_INVALID,
+     "require-pkce-not-bool.json:6:23: clients[0].require_pkce: wrong type"},
+    {"scope-as-array.json", AF_ERR_INVALID,
+     "scope-as-array.json:6:16: clients[0].scope: wrong type (expected a string of "
+     "space-separated values, got an array)"},
+    {"scope-bad-character.json", AF_ERR_INVALID,
+     "scope-bad-character.json:6:16: clients[0].scope: not a scope token"},
+    {"scope-double-space.json", AF_ERR_INVALID,
+     "scope-double-space.json:6:16: clients[0].scope: values must be separated by single spaces"},
+    {"scope-duplicate.json", AF_ERR_INVALID,
+     "scope-duplicate.json:6:16: clients[0].scope: duplicate value \"openid\""},
+    {"secret-on-public-client.json", AF_ERR_INVALID,
+     "secret-on-public-client.json:6:24: clients[0].client_secret: a client with "
+     "token_endpoint_auth_method \"none\" is public and must not have a client_secret"},
+    {"threads-too-many.json", AF_ERR_INVALID,
+     "threads-too-many.json:3:16: limits.threads: out of range (expected an integer from 1 to 64, "
+     "got 128)"},
+    {"top-level-array.json", AF_ERR_INVALID,
+     "top-level-array.json:1:1: (top level): wrong type (expected an object, got an array)"},
+    {"trailing-comma-in-array.json", AF_ERR_PARSE,
+     "trailing-comma-in-array.json:7:7: clients[0].redirect_uris[1]: syntax error: trailing "
+     "comma"},
+    {"trailing-comma.json", AF_ERR_PARSE,
+     "trailing-comma.json:5:3: login: syntax error: trailing comma"},
+    {"unknown-key-in-client.json", AF_ERR_INVALID,
+     "unknown-key-in-client.json:5:7: clients[0].redirect_uri: unknown key (did you mean "
+     "\"redirect_uris\"?)"},
+    {"unknown-key-in-key.json", AF_ERR_INVALID,
+     "unknown-key-in-key.json:3:22: keys[0].algorithm: unknown key (expected one of: alg, "
+     "pem_file, kid)"},
+    {"unknown-key-in-lifetimes.json", AF_ERR_INVALID,
+     "unknown-key-in-lifetimes.json:4:5: lifetimes.acess_token: unknown key (did you mean "
+     "\"access_token\"?)"},
+    {"unknown-key-in-limits.json", AF_ERR_INVALID,
+     "unknown-key-in-limits.json:4:5: limits.max_parms: unknown key (did you mean "
+     "\"max_params\"?)"},
+    {"unknown-key-in-login.json", AF_ERR_INVALID,
+     "unknown-key-in-login.json:2:34: login.defaultUser: unknown key (did you mean "
+     "\"default_user\"?)"},
+    {"unknown-key-in-user.json", AF_ERR_INVALID,
+     "unknown-key-in-user.json:3:41: users[0].passwd: unknown key (did you mean \"password\"?)"},
+    {"unknown-key.json", AF_ERR_INVALID,
+     "unknown-key.json:2:3: isuer: unknown key (did you mean \"issuer\"?)"},
+    {"unterminated-string.json", AF_ERR_PARSE,
+     "unterminated-string.json:3:37: users[0].username: syntax error:"},
+    {"user-sub-duplicate.json", AF_ERR_INVALID,
+     "user-sub-duplicate.json:4:13: users[1].sub: duplicate of users[0].sub: \"u-1\""},
+    {"user-sub-too-long.json", AF_ERR_INVALID,
+     "user-sub-too-long.json:2:21: users[0].sub: longer than 255 characters (OIDC Core §2)"},
+    {"user-without-username.json", AF_ERR_INVALID,
+     "user-without-username.json:3:5: users[0].username: missing (expected a string)"},
+    {"username-duplicate.json", AF_ERR_INVALID,
+     "username-duplicate.json:5:32: users[2].username: duplicate of users[0].username: "
+     "\"alice\""},
+};
+
+#define NCORPUS (sizeof(corpus) / sizeof(corpus[0]))
+
+START_TEST(test_corpus)
+{
+    char rel[256], *path, *want;
+    struct af_config *cfg = (struct af_config *)1;
+    struct af_err err = {0};
+    af_rc rc;
+
+    snprintf(rel, sizeof(rel), "tests/data/cfg/%s", corpus[_i].file);
+    path = src_path(rel);
+    rc = af_cfg_load_file(path, &cfg, &err);
+    ck_assert_msg(rc == corpus[_i].rc, "%s: rc %s (expected %s): %s", corpus[_i].file,
+                  af_rc_str(rc), af_rc_str(corpus[_i].rc), err.msg);
+    ck_assert_ptr_null(cfg);
+    /* The message starts with the path given, then the position. */
+    ck_assert_int_eq(strncmp(err.msg, path, strlen(path) - strlen(corpus[_i].file)), 0);
+    ck_assert_int_ge(asprintf(&want, "/%s", corpus[_i].want), 0);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "%s: message \"%s\" (expected \"%s\")",
+                  corpus[_i].file, err.msg, corpus[_i].want);
+    free(want);
+    free(path);
+}
+END_TEST
+
+/* Every file in the corpus folder has a row, so none is silently skipped. */
+START_TEST(test_corpus_complete)
+{
+    char *dirpath = src_path("tests/data/cfg");
+    DIR *d = opendir(dirpath);
+    struct dirent *de;
+    size_t files = 0;
+
+    ck_assert_msg(d != NULL, "cannot open %s", dirpath);
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name), i;
+        if (n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+            continue;
+        files++;
+        for (i = 0; i < NCORPUS; i++) {
+            if (strcmp(corpus[i].file, de->d_name) == 0)
+                break;
+        }
+        ck_assert_msg(i < NCORPUS, "tests/data/cfg/%s has no row in corpus[]", de->d_name);
+    }
+    closedir(d);
+    ck_assert_uint_eq(files, NCORPUS);
+    free(dirpath);
+}
+END_TEST
+
+/* ---- inline errors ---- */
+
+static const struct {
+    const char *text;
+    af_rc rc;
+    const char *want;
+} inline_errors[] = {
+    /* syntax (positions are jansson's) */
+    {"{\"listen\": \"127.0.0.1:9000\",}", AF_ERR_PARSE,
+     "inline:1:29: (top level): syntax error: trailing comma: string or '}' expected near '}'"},
+    {"{\"login\": {\"interactive\": true}", AF_ERR_PARSE,
+     "inline:1:31: (top level): syntax error: '}' expected near end of file"},
+    {"{\"login\": {\"interactive\": tru}}", AF_ERR_PARSE,
+     "inline:1:29: login.interactive: syntax error: invalid token near 'tru'"},
+    {"{\"listen\": \"\xff\"}", AF_ERR_PARSE, "inline:1:"},
+    {"{\"users\": [{\"sub\": \"a\", \"username\": \"b\"}, ]}", AF_ERR_PARSE,
+     "users[1]: syntax error: trailing comma"},
+    /* duplicate keys (JSON_REJECT_DUPLICATES), at every level */
+    {"{\"listen\": \"a:1\", \"listen\": \"b:2\"}", AF_ERR_PARSE,
+     "inline:1:26: listen: duplicate key"},
+    {"{\"login\": {\"interactive\": true, \"interactive\": false}}", AF_ERR_PARSE,
+     "inline:1:45: login.interactive: duplicate key"},
+    {"{\"users\": [{\"sub\": \"a\", \"username\": \"b\", \"sub\": \"c\"}]}", AF_ERR_PARSE,
+     "inline:1:46: users[0].sub: duplicate key"},
+    {"{\"users\": [{\"sub\": \"a\", \"username\": \"b\", \"claims\": {\"x\": 1, \"x\": 2}}]}",
+     AF_ERR_PARSE, "users[0].claims.x: duplicate key"},
+    /* wrong types */
+    {"{\"listen\": 9000}", AF_ERR_INVALID,
+     "inline:1:12: listen: wrong type (expected a string, got an integer)"},
+    {"{\"login\": []}", AF_ERR_INVALID,
+     "inline:1:11: login: wrong type (expected an object, got an array)"},
+    {"{\"keys\": {\"alg\": \"RS256\"}}", AF_ERR_INVALID,
+     "inline:1:10: keys: wrong type (expected an array of objects, got an object)"},
+    {"{\"clients\": [{\"client_id\": 5}]}", AF_ERR_INVALID,
+     "inline:1:28: clients[0].client_id: wrong type (expected a string, got an integer)"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": \"https://a.example/cb\"}]}",
+     AF_ERR_INVALID,
+     "inline:1:50: clients[0].redirect_uris: wrong type (expected an array of strings, got a "
+     "string)"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": [\"https://a.example/cb\", 7]}]}",
+     AF_ERR_INVALID,
+     "inline:1:75: clients[0].redirect_uris[1]: wrong type (expected a string, got an integer)"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"grant_types\": [null]}]}", AF_ERR_INVALID,
+     "inline:1:49: clients[0].grant_types[0]: wrong type (expected a string, got null)"},
+    {"{\"users\": [{\"sub\": \"s\", \"username\": \"u\", \"password\": false}]}", AF_ERR_INVALID,
+     "inline:1:54: users[0].password: wrong type (expected a string or null, got false)"},
+    {"{\"lifetimes\": {\"code\": null}}", AF_ERR_INVALID,
+     "inline:1:24: lifetimes.code: wrong type (expected an integer, got null)"},
+    {"{\"limits\": {\"threads\": 4.0}}", AF_ERR_INVALID,
+     "inline:1:24: limits.threads: wrong type (expected an integer, got a number with a "
+     "fraction or exponent)"},
+    {"{\"login\": {\"interactive\": 1}}", AF_ERR_INVALID,
+     "inline:1:27: login.interactive: wrong type (expected true or false, got an integer)"},
+    {"{\"users\": [{\"sub\": \"s\", \"username\": \"u\", \"claims\": null}]}", AF_ERR_INVALID,
+     "inline:1:52: users[0].claims: wrong type (expected an object, got null)"},
+    /* unknown keys at every level, with the suggestion */
+    {"{\"lisen\": \"127.0.0.1:9000\"}", AF_ERR_INVALID,
+     "inline:1:2: lisen: unknown key (did you mean \"listen\"?)"},
+    {"{\"Issuer\": null}", AF_ERR_INVALID,
+     "inline:1:2: Issuer: unknown key (did you mean \"issuer\"?)"},
+    {"{\"default_user\": \"alice\"}", AF_ERR_INVALID,
+     "inline:1:2: default_user: unknown key (did you mean \"login.default_user\"?)"},
+    {"{\"login\": {\"interactiv\": true}}", AF_ERR_INVALID,
+     "inline:1:12: login.interactiv: unknown key (did you mean \"interactive\"?)"},
+    {"{\"lifetimes\": {\"refresh\": 60}}", AF_ERR_INVALID,
+     "inline:1:16: lifetimes.refresh: unknown key (expected one of: code, access_token, "
+     "id_token, refresh_token)"},
+    {"{\"limits\": {\"thread\": 2}}", AF_ERR_INVALID,
+     "inline:1:13: limits.thread: unknown key (did you mean \"threads\"?)"},
+    /* a swap of two letters is one edit */
+    {"{\"keys\": [{\"alg\": \"RS256\", \"kdi\": \"x\"}]}", AF_ERR_INVALID,
+     "inline:1:28: keys[0].kdi: unknown key (did you mean \"kid\"?)"},
+    {"{\"clients\": [{\"clientid\": \"a\"}]}", AF_ERR_INVALID,
+     "inline:1:15: clients[0].clientid: unknown key (did you mean \"client_id\"?)"},
+    {"{\"users\": [{\"sub\": \"s\", \"user_name\": \"u\"}]}", AF_ERR_INVALID,
+     "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
+    {"{\"my key.x\": 1}", AF_ERR_INVALID,
+     "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, login, "
+     "lifetimes, keys, limits, clients, users)"},
+    /* values */
+    {"{\"listen\": \"[::1:9000\"}", AF_ERR_INVALID, "listen: unclosed \"[\""},
+    {"{\"listen\": \"[fe80::zz]:9000\"}", AF_ERR_INVALID, "listen: not an IPv6 address"},
+    {"{\"listen\": \"300.1.1.1:9000\"}", AF_ERR_INVALID, "listen: not an IPv4 address"},
+    {"{\"listen\": \":9000\"}", AF_ERR_INVALID, "listen: missing host"},
+    {"{\"listen\": \"host_name:9000\"}", AF_ERR_INVALID, "listen: bad host name"},
+    {"{\"listen\": \"127.0.0.1:\"}", AF_ERR_INVALID, "listen: bad port"},
+    {"{\"listen\": \"127.0.0.1:-1\"}", AF_ERR_INVALID, "listen: bad port"},
+    {"{\"issuer\": \"http://idp.example/#x\"}", AF_ERR_INVALID, "issuer: must not have a fragment"},
+    {"{\"issuer\": \"https://user@idp.example\"}", AF_ERR_INVALID,
+     "issuer: must not contain user information"},
+    {"{\"issuer\": \"https://\"}", AF_ERR_INVALID, "issuer: missing host"},
+    {"{\"issuer\": \"HTTP://idp.example\"}", AF_ERR_INVALID, "issuer: not an absolute http(s) URL"},
+    {"{\"issuer\": \"https://idp.example/a b\"}", AF_ERR_INVALID,
+     "issuer: contains a character not allowed in a URI"},
+    {"{\"issuer\": \"https://idp.example/%zz\"}", AF_ERR_INVALID,
+     "issuer: malformed percent-encoding"},
+    {"{\"keys\": [{\"alg\": \"RS256\", \"kid\": \"\"}]}", AF_ERR_INVALID,
+     "keys[0].kid: must not be empty"},
+    {"{\"keys\": [{\"alg\": \"rs256\"}]}", AF_ERR_INVALID, "keys[0].alg: unknown value"},
+    {"{\"users\": [{\"sub\": \"s\", \"username\": \"a\\nb\"}]}", AF_ERR_INVALID,
+     "users[0].username: contains a control character"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": [\"https://a.example/cb\"], "
+     "\"scope\": \" openid\"}], \"users\": [{\"sub\": \"s\", \"username\": \"u\"}]}",
+     AF_ERR_INVALID, "clients[0].scope: values must be separated by single spaces"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": [\"https://a.example/cb\"], "
+     "\"scope\": \"\"}]}",
+     AF_ERR_INVALID, "clients[0].scope: must not be empty"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": [\"\"]}]}", AF_ERR_INVALID,
+     "clients[0].redirect_uris[0]: must not be empty"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"redirect_uris\": [\"https://a.example/%4\"]}]}",
+     AF_ERR_INVALID, "clients[0].redirect_uris[0]: malformed percent-encoding"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"\"}]}", AF_ERR_INVALID,
+     "clients[0].client_secret: must not be empty"},
+};
+
+START_TEST(test_inline_errors)
+{
+    expect_fail(inline_errors[_i].text, inline_errors[_i].rc, inline_errors[_i].want);
+}
+END_TEST
+
+/* Deep nesting: jansson refuses it; the position scanner must not recurse
+ * without bound while naming the path. */
+START_TEST(test_deep_nesting)
+{
+    size_t depth = 5000, i;
+    const char *head = "{\"users\": [{\"sub\": \"s\", \"username\": \"u\", \"claims\": {\"x\": ";
+    size_t hl = strlen(head);
+    char *t = malloc(hl + 2 * depth + 8);
+
+    ck_assert_ptr_nonnull(t);
+    memcpy(t, head, hl);
+    for (i = 0; i < depth; i++)
+        t[hl + i] = '[';
+    for (i = 0; i < depth; i++)
+        t[hl + depth + i] = ']';
+    strcpy(t + hl + 2 * depth, "}}]}");
+    expect_fail(t, AF_ERR_PARSE, "users[0].claims.x[0][0]");
+    free(t);
+}
+END_TEST
+
+/* ---- integer bounds: min and max load, one beyond either fails ---- */
+
+enum ikind { IK_LONG, IK_SIZE, IK_UINT };
+
+static const struct {
+    const char *group, *key;
+    long min, max;
+    size_t off;
+    enum ikind kind;
+} int_keys[] = {
+    {"lifetimes", "code", 1, 3600, offsetof(struct af_config, code_ttl), IK_LONG},
+    {"lifetimes", "access_token", 1, 31536000, offsetof(struct af_config, access_token_ttl),
+     IK_LONG},
+    {"lifetimes", "id_token", 1, 31536000, offsetof(struct af_config, id_token_ttl), IK_LONG},
+    {"lifetimes", "refresh_token", 1, 31536000, offsetof(struct af_config, refresh_token_ttl),
+     IK_LONG},
+    {"limits", "max_body", 1024, 16777216, offsetof(struct af_config, max_body), IK_SIZE},
+    {"limits", "max_params", 8, 1024, offsetof(struct af_config, max_params), IK_SIZE},
+    {"limits", "max_codes", 1, 10000000, offsetof(struct af_config, max_codes), IK_SIZE},
+    {"limits", "max_tokens", 1, 10000000, offsetof(struct af_config, max_tokens), IK_SIZE},
+    {"limits", "threads", 1, 64, offsetof(struct af_config, threads), IK_UINT},
+};
+
+static long int_get(const struct af_config *cfg, size_t i)
+{
+    const char *p = (const char *)cfg + int_keys[i].off;
+    switch (int_keys[i].kind) {
+    case IK_LONG:
+        return *(const long *)p;
+    case IK_SIZE:
+        return (long)*(const size_t *)p;
+    case IK_UINT:
+        return (long)*(const unsigned *)p;
+    }
+    return -1;
+}
+
+START_TEST(test_int_bounds)
+{
+    const long probes[] = {int_keys[_i].min, int_keys[_i].max};
+    const long bad[] = {int_keys[_i].min - 1, int_keys[_i].max + 1, -1};
+    char text[128], want[160];
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        struct af_config *cfg;
+        snprintf(text, sizeof(text), "{\"%s\": {\"%s\": %ld}}", int_keys[_i].group,
+                 int_keys[_i].key, probes[k]);
+        cfg = expect_load(text);
+        ck_assert_int_eq(int_get(cfg, _i), probes[k]);
+        af_cfg_free(cfg);
+    }
+    for (k = 0; k < 3; k++) {
+        snprintf(text, sizeof(text), "{\"%s\": {\"%s\": %ld}}", int_keys[_i].group,
+                 int_keys[_i].key, bad[k]);
+        snprintf(want, sizeof(want),
+                 "inline:1:%zu: %s.%s: out of range (expected an integer from %ld to %ld, got "
+                 "%ld)",
+                 strlen(int_keys[_i].group) + strlen(int_keys[_i].key) + 11, int_keys[_i].group,
+                 int_keys[_i].key, int_keys[_i].min, int_keys[_i].max, bad[k]);
+        expect_fail(text, AF_ERR_INVALID, want);
+    }
+}
+END_TEST
+
+/* ---- size cap ---- */
+
+START_TEST(test_oversized)
+{
+    char *t = malloc((size_t)AF_CFG_MAX_FILE + 2);
+    char *dir = make_tmpdir();
+    char *path = NULL;
+    struct af_config *cfg = (struct af_config *)1;
+    struct af_err err = {0};
+
+    ck_assert_ptr_nonnull(t);
+    /* Exactly at the cap: valid JSON padded with spaces loads. */
+    memset(t, ' ', AF_CFG_MAX_FILE);
+    t[0] = '{';
+    t[AF_CFG_MAX_FILE - 1] = '}';
+    t[AF_CFG_MAX_FILE] = '\0';
+    cfg = expect_load(t);
+    af_cfg_free(cfg);
+    /* One byte more is refused before parsing. */
+    t[AF_CFG_MAX_FILE] = ' ';
+    t[AF_CFG_MAX_FILE + 1] = '\0';
+    expect_fail(t, AF_ERR_TOOBIG, "inline: larger than 1048576 bytes");
+
+    ck_assert_int_ge(asprintf(&path, "%s/big.json", dir), 0);
+    write_file(path, t, (size_t)AF_CFG_MAX_FILE + 1);
+    cfg = (struct af_config *)1;
+    ck_assert_int_eq(af_cfg_load_file(path, &cfg, &err), AF_ERR_TOOBIG);
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "big.json: larger than 1048576 bytes"));
+    write_file(path, t, (size_t)AF_CFG_MAX_FILE);
+    ck_assert_msg(af_cfg_load_file(path, &cfg, &err) == AF_OK, "%s", err.msg);
+    af_cfg_free(cfg);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+    free(path);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    struct af_config *cfg = (struct af_config *)1;
+    struct af_err err = {0};
+    ck_assert_int_eq(af_cfg_load_file("/nonexistent/authflowd.json", &cfg, &err), AF_ERR_IO);
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/authflowd.json: cannot open"));
+}
+END_TEST
+
+/* ---- defaults ---- */
+
+START_TEST(test_defaults_empty)
+{
+    struct af_config *cfg = expect_load("{}");
+
+    ck_assert_str_eq(cfg->source, "inline");
+    ck_assert_ptr_null(cfg->issuer);
+    ck_assert_str_eq(cfg->listen, "127.0.0.1:9000");
+    ck_assert_uint_eq(cfg->nkeys, 1);
+    ck_assert_int_eq(cfg->keys[0].alg, AF_ALG_RS256);
+    ck_assert_ptr_null(cfg->keys[0].pem_file);
+    ck_assert_ptr_null(cfg->keys[0].kid);
+    ck_assert_int_eq(cfg->code_ttl, 60);
+    ck_assert_int_eq(cfg->access_token_ttl, 3600);
+    ck_assert_int_eq(cfg->id_token_ttl, 3600);
+    ck_assert_int_eq(cfg->refresh_token_ttl, 86400);
+    ck_assert(!cfg->interactive_login);
+    ck_assert_ptr_null(cfg->default_user);
+    ck_assert_uint_eq(cfg->nclients, 0);
+    ck_assert_uint_eq(cfg->nusers, 0);
+    ck_assert_uint_eq(cfg->max_body, 65536);
+    ck_assert_uint_eq(cfg->max_params, 64);
+    ck_assert_uint_eq(cfg->max_codes, 10000);
+    ck_assert_uint_eq(cfg->max_tokens, 100000);
+    ck_assert_uint_eq(cfg->threads, 4);
+    af_cfg_free(cfg);
+}
+END_TEST
+
+/* Client defaults depend on whether the client has a secret (RFC 7591 §2:
+ * token_endpoint_auth_method; RFC 9700 §2.1.1: PKCE for public clients). */
+static const struct {
+    const char *client; /* members after client_id and redirect_uris */
+    af_client_auth auth;
+    bool require_pkce;
+} client_defaults[] = {
+    {"", AF_CLIENT_AUTH_NONE, true},
+    {", \"client_secret\": null", AF_CLIENT_AUTH_NONE, true},
+    {", \"client_secret\": \"s\"", AF_CLIENT_AUTH_BASIC, false},
+    {", \"client_secret\": \"s\", \"token_endpoint_auth_method\": \"client_secret_post\"",
+     AF_CLIENT_AUTH_POST, false},
+    /* explicit values win over the defaults */
+    {", \"require_pkce\": false", AF_CLIENT_AUTH_NONE, false},
+    {", \"client_secret\": \"s\", \"require_pkce\": true", AF_CLIENT_AUTH_BASIC, true},
+    {", \"token_endpoint_auth_method\": \"none\"", AF_CLIENT_AUTH_NONE, true},
+};
+
+START_TEST(test_client_defaults)
+{
+    char text[512];
+    struct af_config *cfg;
+    const struct af_cfg_client *c;
+
+    snprintf(text, sizeof(text),
+             "{\"clients\": [{\"client_id\": \"c\", \"redirect_uris\": "
+             "[\"https://c.example/cb\"]%s}], \"users\": [{\"sub\": \"s\", \"username\": \"u\"}]}",
+             client_defaults[_i].client);
+    cfg = expect_load(text);
+    c = &cfg->clients[0];
+    ck_assert_int_eq(c->auth_method, client_defaults[_i].auth);
+    ck_assert_msg(c->require_pkce == client_defaults[_i].require_pkce, "require_pkce for %s", text);
+    ck_assert(!c->allow_plain_pkce);
+    ck_assert_ptr_null(c->name);
+    ck_assert_uint_eq(c->grant_types, AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN);
+    ck_assert_uint_eq(c->scopes.n, 4);
+    ck_assert_str_eq(c->scopes.v[0], "openid");
+    ck_assert_str_eq(c->scopes.v[3], "offline_access");
+    ck_assert_uint_eq(c->post_logout_uris.n, 0);
+    ck_assert_uint_eq(c->redirect_uris.n, 1);
+    af_cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_user_defaults)
+{
+    struct af_config *cfg = expect_load("{\"users\": [{\"sub\": \"s\", \"username\": \"u\"}]}");
+    ck_assert_ptr_null(cfg->users[0].password);
+    ck_assert(json_is_object(cfg->users[0].claims));
+    ck_assert_uint_eq(json_object_size(cfg->users[0].claims), 0);
+    af_cfg_free(cfg);
+}
+END_TEST
+
+/* Configs that must load: the cross-checks only fire where they should. */
+static const char *const accepted[] = {
+    /* redirect_uris are needed only with authorization_code */
+    "{\"clients\": [{\"client_id\": \"svc\", \"client_secret\": \"s\", \"grant_types\": "
+    "[\"client_credentials\"]}]}",
+    /* no user is needed without authorization_code or password */
+    "{\"clients\": [{\"client_id\": \"svc\", \"client_secret\": \"s\", \"grant_types\": "
+    "[\"client_credentials\", \"refresh_token\"]}]}",
+    /* IPv6, names, port 0 */
+    "{\"listen\": \"[::1]:0\"}",
+    "{\"listen\": \"localhost:65535\", \"issuer\": \"https://idp.example:8443/tenant-1\"}",
+    /* custom scheme redirect URIs (RFC 8252 §7.1) and a query are allowed */
+    "{\"clients\": [{\"client_id\": \"app\", \"redirect_uris\": [\"com.example.app:/cb\", "
+    "\"https://a.example/cb?x=1\"]}], \"users\": [{\"sub\": \"s\", \"username\": \"u\"}]}",
+    /* every allowed alg, pem_file and kid as null */
+    "{\"keys\": [{\"alg\": \"EdDSA\", \"kid\": null, \"pem_file\": null}, {\"alg\": \"PS256\", "
+    "\"kid\": \"a\"}, {\"alg\": \"ES256\", \"kid\": \"b\"}, {\"alg\": \"RS256\"}]}",
+    /* keys escaped in the text are the same keys */
+    "{\"\\u006cisten\": \"127.0.0.1:1\"}",
+    /* default_user given as null means the first user */
+    "{\"login\": {\"default_user\": null, \"interactive\": true}}",
+};
+
+START_TEST(test_accepted)
+{
+    struct af_config *cfg = expect_load(accepted[_i]);
+    af_cfg_free(cfg);
+}
+END_TEST
+
+/* ---- pem_file resolution ---- */
+
+START_TEST(test_pem_file_resolution)
+{
+    char *dir = make_tmpdir();
+    char *sub = NULL, *keys = NULL, *pem = NULL, *cfgpath = NULL, *text = NULL;
+    struct af_config *cfg = NULL;
+    struct af_err err = {0};
+
+    ck_assert_int_ge(asprintf(&sub, "%s/conf", dir), 0);
+    ck_assert_int_ge(asprintf(&keys, "%s/conf/keys", dir), 0);
+    ck_assert_int_ge(asprintf(&pem, "%s/conf/keys/a.pem", dir), 0);
+    ck_assert_int_ge(asprintf(&cfgpath, "%s/conf/authflowd.json", dir), 0);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(mkdir(keys, 0700), 0);
+    write_file(pem, "not checked here\n", 17);
+    ck_assert_int_ge(asprintf(&text,
+                              "{\"keys\": [{\"alg\": \"ES256\", \"pem_file\": \"keys/a.pem\"}, "
+                              "{\"alg\": \"ES256\", \"pem_file\": \"%s\", \"kid\": \"abs\"}]}",
+                              pem),
+                     0);
+    write_file(cfgpath, text, strlen(text));
+
+    /* Relative to the config file's folder, absolute kept as is. */
+    ck_assert_msg(af_cfg_load_file(cfgpath, &cfg, &err) == AF_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->keys[0].pem_file, pem);
+    ck_assert_str_eq(cfg->keys[1].pem_file, pem);
+    ck_assert_str_eq(cfg->keys[1].kid, "abs");
+    af_cfg_free(cfg);
+
+    /* From a string, a relative path stays relative to the current folder
+     * (where keys/a.pem does not exist). */
+    ck_assert_int_eq(
+        af_cfg_load_string("{\"keys\": [{\"alg\": \"ES256\", \"pem_file\": \"keys/a.pem\"}]}", NULL,
+                           &cfg, &err),
+        AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "<string>:1:40: keys[0].pem_file: cannot read \"keys/a.pem\""));
+
+    unlink(cfgpath);
+    unlink(pem);
+    rmdir(keys);
+    rmdir(sub);
+    rmdir(dir);
+    free(dir);
+    free(sub);
+    free(keys);
+    free(pem);
+    free(cfgpath);
+    free(text);
+}
+END_TEST
+
+/* ---- lookups ---- */
+
+START_TEST(test_lookups)
+{
+    /* users[0]'s sub is users[1]'s username: the username wins. */
+    struct af_config *cfg = expect_load(
+        "{\"clients\": [{\"client_id\": \"one\", \"redirect_uris\": [\"https://a.example/cb\"]}, "
+        "{\"client_id\": \"two\", \"client_secret\": \"s\", \"grant_types\": "
+        "[\"client_credentials\"]}], \"users\": [{\"sub\": \"bob\", \"username\": \"alice\"}, "
+        "{\"sub\": \"u-2\", \"username\": \"bob\"}]}");
+
+    ck_assert_ptr_eq(af_cfg_client_find(cfg, "one"), &cfg->clients[0]);
+    ck_assert_ptr_eq(af_cfg_client_find(cfg, "two"), &cfg->clients[1]);
+    ck_assert_ptr_null(af_cfg_client_find(cfg, "On"));
+    ck_assert_ptr_null(af_cfg_client_find(cfg, "one "));
+    ck_assert_ptr_null(af_cfg_client_find(cfg, NULL));
+    ck_assert_ptr_null(af_cfg_client_find(NULL, "one"));
+
+    ck_assert_ptr_eq(af_cfg_user_find(cfg, "alice"), &cfg->users[0]);
+    ck_assert_ptr_eq(af_cfg_user_find(cfg, "bob"), &cfg->users[1]);
+    ck_assert_ptr_eq(af_cfg_user_find(cfg, "u-2"), &cfg->users[1]);
+    ck_assert_ptr_null(af_cfg_user_find(cfg, "Alice"));
+    ck_assert_ptr_null(af_cfg_user_find(cfg, NULL));
+
+    ck_assert(af_cfg_strlist_has(&cfg->clients[0].redirect_uris, "https://a.example/cb"));
+    ck_assert(!af_cfg_strlist_has(&cfg->clients[0].redirect_uris, "https://a.example/cb/"));
+    ck_assert(!af_cfg_strlist_has(&cfg->clients[0].redirect_uris, "https://a.example/c"));
+    ck_assert(!af_cfg_strlist_has(&cfg->clients[0].redirect_uris, "HTTPS://a.example/cb"));
+    ck_assert(!af_cfg_strlist_has(&cfg->clients[0].redirect_uris, NULL));
+    ck_assert(af_cfg_strlist_has(&cfg->clients[0].scopes, "offline_access"));
+    ck_assert(!af_cfg_strlist_has(&cfg->clients[1].redirect_uris, "https://a.example/cb"));
+    af_cfg_free(cfg);
+    af_cfg_free(NULL);
+}
+END_TEST
+
+/* ---- docs/config.md documents every key ---- */
+
+struct doc_check {
+    const char *doc;
+    size_t seen;
+};
+
+static int doc_has_key(const char *path, void *arg)
+{
+    struct doc_check *d = arg;
+    char *needle = NULL;
+    ck_assert_int_ge(asprintf(&needle, "`%s`", path), 0);
+    ck_assert_msg(strstr(d->doc, needle) != NULL, "docs/config.md does not document %s", needle);
+    free(needle);
+    d->seen++;
+    return 0;
+}
+
+static int stop_at_third(const char *path, void *arg)
+{
+    size_t *n = arg;
+    (void)path;
+    return ++*n == 3 ? 42 : 0;
+}
+
+START_TEST(test_doc_complete)
+{
+    char *path = src_path("docs/config.md");
+    struct doc_check d = {read_all(path), 0};
+    size_t n = 0;
+
+    ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
+    /* 8 top-level keys and 28 nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 36);
+    ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
+    ck_assert_uint_eq(n, 3);
+    free((char *)d.doc);
+    free(path);
+}
+END_TEST
+
+/* ---- jsonpos ---- */
+
+static const struct {
+    const char *text;
+    const char *path;
+    bool at_key;
+    int found; /* steps found; -1: the path does not parse */
+    int line, col;
+} pos_cases[] = {
+    {"{\"a\": {\"b\": [1, [2, 3], {\"c\": \"x\"}]}}", "a.b[2].c", false, 4, 1, 31},
+    {"{\"a\": {\"b\": [1, [2, 3], {\"c\": \"x\"}]}}", "a.b[1][1]", false, 4, 1, 21},
+    {"{\"a\": {\"b\": [1, [2, 3], {\"c\": \"x\"}]}}", "a.b[2].c", true, 4, 1, 26},
+    /* escapes and brackets inside strings are skipped as string content */
+    {"{\"k\\\"ey\": \"[{\\\"\", \"x\": 2}", "x", false, 1, 1, 24},
+    {"{\"a\": \"\\\\\", \"b\": [\"]\", \"}\"], \"c\": 3}", "c", false, 1, 1, 35},
+    /* names compare after decoding, surrogate pairs included */
+    {"{\"\\u0061\": 1}", "a", true, 1, 1, 2},
+    {"{\"\\ud83d\\ude00\": 1, \"z\": 2}", "\xf0\x9f\x98\x80", false, 1, 1, 18},
+    {"{\"ab\": 1, \"a\": 2}", "a", false, 1, 1, 16},
+    /* missing steps: the deepest value that exists */
+    {"{\"a\": {\"b\": 1}}", "a.c", false, 1, 1, 7},
+    {"{\"a\": [1, 2]}", "a[5]", false, 1, 1, 7},
+    {"{\"a\": [1, 2]}", "a.b", false, 1, 1, 7},
+    {"{\"a\": {}}", "a.b", false, 1, 1, 7},
+    {"{\"a\": []}", "a[0]", false, 1, 1, 7},
+    /* lines, and columns in characters */
+    {"{\n  \"\xc3\xa9\": 1,\n  \"x\": [\n    true\n  ]\n}", "x[0]", false, 2, 4, 5},
+    {"{\"\xc3\xa9\xc3\xa9\": 1, \"x\": 2}", "x", false, 1, 1, 16},
+    {"  \n {}", "", false, 0, 2, 2},
+    {"[10, {\"a\": 1}]", "[1].a", false, 2, 1, 12},
+    /* malformed text: no crash, the search stops */
+    {"{\"a\": [1, ", "a[3]", false, 1, 1, 7},
+    {"{\"a\": \"unterminated", "b", false, 0, 1, 1},
+    {"", "a", false, 0, 1, 1},
+    /* paths that do not parse */
+    {"{}", "a..b", false, -1, 0, 0},
+    {"{}", "a[x]", false, -1, 0, 0},
+    {"{}", "a.", false, -1, 0, 0},
+};
+
+START_TEST(test_jsonpos_find)
+{
+    int line = 0, col = 0;
+    int found = af_jsonpos_find_str(pos_cases[_i].text, strlen(pos_cases[_i].text),
+                                    pos_cases[_i].path, pos_cases[_i].at_key, &line, &col);
+    ck_assert_msg(found == pos_cases[_i].found, "%s in %s: found %d steps (expected %d)",
+                  pos_cases[_i].path, pos_cases[_i].text, found, pos_cases[_i].found);
+    if (found >= 0) {
+        ck_assert_msg(line == pos_cases[_i].line && col == pos_cases[_i].col,
+                      "%s in %s: at %d:%d (expected %d:%d)", pos_cases[_i].path, pos_cases[_i].text,
+                      line, col, pos_cases[_i].line, pos_cases[_i].col);
+    }
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    size_t off;
+    const char *path;
+} path_at_cases[] = {
+    {"{\"a\": [1, {\"b\": 2}]}", 16, "a[1].b"},
+    {"{\"a\": [1, {\"b\": 2}]}", 8, "a[0]"},
+    {"{\"a\": [1, {\"b\": 2}]}", 1, ""},
+    {"{\"x y\": {\"z\": 1}}", 13, "[\"x y\"].z"},
+    {"{\"\\u0061\": {\"b\": 1}}", 15, "a.b"},
+    {"{\"a\": 1, \"a\": 2}", 13, "a"},
+    {"[[[1]]]", 4, "[0][0][0]"},
+    {"{\"a\": [1,]}", 10, "a[1]"},
+};
+
+START_TEST(test_jsonpos_path_at)
+{
+    char buf[64];
+    af_jsonpos_path_at(path_at_cases[_i].text, strlen(path_at_cases[_i].text),
+                       path_at_cases[_i].off, buf, sizeof(buf));
+    ck_assert_str_eq(buf, path_at_cases[_i].path);
+}
+END_TEST
+
+START_TEST(test_jsonpos_render)
+{
+    struct af_jseg segs[] = {{"clients", 0}, {NULL, 12}, {"redirect_uris", 0}, {"a\"b\n", 0}};
+    char buf[64], small[12];
+    char longval[200];
+
+    af_jsonpos_path_str(segs, 4, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "clients[12].redirect_uris[\"a\\\"b\\n\"]");
+    af_jsonpos_path_str(segs, 4, small, sizeof(small));
+    ck_assert_str_eq(small, "clients...");
+    af_jsonpos_path_str(segs, 0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "");
+
+    af_jsonpos_quote("a\tb\"\\", 80, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "\"a\\tb\\\"\\\\\"");
+    memset(longval, 'x', sizeof(longval) - 1);
+    longval[sizeof(longval) - 1] = '\0';
+    af_jsonpos_quote(longval, 10, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "\"xxxxxxxxxx\"...");
+    /* never cuts inside a UTF-8 sequence */
+    af_jsonpos_quote("ab\xc3\xa9", 3, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "\"ab\"...");
+}
+END_TEST
+
+static Suite *cfg_suite(void)
+{
+    Suite *s = suite_create("cfg");
+    TCase *tc = tcase_create("load");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_shipped_config);
+    tcase_add_loop_test(tc, test_corpus, 0, (int)NCORPUS);
+    tcase_add_test(tc, test_corpus_complete);
+    tcase_add_loop_test(tc, test_inline_errors, 0,
+                        (int)(sizeof(inline_errors) / sizeof(inline_errors[0])));
+    tcase_add_test(tc, test_deep_nesting);
+    tcase_add_loop_test(tc, test_int_bounds, 0, (int)(sizeof(int_keys) / sizeof(int_keys[0])));
+    tcase_add_test(tc, test_oversized);
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_defaults_empty);
+    tcase_add_loop_test(tc, test_client_defaults, 0,
+                        (int)(sizeof(client_defaults) / sizeof(client_defaults[0])));
+    tcase_add_test(tc, test_user_defaults);
+    tcase_add_loop_test(tc, test_accepted, 0, (int)(sizeof(accepted) / sizeof(accepted[0])));
+    tcase_add_test(tc, test_pem_file_resolution);
+    tcase_add_test(tc, test_lookups);
+    tcase_add_test(tc, test_doc_complete);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("jsonpos");
+    tcase_add_loop_test(tc, test_jsonpos_find, 0, (int)(sizeof(pos_cases) / sizeof(pos_cases[0])));
+    tcase_add_loop_test(tc, test_jsonpos_path_at, 0,
+                        (int)(sizeof(path_at_cases) / sizeof(path_at_cases[0])));
+    tcase_add_test(tc, test_jsonpos_render);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cfg_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
