@@ -28,19 +28,18 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: authflowd [OPTIONS]\n"
-            "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
-            "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
-            "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
-            "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
-            "      --ready-file PATH  write the issuer URL to PATH once listening\n"
-            "      --check-config     load and validate the configuration, then exit\n"
-            "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
-            "  -V, --version          print the version and exit\n"
-            "  -h, --help             print this help and exit\n\n"
-            "The first line written to stdout is the issuer URL.\n"
-            "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
+    fprintf(f, "Usage: authflowd [OPTIONS]\n"
+               "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
+               "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
+               "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
+               "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
+               "      --ready-file PATH  write the issuer URL to PATH once listening\n"
+               "      --check-config     load and validate the configuration, then exit\n"
+               "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
+               "  -V, --version          print the version and exit\n"
+               "  -h, --help             print this help and exit\n\n"
+               "The first line written to stdout is the issuer URL.\n"
+               "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
 }
 
 static int write_ready_file(const char *path, const char *url)
@@ -83,12 +82,15 @@ static void print_banner(const struct af_config *cfg, const char *issuer)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-        {"issuer", required_argument, NULL, 'i'},   {"ready-file", required_argument, NULL, 'r'},
-        {"check-config", no_argument, NULL, 'C'},   {"log-level", required_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"issuer", required_argument, NULL, 'i'},
+                                         {"ready-file", required_argument, NULL, 'r'},
+                                         {"check-config", no_argument, NULL, 'C'},
+                                         {"log-level", required_argument, NULL, 'v'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = NULL, *ready_file = NULL;
     struct af_server_opts sopts = {NULL, NULL};
     struct af_config *cfg = NULL;

@@ -45,7 +45,7 @@ struct af_cfg_client {
     char *name;                         /* display name; may be NULL */
     char *secret;                       /* NULL for a public client */
     af_client_auth auth_method;         /* "token_endpoint_auth_method" */
-    struct af_strlist redirect_uris;    /* exact-match list, at least one */
+    struct af_strlist redirect_uris;    /* exact match; empty without authorization_code */
     struct af_strlist post_logout_uris; /* "post_logout_redirect_uris" */
     struct af_strlist scopes;           /* scopes the client may ask for */
     unsigned grant_types;               /* AF_GRANT_* bits */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #if defined(__GNUC__)
-#define AF_WARN_UNUSED __attribute__((warn_unused_result))
+#define AF_WARN_UNUSED  __attribute__((warn_unused_result))
 #define AF_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define AF_WARN_UNUSED

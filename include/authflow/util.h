@@ -23,8 +23,8 @@ af_rc af_url_encode(struct af_buf *out, const char *s) AF_WARN_UNUSED;
  * encoded NUL and invalid UTF-8 in the result are AF_ERR_PARSE with the
  * reason in err. On success *out is a NUL-terminated string the caller frees
  * with free(). */
-af_rc af_url_decode(const char *s, size_t len, bool form, char **out, struct af_err *err)
-    AF_WARN_UNUSED;
+af_rc af_url_decode(const char *s, size_t len, bool form, char **out,
+                    struct af_err *err) AF_WARN_UNUSED;
 
 /* af_utf8_valid: true when s[0..len) is well-formed UTF-8 (no overlongs, no
  * surrogates). */
@@ -62,8 +62,8 @@ void af_params_init(struct af_params *p, size_t max);
  * the pairs. Empty segments ("a=1&&b=2") are skipped; a segment without '='
  * is a name with an empty value. On error the reason, naming the offending
  * parameter, is in err and the list may hold the pairs parsed before it. */
-af_rc af_params_parse(struct af_params *p, const char *s, size_t len, struct af_err *err)
-    AF_WARN_UNUSED;
+af_rc af_params_parse(struct af_params *p, const char *s, size_t len,
+                      struct af_err *err) AF_WARN_UNUSED;
 
 /* af_params_add: append copies of name and value. */
 af_rc af_params_add(struct af_params *p, const char *name, const char *value) AF_WARN_UNUSED;

@@ -11,9 +11,15 @@ static const struct {
     af_rc val;
     const char *str;
 } rc_names[] = {
-    {AF_OK, "ok"},           {AF_ERR_NOMEM, "nomem"},   {AF_ERR_INVALID, "invalid"},
-    {AF_ERR_PARSE, "parse"}, {AF_ERR_TOOBIG, "toobig"}, {AF_ERR_NOTFOUND, "notfound"},
-    {AF_ERR_CRYPTO, "crypto"}, {AF_ERR_IO, "io"},       {AF_ERR_STATE, "state"},
+    {AF_OK, "ok"},
+    {AF_ERR_NOMEM, "nomem"},
+    {AF_ERR_INVALID, "invalid"},
+    {AF_ERR_PARSE, "parse"},
+    {AF_ERR_TOOBIG, "toobig"},
+    {AF_ERR_NOTFOUND, "notfound"},
+    {AF_ERR_CRYPTO, "crypto"},
+    {AF_ERR_IO, "io"},
+    {AF_ERR_STATE, "state"},
     {AF_ERR_NET, "net"},
 };
 

@@ -25,8 +25,8 @@ static int hexval(unsigned char c)
 
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 af_rc af_url_encode(struct af_buf *out, const char *s)
@@ -269,8 +269,8 @@ af_rc af_params_parse(struct af_params *p, const char *s, size_t len, struct af_
         af_err_clear(&e2);
         rc = af_url_decode(s + start, eq - start, true, &name, &e2);
         if (rc != AF_OK) {
-            AF_ERR_SET(err, rc, "parameter name %.*s: %s", (int)((eq - start) > 40 ? 40 : eq - start),
-                       s + start, e2.msg);
+            AF_ERR_SET(err, rc, "parameter name %.*s: %s",
+                       (int)((eq - start) > 40 ? 40 : eq - start), s + start, e2.msg);
             goto out;
         }
         if (name[0] == '\0') {

@@ -25,8 +25,8 @@
 #include "server/server_int.h"
 
 /* Headers bigger than this (all of them together) get a 431 from MHD. */
-#define SERVER_CONN_MEMORY (256 * 1024)
-#define SERVER_CONN_TIMEOUT_S 30
+#define SERVER_CONN_MEMORY     (256 * 1024)
+#define SERVER_CONN_TIMEOUT_S  30
 #define SERVER_MAX_CONNECTIONS 1024
 /* How long a stop waits for in-flight requests. */
 #define SERVER_DRAIN_MS 5000
@@ -216,8 +216,7 @@ static bool is_authorize_path(const char *path)
 
 /* bad_request: the generic 400 for input the parser refused. Front-channel
  * endpoints get an HTML page (a browser is looking), others JSON. */
-static void bad_request(struct af_req *req, struct af_resp *resp, unsigned status,
-                        const char *why)
+static void bad_request(struct af_req *req, struct af_resp *resp, unsigned status, const char *why)
 {
     if (is_authorize_path(req->path))
         af_resp_error_page(resp, status, AF_E_INVALID_REQUEST, why);
@@ -316,7 +315,9 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
         snprintf(why, sizeof(why), "method %s is not allowed here", req->method_str);
         af_resp_oauth_error(resp, MHD_HTTP_METHOD_NOT_ALLOWED, AF_E_INVALID_REQUEST, why);
         af_resp_header(resp, AF_HDR_ALLOW,
-                       rt->methods == M_GET ? "GET" : rt->methods == M_POST ? "POST" : "GET, POST");
+                       rt->methods == M_GET    ? "GET"
+                       : rt->methods == M_POST ? "POST"
+                                               : "GET, POST");
         af_resp_no_store(resp);
         return;
     }
@@ -330,10 +331,8 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
         bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
         return;
     }
-    if (req->method == AF_M_POST &&
-        is_form(af_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)) &&
-        af_params_parse(&req->form, req->body.p ? req->body.p : "", req->body.len, &err) !=
-            AF_OK) {
+    if (req->method == AF_M_POST && is_form(af_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)) &&
+        af_params_parse(&req->form, req->body.p ? req->body.p : "", req->body.len, &err) != AF_OK) {
         char why[AF_ERR_MSG_MAX + 32];
         snprintf(why, sizeof(why), "form body: %s", err.msg);
         bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
@@ -356,8 +355,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (st == NULL)
         return MHD_NO; /* the URI log callback could not allocate */
     if (!st->started) {
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         st->started = true;
         __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
         st->req.conn = conn;
@@ -460,8 +459,8 @@ static af_rc parse_listen(const char *listen_s, struct sockaddr_storage *ss, soc
             a6->sin6_port = htons((uint16_t)port);
             *len = sizeof(*a6);
         } else {
-            return AF_ERR_SET(err, AF_ERR_INVALID,
-                              "listen address %s: host must be an IP address", listen_s);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: host must be an IP address",
+                              listen_s);
         }
     }
     return AF_OK;
@@ -598,10 +597,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         NULL, access_cb, srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-        MHD_OPTION_END);
+        (size_t)SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, srv, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the HTTP server on %s", listen_s);
         goto out;
@@ -637,8 +635,7 @@ void af_server_stop(struct af_server *srv)
         MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
         /* Let in-flight requests finish before the threads are stopped;
          * idle keep-alive connections do not hold the stop up. */
-        while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 &&
-               af_monotonic_ms() < until)
+        while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 && af_monotonic_ms() < until)
             usleep(5 * 1000);
         MHD_stop_daemon(srv->daemon);
         if (ls != MHD_INVALID_SOCKET)

@@ -33,11 +33,11 @@ struct af_server {
     char *issuer;                /* owned; no trailing slash */
     struct af_key **keys;        /* owned; keys[0] signs */
     size_t nkeys;
-    json_t *jwks;                /* owned reference: {"keys":[...]} */
-    struct af_store *store;      /* owned */
+    json_t *jwks;           /* owned reference: {"keys":[...]} */
+    struct af_store *store; /* owned */
     struct MHD_Daemon *daemon;
     unsigned short port;
-    int inflight;                /* requests being served; atomic access only */
+    int inflight; /* requests being served; atomic access only */
 };
 
 /* ---- request and response ---- */
@@ -45,17 +45,17 @@ struct af_server {
 typedef enum { AF_M_GET, AF_M_POST, AF_M_OTHER } af_method;
 
 struct af_req {
-    struct af_server *srv;           /* borrowed */
-    void *conn;                      /* the MHD connection; use af_req_header() */
+    struct af_server *srv; /* borrowed */
+    void *conn;            /* the MHD connection; use af_req_header() */
     af_method method;
-    const char *method_str;          /* borrowed from MHD */
-    char *path;                      /* owned: the URL path without query */
-    char *raw_query;                 /* owned: the raw query ("" when none) */
-    struct af_params query;          /* decoded query parameters */
-    struct af_params form;           /* decoded form body (POST, form content type) */
-    struct af_buf body;              /* raw body, capped at cfg->max_body */
+    const char *method_str; /* borrowed from MHD */
+    char *path;             /* owned: the URL path without query */
+    char *raw_query;        /* owned: the raw query ("" when none) */
+    struct af_params query; /* decoded query parameters */
+    struct af_params form;  /* decoded form body (POST, form content type) */
+    struct af_buf body;     /* raw body, capped at cfg->max_body */
     bool body_too_big;
-    const char *parse_error;         /* set when query or body failed to parse */
+    const char *parse_error; /* set when query or body failed to parse */
     char parse_error_buf[AF_ERR_MSG_MAX];
 };
 
@@ -75,7 +75,7 @@ struct af_resp {
     unsigned status;          /* 0 until a handler sets it */
     struct af_params headers; /* extra response headers, in order */
     struct af_buf body;
-    const char *ctype;        /* static string; NULL: no Content-Type */
+    const char *ctype; /* static string; NULL: no Content-Type */
 };
 
 /* Response builders. Each sets status, content type and body; on
@@ -114,11 +114,11 @@ af_rc af_html_escape(struct af_buf *out, const char *s) AF_WARN_UNUSED;
 
 typedef void (*af_handler)(struct af_req *req, struct af_resp *resp);
 
-void af_h_discovery(struct af_req *req, struct af_resp *resp);   /* both well-known docs */
+void af_h_discovery(struct af_req *req, struct af_resp *resp); /* both well-known docs */
 void af_h_jwks(struct af_req *req, struct af_resp *resp);
 void af_h_healthz(struct af_req *req, struct af_resp *resp);
-void af_h_authorize(struct af_req *req, struct af_resp *resp);   /* GET and POST */
-void af_h_login(struct af_req *req, struct af_resp *resp);       /* POST /login (form) */
+void af_h_authorize(struct af_req *req, struct af_resp *resp); /* GET and POST */
+void af_h_login(struct af_req *req, struct af_resp *resp);     /* POST /login (form) */
 void af_h_token(struct af_req *req, struct af_resp *resp);
 void af_h_userinfo(struct af_req *req, struct af_resp *resp);
 void af_h_introspect(struct af_req *req, struct af_resp *resp);
@@ -154,30 +154,30 @@ void af_h_logout(struct af_req *req, struct af_resp *resp);
 
 struct af_code_rec {
     char *client_id;
-    char *redirect_uri;   /* as sent at /authorize; NULL if it was omitted */
-    char *challenge;      /* NULL: no PKCE */
+    char *redirect_uri; /* as sent at /authorize; NULL if it was omitted */
+    char *challenge;    /* NULL: no PKCE */
     char *challenge_method;
     char *scope;
     char *sub;
-    char *nonce;          /* NULL if none */
+    char *nonce; /* NULL if none */
     time_t auth_time;
     time_t expires;
-    char *sid;            /* login session id, NULL if none */
+    char *sid; /* login session id, NULL if none */
 };
 
-struct af_token_rec {        /* access tokens (keyed by jti) and refresh tokens */
+struct af_token_rec { /* access tokens (keyed by jti) and refresh tokens */
     char *client_id;
-    char *sub;               /* NULL for client_credentials */
+    char *sub; /* NULL for client_credentials */
     char *scope;
-    char *grant_id;          /* the grant family */
-    char *nonce;             /* carried from the code for ID tokens on refresh; may be NULL */
+    char *grant_id; /* the grant family */
+    char *nonce;    /* carried from the code for ID tokens on refresh; may be NULL */
     time_t auth_time;
     time_t expires;
     time_t issued;
     bool is_refresh;
 };
 
-struct af_session_rec {      /* a login session (interactive mode, logout) */
+struct af_session_rec { /* a login session (interactive mode, logout) */
     char *sub;
     time_t auth_time;
     time_t expires;
@@ -188,8 +188,8 @@ void af_store_free(struct af_store *st);
 
 /* af_code_put: store a copy of rec under a fresh code value (>= 128 bits
  * from the CSPRNG) with a fresh grant id. Caller frees *code_out. */
-af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **code_out)
-    AF_WARN_UNUSED;
+af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec,
+                  char **code_out) AF_WARN_UNUSED;
 
 /* af_code_take: single use. On the first call for a live code, *out gets a
  * copy (caller frees with af_code_rec_clear()) and *grant_id_out the grant id
@@ -204,8 +204,8 @@ void af_code_rec_clear(struct af_code_rec *rec);
 
 /* af_token_put: remember a token (its jti for an access token, its value
  * for a refresh token) with a copy of rec. */
-af_rc af_token_put(struct af_store *st, const char *key, const struct af_token_rec *rec)
-    AF_WARN_UNUSED;
+af_rc af_token_put(struct af_store *st, const char *key,
+                   const struct af_token_rec *rec) AF_WARN_UNUSED;
 
 /* af_token_get: a copy of the live record (caller clears with
  * af_token_rec_clear()). AF_ERR_NOTFOUND when unknown, expired, revoked,
@@ -216,8 +216,8 @@ af_rc af_token_get(struct af_store *st, const char *key, struct af_token_rec *ou
  * live token fills *out and marks it used; a later call (a replay) revokes
  * the whole grant and returns AF_ERR_STATE. Unknown/expired/revoked:
  * AF_ERR_NOTFOUND. */
-af_rc af_refresh_rotate(struct af_store *st, const char *token, struct af_token_rec *out)
-    AF_WARN_UNUSED;
+af_rc af_refresh_rotate(struct af_store *st, const char *token,
+                        struct af_token_rec *out) AF_WARN_UNUSED;
 
 /* af_token_revoke: revoke one token (by key); with whole_grant, its grant
  * too. Unknown keys are not an error (RFC 7009 §2.2). */
@@ -226,10 +226,10 @@ void af_token_revoke(struct af_store *st, const char *key, bool whole_grant);
 void af_token_rec_clear(struct af_token_rec *rec);
 
 /* Sessions: af_session_put returns a fresh session id (caller frees). */
-af_rc af_session_put(struct af_store *st, const struct af_session_rec *rec, char **sid_out)
-    AF_WARN_UNUSED;
-af_rc af_session_get(struct af_store *st, const char *sid, struct af_session_rec *out)
-    AF_WARN_UNUSED;
+af_rc af_session_put(struct af_store *st, const struct af_session_rec *rec,
+                     char **sid_out) AF_WARN_UNUSED;
+af_rc af_session_get(struct af_store *st, const char *sid,
+                     struct af_session_rec *out) AF_WARN_UNUSED;
 void af_session_drop(struct af_store *st, const char *sid);
 void af_session_rec_clear(struct af_session_rec *rec);
 
@@ -245,10 +245,10 @@ struct af_issue {
     const char *nonce;                  /* may be NULL */
     const char *grant_id;               /* NULL: a fresh one */
     time_t auth_time;
-    bool id_token;                      /* issue an ID token (scope has openid) */
-    bool refresh_token;                 /* issue a refresh token */
-    const char *refresh_scope;          /* the refresh token's scope; NULL: scope. A narrowed
-                                           refresh keeps the old one (RFC 6749 §6) */
+    bool id_token;             /* issue an ID token (scope has openid) */
+    bool refresh_token;        /* issue a refresh token */
+    const char *refresh_scope; /* the refresh token's scope; NULL: scope. A narrowed
+                                  refresh keeps the old one (RFC 6749 §6) */
 };
 
 /* af_tokens_issue: sign an access token (RFC 9068), and as asked an ID
@@ -306,8 +306,8 @@ char *af_scope_client_default(const struct af_cfg_client *client);
 /* af_claims_release: copy into obj the user's claims that scope releases
  * (OIDC Core §5.4: profile, email, address, phone; any other claim when a
  * scope has its name). obj is borrowed; the values are shared (incref). */
-af_rc af_claims_release(const struct af_cfg_user *user, const char *scope, json_t *obj)
-    AF_WARN_UNUSED;
+af_rc af_claims_release(const struct af_cfg_user *user, const char *scope,
+                        json_t *obj) AF_WARN_UNUSED;
 
 typedef enum {
     AF_BEARER_OK,        /* *token_out holds the token */
@@ -331,8 +331,8 @@ struct af_token_info {
 
 /* af_tokens_lookup: AF_ERR_NOTFOUND (or another error) when token is
  * neither; out is then empty. Caller clears out with af_token_info_clear(). */
-af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out)
-    AF_WARN_UNUSED;
+af_rc af_tokens_lookup(struct af_server *srv, const char *token,
+                       struct af_token_info *out) AF_WARN_UNUSED;
 void af_token_info_clear(struct af_token_info *ti);
 
 /* af_client_request_check: the common front of /token, /introspect and
