@@ -51,8 +51,8 @@ af_rc af_key_generate(af_alg alg, struct af_key **out, struct af_err *err) AF_WA
 
 /* af_key_load_pem: read a private key in PEM (PKCS#8 or traditional) from
  * path, at most 64 KiB, and check that it fits alg. Caller frees *out. */
-af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct af_err *err)
-    AF_WARN_UNUSED;
+af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out,
+                      struct af_err *err) AF_WARN_UNUSED;
 
 /* af_key_from_secret: an HS256 key over a copy of secret[0..len). */
 af_rc af_key_from_secret(const unsigned char *secret, size_t len, struct af_key **out,
@@ -97,8 +97,7 @@ af_rc af_jwt_sign(const struct af_key *key, const char *typ, const json_t *claim
 
 /* af_jws_encode_unsigned: "B64(header).B64(claims)." with the header exactly
  * as given (for defective tokens such as alg=none). Caller frees. */
-af_rc af_jws_encode_unsigned(const json_t *header, const json_t *claims, char **out)
-    AF_WARN_UNUSED;
+af_rc af_jws_encode_unsigned(const json_t *header, const json_t *claims, char **out) AF_WARN_UNUSED;
 
 struct af_jws; /* a parsed compact JWS; opaque */
 
@@ -109,8 +108,8 @@ af_rc af_jws_parse(const char *compact, struct af_jws **out, struct af_err *err)
 
 /* af_jws_verify: check the signature with key. The header's alg must equal
  * the key's alg exactly; "none" and any mismatch are AF_ERR_CRYPTO. */
-af_rc af_jws_verify(const struct af_jws *jws, const struct af_key *key, struct af_err *err)
-    AF_WARN_UNUSED;
+af_rc af_jws_verify(const struct af_jws *jws, const struct af_key *key,
+                    struct af_err *err) AF_WARN_UNUSED;
 
 /* af_jws_header: borrowed, valid while jws lives. Never NULL. */
 const json_t *af_jws_header(const struct af_jws *jws);

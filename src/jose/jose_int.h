@@ -39,11 +39,11 @@
 
 struct af_key {
     af_alg alg;
-    EVP_PKEY *pkey;            /* owned; NULL for HS256 */
-    unsigned char *secret;     /* owned, cleansed when freed; HS256 only */
+    EVP_PKEY *pkey;        /* owned; NULL for HS256 */
+    unsigned char *secret; /* owned, cleansed when freed; HS256 only */
     size_t secret_len;
-    bool has_private;          /* pkey holds a private part (can sign) */
-    char *kid;                 /* owned; never NULL once the key is built */
+    bool has_private; /* pkey holds a private part (can sign) */
+    char *kid;        /* owned; never NULL once the key is built */
 };
 
 /* af_jose_ossl_reason: the text of the most recent OpenSSL error (or "no
