@@ -65,6 +65,8 @@
 #define AF_SCOPE_PROFILE         "profile"
 #define AF_SCOPE_EMAIL           "email"
 #define AF_SCOPE_OFFLINE_ACCESS  "offline_access"
+#define AF_SCOPE_ADDRESS         "address"
+#define AF_SCOPE_PHONE           "phone"
 
 /* ---- error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1;
  *      OIDC Core §3.1.2.6) ---- */
@@ -108,6 +110,27 @@
 #define AF_TYP_AT_JWT  "at+jwt"
 #define AF_TYP_JWT     "JWT"
 
+/* standard user claims (OIDC Core §5.1), released by scope (§5.4) */
+#define AF_C_NAME                  "name"
+#define AF_C_FAMILY_NAME           "family_name"
+#define AF_C_GIVEN_NAME            "given_name"
+#define AF_C_MIDDLE_NAME           "middle_name"
+#define AF_C_NICKNAME              "nickname"
+#define AF_C_PREFERRED_USERNAME    "preferred_username"
+#define AF_C_PROFILE               "profile"
+#define AF_C_PICTURE               "picture"
+#define AF_C_WEBSITE               "website"
+#define AF_C_GENDER                "gender"
+#define AF_C_BIRTHDATE             "birthdate"
+#define AF_C_ZONEINFO              "zoneinfo"
+#define AF_C_LOCALE                "locale"
+#define AF_C_UPDATED_AT            "updated_at"
+#define AF_C_EMAIL                 "email"
+#define AF_C_EMAIL_VERIFIED        "email_verified"
+#define AF_C_ADDRESS               "address"
+#define AF_C_PHONE_NUMBER          "phone_number"
+#define AF_C_PHONE_NUMBER_VERIFIED "phone_number_verified"
+
 /* ---- HTTP header names ---- */
 #define AF_HDR_AUTHORIZATION    "Authorization"
 #define AF_HDR_WWW_AUTHENTICATE "WWW-Authenticate"
@@ -119,6 +142,8 @@
 #define AF_HDR_CSP              "Content-Security-Policy"
 #define AF_HDR_ALLOW            "Allow"
 #define AF_HDR_SET_COOKIE       "Set-Cookie"
+#define AF_SCHEME_BASIC         "Basic"  /* RFC 7617 */
+#define AF_SCHEME_BEARER        "Bearer" /* RFC 6750 §2.1 */
 #define AF_CT_JSON              "application/json"
 #define AF_CT_FORM              "application/x-www-form-urlencoded"
 #define AF_CT_HTML              "text/html; charset=utf-8"

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "authflow/log.h"
-#include "server_int.h"
+#include "server/server_int.h"
 
 /* cfg has no session lifetime: a login session lasts a working day. */
 #define AUTHZ_SESSION_TTL (8 * 3600)
@@ -34,9 +34,9 @@
  * of them is invalid_request (RFC 6749 §3.1); the login page carries exactly
  * these as hidden fields, so login fields can never collide with them. */
 static const char *const authz_param_names[] = {
-    AF_P_CLIENT_ID,      AF_P_REDIRECT_URI, AF_P_RESPONSE_TYPE,   AF_P_RESPONSE_MODE,
-    AF_P_SCOPE,          AF_P_STATE,        AF_P_NONCE,           AF_P_PROMPT,
-    AF_P_LOGIN_HINT,     AF_P_MAX_AGE,      AF_P_CODE_CHALLENGE,  AF_P_CODE_CHALLENGE_METHOD,
+    AF_P_CLIENT_ID,  AF_P_REDIRECT_URI, AF_P_RESPONSE_TYPE,  AF_P_RESPONSE_MODE,
+    AF_P_SCOPE,      AF_P_STATE,        AF_P_NONCE,          AF_P_PROMPT,
+    AF_P_LOGIN_HINT, AF_P_MAX_AGE,      AF_P_CODE_CHALLENGE, AF_P_CODE_CHALLENGE_METHOD,
 };
 
 /* The fields the login form adds to the authorization parameters. */
@@ -51,23 +51,23 @@ static const char *const login_field_names[] = {
  * request's parameters or from the config, except scope. */
 struct authz {
     struct af_server *srv;
-    const struct af_params *in;          /* the request's parameters */
-    const struct af_cfg_client *client;  /* NULL until step 1 passed */
-    const char *redirect_uri;            /* where responses go; NULL until step 2 passed */
-    const char *redirect_sent;           /* as sent, NULL when omitted (binds the code) */
-    const char *mode;                    /* AF_RM_*: a static string */
-    const char *state;                   /* NULL when not sent (or repeated) */
-    unsigned redirect_status;            /* 302 after GET, 303 after POST (RFC 9700 §4.12) */
-    char *scope;                         /* owned: the scope to grant */
-    const char *challenge;               /* NULL: no PKCE */
-    const char *challenge_method;        /* static AF_PKCE_* when challenge is set */
+    const struct af_params *in;         /* the request's parameters */
+    const struct af_cfg_client *client; /* NULL until step 1 passed */
+    const char *redirect_uri;           /* where responses go; NULL until step 2 passed */
+    const char *redirect_sent;          /* as sent, NULL when omitted (binds the code) */
+    const char *mode;                   /* AF_RM_*: a static string */
+    const char *state;                  /* NULL when not sent (or repeated) */
+    unsigned redirect_status;           /* 302 after GET, 303 after POST (RFC 9700 §4.12) */
+    char *scope;                        /* owned: the scope to grant */
+    const char *challenge;              /* NULL: no PKCE */
+    const char *challenge_method;       /* static AF_PKCE_* when challenge is set */
     const char *nonce;
     bool prompt_login;
     long max_age;                        /* -1 when not sent */
     const struct af_cfg_user *hint_user; /* the user login_hint names, or NULL */
     /* The login session the cookie names, when it is live, its user still
      * exists and it is recent enough for max_age; else sess_user is NULL. */
-    const char *sid;                     /* the cookie's value (even when unusable) */
+    const char *sid; /* the cookie's value (even when unusable) */
     const struct af_cfg_user *sess_user;
     time_t sess_auth_time;
 };
@@ -132,6 +132,21 @@ void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv)
 
 /* ---- the authorization response ---- */
 
+/* add_hidden: an <input type=hidden> with name and value escaped. */
+static af_rc add_hidden(struct af_buf *b, const char *name, const char *value)
+{
+    af_rc rc = af_buf_adds(b, "<input type=\"hidden\" name=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, name);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\" value=\"");
+    if (rc == AF_OK)
+        rc = af_html_escape(b, value);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "\">\n");
+    return rc;
+}
+
 /* form_post_page: the OAuth 2.0 Form Post Response Mode page: a form that
  * POSTs the response parameters to the redirect URI, submitted by a one-line
  * script, with a button for browsers without script. */
@@ -147,17 +162,8 @@ static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_p
         rc = af_html_escape(b, uri);
     if (rc == AF_OK)
         rc = af_buf_adds(b, "\">\n");
-    for (i = 0; i < p->n && rc == AF_OK; i++) {
-        rc = af_buf_adds(b, "<input type=\"hidden\" name=\"");
-        if (rc == AF_OK)
-            rc = af_html_escape(b, p->v[i].name);
-        if (rc == AF_OK)
-            rc = af_buf_adds(b, "\" value=\"");
-        if (rc == AF_OK)
-            rc = af_html_escape(b, p->v[i].value);
-        if (rc == AF_OK)
-            rc = af_buf_adds(b, "\">\n");
-    }
+    for (i = 0; i < p->n && rc == AF_OK; i++)
+        rc = add_hidden(b, p->v[i].name, p->v[i].value);
     if (rc == AF_OK)
         rc = af_buf_adds(b, "<noscript><p>Script is off: press Continue to return to the "
                             "application.</p><button type=\"submit\">Continue</button>"
@@ -181,8 +187,12 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
     } else {
         af_buf_init(&b, AUTHZ_URL_MAX);
         rc = af_uri_add_params(&b, a->redirect_uri, p, strcmp(a->mode, AF_RM_FRAGMENT) == 0);
-        if (rc == AF_OK)
+        if (rc == AF_OK) {
             af_resp_redirect(resp, a->redirect_status, af_buf_str(&b));
+            /* It may carry a code: keep it out of every cache (HTML pages
+             * get no-store from af_resp_html). */
+            af_resp_no_store(resp);
+        }
     }
     if (rc != AF_OK) {
         af_log_error("authorize: cannot build the response for client %s: %s", a->client->id,
@@ -190,8 +200,6 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
         af_resp_error_page(resp, 500, AF_E_SERVER_ERROR,
                            "the authorization response could not be built");
     }
-    /* It may carry a code: keep it out of every cache. */
-    af_resp_no_store(resp);
     af_buf_free(&b);
 }
 
@@ -251,21 +259,14 @@ static bool nqchar_token(const char *s, size_t len)
 static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char **out, char *desc,
                          size_t desc_len)
 {
-    struct af_buf b;
     af_rc rc = AF_OK;
-    size_t i;
     const char *p, *e;
 
     *out = NULL;
-    af_buf_init(&b, AUTHZ_URL_MAX);
     if (want == NULL) {
-        for (i = 0; i < c->scopes.n && rc == AF_OK; i++) {
-            if (i > 0)
-                rc = af_buf_addc(&b, ' ');
-            if (rc == AF_OK)
-                rc = af_buf_adds(&b, c->scopes.v[i]);
-        }
-        goto done;
+        *out = af_scope_client_default(c);
+        rc = *out ? AF_OK : AF_ERR_NOMEM;
+        goto out;
     }
     /* scope = scope-token *( SP scope-token ): exactly one space between. */
     for (p = want;; p = e + 1) {
@@ -295,15 +296,10 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
         if (*e == '\0')
             break;
     }
-    rc = af_buf_adds(&b, want);
-done:
-    if (rc == AF_OK) {
-        *out = af_buf_detach(&b);
-        if (*out == NULL)
-            rc = AF_ERR_NOMEM;
-    }
+    *out = strdup(want);
+    if (*out == NULL)
+        rc = AF_ERR_NOMEM;
 out:
-    af_buf_free(&b);
     return rc;
 }
 
@@ -461,9 +457,9 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
     /* PKCE (RFC 7636 §4.3, §4.4.1). */
     a->challenge = af_params_get(in, AF_P_CODE_CHALLENGE);
     method = af_params_get(in, AF_P_CODE_CHALLENGE_METHOD);
-    if (method != NULL && strcmp(method, AF_PKCE_S256) != 0 &&
-        strcmp(method, AF_PKCE_PLAIN) != 0) {
-        authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge_method must be S256");
+    if (method != NULL && strcmp(method, AF_PKCE_S256) != 0 && strcmp(method, AF_PKCE_PLAIN) != 0) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST,
+                    "code_challenge_method is neither S256 nor plain");
         goto out;
     }
     if (method != NULL && a->challenge == NULL) {
@@ -580,6 +576,7 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         goto out;
     }
 
+    /* af_code_put copies every field; the casts only drop const. */
     rec.client_id = a->client->id;
     rec.redirect_uri = (char *)a->redirect_sent;
     rec.challenge = (char *)a->challenge;
@@ -591,26 +588,22 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     rec.expires = af_now() + a->srv->cfg->code_ttl;
     rec.sid = sid;
     rc = af_code_put(a->srv->store, &rec, &code);
-    if (rc == AF_ERR_TOOBIG) {
-        authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
-        goto cookie;
-    }
-    if (rc != AF_OK) {
-        authz_error(resp, a, AF_E_SERVER_ERROR, "the authorization code could not be stored");
-        goto cookie;
-    }
-    rc = af_params_add(&p, AF_P_CODE, code);
+    if (rc == AF_OK)
+        rc = af_params_add(&p, AF_P_CODE, code);
     if (rc == AF_OK && a->state != NULL)
         rc = af_params_add(&p, AF_P_STATE, a->state);
     if (rc == AF_OK)
         rc = af_params_add(&p, AF_P_ISS, a->srv->issuer);
-    if (rc == AF_OK)
+    if (rc == AF_OK) {
         authz_deliver(resp, a, &p);
-    else
-        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
-    af_log_debug("authorize: code issued to client %s for sub %s", a->client->id, user->sub);
-cookie:
-    /* After the response builders, which may reset the header list. */
+        af_log_debug("authorize: code issued to client %s for sub %s", a->client->id, user->sub);
+    } else if (rc == AF_ERR_TOOBIG) {
+        /* The store's cap on live codes (cfg->max_codes) was reached. */
+        authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
+    } else {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "the authorization code could not be stored");
+    }
+    /* The user is logged in even when the code could not be stored. */
     af_session_cookie_set(resp, a->srv, sid);
 out:
     free(code);
@@ -619,20 +612,6 @@ out:
 }
 
 /* ---- the login page ---- */
-
-static af_rc add_hidden(struct af_buf *b, const char *name, const char *value)
-{
-    af_rc rc = af_buf_adds(b, "<input type=\"hidden\" name=\"");
-    if (rc == AF_OK)
-        rc = af_html_escape(b, name);
-    if (rc == AF_OK)
-        rc = af_buf_adds(b, "\" value=\"");
-    if (rc == AF_OK)
-        rc = af_html_escape(b, value);
-    if (rc == AF_OK)
-        rc = af_buf_adds(b, "\">\n");
-    return rc;
-}
 
 /* add_form_open: a form POSTing to /login with the authorization request
  * as hidden fields. */
@@ -648,8 +627,7 @@ static af_rc add_form_open(struct af_buf *b, const struct authz *a)
         rc = af_html_escape(b, AF_EP_LOGIN);
     if (rc == AF_OK)
         rc = af_buf_adds(b, "\">\n");
-    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK;
-         i++) {
+    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK; i++) {
         const char *v = af_params_get(a->in, authz_param_names[i]);
         if (v != NULL)
             rc = add_hidden(b, authz_param_names[i], v);
@@ -741,17 +719,10 @@ static void login_page(struct af_resp *resp, const struct authz *a, const char *
         af_resp_html(resp, 200, af_buf_str(&b));
     else
         af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "the login page could not be built");
-    af_resp_no_store(resp);
     af_buf_free(&b);
 }
 
-/* ---- handlers ---- */
-
-static void method_not_allowed(struct af_resp *resp, const char *allow)
-{
-    af_resp_error_page(resp, 405, AF_E_INVALID_REQUEST, "method not allowed");
-    af_resp_header(resp, "Allow", allow);
-}
+/* ---- handlers (the route table admits only the methods they serve) ---- */
 
 void af_h_authorize(struct af_req *req, struct af_resp *resp)
 {
@@ -759,10 +730,6 @@ void af_h_authorize(struct af_req *req, struct af_resp *resp)
     const struct af_cfg_user *user;
     struct authz a;
 
-    if (req->method != AF_M_GET && req->method != AF_M_POST) {
-        method_not_allowed(resp, "GET, POST");
-        return;
-    }
     if (authz_check(req, af_req_params(req), &a, resp) != AF_OK)
         goto out;
 
@@ -803,10 +770,6 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     struct authz a;
     size_t i;
 
-    if (req->method != AF_M_POST) {
-        method_not_allowed(resp, "POST");
-        return;
-    }
     if (authz_check(req, in, &a, resp) != AF_OK)
         goto out;
     for (i = 0; i < sizeof(login_field_names) / sizeof(login_field_names[0]); i++) {

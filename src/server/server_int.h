@@ -320,6 +320,37 @@ typedef enum {
  * *token_out with free(); otherwise it is NULL. */
 af_bearer_result af_bearer_parse(const char *authorization, char **token_out);
 
+/* af_auth_scheme_match: when the Authorization header value hdr (leading
+ * spaces and tabs skipped) uses auth-scheme scheme, compared
+ * case-insensitively (RFC 7235 §2.1), what follows the scheme with its
+ * separating spaces skipped: borrowed from hdr, "" when nothing follows.
+ * NULL when hdr is NULL or names another scheme ("Bearerx" is another
+ * scheme: the name goes on with a tchar, RFC 7230 §3.2.6). Any other
+ * character right after the scheme (a tab, a comma) is left at the start of
+ * the result for the caller's token68 check to refuse. */
+const char *af_auth_scheme_match(const char *hdr, const char *scheme);
+
+/* The longest Authorization header value af_bearer_parse accepts: a JWS cap
+ * plus the scheme. Longer ones are AF_BEARER_MALFORMED. */
+#define AF_BEARER_HDR_MAX (AF_JWS_MAX_LEN + 64)
+
+/* The longest Authorization header value af_basic_parse accepts: ample for
+ * a client id and secret, small enough to bound the decoding work. */
+#define AF_BASIC_HDR_MAX 2048
+
+/* af_basic_parse: client credentials from an Authorization header value
+ * (RFC 6749 §2.3.1 over RFC 7617 §2): "Basic" (case-insensitive), one or
+ * more spaces, then canonical padded base64 (RFC 4648 §4: '=' only at the
+ * end, unused bits zero, no whitespace) of form-urlencoded client_id, ':',
+ * form-urlencoded secret; both halves are decoded (malformed escapes, NUL
+ * and invalid UTF-8 refused). Returns AF_ERR_NOTFOUND for NULL or another
+ * scheme, AF_ERR_TOOBIG past AF_BASIC_HDR_MAX (checked first, whatever the
+ * scheme), AF_ERR_PARSE when malformed. On AF_OK the caller frees *id_out
+ * and *secret_out with free() (wiping the secret first); otherwise both
+ * are NULL. */
+af_rc af_basic_parse(const char *authorization, char **id_out, char **secret_out)
+    AF_WARN_UNUSED;
+
 /* A presented token, found as a live access token (verified JWT whose jti
  * is live) or as a live refresh token. */
 struct af_token_info {
