@@ -437,6 +437,16 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
         authz_error(resp, a, AF_E_UNSUPPORTED_RT, "only response_type=code is supported");
         goto out;
     }
+    /* OIDC Core §6.1, §6.2: an OP without request objects MUST say so
+     * rather than ignore them (the client may rely on their content). */
+    if (af_params_get(in, AF_P_REQUEST) != NULL) {
+        authz_error(resp, a, AF_E_REQUEST_NOT_SUPPORTED, "request objects are not supported");
+        goto out;
+    }
+    if (af_params_get(in, AF_P_REQUEST_URI) != NULL) {
+        authz_error(resp, a, AF_E_REQUEST_URI_NOT_SUPPORTED, "request_uri is not supported");
+        goto out;
+    }
     if (!(c->grant_types & AF_GRANT_AUTHORIZATION_CODE)) {
         authz_error(resp, a, AF_E_UNAUTHORIZED_CLIENT,
                     "the client may not use the authorization_code grant");

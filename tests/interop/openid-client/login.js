@@ -6,10 +6,15 @@
  * nonce, at_hash), userinfo, refresh rotation, introspection or revocation
  * deviate from what a mainstream client expects, a step below throws.
  *
- * Usage: node login.js --issuer URL --client-id ID --redirect-uri URI
+ * Usage: node login.js --issuer URL --client-id ID [--redirect-uri URI]
  *          [--client-secret S] [--auth-method client_secret_basic|
  *          client_secret_post|none] [--alg RS256|ES256|...] [--scope S]
- *          [--login-hint USER]
+ *          [--login-hint USER] [--from-config AUTHFLOWD_JSON]
+ *
+ * --from-config reads the client's registration (secret, first redirect
+ * URI, token_endpoint_auth_method, and of its scopes those among openid
+ * profile email offline_access) from authflowd's config; options given on
+ * the command line win.
  *
  * Prints one JSON summary line on stdout. Exit status: 0 when every step
  * passed, 1 on any failure (the summary then carries "ok": false and the
@@ -17,6 +22,7 @@
  */
 'use strict';
 
+const fs = require('fs');
 const http = require('http');
 const https = require('https');
 const { Issuer, generators } = require('openid-client');
@@ -26,12 +32,27 @@ function usage(msg) {
   process.exit(2);
 }
 
+/* The client's registration in an authflowd config (RFC 7591 names). */
+function fromConfig(path, clientId) {
+  const cfg = JSON.parse(fs.readFileSync(path, 'utf8'));
+  const c = (cfg.clients || []).find((x) => x.client_id === clientId);
+  if (!c) usage(`client ${clientId} is not in ${path}`);
+  const out = { redirectUri: c.redirect_uris[0] };
+  if (c.client_secret !== undefined) out.clientSecret = c.client_secret;
+  out.authMethod = c.token_endpoint_auth_method || (c.client_secret ? 'client_secret_basic' : 'none');
+  const wanted = ['openid', 'profile', 'email', 'offline_access'];
+  const have = (c.scope || 'openid profile email offline_access').split(' ');
+  out.scope = wanted.filter((s) => have.includes(s)).join(' ');
+  return out;
+}
+
 function parseArgs(argv) {
-  const opts = {
+  const defaults = {
     authMethod: 'client_secret_basic',
     alg: 'RS256',
     scope: 'openid profile email',
   };
+  const opts = {};
   const names = {
     '--issuer': 'issuer',
     '--client-id': 'clientId',
@@ -41,6 +62,7 @@ function parseArgs(argv) {
     '--alg': 'alg',
     '--scope': 'scope',
     '--login-hint': 'loginHint',
+    '--from-config': 'fromConfig',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
@@ -48,6 +70,11 @@ function parseArgs(argv) {
     if (i + 1 >= argv.length) usage(`${argv[i]} needs a value`);
     opts[key] = argv[i + 1];
   }
+  if (opts.fromConfig) {
+    if (!opts.clientId) usage('--from-config needs --client-id');
+    Object.assign(opts, { ...fromConfig(opts.fromConfig, opts.clientId), ...opts });
+  }
+  for (const [k, v] of Object.entries(defaults)) if (opts[k] === undefined) opts[k] = v;
   for (const k of ['issuer', 'clientId', 'redirectUri']) {
     if (!opts[k]) usage(`missing --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);
   }

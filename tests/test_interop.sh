@@ -1,0 +1,184 @@
+#!/bin/sh
+# test_interop.sh - interop with a relying-party library nobody here wrote:
+# openid-client 5.x (npm, pinned in tests/interop/openid-client/) logs in
+# against a real authflowd on 127.0.0.1:0 with its default settings, three
+# times: a confidential client (client_secret_basic, RS256), the same with
+# an ES256 signing key, and the public client (token_endpoint_auth_method
+# none).
+#
+# Exit: 0 pass, 1 fail, 77 skip (only when node or npm are absent), 99 hard
+# error (no authflowd binary, npm install failed).
+#
+# Environment (set by `make check`): AF_SRCDIR, AF_BUILDDIR; AF_CONFIG
+# overrides the base config (default: conf/authflowd.json).
+
+set -u
+
+srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${AF_BUILDDIR:-$(pwd)}
+authflowd=${AF_AUTHFLOWD:-$builddir/authflowd}
+pkgsrc=$srcdir/tests/interop/openid-client
+# node_modules lives in the build tree, never in the source tree.
+ocdir=$builddir/tests/interop/openid-client
+shipped=${AF_CONFIG:-$srcdir/conf/authflowd.json}
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "SKIP: node and npm are needed for the openid-client interop test"
+    exit 77
+fi
+if [ ! -x "$authflowd" ]; then
+    echo "ERROR: $authflowd is not built"
+    exit 99
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-interop.XXXXXX") || exit 99
+pid=
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# ---- install the pinned package (once; again when the pins change)
+mkdir -p "$ocdir" || exit 99
+# An in-tree build installs next to the sources (node_modules is ignored).
+same_dir=no
+[ "$(cd "$pkgsrc" && pwd -P)" = "$(cd "$ocdir" && pwd -P)" ] && same_dir=yes
+if ! cmp -s "$pkgsrc/package-lock.json" "$ocdir/package-lock.json" ||
+   ! cmp -s "$pkgsrc/package.json" "$ocdir/package.json" ||
+   [ ! -f "$ocdir/node_modules/openid-client/package.json" ]; then
+    if [ $same_dir = no ]; then
+        cp "$pkgsrc/package.json" "$pkgsrc/package-lock.json" "$ocdir/" || exit 99
+    fi
+    echo "installing openid-client into $ocdir"
+    if ! npm install --no-audit --no-fund --loglevel=error --prefix "$ocdir" >"$tmp/npm.log" 2>&1; then
+        cat "$tmp/npm.log"
+        echo "ERROR: npm install failed"
+        [ $same_dir = no ] && rm -f "$ocdir/package-lock.json" # retry next time
+        exit 99
+    fi
+fi
+if [ $same_dir = no ]; then
+    cp "$pkgsrc/login.js" "$ocdir/login.js" || exit 99
+fi
+ocver=$(node -p "require('$ocdir/node_modules/openid-client/package.json').version")
+echo "openid-client $ocver, node $(node --version)"
+
+# ---- configs: the shipped one, issuer from the bound address; the client
+# under test gets the refresh_token grant the flow exercises.
+# make_config OUT CLIENT_ID KEYS_JSON
+make_config() {
+    node -e '
+        const fs = require("fs");
+        const [src, out, id, keys] = process.argv.slice(1);
+        const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
+        delete cfg.issuer;
+        delete cfg.listen;
+        if (keys !== "") cfg.keys = JSON.parse(keys);
+        const c = (cfg.clients || []).find((x) => x.client_id === id);
+        if (!c) { console.error("no client " + id + " in " + src); process.exit(1); }
+        c.grant_types = c.grant_types || ["authorization_code"];
+        if (!c.grant_types.includes("refresh_token")) c.grant_types.push("refresh_token");
+        fs.writeFileSync(out, JSON.stringify(cfg, null, 2));
+    ' "$shipped" "$1" "$2" "$3"
+}
+
+# pick_client confidential|public PREFERRED_ID...: the first preferred (else
+# any) shipped client of that kind with the authorization_code grant;
+# confidential means client_secret_basic, the openid-client default.
+pick_client() {
+    node -e '
+        const cfg = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const kind = process.argv[2];
+        const clients = cfg.clients || [];
+        const fits = (c) => {
+            const code = (c.grant_types || ["authorization_code"]).includes("authorization_code");
+            const method = c.token_endpoint_auth_method || (c.client_secret ? "client_secret_basic" : "none");
+            return code && method === (kind === "public" ? "none" : "client_secret_basic");
+        };
+        const preferred = process.argv.slice(3).map((id) => clients.find((c) => c.client_id === id));
+        const c = preferred.find((x) => x && fits(x)) || clients.find(fits);
+        if (c) console.log(c.client_id);
+    ' "$shipped" "$@"
+}
+
+# run_case NAME CLIENT_ID ALG KEYS_JSON
+failures=0
+passes=0
+run_case() {
+    name=$1 client=$2 alg=$3 keys=$4
+    cfg=$tmp/$name.json
+    if ! make_config "$cfg" "$client" "$keys"; then
+        echo "FAIL: $name: cannot build the config"
+        failures=$((failures + 1))
+        return
+    fi
+    "$authflowd" --config "$cfg" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    pid=$!
+    url=
+    i=0
+    while [ $i -lt 150 ]; do
+        if [ -s "$tmp/$name.out" ] && [ "$(wc -l <"$tmp/$name.out")" -ge 1 ]; then
+            url=$(head -n 1 "$tmp/$name.out")
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if [ -z "$url" ]; then
+        echo "FAIL: $name: authflowd did not start"
+        cat "$tmp/$name.err"
+        failures=$((failures + 1))
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        pid=
+        return
+    fi
+    node "$ocdir/login.js" --issuer "$url" --client-id "$client" --alg "$alg" \
+        --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
+    lrc=$?
+    kill -TERM "$pid"
+    wait "$pid"
+    drc=$?
+    pid=
+    echo "$name: $(cat "$tmp/$name.result")"
+    if [ $lrc -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
+        echo "FAIL: $name: login.js exited $lrc"
+        cat "$tmp/$name.node.err"
+        echo "--- authflowd stderr"
+        cat "$tmp/$name.err"
+        failures=$((failures + 1))
+    elif [ $drc -ne 0 ]; then
+        echo "FAIL: $name: authflowd exited $drc on SIGTERM"
+        cat "$tmp/$name.err"
+        failures=$((failures + 1))
+    else
+        echo "PASS: $name"
+        passes=$((passes + 1))
+    fi
+}
+
+confidential=$(pick_client confidential demo-app test-client)
+public=$(pick_client public demo-spa)
+
+if [ -z "$confidential" ]; then
+    echo "FAIL: no confidential client_secret_basic client in $shipped"
+    failures=$((failures + 1))
+else
+    run_case basic-rs256 "$confidential" RS256 ""
+    run_case basic-es256 "$confidential" ES256 '[{"alg":"ES256"}]'
+fi
+if [ -z "$public" ]; then
+    echo "FAIL: no public client in $shipped"
+    failures=$((failures + 1))
+else
+    run_case public-none "$public" RS256 ""
+fi
+
+echo "interop: $passes passed, $failures failed"
+[ $failures -eq 0 ]
