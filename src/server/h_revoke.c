@@ -1,9 +1,10 @@
 /*
  * h_revoke.c - POST /revoke (RFC 7009). The caller authenticates as at the
  * token endpoint and may revoke only its own tokens. Revoking a refresh
- * token revokes its whole grant (§2.1: the access tokens from it too);
- * revoking an access token revokes that token. Unknown strings answer 200
- * (§2.2): the client's goal, an unusable token, holds.
+ * token, live or already rotated, revokes its whole grant (§2.1: the
+ * access tokens from it too); revoking an access token revokes that token.
+ * Unknown strings answer 200 (§2.2): the client's goal, an unusable token,
+ * holds.
  */
 #include "config.h"
 
@@ -11,35 +12,73 @@
 
 #include "server_int.h"
 
+/* revoke_used: token is no live token; if it is a refresh token that was
+ * already rotated, revoking it must still revoke its grant (§2.1: the
+ * access tokens and the refresh token that replaced it), and a rotated
+ * token presented again is a replay anyway (RFC 9700 §4.14.2). The store's
+ * replay path does exactly that. It cannot check the client first: the
+ * store hands out no record of a used token; /token behaves the same for
+ * a replayed refresh token. Returns false when resp holds an error. */
+static bool revoke_used(struct af_req *req, struct af_resp *resp,
+                        const struct af_cfg_client *client, const char *token)
+{
+    struct af_token_rec rec;
+    bool ok = true;
+    af_rc rc;
+
+    rc = af_refresh_rotate(req->srv->store, token, &rec);
+    /* AF_ERR_STATE: a used refresh token, its grant now revoked; anything
+     * else but AF_OK: unknown, expired or revoked, nothing to do (§2.2) */
+    if (rc != AF_OK)
+        goto out;
+    /* a live refresh token, which af_tokens_lookup would have found: it is
+     * used up now, so finish the job as for any refresh token */
+    if (strcmp(rec.client_id, client->id) != 0) {
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
+                            "the token was issued to another client (RFC 7009 2.1)");
+        ok = false;
+        goto out;
+    }
+    af_token_revoke(req->srv->store, token, true);
+out:
+    af_token_rec_clear(&rec);
+    return ok;
+}
+
 void af_h_revoke(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_client *client;
     struct af_token_info ti;
-    const char *token, *hint;
+    const char *token;
+    af_rc rc;
 
     memset(&ti, 0, sizeof(ti));
     if (!af_client_request_check(req, resp, &client))
         goto out;
     token = af_params_get(&req->form, AF_P_TOKEN);
-    if (token == NULL) {
+    /* an empty value is no token either (RFC 7009 §2.1: token is REQUIRED) */
+    if (token == NULL || *token == '\0') {
         af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
         goto out;
     }
-    hint = af_params_get(&req->form, AF_P_TOKEN_TYPE_HINT);
-    if (hint != NULL && strcmp(hint, AF_HINT_ACCESS_TOKEN) != 0 &&
-        strcmp(hint, AF_HINT_REFRESH_TOKEN) != 0) {
-        af_resp_oauth_error(resp, 400, AF_E_UNSUPPORTED_TOKEN_TYPE,
-                            "token_type_hint must be access_token or refresh_token");
-        goto out;
-    }
-    /* the hint is only a hint (§2.1): both kinds are looked up either way */
-    if (af_tokens_lookup(req->srv, token, &ti) == AF_OK) {
+    /* token_type_hint is only a hint: both kinds are looked up either way,
+     * and an unknown value "is ignored by the authorization server and does
+     * not influence the revocation response" (RFC 7009 §2.2). We revoke both
+     * token types, so unsupported_token_type is never due. */
+    rc = af_tokens_lookup(req->srv, token, &ti);
+    if (rc == AF_OK) {
         if (strcmp(ti.rec.client_id, client->id) != 0) {
             af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
                                 "the token was issued to another client (RFC 7009 2.1)");
             goto out;
         }
         af_token_revoke(req->srv->store, ti.key, ti.is_refresh);
+    } else if (rc == AF_ERR_NOTFOUND) {
+        if (!revoke_used(req, resp, client, token))
+            goto out;
+    } else {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "token lookup failed");
+        goto out;
     }
     resp->status = 200; /* empty body */
 out:

@@ -1,0 +1,1651 @@
+/*
+ * expect.c - expectations: validating them when a suite loads and
+ * evaluating them against a step's hops (docs/suite-format.md §10, §11).
+ *
+ * A failure message is one line "what: expected X, got Y"; the runner adds
+ * the check id, the step and the spec clause around it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authflow/proto.h"
+#include "probe/probe_int.h"
+
+/* ---- validation (loader) ---- */
+
+enum {
+    TS = 1,  /* string */
+    TI = 2,  /* integer */
+    TN = 4,  /* number (integer or real) */
+    TB = 8,  /* boolean */
+    TO = 16, /* object */
+    TA = 32, /* array */
+    TZ = 64, /* null */
+    TANY = 127
+};
+
+struct pred {
+    const char *name;
+    unsigned types;
+};
+
+/* Predicates in the order they are evaluated. */
+static const struct pred preds[] = {
+    {"present", TB},
+    {"equals", TANY},
+    {"not_equals", TANY},
+    {"one_of", TA},
+    {"contains", TS | TN | TB},
+    {"not_contains", TS | TN | TB},
+    {"starts_with", TS},
+    {"matches", TS},
+    {"has_token", TS},
+    {"type", TS},
+    {"range", TA},
+    {"min_length", TI},
+    {"only_keys", TA},
+    {"keys", TA},
+    {"count", TI},
+    {"format", TS},
+};
+
+static const char *const common_keys[] = {"spec", "severity", "on", "why", "icase"};
+static const char *const shorthands[] = {"header", "json", "params", "cookie", "location", "body"};
+static const char *const type_names[] = {"string", "number", "integer", "boolean",
+                                         "object", "array",  "null"};
+static const char *const format_names[] = {"error-code", "url", "https", "no-query-fragment",
+                                           "jwt"};
+static const char *const on_names[] = {"last", "first", "page", "after_submit", "all", "any"};
+static const char *const jwt_keys[] = {"jwt",    "verify", "alg",   "typ",   "iss",
+                                       "aud",    "exp",    "iat",   "nonce", "at_hash",
+                                       "c_hash", "claims", "header"};
+
+static bool in_list(const char *s, const char *const *l, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcmp(s, l[i]) == 0)
+            return true;
+    return false;
+}
+#define IN(s, l) in_list((s), (l), sizeof(l) / sizeof((l)[0]))
+
+static bool type_ok(const json_t *v, unsigned t)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return t & TS;
+    case JSON_INTEGER:
+        return t & (TI | TN);
+    case JSON_REAL:
+        return t & TN;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return t & TB;
+    case JSON_OBJECT:
+        return t & TO;
+    case JSON_ARRAY:
+        return t & TA;
+    default:
+        return t & TZ;
+    }
+}
+
+static const struct pred *pred_find(const char *k)
+{
+    size_t i;
+    for (i = 0; i < sizeof(preds) / sizeof(preds[0]); i++)
+        if (strcmp(preds[i].name, k) == 0)
+            return &preds[i];
+    return NULL;
+}
+
+static af_rc path_key(struct af_buf *path, const char *k)
+{
+    return af_buf_addf(path, ".%s", k);
+}
+
+static af_rc tmpl_tree_check(const json_t *v, struct af_buf *path, struct af_err *err)
+{
+    af_rc rc = AF_OK;
+    if (json_is_string(v)) {
+        rc = af_tmpl_check(json_string_value(v), err);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            size_t mark = path->len;
+            if (af_buf_addf(path, "[%zu]", i) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = tmpl_tree_check(m, path, err);
+            if (rc != AF_OK)
+                return rc;
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            size_t mark = path->len;
+            if (path_key(path, k) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = tmpl_tree_check(m, path, err);
+            if (rc != AF_OK)
+                return rc;
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+    }
+    return rc;
+}
+
+static af_rc check_common(const char *k, const json_t *v, struct af_buf *path, struct af_err *err)
+{
+    if (strcmp(k, "spec") == 0 || strcmp(k, "why") == 0) {
+        if (!json_is_string(v))
+            goto type;
+        return AF_OK;
+    }
+    if (strcmp(k, "icase") == 0) {
+        if (!json_is_boolean(v))
+            goto type;
+        return AF_OK;
+    }
+    if (strcmp(k, "severity") == 0) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "MUST") != 0 &&
+                                   strcmp(json_string_value(v), "SHOULD") != 0)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be \"MUST\" or \"SHOULD\"");
+        }
+        return AF_OK;
+    }
+    /* on */
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        return AF_OK;
+    if (json_is_string(v) && IN(json_string_value(v), on_names))
+        return AF_OK;
+    (void)path_key(path, k);
+    return AF_ERR_SET(err, AF_ERR_INVALID,
+                      "must be a hop number or one of last, first, page, after_submit, all, any");
+type:
+    (void)path_key(path, k);
+    return AF_ERR_SET(err, AF_ERR_INVALID, "must be %s, not %s",
+                      strcmp(k, "icase") == 0 ? "a boolean" : "a string", af_json_type_name(v));
+}
+
+static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *path,
+                              struct af_err *err)
+{
+    size_t i;
+    json_t *m;
+    af_rc rc = AF_OK;
+    if (strcmp(k, "matches") == 0) {
+        regex_t re;
+        int e;
+        if (strstr(json_string_value(v), "{{") != NULL) {
+            /* A template: compiled once expanded, at run time. */
+            size_t mark = path->len;
+            if (path_key(path, k) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = af_tmpl_check(json_string_value(v), err);
+            if (rc == AF_OK) {
+                path->len = mark;
+                path->p[mark] = '\0';
+            }
+            return rc;
+        }
+        e = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
+        if (e != 0) {
+            char buf[128];
+            regerror(e, &re, buf, sizeof(buf));
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "regular expression does not compile: %s", buf);
+        }
+        regfree(&re);
+        return AF_OK;
+    }
+    if (strcmp(k, "type") == 0 && !IN(json_string_value(v), type_names)) {
+        (void)path_key(path, k);
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "unknown type \"%s\" (string, number, integer, boolean, object, array, "
+                          "null)",
+                          json_string_value(v));
+    }
+    if (strcmp(k, "format") == 0 && !IN(json_string_value(v), format_names)) {
+        (void)path_key(path, k);
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "unknown format \"%s\" (error-code, url, https, no-query-fragment, jwt)",
+                          json_string_value(v));
+    }
+    if (strcmp(k, "range") == 0) {
+        if (json_array_size(v) != 2 || !type_ok(json_array_get(v, 0), TN | TZ) ||
+            !type_ok(json_array_get(v, 1), TN | TZ)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be [MIN, MAX] (numbers or null)");
+        }
+    }
+    if (strcmp(k, "only_keys") == 0 || strcmp(k, "keys") == 0) {
+        json_array_foreach(v, i, m)
+        {
+            if (!json_is_string(m)) {
+                af_msg_addf(path, ".%s[%zu]", k, i);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
+            }
+        }
+    }
+    if (strcmp(k, "equals") == 0 || strcmp(k, "not_equals") == 0 || strcmp(k, "one_of") == 0 ||
+        strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0 ||
+        strcmp(k, "starts_with") == 0 || strcmp(k, "has_token") == 0) {
+        size_t mark = path->len;
+        if (path_key(path, k) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = tmpl_tree_check(v, path, err);
+        if (rc == AF_OK) {
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+    }
+    return rc;
+}
+
+af_rc af_expect_preds_check(const json_t *ex, bool need_predicate, struct af_buf *path,
+                            struct af_err *err)
+{
+    const char *k;
+    json_t *v;
+    int n = 0;
+    af_rc rc;
+    json_object_foreach((json_t *)ex, k, v)
+    {
+        const struct pred *p = pred_find(k);
+        if (p == NULL)
+            continue;
+        if (!type_ok(v, p->types)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "%s does not take %s", k, af_json_type_name(v));
+        }
+        rc = check_pred_value(k, v, path, err);
+        if (rc != AF_OK)
+            return rc;
+        n++;
+    }
+    if (need_predicate && n == 0)
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "no predicate (present, equals, not_equals, one_of, contains, "
+                          "not_contains, starts_with, matches, has_token, type, range, "
+                          "min_length, only_keys, keys, count, format)");
+    return AF_OK;
+}
+
+static af_rc unknown_key(const json_t *ex, const char *k, struct af_buf *path, struct af_err *err)
+{
+    const char *hint = "";
+    (void)ex;
+    (void)path_key(path, k);
+    if (strcmp(k, "equal") == 0 || strcmp(k, "eq") == 0)
+        hint = " (did you mean \"equals\"?)";
+    else if (strcmp(k, "match") == 0 || strcmp(k, "regex") == 0)
+        hint = " (did you mean \"matches\"?)";
+    else if (strcmp(k, "contain") == 0)
+        hint = " (did you mean \"contains\"?)";
+    else if (strcmp(k, "in") == 0 || strcmp(k, "oneof") == 0)
+        hint = " (did you mean \"one_of\"?)";
+    else if (strcmp(k, "exists") == 0)
+        hint = " (did you mean \"present\"?)";
+    return AF_ERR_SET(err, AF_ERR_INVALID, "unknown key \"%s\"%s", k, hint);
+}
+
+static af_rc check_sub_list(const json_t *list, const char *key, bool jwt_claims,
+                            struct af_buf *path, struct af_err *err)
+{
+    size_t i;
+    json_t *m;
+    af_rc rc;
+    if (!json_is_array(list)) {
+        (void)path_key(path, key);
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be an array");
+    }
+    json_array_foreach(list, i, m)
+    {
+        size_t mark = path->len;
+        if (af_buf_addf(path, ".%s[%zu]", key, i) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (jwt_claims) {
+            const char *k;
+            json_t *v;
+            if (!json_is_object(m))
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be an object");
+            if (!json_is_string(json_object_get(m, "that")))
+                return AF_ERR_SET(err, AF_ERR_INVALID, "needs \"that\": a claim name");
+            json_object_foreach(m, k, v)
+            {
+                if (strcmp(k, "that") != 0 && pred_find(k) == NULL && strcmp(k, "icase") != 0)
+                    return unknown_key(m, k, path, err);
+            }
+            rc = af_expect_preds_check(m, true, path, err);
+        } else {
+            rc = af_expect_check(m, path, err);
+        }
+        if (rc != AF_OK)
+            return rc;
+        path->len = mark;
+        path->p[mark] = '\0';
+    }
+    return AF_OK;
+}
+
+static af_rc check_status(const json_t *v, struct af_buf *path, struct af_err *err)
+{
+    size_t i;
+    json_t *m;
+    if (json_is_integer(v))
+        return AF_OK;
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        json_array_foreach(v, i, m)
+        {
+            if (!json_is_integer(m)) {
+                af_msg_addf(path, ".status[%zu]", i);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be an integer");
+            }
+        }
+        return AF_OK;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x')
+            return AF_OK;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *b;
+        json_object_foreach((json_t *)v, k, b)
+        {
+            if ((strcmp(k, "min") != 0 && strcmp(k, "max") != 0) || !json_is_integer(b)) {
+                af_msg_addf(path, ".status.%s", k);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "a status range has integer min and max");
+            }
+        }
+        return AF_OK;
+    }
+    (void)path_key(path, "status");
+    return AF_ERR_SET(err, AF_ERR_INVALID,
+                      "must be a status (302), a list ([302, 303]), a class (\"4xx\") or a range "
+                      "({\"min\": 400, \"max\": 499})");
+}
+
+af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+{
+    const char *k, *kind = NULL;
+    json_t *v;
+    af_rc rc;
+    int kinds = 0;
+
+    if (!json_is_object(ex))
+        return AF_ERR_SET(err, AF_ERR_INVALID, "an expectation must be an object, not %s",
+                          af_json_type_name(ex));
+    json_object_foreach((json_t *)ex, k, v)
+    {
+        /* In a JWT expectation "header" lists header checks, not a kind. */
+        if (strcmp(k, "header") == 0 && json_object_get(ex, "jwt") != NULL)
+            continue;
+        if (strcmp(k, "status") == 0 || strcmp(k, "redirect") == 0 || strcmp(k, "any") == 0 ||
+            strcmp(k, "all") == 0 || strcmp(k, "jwt") == 0 || strcmp(k, "that") == 0 ||
+            IN(k, shorthands)) {
+            kinds++;
+            kind = k;
+        }
+    }
+    if (kinds != 1)
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          kinds == 0 ? "no kind: give one of status, that, header, json, params, "
+                                       "cookie, location, body, redirect, jwt, any, all"
+                                     : "more than one kind (status, that, header, json, params, "
+                                       "cookie, location, body, redirect, jwt, any, all)");
+    /* Keys allowed for this kind, then the kind's own value. */
+    json_object_foreach((json_t *)ex, k, v)
+    {
+        if (strcmp(k, kind) == 0)
+            continue;
+        if (IN(k, common_keys)) {
+            rc = check_common(k, v, path, err);
+            if (rc != AF_OK)
+                return rc;
+            continue;
+        }
+        if (strcmp(kind, "jwt") == 0 && IN(k, jwt_keys))
+            continue;
+        if ((strcmp(kind, "that") == 0 || IN(kind, shorthands)) && pred_find(k) != NULL)
+            continue;
+        return unknown_key(ex, k, path, err);
+    }
+    v = json_object_get(ex, kind);
+    if (strcmp(kind, "status") == 0)
+        return check_status(v, path, err);
+    if (strcmp(kind, "any") == 0 || strcmp(kind, "all") == 0) {
+        if (json_array_size(v) == 0) {
+            (void)path_key(path, kind);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a non-empty array of expectations");
+        }
+        return check_sub_list(v, kind, false, path, err);
+    }
+    if (strcmp(kind, "redirect") == 0) {
+        if (json_is_string(v)) {
+            const char *s = json_string_value(v);
+            if (strcmp(s, "client") == 0 || strcmp(s, "not_client") == 0 ||
+                strcmp(s, "none") == 0 || strcmp(s, "any") == 0)
+                return AF_OK;
+        } else if (json_is_object(v) && json_object_size(v) == 1 &&
+                   (json_is_string(json_object_get(v, "to")) ||
+                    json_is_string(json_object_get(v, "not_to")))) {
+            const json_t *u = json_object_get(v, "to");
+            return af_tmpl_check(json_string_value(u ? u : json_object_get(v, "not_to")), err);
+        }
+        (void)path_key(path, "redirect");
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "must be \"client\", \"not_client\", \"none\", \"any\", {\"to\": URL} "
+                          "or {\"not_to\": URL}");
+    }
+    if (strcmp(kind, "jwt") == 0) {
+        const char *sk[] = {"jwt", "at_hash", "c_hash"};
+        size_t i;
+        for (i = 0; i < 3; i++) {
+            json_t *s = json_object_get(ex, sk[i]);
+            if (s == NULL)
+                continue;
+            if (!json_is_string(s)) {
+                (void)path_key(path, sk[i]);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a selector string");
+            }
+            rc = af_sel_check(json_string_value(s), err);
+            if (rc != AF_OK) {
+                (void)path_key(path, sk[i]);
+                return rc;
+            }
+        }
+        json_object_foreach((json_t *)ex, k, v)
+        {
+            if ((strcmp(k, "verify") == 0 || strcmp(k, "exp") == 0 || strcmp(k, "iat") == 0) &&
+                !json_is_boolean(v)) {
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a boolean");
+            }
+            if ((strcmp(k, "typ") == 0 || strcmp(k, "iss") == 0 || strcmp(k, "aud") == 0 ||
+                 strcmp(k, "nonce") == 0)) {
+                if (!json_is_string(v)) {
+                    (void)path_key(path, k);
+                    return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
+                }
+                rc = af_tmpl_check(json_string_value(v), err);
+                if (rc != AF_OK) {
+                    (void)path_key(path, k);
+                    return rc;
+                }
+            }
+            if (strcmp(k, "alg") == 0 && !json_is_string(v) && !json_is_array(v)) {
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string or a list of strings");
+            }
+            if (strcmp(k, "claims") == 0 || strcmp(k, "header") == 0) {
+                rc = check_sub_list(v, k, true, path, err);
+                if (rc != AF_OK)
+                    return rc;
+            }
+        }
+        return AF_OK;
+    }
+    /* that / shorthands */
+    if (strcmp(kind, "body") == 0) {
+        if (!json_is_true(v)) {
+            (void)path_key(path, kind);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "write \"body\": true");
+        }
+    } else {
+        if (!json_is_string(v)) {
+            (void)path_key(path, kind);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
+        }
+        if (strcmp(kind, "that") == 0) {
+            rc = af_sel_check(json_string_value(v), err);
+        } else {
+            char *sel = NULL;
+            const char *s = json_string_value(v);
+            if (asprintf(&sel, "%s%s%s", kind, *s ? "." : "", s) < 0)
+                return AF_ERR_NOMEM;
+            rc = af_sel_check(sel, err);
+            free(sel);
+        }
+        if (rc != AF_OK) {
+            (void)path_key(path, kind);
+            return rc;
+        }
+    }
+    return af_expect_preds_check(ex, true, path, err);
+}
+
+/* ---- evaluation helpers ---- */
+
+static bool num_of(const json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        if (*s == '\0' || isspace((unsigned char)*s))
+            return false;
+        *out = strtod(s, &end);
+        return *end == '\0';
+    }
+    return false;
+}
+
+static bool values_equal(const json_t *a, const json_t *e)
+{
+    double x, y;
+    if (json_is_string(a) && json_is_string(e))
+        return json_string_length(a) == json_string_length(e) &&
+               memcmp(json_string_value(a), json_string_value(e), json_string_length(a)) == 0;
+    if ((json_is_number(a) || json_is_number(e)) && num_of(a, &x) && num_of(e, &y))
+        return x == y;
+    if (json_is_boolean(a) && json_is_string(e))
+        return strcmp(json_is_true(a) ? "true" : "false", json_string_value(e)) == 0;
+    return json_equal((json_t *)a, (json_t *)e);
+}
+
+static bool has_token(const char *list, const char *tok)
+{
+    size_t tl = strlen(tok);
+    const char *p = list;
+    while (*p) {
+        size_t n;
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        n = strcspn(p, ", \t\r\n");
+        if (n == tl && tl > 0 && strncasecmp(p, tok, tl) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static bool url_has_host(const char *u, const char *scheme)
+{
+    size_t sl = strlen(scheme);
+    const char *h;
+    if (strncasecmp(u, scheme, sl) != 0)
+        return false;
+    h = u + sl;
+    return *h != '\0' && *h != '/' && *h != '?' && *h != '#';
+}
+
+static bool format_ok(const char *fmt, const char *s)
+{
+    if (strcmp(fmt, "error-code") == 0)
+        return af_proto_error_code_valid(s);
+    if (strcmp(fmt, "url") == 0)
+        return url_has_host(s, "http://") || url_has_host(s, "https://");
+    if (strcmp(fmt, "https") == 0)
+        return url_has_host(s, "https://");
+    if (strcmp(fmt, "no-query-fragment") == 0)
+        return strpbrk(s, "?#") == NULL;
+    /* jwt: three base64url segments, the first two not empty. */
+    {
+        int seg = 0;
+        size_t len = 0;
+        const char *p;
+        for (p = s;; p++) {
+            if (*p == '.' || *p == '\0') {
+                if (seg < 2 && len == 0)
+                    return false;
+                seg++;
+                len = 0;
+                if (*p == '\0')
+                    break;
+                continue;
+            }
+            if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+                return false;
+            len++;
+        }
+        return seg == 3;
+    }
+}
+
+/* A secret actual value is shown as its first characters and length. */
+static bool what_is_secret(const char *what)
+{
+    const char *dot = strrchr(what, '.');
+    return af_secret_name(dot ? dot + 1 : what);
+}
+
+static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *what, bool show)
+{
+    char *t;
+    af_rc rc;
+    if (!show && v->kind == AF_SV_VALUE && json_is_string(v->json) && what_is_secret(what)) {
+        rc = af_buf_addc(msg, '"');
+        if (rc == AF_OK)
+            rc = af_redact_value(msg, json_string_value(v->json));
+        if (rc == AF_OK)
+            rc = af_buf_addc(msg, '"');
+        return rc;
+    }
+    t = af_sv_text(v);
+    if (t == NULL)
+        return AF_ERR_NOMEM;
+    rc = af_buf_adds(msg, t);
+    free(t);
+    return rc;
+}
+
+static af_rc add_json(struct af_buf *msg, const json_t *v)
+{
+    struct af_sv tmp;
+    char *t;
+    af_rc rc;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.kind = AF_SV_VALUE;
+    tmp.json = (json_t *)v;
+    t = af_sv_text(&tmp);
+    if (t == NULL)
+        return AF_ERR_NOMEM;
+    rc = af_buf_adds(msg, t);
+    free(t);
+    return rc;
+}
+
+/* expand_expected: templates in an expected value. */
+static af_ex_result expand_expected(struct af_scope *sc, const json_t *in, json_t **out,
+                                    struct af_buf *msg)
+{
+    struct af_err e;
+    af_rc rc;
+    af_err_clear(&e);
+    rc = af_tmpl_expand_json(sc, in, out, &e);
+    if (rc == AF_OK && *out == NULL)
+        *out = json_null();
+    if (rc == AF_OK)
+        return AF_EX_PASS;
+    af_buf_reset(msg);
+    af_msg_add(msg, e.msg[0] ? e.msg : af_rc_str(rc));
+    return rc == AF_ERR_NOTFOUND ? AF_EX_SKIP : AF_EX_ERROR;
+}
+
+static af_ex_result fail(struct af_buf *msg, const char *what, const struct af_sv *v, bool show,
+                         const char *fmt, ...) AF_PRINTF(5, 6);
+
+static af_ex_result fail(struct af_buf *msg, const char *what, const struct af_sv *v, bool show,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    af_buf_reset(msg);
+    af_msg_addf(msg, "%s: expected ", what);
+    va_start(ap, fmt);
+    if (af_buf_vaddf(msg, fmt, ap) != AF_OK) {
+        /* cut short: the start of the message is kept */
+    }
+    va_end(ap);
+    af_msg_add(msg, ", got ");
+    (void)add_actual(msg, v, what, show);
+    return AF_EX_FAIL;
+}
+
+static af_ex_result fail_json(struct af_buf *msg, const char *what, const struct af_sv *v,
+                              bool show, const char *pre, const json_t *e)
+{
+    struct af_buf t;
+    af_ex_result r;
+    af_buf_init(&t, 4096);
+    (void)add_json(&t, e);
+    r = fail(msg, what, v, show, "%s%s", pre, af_buf_str(&t));
+    af_buf_free(&t);
+    return r;
+}
+
+/* pred_want: what predicate k expects, in words ("token \"no-store\"");
+ * e is the expanded expected value (NULL for predicates without one). */
+static void pred_want(const char *k, const json_t *pv, const json_t *e, struct af_buf *w)
+{
+    af_buf_reset(w);
+    if (strcmp(k, "equals") == 0) {
+        (void)add_json(w, e);
+    } else if (strcmp(k, "not_equals") == 0) {
+        af_msg_add(w, "anything but ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "one_of") == 0) {
+        af_msg_add(w, "one of ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "contains") == 0) {
+        af_msg_add(w, "something containing ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "not_contains") == 0) {
+        af_msg_add(w, "nothing containing ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "starts_with") == 0) {
+        af_msg_add(w, "a value starting with ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "has_token") == 0) {
+        af_msg_add(w, "token ");
+        (void)add_json(w, e);
+    } else if (strcmp(k, "matches") == 0) {
+        af_msg_addf(w, "a match for /%s/", json_string_value(e));
+    } else if (strcmp(k, "type") == 0) {
+        const char *t = json_string_value(pv);
+        af_msg_addf(w, "%s %s", (t[0] == 'a' || t[0] == 'i' || t[0] == 'o') ? "an" : "a", t);
+    } else if (strcmp(k, "range") == 0) {
+        af_msg_add(w, "a number in ");
+        (void)add_json(w, json_array_get(pv, 0));
+        af_msg_add(w, "..");
+        (void)add_json(w, json_array_get(pv, 1));
+    } else if (strcmp(k, "min_length") == 0) {
+        af_msg_addf(w, "at least %" JSON_INTEGER_FORMAT " characters", json_integer_value(pv));
+    } else if (strcmp(k, "only_keys") == 0) {
+        af_msg_add(w, "only the keys ");
+        (void)add_json(w, pv);
+    } else if (strcmp(k, "keys") == 0) {
+        af_msg_add(w, "the keys ");
+        (void)add_json(w, pv);
+    } else if (strcmp(k, "format") == 0) {
+        af_msg_addf(w, "format %s", json_string_value(pv));
+    } else if (strcmp(k, "present") == 0) {
+        af_msg_add(w, json_is_true(pv) ? "a value" : "no value");
+    }
+}
+
+static bool pred_takes_template(const char *k)
+{
+    return strcmp(k, "equals") == 0 || strcmp(k, "not_equals") == 0 || strcmp(k, "one_of") == 0 ||
+           strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0 ||
+           strcmp(k, "starts_with") == 0 || strcmp(k, "has_token") == 0 ||
+           strcmp(k, "matches") == 0;
+}
+
+/* pred_holds: predicate k on the present value a. *note may be set to a
+ * detail appended to the failure ("extra key \"x\""). */
+static af_ex_result pred_holds(const char *k, const json_t *pv, const json_t *e, const json_t *ex,
+                               const json_t *a, const char *what, char *note, size_t notecap,
+                               struct af_buf *msg)
+{
+    size_t i;
+    json_t *m;
+    bool hit = false;
+    double x;
+
+    if (strcmp(k, "equals") == 0)
+        return values_equal(a, e) ? AF_EX_PASS : AF_EX_FAIL;
+    if (strcmp(k, "not_equals") == 0)
+        return values_equal(a, e) ? AF_EX_FAIL : AF_EX_PASS;
+    if (strcmp(k, "one_of") == 0) {
+        json_array_foreach(e, i, m) hit = hit || values_equal(a, m);
+        return hit ? AF_EX_PASS : AF_EX_FAIL;
+    }
+    if (strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0) {
+        if (json_is_string(a) && json_is_string(e)) {
+            hit = strstr(json_string_value(a), json_string_value(e)) != NULL;
+        } else if (json_is_array(a)) {
+            json_array_foreach(a, i, m) hit = hit || values_equal(m, e);
+        } else if (json_is_object(a) && json_is_string(e)) {
+            hit = json_object_get(a, json_string_value(e)) != NULL;
+        }
+        return hit == (strcmp(k, "contains") == 0) ? AF_EX_PASS : AF_EX_FAIL;
+    }
+    if (strcmp(k, "starts_with") == 0)
+        return json_is_string(a) && strncmp(json_string_value(a), json_string_value(e),
+                                            json_string_length(e)) == 0
+                   ? AF_EX_PASS
+                   : AF_EX_FAIL;
+    if (strcmp(k, "has_token") == 0)
+        return json_is_string(a) && has_token(json_string_value(a), json_string_value(e))
+                   ? AF_EX_PASS
+                   : AF_EX_FAIL;
+    if (strcmp(k, "matches") == 0) {
+        regex_t re;
+        int fl = REG_EXTENDED | REG_NOSUB;
+        if (json_is_true(json_object_get(ex, "icase")))
+            fl |= REG_ICASE;
+        if (regcomp(&re, json_string_value(e), fl) != 0) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: the regular expression /%s/ does not compile", what,
+                        json_string_value(e));
+            return AF_EX_ERROR;
+        }
+        hit = json_is_string(a) && regexec(&re, json_string_value(a), 0, NULL, 0) == 0;
+        regfree(&re);
+        return hit ? AF_EX_PASS : AF_EX_FAIL;
+    }
+    if (strcmp(k, "type") == 0) {
+        const char *t = json_string_value(pv);
+        hit = (strcmp(t, "string") == 0 && json_is_string(a)) ||
+              (strcmp(t, "number") == 0 && json_is_number(a)) ||
+              (strcmp(t, "integer") == 0 &&
+               (json_is_integer(a) ||
+                (json_is_real(a) && json_real_value(a) > -9e15 && json_real_value(a) < 9e15 &&
+                 (double)(json_int_t)json_real_value(a) == json_real_value(a)))) ||
+              (strcmp(t, "boolean") == 0 && json_is_boolean(a)) ||
+              (strcmp(t, "object") == 0 && json_is_object(a)) ||
+              (strcmp(t, "array") == 0 && json_is_array(a)) ||
+              (strcmp(t, "null") == 0 && json_is_null(a));
+        return hit ? AF_EX_PASS : AF_EX_FAIL;
+    }
+    if (strcmp(k, "range") == 0) {
+        const json_t *lo = json_array_get(pv, 0), *hi = json_array_get(pv, 1);
+        if (!num_of(a, &x))
+            return AF_EX_FAIL;
+        if (json_is_number(lo) && x < json_number_value(lo))
+            return AF_EX_FAIL;
+        if (json_is_number(hi) && x > json_number_value(hi))
+            return AF_EX_FAIL;
+        return AF_EX_PASS;
+    }
+    if (strcmp(k, "min_length") == 0)
+        return json_is_string(a) && (json_int_t)json_string_length(a) >= json_integer_value(pv)
+                   ? AF_EX_PASS
+                   : AF_EX_FAIL;
+    if (strcmp(k, "only_keys") == 0 || strcmp(k, "keys") == 0) {
+        const char *key;
+        json_t *mv;
+        if (!json_is_object(a))
+            return AF_EX_FAIL;
+        if (strcmp(k, "only_keys") == 0) {
+            json_object_foreach((json_t *)a, key, mv)
+            {
+                bool ok = false;
+                json_array_foreach(pv, i, m) ok = ok || strcmp(json_string_value(m), key) == 0;
+                if (!ok) {
+                    snprintf(note, notecap, " (extra key \"%.60s\")", key);
+                    return AF_EX_FAIL;
+                }
+            }
+        } else {
+            json_array_foreach(pv, i, m)
+            {
+                if (json_object_get(a, json_string_value(m)) == NULL) {
+                    snprintf(note, notecap, " (missing \"%.60s\")", json_string_value(m));
+                    return AF_EX_FAIL;
+                }
+            }
+        }
+        return AF_EX_PASS;
+    }
+    if (strcmp(k, "format") == 0)
+        return json_is_string(a) && format_ok(json_string_value(pv), json_string_value(a))
+                   ? AF_EX_PASS
+                   : AF_EX_FAIL;
+    return AF_EX_PASS;
+}
+
+af_ex_result af_expect_preds(struct af_scope *sc, const json_t *ex, const struct af_sv *v,
+                             const char *what, bool show, struct af_buf *msg)
+{
+    size_t pi;
+    bool present = v->kind == AF_SV_VALUE;
+    struct af_buf want;
+    af_ex_result r = AF_EX_PASS;
+
+    af_buf_init(&want, 8192);
+    for (pi = 0; pi < sizeof(preds) / sizeof(preds[0]) && r == AF_EX_PASS; pi++) {
+        const char *k = preds[pi].name;
+        const json_t *pv = json_object_get(ex, k);
+        json_t *e = NULL;
+        char note[128] = "";
+        if (pv == NULL)
+            continue;
+        if (strcmp(k, "count") == 0) {
+            /* An absent parameter occurs zero times. */
+            size_t c = 0;
+            if (v->set != NULL && v->param != NULL)
+                c = af_params_count(v->set, v->param);
+            else if (present)
+                c = json_is_array(v->json) ? json_array_size(v->json) : 1;
+            if ((json_int_t)c != json_integer_value(pv)) {
+                af_buf_reset(msg);
+                af_msg_addf(msg, "%s: expected %" JSON_INTEGER_FORMAT " occurrence%s, got %zu",
+                            what, json_integer_value(pv), json_integer_value(pv) == 1 ? "" : "s",
+                            c);
+                r = AF_EX_FAIL;
+            }
+            continue;
+        }
+        if (pred_takes_template(k)) {
+            r = expand_expected(sc, pv, &e, msg);
+            if (r != AF_EX_PASS)
+                break;
+        }
+        if (strcmp(k, "present") == 0) {
+            if (json_is_true(pv) != present)
+                r = AF_EX_FAIL;
+        } else if (!present) {
+            /* Only the negative predicates hold for an absent value. */
+            if (strcmp(k, "not_contains") != 0 && strcmp(k, "not_equals") != 0)
+                r = AF_EX_FAIL;
+            if (strcmp(k, "not_equals") == 0) {
+                r = AF_EX_FAIL;
+                json_decref(e);
+                e = NULL;
+                pred_want("present", json_true(), NULL, &want);
+                af_buf_reset(msg);
+                af_msg_addf(msg, "%s: expected %s, got ", what, af_buf_str(&want));
+                (void)add_actual(msg, v, what, show);
+                break;
+            }
+        } else {
+            r = pred_holds(k, pv, e, ex, v->json, what, note, sizeof(note), msg);
+        }
+        if (r == AF_EX_FAIL) {
+            pred_want(k, pv, e, &want);
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: expected %s, got ", what, af_buf_str(&want));
+            (void)add_actual(msg, v, what, show);
+            af_msg_add(msg, note);
+        }
+        json_decref(e);
+    }
+    af_buf_free(&want);
+    return r;
+}
+
+/* ---- hops ---- */
+
+void af_hop_pick(const struct af_step_view *sv, const json_t *on, size_t *idx, size_t *n)
+{
+    size_t i;
+    const char *s = json_string_value(on);
+    *n = 0;
+    if (sv->nhops == 0)
+        return;
+    if (on == NULL || (s && strcmp(s, "last") == 0)) {
+        idx[(*n)++] = sv->nhops - 1;
+    } else if (json_is_integer(on)) {
+        if ((size_t)json_integer_value(on) < sv->nhops)
+            idx[(*n)++] = (size_t)json_integer_value(on);
+    } else if (strcmp(s, "first") == 0) {
+        idx[(*n)++] = 0;
+    } else if (strcmp(s, "all") == 0 || strcmp(s, "any") == 0) {
+        for (i = 0; i < sv->nhops; i++)
+            idx[(*n)++] = i;
+    } else if (strcmp(s, "page") == 0) {
+        for (i = 0; i < sv->nhops; i++) {
+            size_t nf;
+            if (af_hop_is_html(&sv->hops[i]) && (af_hop_forms(&sv->hops[i], &nf), nf > 0)) {
+                idx[(*n)++] = i;
+                break;
+            }
+        }
+    } else if (strcmp(s, "after_submit") == 0) {
+        for (i = 0; i < sv->nhops; i++) {
+            if (sv->hops[i].submitted) {
+                idx[(*n)++] = i;
+                break;
+            }
+        }
+    }
+}
+
+/* uri_at: loc points at uri: uri is a prefix of loc ending where uri's own
+ * query or fragment could continue. */
+static bool uri_at(const char *loc, const char *uri)
+{
+    size_t n = strlen(uri);
+    char c;
+    if (strncmp(loc, uri, n) != 0)
+        return false;
+    c = loc[n];
+    return c == '\0' || c == '?' || c == '#' || (c == '&' && strchr(uri, '?') != NULL);
+}
+
+static af_ex_result eval_status(const struct af_hop *hop, const json_t *v, struct af_buf *msg)
+{
+    long st = hop->status;
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    char want[256];
+
+    if (json_is_integer(v)) {
+        ok = st == json_integer_value(v);
+        snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else if (json_is_array(v)) {
+        size_t off = 0;
+        off += (size_t)snprintf(want, sizeof(want), "one of ");
+        json_array_foreach(v, i, m)
+        {
+            ok = ok || st == json_integer_value(m);
+            if (off < sizeof(want))
+                off += (size_t)snprintf(want + off, sizeof(want) - off, "%s%" JSON_INTEGER_FORMAT,
+                                        i ? ", " : "", json_integer_value(m));
+        }
+    } else if (json_is_string(v)) {
+        ok = st / 100 == json_string_value(v)[0] - '0';
+        snprintf(want, sizeof(want), "%s", json_string_value(v));
+    } else {
+        json_t *lo = json_object_get(v, "min"), *hi = json_object_get(v, "max");
+        ok = (lo == NULL || st >= json_integer_value(lo)) &&
+             (hi == NULL || st <= json_integer_value(hi));
+        snprintf(want, sizeof(want), "%s..%s", lo ? "" : "*", hi ? "" : "*");
+        if (lo && hi)
+            snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+                     json_integer_value(lo), json_integer_value(hi));
+        else if (lo)
+            snprintf(want, sizeof(want), ">= %" JSON_INTEGER_FORMAT, json_integer_value(lo));
+        else if (hi)
+            snprintf(want, sizeof(want), "<= %" JSON_INTEGER_FORMAT, json_integer_value(hi));
+    }
+    if (ok)
+        return AF_EX_PASS;
+    af_buf_reset(msg);
+    af_msg_addf(msg, "status: expected %s, got %ld", want, st);
+    {
+        const char *err = NULL;
+        const json_t *j = hop->json_done ? hop->json : NULL;
+        if (j == NULL && hop->body.len > 0 && hop->body.len < 65536)
+            j = af_hop_json((struct af_hop *)hop);
+        err = json_string_value(json_object_get(j, AF_P_ERROR));
+        if (err == NULL && af_hop_location((struct af_hop *)hop) != NULL) {
+            if (hop->loc_ok)
+                err = af_params_get(&hop->loc_query, AF_P_ERROR);
+            if (st / 100 == 3)
+                af_msg_addf(msg, " to %.120s", hop->location);
+        }
+        if (err != NULL)
+            af_msg_addf(msg, " (error=%.60s)", err);
+    }
+    return AF_EX_FAIL;
+}
+
+static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af_hop *hop,
+                                  const json_t *v, struct af_buf *msg)
+{
+    const char *mode = json_string_value(v);
+    struct af_hop *h = (struct af_hop *)hop;
+    const char *loc = af_hop_location(h);
+    char *url = NULL;
+    af_ex_result r = AF_EX_PASS;
+    size_t i;
+
+    af_buf_reset(msg);
+    if (mode != NULL && strcmp(mode, "client") == 0) {
+        if (sv->client_uri == NULL) {
+            af_msg_add(msg, "the client's redirect_uri is not known (none sent, no "
+                            "client.redirect_uri)");
+            return AF_EX_SKIP;
+        }
+        if (hop->status / 100 == 3 && loc != NULL && uri_at(loc, sv->client_uri))
+            return AF_EX_PASS;
+        af_msg_addf(msg, "redirect: expected a redirect to the client (%.100s), got %ld",
+                    sv->client_uri, hop->status);
+        if (loc != NULL)
+            af_msg_addf(msg, " to %.120s", loc);
+        return AF_EX_FAIL;
+    }
+    if (mode != NULL && strcmp(mode, "none") == 0) {
+        if (af_hop_header(hop, AF_HDR_LOCATION) == NULL)
+            return AF_EX_PASS;
+        af_msg_addf(msg, "redirect: expected no Location, got %ld to %.120s", hop->status, loc);
+        return AF_EX_FAIL;
+    }
+    if (mode != NULL && strcmp(mode, "any") == 0) {
+        if (hop->status / 100 == 3 && loc != NULL)
+            return AF_EX_PASS;
+        af_msg_addf(msg, "redirect: expected a redirect, got %ld", hop->status);
+        return AF_EX_FAIL;
+    }
+    if (mode != NULL) { /* not_client: every hop */
+        if (sv->client_uri == NULL) {
+            af_msg_add(msg, "the client's redirect_uri is not known (none sent, no "
+                            "client.redirect_uri)");
+            return AF_EX_SKIP;
+        }
+        for (i = 0; i < sv->nhops; i++) {
+            struct af_hop *x = &sv->hops[i];
+            const char *l = af_hop_location(x);
+            if (x->status >= 500) {
+                af_msg_addf(msg,
+                            "redirect: expected an error page and no redirect to the "
+                            "client, got %ld from %.120s",
+                            x->status, x->url);
+                return AF_EX_FAIL;
+            }
+            if (l != NULL && strncmp(l, sv->client_uri, strlen(sv->client_uri)) == 0) {
+                af_msg_addf(msg,
+                            "redirect: expected no redirect to the client, got %ld to "
+                            "%.120s",
+                            x->status, l);
+                return AF_EX_FAIL;
+            }
+        }
+        return AF_EX_PASS;
+    }
+    /* {"to": URL} / {"not_to": URL} */
+    {
+        const json_t *to = json_object_get(v, "to");
+        const json_t *tmpl = to ? to : json_object_get(v, "not_to");
+        struct af_err e;
+        af_rc rc;
+        af_err_clear(&e);
+        rc = af_tmpl_expand_str(sv->sc, json_string_value(tmpl), &url, NULL, &e);
+        if (rc != AF_OK || url == NULL) {
+            af_msg_add(msg, e.msg[0] ? e.msg : "cannot expand the URL");
+            return rc == AF_ERR_NOTFOUND ? AF_EX_SKIP : AF_EX_ERROR;
+        }
+        if (to != NULL) {
+            size_t bl = loc ? af_url_base_len(loc) : 0;
+            if (loc == NULL || bl != strlen(url) || strncmp(loc, url, bl) != 0) {
+                af_msg_addf(msg, "redirect: expected a redirect to %.120s, got %ld", url,
+                            hop->status);
+                if (loc != NULL)
+                    af_msg_addf(msg, " to %.120s", loc);
+                r = AF_EX_FAIL;
+            }
+        } else {
+            for (i = 0; i < sv->nhops; i++) {
+                const char *l = af_hop_location(&sv->hops[i]);
+                if (l != NULL && strncmp(l, url, strlen(url)) == 0) {
+                    af_msg_addf(msg,
+                                "redirect: expected no redirect to %.120s, got %ld to "
+                                "%.120s",
+                                url, sv->hops[i].status, l);
+                    r = AF_EX_FAIL;
+                    break;
+                }
+            }
+        }
+    }
+    free(url);
+    return r;
+}
+
+/* ---- JWT ---- */
+
+void af_jwks_cache_clear(struct af_jwks_cache *c)
+{
+    json_decref(c->jwks);
+    free(c->error);
+    c->jwks = NULL;
+    c->error = NULL;
+    c->fetched = false;
+}
+
+static const json_t *jwks_get(struct af_jwks_cache *c, struct af_buf *msg)
+{
+    json_t *uri = NULL;
+    bool lit;
+    struct af_err e;
+    struct af_hop hop;
+    struct af_http_req req;
+
+    if (c->fetched) {
+        if (c->jwks == NULL)
+            af_msg_add(msg, c->error ? c->error : "no JWKS");
+        return c->jwks;
+    }
+    c->fetched = true;
+    af_err_clear(&e);
+    af_hop_init(&hop);
+    memset(&req, 0, sizeof(req));
+    af_params_init(&req.headers, 4);
+    if (af_var_get(c->sc, "meta." AF_MD_JWKS_URI, &uri, &lit, &e) != AF_OK ||
+        !json_is_string(uri)) {
+        c->error = strdup("the target has no jwks_uri");
+        goto out;
+    }
+    req.method = "GET";
+    req.url = json_string_value(uri);
+    if (af_params_add(&req.headers, AF_HDR_ACCEPT, AF_CT_JSON) != AF_OK ||
+        af_http_send(c->http, &req, &hop) != AF_OK) {
+        c->error = strdup("cannot fetch the JWKS: out of memory");
+        goto out;
+    }
+    c->requests++;
+    if (hop.status != 200) {
+        if (asprintf(&c->error, "the JWKS at %s answered %s%ld%s", req.url,
+                     hop.transport_error ? "" : "status ", hop.status,
+                     hop.transport_error ? hop.transport_error : "") < 0)
+            c->error = NULL;
+        goto out;
+    }
+    c->jwks = json_incref((json_t *)af_hop_json(&hop));
+    if (!json_is_array(json_object_get(c->jwks, AF_JWKS_KEYS))) {
+        json_decref(c->jwks);
+        c->jwks = NULL;
+        if (asprintf(&c->error, "the JWKS at %s is not {\"keys\": [...]}", req.url) < 0)
+            c->error = NULL;
+    }
+out:
+    json_decref(uri);
+    af_hop_clear(&hop);
+    af_params_free(&req.headers);
+    if (c->jwks == NULL)
+        af_msg_add(msg, c->error ? c->error : "no JWKS");
+    return c->jwks;
+}
+
+static bool typ_equal(const char *got, const char *want)
+{
+    if (strncasecmp(got, "application/", 12) == 0)
+        got += 12;
+    if (strncasecmp(want, "application/", 12) == 0)
+        want += 12;
+    return strcasecmp(got, want) == 0;
+}
+
+/* jwt_claim_eq: compare claim k of claims with the expanded template t. */
+static af_ex_result jwt_claim_eq(struct af_scope *sc, const json_t *claims, const char *k,
+                                 const json_t *t, const char *what, bool show, bool aud,
+                                 struct af_buf *msg)
+{
+    json_t *e = NULL;
+    struct af_sv v;
+    af_ex_result r = expand_expected(sc, t, &e, msg);
+    char w[160];
+    bool ok;
+    if (r != AF_EX_PASS)
+        return r;
+    memset(&v, 0, sizeof(v));
+    v.json = json_object_get(claims, k);
+    v.kind = v.json ? AF_SV_VALUE : AF_SV_ABSENT;
+    ok = v.json != NULL && values_equal(v.json, e);
+    if (!ok && aud && json_is_array(v.json)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v.json, i, m) ok = ok || values_equal(m, e);
+    }
+    snprintf(w, sizeof(w), "%s: %s", what, k);
+    if (!ok)
+        r = fail_json(msg, w, &v, show, aud ? "an audience of " : "", e);
+    json_decref(e);
+    return r;
+}
+
+static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_ctx *cx,
+                             const json_t *ex, struct af_buf *msg)
+{
+    const char *what = json_string_value(json_object_get(ex, "jwt"));
+    struct af_sv v;
+    struct af_err e;
+    struct af_jws *jws = NULL;
+    struct af_key *key = NULL;
+    const json_t *claims, *hdr, *x;
+    af_ex_result r = AF_EX_PASS;
+    af_alg alg = AF_ALG_UNKNOWN;
+    const char *algs;
+    size_t i;
+    json_t *m;
+
+    af_err_clear(&e);
+    memset(&v, 0, sizeof(v));
+    if (af_sel_eval(cx, what, &v, &e) != AF_OK) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: %s", what, e.msg);
+        return AF_EX_FAIL;
+    }
+    if (v.kind != AF_SV_VALUE || !json_is_string(v.json)) {
+        r = fail(msg, what, &v, sv->show_secrets, "a JWT");
+        goto out;
+    }
+    if (af_jws_parse(json_string_value(v.json), &jws, &e) != AF_OK) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: expected a JWT, got one that does not parse (%s)", what,
+                    e.msg[0] ? e.msg : "malformed");
+        r = AF_EX_FAIL;
+        goto out;
+    }
+    hdr = af_jws_header(jws);
+    claims = af_jws_claims(jws);
+    algs = af_jws_alg_str(jws);
+    if (af_alg_parse(algs, &alg) != AF_OK)
+        alg = AF_ALG_UNKNOWN;
+    if (claims == NULL) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: expected a JSON object as payload, got something else", what);
+        r = AF_EX_FAIL;
+        goto out;
+    }
+    x = json_object_get(ex, "alg");
+    if (x != NULL) {
+        bool ok = json_is_string(x) ? strcmp(json_string_value(x), algs) == 0 : false;
+        json_array_foreach(json_is_array(x) ? x : NULL, i, m) ok =
+            ok || (json_is_string(m) && strcmp(json_string_value(m), algs) == 0);
+        if (!ok) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: alg: expected ", what);
+            (void)add_json(msg, x);
+            af_msg_addf(msg, ", got \"%s\"", algs);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+    }
+    if (!json_is_false(json_object_get(ex, "verify"))) {
+        const json_t *jwks;
+        const char *kid = json_string_value(json_object_get(hdr, AF_H_KID));
+        af_buf_reset(msg);
+        if (alg == AF_ALG_NONE || alg == AF_ALG_UNKNOWN) {
+            af_msg_addf(msg, "%s: signature: expected one that verifies, got alg \"%s\"", what,
+                        algs);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+        jwks = jwks_get(sv->jwks, msg);
+        if (jwks == NULL) {
+            char *why = af_buf_detach(msg);
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: signature: cannot verify: %s", what, why ? why : "");
+            free(why);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+        af_err_clear(&e);
+        if (af_jwks_find(jwks, kid, algs, &key, &e) != AF_OK) {
+            af_msg_addf(msg,
+                        "%s: signature: expected a key in the target's JWKS for kid %s%s%s "
+                        "and alg %s, got none (%s)",
+                        what, kid ? "\"" : "", kid ? kid : "(none)", kid ? "\"" : "", algs, e.msg);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+        af_err_clear(&e);
+        if (af_jws_verify(jws, key, &e) != AF_OK) {
+            af_msg_addf(msg,
+                        "%s: signature: expected it to verify with the target's key %s, "
+                        "got a failure (%s)",
+                        what, af_key_kid(key), e.msg);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+    }
+    x = json_object_get(ex, "typ");
+    if (x != NULL) {
+        json_t *ev = NULL;
+        const char *got = json_string_value(json_object_get(hdr, AF_H_TYP));
+        r = expand_expected(sv->sc, x, &ev, msg);
+        if (r != AF_EX_PASS)
+            goto out;
+        if (got == NULL || !typ_equal(got, json_string_value(ev))) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: typ: expected \"%s\", got %s%s%s", what, json_string_value(ev),
+                        got ? "\"" : "", got ? got : "absent", got ? "\"" : "");
+            r = AF_EX_FAIL;
+        }
+        json_decref(ev);
+        if (r != AF_EX_PASS)
+            goto out;
+    }
+    {
+        static const char *const eqk[] = {AF_C_ISS, AF_C_AUD, AF_C_NONCE};
+        for (i = 0; i < 3; i++) {
+            x = json_object_get(ex, eqk[i]);
+            if (x == NULL)
+                continue;
+            r = jwt_claim_eq(sv->sc, claims, eqk[i], x, what, sv->show_secrets, i == 1, msg);
+            if (r != AF_EX_PASS)
+                goto out;
+        }
+    }
+    if (json_is_true(json_object_get(ex, "exp"))) {
+        const json_t *c = json_object_get(claims, AF_C_EXP);
+        if (!json_is_number(c) || json_number_value(c) <= (double)af_now()) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: exp: expected a time in the future (now %lld), got ", what,
+                        (long long)af_now());
+            if (c != NULL)
+                (void)add_json(msg, c);
+            else
+                af_msg_add(msg, "absent");
+            r = AF_EX_FAIL;
+            goto out;
+        }
+    }
+    if (json_is_true(json_object_get(ex, "iat"))) {
+        const json_t *c = json_object_get(claims, AF_C_IAT);
+        if (!json_is_number(c) || json_number_value(c) > (double)af_now() + 60) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: iat: expected a time not after now + 60 s (%lld), got ", what,
+                        (long long)af_now() + 60);
+            if (c != NULL)
+                (void)add_json(msg, c);
+            else
+                af_msg_add(msg, "absent");
+            r = AF_EX_FAIL;
+            goto out;
+        }
+    }
+    {
+        static const char *const hk[] = {AF_C_AT_HASH, AF_C_C_HASH}; /* also the suite keys */
+        for (i = 0; i < 2; i++) {
+            struct af_sv hv;
+            char *want = NULL;
+            const char *got;
+            x = json_object_get(ex, hk[i]);
+            if (x == NULL)
+                continue;
+            memset(&hv, 0, sizeof(hv));
+            af_err_clear(&e);
+            if (af_sel_eval(cx, json_string_value(x), &hv, &e) != AF_OK || hv.kind != AF_SV_VALUE ||
+                !json_is_string(hv.json)) {
+                af_buf_reset(msg);
+                af_msg_addf(msg, "%s: %s: the value to hash (%s) is absent", what, hk[i],
+                            json_string_value(x));
+                af_sv_clear(&hv);
+                r = AF_EX_FAIL;
+                goto out;
+            }
+            got = json_string_value(json_object_get(claims, hk[i]));
+            if (af_oidc_half_hash(alg, json_string_value(hv.json), &want) != AF_OK || got == NULL ||
+                strcmp(got, want) != 0) {
+                af_buf_reset(msg);
+                af_msg_addf(msg, "%s: %s: expected \"%s\", got %s%s%s", what, hk[i],
+                            want ? want : "?", got ? "\"" : "", got ? got : "absent",
+                            got ? "\"" : "");
+                r = AF_EX_FAIL;
+            }
+            free(want);
+            af_sv_clear(&hv);
+            if (r != AF_EX_PASS)
+                goto out;
+        }
+    }
+    {
+        static const char *const lk[] = {"claims", "header"};
+        size_t li;
+        for (li = 0; li < 2; li++) {
+            const json_t *obj = li == 0 ? claims : hdr;
+            json_array_foreach(json_object_get(ex, lk[li]), i, m)
+            {
+                const char *that = json_string_value(json_object_get(m, "that"));
+                struct af_sv cv;
+                char w[200];
+                memset(&cv, 0, sizeof(cv));
+                cv.json = af_json_path(obj, that);
+                cv.kind = cv.json ? AF_SV_VALUE : AF_SV_ABSENT;
+                snprintf(w, sizeof(w), "%s: %s%s", what, li ? "header." : "", that);
+                r = af_expect_preds(sv->sc, m, &cv, w, sv->show_secrets, msg);
+                if (r != AF_EX_PASS)
+                    goto out;
+            }
+        }
+    }
+out:
+    af_key_free(key);
+    af_jws_free(jws);
+    af_sv_clear(&v);
+    return r;
+}
+
+/* ---- one expectation on one hop ---- */
+
+static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json_t *ex,
+                            struct af_buf *msg)
+{
+    struct af_sel_ctx cx;
+    const json_t *v;
+    const char *k;
+    char *sel = NULL;
+    struct af_sv val;
+    struct af_err e;
+    af_ex_result r;
+    size_t i;
+
+    cx.hop = &sv->hops[hi];
+    cx.http = sv->http;
+    cx.sc = sv->sc;
+    cx.nhops = sv->nhops;
+
+    if ((v = json_object_get(ex, "status")) != NULL)
+        return eval_status(cx.hop, v, msg);
+    if ((v = json_object_get(ex, "redirect")) != NULL)
+        return eval_redirect(sv, cx.hop, v, msg);
+    if ((v = json_object_get(ex, "jwt")) != NULL)
+        return eval_jwt(sv, &cx, ex, msg);
+    if ((v = json_object_get(ex, "any")) != NULL || (v = json_object_get(ex, "all")) != NULL) {
+        bool any = json_object_get(ex, "any") != NULL;
+        struct af_buf sub, acc;
+        json_t *m;
+        size_t nskip = 0;
+        af_buf_init(&sub, 4096);
+        af_buf_init(&acc, 8192);
+        r = any ? AF_EX_FAIL : AF_EX_PASS;
+        json_array_foreach(v, i, m)
+        {
+            af_ex_result sr;
+            af_buf_reset(&sub);
+            sr = af_expect_eval(sv, m, &sub);
+            if (any && sr == AF_EX_PASS) {
+                r = AF_EX_PASS;
+                break;
+            }
+            if (!any && sr != AF_EX_PASS) {
+                r = sr;
+                af_buf_reset(msg);
+                af_msg_add(msg, af_buf_str(&sub));
+                break;
+            }
+            if (sr == AF_EX_SKIP)
+                nskip++;
+            if (any)
+                af_msg_addf(&acc, "%s%s", acc.len ? "; or " : "", af_buf_str(&sub));
+        }
+        if (any && r != AF_EX_PASS) {
+            af_buf_reset(msg);
+            if (nskip == json_array_size(v)) {
+                af_msg_add(msg, af_buf_str(&acc));
+                r = AF_EX_SKIP;
+            } else {
+                af_msg_addf(msg, "none of the alternatives held: %s", af_buf_str(&acc));
+            }
+        }
+        af_buf_free(&sub);
+        af_buf_free(&acc);
+        return r;
+    }
+    /* generic */
+    v = json_object_get(ex, "that");
+    if (v != NULL) {
+        sel = strdup(json_string_value(v));
+    } else {
+        for (i = 0; i < sizeof(shorthands) / sizeof(shorthands[0]); i++) {
+            k = shorthands[i];
+            v = json_object_get(ex, k);
+            if (v == NULL)
+                continue;
+            if (json_is_string(v) && json_string_length(v) > 0) {
+                if (asprintf(&sel, "%s.%s", k, json_string_value(v)) < 0)
+                    sel = NULL;
+            } else {
+                sel = strdup(k);
+            }
+            break;
+        }
+    }
+    if (sel == NULL) {
+        af_buf_reset(msg);
+        af_msg_add(msg, "out of memory");
+        return AF_EX_ERROR;
+    }
+    af_err_clear(&e);
+    if (af_sel_eval(&cx, sel, &val, &e) != AF_OK) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: %s", sel, e.msg);
+        free(sel);
+        return AF_EX_FAIL;
+    }
+    r = af_expect_preds(sv->sc, ex, &val, sel, sv->show_secrets, msg);
+    af_sv_clear(&val);
+    free(sel);
+    return r;
+}
+
+af_ex_result af_expect_eval(const struct af_step_view *sv, const json_t *ex, struct af_buf *msg)
+{
+    const json_t *on = json_object_get(ex, "on");
+    const char *mode = json_string_value(on);
+    size_t *idx, n, i;
+    af_ex_result r = AF_EX_PASS;
+
+    idx = calloc(sv->nhops ? sv->nhops : 1, sizeof(*idx));
+    if (idx == NULL) {
+        af_msg_add(msg, "out of memory");
+        return AF_EX_ERROR;
+    }
+    af_hop_pick(sv, on, idx, &n);
+    if (n == 0) {
+        af_buf_reset(msg);
+        if (mode != NULL && strcmp(mode, "page") == 0)
+            af_msg_add(msg, "no login or consent page appeared");
+        else if (mode != NULL && strcmp(mode, "after_submit") == 0)
+            af_msg_add(msg, "no form was submitted");
+        else
+            af_msg_addf(msg, "hop %s did not happen (%zu hops)", mode ? mode : "", sv->nhops);
+        if (json_is_integer(on)) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "hop %" JSON_INTEGER_FORMAT " did not happen (%zu hops)",
+                        json_integer_value(on), sv->nhops);
+        }
+        free(idx);
+        return AF_EX_SKIP;
+    }
+    if (mode != NULL && strcmp(mode, "any") == 0) {
+        struct af_buf last;
+        af_buf_init(&last, 4096);
+        r = AF_EX_FAIL;
+        for (i = 0; i < n; i++) {
+            af_ex_result sr;
+            af_buf_reset(msg);
+            sr = eval_on(sv, idx[i], ex, msg);
+            if (sr == AF_EX_PASS || sr == AF_EX_ERROR || sr == AF_EX_SKIP) {
+                r = sr;
+                break;
+            }
+            af_buf_reset(&last);
+            af_msg_add(&last, af_buf_str(msg));
+        }
+        if (r == AF_EX_FAIL) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s (on every one of %zu hops)", af_buf_str(&last), n);
+        }
+        af_buf_free(&last);
+    } else {
+        for (i = 0; i < n; i++) {
+            af_buf_reset(msg);
+            r = eval_on(sv, idx[i], ex, msg);
+            if (r != AF_EX_PASS) {
+                if (n > 1) {
+                    char *m = af_buf_detach(msg);
+                    af_msg_addf(msg, "hop %zu: %s", idx[i] + 1, m ? m : "");
+                    free(m);
+                }
+                break;
+            }
+        }
+    }
+    free(idx);
+    return r;
+}

@@ -1,0 +1,1378 @@
+/*
+ * suite.c - loading and validating suites and target profiles
+ * (docs/suite-format.md §1-§5, §8, §13, §14), and the --only/--skip filter.
+ *
+ * Every object kind has a table of keys (name, JSON types, required, and a
+ * validator for the value); unknown keys are refused with a suggestion.
+ * Errors carry file:line:column from the jsonpos scanner and the key path.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg/cfg_int.h"
+#include "probe/probe_int.h"
+
+enum { TS = 1, TI = 2, TN = 4, TB = 8, TO = 16, TA = 32, TZ = 64, TANY = 127 };
+
+struct vctx {
+    const char *name; /* file name for messages */
+    const char *text; /* the source, for positions */
+    size_t len;
+    json_t *root;
+    struct af_err *err;
+    char msg[AF_ERR_MSG_MAX]; /* the message before the position is added */
+    bool at_key;              /* point at the member name rather than its value */
+    const char *where;        /* "suite" or "target" */
+};
+
+typedef af_rc (*vfn)(struct vctx *vc, const json_t *v, struct af_buf *path);
+
+struct krule {
+    const char *key;
+    unsigned types;
+    bool req;
+    vfn fn;
+};
+
+/* ---- messages ---- */
+
+static af_rc vfail(struct vctx *vc, struct af_buf *path, const char *fmt, ...) AF_PRINTF(3, 4);
+
+static af_rc vfail(struct vctx *vc, struct af_buf *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vc->msg, sizeof(vc->msg), fmt, ap);
+    va_end(ap);
+    (void)path;
+    return AF_ERR_INVALID;
+}
+
+/* located: the final "file:line:col: path: msg". */
+static af_rc located(struct vctx *vc, af_rc rc, const char *path)
+{
+    int line = 0, col = 0;
+    const char *p = path[0] == '.' ? path + 1 : path;
+    /* An unknown key is pointed at by its name, not its value. */
+    bool at_key = vc->at_key || strncmp(vc->msg, "unknown key", 11) == 0;
+    if (af_jsonpos_find_str(vc->text, vc->len, p, at_key, &line, &col) >= 0 && line > 0)
+        return AF_ERR_SET(vc->err, rc, "%s:%d:%d: %s: %s", vc->name, line, col,
+                          p[0] ? p : "(top level)", vc->msg);
+    return AF_ERR_SET(vc->err, rc, "%s: %s: %s", vc->name, p[0] ? p : "(top level)", vc->msg);
+}
+
+static const char *type_word(unsigned t)
+{
+    switch (t) {
+    case TS:
+        return "a string";
+    case TI:
+        return "an integer";
+    case TN:
+    case TN | TI:
+        return "a number";
+    case TB:
+        return "a boolean";
+    case TO:
+        return "an object";
+    case TA:
+        return "an array";
+    case TB | TO:
+        return "a boolean or an object";
+    case TS | TO:
+        return "a string or an object";
+    case TS | TN | TI:
+        return "a string or a number";
+    case TO | TA:
+        return "an object or a list of pairs";
+    case TB | TS:
+        return "a boolean or a string";
+    default:
+        return "another type";
+    }
+}
+
+static bool type_ok(const json_t *v, unsigned t)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return t & TS;
+    case JSON_INTEGER:
+        return t & (TI | TN);
+    case JSON_REAL:
+        return t & TN;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return t & TB;
+    case JSON_OBJECT:
+        return t & TO;
+    case JSON_ARRAY:
+        return t & TA;
+    default:
+        return t & TZ;
+    }
+}
+
+/* edit distance, for "did you mean" (short keys only). */
+static size_t lev(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j, prev[40], cur[40];
+    if (la >= 39 || lb >= 39)
+        return 99;
+    for (j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (j = 1; j <= lb; j++) {
+            size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < c)
+                c = prev[j] + 1;
+            if (cur[j - 1] + 1 < c)
+                c = cur[j - 1] + 1;
+            cur[j] = c;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+static af_rc path_push(struct af_buf *path, const char *key, size_t *mark)
+{
+    *mark = path->len;
+    return af_buf_addf(path, ".%s", key);
+}
+
+static af_rc path_pushi(struct af_buf *path, size_t i, size_t *mark)
+{
+    *mark = path->len;
+    return af_buf_addf(path, "[%zu]", i);
+}
+
+static void path_pop(struct af_buf *path, size_t mark)
+{
+    path->len = mark;
+    if (path->p)
+        path->p[mark] = '\0';
+}
+
+static af_rc check_obj(struct vctx *vc, const json_t *obj, const struct krule *rules, size_t nr,
+                       struct af_buf *path)
+{
+    const char *k;
+    json_t *v;
+    size_t i, mark;
+    af_rc rc;
+
+    if (!json_is_object(obj))
+        return vfail(vc, path, "must be an object, not %s", af_json_type_name(obj));
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        const struct krule *r = NULL;
+        for (i = 0; i < nr; i++)
+            if (strcmp(rules[i].key, k) == 0)
+                r = &rules[i];
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (r == NULL) {
+            const char *best = NULL;
+            size_t bd = 3;
+            for (i = 0; i < nr; i++) {
+                size_t d = lev(k, rules[i].key);
+                if (d < bd) {
+                    bd = d;
+                    best = rules[i].key;
+                }
+            }
+            vc->at_key = true;
+            if (best != NULL)
+                return vfail(vc, path, "unknown key \"%s\" (did you mean \"%s\"?)", k, best);
+            {
+                struct af_buf known;
+                af_buf_init(&known, 1024);
+                for (i = 0; i < nr; i++)
+                    af_msg_addf(&known, "%s%s", i ? ", " : "", rules[i].key);
+                rc = vfail(vc, path, "unknown key \"%s\" (known: %s)", k, af_buf_str(&known));
+                af_buf_free(&known);
+                return rc;
+            }
+        }
+        if (!type_ok(v, r->types))
+            return vfail(vc, path, "must be %s, not %s", type_word(r->types), af_json_type_name(v));
+        if (r->fn != NULL) {
+            rc = r->fn(vc, v, path);
+            if (rc != AF_OK)
+                return rc;
+        }
+        path_pop(path, mark);
+    }
+    for (i = 0; i < nr; i++)
+        if (rules[i].req && json_object_get(obj, rules[i].key) == NULL)
+            return vfail(vc, path, "missing key \"%s\"", rules[i].key);
+    return AF_OK;
+}
+
+#define CHECK_OBJ(vc, obj, rules, path)                                                            \
+    check_obj((vc), (obj), (rules), sizeof(rules) / sizeof((rules)[0]), (path))
+
+/* lift: a validator from another module reports through an af_err. */
+static af_rc lift(struct vctx *vc, af_rc rc, const struct af_err *e)
+{
+    if (rc != AF_OK)
+        snprintf(vc->msg, sizeof(vc->msg), "%s", e->msg[0] ? e->msg : af_rc_str(rc));
+    return rc;
+}
+
+/* ---- small validators ---- */
+
+static af_rc v_tmpl(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    (void)path;
+    if (!json_is_string(v))
+        return AF_OK;
+    af_err_clear(&e);
+    return lift(vc, af_tmpl_check(json_string_value(v), &e), &e);
+}
+
+static af_rc v_tmpl_tree(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    const char *k;
+    af_rc rc;
+    if (json_is_string(v))
+        return v_tmpl(vc, v, path);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+        {
+            if (path_pushi(path, i, &mark) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = v_tmpl_tree(vc, m, path);
+            if (rc != AF_OK)
+                return rc;
+            path_pop(path, mark);
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (path_push(path, k, &mark) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = v_tmpl_tree(vc, m, path);
+            if (rc != AF_OK)
+                return rc;
+            path_pop(path, mark);
+        }
+    }
+    return AF_OK;
+}
+
+static af_rc v_regex(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    regex_t re;
+    int e = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
+    (void)path;
+    if (e != 0) {
+        char buf[128];
+        regerror(e, &re, buf, sizeof(buf));
+        return vfail(vc, path, "regular expression does not compile: %s", buf);
+    }
+    regfree(&re);
+    return AF_OK;
+}
+
+static af_rc v_severity(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *s = json_string_value(v);
+    if (strcmp(s, "MUST") != 0 && strcmp(s, "SHOULD") != 0)
+        return vfail(vc, path, "must be \"MUST\" or \"SHOULD\", not \"%.40s\"", s);
+    return AF_OK;
+}
+
+static af_rc v_strings(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    json_array_foreach(v, i, m)
+    {
+        if (!json_is_string(m)) {
+            if (path_pushi(path, i, &mark) != AF_OK)
+                return AF_ERR_NOMEM;
+            return vfail(vc, path, "must be a string, not %s", af_json_type_name(m));
+        }
+    }
+    return AF_OK;
+}
+
+static af_rc v_id(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *p = json_string_value(v);
+    if (*p == '\0')
+        return vfail(vc, path, "must not be empty");
+    for (; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+            return vfail(vc, path, "\"%s\": only letters, digits, '-', '_' and '.'",
+                         json_string_value(v));
+    return AF_OK;
+}
+
+static af_rc v_bind(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *k;
+    json_t *m;
+    size_t mark;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        const char *why;
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (!json_is_string(m) || json_string_length(m) == 0)
+            return vfail(vc, path, "must be a variable path (a string)");
+        if (strpbrk(k, ".[") != NULL || !af_var_name_valid(k, &why))
+            return vfail(vc, path, "\"%s\" cannot be bound: a binding is a plain name", k);
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_set(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *k;
+    json_t *m;
+    size_t mark;
+    af_rc rc;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        const char *why;
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        vc->at_key = true;
+        if (!af_var_name_valid(k, &why))
+            return vfail(vc, path, "the name \"%s\" %s", k, why);
+        vc->at_key = false;
+        if (!json_is_string(m))
+            return vfail(vc, path, "must be a template string, not %s", af_json_type_name(m));
+        rc = v_tmpl(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_cond_list(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    af_rc rc;
+    struct af_err e;
+    json_array_foreach(v, i, m)
+    {
+        const char *k;
+        json_t *x;
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (!json_is_object(m))
+            return vfail(vc, path, "a condition must be an object");
+        if (!json_is_string(json_object_get(m, "that")))
+            return vfail(vc, path, "a condition needs \"that\": a variable name");
+        json_object_foreach(m, k, x)
+        {
+            if (strcmp(k, "that") == 0 || strcmp(k, "icase") == 0 || strcmp(k, "why") == 0)
+                continue;
+            if (strcmp(k, "present") == 0 || strcmp(k, "equals") == 0 ||
+                strcmp(k, "not_equals") == 0 || strcmp(k, "one_of") == 0 ||
+                strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0 ||
+                strcmp(k, "starts_with") == 0 || strcmp(k, "matches") == 0 ||
+                strcmp(k, "has_token") == 0 || strcmp(k, "type") == 0 || strcmp(k, "range") == 0 ||
+                strcmp(k, "min_length") == 0 || strcmp(k, "only_keys") == 0 ||
+                strcmp(k, "keys") == 0 || strcmp(k, "count") == 0 || strcmp(k, "format") == 0)
+                continue;
+            (void)path_push(path, k, &mark);
+            vc->at_key = true;
+            return vfail(vc, path, "unknown key \"%s\" in a condition", k);
+        }
+        af_err_clear(&e);
+        rc = lift(vc, af_expect_preds_check(m, true, path, &e), &e);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+/* ---- requests ---- */
+
+static af_rc v_params(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    const char *k;
+    af_rc rc;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+        {
+            if (path_pushi(path, i, &mark) != AF_OK)
+                return AF_ERR_NOMEM;
+            if (json_array_size(m) != 2 || !json_is_string(json_array_get(m, 0)) ||
+                !json_is_string(json_array_get(m, 1)))
+                return vfail(vc, path, "a pair must be [\"name\", \"value\"]");
+            rc = v_tmpl_tree(vc, m, path);
+            if (rc != AF_OK)
+                return rc;
+            path_pop(path, mark);
+        }
+        return AF_OK;
+    }
+    json_object_foreach((json_t *)v, k, m)
+    {
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (json_is_array(m)) {
+            rc = v_strings(vc, m, path);
+            if (rc != AF_OK)
+                return rc;
+        } else if (!json_is_string(m) && !json_is_null(m)) {
+            return vfail(vc, path, "must be a string, a list of strings or null, not %s",
+                         af_json_type_name(m));
+        }
+        rc = v_tmpl_tree(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_headers(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t mark;
+    json_t *m;
+    const char *k, *p;
+    af_rc rc;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        for (p = k; *p; p++) {
+            if (!(isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p))) {
+                vc->at_key = true;
+                return vfail(vc, path, "\"%s\" is not a header name", k);
+            }
+        }
+        if (*k == '\0')
+            return vfail(vc, path, "empty header name");
+        if (!json_is_string(m) && !json_is_null(m))
+            return vfail(vc, path, "must be a string or null, not %s", af_json_type_name(m));
+        if (json_is_string(m) && strpbrk(json_string_value(m), "\r\n") != NULL)
+            return vfail(vc, path, "a header value cannot hold a line break");
+        rc = v_tmpl(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_auth(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const char *const methods[] = {
+        "client", "basic", "client_secret_basic", "post", "client_secret_post", "none"};
+    static const struct krule rules[] = {
+        {"method", TS, true, NULL}, {"id", TS, false, v_tmpl}, {"secret", TS, false, v_tmpl}};
+    const char *m;
+    size_t i;
+    af_rc rc;
+    if (json_is_object(v)) {
+        rc = CHECK_OBJ(vc, v, rules, path);
+        if (rc != AF_OK)
+            return rc;
+        m = json_string_value(json_object_get(v, "method"));
+        if (strcmp(m, "client") == 0)
+            return vfail(vc, path, "method \"client\" takes no id or secret");
+    } else {
+        m = json_string_value(v);
+    }
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i], m) == 0)
+            return AF_OK;
+    return vfail(vc, path,
+                 "unknown client authentication \"%s\" (client, basic, client_secret_basic, post, "
+                 "client_secret_post, none)",
+                 m);
+}
+
+static af_rc v_form_pick(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"index", TI, false, NULL}, {"id", TS, false, NULL}, {"action", TS, false, v_regex}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_fields(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t mark;
+    json_t *m;
+    const char *k;
+    af_rc rc;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (!json_is_string(m) && !json_is_null(m))
+            return vfail(vc, path, "must be a string or null, not %s", af_json_type_name(m));
+        rc = v_tmpl(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_submit(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"form", TO, false, v_form_pick},
+                                         {"fields", TO, false, v_fields},
+                                         {"button", TS, false, v_tmpl}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_method(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *p = json_string_value(v);
+    if (*p == '\0')
+        return vfail(vc, path, "empty method");
+    for (; *p; p++)
+        if (!isupper((unsigned char)*p))
+            return vfail(vc, path, "\"%s\": a method is upper-case letters (GET, POST...)",
+                         json_string_value(v));
+    return AF_OK;
+}
+
+static const struct krule request_rules[] = {
+    {"template", TS, false, NULL},      {"method", TS, false, v_method},
+    {"url", TS, false, v_tmpl},         {"query", TO | TA, false, v_params},
+    {"form", TO | TA, false, v_params}, {"headers", TO, false, v_headers},
+    {"body", TS, false, v_tmpl},        {"json", TANY, false, v_tmpl_tree},
+    {"auth", TS | TO, false, v_auth},   {"bearer", TS, false, v_tmpl},
+    {"submit", TO, false, v_submit},
+};
+
+/* The request's template chain must exist and end; the effective request
+ * needs a url or a submit. */
+static af_rc v_request_chain(struct vctx *vc, const json_t *req, struct af_buf *path)
+{
+    json_t *templates = json_object_get(vc->root, "templates");
+    const json_t *cur = req;
+    bool has_url = false, has_submit = false;
+    int depth = 0;
+    while (cur != NULL) {
+        const char *t;
+        has_url = has_url || json_object_get(cur, "url") != NULL;
+        has_submit = has_submit || json_object_get(cur, "submit") != NULL;
+        t = json_string_value(json_object_get(cur, "template"));
+        if (t == NULL)
+            break;
+        if (++depth > AF_PROBE_TMPL_DEPTH)
+            return vfail(vc, path, "templates extend each other more than %d deep (a cycle?)",
+                         AF_PROBE_TMPL_DEPTH);
+        cur = json_object_get(templates, t);
+        if (cur == NULL) {
+            size_t mark;
+            (void)path_push(path, "template", &mark);
+            return vfail(vc, path, "template \"%s\" is not defined", t);
+        }
+    }
+    if (!has_url && !has_submit)
+        return vfail(vc, path,
+                     "the request has no \"url\" (nor \"submit\"), also not through its "
+                     "template");
+    if (has_url && json_object_get(req, "submit") != NULL && json_object_get(req, "url") != NULL)
+        return vfail(vc, path, "give either \"url\" or \"submit\", not both");
+    return AF_OK;
+}
+
+static af_rc v_request(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    af_rc rc = CHECK_OBJ(vc, v, request_rules, path);
+    if (rc != AF_OK)
+        return rc;
+    return v_request_chain(vc, v, path);
+}
+
+static af_rc v_template(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    /* A template may be partial: it needs no url of its own. */
+    return CHECK_OBJ(vc, v, request_rules, path);
+}
+
+/* ---- steps ---- */
+
+static af_rc v_follow(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"max_hops", TI, false, NULL}, {"login", TB, false, NULL}, {"cancel", TB, false, NULL}};
+    json_t *mh;
+    af_rc rc;
+    if (json_is_boolean(v))
+        return AF_OK;
+    rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc != AF_OK)
+        return rc;
+    mh = json_object_get(v, "max_hops");
+    if (mh && (json_integer_value(mh) < 1 || json_integer_value(mh) > AF_PROBE_MAX_HOPS))
+        return vfail(vc, path, "max_hops must be 1..%d", AF_PROBE_MAX_HOPS);
+    return AF_OK;
+}
+
+static af_rc v_expect_list(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    struct af_err e;
+    af_rc rc;
+    json_array_foreach(v, i, m)
+    {
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        af_err_clear(&e);
+        rc = lift(vc, af_expect_check(m, path, &e), &e);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"from", TS, true, NULL},
+                                         {"optional", TB, false, NULL},
+                                         {"claim", TS, false, NULL},
+                                         {"on", TS | TI, false, NULL}};
+    static const char *const on_names[] = {"last", "first", "page", "after_submit"};
+    const char *k;
+    json_t *m;
+    size_t mark, i;
+    af_rc rc;
+    struct af_err e;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        const char *why, *sel;
+        json_t *on;
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (!af_var_name_valid(k, &why)) {
+            vc->at_key = true;
+            return vfail(vc, path, "the capture name \"%s\" %s", k, why);
+        }
+        if (json_is_object(m)) {
+            rc = CHECK_OBJ(vc, m, rules, path);
+            if (rc != AF_OK)
+                return rc;
+            sel = json_string_value(json_object_get(m, "from"));
+            on = json_object_get(m, "on");
+            if (json_is_string(on)) {
+                bool ok = false;
+                for (i = 0; i < 4; i++)
+                    ok = ok || strcmp(on_names[i], json_string_value(on)) == 0;
+                if (!ok)
+                    return vfail(vc, path,
+                                 "\"on\" must be last, first, page, after_submit or a "
+                                 "hop number");
+            } else if (json_is_integer(on) && json_integer_value(on) < 0) {
+                return vfail(vc, path, "\"on\" must not be negative");
+            }
+        } else if (json_is_string(m)) {
+            sel = json_string_value(m);
+        } else {
+            return vfail(vc, path, "must be a selector string or an object, not %s",
+                         af_json_type_name(m));
+        }
+        af_err_clear(&e);
+        rc = lift(vc, af_sel_check(sel, &e), &e);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_sleep(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_is_number(v) && (json_number_value(v) < 0 || json_number_value(v) > 3600))
+        return vfail(vc, path, "must be 0..3600 seconds");
+    return v_tmpl(vc, v, path);
+}
+
+static const struct krule step_rules[] = {
+    {"name", TS, false, NULL},          {"request", TO, false, v_request},
+    {"sleep", TS | TN, false, v_sleep}, {"follow", TB | TO, false, v_follow},
+    {"flow", TS, false, v_id},          {"when", TA, false, v_cond_list},
+    {"if", TA, false, v_cond_list},     {"bind", TO, false, v_bind},
+    {"set", TO, false, v_set},          {"expect", TA, false, v_expect_list},
+    {"capture", TO, false, v_capture},  {"allow_5xx", TB, false, NULL},
+};
+
+static af_rc v_steps(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    af_rc rc;
+    json_array_foreach(v, i, m)
+    {
+        bool rq, sl;
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = CHECK_OBJ(vc, m, step_rules, path);
+        if (rc != AF_OK)
+            return rc;
+        rq = json_object_get(m, "request") != NULL;
+        sl = json_object_get(m, "sleep") != NULL;
+        if (rq == sl)
+            return vfail(vc, path, "a step has exactly one of \"request\" and \"sleep\"");
+        if (sl && (json_object_get(m, "expect") || json_object_get(m, "capture") ||
+                   json_object_get(m, "follow")))
+            return vfail(vc, path, "a sleep step takes no expect, capture or follow");
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+/* ---- needs, checks, fixtures ---- */
+
+static af_rc v_needs(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"fixture", TS, true, NULL},
+                                         {"as", TS, false, NULL},
+                                         {"bind", TO, false, v_bind},
+                                         {"set", TO, false, v_set}};
+    json_t *fixtures = json_object_get(vc->root, "fixtures");
+    size_t i, mark;
+    json_t *m;
+    af_rc rc;
+    json_array_foreach(v, i, m)
+    {
+        const char *name;
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (json_is_object(m)) {
+            const char *why;
+            rc = CHECK_OBJ(vc, m, rules, path);
+            if (rc != AF_OK)
+                return rc;
+            name = json_string_value(json_object_get(m, "fixture"));
+            if (json_object_get(m, "as") &&
+                !af_var_name_valid(json_string_value(json_object_get(m, "as")), &why))
+                return vfail(vc, path, "\"as\" %s", why);
+        } else if (json_is_string(m)) {
+            name = json_string_value(m);
+        } else {
+            return vfail(vc, path, "must be a fixture name or an object, not %s",
+                         af_json_type_name(m));
+        }
+        if (json_object_get(fixtures, name) == NULL)
+            return vfail(vc, path, "fixture \"%s\" is not defined", name);
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_check(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"id", TS, true, v_id},
+        {"title", TS, true, NULL},
+        {"spec", TS, true, NULL},
+        {"severity", TS, false, v_severity},
+        {"keywords", TA, false, v_strings},
+        {"description", TS, false, NULL},
+        {"when", TA, false, v_cond_list},
+        {"requires", TA, false, v_strings},
+        {"bind", TO, false, v_bind},
+        {"set", TO, false, v_set},
+        {"needs", TA, false, v_needs},
+        {"steps", TA, true, v_steps},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc != AF_OK)
+        return rc;
+    if (json_array_size(json_object_get(v, "steps")) == 0) {
+        size_t mark;
+        (void)path_push(path, "steps", &mark);
+        return vfail(vc, path, "a check needs at least one step");
+    }
+    return AF_OK;
+}
+
+static af_rc v_checks(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, j, mark;
+    json_t *m;
+    af_rc rc;
+    if (json_array_size(v) == 0)
+        return vfail(vc, path, "a suite needs at least one check");
+    json_array_foreach(v, i, m)
+    {
+        const char *id;
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = v_check(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        id = json_string_value(json_object_get(m, "id"));
+        for (j = 0; j < i; j++) {
+            const char *o = json_string_value(json_object_get(json_array_get(v, j), "id"));
+            if (strcasecmp(o, id) == 0) {
+                (void)path_push(path, "id", &mark);
+                return vfail(vc, path, "\"%s\" is used twice (first at checks[%zu])", id, j);
+            }
+        }
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_fixture(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"title", TS, false, NULL},    {"description", TS, false, NULL},
+        {"needs", TA, false, v_needs}, {"bind", TO, false, v_bind},
+        {"set", TO, false, v_set},     {"steps", TA, true, v_steps},
+    };
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_named(struct vctx *vc, const json_t *v, struct af_buf *path, vfn fn)
+{
+    const char *k;
+    json_t *m;
+    size_t mark;
+    af_rc rc;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        if (path_push(path, k, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = fn(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_fixtures(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_named(vc, v, path, v_fixture);
+}
+
+static af_rc v_templates(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_named(vc, v, path, v_template);
+}
+
+/* fixture_cycle: depth-first over needs; state 1 = on the stack. */
+static af_rc fixture_cycle(struct vctx *vc, const char *name, json_t *state, int depth,
+                           struct af_buf *path)
+{
+    json_t *fixtures = json_object_get(vc->root, "fixtures");
+    json_t *fx = json_object_get(fixtures, name), *m;
+    json_t *st = json_object_get(state, name);
+    size_t i;
+    af_rc rc;
+    if (json_integer_value(st) == 2)
+        return AF_OK;
+    if (json_integer_value(st) == 1 || depth > 16) {
+        af_buf_reset(path);
+        af_msg_addf(path, ".fixtures.%s.needs", name);
+        return vfail(vc, path, "fixture \"%s\" needs itself (a cycle)", name);
+    }
+    json_object_set_new(state, name, json_integer(1));
+    json_array_foreach(json_object_get(fx, "needs"), i, m)
+    {
+        const char *n = json_is_string(m) ? json_string_value(m)
+                                          : json_string_value(json_object_get(m, "fixture"));
+        rc = fixture_cycle(vc, n, state, depth + 1, path);
+        if (rc != AF_OK)
+            return rc;
+    }
+    json_object_set_new(state, name, json_integer(2));
+    return AF_OK;
+}
+
+static const struct krule suite_rules[] = {
+    {"suite", TS, true, v_id},
+    {"title", TS, false, NULL},
+    {"description", TS, false, NULL},
+    {"format", TI, false, NULL},
+    {"vars", TO, false, v_tmpl_tree},
+    {"bind", TO, false, v_bind},
+    {"templates", TO, false, v_templates},
+    {"fixtures", TO, false, v_fixtures},
+    {"checks", TA, true, v_checks},
+};
+
+/* ---- loading ---- */
+
+static af_rc read_file(const char *path, char **out, size_t *len, struct af_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct af_buf b;
+    char chunk[16384];
+    size_t n;
+    af_rc rc = AF_OK;
+
+    *out = NULL;
+    if (f == NULL)
+        return AF_ERR_SET(err, AF_ERR_IO, "%s: cannot open: %m", path);
+    af_buf_init(&b, AF_SUITE_MAX_FILE);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        rc = af_buf_add(&b, chunk, n);
+        if (rc != AF_OK)
+            break;
+    }
+    if (rc == AF_ERR_TOOBIG)
+        rc = AF_ERR_SET(err, rc, "%s: larger than %d bytes", path, AF_SUITE_MAX_FILE);
+    else if (rc == AF_OK && ferror(f))
+        rc = AF_ERR_SET(err, AF_ERR_IO, "%s: read error", path);
+    fclose(f);
+    if (rc == AF_OK) {
+        *len = b.len;
+        *out = af_buf_detach(&b);
+        if (*out == NULL)
+            rc = AF_ERR_NOMEM;
+    }
+    af_buf_free(&b);
+    return rc;
+}
+
+static json_t *parse_json(const char *name, const char *text, size_t len, struct af_err *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        char path[160];
+        size_t off = je.position > 0 ? (size_t)je.position : 0;
+        af_jsonpos_path_at(text, len, off, path, sizeof(path));
+        AF_ERR_SET(err, AF_ERR_PARSE, "%s:%d:%d: %s: %s%s", name, je.line > 0 ? je.line : 1,
+                   je.column > 0 ? je.column : 1, path[0] ? path : "(top level)",
+                   json_error_code(&je) == json_error_duplicate_key ? "duplicate key: "
+                                                                    : "syntax error: ",
+                   je.text);
+    }
+    return root;
+}
+
+static af_rc suite_load(const char *text, size_t len, const char *name, struct af_suite **out,
+                        struct af_err *err)
+{
+    struct af_suite *s = NULL;
+    struct vctx vc;
+    struct af_buf path;
+    json_t *root, *state = NULL, *fmt;
+    const char *k;
+    json_t *m;
+    af_rc rc;
+
+    *out = NULL;
+    af_buf_init(&path, 4096);
+    root = parse_json(name, text, len, err);
+    if (root == NULL) {
+        rc = AF_ERR_PARSE;
+        goto out;
+    }
+    memset(&vc, 0, sizeof(vc));
+    vc.name = name;
+    vc.text = text;
+    vc.len = len;
+    vc.root = root;
+    vc.err = err;
+    rc = CHECK_OBJ(&vc, root, suite_rules, &path);
+    if (rc == AF_OK) {
+        fmt = json_object_get(root, "format");
+        if (fmt != NULL && json_integer_value(fmt) != 1) {
+            af_msg_add(&path, ".format");
+            rc = vfail(&vc, &path, "format %" JSON_INTEGER_FORMAT " is not known (only 1)",
+                       json_integer_value(fmt));
+        }
+    }
+    if (rc == AF_OK) {
+        state = json_object();
+        json_object_foreach(json_object_get(root, "fixtures"), k, m)
+        {
+            rc = fixture_cycle(&vc, k, state, 0, &path);
+            if (rc != AF_OK)
+                break;
+        }
+    }
+    if (rc != AF_OK) {
+        if (rc != AF_ERR_NOMEM)
+            rc = located(&vc, rc, af_buf_str(&path));
+        goto out;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->name = strdup(name)) == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    s->root = root;
+    root = NULL;
+#define ENSURE(field, key)                                                                         \
+    do {                                                                                           \
+        s->field = json_object_get(s->root, key);                                                  \
+        if (s->field == NULL) {                                                                    \
+            json_object_set_new(s->root, key, json_object());                                      \
+            s->field = json_object_get(s->root, key);                                              \
+        }                                                                                          \
+    } while (0)
+    ENSURE(fixtures, "fixtures");
+    ENSURE(templates, "templates");
+    ENSURE(vars, "vars");
+    ENSURE(bind, "bind");
+#undef ENSURE
+    s->checks = json_object_get(s->root, "checks");
+    if (!s->fixtures || !s->templates || !s->vars || !s->bind) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = AF_OK;
+out:
+    json_decref(state);
+    json_decref(root);
+    af_suite_free(s);
+    af_buf_free(&path);
+    return rc;
+}
+
+af_rc af_suite_load_file(const char *path, struct af_suite **out, struct af_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    af_rc rc = read_file(path, &text, &len, err);
+    *out = NULL;
+    if (rc == AF_OK)
+        rc = suite_load(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
+af_rc af_suite_load_string(const char *text, const char *name, struct af_suite **out,
+                           struct af_err *err)
+{
+    size_t len = strnlen(text, (size_t)AF_SUITE_MAX_FILE + 1);
+    *out = NULL;
+    if (len > AF_SUITE_MAX_FILE)
+        return AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", name, AF_SUITE_MAX_FILE);
+    return suite_load(text, len, name ? name : "<string>", out, err);
+}
+
+void af_suite_free(struct af_suite *s)
+{
+    if (s == NULL)
+        return;
+    json_decref(s->root);
+    free(s->name);
+    free(s);
+}
+
+const char *af_suite_name(const struct af_suite *s)
+{
+    return json_string_value(json_object_get(s->root, "suite"));
+}
+
+const char *af_suite_title(const struct af_suite *s)
+{
+    const char *t = json_string_value(json_object_get(s->root, "title"));
+    return t ? t : "";
+}
+
+size_t af_suite_count(const struct af_suite *s)
+{
+    return json_array_size(s->checks);
+}
+
+void af_suite_check(const struct af_suite *s, size_t i, struct af_check_info *out)
+{
+    const json_t *c = json_array_get(s->checks, i);
+    const char *sev = json_string_value(json_object_get(c, "severity"));
+    out->id = json_string_value(json_object_get(c, "id"));
+    out->title = json_string_value(json_object_get(c, "title"));
+    out->spec = json_string_value(json_object_get(c, "spec"));
+    out->severity = (sev && strcmp(sev, "SHOULD") == 0) ? AF_SEV_SHOULD : AF_SEV_MUST;
+}
+
+static bool pattern_hits(const json_t *c, const char *pat)
+{
+    const char *id = json_string_value(json_object_get(c, "id"));
+    size_t pl = strlen(pat), i;
+    json_t *k;
+    if (strcasecmp(id, pat) == 0)
+        return true;
+    if (pl > 0 && strncasecmp(id, pat, pl) == 0 && !isdigit((unsigned char)id[pl]))
+        return true;
+    if (strpbrk(pat, "*?[") != NULL && fnmatch(pat, id, FNM_CASEFOLD) == 0)
+        return true;
+    json_array_foreach(json_object_get(c, "keywords"), i, k)
+    {
+        if (strcasecmp(json_string_value(k), pat) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool af_suite_selected(const struct af_suite *s, size_t i, const struct af_probe_filter *f)
+{
+    const json_t *c = json_array_get(s->checks, i);
+    size_t j;
+    bool in = true;
+    if (f == NULL)
+        return true;
+    if (f->nonly > 0) {
+        in = false;
+        for (j = 0; j < f->nonly && !in; j++)
+            in = pattern_hits(c, f->only[j]);
+    }
+    for (j = 0; in && j < f->nskip; j++)
+        if (pattern_hits(c, f->skip[j]))
+            in = false;
+    return in;
+}
+
+/* ---- target profiles ---- */
+
+static af_rc v_free_tmpl(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_tmpl_tree(vc, v, path);
+}
+
+static af_rc v_client(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const json_t *m;
+    size_t mark;
+    if (!json_is_object(v))
+        return vfail(vc, path, "a client must be an object, not %s", af_json_type_name(v));
+    m = json_object_get(v, "auth");
+    if (m != NULL) {
+        static const char *const ok[] = {"client_secret_basic", "client_secret_post", "none",
+                                         "basic", "post"};
+        size_t i;
+        bool hit = false;
+        (void)path_push(path, "auth", &mark);
+        if (!json_is_string(m))
+            return vfail(vc, path, "must be a string");
+        for (i = 0; i < 5; i++)
+            hit = hit || strcmp(ok[i], json_string_value(m)) == 0;
+        if (!hit && strstr(json_string_value(m), "{{") == NULL)
+            return vfail(vc, path,
+                         "unknown method \"%s\" (client_secret_basic, client_secret_post, none)",
+                         json_string_value(m));
+        path_pop(path, mark);
+    }
+    {
+        static const char *const strs[] = {"id", "secret", "redirect_uri", "scope"};
+        size_t i;
+        for (i = 0; i < 4; i++) {
+            m = json_object_get(v, strs[i]);
+            if (m != NULL && !json_is_string(m)) {
+                (void)path_push(path, strs[i], &mark);
+                return vfail(vc, path, "must be a string, not %s", af_json_type_name(m));
+            }
+        }
+        m = json_object_get(v, "redirect_uris");
+        if (m != NULL && !json_is_array(m)) {
+            (void)path_push(path, "redirect_uris", &mark);
+            return vfail(vc, path, "must be an array of strings");
+        }
+    }
+    return v_tmpl_tree(vc, v, path);
+}
+
+static af_rc v_clients(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_named(vc, v, path, v_client);
+}
+
+static af_rc v_rule(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"match", TS, false, NULL},       {"url", TS, false, v_regex},
+        {"form", TO, false, v_form_pick}, {"fields", TO, false, v_fields},
+        {"button", TS, false, v_tmpl},    {"link", TS, false, NULL},
+        {"max", TI, false, NULL},         {"name", TS, false, NULL},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc == AF_OK && json_object_get(v, "link") &&
+        (json_object_get(v, "fields") || json_object_get(v, "button")))
+        rc = vfail(vc, path, "a rule follows a link or fills a form, not both");
+    return rc;
+}
+
+static af_rc v_rules(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    af_rc rc;
+    json_array_foreach(v, i, m)
+    {
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = v_rule(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+static af_rc v_login(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"forms", TA, false, v_rules},
+                                         {"cancel", TO, false, v_rule},
+                                         {"max_hops", TI, false, NULL}};
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    json_t *mh = json_object_get(v, "max_hops");
+    if (rc == AF_OK && mh != NULL &&
+        (json_integer_value(mh) < 1 || json_integer_value(mh) > AF_PROBE_MAX_HOPS))
+        rc = vfail(vc, path, "max_hops must be 1..%d", AF_PROBE_MAX_HOPS);
+    return rc;
+}
+
+static af_rc v_tls(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"cacert", TS, false, NULL},
+                                         {"insecure", TB, false, NULL}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_positive(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_integer_value(v) < 1)
+        return vfail(vc, path, "must be at least 1");
+    return AF_OK;
+}
+
+static af_rc v_skipmap(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *k;
+    json_t *m;
+    size_t mark;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        if (!json_is_string(m)) {
+            (void)path_push(path, k, &mark);
+            return vfail(vc, path, "must be the reason (a string)");
+        }
+    }
+    return AF_OK;
+}
+
+static af_rc v_discovery(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_tmpl(vc, v, path);
+}
+
+static const struct krule target_rules[] = {
+    {"name", TS, false, NULL},
+    {"issuer", TS, true, v_tmpl},
+    {"discovery", TB | TS, false, v_discovery},
+    {"metadata", TO, false, v_free_tmpl},
+    {"clients", TO, false, v_clients},
+    {"user", TO, false, v_free_tmpl},
+    {"login", TO, false, v_login},
+    {"vars", TO, false, v_free_tmpl},
+    {"tls", TO, false, v_tls},
+    {"timeout_ms", TI, false, v_positive},
+    {"max_body", TI, false, v_positive},
+    {"skip", TO, false, v_skipmap},
+};
+
+static af_rc target_load(const char *text, size_t len, const char *name, const char *dir,
+                         struct af_target **out, struct af_err *err)
+{
+    struct af_target *t = NULL;
+    struct vctx vc;
+    struct af_buf path;
+    json_t *root;
+    af_rc rc;
+
+    *out = NULL;
+    af_buf_init(&path, 4096);
+    root = parse_json(name, text, len, err);
+    if (root == NULL) {
+        rc = AF_ERR_PARSE;
+        goto out;
+    }
+    memset(&vc, 0, sizeof(vc));
+    vc.name = name;
+    vc.text = text;
+    vc.len = len;
+    vc.root = root;
+    vc.err = err;
+    rc = CHECK_OBJ(&vc, root, target_rules, &path);
+    if (rc != AF_OK) {
+        if (rc != AF_ERR_NOMEM)
+            rc = located(&vc, rc, af_buf_str(&path));
+        goto out;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->name = strdup(name)) == NULL || (t->dir = strdup(dir)) == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    t->root = root;
+    root = NULL;
+    *out = t;
+    t = NULL;
+    rc = AF_OK;
+out:
+    json_decref(root);
+    af_target_free(t);
+    af_buf_free(&path);
+    return rc;
+}
+
+af_rc af_target_load_file(const char *path, struct af_target **out, struct af_err *err)
+{
+    char *text = NULL, *pcopy = NULL;
+    size_t len = 0;
+    af_rc rc = read_file(path, &text, &len, err);
+    *out = NULL;
+    if (rc == AF_OK) {
+        pcopy = strdup(path);
+        if (pcopy == NULL)
+            rc = AF_ERR_NOMEM;
+        else
+            rc = target_load(text, len, path, dirname(pcopy), out, err);
+    }
+    free(pcopy);
+    free(text);
+    return rc;
+}
+
+af_rc af_target_load_string(const char *text, const char *name, struct af_target **out,
+                            struct af_err *err)
+{
+    size_t len = strnlen(text, (size_t)AF_SUITE_MAX_FILE + 1);
+    *out = NULL;
+    if (len > AF_SUITE_MAX_FILE)
+        return AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", name, AF_SUITE_MAX_FILE);
+    return target_load(text, len, name ? name : "<string>", ".", out, err);
+}
+
+void af_target_free(struct af_target *t)
+{
+    if (t == NULL)
+        return;
+    json_decref(t->root);
+    free(t->name);
+    free(t->dir);
+    free(t);
+}

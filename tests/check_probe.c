@@ -1,0 +1,1713 @@
+/*
+ * check_probe.c - unit tests of the probe engine (src/probe/): templates
+ * and variables, HTML forms, selectors, every expectation kind passing and
+ * failing with its one-line message, the suite and profile loaders' error
+ * positions, the runner end to end against a small libmicrohttpd fixture
+ * on port 0 (captures of every kind, follow and login rules, cookie jars
+ * per flow, body cap, JWT verification), and the reporters.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authflow/jose.h"
+#include "authflow/probe.h"
+#include "authflow/proto.h"
+#include "authflow/util.h"
+#include "probe/probe_int.h"
+
+#define N(table) ((int)(sizeof(table) / sizeof(table[0])))
+
+/* ---- templates ---- */
+
+static json_t *tmpl_root(void)
+{
+    return json_pack(
+        "{s:{s:s, s:s, s:{s:{s:s, s:s, s:s}}}, s:{s:s, s:s, s:[s,s]}, "
+        "s:{s:s, s:s, s:i, s:b, s:{s:s}}}",
+        "target", "issuer", "https://as.example", "name", "demo", "clients", "main", "id", "cid",
+        "secret", "s3cret", "redirect_uri", "https://user:pw@app.example:8443/cb?x=1#f", "meta",
+        "issuer", "https://as.example", "tmpl", "{{target.name}}", "algs", "RS256", "ES256", "vars",
+        "greet", "hi {{target.name}}", "loop", "{{vars.loop}}", "n", 42, "yes", 1, "obj", "a", "b");
+}
+
+static const struct {
+    const char *section;
+    const char *tmpl;
+    af_rc rc;        /* expected status */
+    const char *out; /* expected expansion (rc AF_OK) */
+    bool omit;
+} tmpl_cases[] = {
+    {"§7.1 target", "{{target.issuer}}/authorize", AF_OK, "https://as.example/authorize", false},
+    {"§7.2 spaces", "{{ target.name }}", AF_OK, "demo", false},
+    {"§7.1 vars are templates", "{{vars.greet}}!", AF_OK, "hi demo!", false},
+    {"§7.1 meta is data", "{{meta.tmpl}}", AF_OK, "{{target.name}}", false},
+    {"§7.1 captures are data", "{{cap}}", AF_OK, "{{target.name}}", false},
+    {"§7.3 binding", "{{client.id}}:{{client.secret}}", AF_OK, "cid:s3cret", false},
+    {"§7.1 array index", "{{meta.algs[1]}}", AF_OK, "ES256", false},
+    {"§7.1 number", "{{vars.n}}", AF_OK, "42", false},
+    {"§7.1 boolean", "{{vars.yes}}", AF_OK, "true", false},
+    {"§7.1 object", "{{vars.obj}}", AF_ERR_INVALID, NULL, false},
+    {"§7.2 urlencode", "{{sp | urlencode}}", AF_OK, "a%20b%26c%2F%C3%A9", false},
+    {"§7.2 base64 (RFC 4648 §10)", "{{foob | base64}}", AF_OK, "Zm9vYg==", false},
+    {"§7.2 b64url", "{{foob | b64url}}", AF_OK, "Zm9vYg", false},
+    /* RFC 7636 Appendix B */
+    {"§7.2 s256", "{{ver | s256}}", AF_OK, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", false},
+    {"§7.2 chain", "{{foob | upper | b64url}}", AF_OK, "Rk9PQg", false},
+    {"§7.2 lower", "{{target.issuer | upper | lower}}", AF_OK, "https://as.example", false},
+    {"§7.2 url_scheme", "{{client.redirect_uri | url_scheme}}", AF_OK, "https", false},
+    {"§7.2 url_host", "{{client.redirect_uri | url_host}}", AF_OK, "app.example", false},
+    {"§7.2 url_port", "{{client.redirect_uri | url_port}}", AF_OK, "8443", false},
+    {"§7.2 url_port default", "{{target.issuer | url_port}}", AF_OK, "443", false},
+    {"§7.2 url_path", "{{client.redirect_uri | url_path}}", AF_OK, "/cb", false},
+    {"§7.2 url_origin", "{{client.redirect_uri | url_origin}}", AF_OK, "https://app.example:8443",
+     false},
+    {"§7.2 url_path of no path", "[{{target.issuer | url_path}}]", AF_OK, "[]", false},
+    {"§7.2 url filter on a non-URL", "{{target.name | url_host}}", AF_ERR_INVALID, NULL, false},
+    {"§7.2 undefined target: skip", "{{target.nothing}}", AF_ERR_NOTFOUND, NULL, false},
+    {"§7.2 undefined meta: skip", "{{meta.revocation_endpoint}}", AF_ERR_NOTFOUND, NULL, false},
+    {"§7.2 undefined capture: error", "{{nothing}}", AF_ERR_INVALID, NULL, false},
+    {"§7.2 optional alone: omitted", "{{?vars.prompt}}", AF_OK, NULL, true},
+    {"§7.2 optional inside text", "p={{?vars.prompt}};", AF_OK, "p=;", false},
+    {"§7.2 self-reference loop", "{{vars.loop}}", AF_ERR_INVALID, NULL, false},
+    {"§7.2 unclosed", "{{target.name", AF_ERR_PARSE, NULL, false},
+    {"§7.2 unknown filter", "{{target.name | rot13}}", AF_ERR_PARSE, NULL, false},
+    {"§7.2 empty reference", "{{ }}", AF_ERR_PARSE, NULL, false},
+    {"§7.2 bad character", "{{a b}}", AF_ERR_PARSE, NULL, false},
+    {"§7.1 env", "{{env.AF_CHECK_PROBE_ENV}}", AF_OK, "from-env", false},
+    {"§7.1 env undefined: skip", "{{env.AF_CHECK_PROBE_NOPE}}", AF_ERR_NOTFOUND, NULL, false},
+    {"§7.1 pkce.method", "{{pkce.method}}", AF_OK, "S256", false},
+    {"§7.1 bad pkce part", "{{pkce.secret}}", AF_ERR_INVALID, NULL, false},
+    {"§7.4 dotted local shadows", "{{vars.shadow}}", AF_OK, "local", false},
+    {"§7.1 plain text", "no references", AF_OK, "no references", false},
+};
+
+static void set_local(struct af_scope *sc, const char *name, const char *value)
+{
+    json_t *v = json_string(value);
+    ck_assert_int_eq(af_scope_set(sc, name, v), AF_OK);
+    json_decref(v);
+}
+
+static void scope_with_locals(struct af_scope *sc, json_t *root)
+{
+    json_t *bind = json_pack("{s:s}", "client", "target.clients.main"), *saved = NULL;
+    ck_assert_int_eq(af_scope_init(sc, root), AF_OK);
+    ck_assert_int_eq(af_scope_bind_push(sc, bind, &saved), AF_OK);
+    json_decref(saved); /* the initial (empty) set: not restored in this test */
+    json_decref(bind);
+    set_local(sc, "cap", "{{target.name}}");
+    set_local(sc, "sp", "a b&c/\xc3\xa9");
+    set_local(sc, "foob", "foob");
+    set_local(sc, "ver", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+    set_local(sc, "vars.shadow", "local");
+}
+
+START_TEST(test_tmpl_expand)
+{
+    json_t *root = tmpl_root();
+    struct af_scope sc;
+    struct af_err e;
+    char *out = NULL;
+    bool omit = false;
+    af_rc rc;
+
+    setenv("AF_CHECK_PROBE_ENV", "from-env", 1);
+    unsetenv("AF_CHECK_PROBE_NOPE");
+    scope_with_locals(&sc, root);
+    af_err_clear(&e);
+    rc = af_tmpl_expand_str(&sc, tmpl_cases[_i].tmpl, &out, &omit, &e);
+    ck_assert_msg(rc == tmpl_cases[_i].rc, "%s: %s: rc %s, want %s (%s)", tmpl_cases[_i].section,
+                  tmpl_cases[_i].tmpl, af_rc_str(rc), af_rc_str(tmpl_cases[_i].rc), e.msg);
+    if (rc == AF_OK) {
+        ck_assert_int_eq(omit, tmpl_cases[_i].omit);
+        if (tmpl_cases[_i].out == NULL)
+            ck_assert_ptr_null(out);
+        else
+            ck_assert_str_eq(out, tmpl_cases[_i].out);
+    } else {
+        ck_assert_msg(e.msg[0] != '\0', "%s: an error must say why", tmpl_cases[_i].tmpl);
+        /* The loader's syntax check agrees on syntax errors. */
+        if (rc == AF_ERR_PARSE)
+            ck_assert_int_eq(af_tmpl_check(tmpl_cases[_i].tmpl, &e), AF_ERR_PARSE);
+    }
+    free(out);
+    af_scope_clear(&sc);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_tmpl_fresh_and_pkce)
+{
+    json_t *root = tmpl_root();
+    struct af_scope a, b;
+    char *s1 = NULL, *s2 = NULL, *s3 = NULL, *ver = NULL, *ch = NULL;
+    struct af_buf want;
+
+    af_buf_init(&want, 128);
+    ck_assert_int_eq(af_scope_init(&a, root), AF_OK);
+    ck_assert_int_eq(af_scope_init(&b, root), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{fresh.state}}", &s1, NULL, NULL), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{fresh.state}}", &s2, NULL, NULL), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_str(&b, "{{fresh.state}}", &s3, NULL, NULL), AF_OK);
+    ck_assert_str_eq(s1, s2);          /* stable within a check */
+    ck_assert_str_ne(s1, s3);          /* fresh for every check */
+    ck_assert_uint_eq(strlen(s1), 22); /* 128 bits, base64url */
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{pkce.verifier}}", &ver, NULL, NULL), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{pkce.challenge}}", &ch, NULL, NULL), AF_OK);
+    ck_assert(af_pkce_verifier_valid(ver)); /* RFC 7636 §4.1 */
+    ck_assert_int_eq(af_pkce_s256(ver, &want), AF_OK);
+    ck_assert_str_eq(ch, af_buf_str(&want)); /* RFC 7636 §4.2 */
+    free(ver);
+    free(ch);
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{pkce.other.verifier}}", &ver, NULL, NULL), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_str(&a, "{{pkce.verifier}}", &ch, NULL, NULL), AF_OK);
+    ck_assert_str_ne(ver, ch); /* named pairs are independent */
+    free(s1);
+    free(s2);
+    free(s3);
+    free(ver);
+    free(ch);
+    af_buf_free(&want);
+    af_scope_clear(&a);
+    af_scope_clear(&b);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_tmpl_json_and_binds)
+{
+    json_t *root = tmpl_root();
+    struct af_scope sc;
+    json_t *in = json_pack("{s:s, s:s, s:[s, s], s:i}", "a", "{{target.name}}", "drop",
+                           "{{?vars.nope}}", "list", "{{?vars.nope}}", "x", "n", 7);
+    json_t *out = NULL, *saved = NULL, *bind = json_pack("{s:s}", "client", "target.clients.other");
+    struct af_err e;
+    char *s = NULL;
+
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    ck_assert_int_eq(af_tmpl_expand_json(&sc, in, &out, NULL), AF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "a")), "demo");
+    ck_assert_ptr_null(json_object_get(out, "drop"));
+    ck_assert_uint_eq(json_array_size(json_object_get(out, "list")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(out, "n")), 7);
+    /* A binding to a client the profile lacks: skip (§7.3). */
+    ck_assert_int_eq(af_scope_bind_push(&sc, bind, &saved), AF_OK);
+    af_err_clear(&e);
+    ck_assert_int_eq(af_tmpl_expand_str(&sc, "{{client.id}}", &s, NULL, &e), AF_ERR_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "target.clients.other.id"));
+    af_scope_bind_pop(&sc, saved);
+    json_decref(bind);
+    json_decref(out);
+    json_decref(in);
+    af_scope_clear(&sc);
+    json_decref(root);
+}
+END_TEST
+
+static const struct {
+    const char *name;
+    bool ok;
+} varname_cases[] = {
+    {"code", true},    {"a.code", true},   {"vars.scope", true}, {"rt-2_b", true},
+    {"fresh", false},  {"fresh.x", false}, {"pkce.v", false},    {"meta.x", false},
+    {"target", false}, {"env.X", false},   {"now", false},       {"", false},
+    {"a..b", false},   {"a.", false},      {"a b", false},       {"a[0]", false},
+};
+
+START_TEST(test_var_names)
+{
+    const char *why = NULL;
+    ck_assert_int_eq(af_var_name_valid(varname_cases[_i].name, &why), varname_cases[_i].ok);
+    if (!varname_cases[_i].ok)
+        ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+/* ---- HTML forms ---- */
+
+static const char form_html[] =
+    "<html><head><script>var s = '<form action=\"/evil\">';</script>"
+    "<style>form{}</style></head><body>"
+    "<!-- <form action=\"/commented\"><input name=\"x\"></form> -->"
+    "<form id=\"login\" method=\"post\" action=\"/login?a=1&amp;b=2\">"
+    "<input type=\"hidden\" name=\"state\" value=\"a&amp;b&#x3D;&#61;&quot;\">"
+    "<input name=username value='al ice'>"
+    "<input type=\"password\" name=\"password\">"
+    "<input type=\"checkbox\" name=\"remember\" checked>"
+    "<input type=\"checkbox\" name=\"spam\" value=\"yes\">"
+    "<input type=\"radio\" name=\"r\" value=\"1\"><input type=\"radio\" name=\"r\" value=\"2\" "
+    "checked>"
+    "<input type=\"text\" name=\"gone\" value=\"x\" disabled>"
+    "<select name=\"lang\"><option value=\"en\">English<option value=\"fr\" selected>French"
+    "</select>"
+    "<select name=\"first\"><option>One</option><option>Two</option></select>"
+    "<textarea name=\"note\">line &lt;1&gt;</textarea>"
+    "<button type=\"submit\" name=\"user\" value=\"alice\">Alice</button>"
+    "<button name=\"user\" value=\"bob\">Bob</button>"
+    "<button type=\"button\" name=\"noop\" value=\"1\">x</button>"
+    "<input type=\"submit\" name=\"af_action\" value=\"login\">"
+    "</form>"
+    "<FORM NAME=second ACTION=/two><INPUT NAME=q VALUE=v></FORM>"
+    "<form><input name=\"plain\"></form>"
+    "<a href=\"/cancel?x=1&amp;y=2\"> [ <b>Cancel</b> ] </a><a name=\"anchor\">no href</a>"
+    "</body></html>";
+
+START_TEST(test_html_forms)
+{
+    struct af_form *f = NULL;
+    struct af_link *l = NULL;
+    size_t n = 0, nl = 0;
+
+    ck_assert_int_eq(af_html_forms(form_html, strlen(form_html), &f, &n), AF_OK);
+    ck_assert_uint_eq(n, 3); /* not the commented one, not the one in the script */
+    ck_assert_str_eq(f[0].id, "login");
+    ck_assert_str_eq(f[0].method, "POST");
+    ck_assert_str_eq(f[0].action, "/login?a=1&b=2");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "state"), "a&b==\"");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "username"), "al ice");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "password"), "");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "remember"), "on");
+    ck_assert_ptr_null(af_params_get(&f[0].fields, "spam"));
+    ck_assert_str_eq(af_params_get(&f[0].fields, "r"), "2");
+    ck_assert_ptr_null(af_params_get(&f[0].fields, "gone"));
+    ck_assert_str_eq(af_params_get(&f[0].fields, "lang"), "fr");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "first"), "One");
+    ck_assert_str_eq(af_params_get(&f[0].fields, "note"), "line <1>");
+    ck_assert_ptr_null(af_params_get(&f[0].fields, "user")); /* buttons are not fields */
+    ck_assert_uint_eq(f[0].buttons.n, 3);                    /* alice, bob, af_action */
+    ck_assert_str_eq(f[0].buttons.v[1].value, "bob");
+    ck_assert_str_eq(af_params_get(&f[0].buttons, "af_action"), "login");
+    ck_assert_ptr_null(af_params_get(&f[0].buttons, "noop"));
+    ck_assert_str_eq(f[1].name, "second");
+    ck_assert_str_eq(f[1].method, "GET");
+    ck_assert_str_eq(f[1].action, "/two");
+    ck_assert_str_eq(af_params_get(&f[1].fields, "q"), "v");
+    ck_assert_str_eq(f[2].action, "");
+    ck_assert_int_eq(af_html_links(form_html, strlen(form_html), &l, &nl), AF_OK);
+    ck_assert_uint_eq(nl, 1);
+    ck_assert_str_eq(l[0].href, "/cancel?x=1&y=2");
+    ck_assert_str_eq(l[0].text, "[ Cancel ]");
+    af_html_forms_free(f, n);
+    af_html_links_free(l, nl);
+}
+END_TEST
+
+START_TEST(test_html_broken)
+{
+    static const char *const bad[] = {"<form",
+                                      "<form action=\"/x",
+                                      "<<<>>><form><input name=",
+                                      "<form><select name=s><option",
+                                      "<textarea name=t>open",
+                                      "&#xFFFFFFFF; &#; &; <a href=x>"};
+    size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct af_form *f = NULL;
+        size_t n = 99;
+        ck_assert_int_eq(af_html_forms(bad[i], strlen(bad[i]), &f, &n), AF_OK);
+        ck_assert_uint_le(n, 1);
+        af_html_forms_free(f, n);
+    }
+}
+END_TEST
+
+/* ---- in-memory hops for selectors and expectations ---- */
+
+static void hop_make(struct af_hop *h, long status, const char *url, const char *const *hdrs,
+                     const char *body)
+{
+    size_t i;
+    af_hop_init(h);
+    h->method = strdup("GET");
+    h->url = strdup(url);
+    h->status = status;
+    af_buf_init(&h->body, 1 << 20);
+    for (i = 0; hdrs != NULL && hdrs[i] != NULL; i += 2)
+        ck_assert_int_eq(af_params_add(&h->headers, hdrs[i], hdrs[i + 1]), AF_OK);
+    if (body != NULL)
+        ck_assert_int_eq(af_buf_adds(&h->body, body), AF_OK);
+}
+
+/* hop 0: a successful authorization response; 1: a JSON token error;
+ * 2: a form_post page; 3: an error redirect with a bad error code and a
+ * duplicated state; 4: a token response with secrets. */
+static struct af_hop ex_hops[5];
+
+static void hops_setup(void)
+{
+    static const char *const h0[] = {
+        "Location",
+        "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example",
+        "Cache-Control",
+        "no-store, private",
+        "X-Multi",
+        "a",
+        "X-Multi",
+        "b",
+        NULL};
+    static const char *const h1[] = {"Content-Type", "application/json", "Pragma", "no-cache",
+                                     NULL};
+    static const char *const h2[] = {"Content-Type", "text/html; charset=utf-8", NULL};
+    static const char *const h3[] = {
+        "Location", "https://client.example/cb?error=bad%22x&state=s1&state=s2#frag=1", NULL};
+    static const char *const h4[] = {"Content-Type", "application/json", NULL};
+    hop_make(&ex_hops[0], 302, "https://as.example/authorize?x=1", h0, "");
+    hop_make(&ex_hops[1], 400, "https://as.example/token", h1,
+             "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},"
+             "\"f\":2.0}");
+    hop_make(&ex_hops[2], 200, "https://as.example/authorize", h2,
+             "<form method=\"post\" action=\"https://client.example/cb\">"
+             "<input type=\"hidden\" name=\"code\" value=\"fp1\">"
+             "<input type=\"hidden\" name=\"state\" value=\"s1\"></form>");
+    hop_make(&ex_hops[3], 303, "https://as.example/login", h3, NULL);
+    hop_make(&ex_hops[4], 200, "https://as.example/token", h4,
+             "{\"access_token\":\"abcdefghijkl\",\"token_type\":\"Bearer\"}");
+    ex_hops[3].method[0] = 'P'; /* "PET": irrelevant, shows method is read */
+}
+
+static void hops_teardown(void)
+{
+    size_t i;
+    for (i = 0; i < 5; i++)
+        af_hop_clear(&ex_hops[i]);
+}
+
+static const struct {
+    const char *sel;
+    int hop;
+    const char *json; /* the value as compact JSON; NULL: absent */
+} sel_cases[] = {
+    {"status", 0, "302"},
+    {"url", 0, "\"https://as.example/authorize?x=1\""},
+    {"method", 0, "\"GET\""},
+    {"header.cache-control", 0, "\"no-store, private\""},
+    {"header.X-Multi", 0, "\"a, b\""},
+    {"header.Nope", 0, NULL},
+    {"location", 0, "\"https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example\""},
+    {"location.base", 0, "\"https://client.example/cb\""},
+    {"location.query.code", 0, "\"abc\""},
+    {"location.query.iss", 0, "\"https://as.example\""},
+    {"location.query", 0, "{\"code\":\"abc\",\"state\":\"s1\",\"iss\":\"https://as.example\"}"},
+    {"location.fragment.frag", 3, "\"1\""},
+    {"location.query.state", 3, "\"s1\""},
+    {"location", 1, NULL},
+    {"params.code", 0, "\"abc\""},
+    {"params.frag", 3, "\"1\""},
+    {"params.code", 2, "\"fp1\""},
+    {"params", 2, "{\"code\":\"fp1\",\"state\":\"s1\"}"},
+    {"params", 1, NULL},
+    {"json.error", 1, "\"invalid_grant\""},
+    {"json.arr[1]", 1, "\"plain\""},
+    {"json.obj.a", 1, "1"},
+    {"json.obj.b", 1, NULL},
+    {"json", 0, NULL},
+    {"body", 2, NULL}, /* checked separately: long */
+    {"form.action", 2, "\"https://client.example/cb\""},
+    {"form.method", 2, "\"POST\""},
+    {"form.fields.state", 2, "\"s1\""},
+    {"form[1].action", 2, NULL},
+    {"forms", 2, "1"},
+    {"forms", 1, "0"},
+    {"hops", 0, "1"},
+};
+
+START_TEST(test_selectors)
+{
+    struct af_sel_ctx cx;
+    struct af_sv v;
+    struct af_err e;
+    json_t *root = tmpl_root();
+    struct af_scope sc;
+
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    memset(&cx, 0, sizeof(cx));
+    cx.hop = &ex_hops[sel_cases[_i].hop];
+    cx.sc = &sc;
+    cx.nhops = 1;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_sel_check(sel_cases[_i].sel, &e), AF_OK);
+    ck_assert_int_eq(af_sel_eval(&cx, sel_cases[_i].sel, &v, &e), AF_OK);
+    if (strcmp(sel_cases[_i].sel, "body") == 0) {
+        ck_assert_int_eq(v.kind, AF_SV_VALUE);
+        ck_assert_ptr_nonnull(strstr(json_string_value(v.json), "fp1"));
+    } else if (sel_cases[_i].json == NULL) {
+        ck_assert_msg(v.kind == AF_SV_ABSENT, "%s should be absent", sel_cases[_i].sel);
+    } else {
+        char *d;
+        ck_assert_msg(v.kind == AF_SV_VALUE, "%s should be present", sel_cases[_i].sel);
+        d = json_dumps(v.json, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER);
+        ck_assert_str_eq(d, sel_cases[_i].json);
+        free(d);
+    }
+    af_sv_clear(&v);
+    af_scope_clear(&sc);
+    json_decref(root);
+}
+END_TEST
+
+static const struct {
+    const char *sel;
+    const char *why;
+} bad_sel_cases[] = {
+    {"parms.code", "unknown root"},   {"status.x", "takes no member"},
+    {"header", "header.NAME"},        {"location.path", "location.base"},
+    {"form.foo", "form.fields.NAME"}, {"json[0].x", "only form takes an index"},
+    {"form[x].action", "bad index"},
+};
+
+START_TEST(test_selectors_bad)
+{
+    struct af_err e;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_sel_check(bad_sel_cases[_i].sel, &e), AF_ERR_PARSE);
+    ck_assert_msg(strstr(e.msg, bad_sel_cases[_i].why) != NULL, "%s: %s", bad_sel_cases[_i].sel,
+                  e.msg);
+}
+END_TEST
+
+/* Each expectation kind, passing and failing with its exact message. */
+static const struct {
+    int hop;
+    const char *ex;
+    af_ex_result want;
+    const char *msg; /* exact, for failures and skips */
+} ex_cases[] = {
+    /* status: exact, set, class, range */
+    {0, "{\"status\": 302}", AF_EX_PASS, NULL},
+    {1, "{\"status\": 200}", AF_EX_FAIL, "status: expected 200, got 400 (error=invalid_grant)"},
+    {0, "{\"status\": [200, 201]}", AF_EX_FAIL,
+     "status: expected one of 200, 201, got 302 to "
+     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+    {0, "{\"status\": [301, 302]}", AF_EX_PASS, NULL},
+    {1, "{\"status\": \"4xx\"}", AF_EX_PASS, NULL},
+    {2, "{\"status\": \"4xx\"}", AF_EX_FAIL, "status: expected 4xx, got 200"},
+    {1, "{\"status\": {\"min\": 400, \"max\": 405}}", AF_EX_PASS, NULL},
+    {2, "{\"status\": {\"min\": 400, \"max\": 405}}", AF_EX_FAIL,
+     "status: expected 400..405, got 200"},
+    {2, "{\"status\": {\"min\": 300}}", AF_EX_FAIL, "status: expected >= 300, got 200"},
+    /* headers: present, absent, equal, pattern, token */
+    {0, "{\"header\": \"Cache-Control\", \"has_token\": \"no-store\"}", AF_EX_PASS, NULL},
+    {1, "{\"header\": \"Cache-Control\", \"has_token\": \"no-store\"}", AF_EX_FAIL,
+     "header.Cache-Control: expected token \"no-store\", got absent"},
+    {0, "{\"header\": \"Cache-Control\", \"has_token\": \"no-cache\"}", AF_EX_FAIL,
+     "header.Cache-Control: expected token \"no-cache\", got \"no-store, private\""},
+    {0, "{\"header\": \"X-Multi\", \"equals\": \"a, b\"}", AF_EX_PASS, NULL},
+    {0, "{\"header\": \"Pragma\", \"present\": false}", AF_EX_PASS, NULL},
+    {1, "{\"header\": \"Pragma\", \"present\": false}", AF_EX_FAIL,
+     "header.Pragma: expected no value, got \"no-cache\""},
+    {1, "{\"header\": \"Pragma\", \"present\": true}", AF_EX_PASS, NULL},
+    {0, "{\"header\": \"Pragma\", \"present\": true}", AF_EX_FAIL,
+     "header.Pragma: expected a value, got absent"},
+    {0, "{\"header\": \"Cache-Control\", \"matches\": \"^no-store\"}", AF_EX_PASS, NULL},
+    {0, "{\"header\": \"Cache-Control\", \"matches\": \"^PRIVATE\"}", AF_EX_FAIL,
+     "header.Cache-Control: expected a match for /^PRIVATE/, got \"no-store, private\""},
+    {0, "{\"header\": \"Cache-Control\", \"matches\": \"PRIVATE$\", \"icase\": true}", AF_EX_PASS,
+     NULL},
+    {0, "{\"header\": \"Cache-Control\", \"starts_with\": \"no-\"}", AF_EX_PASS, NULL},
+    /* JSON body: present, equal, set, type, range, keys */
+    {1, "{\"json\": \"error\", \"equals\": \"invalid_grant\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"error\", \"equals\": \"invalid_request\"}", AF_EX_FAIL,
+     "json.error: expected \"invalid_request\", got \"invalid_grant\""},
+    {1, "{\"json\": \"error\", \"not_equals\": \"invalid_grant\"}", AF_EX_FAIL,
+     "json.error: expected anything but \"invalid_grant\", got \"invalid_grant\""},
+    {1, "{\"json\": \"nope\", \"not_equals\": \"x\"}", AF_EX_FAIL,
+     "json.nope: expected a value, got absent"},
+    {1, "{\"json\": \"error\", \"one_of\": [\"invalid_request\", \"invalid_grant\"]}", AF_EX_PASS,
+     NULL},
+    {1, "{\"json\": \"error\", \"one_of\": [\"a\", \"b\"]}", AF_EX_FAIL,
+     "json.error: expected one of [\"a\",\"b\"], got \"invalid_grant\""},
+    {1, "{\"json\": \"n\", \"type\": \"integer\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"f\", \"type\": \"integer\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"error\", \"type\": \"integer\"}", AF_EX_FAIL,
+     "json.error: expected an integer, got \"invalid_grant\""},
+    {1, "{\"json\": \"obj\", \"type\": \"object\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"n\", \"range\": [1, 4]}", AF_EX_FAIL,
+     "json.n: expected a number in 1..4, got 5"},
+    {1, "{\"json\": \"n\", \"range\": [5, null]}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"n\", \"equals\": \"5\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"arr\", \"contains\": \"S256\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"arr\", \"contains\": \"none\"}", AF_EX_FAIL,
+     "json.arr: expected something containing \"none\", got [\"S256\",\"plain\"]"},
+    {1, "{\"json\": \"arr\", \"not_contains\": \"plain\"}", AF_EX_FAIL,
+     "json.arr: expected nothing containing \"plain\", got [\"S256\",\"plain\"]"},
+    {1, "{\"json\": \"nope\", \"not_contains\": \"plain\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"\", \"only_keys\": [\"error\", \"n\", \"arr\", \"obj\", \"f\"]}", AF_EX_PASS,
+     NULL},
+    {1, "{\"json\": \"\", \"only_keys\": [\"error\"]}", AF_EX_FAIL,
+     "json: expected only the keys [\"error\"], got "
+     "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
+     "0} "
+     "(extra key \"n\")"},
+    {1, "{\"json\": \"\", \"keys\": [\"error\", \"zz\"]}", AF_EX_FAIL,
+     "json: expected the keys [\"error\",\"zz\"], got "
+     "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
+     "0} "
+     "(missing \"zz\")"},
+    {1, "{\"json\": \"error\", \"min_length\": 20}", AF_EX_FAIL,
+     "json.error: expected at least 20 characters, got \"invalid_grant\""},
+    {1, "{\"that\": \"status\", \"equals\": \"400\"}", AF_EX_PASS, NULL},
+    /* redirect target and parameters */
+    {0, "{\"redirect\": \"client\"}", AF_EX_PASS, NULL},
+    {1, "{\"redirect\": \"client\"}", AF_EX_FAIL,
+     "redirect: expected a redirect to the client (https://client.example/cb), got 400"},
+    {0, "{\"redirect\": \"not_client\"}", AF_EX_FAIL,
+     "redirect: expected no redirect to the client, got 302 to "
+     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+    {1, "{\"redirect\": \"not_client\"}", AF_EX_PASS, NULL},
+    {1, "{\"redirect\": \"none\"}", AF_EX_PASS, NULL},
+    {0, "{\"redirect\": \"none\"}", AF_EX_FAIL,
+     "redirect: expected no Location, got 302 to "
+     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+    {0, "{\"redirect\": \"any\"}", AF_EX_PASS, NULL},
+    {0, "{\"redirect\": {\"to\": \"https://client.example/cb\"}}", AF_EX_PASS, NULL},
+    {0, "{\"redirect\": {\"to\": \"https://other.example/cb\"}}", AF_EX_FAIL,
+     "redirect: expected a redirect to https://other.example/cb, got 302 to "
+     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+    {0, "{\"redirect\": {\"not_to\": \"https://client.example\"}}", AF_EX_FAIL,
+     "redirect: expected no redirect to https://client.example, got 302 to "
+     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+    {0, "{\"params\": \"state\", \"equals\": \"s1\"}", AF_EX_PASS, NULL},
+    {0, "{\"params\": \"iss\", \"equals\": \"{{meta.issuer}}\"}", AF_EX_PASS, NULL},
+    {0, "{\"params\": \"\", \"only_keys\": [\"code\", \"state\", \"iss\"]}", AF_EX_PASS, NULL},
+    {3, "{\"params\": \"\", \"only_keys\": [\"error\", \"state\"]}", AF_EX_FAIL,
+     "params: expected only the keys [\"error\",\"state\"], got "
+     "{\"error\":\"bad\\\"x\",\"state\":\"s1\",\"frag\":\"1\"} (extra key \"frag\")"},
+    {3, "{\"params\": \"error\", \"format\": \"error-code\"}", AF_EX_FAIL,
+     "params.error: expected format error-code, got \"bad\\\"x\""},
+    {0, "{\"params\": \"state\", \"format\": \"error-code\"}", AF_EX_PASS, NULL},
+    {3, "{\"params\": \"state\", \"count\": 1}", AF_EX_FAIL,
+     "params.state: expected 1 occurrence, got 2"},
+    {0, "{\"params\": \"error\", \"count\": 0}", AF_EX_PASS, NULL},
+    {0, "{\"location\": \"query.code\", \"equals\": \"abc\"}", AF_EX_PASS, NULL},
+    {2, "{\"params\": \"code\", \"equals\": \"fp1\"}", AF_EX_PASS, NULL},
+    {0, "{\"that\": \"location\", \"format\": \"https\"}", AF_EX_PASS, NULL},
+    {0, "{\"location\": \"base\", \"format\": \"no-query-fragment\"}", AF_EX_PASS, NULL},
+    {0, "{\"location\": \"\", \"format\": \"no-query-fragment\"}", AF_EX_FAIL,
+     "location: expected format no-query-fragment, got "
+     "\"https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example\""},
+    /* body text */
+    {2, "{\"body\": true, \"contains\": \"fp1\"}", AF_EX_PASS, NULL},
+    {2, "{\"body\": true, \"contains\": \"nothing here\"}", AF_EX_FAIL, NULL},
+    /* any / all */
+    {0, "{\"any\": [{\"status\": 200}, {\"status\": 302}]}", AF_EX_PASS, NULL},
+    {2, "{\"any\": [{\"status\": 302}, {\"status\": \"4xx\"}]}", AF_EX_FAIL,
+     "none of the alternatives held: status: expected 302, got 200; or status: expected 4xx, "
+     "got 200"},
+    {1, "{\"all\": [{\"status\": 400}, {\"json\": \"error\", \"equals\": \"x\"}]}", AF_EX_FAIL,
+     "json.error: expected \"x\", got \"invalid_grant\""},
+    /* templates in expected values; an undefined target variable skips */
+    {1, "{\"json\": \"error\", \"equals\": \"{{vars.err}}\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"error\", \"equals\": \"{{target.nope}}\"}", AF_EX_SKIP,
+     "needs target.nope, which the target does not define"},
+    {1, "{\"json\": \"error\", \"equals\": \"{{nope}}\"}", AF_EX_ERROR, "nope is not defined"},
+    /* secrets are redacted in messages */
+    {4, "{\"json\": \"access_token\", \"equals\": \"x\"}", AF_EX_FAIL,
+     "json.access_token: expected \"x\", got \"abcd...[redacted 12 chars]\""},
+    {4, "{\"json\": \"token_type\", \"equals\": \"bearer\"}", AF_EX_FAIL,
+     "json.token_type: expected \"bearer\", got \"Bearer\""},
+    /* hops that did not happen */
+    {1, "{\"on\": \"page\", \"status\": 200}", AF_EX_SKIP, "no login or consent page appeared"},
+    {1, "{\"on\": \"after_submit\", \"status\": 303}", AF_EX_SKIP, "no form was submitted"},
+    {1, "{\"on\": 3, \"status\": 200}", AF_EX_SKIP, "hop 3 did not happen (1 hops)"},
+};
+
+START_TEST(test_expectations)
+{
+    json_t *root = tmpl_root(), *ex;
+    struct af_scope sc;
+    struct af_step_view sv;
+    struct af_buf msg, path;
+    struct af_err e;
+    json_error_t je;
+    af_ex_result r;
+
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    set_local(&sc, "vars.err", "invalid_grant");
+    ex = json_loads(ex_cases[_i].ex, 0, &je);
+    ck_assert_msg(ex != NULL, "%s: %s", ex_cases[_i].ex, je.text);
+    af_buf_init(&path, 1024);
+    af_err_clear(&e);
+    ck_assert_msg(af_expect_check(ex, &path, &e) == AF_OK, "%s: %s", ex_cases[_i].ex, e.msg);
+    memset(&sv, 0, sizeof(sv));
+    sv.hops = &ex_hops[ex_cases[_i].hop];
+    sv.nhops = 1;
+    sv.sc = &sc;
+    sv.client_uri = "https://client.example/cb";
+    af_buf_init(&msg, 8192);
+    r = af_expect_eval(&sv, ex, &msg);
+    ck_assert_msg(r == ex_cases[_i].want, "%s: result %d, want %d (%s)", ex_cases[_i].ex, r,
+                  ex_cases[_i].want, af_buf_str(&msg));
+    if (ex_cases[_i].msg != NULL)
+        ck_assert_str_eq(af_buf_str(&msg), ex_cases[_i].msg);
+    if (r == AF_EX_FAIL)
+        ck_assert_ptr_null(strchr(af_buf_str(&msg), '\n')); /* one line */
+    af_buf_free(&msg);
+    af_buf_free(&path);
+    json_decref(ex);
+    af_scope_clear(&sc);
+    json_decref(root);
+}
+END_TEST
+
+/* Hop selection over a multi-hop step: page, after_submit, all, any. */
+START_TEST(test_expect_hops)
+{
+    static const char *const html[] = {"Content-Type", "text/html", "X-Frame-Options", "DENY",
+                                       NULL};
+    static const char *const loc[] = {"Location", "https://client.example/cb?code=z", NULL};
+    struct af_hop h[3];
+    struct af_step_view sv;
+    struct af_buf msg;
+    size_t i;
+    static const struct {
+        const char *ex;
+        af_ex_result want;
+        const char *msg;
+    } cases[] = {
+        {"{\"on\": \"page\", \"header\": \"X-Frame-Options\", \"equals\": \"DENY\"}", AF_EX_PASS,
+         NULL},
+        {"{\"on\": \"after_submit\", \"status\": [302, 303]}", AF_EX_FAIL,
+         "status: expected one of 302, 303, got 307 to https://as.example/login"},
+        {"{\"on\": \"first\", \"status\": 200}", AF_EX_PASS, NULL},
+        {"{\"on\": \"all\", \"status\": {\"max\": 399}}", AF_EX_PASS, NULL},
+        {"{\"on\": \"all\", \"status\": 200}", AF_EX_FAIL,
+         "hop 2: status: expected 200, got 307 to https://as.example/login"},
+        {"{\"on\": \"any\", \"status\": 302}", AF_EX_PASS, NULL},
+        {"{\"on\": \"any\", \"status\": 500}", AF_EX_FAIL,
+         "status: expected 500, got 302 to https://client.example/cb?code=z (on every one of 3 "
+         "hops)"},
+        {"{\"redirect\": \"not_client\"}", AF_EX_FAIL,
+         "redirect: expected no redirect to the client, got 302 to "
+         "https://client.example/cb?code=z"},
+        {"{\"on\": 1, \"redirect\": \"any\"}", AF_EX_PASS, NULL},
+    };
+    static const char *const l307[] = {"Location", "/login", NULL};
+
+    hop_make(&h[0], 200, "https://as.example/authorize", html, "<form><input name=a></form>");
+    hop_make(&h[1], 307, "https://as.example/login", l307, NULL);
+    h[1].submitted = true;
+    hop_make(&h[2], 302, "https://as.example/login", loc, NULL);
+    memset(&sv, 0, sizeof(sv));
+    sv.hops = h;
+    sv.nhops = 3;
+    sv.client_uri = "https://client.example/cb";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *ex = json_loads(cases[i].ex, 0, NULL);
+        af_ex_result r;
+        af_buf_init(&msg, 4096);
+        ck_assert_ptr_nonnull(ex);
+        r = af_expect_eval(&sv, ex, &msg);
+        ck_assert_msg(r == cases[i].want, "%s: %d (%s)", cases[i].ex, r, af_buf_str(&msg));
+        if (cases[i].msg)
+            ck_assert_str_eq(af_buf_str(&msg), cases[i].msg);
+        af_buf_free(&msg);
+        json_decref(ex);
+    }
+    for (i = 0; i < 3; i++)
+        af_hop_clear(&h[i]);
+}
+END_TEST
+
+/* ---- loaders ---- */
+
+#define CHECK_HEAD                                                                                 \
+    "{\"suite\": \"t\", \"checks\": [{\"id\": \"A-1\", \"title\": \"t\", \"spec\": \"s\", "
+
+static const struct {
+    const char *text;
+    const char *msg; /* the whole message, or a part of it */
+    bool exact;
+} load_cases[] = {
+    {"{\"suite\": \"t\",\n \"checks\": [\n  {\"id\": \"A\", \"title\": \"t\", \"spec\": \"s\",\n"
+     "   \"steps\": [{\"request\": {\"url\": \"u\"},\n    \"expect\": [{\"status\": 200, "
+     "\"equal\": 1}]}]}]}",
+     "t.json:5:32: checks[0].steps[0].expect[0].equal: unknown key \"equal\" (did you mean "
+     "\"equals\"?)",
+     true},
+    {"{\"suite\": \"t\",\n \"checks\": [\n  {\"id\": \"A\", \"title\": \"t\",\n"
+     "   \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "t.json:3:3: checks[0]: missing key \"spec\"", true},
+    {"{\"suite\": \"t\",\n \"checks\": [\n  {\"id\": \"A\", \"title\": \"t\", \"spec\": \"s\",\n"
+     "   \"severity\": \"MAY\", \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "t.json:4:16: checks[0].severity: must be \"MUST\" or \"SHOULD\", not \"MAY\"", true},
+    {"{\"suite\": \"t\",\n  \"checks\": [1,]}", "t.json:2:16: checks[1]: syntax error", false},
+    {"{\"suite\": \"t\", \"suite\": \"u\", \"checks\": []}", "duplicate key", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}}]}, {\"id\": \"a-1\", \"title\": "
+                "\"t\", \"spec\": \"s\", \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "checks[1].id: \"a-1\" is used twice (first at checks[0])", false},
+    {CHECK_HEAD "\"needs\": [\"cod\"], \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "checks[0].needs[0]: fixture \"cod\" is not defined", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"c\": "
+                "\"parms.code\"}}]}]}",
+     "checks[0].steps[0].capture.c: selector \"parms.code\": unknown root \"parms\"", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"{{target.issuer\"}}]}]}",
+     "checks[0].steps[0].request.url: unclosed {{", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"{{a | rot13}}\"}}]}]}",
+     "unknown filter \"rot13\"", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"header\": \"X\", "
+                "\"matches\": \"a(\"}]}]}]}",
+     "checks[0].steps[0].expect[0].matches: regular expression does not compile", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"template\": \"nope\"}}]}]}",
+     "checks[0].steps[0].request.template: template \"nope\" is not defined", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
+     "checks[0].steps[0].request: the request has no \"url\"", false},
+    {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
+     "exactly one of \"request\" and \"sleep\"", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"fresh.x\": "
+                "\"status\"}}]}]}",
+     "the capture name \"fresh.x\" is under a reserved name", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\", \"auth\": \"mtls\"}}]}]}",
+     "unknown client authentication \"mtls\"", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"status\": 200, "
+                "\"json\": \"error\"}]}]}]}",
+     "more than one kind", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"json\": "
+                "\"error\"}]}]}]}",
+     "no predicate", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"status\": "
+                "\"4XX\"}]}]}]}",
+     "expect[0].status: must be a status", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"on\": \"middle\", "
+                "\"status\": 200}]}]}]}",
+     "expect[0].on: must be a hop number", false},
+    {CHECK_HEAD "\"steps\": []}]}", "checks[0].steps: a check needs at least one step", false},
+    {"{\"suite\": \"t\", \"fixtures\": {\"a\": {\"needs\": [\"b\"], \"steps\": []}, \"b\": "
+     "{\"needs\": [\"a\"], \"steps\": []}}, \"checks\": [{\"id\": \"A\", \"title\": \"t\", "
+     "\"spec\": \"s\", \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "needs itself (a cycle)", false},
+    {"{\"suite\": \"t\", \"chekcs\": 1}",
+     "unknown key \"chekcs\" (did you mean "
+     "\"checks\"?)",
+     false},
+    {"[1]", "(top level): must be an object", false},
+};
+
+START_TEST(test_suite_load_errors)
+{
+    struct af_suite *s = NULL;
+    struct af_err e;
+    af_rc rc;
+    af_err_clear(&e);
+    rc = af_suite_load_string(load_cases[_i].text, "t.json", &s, &e);
+    ck_assert_msg(rc != AF_OK, "case %d loaded", _i);
+    ck_assert_ptr_null(s);
+    if (load_cases[_i].exact)
+        ck_assert_str_eq(e.msg, load_cases[_i].msg);
+    else
+        ck_assert_msg(strstr(e.msg, load_cases[_i].msg) != NULL, "case %d: got \"%s\", want \"%s\"",
+                      _i, e.msg, load_cases[_i].msg);
+}
+END_TEST
+
+static const char *const good_suite =
+    "{\"suite\": \"demo\", \"title\": \"Demo\",\n"
+    " \"checks\": [\n"
+    "  {\"id\": \"AS-04a\", \"title\": \"a\", \"spec\": \"s\", \"keywords\": [\"redirect\"],\n"
+    "   \"steps\": [{\"request\": {\"url\": \"u\"}}]},\n"
+    "  {\"id\": \"AS-04b\", \"title\": \"b\", \"spec\": \"s\", \"severity\": \"SHOULD\",\n"
+    "   \"steps\": [{\"request\": {\"url\": \"u\"}}]},\n"
+    "  {\"id\": \"AS-041\", \"title\": \"c\", \"spec\": \"s\", \"keywords\": [\"token\"],\n"
+    "   \"steps\": [{\"request\": {\"url\": \"u\"}}]},\n"
+    "  {\"id\": \"AS-10\", \"title\": \"d\", \"spec\": \"s\",\n"
+    "   \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}";
+
+static const struct {
+    const char *only;
+    const char *skip;
+    const char *selected; /* one char per check: 1 selected */
+} filter_cases[] = {
+    {NULL, NULL, "1111"},        {"AS-04", NULL, "1100"}, {"as-04a", NULL, "1000"},
+    {"AS-0*", NULL, "1110"},     {"token", NULL, "0010"}, {NULL, "redirect", "0111"},
+    {"AS-04", "AS-04b", "1000"}, {"AS-1", NULL, "0000"},  {"AS-10", NULL, "0001"},
+};
+
+START_TEST(test_suite_filter)
+{
+    struct af_suite *s = NULL;
+    struct af_err e;
+    struct af_probe_filter f;
+    struct af_check_info ci;
+    size_t i;
+
+    af_err_clear(&e);
+    ck_assert_msg(af_suite_load_string(good_suite, "g.json", &s, &e) == AF_OK, "%s", e.msg);
+    ck_assert_str_eq(af_suite_name(s), "demo");
+    ck_assert_str_eq(af_suite_title(s), "Demo");
+    ck_assert_uint_eq(af_suite_count(s), 4);
+    af_suite_check(s, 1, &ci);
+    ck_assert_str_eq(ci.id, "AS-04b");
+    ck_assert_int_eq(ci.severity, AF_SEV_SHOULD);
+    memset(&f, 0, sizeof(f));
+    f.only = &filter_cases[_i].only;
+    f.nonly = filter_cases[_i].only ? 1 : 0;
+    f.skip = &filter_cases[_i].skip;
+    f.nskip = filter_cases[_i].skip ? 1 : 0;
+    for (i = 0; i < 4; i++)
+        ck_assert_msg(af_suite_selected(s, i, &f) == (filter_cases[_i].selected[i] == '1'),
+                      "case %d check %zu", _i, i);
+    af_suite_free(s);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *msg;
+} target_cases[] = {
+    {"{\"name\": \"x\"}", "(top level): missing key \"issuer\""},
+    {"{\"issuer\": \"https://as\", \"clients\": {\"main\": {\"id\": 1}}}",
+     "clients.main.id: must be a string"},
+    {"{\"issuer\": \"https://as\", \"clients\": {\"main\": {\"auth\": \"mtls\"}}}",
+     "unknown method \"mtls\""},
+    {"{\"issuer\": \"https://as\", \"login\": {\"forms\": [{\"mach\": \"x\"}]}}",
+     "p.json:1:47: login.forms[0].mach: unknown key \"mach\" (did you mean \"match\"?)"},
+    {"{\"issuer\": \"https://as\", \"timeout_ms\": 0}", "timeout_ms: must be at least 1"},
+    {"{\"issuer\": \"https://as\", \"tls\": {\"verify\": false}}", "unknown key \"verify\""},
+};
+
+START_TEST(test_target_load_errors)
+{
+    struct af_target *t = NULL;
+    struct af_err e;
+    af_err_clear(&e);
+    ck_assert_int_ne(af_target_load_string(target_cases[_i].text, "p.json", &t, &e), AF_OK);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, target_cases[_i].msg) != NULL, "got \"%s\"", e.msg);
+}
+END_TEST
+
+/* ---- a fixture server (libmicrohttpd on port 0) ---- */
+
+struct fake {
+    struct MHD_Daemon *d;
+    unsigned short port;
+    char base[64];
+    struct af_key *key;     /* signs ID tokens; published in /jwks */
+    struct af_key *bad_key; /* same kid, not published: a forged signature */
+    char *nonce;            /* the last nonce sent to /authorize */
+    char used[16][64];      /* redeemed codes */
+    int nused;
+    int ncode;
+};
+
+static struct fake fk;
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+                               const char *body, const char *const *hdrs)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret;
+    size_t i;
+    if (ctype != NULL)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    for (i = 0; hdrs != NULL && hdrs[i] != NULL; i += 2)
+        MHD_add_response_header(r, hdrs[i], hdrs[i + 1]);
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result redirect_to(struct MHD_Connection *c, unsigned status, const char *loc)
+{
+    const char *h[] = {"Location", loc, NULL};
+    return respond(c, status, NULL, "", h);
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static char *issue_id_token(bool forged)
+{
+    char *half = NULL, *out = NULL;
+    json_t *claims;
+    ck_assert_int_eq(af_oidc_half_hash(af_key_alg(fk.key), "AT-123", &half), AF_OK);
+    claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "iss", fk.base, "sub", "alice", "aud",
+                       "cid", "exp", (json_int_t)af_now() + 300, "iat", (json_int_t)af_now(),
+                       "nonce", fk.nonce ? fk.nonce : "", "at_hash", half);
+    ck_assert_int_eq(af_jwt_sign(forged ? fk.bad_key : fk.key, "JWT", claims, &out, NULL), AF_OK);
+    json_decref(claims);
+    free(half);
+    return out;
+}
+
+static enum MHD_Result fake_token(struct MHD_Connection *c, struct af_buf *body)
+{
+    struct af_params p;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *code, *secret;
+    const char *nostore[] = {"Cache-Control", "no-store", "Pragma", "no-cache", NULL};
+    const char *basic[] = {"WWW-Authenticate", "Basic realm=\"fake\"", NULL};
+    char *tok, *resp = NULL;
+    enum MHD_Result ret;
+    int i;
+
+    af_params_init(&p, 64);
+    ck_assert_int_eq(af_params_parse(&p, af_buf_str(body), body->len, NULL), AF_OK);
+    secret = af_params_get(&p, "client_secret");
+    /* base64("cid:s3cret") */
+    if (!((auth && strcmp(auth, "Basic Y2lkOnMzY3JldA==") == 0) ||
+          (secret && strcmp(secret, "s3cret") == 0))) {
+        af_params_free(&p);
+        return respond(c, 401, "application/json", "{\"error\":\"invalid_client\"}", basic);
+    }
+    code = af_params_get(&p, "code");
+    if (code == NULL) {
+        af_params_free(&p);
+        return respond(c, 400, "application/json", "{\"error\":\"invalid_request\"}", nostore);
+    }
+    for (i = 0; i < fk.nused; i++) {
+        if (strcmp(fk.used[i], code) == 0) {
+            af_params_free(&p);
+            return respond(c, 400, "application/json", "{\"error\":\"invalid_grant\"}", nostore);
+        }
+    }
+    if (fk.nused < 16)
+        snprintf(fk.used[fk.nused++], sizeof(fk.used[0]), "%s", code);
+    tok = issue_id_token(strcmp(code, "BADSIG") == 0);
+    ck_assert_int_ne(asprintf(&resp,
+                              "{\"access_token\":\"AT-123\",\"token_type\":\"Bearer\","
+                              "\"expires_in\":300,\"id_token\":\"%s\"}",
+                              tok),
+                     -1);
+    ret = respond(c, 200, "application/json", resp, nostore);
+    free(tok);
+    free(resp);
+    af_params_free(&p);
+    return ret;
+}
+
+static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **req_cls)
+{
+    struct af_buf *body = *req_cls;
+    char loc[1024];
+    (void)cls;
+    (void)version;
+    if (body == NULL) {
+        body = calloc(1, sizeof(*body));
+        af_buf_init(body, 64 * 1024);
+        *req_cls = body;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        ck_assert_int_eq(af_buf_add(body, upload, *upload_size), AF_OK);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/.well-known/openid-configuration") == 0) {
+        char doc[1024];
+        snprintf(doc, sizeof(doc),
+                 "{\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/authorize\","
+                 "\"token_endpoint\":\"%s/token\",\"jwks_uri\":\"%s/jwks\","
+                 "\"code_challenge_methods_supported\":[\"S256\"]}",
+                 fk.base, fk.base, fk.base, fk.base);
+        return respond(c, 200, "application/json", doc, NULL);
+    }
+    if (strcmp(url, "/jwks") == 0) {
+        json_t *jwk = NULL, *set;
+        char *d;
+        enum MHD_Result ret;
+        ck_assert_int_eq(af_key_public_jwk(fk.key, &jwk), AF_OK);
+        set = json_pack("{s:[o]}", AF_JWKS_KEYS, jwk);
+        d = json_dumps(set, JSON_COMPACT);
+        ret = respond(c, 200, "application/json", d, NULL);
+        free(d);
+        json_decref(set);
+        return ret;
+    }
+    if (strcmp(url, "/authorize") == 0) {
+        const char *ru = arg(c, "redirect_uri"), *st = arg(c, "state"), *nonce = arg(c, "nonce");
+        free(fk.nonce);
+        fk.nonce = nonce ? strdup(nonce) : NULL;
+        if (ru == NULL)
+            return respond(c, 400, "text/html", "<p>no redirect_uri</p>", NULL);
+        if (arg(c, "login") != NULL) {
+            char page[2048];
+            const char *h[] = {"X-Frame-Options", "DENY", NULL};
+            snprintf(page, sizeof(page),
+                     "<html><form id=\"f\" method=\"post\" action=\"/login\">"
+                     "<input type=\"hidden\" name=\"redirect_uri\" value=\"%s\">"
+                     "<input type=\"hidden\" name=\"state\" value=\"%s\">"
+                     "<input name=\"username\"><input type=\"password\" name=\"password\">"
+                     "<button name=\"go\" value=\"ok\">Sign in</button></form>"
+                     "<a href=\"/cancel?redirect_uri=%s&amp;state=%s\">Cancel</a></html>",
+                     ru, st ? st : "", ru, st ? st : "");
+            return respond(c, 200, "text/html; charset=utf-8", page, h);
+        }
+        if (arg(c, "response_mode") != NULL) {
+            char page[2048];
+            snprintf(page, sizeof(page),
+                     "<form method=\"post\" action=\"%s\"><input type=\"hidden\" name=\"code\" "
+                     "value=\"FP-1\"><input type=\"hidden\" name=\"state\" value=\"%s\"></form>",
+                     ru, st ? st : "");
+            return respond(c, 200, "text/html", page, NULL);
+        }
+        snprintf(loc, sizeof(loc), "%s?code=C-%d&state=%s&iss=%s", ru, ++fk.ncode, st ? st : "",
+                 fk.base);
+        return redirect_to(c, 302, loc);
+    }
+    if (strcmp(url, "/login") == 0 && strcmp(method, "POST") == 0) {
+        struct af_params p;
+        enum MHD_Result ret;
+        af_params_init(&p, 64);
+        ck_assert_int_eq(af_params_parse(&p, af_buf_str(body), body->len, NULL), AF_OK);
+        if (af_params_get(&p, "password") && strcmp(af_params_get(&p, "password"), "pw") == 0 &&
+            af_params_get(&p, "go") && strcmp(af_params_get(&p, "go"), "ok") == 0) {
+            snprintf(loc, sizeof(loc), "%s?code=L-%d&state=%s", af_params_get(&p, "redirect_uri"),
+                     ++fk.ncode, af_params_get(&p, "state"));
+            ret = redirect_to(c, 303, loc);
+        } else {
+            ret = respond(c, 200, "text/html", "<p>bad password</p>", NULL);
+        }
+        af_params_free(&p);
+        return ret;
+    }
+    if (strcmp(url, "/cancel") == 0) {
+        snprintf(loc, sizeof(loc), "%s?error=access_denied&state=%s", arg(c, "redirect_uri"),
+                 arg(c, "state"));
+        return redirect_to(c, 302, loc);
+    }
+    if (strcmp(url, "/token") == 0)
+        return fake_token(c, body);
+    if (strcmp(url, "/cookie") == 0) {
+        const char *h[] = {"Set-Cookie", "sid=xyz; Path=/; HttpOnly", NULL};
+        return respond(c, 200, "text/plain", "ok", h);
+    }
+    if (strcmp(url, "/echo-cookie") == 0) {
+        const char *ck = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
+        return respond(c, 200, "text/plain", ck ? ck : "none", NULL);
+    }
+    if (strcmp(url, "/echo") == 0) {
+        const char *v = arg(c, "v");
+        return respond(c, 200, "text/plain", v ? v : "", NULL);
+    }
+    if (strcmp(url, "/big") == 0) {
+        char big[4097];
+        memset(big, 'a', 4096);
+        big[4096] = '\0';
+        return respond(c, 200, "text/plain", big, NULL);
+    }
+    if (strcmp(url, "/500") == 0)
+        return respond(c, 500, "text/plain", "boom", NULL);
+    if (strcmp(url, "/loop") == 0)
+        return redirect_to(c, 302, "/loop");
+    if (strcmp(url, "/hop") == 0)
+        return redirect_to(c, 302, "/echo?v=hopped");
+    return respond(c, 404, "text/plain", "not found", NULL);
+}
+
+static void fake_done(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct af_buf *body = *req_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (body != NULL) {
+        af_buf_free(body);
+        free(body);
+        *req_cls = NULL;
+    }
+}
+
+static void fake_start(void)
+{
+    const union MHD_DaemonInfo *di;
+    struct sockaddr_in sa;
+    memset(&fk, 0, sizeof(fk));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = 0; /* any free port, read back below */
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &fk.key, NULL), AF_OK);
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &fk.bad_key, NULL), AF_OK);
+    ck_assert_int_eq(af_key_set_kid(fk.bad_key, af_key_kid(fk.key)), AF_OK);
+    fk.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, fake_handler, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, fake_done, NULL, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(fk.d);
+    di = MHD_get_daemon_info(fk.d, MHD_DAEMON_INFO_BIND_PORT);
+    fk.port = di->port;
+    snprintf(fk.base, sizeof(fk.base), "http://127.0.0.1:%u", fk.port);
+}
+
+static void fake_stop(void)
+{
+    MHD_stop_daemon(fk.d);
+    af_key_free(fk.key);
+    af_key_free(fk.bad_key);
+    free(fk.nonce);
+    memset(&fk, 0, sizeof(fk));
+}
+
+static const char *const fake_profile =
+    "{\"name\": \"fake\", \"issuer\": \"http://127.0.0.1:1\",\n"
+    " \"clients\": {\"main\": {\"id\": \"cid\", \"secret\": \"s3cret\", \"auth\": "
+    "\"client_secret_basic\", \"redirect_uri\": \"https://client.example/cb\"},\n"
+    "   \"poster\": {\"id\": \"cid\", \"secret\": \"s3cret\", \"auth\": \"client_secret_post\", "
+    "\"redirect_uri\": \"https://client.example/cb\"}},\n"
+    " \"user\": {\"username\": \"alice\", \"password\": \"pw\"},\n"
+    " \"login\": {\"forms\": [{\"match\": \"name=\\\"password\\\"\", \"form\": {\"id\": \"f\"},\n"
+    "   \"fields\": {\"username\": \"{{target.user.username}}\", \"password\": "
+    "\"{{target.user.password}}\"}, \"button\": \"go\"}],\n"
+    "   \"cancel\": {\"match\": \"Cancel\", \"link\": \"cancel\"}, \"max_hops\": 5},\n"
+    " \"max_body\": 1024, \"timeout_ms\": 5000,\n"
+    " \"vars\": {\"scope\": \"openid\"},\n"
+    " \"skip\": {\"T-SKIPPED\": \"not on this target\"}}";
+
+static const char *const fake_suite =
+    "{\"suite\": \"fake\", \"title\": \"engine test\",\n"
+    " \"bind\": {\"client\": \"target.clients.main\"},\n"
+    " \"templates\": {\n"
+    "  \"authorize\": {\"url\": \"{{meta.authorization_endpoint}}\", \"query\": {\n"
+    "    \"response_type\": \"code\", \"client_id\": \"{{client.id}}\", \"redirect_uri\": "
+    "\"{{client.redirect_uri}}\",\n"
+    "    \"scope\": \"{{vars.scope}}\", \"state\": \"{{fresh.state}}\", \"nonce\": "
+    "\"{{fresh.nonce}}\", \"login\": \"{{?vars.login}}\"}},\n"
+    "  \"token\": {\"method\": \"POST\", \"url\": \"{{meta.token_endpoint}}\", \"auth\": "
+    "\"client\",\n"
+    "    \"form\": {\"grant_type\": \"authorization_code\", \"code\": \"{{code}}\"}}},\n"
+    " \"fixtures\": {\"code\": {\"steps\": [{\"name\": \"authorize\", \"request\": "
+    "{\"template\": \"authorize\"}, \"follow\": true,\n"
+    "    \"expect\": [{\"redirect\": \"client\"}, {\"params\": \"state\", \"equals\": "
+    "\"{{fresh.state}}\"}],\n"
+    "    \"capture\": {\"code\": \"params.code\"}}]}},\n"
+    " \"checks\": [\n"
+    /* 0: fixture, Basic auth, JWT verified, captures from JSON, a claim, a variable */
+    "  {\"id\": \"T-CODE\", \"title\": \"code flow\", \"spec\": \"OIDC Core §3.1.3.7\", "
+    "\"needs\": [\"code\"], \"steps\": [\n"
+    "    {\"name\": \"redeem\", \"request\": {\"template\": \"token\"},\n"
+    "     \"expect\": [{\"status\": 200}, {\"header\": \"Cache-Control\", \"has_token\": "
+    "\"no-store\"},\n"
+    "       {\"jwt\": \"json.id_token\", \"typ\": \"JWT\", \"iss\": \"{{meta.issuer}}\", \"aud\": "
+    "\"{{client.id}}\", \"exp\": true, \"iat\": true,\n"
+    "        \"nonce\": \"{{fresh.nonce}}\", \"at_hash\": \"json.access_token\", \"alg\": "
+    "\"ES256\", \"claims\": [{\"that\": \"sub\", \"equals\": \"alice\"}], \"header\": [{\"that\": "
+    "\"kid\", \"present\": true}]}],\n"
+    "     \"capture\": {\"at\": \"json.access_token\", \"sub\": {\"from\": \"json.id_token\", "
+    "\"claim\": \"sub\"}, \"ttl\": \"json.expires_in\"}},\n"
+    "    {\"name\": \"echo\", \"request\": {\"url\": \"{{target.issuer}}/echo\", \"query\": "
+    "{\"v\": \"{{sub}}-{{at}}-{{ttl}}\"}},\n"
+    "     \"expect\": [{\"body\": true, \"equals\": \"alice-AT-123-300\"}, {\"that\": \"var.at\", "
+    "\"equals\": \"AT-123\"}]}]},\n"
+    /* 1: reuse, post auth through a step binding */
+    "  {\"id\": \"T-REUSE\", \"title\": \"reuse\", \"spec\": \"RFC 6749 §4.1.2\", \"needs\": "
+    "[\"code\"], \"steps\": [\n"
+    "    {\"name\": \"first\", \"bind\": {\"client\": \"target.clients.poster\"}, \"request\": "
+    "{\"template\": \"token\"}, \"expect\": [{\"status\": 200}]},\n"
+    "    {\"name\": \"second\", \"request\": {\"template\": \"token\"}, \"expect\": [{\"status\": "
+    "400}, {\"json\": \"error\", \"equals\": \"invalid_grant\", \"spec\": \"RFC 6749 "
+    "§5.2\"}]}]},\n"
+    /* 2: a failing expectation gives its one line */
+    "  {\"id\": \"T-FAIL\", \"title\": \"fails\", \"spec\": \"RFC 6749 §5.2\", \"needs\": "
+    "[\"code\"], \"steps\": [\n"
+    "    {\"name\": \"redeem\", \"request\": {\"template\": \"token\", \"auth\": {\"method\": "
+    "\"basic\", \"secret\": \"wrong\"}},\n"
+    "     \"expect\": [{\"status\": 200}]},\n"
+    "    {\"name\": \"never\", \"request\": {\"url\": \"{{target.issuer}}/echo\"}}]},\n"
+    /* 3: login form through the profile's rule */
+    "  {\"id\": \"T-LOGIN\", \"title\": \"login\", \"spec\": \"RFC 9700 §4.12\", \"set\": "
+    "{\"vars.login\": \"1\"}, \"steps\": [\n"
+    "    {\"name\": \"authorize\", \"request\": {\"template\": \"authorize\"}, \"follow\": true,\n"
+    "     \"expect\": [{\"redirect\": \"client\"}, {\"on\": \"page\", \"header\": "
+    "\"X-Frame-Options\", \"present\": true},\n"
+    "       {\"on\": \"after_submit\", \"status\": [302, 303]}, {\"that\": \"hops\", \"equals\": "
+    "2}],\n"
+    "     \"capture\": {\"code\": \"params.code\", \"page_state\": {\"from\": "
+    "\"form.fields.state\", \"on\": \"page\"}}},\n"
+    "    {\"name\": \"check\", \"request\": {\"url\": "
+    "\"{{target.issuer}}/echo?v={{page_state}}\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"{{fresh.state}}\"}]}]},\n"
+    /* 4: an explicit form submission */
+    "  {\"id\": \"T-SUBMIT\", \"title\": \"submit\", \"spec\": \"x\", \"set\": {\"vars.login\": "
+    "\"1\"}, \"steps\": [\n"
+    "    {\"name\": \"page\", \"request\": {\"template\": \"authorize\"}, \"expect\": "
+    "[{\"status\": 200}, {\"that\": \"form.action\", \"equals\": \"{{target.issuer}}/login\"}]},\n"
+    "    {\"name\": \"post\", \"request\": {\"submit\": {\"form\": {\"action\": \"^/login$\"}, "
+    "\"fields\": {\"password\": \"pw\"}, \"button\": \"go=ok\"}},\n"
+    "     \"expect\": [{\"status\": 303}, {\"location\": \"query.code\", \"starts_with\": "
+    "\"L-\"}, {\"that\": \"method\", \"equals\": \"POST\"}]}]},\n"
+    /* 5: cancel through a link */
+    "  {\"id\": \"T-CANCEL\", \"title\": \"cancel\", \"spec\": \"RFC 6749 §4.1.2.1\", \"set\": "
+    "{\"vars.login\": \"1\"}, \"steps\": [\n"
+    "    {\"name\": \"cancel\", \"request\": {\"template\": \"authorize\"}, \"follow\": "
+    "{\"cancel\": true},\n"
+    "     \"expect\": [{\"params\": \"error\", \"equals\": \"access_denied\"}, {\"params\": "
+    "\"state\", \"equals\": \"{{fresh.state}}\"}]}]},\n"
+    /* 6: form_post */
+    "  {\"id\": \"T-FORMPOST\", \"title\": \"form_post\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"name\": \"authorize\", \"request\": {\"template\": \"authorize\", \"query\": "
+    "{\"response_mode\": \"form_post\"}}, \"follow\": true,\n"
+    "     \"expect\": [{\"status\": 200}, {\"redirect\": \"not_client\"}, {\"params\": "
+    "\"state\", \"equals\": \"{{fresh.state}}\"}], \"capture\": {\"c\": \"params.code\"}},\n"
+    "    {\"name\": \"echo\", \"request\": {\"url\": \"{{target.issuer}}/echo?v={{c}}\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"FP-1\"}]}]},\n"
+    /* 7: cookies, one jar per flow */
+    "  {\"id\": \"T-COOKIE\", \"title\": \"cookies\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/cookie\"}, \"capture\": {\"sid\": "
+    "\"cookie.sid\"}, \"expect\": [{\"header\": \"Set-Cookie\", \"contains\": \"HttpOnly\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"sid={{sid}}\"}]},\n"
+    "    {\"flow\": \"b\", \"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"none\"}, {\"cookie\": \"sid\", \"present\": "
+    "false}]},\n"
+    "    {\"flow\": \"main\", \"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"sid=xyz\"}]}]},\n"
+    /* 8: a fresh jar for the next check */
+    "  {\"id\": \"T-JAR\", \"title\": \"jar per check\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"none\"}]}]},\n"
+    /* 9-11: body cap, 5xx, redirect loop */
+    "  {\"id\": \"T-BIG\", \"title\": \"body cap\", \"spec\": \"x\", \"steps\": [{\"request\": "
+    "{\"url\": \"{{target.issuer}}/big\"}}]},\n"
+    "  {\"id\": \"T-500\", \"title\": \"5xx\", \"spec\": \"x\", \"steps\": [{\"request\": "
+    "{\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    "  {\"id\": \"T-LOOP\", \"title\": \"loop\", \"spec\": \"x\", \"steps\": [{\"request\": "
+    "{\"url\": \"{{target.issuer}}/loop\"}, \"follow\": true}]},\n"
+    /* 12-15: skips */
+    "  {\"id\": \"T-SKIPPED\", \"title\": \"profile skip\", \"spec\": \"x\", \"steps\": "
+    "[{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    "  {\"id\": \"T-REQ\", \"title\": \"requires\", \"spec\": \"x\", \"requires\": "
+    "[\"target.clients.second.id\"], \"steps\": [{\"request\": {\"url\": "
+    "\"{{target.issuer}}/500\"}}]},\n"
+    "  {\"id\": \"T-WHEN\", \"title\": \"when\", \"spec\": \"x\", \"when\": [{\"that\": "
+    "\"meta.code_challenge_methods_supported\", \"contains\": \"plain\"}], \"steps\": "
+    "[{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    "  {\"id\": \"T-UNDEF\", \"title\": \"undefined meta\", \"spec\": \"x\", \"steps\": "
+    "[{\"request\": {\"url\": \"{{meta.revocation_endpoint}}\"}}]},\n"
+    /* 16: if leaves a step out; the check passes */
+    "  {\"id\": \"T-IF\", \"title\": \"if\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"if\": [{\"that\": \"var.nothing\", \"present\": true}], \"request\": {\"url\": "
+    "\"{{target.issuer}}/500\"}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/hop\"}, \"follow\": true, \"expect\": "
+    "[{\"status\": 200}, {\"body\": true, \"equals\": \"hopped\"}, {\"on\": \"first\", "
+    "\"status\": 302}]}]},\n"
+    /* 17: SHOULD warns */
+    "  {\"id\": \"T-SHOULD\", \"title\": \"should\", \"spec\": \"x\", \"severity\": \"SHOULD\", "
+    "\"steps\": [{\"request\": {\"url\": \"{{target.issuer}}/echo\"}, \"expect\": [{\"status\": "
+    "201}]}]},\n"
+    /* 18: a SHOULD expectation in a MUST check warns and the check goes on */
+    "  {\"id\": \"T-MIXED\", \"title\": \"mixed\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo\"}, \"expect\": [{\"status\": 201, "
+    "\"severity\": \"SHOULD\", \"why\": \"prefer 201\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=2\"}, \"expect\": [{\"body\": true, "
+    "\"equals\": \"2\"}]}]},\n"
+    /* 19: a forged signature */
+    "  {\"id\": \"T-BADSIG\", \"title\": \"forged\", \"spec\": \"OIDC Core §3.1.3.7\", \"set\": "
+    "{\"code\": \"BADSIG\"}, \"steps\": [\n"
+    "    {\"request\": {\"template\": \"token\"}, \"expect\": [{\"jwt\": \"json.id_token\"}]}]},\n"
+    /* 20: a required capture that is absent */
+    "  {\"id\": \"T-CAPTURE\", \"title\": \"capture\", \"spec\": \"RFC 6749 §4.1.2\", \"steps\": "
+    "[\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo\"}, \"capture\": {\"code\": "
+    "\"params.code\", \"opt\": {\"from\": \"json.x\", \"optional\": true}}}]},\n"
+    /* 21: an undefined capture is an error */
+    "  {\"id\": \"T-ERROR\", \"title\": \"error\", \"spec\": \"x\", \"steps\": [{\"request\": "
+    "{\"url\": \"{{target.issuer}}/echo?v={{typo}}\"}}]},\n"
+    /* 22: a fixture run twice under prefixes */
+    "  {\"id\": \"T-TWICE\", \"title\": \"two codes\", \"spec\": \"x\", \"needs\": "
+    "[{\"fixture\": \"code\", \"as\": \"a\"}, {\"fixture\": \"code\", \"as\": \"b\"}], "
+    "\"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v={{a.code}}\"}, \"expect\": "
+    "[{\"body\": true, \"not_equals\": \"{{b.code}}\"}, {\"body\": true, \"starts_with\": "
+    "\"C-\"}]}]}\n"
+    " ]}";
+
+static const struct {
+    const char *id;
+    af_check_status st;
+    const char *msg; /* part of the headline message; NULL: none expected */
+} run_cases[] = {
+    {"T-CODE", AF_CHECK_PASS, NULL},
+    {"T-REUSE", AF_CHECK_PASS, NULL},
+    {"T-FAIL", AF_CHECK_FAIL,
+     "T-FAIL [redeem] status: expected 200, got 401 (error=invalid_client) (RFC 6749 §5.2)"},
+    {"T-LOGIN", AF_CHECK_PASS, NULL},
+    {"T-SUBMIT", AF_CHECK_PASS, NULL},
+    {"T-CANCEL", AF_CHECK_PASS, NULL},
+    {"T-FORMPOST", AF_CHECK_PASS, NULL},
+    {"T-COOKIE", AF_CHECK_PASS, NULL},
+    {"T-JAR", AF_CHECK_PASS, NULL},
+    {"T-BIG", AF_CHECK_FAIL, "the response body exceeds 1024 bytes"},
+    {"T-500", AF_CHECK_FAIL, "status: expected no server error, got 500 from"},
+    {"T-LOOP", AF_CHECK_FAIL, "follow: expected to reach the client within 5 hops"},
+    {"T-SKIPPED", AF_CHECK_SKIP, "the target profile skips it: not on this target"},
+    {"T-REQ", AF_CHECK_SKIP, "requires target.clients.second.id"},
+    {"T-WHEN", AF_CHECK_SKIP,
+     "meta.code_challenge_methods_supported: expected something "
+     "containing \"plain\", got [\"S256\"]"},
+    {"T-UNDEF", AF_CHECK_SKIP, "needs meta.revocation_endpoint"},
+    {"T-IF", AF_CHECK_PASS, NULL},
+    {"T-SHOULD", AF_CHECK_WARN, "status: expected 201, got 200"},
+    {"T-MIXED", AF_CHECK_WARN, "status: expected 201, got 200; prefer 201 (x)"},
+    {"T-BADSIG", AF_CHECK_FAIL, "json.id_token: signature: expected it to verify"},
+    {"T-CAPTURE", AF_CHECK_FAIL,
+     "T-CAPTURE [step 1] capture code: params.code is absent (expected a value) (RFC 6749 "
+     "§4.1.2)"},
+    {"T-ERROR", AF_CHECK_ERROR, "T-ERROR [step 1] error: typo is not defined"},
+    {"T-TWICE", AF_CHECK_PASS, NULL},
+};
+
+static struct af_results *run_results;
+static size_t progress_done;
+static char run_base[64]; /* the fixture's base URL during the run */
+
+static void count_done(void *ud, size_t idx, size_t total, const struct af_check_result *r)
+{
+    (void)ud;
+    (void)r;
+    ck_assert_uint_lt(idx, total + 1);
+    progress_done++;
+}
+
+static void run_setup(void)
+{
+    struct af_suite *s = NULL;
+    struct af_target *t = NULL;
+    struct af_probe_opts o;
+    struct af_err e;
+    af_rc rc;
+
+    fake_start();
+    af_err_clear(&e);
+    rc = af_suite_load_string(fake_suite, "fake.json", &s, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    rc = af_target_load_string(fake_profile, "fake-profile.json", &t, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    memset(&o, 0, sizeof(o));
+    o.issuer = fk.base;
+    o.on_done = count_done;
+    progress_done = 0;
+    rc = af_probe_run(s, t, &o, &run_results, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    snprintf(run_base, sizeof(run_base), "%s", fk.base);
+    af_suite_free(s);
+    af_target_free(t);
+    /* The results are all the tests need: stop the server before they fork
+     * (its thread would not exist in the children). */
+    fake_stop();
+}
+
+static void run_teardown(void)
+{
+    af_results_free(run_results);
+    run_results = NULL;
+}
+
+static const struct af_check_result *result_of(const char *id)
+{
+    size_t i;
+    for (i = 0; i < run_results->n; i++)
+        if (strcmp(run_results->v[i].id, id) == 0)
+            return &run_results->v[i];
+    ck_abort_msg("no result for %s", id);
+    return NULL;
+}
+
+START_TEST(test_run_checks)
+{
+    const struct af_check_result *r = result_of(run_cases[_i].id);
+    ck_assert_msg(r->status == run_cases[_i].st, "%s: %s, want %s: %s", r->id,
+                  af_check_status_name(r->status), af_check_status_name(run_cases[_i].st),
+                  r->message ? r->message : "(no message)");
+    if (run_cases[_i].msg != NULL) {
+        ck_assert_ptr_nonnull(r->message);
+        ck_assert_msg(strstr(r->message, run_cases[_i].msg) != NULL, "%s: \"%s\"", r->id,
+                      r->message);
+        ck_assert_ptr_null(strchr(r->message, '\n'));
+    }
+    if (r->status == AF_CHECK_PASS)
+        ck_assert_uint_eq(r->nfails, 0);
+}
+END_TEST
+
+START_TEST(test_run_totals)
+{
+    size_t i, sum = 0;
+    ck_assert_uint_eq(run_results->n, (size_t)N(run_cases));
+    ck_assert_uint_eq(progress_done, run_results->n);
+    for (i = 0; i < AF_CHECK_NSTATUS; i++)
+        sum += run_results->count[i];
+    ck_assert_uint_eq(sum, run_results->n);
+    ck_assert_int_eq(af_results_exit_code(run_results), AF_PROBE_EXIT_FAILED);
+    ck_assert(!run_results->unreachable);
+    ck_assert_str_eq(run_results->issuer, run_base);
+    /* T-FAIL stopped after its failing step: the second step never ran. */
+    ck_assert_uint_eq(result_of("T-FAIL")->requests, 2); /* authorize, redeem; not "never" */
+    ck_assert_uint_eq(result_of("T-CODE")->requests, 4); /* authorize, redeem, JWKS, echo */
+    /* The JWKS is fetched once per run, counted in the first check using it. */
+    ck_assert_uint_eq(result_of("T-BADSIG")->requests, 1);
+}
+END_TEST
+
+/* ---- reporters ---- */
+
+/* xml_well_formed: a small checker (no XML library among the
+ * dependencies): balanced tags, quoted attributes, known entities only. */
+static bool xml_well_formed(const char *s)
+{
+    char stack[32][64];
+    int depth = 0;
+    const char *p = s;
+    if (strncmp(p, "<?xml ", 6) != 0)
+        return false;
+    p = strstr(p, "?>");
+    if (p == NULL)
+        return false;
+    p += 2;
+    while (*p) {
+        if (*p == '&') {
+            static const char *const ents[] = {"&amp;",  "&lt;",   "&gt;",
+                                               "&quot;", "&apos;", "&#10;"};
+            size_t i;
+            bool ok = false;
+            for (i = 0; i < 6; i++)
+                ok = ok || strncmp(p, ents[i], strlen(ents[i])) == 0;
+            if (!ok)
+                return false;
+            p++;
+            continue;
+        }
+        if (*p != '<') {
+            if (*p == '>')
+                return false;
+            p++;
+            continue;
+        }
+        if (p[1] == '/') {
+            size_t n = strcspn(p + 2, ">");
+            if (depth == 0 || strlen(stack[depth - 1]) != n ||
+                strncmp(stack[depth - 1], p + 2, n) != 0)
+                return false;
+            depth--;
+            p += 2 + n + 1;
+            continue;
+        } else {
+            size_t n = strcspn(p + 1, " />");
+            const char *q = p + 1 + n;
+            bool inq = false;
+            if (n == 0 || n >= 64 || depth >= 32)
+                return false;
+            while (*q && (inq || *q != '>')) {
+                if (*q == '"')
+                    inq = !inq;
+                else if (inq && (*q == '<' || *q == '\n'))
+                    return false;
+                q++;
+            }
+            if (*q != '>')
+                return false;
+            if (q[-1] != '/') {
+                memcpy(stack[depth], p + 1, n);
+                stack[depth][n] = '\0';
+                depth++;
+            }
+            p = q + 1;
+        }
+    }
+    return depth == 0;
+}
+
+static char *report_text(af_report_format fmt, const struct af_results *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(af_report_write(f, fmt, r), AF_OK);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(test_report_json)
+{
+    char *t = report_text(AF_REPORT_JSON, run_results);
+    json_error_t je;
+    json_t *j = json_loads(t, 0, &je), *c, *fails;
+    size_t i;
+    ck_assert_msg(j != NULL, "%s", je.text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "suite")), "fake");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "exit_code")), 1);
+    c = json_object_get(j, "checks");
+    ck_assert_uint_eq(json_array_size(c), run_results->n);
+    for (i = 0; i < json_array_size(c); i++) {
+        json_t *o = json_array_get(c, i);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "id")), run_results->v[i].id);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "result")),
+                         af_check_status_name(run_results->v[i].status));
+        ck_assert(json_is_string(json_object_get(o, "severity")));
+    }
+    fails = json_object_get(json_array_get(c, 2), "failures");
+    ck_assert_uint_eq(json_array_size(fails), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(fails, 0), "step")),
+                     "redeem");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "fail")),
+                     (json_int_t)run_results->count[AF_CHECK_FAIL]);
+    json_decref(j);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_report_junit)
+{
+    char *t = report_text(AF_REPORT_JUNIT, run_results);
+    char want[128];
+    ck_assert_msg(xml_well_formed(t), "not well-formed:\n%s", t);
+    snprintf(want, sizeof(want), "tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"",
+             run_results->n, run_results->count[AF_CHECK_FAIL], run_results->count[AF_CHECK_ERROR],
+             run_results->count[AF_CHECK_SKIP]);
+    ck_assert_ptr_nonnull(strstr(t, want));
+    ck_assert_ptr_nonnull(strstr(t, "<testcase classname=\"fake.MUST\" name=\"T-FAIL fails\""));
+    ck_assert_ptr_nonnull(strstr(t, "<failure message=\"T-FAIL [redeem] status: expected 200"));
+    ck_assert_ptr_nonnull(strstr(t, "<error message=\"T-ERROR"));
+    ck_assert_ptr_nonnull(strstr(t, "<skipped message=\"T-SKIPPED skipped: the target profile"));
+    ck_assert_ptr_nonnull(strstr(t, "<system-out>warning: T-SHOULD"));
+    free(t);
+}
+END_TEST
+
+START_TEST(test_report_tap)
+{
+    char *t = report_text(AF_REPORT_TAP, run_results);
+    char plan[32];
+    const char *p = t;
+    size_t oks = 0, notoks = 0, skips = 0;
+    snprintf(plan, sizeof(plan), "TAP version 14\n1..%zu\n", run_results->n);
+    ck_assert_msg(strncmp(t, plan, strlen(plan)) == 0, "%s", t);
+    while (p != NULL && *p) {
+        if (strncmp(p, "ok ", 3) == 0)
+            oks++;
+        if (strncmp(p, "not ok ", 7) == 0)
+            notoks++;
+        if (strncmp(p, "ok ", 3) == 0 && strstr(p, " # SKIP ") != NULL &&
+            strstr(p, " # SKIP ") < strchr(p, '\n'))
+            skips++;
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    ck_assert_uint_eq(oks + notoks, run_results->n);
+    ck_assert_uint_eq(notoks,
+                      run_results->count[AF_CHECK_FAIL] + run_results->count[AF_CHECK_ERROR]);
+    ck_assert_uint_eq(skips, run_results->count[AF_CHECK_SKIP]);
+    ck_assert_ptr_nonnull(strstr(t, "not ok 3 - T-FAIL fails\n  ---\n  severity: MUST\n"));
+    free(t);
+}
+END_TEST
+
+START_TEST(test_report_text)
+{
+    char *t = report_text(AF_REPORT_TEXT, run_results);
+    ck_assert_ptr_nonnull(strstr(t, "FAIL  T-FAIL   fails"));
+    ck_assert_ptr_nonnull(strstr(t, "      T-FAIL [redeem] status: expected 200, got 401"));
+    ck_assert_ptr_nonnull(strstr(t, "result     MUST  SHOULD  total"));
+    ck_assert_ptr_null(strchr(t, '\033')); /* no colour in a file */
+    free(t);
+}
+END_TEST
+
+START_TEST(test_report_format_parse)
+{
+    af_report_format f = AF_REPORT_TEXT;
+    ck_assert_int_eq(af_report_format_parse("junit", &f), AF_OK);
+    ck_assert_int_eq(f, AF_REPORT_JUNIT);
+    ck_assert_int_eq(af_report_format_parse("tap", &f), AF_OK);
+    ck_assert_int_eq(f, AF_REPORT_TAP);
+    ck_assert_int_eq(af_report_format_parse("xml", &f), AF_ERR_INVALID);
+    ck_assert_int_eq(f, AF_REPORT_TAP);
+}
+END_TEST
+
+/* An unreachable target: AF_ERR_NET naming the URL (exit code 3). */
+START_TEST(test_run_unreachable)
+{
+    struct af_suite *s = NULL;
+    struct af_target *t = NULL;
+    struct af_results *res = NULL;
+    struct af_probe_opts o;
+    struct af_err e;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_suite_load_string(good_suite, "g.json", &s, &e), AF_OK);
+    ck_assert_int_eq(af_target_load_string(
+                         "{\"issuer\": \"http://127.0.0.1:1\", \"timeout_ms\": 2000}", "p", &t, &e),
+                     AF_OK);
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(af_probe_run(s, t, &o, &res, &e), AF_ERR_NET);
+    ck_assert_ptr_null(res);
+    ck_assert_msg(strstr(e.msg, "http://127.0.0.1:1/.well-known/openid-configuration") != NULL,
+                  "%s", e.msg);
+    af_suite_free(s);
+    af_target_free(t);
+}
+END_TEST
+
+static Suite *probe_suite(void)
+{
+    Suite *s = suite_create("probe");
+    TCase *tc;
+
+    tc = tcase_create("templates");
+    tcase_add_loop_test(tc, test_tmpl_expand, 0, N(tmpl_cases));
+    tcase_add_test(tc, test_tmpl_fresh_and_pkce);
+    tcase_add_test(tc, test_tmpl_json_and_binds);
+    tcase_add_loop_test(tc, test_var_names, 0, N(varname_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("html");
+    tcase_add_test(tc, test_html_forms);
+    tcase_add_test(tc, test_html_broken);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("expectations");
+    tcase_add_checked_fixture(tc, hops_setup, hops_teardown);
+    tcase_add_loop_test(tc, test_selectors, 0, N(sel_cases));
+    tcase_add_loop_test(tc, test_selectors_bad, 0, N(bad_sel_cases));
+    tcase_add_loop_test(tc, test_expectations, 0, N(ex_cases));
+    tcase_add_test(tc, test_expect_hops);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("loaders");
+    tcase_add_loop_test(tc, test_suite_load_errors, 0, N(load_cases));
+    tcase_add_loop_test(tc, test_suite_filter, 0, N(filter_cases));
+    tcase_add_loop_test(tc, test_target_load_errors, 0, N(target_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("run");
+    tcase_set_timeout(tc, 30);
+    tcase_add_unchecked_fixture(tc, run_setup, run_teardown);
+    tcase_add_loop_test(tc, test_run_checks, 0, N(run_cases));
+    tcase_add_test(tc, test_run_totals);
+    tcase_add_test(tc, test_report_json);
+    tcase_add_test(tc, test_report_junit);
+    tcase_add_test(tc, test_report_tap);
+    tcase_add_test(tc, test_report_text);
+    tcase_add_test(tc, test_report_format_parse);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("unreachable");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_run_unreachable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(probe_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,124 @@
+#!/bin/sh
+# test_as_interop.sh - the authorization-server suite against a real
+# provider nobody on this project wrote: node-oidc-provider (OpenID
+# Certified), installed from the npm registry at the version pinned in
+# tests/interop/oidc-provider/package-lock.json.
+#
+# The run must give exactly the results recorded in
+# tests/interop/oidc-provider/expected.txt (docs/as-suite.md explains each
+# failure). A check that changes its result is a failure of this test both
+# ways: a new failure may be a bug of the probe, a new pass means the record
+# (and the docs) are out of date.
+#
+# The install goes to the build tree (tests/interop/oidc-provider/ there,
+# node_modules included; never committed) and is reused while the lock
+# file is unchanged. Exit 77 (skip) when node, npm or python3 is missing.
+set -u
+
+srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${AF_BUILDDIR:-$srcdir}
+authprobe=$builddir/authprobe
+suite=$srcdir/conf/suites/as.json
+target=$srcdir/conf/targets/oidc-provider.json
+judge=$srcdir/tests/fixtures/as_report.py
+here=$srcdir/tests/interop/oidc-provider
+work=$builddir/tests/interop/oidc-provider-run
+
+for tool in node npm python3; do
+    command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is missing"; exit 77; }
+done
+[ -x "$authprobe" ] || { echo "FAIL: $authprobe is not built"; exit 1; }
+
+# Install (npm ci: exactly the lock file) unless this lock is installed.
+mkdir -p "$work" || exit 1
+if ! cmp -s "$here/package-lock.json" "$work/package-lock.json" ||
+    [ ! -f "$work/node_modules/oidc-provider/package.json" ]; then
+    cp "$here/package.json" "$here/package-lock.json" "$work/" || exit 1
+    rm -f "$work/.installed"
+    (cd "$work" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1 || {
+        echo "FAIL: npm ci failed"
+        cat "$work/npm.log"
+        rm -f "$work/package-lock.json"
+        exit 1
+    }
+fi
+cp "$here/server.js" "$work/server.js" || exit 1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-as-interop.XXXXXX") || exit 1
+pid=
+stop() {
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        pid=
+    fi
+}
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    stop
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# start NAME ARGS...: node server.js ARGS in the background; waits for the
+# issuer URL on its first stdout line.
+start() {
+    name=$1
+    shift
+    (cd "$work" && exec node server.js "$@") >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
+    pid=$!
+    i=0
+    while [ $i -lt 150 ]; do
+        url=$(head -n 1 "$tmp/$name.out" 2>/dev/null)
+        case $url in http://*) return 0 ;; esac
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "FAIL: oidc-provider did not start"
+    cat "$tmp/$name.err"
+    return 1
+}
+
+failures=0
+
+# The whole suite but AS-22, then AS-22 against codes that live 2 seconds
+# (the library's default is 60: the wait would dominate the test).
+start main || exit 1
+"$authprobe" run "$suite" --target "$target" --issuer "$url" --skip AS-22 \
+    --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
+rc=$?
+stop
+start short --code-ttl 2 || exit 1
+"$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22 \
+    --var code_expiry_wait=4 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
+rc22=$?
+stop
+
+python3 - "$tmp/main.json" "$tmp/short.json" "$tmp/all.json" <<'EOF' || exit 1
+import json, sys
+main, short, out = sys.argv[1:4]
+a = json.load(open(main, encoding="utf-8"))
+b = json.load(open(short, encoding="utf-8"))
+ids = {c["id"] for c in b["checks"] if c.get("result", c.get("status")) != "skip"}
+a["checks"] = [c for c in a["checks"] if c["id"] not in ids] + [c for c in b["checks"] if c["id"] in ids]
+json.dump(a, open(out, "w", encoding="utf-8"))
+EOF
+
+if [ $rc -gt 1 ] || [ $rc22 -gt 1 ]; then
+    echo "FAIL: authprobe could not run the suite (exit $rc, $rc22)"
+    failures=1
+fi
+if ! python3 "$judge" expect "$tmp/all.json" "$here/expected.txt"; then
+    echo "FAIL: oidc-provider's results differ from tests/interop/oidc-provider/expected.txt"
+    failures=1
+fi
+if [ $failures -ne 0 ]; then
+    sed 's/^/    /' "$tmp/main.log" "$tmp/short.log"
+    python3 "$judge" summary "$tmp/all.json" | sed 's/^/    /'
+    exit 1
+fi
+echo "PASS: oidc-provider gives the recorded results"
+python3 "$judge" summary "$tmp/all.json" | sed 's/^/    /'
+exit 0
