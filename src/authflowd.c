@@ -4,7 +4,9 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error.
  * The first line on stdout is the issuer URL once the server listens, so a
  * script can start it on port 0 and read where it is; --ready-file writes
- * the same URL to a file (atomically, via rename).
+ * the same URL to a file (atomically, via rename). With the admin API on,
+ * a banner line "#   admin:     URL" follows, and the ready file gets the
+ * admin URL as its second line.
  */
 #include "config.h"
 
@@ -28,21 +30,28 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: authflowd [OPTIONS]\n"
-               "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
-               "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
-               "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
-               "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
-               "      --ready-file PATH  write the issuer URL to PATH once listening\n"
-               "      --check-config     load and validate the configuration, then exit\n"
-               "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
-               "  -V, --version          print the version and exit\n"
-               "  -h, --help             print this help and exit\n\n"
-               "The first line written to stdout is the issuer URL.\n"
-               "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
+    fprintf(f,
+            "Usage: authflowd [OPTIONS]\n"
+            "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
+            "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
+            "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
+            "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
+            "      --admin-listen ADDR:PORT\n"
+            "                         serve the admin API (token minting, docs/admin.md) there;\n"
+            "                         overrides admin.listen and admin.enabled\n"
+            "      --ready-file PATH  write the issuer URL (and the admin URL on a second\n"
+            "                         line) to PATH once listening\n"
+            "      --check-config     load and validate the configuration, then exit\n"
+            "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             print this help and exit\n\n"
+            "The first line written to stdout is the issuer URL; with the admin API on, a\n"
+            "later line reads \"#   admin:     URL\".\n"
+            "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
 }
 
-static int write_ready_file(const char *path, const char *url)
+/* write_ready_file: url, then admin_url (when not NULL), one per line. */
+static int write_ready_file(const char *path, const char *url, const char *admin_url)
 {
     char tmp[4096];
     FILE *f;
@@ -53,12 +62,14 @@ static int write_ready_file(const char *path, const char *url)
     if (f == NULL)
         return -1;
     fprintf(f, "%s\n", url);
+    if (admin_url != NULL)
+        fprintf(f, "%s\n", admin_url);
     if (fclose(f) != 0)
         return -1;
     return rename(tmp, path);
 }
 
-static void print_banner(const struct af_config *cfg, const char *issuer)
+static void print_banner(const struct af_config *cfg, const char *issuer, const char *admin_url)
 {
     size_t i;
     const struct af_cfg_client *demo = NULL;
@@ -70,6 +81,8 @@ static void print_banner(const struct af_config *cfg, const char *issuer)
     }
     printf("# authflowd %s is ready\n", PACKAGE_VERSION);
     printf("#   discovery: %s/.well-known/openid-configuration\n", issuer);
+    if (admin_url != NULL)
+        printf("#   admin:     %s (POST %s/admin/tokens mints tokens)\n", admin_url, admin_url);
     if (demo != NULL) {
         printf("#   client:    client_id=%s client_secret=%s\n", demo->id, demo->secret);
         if (demo->redirect_uris.n > 0)
@@ -86,13 +99,14 @@ int main(int argc, char **argv)
                                          {"listen", required_argument, NULL, 'l'},
                                          {"issuer", required_argument, NULL, 'i'},
                                          {"ready-file", required_argument, NULL, 'r'},
+                                         {"admin-listen", required_argument, NULL, 'A'},
                                          {"check-config", no_argument, NULL, 'C'},
                                          {"log-level", required_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL, *ready_file = NULL;
-    struct af_server_opts sopts = {NULL, NULL};
+    struct af_server_opts sopts = {NULL, NULL, NULL};
     struct af_config *cfg = NULL;
     struct af_server *srv = NULL;
     struct af_err err;
@@ -114,6 +128,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             ready_file = optarg;
+            break;
+        case 'A':
+            sopts.admin_listen = optarg;
             break;
         case 'C':
             check_only = 1;
@@ -170,9 +187,13 @@ int main(int argc, char **argv)
         ret = EXIT_RUNTIME;
         goto out;
     }
-    print_banner(cfg, af_server_issuer(srv));
+    print_banner(cfg, af_server_issuer(srv), af_server_admin_url(srv));
     af_log_info("listening on port %u, issuer %s", af_server_port(srv), af_server_issuer(srv));
-    if (ready_file != NULL && write_ready_file(ready_file, af_server_issuer(srv)) != 0) {
+    if (af_server_admin_url(srv) != NULL)
+        af_log_info("admin API on %s%s", af_server_admin_url(srv),
+                    cfg->admin_secret ? " (Bearer secret required)" : "");
+    if (ready_file != NULL &&
+        write_ready_file(ready_file, af_server_issuer(srv), af_server_admin_url(srv)) != 0) {
         fprintf(stderr, "authflowd: cannot write the ready file %s\n", ready_file);
         ret = EXIT_RUNTIME;
         goto out;

@@ -175,6 +175,10 @@ START_TEST(test_shipped_config)
     ck_assert_uint_eq(cfg->max_codes, 10000);
     ck_assert_uint_eq(cfg->max_tokens, 100000);
     ck_assert_uint_eq(cfg->threads, 4);
+    ck_assert(!cfg->admin_enabled);
+    ck_assert_str_eq(cfg->admin_listen, "127.0.0.1:9001");
+    ck_assert_ptr_null(cfg->admin_secret);
+    ck_assert(!cfg->admin_allow_remote);
 
     ck_assert_uint_eq(cfg->nclients, sizeof(shipped_clients) / sizeof(shipped_clients[0]));
     for (i = 0; i < cfg->nclients; i++) {
@@ -191,6 +195,9 @@ START_TEST(test_shipped_config)
         ck_assert_str_eq(sc, shipped_clients[i].scope);
         ck_assert_msg(c->require_pkce == shipped_clients[i].require_pkce, "%s require_pkce", c->id);
         ck_assert(!c->allow_plain_pkce);
+        /* RFC 9068 §3 aud: the client itself unless configured */
+        ck_assert_uint_eq(c->audience.n, 1);
+        ck_assert_str_eq(c->audience.v[0], c->id);
         free(r);
         free(pl);
         free(sc);
@@ -225,11 +232,33 @@ static const struct {
     af_rc rc;
     const char *want; /* after "DIR/" : "NAME.json:LINE:COL: PATH: what" */
 } corpus[] = {
+    /* the admin API stays on loopback unless allowed, then needs a secret */
+    {"admin-listen-not-loopback.json", AF_ERR_INVALID,
+     "admin-listen-not-loopback.json:4:15: admin.listen: not a loopback address: "
+     "\"0.0.0.0:9001\" (the admin API mints tokens for any user"},
+    {"admin-remote-without-secret.json", AF_ERR_INVALID,
+     "admin-remote-without-secret.json:2:12: admin.secret: missing (expected a secret"},
+    {"admin-same-address-as-listen.json", AF_ERR_INVALID,
+     "admin-same-address-as-listen.json:3:40: admin.listen: the same address as listen: "
+     "\"127.0.0.1:9000\""},
+    {"admin-secret-not-b64token.json", AF_ERR_INVALID,
+     "admin-secret-not-b64token.json:2:40: admin.secret: not a Bearer token (RFC 6750 §2.1"},
+    {"admin-unknown-key.json", AF_ERR_INVALID,
+     "admin-unknown-key.json:3:5: admin.enable: unknown key (did you mean \"enabled\"?)"},
     {"alg-missing.json", AF_ERR_INVALID, "alg-missing.json:3:5: keys[0].alg: missing"},
     {"alg-none.json", AF_ERR_INVALID, "alg-none.json:2:20: keys[0].alg: \"none\" is refused"},
     {"alg-unknown.json", AF_ERR_INVALID,
      "alg-unknown.json:2:20: keys[0].alg: unknown value (expected \"RS256\", \"PS256\", "
      "\"ES256\" or \"EdDSA\", got \"RS512\")"},
+    /* RFC 7519 §4.1.3: aud is a StringOrURI or an array of them */
+    {"audience-empty-array.json", AF_ERR_INVALID,
+     "audience-empty-array.json:4:31: clients[0].access_token_audience: must not be empty"},
+    {"audience-not-stringoruri.json", AF_ERR_INVALID,
+     "audience-not-stringoruri.json:4:55: clients[0].access_token_audience[1]: contains ':' but "
+     "is not an absolute URI (RFC 7519 §2 StringOrURI): \":api\""},
+    {"audience-wrong-type.json", AF_ERR_INVALID,
+     "audience-wrong-type.json:7:32: clients[0].access_token_audience: wrong type (expected a "
+     "string or an array of strings, got an object)"},
     {"auth-method-unknown.json", AF_ERR_INVALID,
      "auth-method-unknown.json:6:37: clients[0].token_endpoint_auth_method: unknown value"},
     {"basic-without-secret.json", AF_ERR_INVALID,
@@ -546,7 +575,7 @@ static const struct {
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
      "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, login, "
-     "lifetimes, keys, limits, clients, users)"},
+     "lifetimes, keys, limits, clients, users, admin)"},
     /* values */
     {"{\"listen\": \"[::1:9000\"}", AF_ERR_INVALID, "listen: unclosed \"[\""},
     {"{\"listen\": \"[fe80::zz]:9000\"}", AF_ERR_INVALID, "listen: not an IPv6 address"},
@@ -581,6 +610,42 @@ static const struct {
      AF_ERR_INVALID, "clients[0].redirect_uris[0]: malformed percent-encoding"},
     {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"\"}]}", AF_ERR_INVALID,
      "clients[0].client_secret: must not be empty"},
+    /* the admin API */
+    {"{\"admin\": {\"enabled\": \"yes\"}}", AF_ERR_INVALID,
+     "inline:1:23: admin.enabled: wrong type (expected true or false, got a string)"},
+    {"{\"admin\": {\"listen\": \"127.0.0.1\"}}", AF_ERR_INVALID, "admin.listen: missing port"},
+    {"{\"admin\": {\"listen\": \"192.168.1.10:9001\"}}", AF_ERR_INVALID,
+     "admin.listen: not a loopback address"},
+    {"{\"admin\": {\"listen\": \"idp.example:9001\"}}", AF_ERR_INVALID,
+     "admin.listen: not a loopback address"},
+    {"{\"admin\": {\"listen\": \"[::ffff:127.0.0.1]:9001\"}}", AF_ERR_INVALID,
+     "admin.listen: not a loopback address"},
+    {"{\"admin\": {\"listen\": \"0.0.0.0:9001\", \"allow_remote\": true}}", AF_ERR_INVALID,
+     "admin.secret: missing"},
+    {"{\"admin\": {\"secret\": \"\"}}", AF_ERR_INVALID, "admin.secret: must not be empty"},
+    {"{\"admin\": {\"secret\": \"a=b\"}}", AF_ERR_INVALID, "admin.secret: not a Bearer token"},
+    {"{\"admin\": {\"secret\": \"caf\u00e9\"}}", AF_ERR_INVALID,
+     "admin.secret: not a Bearer token"},
+    {"{\"admin\": {\"allow_remote\": null}}", AF_ERR_INVALID,
+     "admin.allow_remote: wrong type (expected true or false, got null)"},
+    {"{\"secret\": \"x\"}", AF_ERR_INVALID,
+     "inline:1:2: secret: unknown key (did you mean \"admin.secret\"?)"},
+    /* the access token audience */
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+     "[\"client_credentials\"], \"access_token_audience\": \"\"}]}",
+     AF_ERR_INVALID, "clients[0].access_token_audience: must not be empty"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+     "[\"client_credentials\"], \"access_token_audience\": [\"x\", \"x\"]}]}",
+     AF_ERR_INVALID, "clients[0].access_token_audience[1]: duplicate of [0]"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+     "[\"client_credentials\"], \"access_token_audience\": [7]}]}",
+     AF_ERR_INVALID, "clients[0].access_token_audience[0]: wrong type (expected a string"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+     "[\"client_credentials\"], \"access_token_audience\": \"https://api.example/a b\"}]}",
+     AF_ERR_INVALID, "clients[0].access_token_audience: contains a character not allowed in a URI"},
+    {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+     "[\"client_credentials\"], \"access_token_audience\": \"tab\\there\"}]}",
+     AF_ERR_INVALID, "clients[0].access_token_audience: contains a control character"},
 };
 
 START_TEST(test_inline_errors)
@@ -751,6 +816,11 @@ START_TEST(test_defaults_empty)
     ck_assert_uint_eq(cfg->max_codes, 10000);
     ck_assert_uint_eq(cfg->max_tokens, 100000);
     ck_assert_uint_eq(cfg->threads, 4);
+    /* the admin API is off, on loopback, without a secret */
+    ck_assert(!cfg->admin_enabled);
+    ck_assert_str_eq(cfg->admin_listen, "127.0.0.1:9001");
+    ck_assert_ptr_null(cfg->admin_secret);
+    ck_assert(!cfg->admin_allow_remote);
     af_cfg_free(cfg);
 }
 END_TEST
@@ -795,6 +865,8 @@ START_TEST(test_client_defaults)
     ck_assert_str_eq(c->scopes.v[3], "offline_access");
     ck_assert_uint_eq(c->post_logout_uris.n, 0);
     ck_assert_uint_eq(c->redirect_uris.n, 1);
+    ck_assert_uint_eq(c->audience.n, 1);
+    ck_assert_str_eq(c->audience.v[0], "c");
     af_cfg_free(cfg);
 }
 END_TEST
@@ -830,12 +902,84 @@ static const char *const accepted[] = {
     "{\"\\u006cisten\": \"127.0.0.1:1\"}",
     /* default_user given as null means the first user */
     "{\"login\": {\"default_user\": null, \"interactive\": true}}",
+    /* the admin API on every loopback form; port 0 twice is two free ports */
+    "{\"admin\": {\"enabled\": true, \"listen\": \"[::1]:0\", \"secret\": \"abc-._~+/==\"}}",
+    "{\"admin\": {\"enabled\": true, \"listen\": \"localhost:9001\", \"secret\": null}}",
+    "{\"admin\": {\"enabled\": true, \"listen\": \"127.1.2.3:9001\"}}",
+    "{\"listen\": \"127.0.0.1:0\", \"admin\": {\"enabled\": true, \"listen\": \"127.0.0.1:0\"}}",
+    /* the same address is fine while the admin API is off */
+    "{\"listen\": \"127.0.0.1:9001\"}",
+    /* remote only when allowed, and then with a secret */
+    "{\"admin\": {\"listen\": \"0.0.0.0:9001\", \"allow_remote\": true, \"secret\": \"s\"}}",
+    /* audiences: a string, a URN, several */
+    "{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+    "[\"client_credentials\"], \"access_token_audience\": \"orders-api\"}]}",
+    "{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+    "[\"client_credentials\"], \"access_token_audience\": [\"urn:example:api\", "
+    "\"https://api.example/v1\"]}]}",
 };
 
 START_TEST(test_accepted)
 {
     struct af_config *cfg = expect_load(accepted[_i]);
     af_cfg_free(cfg);
+}
+END_TEST
+
+/* The audience list as loaded, from a string or an array. */
+START_TEST(test_audience_loaded)
+{
+    struct af_config *cfg = expect_load(
+        "{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
+        "[\"client_credentials\"], \"access_token_audience\": \"https://api.example\"}, "
+        "{\"client_id\": \"b\", \"client_secret\": \"s\", \"grant_types\": "
+        "[\"client_credentials\"], \"access_token_audience\": [\"urn:x\", \"y\"]}]}");
+
+    ck_assert_uint_eq(cfg->clients[0].audience.n, 1);
+    ck_assert_str_eq(cfg->clients[0].audience.v[0], "https://api.example");
+    ck_assert_uint_eq(cfg->clients[1].audience.n, 2);
+    ck_assert_str_eq(cfg->clients[1].audience.v[0], "urn:x");
+    ck_assert_str_eq(cfg->clients[1].audience.v[1], "y");
+    af_cfg_free(cfg);
+
+    cfg = expect_load("{\"admin\": {\"enabled\": true, \"listen\": \"[::1]:9009\", \"secret\": "
+                      "\"t0ken\"}}");
+    ck_assert(cfg->admin_enabled);
+    ck_assert_str_eq(cfg->admin_listen, "[::1]:9009");
+    ck_assert_str_eq(cfg->admin_secret, "t0ken");
+    af_cfg_free(cfg);
+}
+END_TEST
+
+/* Loopback is 127.0.0.0/8 (RFC 1122 §3.2.1.3), ::1 (RFC 4291 §2.5.3) and
+ * the name localhost; wildcards and other names are not. */
+static const struct {
+    const char *listen;
+    bool loopback;
+} loopback_cases[] = {
+    {"127.0.0.1:9001", true},
+    {"127.255.0.9:0", true},
+    {"localhost:1", true},
+    {"LocalHost:1", true},
+    {"[::1]:9001", true},
+    {"0.0.0.0:9001", false},
+    {"[::]:9001", false},
+    {"128.0.0.1:9001", false},
+    {"10.0.0.1:1", false},
+    {"localhost.:1", false},
+    {"idp.example:1", false},
+    {"[::ffff:127.0.0.1]:1", false},
+    {"126.255.255.255:1", false},
+    {"", false},
+    {"[::1:1", false},
+};
+
+START_TEST(test_listen_loopback)
+{
+    ck_assert_msg(af_cfg_listen_is_loopback(loopback_cases[_i].listen) ==
+                      loopback_cases[_i].loopback,
+                  "%s", loopback_cases[_i].listen);
+    ck_assert(!af_cfg_listen_is_loopback(NULL));
 }
 END_TEST
 
@@ -960,8 +1104,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 8 top-level keys and 28 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 36);
+    /* 9 top-level keys and 33 nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 42);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
@@ -1093,6 +1237,9 @@ static Suite *cfg_suite(void)
                         (int)(sizeof(client_defaults) / sizeof(client_defaults[0])));
     tcase_add_test(tc, test_user_defaults);
     tcase_add_loop_test(tc, test_accepted, 0, (int)(sizeof(accepted) / sizeof(accepted[0])));
+    tcase_add_test(tc, test_audience_loaded);
+    tcase_add_loop_test(tc, test_listen_loopback, 0,
+                        (int)(sizeof(loopback_cases) / sizeof(loopback_cases[0])));
     tcase_add_test(tc, test_pem_file_resolution);
     tcase_add_test(tc, test_lookups);
     tcase_add_test(tc, test_doc_complete);

@@ -51,6 +51,9 @@ struct af_cfg_client {
     unsigned grant_types;               /* AF_GRANT_* bits */
     bool require_pkce;                  /* default: true for public clients */
     bool allow_plain_pkce;              /* default: false (S256 only) */
+    struct af_strlist audience;         /* "access_token_audience": the access tokens' aud
+                                           (RFC 9068 §3: the resource); never empty, the
+                                           loader puts the client_id when it is absent */
 };
 
 struct af_cfg_user {
@@ -89,6 +92,11 @@ struct af_config {
     size_t max_codes;  /* live authorization codes, default 10000 */
     size_t max_tokens; /* live access + refresh tokens, default 100000 */
     unsigned threads;  /* server worker threads, default 4 */
+    /* the admin API ("admin": token minting; off by default) */
+    bool admin_enabled;
+    char *admin_listen;      /* "127.0.0.1:9001"; loopback unless admin_allow_remote */
+    char *admin_secret;      /* NULL: no bearer secret asked for */
+    bool admin_allow_remote; /* allow a non-loopback admin_listen */
 };
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and
@@ -112,6 +120,11 @@ const struct af_cfg_user *af_cfg_user_find(const struct af_config *cfg, const ch
 
 /* af_cfg_strlist_has: exact string match. */
 bool af_cfg_strlist_has(const struct af_strlist *l, const char *s);
+
+/* af_cfg_listen_is_loopback: true when listen ("host:port" or
+ * "[v6]:port") names a loopback host: 127.0.0.0/8, ::1 or "localhost".
+ * Anything else, a wildcard address or another name included, is not. */
+bool af_cfg_listen_is_loopback(const char *listen);
 
 /* af_cfg_keys_foreach: call fn once for every key the loader accepts, in
  * table order, with its path: "listen", "login", "limits.max_body",

@@ -134,4 +134,21 @@ af_rc af_jwks_find(const json_t *jwks, const char *kid, const char *alg, struct 
  * SHA-512 for EdDSA over Ed25519. Caller frees *out with free(). */
 af_rc af_oidc_half_hash(af_alg alg, const char *value, char **out) AF_WARN_UNUSED;
 
+/* ---- deliberately defective tokens (defect.c) ----
+ * For authflowd's token minting: what a verifier must refuse. */
+
+/* af_key_public_pem: the public half of key as PEM SubjectPublicKeyInfo
+ * ("-----BEGIN PUBLIC KEY-----", RFC 7468 §13), the text a verifier that
+ * confuses algorithms would take as an HMAC secret. An HS256 key is
+ * AF_ERR_INVALID (it has no public half). Caller frees *out with free(). */
+af_rc af_key_public_pem(const struct af_key *key, char **out) AF_WARN_UNUSED;
+
+/* af_jws_sign_as_is: a compact JWS over payload[0..len) signed with key's
+ * own algorithm, under header exactly as given: unlike af_jws_sign, "alg"
+ * and "kid" are neither set nor checked against key, so the header may name
+ * a kid no JWKS holds or an alg the signature does not use. Caller frees
+ * *out with free(). */
+af_rc af_jws_sign_as_is(const struct af_key *key, const json_t *header, const char *payload,
+                        size_t len, char **out, struct af_err *err) AF_WARN_UNUSED;
+
 #endif

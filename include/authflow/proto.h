@@ -113,6 +113,7 @@
 #define AF_H_CRIT      "crit"
 #define AF_TYP_AT_JWT  "at+jwt"
 #define AF_TYP_JWT     "JWT"
+#define AF_JWKS_KEYS   "keys" /* the member of a JWK Set, RFC 7517 §5 */
 
 /* standard user claims (OIDC Core §5.1), released by scope (§5.4) */
 #define AF_C_NAME                  "name"
@@ -146,6 +147,9 @@
 #define AF_HDR_CSP              "Content-Security-Policy"
 #define AF_HDR_ALLOW            "Allow"
 #define AF_HDR_SET_COOKIE       "Set-Cookie"
+#define AF_HDR_COOKIE           "Cookie"
+#define AF_HDR_ACCEPT           "Accept"
+#define AF_HDR_EXPECT           "Expect"
 #define AF_SCHEME_BASIC         "Basic"  /* RFC 7617 */
 #define AF_SCHEME_BEARER        "Bearer" /* RFC 6750 §2.1 */
 #define AF_CT_JSON              "application/json"
@@ -189,6 +193,35 @@
 #define AF_LOGIN_ACTION        "af_action" /* which submit button was pressed */
 #define AF_LOGIN_ACTION_LOGIN  "login"
 #define AF_LOGIN_ACTION_CANCEL "cancel"
+
+/* ---- authflowd's admin API (docs/admin.md): not OAuth names either, but
+ *      `authprobe mint` speaks it, so they live here too. ---- */
+#define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"    /* where `authprobe mint` finds it */
+#define AF_ADMIN_ENV_SECRET  "AUTHFLOW_ADMIN_SECRET" /* its Bearer secret */
+#define AF_ADMIN_PATH_TOKENS "/admin/tokens"         /* POST: mint a token */
+/* the mint request members (the response reuses access_token, token_type,
+ * expires_in, and adds header, claims, defects) */
+#define AF_MINT_USER    "user"
+#define AF_MINT_CLIENT  "client"
+#define AF_MINT_SCOPE   "scope"
+#define AF_MINT_AUD     "aud"
+#define AF_MINT_TTL     "ttl"
+#define AF_MINT_CLAIMS  "claims"
+#define AF_MINT_DEFECTS "defects"
+#define AF_MINT_HEADER  "header"
+/* the defects a minted token can carry */
+#define AF_DEFECT_N_EXPIRED             "expired"
+#define AF_DEFECT_N_NOT_YET_VALID       "not_yet_valid"
+#define AF_DEFECT_N_WRONG_AUD           "wrong_aud"
+#define AF_DEFECT_N_WRONG_ISS           "wrong_iss"
+#define AF_DEFECT_N_BAD_SIGNATURE       "bad_signature"
+#define AF_DEFECT_N_ALG_NONE            "alg_none"
+#define AF_DEFECT_N_ALG_NONE_MIXED_CASE "alg_none_mixed_case"
+#define AF_DEFECT_N_HS256_PUBLIC_KEY    "hs256_public_key"
+#define AF_DEFECT_N_UNKNOWN_KID         "unknown_kid"
+#define AF_DEFECT_N_WRONG_TYP           "wrong_typ"
+#define AF_DEFECT_N_NO_SCOPE            "no_scope"
+#define AF_DEFECT_N_REVOKED             "revoked"
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

@@ -11,13 +11,17 @@
 struct af_server; /* opaque */
 
 struct af_server_opts {
-    const char *listen; /* "ADDR:PORT" overriding cfg->listen; NULL keeps it */
-    const char *issuer; /* overriding cfg->issuer; NULL keeps it */
+    const char *listen;       /* "ADDR:PORT" overriding cfg->listen; NULL keeps it */
+    const char *issuer;       /* overriding cfg->issuer; NULL keeps it */
+    const char *admin_listen; /* "ADDR:PORT": serve the admin API there, whatever
+                                 cfg->admin_enabled says; NULL keeps the config */
 };
 
 /* af_server_start: generate or load the keys, bind, and serve on worker
- * threads. cfg is borrowed and must outlive the server. opts may be NULL.
- * A busy port is AF_ERR_IO with the address in err. Caller stops and frees
+ * threads; with the admin API on, bind and serve its listener too. cfg is
+ * borrowed and must outlive the server. opts may be NULL. A busy port is
+ * AF_ERR_IO with the address in err; a non-loopback admin address without
+ * cfg->admin_allow_remote (or without a secret) is AF_ERR_INVALID. Caller stops and frees
  * the server with af_server_stop(). */
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
                       struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
@@ -27,6 +31,14 @@ unsigned short af_server_port(const struct af_server *srv);
 
 /* af_server_issuer: borrowed, valid while srv lives. */
 const char *af_server_issuer(const struct af_server *srv);
+
+/* af_server_admin_port: the admin API's bound port; 0 when it is off. */
+unsigned short af_server_admin_port(const struct af_server *srv);
+
+/* af_server_admin_url: the admin API's base URL ("http://127.0.0.1:9001",
+ * its routes are under /admin/), borrowed, valid while srv lives; NULL
+ * when it is off. */
+const char *af_server_admin_url(const struct af_server *srv);
 
 /* af_server_stop: stop accepting, let in-flight requests finish, free all.
  * NULL is a no-op. */

@@ -16,12 +16,14 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "authflow/buf.h"
@@ -49,6 +51,8 @@ enum cfg_type {
 #define F_REQUIRED 0x1u /* absent is an error */
 #define F_NULLABLE 0x2u /* null is accepted and leaves the target NULL */
 #define F_NONEMPTY 0x4u /* "" and [] are errors */
+/* T_STRLIST: a single string stands for a list of one (RFC 7519 §4.1.3 "aud") */
+#define F_ONE_OR_MANY 0x8u
 
 /* Enum <-> string. A row with refused set names a value that is known but
  * turned down, with the reason. */
@@ -311,6 +315,37 @@ static const char *check_scope_token(const char *s)
     return NULL;
 }
 
+/* An access token audience (RFC 7519 §4.1.3): a StringOrURI (§2), so a
+ * value with a ':' must be an absolute URI. */
+static const char *check_audience(const char *s)
+{
+    const char *m = check_no_ctl(s);
+
+    if (m != NULL || strchr(s, ':') == NULL)
+        return m;
+    if (scheme_len(s) == 0)
+        return "contains ':' but is not an absolute URI (RFC 7519 §2 StringOrURI)";
+    return check_uri_chars(s);
+}
+
+/* The admin secret travels as a Bearer token, so it must be a b64token
+ * (RFC 6750 §2.1) for the header to carry it as it is. */
+static const char *check_b64token(const char *s)
+{
+    const char *p = s;
+
+    while (is_alpha((unsigned char)*p) || is_digit((unsigned char)*p) ||
+           (*p != '\0' && strchr("-._~+/", *p) != NULL))
+        p++;
+    if (p == s)
+        return "not a Bearer token (RFC 6750 §2.1 allows letters, digits and -._~+/ then '=')";
+    while (*p == '=')
+        p++;
+    if (*p != '\0')
+        return "not a Bearer token (RFC 6750 §2.1 allows letters, digits and -._~+/ then '=')";
+    return NULL;
+}
+
 /* ---- enums ---- */
 
 static const struct cfg_enum alg_enum[] = {
@@ -471,6 +506,11 @@ static const struct cfg_row client_rows[] = {
      .off = CC(scopes)},
     {.name = "require_pkce", .type = T_BOOL, .off = CC(require_pkce)}, /* see client_validate */
     {.name = "allow_plain_pkce", .type = T_BOOL, .def = 0, .off = CC(allow_plain_pkce)},
+    {.name = "access_token_audience", /* see client_validate for the default */
+     .type = T_STRLIST,
+     .flags = F_NONEMPTY | F_ONE_OR_MANY,
+     .check = check_audience,
+     .off = CC(audience)},
     {.name = NULL},
 };
 
@@ -494,7 +534,24 @@ static const struct cfg_row user_rows[] = {
     {.name = NULL},
 };
 
+static const struct cfg_row admin_rows[] = {
+    {.name = "enabled", .type = T_BOOL, .def = 0, .off = CF(admin_enabled)},
+    {.name = "listen",
+     .type = T_STRING,
+     .def_str = "127.0.0.1:9001",
+     .check = check_listen,
+     .off = CF(admin_listen)},
+    {.name = "secret",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_b64token,
+     .off = CF(admin_secret)},
+    {.name = "allow_remote", .type = T_BOOL, .def = 0, .off = CF(admin_allow_remote)},
+    {.name = NULL},
+};
+
 static const struct cfg_table login_table = {login_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table admin_table = {admin_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table lifetimes_table = {lifetimes_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table limits_table = {limits_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table key_table = {key_rows, sizeof(struct af_cfg_key), key_validate};
@@ -528,6 +585,7 @@ static const struct cfg_row root_rows[] = {
      .off = CF(clients),
      .off_n = CF(nclients)},
     {.name = "users", .type = T_ARRAY, .sub = &user_table, .off = CF(users), .off_n = CF(nusers)},
+    {.name = "admin", .type = T_GROUP, .sub = &admin_table},
     {.name = NULL},
 };
 
@@ -664,8 +722,10 @@ static const char *row_expects(const struct cfg_row *r)
     case T_ENUM:
         return "a string";
     case T_FLAGS:
-    case T_STRLIST:
         return "an array of strings";
+    case T_STRLIST:
+        return (r->flags & F_ONE_OR_MANY) ? "a string or an array of strings"
+                                          : "an array of strings";
     case T_SPACELIST:
         return "a string of space-separated values";
     case T_OBJECT:
@@ -1007,6 +1067,21 @@ static af_rc parse_strlist(struct cfg_ctx *c, const struct cfg_row *r, const jso
     json_t *item;
     af_rc rc = AF_OK;
 
+    if (json_is_string(v) && (r->flags & F_ONE_OR_MANY)) {
+        const char *s = json_string_value(v);
+        rc = check_string(c, r, s);
+        if (rc != AF_OK)
+            return rc;
+        strlist_free(dst);
+        dst->v = calloc(1, sizeof(char *));
+        if (dst->v == NULL)
+            return cfg_nomem(c);
+        dst->v[0] = strdup(s);
+        if (dst->v[0] == NULL)
+            return cfg_nomem(c);
+        dst->n = 1;
+        return AF_OK;
+    }
     if (!json_is_array(v))
         return type_error(c, r, v);
     n = json_array_size(v);
@@ -1281,6 +1356,18 @@ static const char *client_validate(struct cfg_ctx *c, const json_t *obj, void *b
     }
     if (json_object_get(obj, "require_pkce") == NULL)
         cl->require_pkce = cl->auth_method == AF_CLIENT_AUTH_NONE;
+    /* RFC 9068 §3: aud names the resource; without one configured the
+     * client itself is the audience, as for an ID token. */
+    if (cl->audience.n == 0) {
+        cl->audience.v = calloc(1, sizeof(char *));
+        if (cl->audience.v != NULL)
+            cl->audience.v[0] = strdup(cl->id);
+        if (cl->audience.v == NULL || cl->audience.v[0] == NULL) {
+            c->vrc = AF_ERR_NOMEM;
+            return "out of memory";
+        }
+        cl->audience.n = 1;
+    }
     return NULL;
 }
 
@@ -1325,6 +1412,46 @@ static const char *grant_name(unsigned bit)
             return e->str;
     }
     return "?";
+}
+
+/* listen_port_zero: a listen value (checked) asking for any
+ * free port. */
+static bool listen_port_zero(const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    return colon != NULL && strcmp(colon + 1, "0") == 0;
+}
+
+/* admin_validate: the admin API mints tokens for any user, so it stays on
+ * loopback unless the file says otherwise, and a remote one needs a
+ * secret. */
+static const char *admin_validate(struct cfg_ctx *c, const struct af_config *cfg,
+                                  struct cfg_where *w)
+{
+    bool loopback = af_cfg_listen_is_loopback(cfg->admin_listen);
+
+    if (!loopback && !cfg->admin_allow_remote) {
+        where_key(where_key(w, "admin"), "listen");
+        snprintf(c->msg, sizeof(c->msg),
+                 "not a loopback address: %s (the admin API mints tokens for any user, so it "
+                 "listens on 127.0.0.1, ::1 or localhost unless admin.allow_remote is true)",
+                 quoted(c, cfg->admin_listen));
+        return c->msg;
+    }
+    if (!loopback && cfg->admin_secret == NULL) {
+        where_key(where_key(w, "admin"), "secret");
+        return "missing (expected a secret: with admin.allow_remote and a non-loopback "
+               "admin.listen, anyone who reaches the port could mint tokens)";
+    }
+    if (cfg->admin_enabled && strcmp(cfg->admin_listen, cfg->listen) == 0 &&
+        !listen_port_zero(cfg->listen)) {
+        where_key(where_key(w, "admin"), "listen");
+        snprintf(c->msg, sizeof(c->msg),
+                 "the same address as listen: %s (the admin API needs a port of its own)",
+                 quoted(c, cfg->admin_listen));
+        return c->msg;
+    }
+    return NULL;
 }
 
 static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
@@ -1404,7 +1531,7 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
             return c->msg;
         }
     }
-    return NULL;
+    return admin_validate(c, cfg, w);
 }
 
 /* ---- loading ---- */
@@ -1603,6 +1730,42 @@ bool af_cfg_strlist_has(const struct af_strlist *l, const char *s)
         if (strcmp(l->v[i], s) == 0)
             return true;
     }
+    return false;
+}
+
+/* listen_host: the host part of a listen value already checked by
+ * check_listen, into buf; false when it does not fit. */
+static bool listen_host(const char *listen, char *buf, size_t cap)
+{
+    const char *start = listen, *end;
+
+    if (listen[0] == '[') {
+        start = listen + 1;
+        end = strchr(start, ']');
+    } else {
+        end = strrchr(listen, ':');
+    }
+    if (end == NULL || (size_t)(end - start) >= cap)
+        return false;
+    memcpy(buf, start, (size_t)(end - start));
+    buf[end - start] = '\0';
+    return true;
+}
+
+bool af_cfg_listen_is_loopback(const char *listen)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (listen == NULL || !listen_host(listen, host, sizeof(host)))
+        return false;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127; /* 127.0.0.0/8, RFC 1122 §3.2.1.3 */
+    if (listen[0] == '[' && inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
     return false;
 }
 

@@ -16,10 +16,6 @@
 
 #include "server_int.h"
 
-/* The longest Authorization header looked at for Basic credentials: ample
- * for a client id and secret, small enough to bound the decoding work. */
-#define BASIC_HDR_MAX 2048
-
 #define REALM_BASIC "Basic realm=\"authflow\""
 
 /* Parameters that carry a credential and so must never come in the URL
@@ -88,52 +84,58 @@ out:
     return rc;
 }
 
-/* parse_basic: "Basic <base64(urlenc(id) ':' urlenc(secret))>". Both halves
- * are form-urlencoded before the base64 step (RFC 6749 §2.3.1). Caller frees
- * *id and *secret. AF_ERR_NOTFOUND: not the Basic scheme. */
-static af_rc parse_basic(const char *hdr, char **id, char **secret)
+af_rc af_basic_parse(const char *authorization, char **id_out, char **secret_out)
 {
-    static const char scheme[] = "Basic";
-    const char *p = hdr, *colon;
+    const char *p, *colon;
     unsigned char *raw = NULL;
     size_t rawlen = 0, tlen;
     af_rc rc;
 
-    *id = NULL;
-    *secret = NULL;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (strncasecmp(p, scheme, sizeof(scheme) - 1) != 0 ||
-        (p[sizeof(scheme) - 1] != ' ' && p[sizeof(scheme) - 1] != '\0'))
-        return AF_ERR_NOTFOUND;
-    p += sizeof(scheme) - 1;
-    while (*p == ' ')
-        p++;
+    *id_out = NULL;
+    *secret_out = NULL;
+    if (authorization == NULL) {
+        rc = AF_ERR_NOTFOUND;
+        goto out;
+    }
+    if (strnlen(authorization, AF_BASIC_HDR_MAX + 1) > AF_BASIC_HDR_MAX) {
+        rc = AF_ERR_TOOBIG;
+        goto out;
+    }
+    p = af_auth_scheme_match(authorization, AF_SCHEME_BASIC);
+    if (p == NULL) {
+        rc = AF_ERR_NOTFOUND;
+        goto out;
+    }
+    /* trailing whitespace is OWS around the field value (RFC 7230 §3.2) */
     tlen = strlen(p);
     while (tlen > 0 && (p[tlen - 1] == ' ' || p[tlen - 1] == '\t'))
         tlen--;
     rc = b64_decode_strict(p, tlen, &raw, &rawlen);
     if (rc != AF_OK)
         goto out;
+    /* RFC 7617 §2: the user-id ends at the first colon; a colon inside the
+     * client_id arrives percent-encoded (RFC 6749 §2.3.1) */
     colon = memchr(raw, ':', rawlen);
     if (colon == NULL) {
         rc = AF_ERR_PARSE;
         goto out;
     }
-    rc = af_url_decode((const char *)raw, (size_t)(colon - (const char *)raw), true, id, NULL);
+    rc = af_url_decode((const char *)raw, (size_t)(colon - (const char *)raw), true, id_out, NULL);
     if (rc != AF_OK)
         goto out;
-    rc = af_url_decode(colon + 1, rawlen - (size_t)(colon + 1 - (const char *)raw), true, secret,
-                       NULL);
+    rc = af_url_decode(colon + 1, rawlen - (size_t)(colon + 1 - (const char *)raw), true,
+                       secret_out, NULL);
 out:
     if (raw != NULL)
         OPENSSL_cleanse(raw, rawlen);
     free(raw);
     if (rc != AF_OK) {
-        free(*id);
-        free(*secret);
-        *id = NULL;
-        *secret = NULL;
+        if (*secret_out != NULL)
+            OPENSSL_cleanse(*secret_out, strlen(*secret_out));
+        free(*id_out);
+        free(*secret_out);
+        *id_out = NULL;
+        *secret_out = NULL;
     }
     return rc;
 }
@@ -162,12 +164,12 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         goto out;
     }
     if (hdr != NULL) {
-        if (strnlen(hdr, BASIC_HDR_MAX + 1) > BASIC_HDR_MAX) {
+        rc = af_basic_parse(hdr, &b_id, &b_secret);
+        if (rc == AF_ERR_TOOBIG) {
             res = AF_CA_INVALID_REQUEST;
             *why = "the Authorization header is too long";
             goto out;
         }
-        rc = parse_basic(hdr, &b_id, &b_secret);
         if (rc == AF_ERR_NOTFOUND) {
             res = AF_CA_INVALID_CLIENT;
             *why = "unsupported client authentication scheme (use Basic)";

@@ -18,7 +18,7 @@ static json_t *describe(struct af_server *srv, const struct af_token_info *ti)
     json_t *r;
 
     if (ti->is_refresh) {
-        r = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", AF_P_ACTIVE, 1, AF_C_SCOPE,
+        r = json_pack("{s:b, s:s*, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", AF_P_ACTIVE, 1, AF_C_SCOPE,
                       ti->rec.scope, AF_C_CLIENT_ID, ti->rec.client_id, AF_P_TOKEN_TYPE,
                       AF_HINT_REFRESH_TOKEN, AF_C_EXP, (json_int_t)ti->rec.expires, AF_C_IAT,
                       (json_int_t)ti->rec.issued, AF_C_SUB,
@@ -26,11 +26,14 @@ static json_t *describe(struct af_server *srv, const struct af_token_info *ti)
                       AF_C_ISS, srv->issuer);
     } else {
         /* the verified claims already hold iss, sub, aud, exp, iat, jti,
-         * scope and client_id; keep only what §2.2 describes */
+         * scope and client_id; keep only what §2.2 describes. Every one of
+         * them is optional there (a minted token may lack scope): "O*"
+         * leaves an absent claim out instead of failing. */
         r = json_pack(
-            "{s:b, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", AF_P_ACTIVE, 1, AF_P_TOKEN_TYPE,
-            AF_TOKEN_TYPE_BEARER, AF_C_SCOPE, json_object_get(ti->claims, AF_C_SCOPE),
-            AF_C_CLIENT_ID, json_object_get(ti->claims, AF_C_CLIENT_ID), AF_C_EXP,
+            "{s:b, s:s, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*}", AF_P_ACTIVE, 1,
+            AF_P_TOKEN_TYPE, AF_TOKEN_TYPE_BEARER, AF_C_SCOPE,
+            json_object_get(ti->claims, AF_C_SCOPE), AF_C_CLIENT_ID,
+            json_object_get(ti->claims, AF_C_CLIENT_ID), AF_C_EXP,
             json_object_get(ti->claims, AF_C_EXP), AF_C_IAT, json_object_get(ti->claims, AF_C_IAT),
             AF_C_SUB, json_object_get(ti->claims, AF_C_SUB), AF_C_AUD,
             json_object_get(ti->claims, AF_C_AUD), AF_C_ISS, json_object_get(ti->claims, AF_C_ISS),
@@ -56,7 +59,9 @@ void af_h_introspect(struct af_req *req, struct af_resp *resp)
     if (!af_client_request_check(req, resp, &client))
         goto out;
     token = af_params_get(&req->form, AF_P_TOKEN);
-    if (token == NULL) {
+    /* an empty value is no token either (RFC 7662 §2.1, RFC 7009 §2.1:
+     * token is REQUIRED) */
+    if (token == NULL || *token == '\0') {
         af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
         goto out;
     }

@@ -1,7 +1,12 @@
 /*
- * server.c - libmicrohttpd glue: binding, the route table, per-request
+ * server.c - libmicrohttpd glue: binding, the route tables, per-request
  * state, strict request parsing, and turning a struct af_resp into an MHD
  * response. Handlers (h_*.c) never see MHD.
+ *
+ * Two listeners share this glue: the provider's daemon and, when enabled,
+ * the admin API's daemon. Each is a struct af_listener (the server, its own
+ * route table, its body cap), passed to every MHD callback as cls, so an
+ * admin route can never be reached on the provider's port or the reverse.
  *
  * Per-request state is allocated in the URI log callback (the only place MHD
  * shows the raw, undecoded request target, which strict parsing needs) and
@@ -30,6 +35,9 @@
 #define SERVER_MAX_CONNECTIONS 1024
 /* How long a stop waits for in-flight requests. */
 #define SERVER_DRAIN_MS 5000
+/* The admin API serves a test harness, not traffic: one thread and a few
+ * connections are plenty. */
+#define ADMIN_MAX_CONNECTIONS 64
 
 enum { M_GET = 1, M_POST = 2 };
 
@@ -42,7 +50,7 @@ struct route {
 static void h_not_found(struct af_req *req, struct af_resp *resp);
 
 /* The route table: exact paths; the NULL row answers everything else. */
-static const struct route routes[] = {
+static const struct route main_routes[] = {
     {AF_PATH_OIDC_DISCOVERY, M_GET, af_h_discovery},
     {AF_PATH_AS_METADATA, M_GET, af_h_discovery},
     {AF_EP_JWKS, M_GET, af_h_jwks},
@@ -57,7 +65,22 @@ static const struct route routes[] = {
     {NULL, M_GET | M_POST, h_not_found},
 };
 
+/* The admin API's route table (docs/admin.md). */
+static const struct route admin_routes[] = {
+    {AF_ADMIN_HEALTHZ, M_GET, af_h_admin_healthz},
+    {AF_ADMIN_TOKENS, M_POST, af_h_admin_tokens},
+    {NULL, M_GET | M_POST, h_not_found},
+};
+
+struct af_listener {
+    struct af_server *srv;
+    const struct route *routes; /* ends with the NULL-path fallback */
+    bool is_admin;              /* JSON only, admin secret, no form parsing */
+    size_t max_body;
+};
+
 struct req_state {
+    const struct af_listener *l;
     struct af_req req;
     bool started;
     bool responded; /* an early response was queued (e.g. 413) */
@@ -216,9 +239,10 @@ static bool is_authorize_path(const char *path)
 
 /* bad_request: the generic 400 for input the parser refused. Front-channel
  * endpoints get an HTML page (a browser is looking), others JSON. */
-static void bad_request(struct af_req *req, struct af_resp *resp, unsigned status, const char *why)
+static void bad_request(const struct af_listener *l, struct af_req *req, struct af_resp *resp,
+                        unsigned status, const char *why)
 {
-    if (is_authorize_path(req->path))
+    if (!l->is_admin && is_authorize_path(req->path))
         af_resp_error_page(resp, status, AF_E_INVALID_REQUEST, why);
     else
         af_resp_oauth_error(resp, status, AF_E_INVALID_REQUEST, why);
@@ -227,41 +251,116 @@ static void bad_request(struct af_req *req, struct af_resp *resp, unsigned statu
 
 /* ---- MHD callbacks ---- */
 
-static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    struct af_server *srv = cls;
-    struct req_state *st = calloc(1, sizeof(*st));
-    const char *q;
-    (void)conn;
-    if (st == NULL)
-        return NULL;
-    st->req.srv = srv;
-    q = strchr(uri, '?');
-    st->req.path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
-    st->req.raw_query = strdup(q ? q + 1 : "");
-    af_params_init(&st->req.query, srv->cfg->max_params);
-    af_params_init(&st->req.form, srv->cfg->max_params);
-    af_buf_init(&st->req.body, srv->cfg->max_body);
-    return st;
-}
+/* Per-connection state: the request state of the request in progress, so
+ * that a request MHD drops between the URI log callback and the completion
+ * callback (it does so when its own parsing fails) is still freed when the
+ * connection closes. */
+struct conn_state {
+    struct req_state *cur;
+};
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void req_state_free(struct req_state *st)
 {
-    struct af_server *srv = cls;
-    struct req_state *st = *req_cls;
-    (void)conn;
-    (void)toe;
     if (st == NULL)
         return;
-    if (st->started)
-        __atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
     free(st->req.path);
     free(st->req.raw_query);
     af_params_free(&st->req.query);
     af_params_free(&st->req.form);
     af_buf_free(&st->req.body);
     free(st);
+}
+
+static struct conn_state *conn_state_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    struct conn_state *cs = *socket_context;
+    (void)cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct conn_state));
+        return;
+    }
+    if (cs != NULL) {
+        /* started is false only for a request MHD never handed to us */
+        if (cs->cur != NULL && !cs->cur->started)
+            req_state_free(cs->cur);
+        free(cs);
+    }
+    *socket_context = NULL;
+}
+
+/* neutralise_query: libmicrohttpd 0.9.75 splits the query into its
+ * per-connection pool right after this callback, and with thousands of
+ * parameters the pool runs out and the request is never answered. We parse
+ * the raw query ourselves (strictly), and a query over the parameter cap is
+ * refused anyway, so for such a query only we turn the separators in MHD's
+ * own (writable) buffer into '_': MHD then records one argument, and our
+ * handler answers the 400 from the copy taken before. */
+static void neutralise_query(const char *uri, size_t max_params)
+{
+    const char *q = strchr(uri, '?');
+    size_t n = 0;
+    char *p;
+    if (q == NULL)
+        return;
+    for (p = (char *)q; *p; p++)
+        n += *p == '&';
+    if (n < max_params)
+        return;
+    for (p = (char *)q; *p; p++) {
+        if (*p == '&')
+            *p = '_';
+    }
+}
+
+static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const struct af_listener *l = cls;
+    struct af_server *srv = l->srv;
+    struct req_state *st = calloc(1, sizeof(*st));
+    struct conn_state *cs = conn_state_of(conn);
+    const char *q;
+    if (st == NULL)
+        return NULL;
+    st->l = l;
+    st->req.srv = srv;
+    q = strchr(uri, '?');
+    st->req.path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
+    st->req.raw_query = strdup(q ? q + 1 : "");
+    af_params_init(&st->req.query, srv->cfg->max_params);
+    af_params_init(&st->req.form, srv->cfg->max_params);
+    af_buf_init(&st->req.body, l->max_body);
+    neutralise_query(uri, srv->cfg->max_params);
+    if (cs != NULL) {
+        if (cs->cur != NULL && !cs->cur->started)
+            req_state_free(cs->cur); /* the previous request was dropped by MHD */
+        cs->cur = st;
+    }
+    return st;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct af_server *srv = ((const struct af_listener *)cls)->srv;
+    struct req_state *st = *req_cls;
+    struct conn_state *cs = conn_state_of(conn);
+    (void)toe;
+    if (st == NULL)
+        return;
+    if (st->started)
+        __atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
+    if (cs != NULL && cs->cur == st)
+        cs->cur = NULL;
+    req_state_free(st);
     *req_cls = NULL;
 }
 
@@ -294,22 +393,59 @@ static bool is_form(const char *ctype)
            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
-static const struct route *route_find(const char *path)
+static const struct route *route_find(const struct route *table, const char *path)
 {
-    const struct route *r = routes;
+    const struct route *r = table;
     while (r->path != NULL && strcmp(r->path, path) != 0)
         r++;
     return r;
 }
 
+/* admin_authorized: with admin.secret set, every admin request carries
+ * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
+ * time; otherwise resp holds the 401 (RFC 6750 §3: no error attribute when
+ * no credentials came, invalid_token when wrong ones did). Checked before
+ * routing, so that nothing about the API shows without the secret. */
+static bool admin_authorized(struct af_req *req, struct af_resp *resp)
+{
+    const char *secret = req->srv->cfg->admin_secret;
+    char *token = NULL;
+    af_bearer_result br;
+    bool ok;
+
+    if (secret == NULL)
+        return true;
+    br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
+    ok = br == AF_BEARER_OK && af_ct_streq(token, secret);
+    free(token);
+    if (ok)
+        return true;
+    if (br == AF_BEARER_ABSENT) {
+        af_admin_error(resp, MHD_HTTP_UNAUTHORIZED, AF_E_INVALID_TOKEN,
+                       "Authorization: the admin API needs \"Bearer\" and admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\"");
+    } else {
+        af_admin_error(resp, MHD_HTTP_UNAUTHORIZED, AF_E_INVALID_TOKEN,
+                       "Authorization: the Bearer token is not admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\", error=\"" AF_E_INVALID_TOKEN
+                                        "\"");
+    }
+    return false;
+}
+
 static void dispatch(struct req_state *st, struct af_resp *resp)
 {
+    const struct af_listener *l = st->l;
     struct af_req *req = &st->req;
-    const struct route *rt = route_find(req->path);
+    const struct route *rt = route_find(l->routes, req->path);
     unsigned m = req->method == AF_M_GET ? M_GET : req->method == AF_M_POST ? M_POST : 0;
     struct af_err err;
 
     af_err_clear(&err);
+    if (l->is_admin && !admin_authorized(req, resp))
+        return;
     if (rt->path != NULL && (rt->methods & m) == 0) {
         char why[128];
         snprintf(why, sizeof(why), "method %s is not allowed here", req->method_str);
@@ -322,20 +458,24 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
         return;
     }
     if (req->body_too_big) {
-        bad_request(req, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+        char why[96];
+        snprintf(why, sizeof(why), "request body too large (at most %zu bytes)", l->max_body);
+        bad_request(l, req, resp, MHD_HTTP_CONTENT_TOO_LARGE, why);
         return;
     }
     if (af_params_parse(&req->query, req->raw_query, strlen(req->raw_query), &err) != AF_OK) {
         char why[AF_ERR_MSG_MAX + 32];
         snprintf(why, sizeof(why), "query: %s", err.msg);
-        bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
+        bad_request(l, req, resp, MHD_HTTP_BAD_REQUEST, why);
         return;
     }
-    if (req->method == AF_M_POST && is_form(af_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)) &&
+    /* the admin API reads JSON bodies only (h_admin.c checks the type) */
+    if (!l->is_admin && req->method == AF_M_POST &&
+        is_form(af_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)) &&
         af_params_parse(&req->form, req->body.p ? req->body.p : "", req->body.len, &err) != AF_OK) {
         char why[AF_ERR_MSG_MAX + 32];
         snprintf(why, sizeof(why), "form body: %s", err.msg);
-        bad_request(req, resp, MHD_HTTP_BAD_REQUEST, why);
+        bad_request(l, req, resp, MHD_HTTP_BAD_REQUEST, why);
         return;
     }
     rt->handler(req, resp);
@@ -345,7 +485,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
 {
-    struct af_server *srv = cls;
+    const struct af_listener *l = cls;
+    struct af_server *srv = l->srv;
     struct req_state *st = *req_cls;
     struct af_resp resp;
     enum MHD_Result ret;
@@ -364,7 +505,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         st->req.method = strcmp(method, MHD_HTTP_METHOD_GET) == 0    ? AF_M_GET
                          : strcmp(method, MHD_HTTP_METHOD_POST) == 0 ? AF_M_POST
                                                                      : AF_M_OTHER;
-        if (cl != NULL && strtoull(cl, NULL, 10) > srv->cfg->max_body)
+        if (cl != NULL && strtoull(cl, NULL, 10) > l->max_body)
             st->req.body_too_big = true;
         if (!st->req.body_too_big)
             return MHD_YES;
@@ -393,7 +534,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     af_params_init(&resp.headers, 32);
     af_buf_init(&resp.body, 4 * 1024 * 1024);
     dispatch(st, &resp);
-    af_log_debug("%s %s -> %u", method, st->req.path, resp.status);
+    af_log_debug("%s%s %s -> %u", l->is_admin ? "admin: " : "", method, st->req.path, resp.status);
     ret = send_resp(conn, &resp);
     af_params_free(&resp.headers);
     af_buf_free(&resp.body);
@@ -556,6 +697,76 @@ out:
 
 /* ---- lifecycle ---- */
 
+static af_rc listener_new(struct af_server *srv, const struct route *routes, bool is_admin,
+                          size_t max_body, struct af_listener **out)
+{
+    struct af_listener *l = calloc(1, sizeof(*l));
+
+    *out = l;
+    if (l == NULL)
+        return AF_ERR_NOMEM;
+    l->srv = srv;
+    l->routes = routes;
+    l->is_admin = is_admin;
+    l->max_body = max_body;
+    return AF_OK;
+}
+
+/* start_daemon: serve fd (taken over by MHD on success) for listener l. */
+static struct MHD_Daemon *start_daemon(struct af_listener *l, int fd, unsigned threads,
+                                       unsigned max_conns)
+{
+    /* the logger first, so that MHD reports nothing past it */
+    return MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l->srv, MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, l,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONN_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        max_conns, MHD_OPTION_END);
+}
+
+/* admin_start: bind and serve the admin API on listen_s. The config loader
+ * checked admin.listen already; the command line's --admin-listen goes
+ * through the same rules here. */
+static af_rc admin_start(struct af_server *srv, const char *listen_s, struct af_err *err)
+{
+    const struct af_config *cfg = srv->cfg;
+    int fd = -1;
+    af_rc rc;
+
+    if (!af_cfg_listen_is_loopback(listen_s) && !cfg->admin_allow_remote) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID,
+                        "admin listen address %s is not loopback (the admin API mints tokens for "
+                        "any user; set admin.allow_remote to serve it elsewhere)",
+                        listen_s);
+        goto out;
+    }
+    if (!af_cfg_listen_is_loopback(listen_s) && cfg->admin_secret == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID,
+                        "admin listen address %s is not loopback and admin.secret is not set",
+                        listen_s);
+        goto out;
+    }
+    rc = listener_new(srv, admin_routes, true, AF_ADMIN_MAX_BODY, &srv->admin_l);
+    if (rc != AF_OK)
+        goto out;
+    rc = bind_listen(listen_s, &fd, &srv->admin_port, &srv->admin_url, err);
+    if (rc != AF_OK)
+        goto out;
+    srv->admin_daemon = start_daemon(srv->admin_l, fd, 1, ADMIN_MAX_CONNECTIONS);
+    if (srv->admin_daemon == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the admin HTTP server on %s", listen_s);
+        goto out;
+    }
+    fd = -1; /* owned by MHD now */
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
                       struct af_server **out, struct af_err *err)
 {
@@ -563,6 +774,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     struct af_server *srv = calloc(1, sizeof(*srv));
     const char *listen_s = opts && opts->listen ? opts->listen : cfg->listen;
     const char *issuer = opts && opts->issuer ? opts->issuer : cfg->issuer;
+    const char *admin_listen = opts && opts->admin_listen ? opts->admin_listen
+                               : cfg->admin_enabled       ? cfg->admin_listen
+                                                          : NULL;
     char *origin = NULL;
     int fd = -1;
 
@@ -574,6 +788,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     if (rc != AF_OK)
         goto out;
     rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
+    if (rc != AF_OK)
+        goto out;
+    rc = listener_new(srv, main_routes, false, cfg->max_body, &srv->main_l);
     if (rc != AF_OK)
         goto out;
     rc = bind_listen(listen_s ? listen_s : "127.0.0.1:9000", &fd, &srv->port, &origin, err);
@@ -592,19 +809,18 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         rc = AF_ERR_NOMEM;
         goto out;
     }
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, access_cb, srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, srv, MHD_OPTION_END);
+    srv->daemon =
+        start_daemon(srv->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS);
     if (srv->daemon == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the HTTP server on %s", listen_s);
         goto out;
     }
     fd = -1; /* owned by MHD now */
+    if (admin_listen != NULL) {
+        rc = admin_start(srv, admin_listen, err);
+        if (rc != AF_OK)
+            goto out;
+    }
     *out = srv;
     srv = NULL;
 out:
@@ -625,21 +841,43 @@ const char *af_server_issuer(const struct af_server *srv)
     return srv->issuer;
 }
 
+unsigned short af_server_admin_port(const struct af_server *srv)
+{
+    return srv->admin_port;
+}
+
+const char *af_server_admin_url(const struct af_server *srv)
+{
+    return srv->admin_url;
+}
+
 void af_server_stop(struct af_server *srv)
 {
+    struct MHD_Daemon *daemons[2];
+    MHD_socket socks[2] = {MHD_INVALID_SOCKET, MHD_INVALID_SOCKET};
+    uint64_t until = af_monotonic_ms() + SERVER_DRAIN_MS;
     size_t i;
+
     if (srv == NULL)
         return;
-    if (srv->daemon != NULL) {
-        uint64_t until = af_monotonic_ms() + SERVER_DRAIN_MS;
-        MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
-        /* Let in-flight requests finish before the threads are stopped;
-         * idle keep-alive connections do not hold the stop up. */
+    daemons[0] = srv->daemon;
+    daemons[1] = srv->admin_daemon;
+    /* Stop accepting on both, then let in-flight requests finish before the
+     * threads are stopped; idle keep-alive connections do not hold the stop
+     * up. */
+    for (i = 0; i < 2; i++) {
+        if (daemons[i] != NULL)
+            socks[i] = MHD_quiesce_daemon(daemons[i]);
+    }
+    if (daemons[0] != NULL || daemons[1] != NULL) {
         while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 && af_monotonic_ms() < until)
             usleep(5 * 1000);
-        MHD_stop_daemon(srv->daemon);
-        if (ls != MHD_INVALID_SOCKET)
-            close(ls);
+    }
+    for (i = 0; i < 2; i++) {
+        if (daemons[i] != NULL)
+            MHD_stop_daemon(daemons[i]);
+        if (socks[i] != MHD_INVALID_SOCKET)
+            close(socks[i]);
     }
     for (i = 0; i < srv->nkeys; i++)
         af_key_free(srv->keys[i]);
@@ -647,5 +885,8 @@ void af_server_stop(struct af_server *srv)
     json_decref(srv->jwks);
     af_store_free(srv->store);
     free(srv->issuer);
+    free(srv->admin_url);
+    free(srv->main_l);
+    free(srv->admin_l);
     free(srv);
 }

@@ -37,7 +37,12 @@ struct af_server {
     struct af_store *store; /* owned */
     struct MHD_Daemon *daemon;
     unsigned short port;
-    int inflight; /* requests being served; atomic access only */
+    int inflight; /* requests being served (both listeners); atomic access only */
+    /* the admin API's own listener (admin.enabled or --admin-listen) */
+    struct af_listener *main_l, *admin_l; /* owned; admin_l NULL when off */
+    struct MHD_Daemon *admin_daemon;      /* NULL when off */
+    unsigned short admin_port;            /* 0 when off */
+    char *admin_url;                      /* owned: "http://ADDR:PORT"; NULL when off */
 };
 
 /* ---- request and response ---- */
@@ -258,10 +263,47 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
                       struct af_err *err) AF_WARN_UNUSED;
 
 /* af_tokens_check_access: verify an access token's signature, typ, iss,
- * exp and that it is live in the store. *claims_out gets a new reference.
- * On failure err says why (for error_description). */
+ * exp, nbf, that it is live in the store, and that its aud holds one of the
+ * audiences its client's tokens are issued for (the resource check of
+ * /userinfo; af_tokens_lookup leaves aud to the introspecting resource).
+ * *claims_out gets a new reference. On failure err says why (for
+ * error_description). */
 af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **claims_out,
                              struct af_err *err) AF_WARN_UNUSED;
+
+/* What an access token says, for the token endpoint and for minting
+ * (mint.c): both build the claims with af_tokens_access_claims, so a
+ * minted token has exactly the shape of an issued one. */
+struct af_access_spec {
+    const struct af_cfg_client *client; /* borrowed */
+    const struct af_cfg_user *user;     /* borrowed; NULL: the client's own token, sub =
+                                           client_id and no auth_time (client_credentials) */
+    const char *scope;                  /* NULL: no scope claim */
+    time_t auth_time;                   /* used with a user only */
+    time_t iat, exp;
+};
+
+/* af_tokens_access_claims: the RFC 9068 §2.2 claims: iss, sub, aud (the
+ * client's access_token_audience), client_id, scope, iat, exp, a fresh jti (192 bits from the
+ * CSPRNG) and, with a user, auth_time. New reference in *out. */
+af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec *sp,
+                              json_t **out) AF_WARN_UNUSED;
+
+/* af_tokens_access_store: remember the access token sp describes under its
+ * jti, so that /userinfo, /introspect and /revoke know it, as part of grant
+ * grant_id (NULL: a fresh grant of its own); nonce (may be NULL) is kept
+ * for the ID tokens of later refreshes. */
+af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec *sp,
+                             const char *jti, const char *grant_id, const char *nonce,
+                             struct af_err *err) AF_WARN_UNUSED;
+
+/* af_tokens_id_claims: an ID token's claims (OIDC Core §2) for is->user
+ * (which must not be NULL) and is->client: the user's claims released by
+ * is->scope, then iss, sub, aud (the client_id), exp, iat, auth_time, azp,
+ * nonce (is->nonce, when not NULL) and at_hash (when not NULL) over them.
+ * New reference in *out. */
+af_rc af_tokens_id_claims(struct af_server *srv, const struct af_issue *is, const char *at_hash,
+                          time_t iat, time_t exp, json_t **out) AF_WARN_UNUSED;
 
 /* ---- client authentication (clientauth.c) ---- */
 
@@ -348,8 +390,7 @@ const char *af_auth_scheme_match(const char *hdr, const char *scheme);
  * scheme), AF_ERR_PARSE when malformed. On AF_OK the caller frees *id_out
  * and *secret_out with free() (wiping the secret first); otherwise both
  * are NULL. */
-af_rc af_basic_parse(const char *authorization, char **id_out, char **secret_out)
-    AF_WARN_UNUSED;
+af_rc af_basic_parse(const char *authorization, char **id_out, char **secret_out) AF_WARN_UNUSED;
 
 /* A presented token, found as a live access token (verified JWT whose jti
  * is live) or as a live refresh token. */
@@ -390,5 +431,74 @@ af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_par
  * issuer is https). af_session_cookie_clear: one that expires it. */
 void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid);
 void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv);
+
+/* ---- the admin API (server.c listener, h_admin.c, mint.c) ----
+ *
+ * A second MHD daemon on admin.listen (loopback unless admin.allow_remote)
+ * with a route table of its own, paths under /admin/. Every answer is
+ * JSON; when admin.secret is set, server.c checks "Authorization: Bearer
+ * <secret>" (af_ct_streq) before any route runs. Admin handlers see the
+ * same struct af_req / struct af_resp as the others; the JSON body is in
+ * req->body, capped at AF_ADMIN_MAX_BODY.
+ */
+
+struct af_listener; /* server.c: a daemon's server, route table and limits */
+
+#define AF_ADMIN_HEALTHZ  "/admin/healthz"
+#define AF_ADMIN_TOKENS   AF_ADMIN_PATH_TOKENS
+#define AF_ADMIN_REALM    "authflow-admin"
+#define AF_ADMIN_MAX_BODY (16 * 1024) /* a mint request; keeps the token below AF_JWS_MAX_LEN */
+
+void af_h_admin_healthz(struct af_req *req, struct af_resp *resp);
+void af_h_admin_tokens(struct af_req *req, struct af_resp *resp); /* POST: mint */
+
+/* af_admin_error: the admin API's error answer, {"error": error,
+ * "error_description": the formatted text} with no-store; the text names
+ * the request member at fault ("ttl: ..."). */
+void af_admin_error(struct af_resp *resp, unsigned status, const char *error, const char *fmt, ...)
+    AF_PRINTF(4, 5);
+
+/* Defects a minted token can carry (docs/admin.md); their wire names are
+ * the AF_DEFECT_N_* of proto.h. */
+typedef enum {
+    AF_DEFECT_EXPIRED = 0,
+    AF_DEFECT_NOT_YET_VALID,
+    AF_DEFECT_WRONG_AUD,
+    AF_DEFECT_WRONG_ISS,
+    AF_DEFECT_BAD_SIGNATURE,
+    AF_DEFECT_ALG_NONE,
+    AF_DEFECT_ALG_NONE_MIXED_CASE,
+    AF_DEFECT_HS256_PUBLIC_KEY,
+    AF_DEFECT_UNKNOWN_KID,
+    AF_DEFECT_WRONG_TYP,
+    AF_DEFECT_NO_SCOPE,
+    AF_DEFECT_REVOKED,
+    AF_DEFECT_COUNT
+} af_defect;
+
+/* af_defect_name: the wire name ("not_yet_valid"), static. af_defect_parse:
+ * exact name -> defect; AF_ERR_NOTFOUND for an unknown name. */
+const char *af_defect_name(af_defect d);
+af_rc af_defect_parse(const char *name, af_defect *out) AF_WARN_UNUSED;
+
+/* A mint request, already validated (h_admin.c reads it from JSON). */
+struct af_mint {
+    const struct af_cfg_client *client; /* borrowed; never NULL */
+    const struct af_cfg_user *user;     /* borrowed; NULL: the client's own token */
+    const char *scope;                  /* NULL: none (no_scope) */
+    const json_t *aud;                  /* borrowed; NULL: the client's audience */
+    long ttl;                           /* seconds, > 0 */
+    const json_t *claims;               /* borrowed object of extra claims; may be NULL */
+    unsigned defects;                   /* bit (1u << af_defect) per defect */
+};
+
+/* af_mint_token: sign the token m describes, with its defects, and store
+ * it as the token endpoint would (unless it is already expired or is an ID
+ * token, wrong_typ); "revoked" stores it and revokes it. *out gets a new
+ * reference to the response {"access_token", "token_type", "expires_in",
+ * "header", "claims", "defects"}. Errors are server-side (AF_ERR_NOMEM,
+ * AF_ERR_CRYPTO, a full store) with the reason in err. */
+af_rc af_mint_token(struct af_server *srv, const struct af_mint *m, json_t **out,
+                    struct af_err *err) AF_WARN_UNUSED;
 
 #endif

@@ -21,10 +21,6 @@
 #define REFRESH_BYTES 32
 #define GRANT_BYTES   16
 
-/* The longest Authorization header af_bearer_parse looks at: a JWS cap plus
- * the scheme. */
-#define BEARER_HDR_MAX (AF_JWS_MAX_LEN + 64)
-
 /* ---- users ---- */
 
 const struct af_cfg_user *af_user_by_sub(const struct af_config *cfg, const char *sub)
@@ -153,12 +149,14 @@ out:
 /* ---- claims released by scope (OIDC Core §5.4) ---- */
 
 static const char *const profile_claims[] = {
-    "name",    "family_name", "given_name", "middle_name", "nickname",  "preferred_username",
-    "profile", "picture",     "website",    "gender",      "birthdate", "zoneinfo",
-    "locale",  "updated_at",  NULL};
-static const char *const email_claims[] = {"email", "email_verified", NULL};
-static const char *const address_claims[] = {"address", NULL};
-static const char *const phone_claims[] = {"phone_number", "phone_number_verified", NULL};
+    AF_C_NAME,        AF_C_FAMILY_NAME, AF_C_GIVEN_NAME,
+    AF_C_MIDDLE_NAME, AF_C_NICKNAME,    AF_C_PREFERRED_USERNAME,
+    AF_C_PROFILE,     AF_C_PICTURE,     AF_C_WEBSITE,
+    AF_C_GENDER,      AF_C_BIRTHDATE,   AF_C_ZONEINFO,
+    AF_C_LOCALE,      AF_C_UPDATED_AT,  NULL};
+static const char *const email_claims[] = {AF_C_EMAIL, AF_C_EMAIL_VERIFIED, NULL};
+static const char *const address_claims[] = {AF_C_ADDRESS, NULL};
+static const char *const phone_claims[] = {AF_C_PHONE_NUMBER, AF_C_PHONE_NUMBER_VERIFIED, NULL};
 
 static const struct {
     const char *scope;
@@ -166,27 +164,24 @@ static const struct {
 } std_scopes[] = {
     {AF_SCOPE_PROFILE, profile_claims},
     {AF_SCOPE_EMAIL, email_claims},
-    {"address", address_claims},
-    {"phone", phone_claims},
+    {AF_SCOPE_ADDRESS, address_claims},
+    {AF_SCOPE_PHONE, phone_claims},
 };
 
-/* claim_released: a claim goes out when a granted scope lists it in OIDC
- * Core §5.4, or when a granted scope has the claim's own name (custom
- * claims such as "roles"). */
+/* claim_released: a standard claim (OIDC Core §5.1) goes out only when the
+ * scope §5.4 files it under is granted; any other claim when a granted
+ * scope has the claim's own name (custom claims such as "roles"). So a
+ * scope named "email_verified" or "name" releases nothing by itself. */
 static bool claim_released(const char *claim, const char *scope)
 {
     size_t i, j;
-    if (af_str_has_space_token(scope, claim))
-        return true;
     for (i = 0; i < sizeof(std_scopes) / sizeof(std_scopes[0]); i++) {
-        if (!af_str_has_space_token(scope, std_scopes[i].scope))
-            continue;
         for (j = 0; std_scopes[i].claims[j] != NULL; j++) {
             if (strcmp(std_scopes[i].claims[j], claim) == 0)
-                return true;
+                return af_str_has_space_token(scope, std_scopes[i].scope);
         }
     }
-    return false;
+    return af_str_has_space_token(scope, claim);
 }
 
 af_rc af_claims_release(const struct af_cfg_user *user, const char *scope, json_t *obj)
@@ -212,27 +207,46 @@ static bool b64token_char(unsigned char c)
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
+/* tchar (RFC 7230 §3.2.6): what may continue an auth-scheme name. */
+static bool tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+const char *af_auth_scheme_match(const char *hdr, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    const char *p = hdr;
+
+    if (p == NULL)
+        return NULL;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, scheme, n) != 0 || tchar((unsigned char)p[n]))
+        return NULL;
+    p += n;
+    /* RFC 7235 §2.1: credentials = auth-scheme [ 1*SP token68 ] */
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
 af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
 {
-    static const char scheme[] = "Bearer";
     const char *p, *start, *end;
 
     *token_out = NULL;
     if (authorization == NULL)
         return AF_BEARER_ABSENT;
-    if (strnlen(authorization, BEARER_HDR_MAX + 1) > BEARER_HDR_MAX)
+    if (strnlen(authorization, AF_BEARER_HDR_MAX + 1) > AF_BEARER_HDR_MAX)
         return AF_BEARER_MALFORMED;
-    p = authorization;
-    while (*p == ' ' || *p == '\t')
-        p++;
     /* another scheme is "no Bearer credentials" (RFC 6750 §3: no error) */
-    if (strncasecmp(p, scheme, sizeof(scheme) - 1) != 0)
+    p = af_auth_scheme_match(authorization, AF_SCHEME_BEARER);
+    if (p == NULL)
         return AF_BEARER_ABSENT;
-    p += sizeof(scheme) - 1;
-    if (*p != ' ' && *p != '\0')
-        return AF_BEARER_ABSENT; /* "Bearerx": a different scheme name */
-    while (*p == ' ')
-        p++;
+    /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+     * "+" / "/" ) *"=" */
     start = p;
     while (b64token_char((unsigned char)*p))
         p++;
@@ -241,6 +255,7 @@ af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
     while (*p == '=')
         p++;
     end = p;
+    /* trailing whitespace is OWS around the field value (RFC 7230 §3.2) */
     while (*p == ' ' || *p == '\t')
         p++;
     if (*p != '\0')
@@ -251,54 +266,136 @@ af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
 
 /* ---- issuance ---- */
 
-/* sign_access: the RFC 9068 access token; *jti_out the fresh jti (caller
- * frees). */
-static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const char *sub,
-                         time_t now, char **jwt_out, char **jti_out, struct af_err *err)
+/* client_audience: the aud of the client's access tokens (RFC 9068 §3):
+ * one string, or an array when several are configured. New reference. */
+static json_t *client_audience(const struct af_cfg_client *client)
 {
-    json_t *c = NULL;
+    json_t *arr;
+    size_t i;
+
+    if (client->audience.n == 1)
+        return json_string(client->audience.v[0]);
+    if (client->audience.n == 0)
+        return json_string(client->id); /* a config built by hand */
+    arr = json_array();
+    for (i = 0; arr != NULL && i < client->audience.n; i++) {
+        if (json_array_append_new(arr, json_string(client->audience.v[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec *sp, json_t **out)
+{
+    json_t *c = NULL, *aud = NULL;
     char *jti = NULL;
     af_rc rc;
 
-    *jwt_out = NULL;
-    *jti_out = NULL;
+    *out = NULL;
     rc = af_rand_token(JTI_BYTES, &jti);
     if (rc != AF_OK)
         goto out;
-    c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB, sub,
-                  AF_C_AUD, is->client->id, AF_C_CLIENT_ID, is->client->id, AF_C_SCOPE, is->scope,
-                  AF_C_IAT, (json_int_t)now, AF_C_EXP,
-                  (json_int_t)(now + srv->cfg->access_token_ttl), AF_C_JTI, jti);
+    aud = client_audience(sp->client);
+    c = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
+                  sp->user ? sp->user->sub : sp->client->id, AF_C_AUD, aud, AF_C_CLIENT_ID,
+                  sp->client->id, AF_C_IAT, (json_int_t)sp->iat, AF_C_EXP, (json_int_t)sp->exp,
+                  AF_C_JTI, jti);
+    aud = NULL; /* "o" took it, also on failure */
     if (c == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
-    /* auth_time only when a user logged in (not for client_credentials) */
-    if (is->user != NULL &&
-        json_object_set_new(c, AF_C_AUTH_TIME, json_integer((json_int_t)is->auth_time)) != 0) {
+    if (sp->scope != NULL && json_object_set_new(c, AF_C_SCOPE, json_string(sp->scope)) != 0) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
+    /* auth_time only when a user logged in (not for client_credentials) */
+    if (sp->user != NULL &&
+        json_object_set_new(c, AF_C_AUTH_TIME, json_integer((json_int_t)sp->auth_time)) != 0) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+out:
+    json_decref(aud);
+    json_decref(c);
+    free(jti);
+    return rc;
+}
+
+af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec *sp,
+                             const char *jti, const char *grant_id, const char *nonce,
+                             struct af_err *err)
+{
+    struct af_token_rec rec;
+    char *grant = NULL;
+    af_rc rc = AF_OK;
+
+    if (grant_id == NULL) {
+        rc = af_rand_token(GRANT_BYTES, &grant);
+        if (rc != AF_OK)
+            goto out;
+    }
+    /* rec borrows everything: af_token_put stores copies */
+    memset(&rec, 0, sizeof(rec));
+    rec.client_id = sp->client->id;
+    rec.sub = sp->user ? sp->user->sub : NULL;
+    rec.scope = (char *)sp->scope;
+    rec.grant_id = grant ? grant : (char *)grant_id;
+    rec.nonce = (char *)nonce;
+    rec.auth_time = sp->auth_time;
+    rec.issued = sp->iat;
+    rec.expires = sp->exp;
+    rec.is_refresh = false;
+    rc = af_token_put(srv->store, jti, &rec);
+    if (rc != AF_OK)
+        AF_ERR_SET(err, rc, "the token store refused the access token (%s)", af_rc_str(rc));
+out:
+    free(grant);
+    return rc;
+}
+
+/* sign_access: the RFC 9068 access token, stored in grant; *jti_out its
+ * jti (caller frees). */
+static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const char *grant,
+                         time_t now, char **jwt_out, struct af_err *err)
+{
+    struct af_access_spec sp;
+    json_t *c = NULL;
+    af_rc rc;
+
+    *jwt_out = NULL;
+    memset(&sp, 0, sizeof(sp));
+    sp.client = is->client;
+    sp.user = is->user;
+    sp.scope = is->scope;
+    sp.auth_time = is->auth_time;
+    sp.iat = now;
+    sp.exp = now + srv->cfg->access_token_ttl;
+    rc = af_tokens_access_claims(srv, &sp, &c);
+    if (rc != AF_OK)
+        goto out;
     rc = af_jwt_sign(srv->keys[0], AF_TYP_AT_JWT, c, jwt_out, err);
     if (rc != AF_OK)
         goto out;
-    *jti_out = jti;
-    jti = NULL;
+    rc = af_tokens_access_store(srv, &sp, json_string_value(json_object_get(c, AF_C_JTI)), grant,
+                                is->nonce, err);
 out:
-    free(jti);
+    if (rc != AF_OK) {
+        free(*jwt_out);
+        *jwt_out = NULL;
+    }
     json_decref(c);
     return rc;
 }
 
-/* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6). The user's
- * released claims go in first and the protocol claims over them, so that a
- * user claim can never stand in for one (a user claim "nonce" is dropped). */
-static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const char *access,
-                     time_t now, char **out, struct af_err *err)
+af_rc af_tokens_id_claims(struct af_server *srv, const struct af_issue *is, const char *at_hash,
+                          time_t iat, time_t exp, json_t **out)
 {
     json_t *c = json_object(), *proto = NULL;
-    char *at_hash = NULL;
-    af_alg alg = af_key_alg(srv->keys[0]);
     af_rc rc;
 
     *out = NULL;
@@ -306,32 +403,56 @@ static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const cha
         rc = AF_ERR_NOMEM;
         goto out;
     }
+    /* The user's released claims go in first and the protocol claims over
+     * them, so that a user claim can never stand in for one (a user claim
+     * "nonce" is dropped). */
     rc = af_claims_release(is->user, is->scope, c);
     if (rc != AF_OK)
         goto out;
-    rc = af_oidc_half_hash(alg, access, &at_hash);
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "at_hash for %s failed", af_alg_name(alg));
-        goto out;
-    }
-    proto = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
-                      is->user->sub, AF_C_AUD, is->client->id, AF_C_EXP,
-                      (json_int_t)(now + srv->cfg->id_token_ttl), AF_C_IAT, (json_int_t)now,
-                      AF_C_AUTH_TIME, (json_int_t)is->auth_time, AF_C_AT_HASH, at_hash, AF_C_AZP,
+    proto = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
+                      is->user->sub, AF_C_AUD, is->client->id, AF_C_EXP, (json_int_t)exp, AF_C_IAT,
+                      (json_int_t)iat, AF_C_AUTH_TIME, (json_int_t)is->auth_time, AF_C_AZP,
                       is->client->id);
     if (proto == NULL || json_object_update(c, proto) != 0) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
     json_object_del(c, AF_C_NONCE);
-    if (is->nonce != NULL && json_object_set_new(c, AF_C_NONCE, json_string(is->nonce)) != 0) {
+    json_object_del(c, AF_C_AT_HASH);
+    if ((is->nonce != NULL && json_object_set_new(c, AF_C_NONCE, json_string(is->nonce)) != 0) ||
+        (at_hash != NULL && json_object_set_new(c, AF_C_AT_HASH, json_string(at_hash)) != 0)) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
+    *out = c;
+    c = NULL;
+out:
+    json_decref(proto);
+    json_decref(c);
+    return rc;
+}
+
+/* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6). */
+static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const char *access,
+                     time_t now, char **out, struct af_err *err)
+{
+    json_t *c = NULL;
+    char *at_hash = NULL;
+    af_alg alg = af_key_alg(srv->keys[0]);
+    af_rc rc;
+
+    *out = NULL;
+    rc = af_oidc_half_hash(alg, access, &at_hash);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "at_hash for %s failed", af_alg_name(alg));
+        goto out;
+    }
+    rc = af_tokens_id_claims(srv, is, at_hash, now, now + srv->cfg->id_token_ttl, &c);
+    if (rc != AF_OK)
+        goto out;
     rc = af_jwt_sign(srv->keys[0], AF_TYP_JWT, c, out, err);
 out:
     free(at_hash);
-    json_decref(proto);
     json_decref(c);
     return rc;
 }
@@ -362,36 +483,20 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
 {
     struct af_token_rec rec;
     time_t now = af_now();
-    char *grant = NULL, *access = NULL, *jti = NULL, *id = NULL, *refresh = NULL;
-    const char *sub = is->user ? is->user->sub : is->client->id;
+    char *grant = NULL, *access = NULL, *id = NULL, *refresh = NULL;
+    const char *grant_id = is->grant_id;
     af_rc rc;
 
     *out = NULL;
-    if (is->grant_id == NULL) {
+    if (grant_id == NULL) {
         rc = af_rand_token(GRANT_BYTES, &grant);
         if (rc != AF_OK)
             goto out;
+        grant_id = grant;
     }
-    /* rec borrows everything: af_token_put stores copies */
-    memset(&rec, 0, sizeof(rec));
-    rec.client_id = is->client->id;
-    rec.sub = is->user ? is->user->sub : NULL;
-    rec.scope = (char *)is->scope;
-    rec.grant_id = grant ? grant : (char *)is->grant_id;
-    rec.nonce = (char *)is->nonce;
-    rec.auth_time = is->auth_time;
-    rec.issued = now;
-
-    rc = sign_access(srv, is, sub, now, &access, &jti, err);
+    rc = sign_access(srv, is, grant_id, now, &access, err);
     if (rc != AF_OK)
         goto out;
-    rec.expires = now + srv->cfg->access_token_ttl;
-    rec.is_refresh = false;
-    rc = af_token_put(srv->store, jti, &rec);
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "the token store refused the access token (%s)", af_rc_str(rc));
-        goto out;
-    }
     if (is->id_token && is->user != NULL) {
         rc = sign_id(srv, is, access, now, &id, err);
         if (rc != AF_OK)
@@ -401,10 +506,17 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
         rc = af_rand_token(REFRESH_BYTES, &refresh);
         if (rc != AF_OK)
             goto out;
+        /* rec borrows everything: af_token_put stores copies */
+        memset(&rec, 0, sizeof(rec));
+        rec.client_id = is->client->id;
+        rec.sub = is->user ? is->user->sub : NULL;
+        rec.scope = (char *)(is->refresh_scope ? is->refresh_scope : is->scope);
+        rec.grant_id = (char *)grant_id;
+        rec.nonce = (char *)is->nonce;
+        rec.auth_time = is->auth_time;
+        rec.issued = now;
         rec.expires = now + srv->cfg->refresh_token_ttl;
         rec.is_refresh = true;
-        if (is->refresh_scope != NULL)
-            rec.scope = (char *)is->refresh_scope;
         rc = af_token_put(srv->store, refresh, &rec);
         if (rc != AF_OK) {
             AF_ERR_SET(err, rc, "the token store refused the refresh token (%s)", af_rc_str(rc));
@@ -415,7 +527,6 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
 out:
     free(grant);
     free(access);
-    free(jti);
     free(id);
     free(refresh);
     return rc;
@@ -512,12 +623,48 @@ out:
     return rc;
 }
 
+/* audience_has: aud is one of the client's access token audiences (the
+ * client_id when none are configured, as client_audience issues). */
+static bool audience_has(const struct af_cfg_client *client, const char *aud)
+{
+    if (client->audience.n == 0)
+        return strcmp(client->id, aud) == 0;
+    return af_cfg_strlist_has(&client->audience, aud);
+}
+
+/* aud_accepted: the token's aud (a string or an array, RFC 7519 §4.1.3)
+ * holds one of the audiences its client's access tokens are issued for. */
+static bool aud_accepted(const struct af_config *cfg, const json_t *claims)
+{
+    const struct af_cfg_client *client =
+        af_cfg_client_find(cfg, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
+    const json_t *aud = json_object_get(claims, AF_C_AUD), *v;
+    size_t i;
+
+    if (client == NULL)
+        return false;
+    if (json_is_string(aud))
+        return audience_has(client, json_string_value(aud));
+    json_array_foreach(aud, i, v)
+    {
+        if (json_is_string(v) && audience_has(client, json_string_value(v)))
+            return true;
+    }
+    return false;
+}
+
 af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **claims_out,
                              struct af_err *err)
 {
     struct af_token_rec rec;
     af_rc rc = check_access(srv, token, claims_out, &rec, err);
+
     af_token_rec_clear(&rec);
+    if (rc == AF_OK && !aud_accepted(srv->cfg, *claims_out)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is meant for another audience (aud)");
+        json_decref(*claims_out);
+        *claims_out = NULL;
+    }
     return rc;
 }
 

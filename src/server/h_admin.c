@@ -1,0 +1,426 @@
+/*
+ * h_admin.c - the admin API's handlers (docs/admin.md): GET /admin/healthz
+ * and POST /admin/tokens, which reads a mint request strictly (unknown
+ * members, wrong types and contradictory defects are refused, each error
+ * naming the member at fault) and hands it to mint.c.
+ *
+ * server.c has already checked admin.secret and capped the body at
+ * AF_ADMIN_MAX_BODY before these run.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_int.h"
+
+/* Longest token lifetime a mint request may ask for: one year, the bound
+ * of the lifetimes.* keys. */
+#define MINT_TTL_MAX 31536000L
+/* Most audiences in an "aud" array. */
+#define MINT_AUD_MAX 16
+
+void af_admin_error(struct af_resp *resp, unsigned status, const char *error, const char *fmt, ...)
+{
+    char msg[AF_ERR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    af_resp_oauth_error(resp, status, error, msg);
+    af_resp_no_store(resp);
+}
+
+void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
+{
+    json_t *o = json_pack("{s:s}", "status", "ok");
+    (void)req;
+    if (o == NULL) {
+        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        return;
+    }
+    af_resp_json(resp, 200, o);
+    af_resp_no_store(resp);
+    json_decref(o);
+}
+
+/* ---- reading a mint request ---- */
+
+static const char *const members[] = {
+    AF_MINT_USER, AF_MINT_CLIENT, AF_MINT_SCOPE,   AF_MINT_AUD,
+    AF_MINT_TTL,  AF_MINT_CLAIMS, AF_MINT_DEFECTS, NULL,
+};
+
+static bool is_member(const char *key)
+{
+    for (size_t i = 0; members[i] != NULL; i++) {
+        if (strcmp(members[i], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Claims the server sets in every token, and what to use instead. */
+static const struct {
+    const char *claim;
+    const char *instead; /* NULL: nothing, the server decides */
+} reserved[] = {
+    {AF_C_ISS, "the " AF_DEFECT_N_WRONG_ISS " defect"},
+    {AF_C_SUB, "the " AF_MINT_USER " member"},
+    {AF_C_AUD, "the " AF_MINT_AUD " member or the " AF_DEFECT_N_WRONG_AUD " defect"},
+    {AF_C_EXP, AF_MINT_TTL " or the " AF_DEFECT_N_EXPIRED " defect"},
+    {AF_C_NBF, "the " AF_DEFECT_N_NOT_YET_VALID " defect"},
+    {AF_C_IAT, AF_MINT_TTL " or the " AF_DEFECT_N_EXPIRED " defect"},
+    {AF_C_JTI, NULL},
+    {AF_C_CLIENT_ID, "the " AF_MINT_CLIENT " member"},
+    {AF_C_SCOPE, "the " AF_MINT_SCOPE " member or the " AF_DEFECT_N_NO_SCOPE " defect"},
+    {AF_C_AUTH_TIME, NULL},
+    {AF_C_AZP, "the " AF_MINT_CLIENT " member"},
+    {AF_C_NONCE, NULL},
+    {AF_C_AT_HASH, NULL},
+    {AF_C_C_HASH, NULL},
+    {AF_C_SID, NULL},
+};
+
+/* Defects that cannot go together: each pair contradicts itself, or both
+ * decide the same thing (the signature). */
+static const struct {
+    af_defect a, b;
+    const char *why;
+} conflicts[] = {
+    {AF_DEFECT_EXPIRED, AF_DEFECT_NOT_YET_VALID, "a token cannot be both"},
+    {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE, "both decide the signature"},
+    {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE_MIXED_CASE, "both decide the signature"},
+    {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_HS256_PUBLIC_KEY, "both decide the signature"},
+    {AF_DEFECT_ALG_NONE, AF_DEFECT_ALG_NONE_MIXED_CASE, "both decide the alg"},
+    {AF_DEFECT_ALG_NONE, AF_DEFECT_HS256_PUBLIC_KEY, "both decide the alg"},
+    {AF_DEFECT_ALG_NONE_MIXED_CASE, AF_DEFECT_HS256_PUBLIC_KEY, "both decide the alg"},
+    {AF_DEFECT_WRONG_TYP, AF_DEFECT_NO_SCOPE, "an ID token has no scope anyway"},
+    {AF_DEFECT_WRONG_TYP, AF_DEFECT_REVOKED, "an ID token is not stored, so not revocable"},
+};
+
+static bool has(unsigned defects, af_defect d)
+{
+    return (defects & (1u << d)) != 0;
+}
+
+/* valid_names: "expired, not_yet_valid, ..." for messages. */
+static void valid_names(char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < AF_DEFECT_COUNT && len < cap; i++) {
+        int k = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", af_defect_name(i));
+        len = k < 0 ? cap : len + (size_t)k;
+    }
+}
+
+static bool read_defects(const json_t *v, unsigned *out, struct af_resp *resp)
+{
+    char names[320];
+    size_t i, j;
+    json_t *item;
+    af_defect d;
+
+    *out = 0;
+    if (v == NULL)
+        return true;
+    if (!json_is_array(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_DEFECTS ": expected an array of defect names");
+        return false;
+    }
+    json_array_foreach(v, i, item)
+    {
+        const char *name = json_string_value(item);
+        if (name == NULL) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_DEFECTS "[%zu]: expected a defect name (a string)", i);
+            return false;
+        }
+        if (af_defect_parse(name, &d) != AF_OK) {
+            valid_names(names, sizeof(names));
+            if (strcmp(name, "narrow_scope") == 0)
+                af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                               AF_MINT_DEFECTS "[%zu]: \"narrow_scope\" is not a defect: send a "
+                                               "narrower \"" AF_MINT_SCOPE "\" instead",
+                               i);
+            else
+                af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                               AF_MINT_DEFECTS "[%zu]: unknown defect \"%.64s\" (expected one of: "
+                                               "%s)",
+                               i, name, names);
+            return false;
+        }
+        if (has(*out, d)) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_DEFECTS "[%zu]: \"%s\" is listed twice", i, name);
+            return false;
+        }
+        *out |= 1u << d;
+    }
+    for (j = 0; j < sizeof(conflicts) / sizeof(conflicts[0]); j++) {
+        if (has(*out, conflicts[j].a) && has(*out, conflicts[j].b)) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_DEFECTS ": \"%s\" and \"%s\" cannot go together (%s)",
+                           af_defect_name(conflicts[j].a), af_defect_name(conflicts[j].b),
+                           conflicts[j].why);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* default_user: whom headless /authorize would log in: login.default_user,
+ * else the first user; NULL when there are none. */
+static const struct af_cfg_user *default_user(const struct af_config *cfg)
+{
+    if (cfg->default_user != NULL)
+        return af_user_by_username(cfg, cfg->default_user);
+    return cfg->nusers > 0 ? &cfg->users[0] : NULL;
+}
+
+static bool read_who(const struct af_config *cfg, const json_t *body, struct af_mint *m,
+                     struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_CLIENT);
+
+    if (v == NULL && cfg->nclients == 0) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_CLIENT ": missing, and no client is configured");
+        return false;
+    }
+    if (v == NULL) {
+        m->client = &cfg->clients[0];
+    } else if (!json_is_string(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, AF_MINT_CLIENT ": expected a client_id");
+        return false;
+    } else {
+        m->client = af_cfg_client_find(cfg, json_string_value(v));
+        if (m->client == NULL) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_CLIENT ": names no configured client (got \"%.64s\")",
+                           json_string_value(v));
+            return false;
+        }
+    }
+    v = json_object_get(body, AF_MINT_USER);
+    if (v == NULL) {
+        m->user = default_user(cfg);
+    } else if (json_is_null(v)) {
+        m->user = NULL; /* the client's own token, as client_credentials */
+    } else if (!json_is_string(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_USER ": expected a username or sub, or null");
+        return false;
+    } else {
+        m->user = af_cfg_user_find(cfg, json_string_value(v));
+        if (m->user == NULL) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_USER ": names no configured user (got \"%.64s\")",
+                           json_string_value(v));
+            return false;
+        }
+    }
+    if (m->user == NULL && has(m->defects, AF_DEFECT_WRONG_TYP)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_USER ": " AF_DEFECT_N_WRONG_TYP " mints an ID token, which needs "
+                                    "a user");
+        return false;
+    }
+    return true;
+}
+
+static bool read_scope(const json_t *body, struct af_mint *m, char **owned, struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_SCOPE);
+
+    *owned = NULL;
+    if (v != NULL && has(m->defects, AF_DEFECT_NO_SCOPE)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_SCOPE ": conflicts with the " AF_DEFECT_N_NO_SCOPE " defect");
+        return false;
+    }
+    if (v == NULL) {
+        /* what /authorize grants when scope is omitted: the client's list */
+        *owned = af_scope_client_default(m->client);
+        if (*owned == NULL) {
+            af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+            return false;
+        }
+        m->scope = *owned;
+        return true;
+    }
+    /* not limited to the client's list: the admin may mint any scope */
+    if (!af_scope_valid(json_string_value(v))) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_SCOPE ": expected scope tokens separated by single spaces "
+                                     "(RFC 6749 §3.3)");
+        return false;
+    }
+    m->scope = json_string_value(v);
+    return true;
+}
+
+static bool aud_value_ok(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s != NULL && s[0] != '\0';
+}
+
+static bool read_aud(const json_t *body, struct af_mint *m, struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_AUD), *item;
+    size_t i;
+
+    m->aud = NULL;
+    if (v == NULL)
+        return true;
+    if (has(m->defects, AF_DEFECT_WRONG_AUD)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_AUD ": conflicts with the " AF_DEFECT_N_WRONG_AUD " defect");
+        return false;
+    }
+    if (json_is_array(v) && json_array_size(v) > 0 && json_array_size(v) <= MINT_AUD_MAX) {
+        json_array_foreach(v, i, item)
+        {
+            if (!aud_value_ok(item)) {
+                af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                               AF_MINT_AUD "[%zu]: expected a non-empty string", i);
+                return false;
+            }
+        }
+    } else if (!aud_value_ok(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_AUD ": expected a non-empty string or an array of 1 to %d of them "
+                                   "(RFC 7519 §4.1.3)",
+                       MINT_AUD_MAX);
+        return false;
+    }
+    m->aud = v;
+    return true;
+}
+
+static bool read_ttl(const struct af_config *cfg, const json_t *body, struct af_mint *m,
+                     struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_TTL);
+
+    if (v == NULL) {
+        m->ttl = has(m->defects, AF_DEFECT_WRONG_TYP) ? cfg->id_token_ttl : cfg->access_token_ttl;
+        return true;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MINT_TTL_MAX) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_TTL ": expected an integer from 1 to %ld (seconds)", MINT_TTL_MAX);
+        return false;
+    }
+    m->ttl = (long)json_integer_value(v);
+    return true;
+}
+
+static bool read_claims(const json_t *body, struct af_mint *m, struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_CLAIMS);
+    size_t i;
+
+    m->claims = NULL;
+    if (v == NULL)
+        return true;
+    if (!json_is_object(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_CLAIMS ": expected an object of extra claims");
+        return false;
+    }
+    for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (json_object_get(v, reserved[i].claim) == NULL)
+            continue;
+        if (reserved[i].instead != NULL)
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_CLAIMS ".%s: set by the server (use %s)", reserved[i].claim,
+                           reserved[i].instead);
+        else
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST, AF_MINT_CLAIMS ".%s: set by the server",
+                           reserved[i].claim);
+        return false;
+    }
+    m->claims = v;
+    return true;
+}
+
+/* read_mint: body into m (which borrows from body and cfg; *scope_owned,
+ * freed by the caller, may back m->scope). false with resp set when the
+ * request is refused. */
+static bool read_mint(const struct af_config *cfg, const json_t *body, struct af_mint *m,
+                      char **scope_owned, struct af_resp *resp)
+{
+    const char *key;
+    json_t *v;
+
+    memset(m, 0, sizeof(*m));
+    *scope_owned = NULL;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        if (!is_member(key)) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           "%.64s: unknown member (expected one of: " AF_MINT_USER
+                           ", " AF_MINT_CLIENT ", " AF_MINT_SCOPE ", " AF_MINT_AUD ", " AF_MINT_TTL
+                           ", " AF_MINT_CLAIMS ", " AF_MINT_DEFECTS ")",
+                           key);
+            return false;
+        }
+    }
+    /* defects first: they change what the other members may be */
+    return read_defects(json_object_get(body, AF_MINT_DEFECTS), &m->defects, resp) &&
+           read_who(cfg, body, m, resp) && read_scope(body, m, scope_owned, resp) &&
+           read_aud(body, m, resp) && read_ttl(cfg, body, m, resp) && read_claims(body, m, resp);
+}
+
+static bool is_json(const char *ctype)
+{
+    size_t n = strlen(AF_CT_JSON);
+    return ctype != NULL && strncasecmp(ctype, AF_CT_JSON, n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
+{
+    struct af_mint m;
+    struct af_err err;
+    json_error_t je;
+    json_t *body = NULL, *out = NULL;
+    char *scope_owned = NULL;
+
+    af_err_clear(&err);
+    if (!is_json(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
+        af_admin_error(resp, 415, AF_E_INVALID_REQUEST,
+                       AF_HDR_CONTENT_TYPE ": expected " AF_CT_JSON);
+        goto out;
+    }
+    body = json_loadb(req->body.p ? req->body.p : "", req->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (body == NULL) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "body: not JSON: %s at line %d column %d",
+                       je.text, je.line, je.column);
+        goto out;
+    }
+    if (!json_is_object(body)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "body: expected a JSON object");
+        goto out;
+    }
+    if (!read_mint(req->srv->cfg, body, &m, &scope_owned, resp))
+        goto out;
+    if (af_mint_token(req->srv, &m, &out, &err) != AF_OK) {
+        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "%s", err.msg);
+        goto out;
+    }
+    af_resp_json(resp, 200, out);
+    af_resp_no_store(resp);
+out:
+    json_decref(out);
+    json_decref(body);
+    free(scope_owned);
+}
