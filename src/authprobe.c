@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authflow/cfg.h"
 #include "authflow/log.h"
 #include "authflow/probe.h"
 #include "authflow/probe_mint.h"
+#include "authflow/server.h"
 #include "authflow/util.h"
 
 #ifndef PACKAGE_VERSION
@@ -36,6 +39,8 @@ struct cli {
     const char *suite_arg;
     const char *target;
     const char *issuer;
+    const char *admin;           /* --admin URL */
+    const char *start_authflowd; /* --start-authflowd CONFIG */
     const char *suites_dir;
     const char *cacert;
     const char *trace_path;
@@ -69,6 +74,8 @@ static void usage(FILE *f)
 {
     fputs("usage: authprobe run SUITE --target PROFILE [options]\n"
           "       authprobe as --target PROFILE [options]     (the shipped AS suite)\n"
+          "       authprobe rs --target PROFILE [options]     (a protected API: the RS suite)\n"
+          "       authprobe rp --app PROFILE [options]        (an app's login and callback)\n"
           "       authprobe list SUITE [--only P] [--skip P]\n"
           "       authprobe mint [options]                    (authprobe mint --help)\n"
           "       authprobe --version | --help\n"
@@ -77,7 +84,15 @@ static void usage(FILE *f)
           "\n"
           "options:\n"
           "  -t, --target FILE        the target profile (issuer, clients, login)\n"
+          "      --app FILE           the same, for rp: the app profile\n"
           "      --issuer URL         probe this issuer instead of the profile's\n"
+          "      --authflowd URL      the same, for rp: a running authflowd's issuer URL\n"
+          "      --start-authflowd CONFIG\n"
+          "                           start authflowd with CONFIG in-process, on the address\n"
+          "                           of the profile's issuer (and admin.url), for the run\n"
+          "      --admin URL          authflowd's admin API (default $AUTHFLOW_ADMIN_URL,\n"
+          "                           then the profile's admin.url; secret:\n"
+          "                           $AUTHFLOW_ADMIN_SECRET)\n"
           "      --only P[,P...]      run only checks matching an id, id prefix, glob or keyword\n"
           "      --skip P[,P...]      do not run the matching checks\n"
           "      --report FMT:PATH    also write a report: json, junit, tap or text; PATH - is\n"
@@ -275,8 +290,100 @@ static int write_reports(const struct cli *c, const struct af_results *res)
     return rc;
 }
 
+/* An authflowd started in-process for the run (--start-authflowd). */
+struct inproc {
+    struct af_config *cfg;
+    struct af_server *srv;
+};
+
+/* host_port: "HOST:PORT" of an absolute http(s) URL, the port explicit or
+ * the scheme's; NULL when url is not of that shape. Caller frees. */
+static char *host_port(const char *url)
+{
+    const char *p = strstr(url, "://"), *h, *end, *colon;
+    char *out = NULL;
+    bool https;
+    if (p == NULL)
+        return NULL;
+    https = (size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0;
+    h = p + 3;
+    end = h + strcspn(h, "/?#");
+    if (memchr(h, '@', (size_t)(end - h)) != NULL || end == h)
+        return NULL; /* userinfo has no place in an issuer */
+    colon = h[0] == '[' ? memchr(h, ']', (size_t)(end - h)) : h;
+    colon = colon ? memchr(colon, ':', (size_t)(end - colon)) : NULL;
+    if (colon != NULL) {
+        out = strndup(h, (size_t)(end - h));
+    } else if (asprintf(&out, "%.*s:%s", (int)(end - h), h, https ? "443" : "80") < 0) {
+        out = NULL;
+    }
+    return out;
+}
+
+/* start_authflowd: load CONFIG and serve it in-process on the address of
+ * the issuer (--issuer / --authflowd, else the profile's) and the admin API
+ * on the address of the admin URL (--admin, $AUTHFLOW_ADMIN_URL, the
+ * profile's admin.url, else a free loopback port). 0 or an exit code. */
+static int start_authflowd(const struct cli *c, const struct af_target *t, struct inproc *ifl)
+{
+    struct af_server_opts so;
+    struct af_err err;
+    char *issuer = NULL, *admin = NULL, *listen = NULL, *admin_listen = NULL;
+    const char *env = getenv(AF_PROBE_ENV_ADMIN_URL);
+    int code = 0;
+
+    af_err_clear(&err);
+    memset(&so, 0, sizeof(so));
+    if (c->issuer != NULL)
+        issuer = strdup(c->issuer);
+    else if (af_target_expand(t, &c->vars, "{{target.issuer}}", &issuer, &err) != AF_OK)
+        issuer = NULL;
+    if (issuer == NULL || (listen = host_port(issuer)) == NULL) {
+        code = die_usage("--start-authflowd: no address to listen on: the issuer %s is not an "
+                         "http(s) URL%s%s",
+                         issuer ? issuer : "(undefined)", err.msg[0] ? ": " : "", err.msg);
+        goto out;
+    }
+    if (c->admin != NULL)
+        admin = strdup(c->admin);
+    else if (env != NULL && *env != '\0')
+        admin = strdup(env);
+    else if (af_target_expand(t, &c->vars, "{{?target.admin.url}}", &admin, &err) != AF_OK)
+        admin = NULL;
+    if (admin != NULL && (admin_listen = host_port(admin)) == NULL) {
+        code = die_usage("--start-authflowd: the admin URL %s is not an http URL", admin);
+        goto out;
+    }
+    af_err_clear(&err);
+    if (af_cfg_load_file(c->start_authflowd, &ifl->cfg, &err) != AF_OK) {
+        fprintf(stderr, "authprobe: %s\n", err.msg);
+        code = AF_PROBE_EXIT_USAGE;
+        goto out;
+    }
+    so.listen = listen;
+    /* Port 0 (a free port): the server names its issuer after the port it
+     * bound, and the run probes that one. */
+    so.issuer = strcmp(listen + strlen(listen) - 2, ":0") == 0 ? NULL : issuer;
+    so.admin_listen = admin_listen ? admin_listen : "127.0.0.1:0";
+    /* The server's own log would interleave with the check lines. */
+    if (af_log_get_level() > AF_LOG_WARN)
+        af_log_set_level(AF_LOG_WARN);
+    if (af_server_start(ifl->cfg, &so, &ifl->srv, &err) != AF_OK) {
+        fprintf(stderr, "authprobe: cannot start authflowd: %s\n", err.msg);
+        code = AF_PROBE_EXIT_USAGE;
+        goto out;
+    }
+out:
+    free(issuer);
+    free(admin);
+    free(listen);
+    free(admin_listen);
+    return code;
+}
+
 static int cmd_run(struct cli *c, const struct af_suite *s)
 {
+    struct inproc ifl = {NULL, NULL};
     struct af_target *t = NULL;
     struct af_results *res = NULL;
     struct af_probe_opts o;
@@ -290,11 +397,19 @@ static int cmd_run(struct cli *c, const struct af_suite *s)
 
     af_err_clear(&err);
     if (c->target == NULL)
-        return die_usage("%s needs --target PROFILE", c->cmd);
+        return die_usage("%s needs %s PROFILE", c->cmd,
+                         strcmp(c->cmd, "rp") == 0 ? "--app" : "--target");
     rc = af_target_load_file(c->target, &t, &err);
     if (rc != AF_OK) {
         fprintf(stderr, "authprobe: %s\n", err.msg);
         return AF_PROBE_EXIT_USAGE;
+    }
+    if (c->start_authflowd != NULL) {
+        code = start_authflowd(c, t, &ifl);
+        if (code != 0) {
+            af_target_free(t);
+            return code;
+        }
     }
     for (i = 0; i < c->nreports; i++)
         report_on_stdout = report_on_stdout || strcmp(c->reports[i].path, "-") == 0;
@@ -322,7 +437,10 @@ static int cmd_run(struct cli *c, const struct af_suite *s)
     o.filter.nonly = c->nonly;
     o.filter.skip = c->skip;
     o.filter.nskip = c->nskip;
-    o.issuer = c->issuer;
+    o.issuer = ifl.srv != NULL ? af_server_issuer(ifl.srv) : c->issuer;
+    o.admin_url = ifl.srv != NULL && af_server_admin_url(ifl.srv) != NULL
+                      ? af_server_admin_url(ifl.srv)
+                      : c->admin;
     o.cacert = c->cacert;
     o.insecure = c->insecure;
     o.timeout_ms = c->timeout_ms;
@@ -357,6 +475,8 @@ out:
         fclose(trace);
     af_results_free(res);
     af_target_free(t);
+    af_server_stop(ifl.srv);
+    af_cfg_free(ifl.cfg);
     return code;
 }
 
@@ -374,13 +494,19 @@ enum {
     OPT_SUITES_DIR,
     OPT_COLOR,
     OPT_NO_COLOR,
+    OPT_ADMIN,
+    OPT_START_AUTHFLOWD,
 };
 
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"target", required_argument, NULL, 't'},
+        {"app", required_argument, NULL, 't'},
         {"issuer", required_argument, NULL, OPT_ISSUER},
+        {"authflowd", required_argument, NULL, OPT_ISSUER},
+        {"admin", required_argument, NULL, OPT_ADMIN},
+        {"start-authflowd", required_argument, NULL, OPT_START_AUTHFLOWD},
         {"only", required_argument, NULL, OPT_ONLY},
         {"skip", required_argument, NULL, OPT_SKIP},
         {"report", required_argument, NULL, OPT_REPORT},
@@ -409,6 +535,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
             break;
         case OPT_ISSUER:
             c->issuer = optarg;
+            break;
+        case OPT_ADMIN:
+            c->admin = optarg;
+            break;
+        case OPT_START_AUTHFLOWD:
+            c->start_authflowd = optarg;
             break;
         case OPT_ONLY:
             if (add_patterns(c, optarg, c->only, &c->nonly) != 0)
@@ -543,17 +675,17 @@ int main(int argc, char **argv)
         goto out;
     }
     first_pos = optind + 1; /* argv index of the first positional after the command */
-    if (strcmp(c.cmd, "rp") == 0 || strcmp(c.cmd, "rs") == 0) {
-        fprintf(stderr, "authprobe: \"%s\" is not available in this version yet\n", c.cmd);
-        code = AF_PROBE_EXIT_USAGE;
-        goto out;
-    }
-    if (strcmp(c.cmd, "as") == 0) {
+    if (strcmp(c.cmd, "as") == 0 || strcmp(c.cmd, "rs") == 0 || strcmp(c.cmd, "rp") == 0) {
         if (first_pos < argc) {
-            code = die_usage("as takes no SUITE argument (got %s)", argv[first_pos]);
+            code = die_usage("%s takes no SUITE argument (got %s)", c.cmd, argv[first_pos]);
             goto out;
         }
-        c.suite_arg = "as";
+        c.suite_arg = c.cmd; /* the shipped suite of that name */
+        if (c.target == NULL) {
+            code = die_usage("%s needs %s PROFILE", c.cmd,
+                             strcmp(c.cmd, "rp") == 0 ? "--app" : "--target");
+            goto out;
+        }
     } else if (strcmp(c.cmd, "run") == 0 || strcmp(c.cmd, "list") == 0) {
         if (first_pos >= argc) {
             code = die_usage("%s needs a SUITE", c.cmd);
@@ -565,12 +697,26 @@ int main(int argc, char **argv)
         }
         c.suite_arg = argv[first_pos];
     } else {
-        code = die_usage("unknown command \"%s\" (run, as, list)", c.cmd);
+        code = die_usage("unknown command \"%s\" (run, as, rs, rp, list, mint)", c.cmd);
         goto out;
     }
     suite_path = find_suite(&c, c.suite_arg);
     if (suite_path == NULL) {
         code = AF_PROBE_EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(suite_path, c.suite_arg) == 0 && !is_file(suite_path) &&
+        strchr(suite_path, '/') == NULL && strstr(suite_path, ".json") == NULL) {
+        /* a bare name that is in none of the suite folders */
+        code = die_usage("no suite \"%s\": not a file, and no %s.json in --suites-dir, "
+                         "$AUTHFLOW_SUITES, %s or ./conf/suites",
+                         c.suite_arg, c.suite_arg,
+#ifdef AF_SUITES_DIR
+                         AF_SUITES_DIR
+#else
+                         "the installed folder"
+#endif
+        );
         goto out;
     }
     if (af_suite_load_file(suite_path, &s, &err) != AF_OK) {

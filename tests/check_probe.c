@@ -4,7 +4,10 @@
  * failing with its one-line message, the suite and profile loaders' error
  * positions, the runner end to end against a small libmicrohttpd fixture
  * on port 0 (captures of every kind, follow and login rules, cookie jars
- * per flow, body cap, JWT verification), and the reporters.
+ * per flow, body cap, JWT verification), the parts the rs and rp suites
+ * use (foreach over profile lists, admin API requests, use steps,
+ * conditional expectations, whole-reference JSON values), and the
+ * reporters.
  */
 #include "config.h"
 
@@ -100,7 +103,7 @@ static void scope_with_locals(struct af_scope *sc, json_t *root)
 {
     json_t *bind = json_pack("{s:s}", "client", "target.clients.main"), *saved = NULL;
     ck_assert_int_eq(af_scope_init(sc, root), AF_OK);
-    ck_assert_int_eq(af_scope_bind_push(sc, bind, &saved), AF_OK);
+    ck_assert_int_eq(af_scope_bind_push(sc, bind, &saved, NULL), AF_OK);
     json_decref(saved); /* the initial (empty) set: not restored in this test */
     json_decref(bind);
     set_local(sc, "cap", "{{target.name}}");
@@ -199,7 +202,7 @@ START_TEST(test_tmpl_json_and_binds)
     ck_assert_uint_eq(json_array_size(json_object_get(out, "list")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(out, "n")), 7);
     /* A binding to a client the profile lacks: skip (§7.3). */
-    ck_assert_int_eq(af_scope_bind_push(&sc, bind, &saved), AF_OK);
+    ck_assert_int_eq(af_scope_bind_push(&sc, bind, &saved, NULL), AF_OK);
     af_err_clear(&e);
     ck_assert_int_eq(af_tmpl_expand_str(&sc, "{{client.id}}", &s, NULL, &e), AF_ERR_NOTFOUND);
     ck_assert_ptr_nonnull(strstr(e.msg, "target.clients.other.id"));
@@ -209,6 +212,124 @@ START_TEST(test_tmpl_json_and_binds)
     json_decref(in);
     af_scope_clear(&sc);
     json_decref(root);
+}
+END_TEST
+
+/* Whole references in JSON keep the variable's type (the admin API wants
+ * "ttl": 60, a status list stays a list); a binding may carry defaults and
+ * a templated path (docs/suite-format.md §7.3, §7.5). */
+static const struct {
+    const char *in;   /* a JSON value to expand */
+    af_rc rc;         /* expected status */
+    const char *want; /* the expansion as compact JSON (rc AF_OK) */
+} wholeref_cases[] = {
+    {"\"{{vars.n}}\"", AF_OK, "42"},
+    {"\"{{vars.yes}}\"", AF_OK, "true"},
+    {"\"{{vars.obj}}\"", AF_OK, "{\"a\": \"b\"}"},
+    {"\"{{meta.algs}}\"", AF_OK, "[\"RS256\", \"ES256\"]"},
+    {"\"n={{vars.n}}\"", AF_OK, "\"n=42\""},       /* not whole: text */
+    {"\"{{vars.n | upper}}\"", AF_OK, "\"42\""},   /* a filter makes text */
+    {"\"{{vars.greet}}\"", AF_OK, "\"hi demo\""},  /* a profile string is still expanded */
+    {"\"{{res.b}}\"", AF_OK, "\"from-defaults\""}, /* binding defaults */
+    {"\"{{res.a}}\"", AF_OK, "\"own\""},           /* the element wins */
+    {"\"{{res}}\"", AF_OK, "{\"a\": \"own\", \"owner\": \"main\"}"},
+    {"\"{{res.c}}\"", AF_ERR_NOTFOUND, NULL}, /* in neither: skip */
+    {"\"{{who.id}}\"", AF_OK, "\"cid\""},     /* templated binding path */
+    {"{\"k\": \"{{?vars.nope}}\", \"l\": [\"{{?vars.nope}}\", \"{{vars.n}}\"]}", AF_OK,
+     "{\"l\": [42]}"},
+    {"\"{{?vars.nope}}\"", AF_OK, "null"}, /* omitted altogether */
+    {"\"{{vars.loop}}\"", AF_ERR_INVALID, NULL},
+};
+
+START_TEST(test_tmpl_whole_ref)
+{
+    json_t *root = tmpl_root(), *out = NULL, *in, *saved1 = NULL, *saved2 = NULL;
+    json_t *b1 =
+        json_pack("{s:{s:s, s:s}}", "res", "path", "target.list[0]", "defaults", "vars.defs");
+    json_t *b2 = json_pack("{s:s}", "who", "target.clients.{{res.owner}}");
+    struct af_scope sc;
+    struct af_err e;
+    char *got = NULL;
+    af_rc rc;
+
+    json_object_set_new(json_object_get(root, "target"), "list",
+                        json_pack("[{s:s, s:s}]", "a", "own", "owner", "main"));
+    json_object_set_new(json_object_get(root, "vars"), "defs",
+                        json_pack("{s:s, s:s}", "a", "default-a", "b", "from-defaults"));
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    af_err_clear(&e);
+    ck_assert_int_eq(af_scope_bind_push(&sc, b1, &saved1, &e), AF_OK);
+    ck_assert_int_eq(af_scope_bind_push(&sc, b2, &saved2, &e), AF_OK);
+    in = json_loads(wholeref_cases[_i].in, JSON_DECODE_ANY, NULL);
+    ck_assert_ptr_nonnull(in);
+    rc = af_tmpl_expand_json(&sc, in, &out, &e);
+    ck_assert_msg(rc == wholeref_cases[_i].rc, "%s: %s (%s)", wholeref_cases[_i].in, af_rc_str(rc),
+                  e.msg);
+    if (rc == AF_OK) {
+        got = json_dumps(out ? out : json_null(), JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        ck_assert_msg(got != NULL && strcmp(got, wholeref_cases[_i].want) == 0, "%s -> %s",
+                      wholeref_cases[_i].in, got ? got : "(null)");
+    }
+    free(got);
+    json_decref(out);
+    json_decref(in);
+    af_scope_bind_pop(&sc, saved2);
+    af_scope_bind_pop(&sc, saved1);
+    af_scope_clear(&sc);
+    json_decref(b1);
+    json_decref(b2);
+    json_decref(root);
+}
+END_TEST
+
+/* A binding whose templated path does not expand is refused and leaves the
+ * bindings as they were. */
+START_TEST(test_bind_template_undefined)
+{
+    json_t *root = tmpl_root(), *saved = NULL;
+    json_t *b = json_pack("{s:s}", "who", "target.clients.{{vars.nobody}}");
+    struct af_scope sc;
+    struct af_err e;
+    char *s = NULL;
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    af_err_clear(&e);
+    ck_assert_int_eq(af_scope_bind_push(&sc, b, &saved, &e), AF_ERR_NOTFOUND);
+    ck_assert_ptr_null(saved);
+    ck_assert_ptr_nonnull(strstr(e.msg, "vars.nobody"));
+    af_err_clear(&e);
+    ck_assert_int_ne(af_tmpl_expand_str(&sc, "{{who.id}}", &s, NULL, &e), AF_OK);
+    af_scope_clear(&sc);
+    json_decref(b);
+    json_decref(root);
+}
+END_TEST
+
+/* af_target_expand: the profile alone, before any run (--start-authflowd). */
+START_TEST(test_target_expand)
+{
+    struct af_target *t = NULL;
+    struct af_params vars;
+    struct af_err e;
+    char *out = NULL;
+    af_err_clear(&e);
+    af_params_init(&vars, 4);
+    ck_assert_int_eq(af_params_add(&vars, "port", "9100"), AF_OK);
+    ck_assert_int_eq(af_target_load_string("{\"issuer\": \"http://127.0.0.1:{{vars.port}}\", "
+                                           "\"vars\": {\"port\": \"9000\"}, \"admin\": {\"url\": "
+                                           "\"http://127.0.0.1:9001\"}}",
+                                           "p.json", &t, &e),
+                     AF_OK);
+    ck_assert_int_eq(af_target_expand(t, NULL, "{{target.issuer}}", &out, &e), AF_OK);
+    ck_assert_str_eq(out, "http://127.0.0.1:9000");
+    free(out);
+    ck_assert_int_eq(af_target_expand(t, &vars, "{{target.issuer}}", &out, &e), AF_OK);
+    ck_assert_str_eq(out, "http://127.0.0.1:9100"); /* --var wins over the profile */
+    free(out);
+    ck_assert_int_eq(af_target_expand(t, NULL, "{{?target.admin.secret}}", &out, &e), AF_OK);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(af_target_expand(t, NULL, "{{target.nothing}}", &out, &e), AF_ERR_NOTFOUND);
+    af_params_free(&vars);
+    af_target_free(t);
 }
 END_TEST
 
@@ -760,7 +881,7 @@ static const struct {
     {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
      "checks[0].steps[0].request: the request has no \"url\"", false},
     {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
-     "exactly one of \"request\" and \"sleep\"", false},
+     "exactly one of \"request\", \"sleep\" and \"use\"", false},
     {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"fresh.x\": "
                 "\"status\"}}]}]}",
      "the capture name \"fresh.x\" is under a reserved name", false},
@@ -788,6 +909,53 @@ static const struct {
      "\"checks\"?)",
      false},
     {"[1]", "(top level): must be an object", false},
+    /* foreach, use, admin, if, on objects, templated selectors (§2, §4, §5, §10) */
+    {CHECK_HEAD "\"foreach\": {\"var\": \"a.b\", \"in\": \"target.x\"}, \"steps\": "
+                "[{\"request\": {\"url\": \"u\"}}]}]}",
+     "checks[0].foreach.var: \"a.b\" cannot name an element", false},
+    {CHECK_HEAD "\"foreach\": [{\"var\": \"a\", \"in\": \"target.x\"}, {\"var\": \"a\", \"in\": "
+                "\"a.y\"}], \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "the loop variable \"a\" is used twice", false},
+    {CHECK_HEAD "\"foreach\": {\"var\": \"a\", \"in\": \"target x\"}, \"steps\": "
+                "[{\"request\": {\"url\": \"u\"}}]}]}",
+     "\"target x\" is not a variable name", false},
+    {CHECK_HEAD "\"foreach\": {\"var\": \"a\"}, \"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "checks[0].foreach: missing key \"in\"", false},
+    {CHECK_HEAD "\"steps\": [{\"use\": \"nofix\"}]}]}",
+     "checks[0].steps[0].use: fixture \"nofix\" is not defined", false},
+    {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
+     "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"request\": {\"url\": "
+     "\"u\"}}]}]}",
+     "exactly one of \"request\", \"sleep\" and \"use\"", false},
+    {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
+     "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"expect\": [{\"status\": "
+     "200}]}]}]}",
+     "a use step takes no expect", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\", \"admin\": \"/admin/tokens\"}}]}]}",
+     "give one of \"url\", \"admin\" and \"submit\"", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\", \"method\": \"post\"}}]}]}",
+     "\"post\": a method is upper-case letters", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"status\": 200, "
+                "\"if\": {\"that\": \"x\"}}]}]}]}",
+     "expect[0].if: must be a list of conditions", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"status\": 200, "
+                "\"if\": [{\"that\": \"x\", \"equal\": 1}]}]}]}]}",
+     "expect[0].if[0].equal: unknown key \"equal\" in a condition", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"status\": 200, "
+                "\"on\": {\"hop\": \"x\"}}]}]}]}",
+     "expect[0].on: must be a hop number", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"c\": {\"from\": "
+                "\"status\", \"on\": {\"url\": \"\"}}}}]}]}",
+     "\"on\" as an object is {\"url\": PREFIX} or {\"location\": PREFIX}", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"that\": "
+                "\"json.{{a\", \"present\": true}]}]}]}",
+     "expect[0].that: unclosed {{", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"expect\": [{\"body\": true, "
+                "\"not_matches\": \"(\"}]}]}]}",
+     "expect[0].not_matches: regular expression does not compile", false},
+    {CHECK_HEAD "\"bind\": {\"c\": {\"path\": \"target.x\", \"default\": \"vars.y\"}}, "
+                "\"steps\": [{\"request\": {\"url\": \"u\"}}]}]}",
+     "checks[0].bind.c.default: unknown key \"default\" (did you mean \"defaults\"?)", false},
 };
 
 START_TEST(test_suite_load_errors)
@@ -870,6 +1038,38 @@ static const struct {
      "p.json:1:47: login.forms[0].mach: unknown key \"mach\" (did you mean \"match\"?)"},
     {"{\"issuer\": \"https://as\", \"timeout_ms\": 0}", "timeout_ms: must be at least 1"},
     {"{\"issuer\": \"https://as\", \"tls\": {\"verify\": false}}", "unknown key \"verify\""},
+    /* the rs and rp parts (docs/rs-suite.md, docs/rp-suite.md) */
+    {"{\"issuer\": \"https://as\", \"admin\": {\"uri\": \"x\"}}",
+     "admin.uri: unknown key \"uri\" (did you mean \"url\"?)"},
+    {"{\"issuer\": \"https://as\", \"resources\": [{\"name\": \"a\"}]}",
+     "resources[0]: missing key \"url\""},
+    {"{\"issuer\": \"https://as\", \"resources\": [{\"url\": \"u\", \"allow\": [\"boss\"]}]}",
+     "resources[0].allow[0]: \"boss\" is not one of the profile's principals"},
+    {"{\"issuer\": \"https://as\", \"principals\": {\"p\": {\"user\": \"a\"}}, \"resources\": "
+     "[{\"url\": \"u\", \"deny\": [\"p\"], \"deny_status\": \"4XX\"}]}",
+     "resources[0].deny_status: \"4XX\": a status class is written \"4xx\""},
+    {"{\"issuer\": \"https://as\", \"resources\": [{\"url\": \"u\", \"error_in\": \"body\"}]}",
+     "resources[0].error_in: \"body\": header, json or none"},
+    {"{\"issuer\": \"https://as\", \"resources\": [{\"url\": \"u\", \"json\": {}, \"body\": "
+     "\"x\"}]}",
+     "give \"json\" or \"body\", not both"},
+    {"{\"issuer\": \"https://as\", \"principals\": {\"p\": {\"claims\": {}}}}",
+     "principals.p: missing key \"user\""},
+    {"{\"issuer\": \"https://as\", \"app\": {\"login\": \"l\", \"callback\": \"c\", \"client\": "
+     "{\"id\": \"x\"}}}",
+     "app: missing key \"protected\""},
+    {"{\"issuer\": \"https://as\", \"app\": {\"login\": \"l\", \"callback\": \"c\", \"protected\": "
+     "[], \"client\": {\"id\": \"x\"}}}",
+     "app.protected: list at least one protected URL"},
+    {"{\"issuer\": \"https://as\", \"app\": {\"login\": \"l\", \"callback\": \"c\", \"protected\": "
+     "[\"p\"], \"client\": {\"secret\": \"x\"}}}",
+     "app.client: missing key \"id\""},
+    {"{\"issuer\": \"https://as\", \"app\": {\"login\": \"l\", \"callback\": \"c\", \"protected\": "
+     "[\"p\"], \"client\": {\"id\": \"x\"}, \"error\": {\"redirect\": \"r\", \"status\": 400}}}",
+     "app.error: give \"redirect\" or \"status\"/\"json_key\", not both"},
+    {"{\"issuer\": \"https://as\", \"app\": {\"login\": \"l\", \"callback\": \"c\", \"protected\": "
+     "[\"p\"], \"client\": {\"id\": \"x\"}, \"sucess\": {}}}",
+     "app.sucess: unknown key \"sucess\" (did you mean \"success\"?)"},
 };
 
 START_TEST(test_target_load_errors)
@@ -880,6 +1080,38 @@ START_TEST(test_target_load_errors)
     ck_assert_int_ne(af_target_load_string(target_cases[_i].text, "p.json", &t, &e), AF_OK);
     ck_assert_ptr_null(t);
     ck_assert_msg(strstr(e.msg, target_cases[_i].msg) != NULL, "got \"%s\"", e.msg);
+}
+END_TEST
+
+/* The shipped suites and profiles load ("shipped examples must parse");
+ * make check runs this with $srcdir set. */
+static const struct {
+    const char *path;
+    bool suite;
+} shipped_files[] = {
+    {"conf/suites/as.json", true},           {"conf/suites/rs.json", true},
+    {"conf/suites/rp.json", true},           {"conf/targets/authflowd.json", false},
+    {"conf/targets/rs-example.json", false}, {"conf/apps/example.json", false},
+};
+
+START_TEST(test_shipped_files)
+{
+    const char *dir = getenv("srcdir");
+    char *path = NULL;
+    struct af_suite *s = NULL;
+    struct af_target *t = NULL;
+    struct af_err e;
+    af_rc rc;
+    af_err_clear(&e);
+    ck_assert_int_ne(asprintf(&path, "%s/%s", dir ? dir : ".", shipped_files[_i].path), -1);
+    if (shipped_files[_i].suite)
+        rc = af_suite_load_file(path, &s, &e);
+    else
+        rc = af_target_load_file(path, &t, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    af_suite_free(s);
+    af_target_free(t);
+    free(path);
 }
 END_TEST
 
@@ -1104,6 +1336,48 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         return redirect_to(c, 302, "/loop");
     if (strcmp(url, "/hop") == 0)
         return redirect_to(c, 302, "/echo?v=hopped");
+    if (strcmp(url, "/admin/tokens") == 0) {
+        /* A stand-in for authflowd's admin API: the token names the user,
+         * and the answer echoes the request so that the test sees the
+         * JSON types and headers the engine sent. */
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+        json_t *got = json_loadb(af_buf_str(body), body->len, 0, NULL), *ans;
+        char *d, *tok = NULL;
+        enum MHD_Result ret;
+        if (auth == NULL || strcmp(auth, "Bearer adm1n") != 0) {
+            json_decref(got);
+            return respond(c, 401, "application/json", "{\"error\":\"invalid_token\"}", NULL);
+        }
+        ck_assert_int_ne(asprintf(&tok, "T-%s",
+                                  json_string_value(json_object_get(got, "user"))
+                                      ? json_string_value(json_object_get(got, "user"))
+                                      : "default"),
+                         -1);
+        ans = json_pack("{s:s, s:o, s:s}", "access_token", tok, "got", got ? got : json_null(),
+                        "accept", acc ? acc : "");
+        d = json_dumps(ans, JSON_COMPACT);
+        ret = respond(c, 200, "application/json", d, NULL);
+        free(d);
+        free(tok);
+        json_decref(ans);
+        return ret;
+    }
+    if (strcmp(url, "/res/ok") == 0) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        const char *h[] = {"WWW-Authenticate", "Bearer realm=\"r\", error=\"invalid_token\"", NULL};
+        if (auth != NULL && strcmp(auth, "Bearer T-alice") == 0)
+            return respond(c, 200, "application/json", "{\"ok\":true}", NULL);
+        return respond(c, 401, "application/json", "{}", h);
+    }
+    if (strcmp(url, "/res/json401") == 0)
+        return respond(c, 401, "application/json", "{\"error\":{\"code\":\"BAD\"}}", NULL);
+    if (strcmp(url, "/echo-ct") == 0) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        char out[256];
+        snprintf(out, sizeof(out), "%s:%zu", ct ? ct : "none", body->len);
+        return respond(c, 200, "text/plain", out, NULL);
+    }
     return respond(c, 404, "text/plain", "not found", NULL);
 }
 
@@ -1451,6 +1725,234 @@ START_TEST(test_run_totals)
 }
 END_TEST
 
+/* ---- the engine parts of the rs and rp suites: foreach, admin requests,
+ * use, conditional expectations, hop picks by URL, templated selectors and
+ * statuses (docs/suite-format.md §2, §4, §5, §10) ---- */
+
+static const char *const fake2_profile =
+    "{\"name\": \"fake2\", \"issuer\": \"http://127.0.0.1:1\", \"discovery\": false,\n"
+    " \"admin\": {\"url\": \"{{target.issuer}}/\", \"secret\": \"adm1n\"},\n"
+    " \"principals\": {\"p1\": {\"user\": \"alice\"}, \"p2\": {\"user\": \"bob\"}},\n"
+    " \"resources\": [\n"
+    "   {\"name\": \"ok\", \"url\": \"{{target.issuer}}/res/ok\", \"allow\": [\"p1\", \"p2\"], "
+    "\"scope\": \"s1\"},\n"
+    "   {\"name\": \"legacy\", \"url\": \"{{target.issuer}}/res/json401\", \"allow\": [\"p1\"],\n"
+    "    \"error_in\": \"json\", \"error_key\": \"error.code\", \"status_invalid_token\": [401, "
+    "403]}],\n"
+    " \"vars\": {\"pname\": \"v\"}}";
+
+static const char *const fake2_suite =
+    "{\"suite\": \"fake2\",\n"
+    " \"vars\": {\"ttl\": 60, \"claims\": {\"roles\": [\"r\"]},\n"
+    "   \"res\": {\"ok\": 200, \"m\": \"GET\", \"error_in\": \"header\", \"error_key\": "
+    "\"error\",\n"
+    "            \"status_invalid_token\": 401}},\n"
+    " \"templates\": {\"mint\": {\"admin\": \"/admin/tokens\", \"method\": \"POST\", \"json\": "
+    "{\"user\": \"{{who.user}}\",\n"
+    "   \"ttl\": \"{{vars.ttl}}\", \"scope\": \"{{?res.scope}}\", \"claims\": "
+    "\"{{vars.claims}}\", \"defects\": [\"x\"]}}},\n"
+    " \"fixtures\": {\"tok\": {\"steps\": [{\"name\": \"mint\", \"request\": {\"template\": "
+    "\"mint\"},\n"
+    "   \"expect\": [{\"status\": 200}], \"capture\": {\"tok\": \"json.access_token\"}}]}},\n"
+    " \"checks\": [\n"
+    /* 0: an admin request: base URL, bearer secret, Accept, JSON types kept */
+    "  {\"id\": \"E-ADMIN\", \"title\": \"admin\", \"spec\": \"x\", \"bind\": {\"who\": "
+    "\"target.principals.p1\"}, \"steps\": [\n"
+    "    {\"name\": \"mint\", \"request\": {\"template\": \"mint\"}, \"expect\": [{\"status\": "
+    "200},\n"
+    "      {\"json\": \"got.ttl\", \"type\": \"integer\"}, {\"json\": \"got.ttl\", \"equals\": "
+    "60},\n"
+    "      {\"json\": \"got.defects\", \"equals\": [\"x\"]}, {\"json\": \"got.scope\", "
+    "\"present\": false},\n"
+    "      {\"json\": \"got.claims\", \"equals\": {\"roles\": [\"r\"]}}, {\"json\": \"accept\", "
+    "\"equals\": \"application/json\"},\n"
+    "      {\"that\": \"url\", \"equals\": \"{{target.issuer}}/admin/tokens\"}]}]},\n"
+    /* 1: foreach over resources with defaults, nested over principals */
+    "  {\"id\": \"E-EACH\", \"title\": \"each\", \"spec\": \"x\",\n"
+    "   \"foreach\": [{\"var\": \"res\", \"in\": \"target.resources\", \"defaults\": "
+    "\"vars.res\"}, {\"var\": \"pname\", \"in\": \"res.allow\"}],\n"
+    "   \"bind\": {\"who\": \"target.principals.{{pname}}\"}, \"needs\": [\"tok\"], \"steps\": [\n"
+    "    {\"name\": \"call\", \"request\": {\"url\": \"{{res.url}}\", \"method\": "
+    "\"{{res.m}}\", \"bearer\": \"{{tok}}\"},\n"
+    "     \"expect\": [{\"status\": \"{{res.ok}}\"}]}]},\n"
+    /* 2: the refusal contract per resource: header or JSON, as the profile says */
+    "  {\"id\": \"E-CONTRACT\", \"title\": \"contract\", \"spec\": \"x\", \"foreach\": "
+    "{\"var\": \"res\", \"in\": \"target.resources\", \"defaults\": \"vars.res\"},\n"
+    "   \"steps\": [{\"request\": {\"url\": \"{{res.url}}\"}, \"expect\": [{\"all\": [\n"
+    "     {\"status\": \"{{res.status_invalid_token}}\"},\n"
+    "     {\"header\": \"WWW-Authenticate\", \"matches\": \"error=\\\"invalid_token\", \"if\": "
+    "[{\"that\": \"res.error_in\", \"equals\": \"header\"}]},\n"
+    "     {\"that\": \"json.{{res.error_key}}\", \"equals\": \"BAD\", \"if\": [{\"that\": "
+    "\"res.error_in\", \"equals\": \"json\"}]}]}]}]},\n"
+    /* 3: an element without a scope is skipped, the check passes */
+    "  {\"id\": \"E-SOME\", \"title\": \"some\", \"spec\": \"x\", \"foreach\": {\"var\": "
+    "\"res\", \"in\": \"target.resources\"},\n"
+    "   \"requires\": [\"res.scope\"], \"steps\": [{\"request\": {\"url\": "
+    "\"{{target.issuer}}/echo?v={{res.scope}}\"}, \"expect\": [{\"body\": true, \"equals\": "
+    "\"s1\"}]}]},\n"
+    /* 4: every element skipped: the check is skipped with the first reason */
+    "  {\"id\": \"E-NONE\", \"title\": \"none\", \"spec\": \"x\", \"foreach\": {\"var\": "
+    "\"res\", \"in\": \"target.resources\"},\n"
+    "   \"requires\": [\"res.nothing\"], \"steps\": [{\"request\": {\"url\": \"{{res.url}}\"}}]},\n"
+    /* 5: nothing to run over */
+    "  {\"id\": \"E-EMPTY\", \"title\": \"empty\", \"spec\": \"x\", \"foreach\": {\"var\": \"r\", "
+    "\"in\": \"target.nothing\"},\n"
+    "   \"steps\": [{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    /* 6: expectations whose if does not hold are left out, also inside any */
+    "  {\"id\": \"E-IF\", \"title\": \"if\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [\n"
+    "      {\"status\": 500, \"if\": [{\"that\": \"vars.res.m\", \"equals\": \"POST\"}]},\n"
+    "      {\"any\": [{\"status\": 500, \"if\": [{\"that\": \"vars.ttl\", \"equals\": 1}]}, "
+    "{\"body\": true, \"equals\": \"2\"}]}]}]},\n"
+    /* 7: use runs a fixture mid-check; its captures stay */
+    "  {\"id\": \"E-USE\", \"title\": \"use\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"name\": \"get a token\", \"use\": \"tok\", \"bind\": {\"who\": "
+    "\"target.principals.p2\"}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v={{tok}}\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"T-bob\"}]}]},\n"
+    /* 8: pick a hop by its URL or by where it redirected */
+    "  {\"id\": \"E-ON\", \"title\": \"on\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/hop\"}, \"follow\": true, \"expect\": [\n"
+    "      {\"that\": \"url\", \"on\": {\"location\": \"{{target.issuer}}/echo\"}, \"equals\": "
+    "\"{{target.issuer}}/hop\"},\n"
+    "      {\"status\": 200, \"on\": {\"url\": \"{{target.issuer}}/echo\"}}],\n"
+    "     \"capture\": {\"h\": {\"from\": \"location\", \"on\": {\"url\": "
+    "\"{{target.issuer}}/hop\"}}}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"that\": "
+    "\"var.h\", \"equals\": \"{{target.issuer}}/echo?v=hopped\"},\n"
+    "      {\"status\": 200, \"on\": {\"url\": \"http://elsewhere.example/\"}}]}]},\n"
+    /* 9: a refused connection judged as an answer */
+    "  {\"id\": \"E-UNREACH\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"http://127.0.0.1:1/x\"}, \"allow_unreachable\": true, "
+    "\"expect\": [{\"status\": {\"max\": 199}}]}]},\n"
+    /* 10: an optional body left undefined sends none */
+    "  {\"id\": \"E-NOBODY\", \"title\": \"no body\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-ct\", \"method\": \"POST\", \"json\": "
+    "\"{{?vars.nope}}\"}, \"expect\": [{\"body\": true, \"equals\": \"none:0\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-ct\", \"json\": \"{{vars.claims}}\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"application/json:15\"}]}]},\n"
+    /* 11: not_matches, and a pair whose name is a template */
+    "  {\"id\": \"E-NOTMATCH\", \"title\": \"not_matches\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo\", \"query\": [[\"{{vars.pname}}\", "
+    "\"abc\"]]},\n"
+    "     \"expect\": [{\"body\": true, \"not_matches\": \"^x\"}, {\"body\": true, "
+    "\"not_matches\": \"b\\nc\"}, {\"body\": true, \"not_matches\": \"b\"}]}]}\n"
+    " ]}";
+
+static const struct {
+    const char *id;
+    af_check_status st;
+    const char *msg;
+    unsigned requests; /* 0: not checked */
+} run2_cases[] = {
+    {"E-ADMIN", AF_CHECK_PASS, NULL, 1},
+    /* ok/p1 passes, ok/p2 and legacy/p1 fail: one result, the first failure */
+    {"E-EACH", AF_CHECK_FAIL, "E-EACH [ok, p2: call] status: expected 200, got 401", 6},
+    {"E-CONTRACT", AF_CHECK_PASS, NULL, 2},
+    {"E-SOME", AF_CHECK_PASS, NULL, 1},
+    {"E-NONE", AF_CHECK_SKIP, "E-NONE [ok] skipped: requires res.nothing", 0},
+    {"E-EMPTY", AF_CHECK_SKIP, "target.nothing is not a list with elements", 0},
+    {"E-IF", AF_CHECK_FAIL, "body: expected \"2\", got \"1\"", 1},
+    {"E-USE", AF_CHECK_PASS, NULL, 2},
+    {"E-ON", AF_CHECK_SKIP, "did not happen", 3},
+    {"E-UNREACH", AF_CHECK_PASS, NULL, 1},
+    {"E-NOBODY", AF_CHECK_PASS, NULL, 2},
+    {"E-NOTMATCH", AF_CHECK_FAIL, "body: expected no match for /b/, got \"abc\"", 1},
+};
+
+static struct af_results *run2_results, *run3_results;
+
+static void run2_setup(void)
+{
+    struct af_suite *s = NULL;
+    struct af_target *t = NULL;
+    struct af_probe_opts o;
+    struct af_err e;
+    af_rc rc;
+
+    /* The admin API comes from the profile here, not the environment. */
+    unsetenv(AF_PROBE_ENV_ADMIN_URL);
+    unsetenv(AF_PROBE_ENV_ADMIN_SECRET);
+    fake_start();
+    af_err_clear(&e);
+    rc = af_suite_load_string(fake2_suite, "fake2.json", &s, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    rc = af_target_load_string(fake2_profile, "fake2-profile.json", &t, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    memset(&o, 0, sizeof(o));
+    o.issuer = fk.base;
+    rc = af_probe_run(s, t, &o, &run2_results, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    af_target_free(t);
+    /* Without any admin URL the admin checks are skipped with the reason;
+     * --admin (admin_url) without the secret reaches the API and is refused. */
+    t = NULL;
+    rc = af_target_load_string("{\"issuer\": \"http://127.0.0.1:1\", \"discovery\": false, "
+                               "\"principals\": {\"p1\": {\"user\": \"alice\"}}}",
+                               "noadmin.json", &t, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    o.filter.only = (const char *const[]){"E-ADMIN"};
+    o.filter.nonly = 1;
+    rc = af_probe_run(s, t, &o, &run3_results, &e);
+    ck_assert_msg(rc == AF_OK, "%s", e.msg);
+    af_suite_free(s);
+    af_target_free(t);
+    fake_stop();
+}
+
+static void run2_teardown(void)
+{
+    af_results_free(run2_results);
+    af_results_free(run3_results);
+    run2_results = run3_results = NULL;
+}
+
+START_TEST(test_run2_checks)
+{
+    const struct af_check_result *r = NULL;
+    size_t i;
+    for (i = 0; i < run2_results->n; i++)
+        if (strcmp(run2_results->v[i].id, run2_cases[_i].id) == 0)
+            r = &run2_results->v[i];
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r->status == run2_cases[_i].st, "%s: %s, want %s: %s", r->id,
+                  af_check_status_name(r->status), af_check_status_name(run2_cases[_i].st),
+                  r->message ? r->message : "(no message)");
+    if (run2_cases[_i].msg != NULL) {
+        ck_assert_ptr_nonnull(r->message);
+        ck_assert_msg(strstr(r->message, run2_cases[_i].msg) != NULL, "%s: \"%s\"", r->id,
+                      r->message);
+        ck_assert_ptr_null(strchr(r->message, '\n'));
+    }
+    if (run2_cases[_i].requests > 0)
+        ck_assert_msg(r->requests == run2_cases[_i].requests, "%s: %u requests", r->id,
+                      r->requests);
+}
+END_TEST
+
+START_TEST(test_run2_totals)
+{
+    const struct af_check_result *each = NULL, *admin = NULL;
+    size_t i;
+    ck_assert_uint_eq(run2_results->n, (size_t)N(run2_cases));
+    /* a refused connection the step allowed does not make the run unreachable */
+    ck_assert(!run2_results->unreachable);
+    for (i = 0; i < run2_results->n; i++)
+        if (strcmp(run2_results->v[i].id, "E-EACH") == 0)
+            each = &run2_results->v[i];
+    ck_assert_ptr_nonnull(each);
+    /* every failing element is listed, each named */
+    ck_assert_uint_eq(each->nfails, 2);
+    ck_assert_ptr_nonnull(strstr(each->fails[1].line, "[legacy, p1: call]"));
+    for (i = 0; i < run3_results->n; i++)
+        if (strcmp(run3_results->v[i].id, "E-ADMIN") == 0)
+            admin = &run3_results->v[i];
+    ck_assert_ptr_nonnull(admin);
+    ck_assert_int_eq(admin->status, AF_CHECK_SKIP);
+    ck_assert_ptr_nonnull(strstr(admin->message, "needs authflowd's admin API"));
+}
+END_TEST
+
 /* ---- reporters ---- */
 
 /* xml_well_formed: a small checker (no XML library among the
@@ -1661,6 +2163,8 @@ static Suite *probe_suite(void)
     tcase_add_loop_test(tc, test_tmpl_expand, 0, N(tmpl_cases));
     tcase_add_test(tc, test_tmpl_fresh_and_pkce);
     tcase_add_test(tc, test_tmpl_json_and_binds);
+    tcase_add_loop_test(tc, test_tmpl_whole_ref, 0, N(wholeref_cases));
+    tcase_add_test(tc, test_bind_template_undefined);
     tcase_add_loop_test(tc, test_var_names, 0, N(varname_cases));
     suite_add_tcase(s, tc);
 
@@ -1681,6 +2185,8 @@ static Suite *probe_suite(void)
     tcase_add_loop_test(tc, test_suite_load_errors, 0, N(load_cases));
     tcase_add_loop_test(tc, test_suite_filter, 0, N(filter_cases));
     tcase_add_loop_test(tc, test_target_load_errors, 0, N(target_cases));
+    tcase_add_test(tc, test_target_expand);
+    tcase_add_loop_test(tc, test_shipped_files, 0, N(shipped_files));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("run");
@@ -1693,6 +2199,13 @@ static Suite *probe_suite(void)
     tcase_add_test(tc, test_report_tap);
     tcase_add_test(tc, test_report_text);
     tcase_add_test(tc, test_report_format_parse);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("foreach");
+    tcase_set_timeout(tc, 30);
+    tcase_add_unchecked_fixture(tc, run2_setup, run2_teardown);
+    tcase_add_loop_test(tc, test_run2_checks, 0, N(run2_cases));
+    tcase_add_test(tc, test_run2_totals);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("unreachable");

@@ -25,6 +25,11 @@
 #define AF_PROBE_EXIT_USAGE       2 /* usage, configuration or suite error */
 #define AF_PROBE_EXIT_UNREACHABLE 3 /* the target could not be reached */
 
+/* Where authprobe finds authflowd's admin API (docs/admin.md) when no
+ * --admin option names it: these variables, then the profile's "admin". */
+#define AF_PROBE_ENV_ADMIN_URL    "AUTHFLOW_ADMIN_URL"
+#define AF_PROBE_ENV_ADMIN_SECRET "AUTHFLOW_ADMIN_SECRET"
+
 /* The largest suite or target profile file accepted. */
 #define AF_SUITE_MAX_FILE (4 * 1024 * 1024)
 
@@ -114,6 +119,16 @@ af_rc af_target_load_string(const char *text, const char *name, struct af_target
 /* af_target_free: NULL is a no-op. */
 void af_target_free(struct af_target *t);
 
+/* af_target_expand: expand a template over the profile alone
+ * ("{{target.issuer}}", "{{?target.admin.url}}"): target.*, the profile's
+ * vars overridden by vars (--var; borrowed, may be NULL), env.*. For the
+ * command line, which must know addresses before a run (starting authflowd
+ * in-process). *out is NULL when the template is one {{?NAME}} left
+ * undefined; caller frees it. An undefined variable is AF_ERR_NOTFOUND with
+ * err saying which. */
+af_rc af_target_expand(const struct af_target *t, const struct af_params *vars, const char *tmpl,
+                       char **out, struct af_err *err) AF_WARN_UNUSED;
+
 /* ---- running ---- */
 
 struct af_check_failure {
@@ -159,10 +174,12 @@ typedef void (*af_probe_progress)(void *ud, size_t idx, size_t total,
 
 struct af_probe_opts {
     struct af_probe_filter filter;
-    const char *issuer; /* overrides the profile's issuer; NULL keeps it */
-    const char *cacert; /* overrides tls.cacert; NULL keeps it */
-    bool insecure;      /* no TLS verification (overrides the profile) */
-    long timeout_ms;    /* per request; 0: the profile's or 10000 */
+    const char *issuer;    /* overrides the profile's issuer; NULL keeps it */
+    const char *admin_url; /* authflowd's admin API: overrides $AUTHFLOW_ADMIN_URL and the
+                              profile's admin.url; NULL keeps them (borrowed) */
+    const char *cacert;    /* overrides tls.cacert; NULL keeps it */
+    bool insecure;         /* no TLS verification (overrides the profile) */
+    long timeout_ms;       /* per request; 0: the profile's or 10000 */
     const struct af_params
         *vars;                  /* --var NAME=VALUE overrides of vars.NAME; borrowed, may be NULL */
     FILE *trace;                /* every exchange in full; NULL: none */

@@ -44,6 +44,7 @@ static const struct pred preds[] = {
     {"not_contains", TS | TN | TB},
     {"starts_with", TS},
     {"matches", TS},
+    {"not_matches", TS},
     {"has_token", TS},
     {"type", TS},
     {"range", TA},
@@ -54,7 +55,7 @@ static const struct pred preds[] = {
     {"format", TS},
 };
 
-static const char *const common_keys[] = {"spec", "severity", "on", "why", "icase"};
+static const char *const common_keys[] = {"spec", "severity", "on", "why", "icase", "if"};
 static const char *const shorthands[] = {"header", "json", "params", "cookie", "location", "body"};
 static const char *const type_names[] = {"string", "number", "integer", "boolean",
                                          "object", "array",  "null"};
@@ -147,6 +148,57 @@ static af_rc tmpl_tree_check(const json_t *v, struct af_buf *path, struct af_err
     return rc;
 }
 
+af_rc af_on_check(const json_t *on, struct af_err *err)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(on) || json_object_size(on) != 1)
+        return AF_ERR_INVALID;
+    json_object_foreach((json_t *)on, k, v)
+    {
+        if ((strcmp(k, "url") != 0 && strcmp(k, "location") != 0) || !json_is_string(v) ||
+            json_string_length(v) == 0)
+            return AF_ERR_INVALID;
+        return af_tmpl_check(json_string_value(v), err);
+    }
+    return AF_ERR_INVALID;
+}
+
+af_rc af_conds_check(const json_t *conds, struct af_buf *path, struct af_err *err)
+{
+    size_t i;
+    json_t *m;
+    af_rc rc;
+    if (!json_is_array(conds))
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be a list of conditions");
+    json_array_foreach(conds, i, m)
+    {
+        const char *k;
+        json_t *x;
+        size_t mark = path->len;
+        if (af_buf_addf(path, "[%zu]", i) != AF_OK)
+            return AF_ERR_NOMEM;
+        if (!json_is_object(m))
+            return AF_ERR_SET(err, AF_ERR_INVALID, "a condition must be an object");
+        if (!json_is_string(json_object_get(m, "that")))
+            return AF_ERR_SET(err, AF_ERR_INVALID, "a condition needs \"that\": a variable name");
+        json_object_foreach(m, k, x)
+        {
+            if (strcmp(k, "that") == 0 || strcmp(k, "icase") == 0 || strcmp(k, "why") == 0 ||
+                pred_find(k) != NULL)
+                continue;
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "unknown key \"%s\" in a condition", k);
+        }
+        rc = af_expect_preds_check(m, true, path, err);
+        if (rc != AF_OK)
+            return rc;
+        path->len = mark;
+        path->p[mark] = '\0';
+    }
+    return AF_OK;
+}
+
 static af_rc check_common(const char *k, const json_t *v, struct af_buf *path, struct af_err *err)
 {
     if (strcmp(k, "spec") == 0 || strcmp(k, "why") == 0) {
@@ -167,14 +219,28 @@ static af_rc check_common(const char *k, const json_t *v, struct af_buf *path, s
         }
         return AF_OK;
     }
+    if (strcmp(k, "if") == 0) {
+        size_t mark = path->len;
+        af_rc rc;
+        (void)path_key(path, k);
+        rc = af_conds_check(v, path, err);
+        if (rc == AF_OK) {
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+        return rc;
+    }
     /* on */
     if (json_is_integer(v) && json_integer_value(v) >= 0)
         return AF_OK;
     if (json_is_string(v) && IN(json_string_value(v), on_names))
         return AF_OK;
+    if (af_on_check(v, err) == AF_OK)
+        return AF_OK;
     (void)path_key(path, k);
     return AF_ERR_SET(err, AF_ERR_INVALID,
-                      "must be a hop number or one of last, first, page, after_submit, all, any");
+                      "must be a hop number, one of last, first, page, after_submit, all, any, "
+                      "or {\"url\": PREFIX} / {\"location\": PREFIX}");
 type:
     (void)path_key(path, k);
     return AF_ERR_SET(err, AF_ERR_INVALID, "must be %s, not %s",
@@ -187,7 +253,7 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
     size_t i;
     json_t *m;
     af_rc rc = AF_OK;
-    if (strcmp(k, "matches") == 0) {
+    if (strcmp(k, "matches") == 0 || strcmp(k, "not_matches") == 0) {
         regex_t re;
         int e;
         if (strstr(json_string_value(v), "{{") != NULL) {
@@ -278,10 +344,11 @@ af_rc af_expect_preds_check(const json_t *ex, bool need_predicate, struct af_buf
         n++;
     }
     if (need_predicate && n == 0)
-        return AF_ERR_SET(err, AF_ERR_INVALID,
-                          "no predicate (present, equals, not_equals, one_of, contains, "
-                          "not_contains, starts_with, matches, has_token, type, range, "
-                          "min_length, only_keys, keys, count, format)");
+        return AF_ERR_SET(
+            err, AF_ERR_INVALID,
+            "no predicate (present, equals, not_equals, one_of, contains, "
+            "not_contains, starts_with, matches, not_matches, has_token, type, range, "
+            "min_length, only_keys, keys, count, format)");
     return AF_OK;
 }
 
@@ -362,6 +429,14 @@ static af_rc check_status(const json_t *v, struct af_buf *path, struct af_err *e
         const char *s = json_string_value(v);
         if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x')
             return AF_OK;
+        if (strstr(s, "{{") != NULL) {
+            /* "{{res.deny_status}}": a status taken from the profile, checked
+             * once expanded */
+            af_rc rc = af_tmpl_check(s, err);
+            if (rc != AF_OK)
+                (void)path_key(path, "status");
+            return rc;
+        }
     }
     if (json_is_object(v)) {
         const char *k;
@@ -512,7 +587,10 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
             (void)path_key(path, kind);
             return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
         }
-        if (strcmp(kind, "that") == 0) {
+        if (strstr(json_string_value(v), "{{") != NULL) {
+            /* "json.{{app.error.json_key}}": checked once expanded */
+            rc = af_tmpl_check(json_string_value(v), err);
+        } else if (strcmp(kind, "that") == 0) {
             rc = af_sel_check(json_string_value(v), err);
         } else {
             char *sel = NULL;
@@ -737,8 +815,19 @@ static void pred_want(const char *k, const json_t *pv, const json_t *e, struct a
     } else if (strcmp(k, "has_token") == 0) {
         af_msg_add(w, "token ");
         (void)add_json(w, e);
-    } else if (strcmp(k, "matches") == 0) {
-        af_msg_addf(w, "a match for /%s/", json_string_value(e));
+    } else if (strcmp(k, "matches") == 0 || strcmp(k, "not_matches") == 0) {
+        /* one line: a line break in the expression is shown as \n */
+        const char *p;
+        af_msg_add(w, k[0] == 'm' ? "a match for /" : "no match for /");
+        for (p = json_string_value(e); *p; p++) {
+            if (*p == '\n')
+                af_msg_add(w, "\\n");
+            else if ((unsigned char)*p < 0x20)
+                af_msg_addf(w, "\\x%02x", (unsigned char)*p);
+            else
+                af_msg_addc(w, *p);
+        }
+        af_msg_addc(w, '/');
     } else if (strcmp(k, "type") == 0) {
         const char *t = json_string_value(pv);
         af_msg_addf(w, "%s %s", (t[0] == 'a' || t[0] == 'i' || t[0] == 'o') ? "an" : "a", t);
@@ -767,7 +856,7 @@ static bool pred_takes_template(const char *k)
     return strcmp(k, "equals") == 0 || strcmp(k, "not_equals") == 0 || strcmp(k, "one_of") == 0 ||
            strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0 ||
            strcmp(k, "starts_with") == 0 || strcmp(k, "has_token") == 0 ||
-           strcmp(k, "matches") == 0;
+           strcmp(k, "matches") == 0 || strcmp(k, "not_matches") == 0;
 }
 
 /* pred_holds: predicate k on the present value a. *note may be set to a
@@ -808,7 +897,7 @@ static af_ex_result pred_holds(const char *k, const json_t *pv, const json_t *e,
         return json_is_string(a) && has_token(json_string_value(a), json_string_value(e))
                    ? AF_EX_PASS
                    : AF_EX_FAIL;
-    if (strcmp(k, "matches") == 0) {
+    if (strcmp(k, "matches") == 0 || strcmp(k, "not_matches") == 0) {
         regex_t re;
         int fl = REG_EXTENDED | REG_NOSUB;
         if (json_is_true(json_object_get(ex, "icase")))
@@ -821,7 +910,7 @@ static af_ex_result pred_holds(const char *k, const json_t *pv, const json_t *e,
         }
         hit = json_is_string(a) && regexec(&re, json_string_value(a), 0, NULL, 0) == 0;
         regfree(&re);
-        return hit ? AF_EX_PASS : AF_EX_FAIL;
+        return hit == (strcmp(k, "matches") == 0) ? AF_EX_PASS : AF_EX_FAIL;
     }
     if (strcmp(k, "type") == 0) {
         const char *t = json_string_value(pv);
@@ -926,7 +1015,8 @@ af_ex_result af_expect_preds(struct af_scope *sc, const json_t *ex, const struct
                 r = AF_EX_FAIL;
         } else if (!present) {
             /* Only the negative predicates hold for an absent value. */
-            if (strcmp(k, "not_contains") != 0 && strcmp(k, "not_equals") != 0)
+            if (strcmp(k, "not_contains") != 0 && strcmp(k, "not_equals") != 0 &&
+                strcmp(k, "not_matches") != 0)
                 r = AF_EX_FAIL;
             if (strcmp(k, "not_equals") == 0) {
                 r = AF_EX_FAIL;
@@ -968,6 +1058,26 @@ void af_hop_pick(const struct af_step_view *sv, const json_t *on, size_t *idx, s
     } else if (json_is_integer(on)) {
         if ((size_t)json_integer_value(on) < sv->nhops)
             idx[(*n)++] = (size_t)json_integer_value(on);
+    } else if (json_is_object(on)) {
+        /* {"url": P}: the first hop whose request URL starts with P;
+         * {"location": P}: the first hop redirected to a URL starting with P
+         * (the app's redirect to the authorization endpoint) */
+        const char *k = json_object_get(on, "url") ? "url" : "location";
+        char *pre = NULL;
+        struct af_err e;
+        af_err_clear(&e);
+        if (af_tmpl_expand_str(sv->sc, json_string_value(json_object_get(on, k)), &pre, NULL, &e) ==
+                AF_OK &&
+            pre != NULL && *pre != '\0') {
+            for (i = 0; i < sv->nhops; i++) {
+                const char *u = k[0] == 'u' ? sv->hops[i].url : af_hop_location(&sv->hops[i]);
+                if (u != NULL && strncmp(u, pre, strlen(pre)) == 0) {
+                    idx[(*n)++] = i;
+                    break;
+                }
+            }
+        }
+        free(pre);
     } else if (strcmp(s, "first") == 0) {
         idx[(*n)++] = 0;
     } else if (strcmp(s, "all") == 0 || strcmp(s, "any") == 0) {
@@ -1003,7 +1113,41 @@ static bool uri_at(const char *loc, const char *uri)
     return c == '\0' || c == '?' || c == '#' || (c == '&' && strchr(uri, '?') != NULL);
 }
 
-static af_ex_result eval_status(const struct af_hop *hop, const json_t *v, struct af_buf *msg)
+static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, struct af_buf *msg);
+
+/* eval_status: a status from the profile ("{{res.deny_status}}") is
+ * expanded first; what it expands to must be a status form the loader
+ * would have taken. */
+static af_ex_result eval_status(const struct af_step_view *sv, const struct af_hop *hop,
+                                const json_t *v, struct af_buf *msg)
+{
+    json_t *x = NULL;
+    af_ex_result r;
+    struct af_buf path;
+    struct af_err e;
+    if (!json_is_string(v) || strstr(json_string_value(v), "{{") == NULL)
+        return eval_status_spec(hop, v, msg);
+    r = expand_expected(sv->sc, v, &x, msg);
+    if (r != AF_EX_PASS)
+        return r;
+    af_buf_init(&path, 256);
+    af_err_clear(&e);
+    if ((json_is_string(x) && strstr(json_string_value(x), "{{") != NULL) ||
+        check_status(x, &path, &e) != AF_OK) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "status: %s expands to ", json_string_value(v));
+        (void)add_json(msg, x);
+        af_msg_add(msg, ", which is not a status, a list, a class or a range");
+        r = AF_EX_ERROR;
+    } else {
+        r = eval_status_spec(hop, x, msg);
+    }
+    af_buf_free(&path);
+    json_decref(x);
+    return r;
+}
+
+static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, struct af_buf *msg)
 {
     long st = hop->status;
     bool ok = false;
@@ -1060,6 +1204,22 @@ static af_ex_result eval_status(const struct af_hop *hop, const json_t *v, struc
             af_msg_addf(msg, " (error=%.60s)", err);
     }
     return AF_EX_FAIL;
+}
+
+/* same_base: loc[0..bl) names url; an http(s) URL with an empty path is the
+ * same as one with "/" (RFC 3986 §6.2.3), so "http://app" matches a
+ * Location "http://app/". */
+static bool same_base(const char *loc, size_t bl, const char *url)
+{
+    size_t ul = strlen(url), n = bl < ul ? bl : ul;
+    const char *shorter = bl < ul ? loc : url, *longer = bl < ul ? url : loc, *sep;
+    if (bl == ul)
+        return strncmp(loc, url, bl) == 0;
+    if ((bl > ul ? bl - ul : ul - bl) != 1 || strncmp(loc, url, n) != 0 || longer[n] != '/')
+        return false;
+    /* the shorter one must have no path at all */
+    sep = memmem(shorter, n, "://", 3);
+    return sep != NULL && memchr(sep + 3, '/', (size_t)(shorter + n - (sep + 3))) == NULL;
 }
 
 static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af_hop *hop,
@@ -1139,7 +1299,7 @@ static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af
         }
         if (to != NULL) {
             size_t bl = loc ? af_url_base_len(loc) : 0;
-            if (loc == NULL || bl != strlen(url) || strncmp(loc, url, bl) != 0) {
+            if (loc == NULL || !same_base(loc, bl, url)) {
                 af_msg_addf(msg, "redirect: expected a redirect to %.120s, got %ld", url,
                             hop->status);
                 if (loc != NULL)
@@ -1500,7 +1660,7 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     cx.nhops = sv->nhops;
 
     if ((v = json_object_get(ex, "status")) != NULL)
-        return eval_status(cx.hop, v, msg);
+        return eval_status(sv, cx.hop, v, msg);
     if ((v = json_object_get(ex, "redirect")) != NULL)
         return eval_redirect(sv, cx.hop, v, msg);
     if ((v = json_object_get(ex, "jwt")) != NULL)
@@ -1509,7 +1669,7 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
         bool any = json_object_get(ex, "any") != NULL;
         struct af_buf sub, acc;
         json_t *m;
-        size_t nskip = 0;
+        size_t nskip = 0, napplies = 0;
         af_buf_init(&sub, 4096);
         af_buf_init(&acc, 8192);
         r = any ? AF_EX_FAIL : AF_EX_PASS;
@@ -1517,6 +1677,21 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
         {
             af_ex_result sr;
             af_buf_reset(&sub);
+            /* An alternative whose `if` does not hold is left out: it
+             * neither satisfies an "any" nor fails an "all". */
+            if (json_object_get(m, "if") != NULL) {
+                sr = af_conds_eval(sv->sc, json_object_get(m, "if"), sv->show_secrets, &sub);
+                if (sr == AF_EX_ERROR) {
+                    r = sr;
+                    af_buf_reset(msg);
+                    af_msg_add(msg, af_buf_str(&sub));
+                    break;
+                }
+                if (sr != AF_EX_PASS)
+                    continue;
+                af_buf_reset(&sub);
+            }
+            napplies++;
             sr = af_expect_eval(sv, m, &sub);
             if (any && sr == AF_EX_PASS) {
                 r = AF_EX_PASS;
@@ -1533,9 +1708,11 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
             if (any)
                 af_msg_addf(&acc, "%s%s", acc.len ? "; or " : "", af_buf_str(&sub));
         }
-        if (any && r != AF_EX_PASS) {
+        if (any && r == AF_EX_FAIL && napplies == 0) {
+            r = AF_EX_PASS; /* no alternative applies to this target */
+        } else if (any && r != AF_EX_PASS && r != AF_EX_ERROR) {
             af_buf_reset(msg);
-            if (nskip == json_array_size(v)) {
+            if (nskip == napplies) {
                 af_msg_add(msg, af_buf_str(&acc));
                 r = AF_EX_SKIP;
             } else {
@@ -1571,6 +1748,21 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
         return AF_EX_ERROR;
     }
     af_err_clear(&e);
+    if (strstr(sel, "{{") != NULL) {
+        char *x = NULL;
+        af_rc rc = af_tmpl_expand_str(sv->sc, sel, &x, NULL, &e);
+        if (rc == AF_OK && (x == NULL || af_sel_check(x, &e) != AF_OK))
+            rc = AF_ERR_INVALID;
+        if (rc != AF_OK) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: %s", sel, e.msg[0] ? e.msg : "does not expand to a selector");
+            free(x);
+            free(sel);
+            return rc == AF_ERR_NOTFOUND ? AF_EX_SKIP : AF_EX_ERROR;
+        }
+        free(sel);
+        sel = x;
+    }
     if (af_sel_eval(&cx, sel, &val, &e) != AF_OK) {
         af_buf_reset(msg);
         af_msg_addf(msg, "%s: %s", sel, e.msg);
@@ -1583,12 +1775,72 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     return r;
 }
 
+af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, struct af_buf *why)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(conds, i, m)
+    {
+        const char *that = json_string_value(json_object_get(m, "that"));
+        const char *name = strncmp(that, "var.", 4) == 0 ? that + 4 : that;
+        struct af_sv v;
+        struct af_err e;
+        bool lit;
+        af_ex_result r;
+        memset(&v, 0, sizeof(v));
+        af_err_clear(&e);
+        if (af_var_get(sc, name, &v.json, &lit, &e) == AF_OK)
+            v.kind = AF_SV_VALUE;
+        if (v.kind == AF_SV_VALUE && !lit && json_is_string(v.json) &&
+            strstr(json_string_value(v.json), "{{") != NULL) {
+            /* A profile value is a template: the condition is on what it
+             * expands to ("{{vars.api}}/items": does it start with https?). */
+            char *ref = NULL, *x = NULL;
+            json_decref(v.json);
+            v.json = NULL;
+            v.kind = AF_SV_ABSENT;
+            af_err_clear(&e);
+            if (asprintf(&ref, "{{%s}}", name) >= 0 &&
+                af_tmpl_expand_str(sc, ref, &x, NULL, &e) == AF_OK && x != NULL) {
+                v.json = json_string(x);
+                v.kind = v.json != NULL ? AF_SV_VALUE : AF_SV_ABSENT;
+            }
+            free(ref);
+            free(x);
+        }
+        af_buf_reset(why);
+        r = af_expect_preds(sc, m, &v, name, show, why);
+        af_sv_clear(&v);
+        if (r != AF_EX_PASS) {
+            if (r == AF_EX_FAIL && json_is_string(json_object_get(m, "why"))) {
+                af_buf_reset(why);
+                af_msg_add(why, json_string_value(json_object_get(m, "why")));
+            }
+            return r;
+        }
+    }
+    return AF_EX_PASS;
+}
+
 af_ex_result af_expect_eval(const struct af_step_view *sv, const json_t *ex, struct af_buf *msg)
 {
     const json_t *on = json_object_get(ex, "on");
     const char *mode = json_string_value(on);
+    const json_t *cond = json_object_get(ex, "if");
     size_t *idx, n, i;
     af_ex_result r = AF_EX_PASS;
+
+    if (cond != NULL) {
+        /* An expectation that does not apply to this target (the profile
+         * says its API reports errors in JSON, not in WWW-Authenticate). */
+        r = af_conds_eval(sv->sc, cond, sv->show_secrets, msg);
+        if (r == AF_EX_ERROR)
+            return r;
+        af_buf_reset(msg);
+        if (r != AF_EX_PASS)
+            return AF_EX_PASS;
+        r = AF_EX_PASS;
+    }
 
     idx = calloc(sv->nhops ? sv->nhops : 1, sizeof(*idx));
     if (idx == NULL) {

@@ -224,8 +224,13 @@ void af_scope_clear(struct af_scope *sc);
 
 /* af_scope_bind_push: apply bind (an object name -> path, may be NULL) on
  * top of the current bindings; *saved receives the previous set, to hand
- * back to af_scope_bind_pop. */
-af_rc af_scope_bind_push(struct af_scope *sc, const json_t *bind, json_t **saved) AF_WARN_UNUSED;
+ * back to af_scope_bind_pop. A path may be a template, expanded now against
+ * the bindings already in force (AF_ERR_NOTFOUND / AF_ERR_INVALID with err
+ * set when it does not expand: skip or error the check). A value may also
+ * be an object {"path": P, "defaults": D}: a name not found under P is then
+ * looked up under D. On error the bindings are unchanged and *saved NULL. */
+af_rc af_scope_bind_push(struct af_scope *sc, const json_t *bind, json_t **saved,
+                         struct af_err *err) AF_WARN_UNUSED;
 void af_scope_bind_pop(struct af_scope *sc, json_t *saved);
 
 /* af_scope_set: store value (borrowed; a reference is taken) under name. */
@@ -252,7 +257,10 @@ af_rc af_tmpl_expand_str(struct af_scope *sc, const char *tmpl, char **out, bool
                          struct af_err *err) AF_WARN_UNUSED;
 
 /* af_tmpl_expand_json: a copy of v with every string expanded (new
- * reference); strings that are omitted drop their key or element. */
+ * reference); strings that are omitted drop their key or element. A string
+ * that is exactly one reference without filters ("{{res.deny_status}}")
+ * takes the variable's JSON value (number, boolean, array, object), its
+ * strings expanded when it comes from the profile or the suite. */
 af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out,
                           struct af_err *err) AF_WARN_UNUSED;
 
@@ -340,6 +348,19 @@ af_rc af_expect_preds_check(const json_t *ex, bool need_predicate, struct af_buf
  * "expected X, got Y" (prefixed by what). */
 af_ex_result af_expect_preds(struct af_scope *sc, const json_t *ex, const struct af_sv *v,
                              const char *what, bool show_secrets, struct af_buf *msg);
+
+/* af_conds_eval: conditions (`when`, `if`) over variables: AF_EX_PASS
+ * when every one holds; else why explains the first that does not
+ * (AF_EX_FAIL), or why it cannot be evaluated (AF_EX_ERROR). */
+af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, struct af_buf *why);
+
+/* af_conds_check: validate a list of conditions (loader); path gets the
+ * index and key at fault. */
+af_rc af_conds_check(const json_t *conds, struct af_buf *path, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_on_check: an `on` object, {"url": PREFIX} or {"location": PREFIX}
+ * (templates). AF_ERR_INVALID for anything else. */
+af_rc af_on_check(const json_t *on, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_hop_pick: resolve an `on` value to hop indexes: for "all"/"any" every
  * hop; *n is 0 when the named hop did not happen. idx has room for nhops. */

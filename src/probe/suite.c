@@ -332,8 +332,21 @@ static af_rc v_bind(struct vctx *vc, const json_t *v, struct af_buf *path)
         const char *why;
         if (path_push(path, k, &mark) != AF_OK)
             return AF_ERR_NOMEM;
-        if (!json_is_string(m) || json_string_length(m) == 0)
-            return vfail(vc, path, "must be a variable path (a string)");
+        if (json_is_object(m)) {
+            /* {"path": P, "defaults": D}: names missing under P come from D */
+            static const struct krule rules[] = {{"path", TS, true, v_tmpl},
+                                                 {"defaults", TS, false, v_tmpl}};
+            af_rc rc = CHECK_OBJ(vc, m, rules, path);
+            if (rc != AF_OK)
+                return rc;
+        } else if (!json_is_string(m) || json_string_length(m) == 0) {
+            return vfail(vc, path,
+                         "must be a variable path (a string) or {\"path\", \"defaults\"}");
+        } else {
+            af_rc rc = v_tmpl(vc, m, path);
+            if (rc != AF_OK)
+                return rc;
+        }
         if (strpbrk(k, ".[") != NULL || !af_var_name_valid(k, &why))
             return vfail(vc, path, "\"%s\" cannot be bound: a binding is a plain name", k);
         path_pop(path, mark);
@@ -368,43 +381,9 @@ static af_rc v_set(struct vctx *vc, const json_t *v, struct af_buf *path)
 
 static af_rc v_cond_list(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    af_rc rc;
     struct af_err e;
-    json_array_foreach(v, i, m)
-    {
-        const char *k;
-        json_t *x;
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        if (!json_is_object(m))
-            return vfail(vc, path, "a condition must be an object");
-        if (!json_is_string(json_object_get(m, "that")))
-            return vfail(vc, path, "a condition needs \"that\": a variable name");
-        json_object_foreach(m, k, x)
-        {
-            if (strcmp(k, "that") == 0 || strcmp(k, "icase") == 0 || strcmp(k, "why") == 0)
-                continue;
-            if (strcmp(k, "present") == 0 || strcmp(k, "equals") == 0 ||
-                strcmp(k, "not_equals") == 0 || strcmp(k, "one_of") == 0 ||
-                strcmp(k, "contains") == 0 || strcmp(k, "not_contains") == 0 ||
-                strcmp(k, "starts_with") == 0 || strcmp(k, "matches") == 0 ||
-                strcmp(k, "has_token") == 0 || strcmp(k, "type") == 0 || strcmp(k, "range") == 0 ||
-                strcmp(k, "min_length") == 0 || strcmp(k, "only_keys") == 0 ||
-                strcmp(k, "keys") == 0 || strcmp(k, "count") == 0 || strcmp(k, "format") == 0)
-                continue;
-            (void)path_push(path, k, &mark);
-            vc->at_key = true;
-            return vfail(vc, path, "unknown key \"%s\" in a condition", k);
-        }
-        af_err_clear(&e);
-        rc = lift(vc, af_expect_preds_check(m, true, path, &e), &e);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    af_err_clear(&e);
+    return lift(vc, af_conds_check(v, path, &e), &e);
 }
 
 /* ---- requests ---- */
@@ -546,6 +525,8 @@ static af_rc v_submit(struct vctx *vc, const json_t *v, struct af_buf *path)
 static af_rc v_method(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     const char *p = json_string_value(v);
+    if (strstr(p, "{{") != NULL)
+        return v_tmpl(vc, v, path); /* "{{res.method}}": checked when expanded */
     if (*p == '\0')
         return vfail(vc, path, "empty method");
     for (; *p; p++)
@@ -561,7 +542,7 @@ static const struct krule request_rules[] = {
     {"form", TO | TA, false, v_params}, {"headers", TO, false, v_headers},
     {"body", TS, false, v_tmpl},        {"json", TANY, false, v_tmpl_tree},
     {"auth", TS | TO, false, v_auth},   {"bearer", TS, false, v_tmpl},
-    {"submit", TO, false, v_submit},
+    {"submit", TO, false, v_submit},    {"admin", TS, false, v_tmpl},
 };
 
 /* The request's template chain must exist and end; the effective request
@@ -572,9 +553,13 @@ static af_rc v_request_chain(struct vctx *vc, const json_t *req, struct af_buf *
     const json_t *cur = req;
     bool has_url = false, has_submit = false;
     int depth = 0;
+    if (json_object_get(req, "admin") != NULL &&
+        (json_object_get(req, "url") != NULL || json_object_get(req, "submit") != NULL))
+        return vfail(vc, path, "give one of \"url\", \"admin\" and \"submit\"");
     while (cur != NULL) {
         const char *t;
-        has_url = has_url || json_object_get(cur, "url") != NULL;
+        has_url =
+            has_url || json_object_get(cur, "url") != NULL || json_object_get(cur, "admin") != NULL;
         has_submit = has_submit || json_object_get(cur, "submit") != NULL;
         t = json_string_value(json_object_get(cur, "template"));
         if (t == NULL)
@@ -655,7 +640,7 @@ static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
     static const struct krule rules[] = {{"from", TS, true, NULL},
                                          {"optional", TB, false, NULL},
                                          {"claim", TS, false, NULL},
-                                         {"on", TS | TI, false, NULL}};
+                                         {"on", TS | TI | TO, false, NULL}};
     static const char *const on_names[] = {"last", "first", "page", "after_submit"};
     const char *k;
     json_t *m;
@@ -688,6 +673,12 @@ static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
                                  "hop number");
             } else if (json_is_integer(on) && json_integer_value(on) < 0) {
                 return vfail(vc, path, "\"on\" must not be negative");
+            } else if (json_is_object(on)) {
+                af_err_clear(&e);
+                if (af_on_check(on, &e) != AF_OK)
+                    return vfail(vc, path,
+                                 "\"on\" as an object is {\"url\": PREFIX} or "
+                                 "{\"location\": PREFIX}");
             }
         } else if (json_is_string(m)) {
             sel = json_string_value(m);
@@ -711,6 +702,13 @@ static af_rc v_sleep(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_tmpl(vc, v, path);
 }
 
+static af_rc v_use(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_object_get(json_object_get(vc->root, "fixtures"), json_string_value(v)) == NULL)
+        return vfail(vc, path, "fixture \"%s\" is not defined", json_string_value(v));
+    return AF_OK;
+}
+
 static const struct krule step_rules[] = {
     {"name", TS, false, NULL},          {"request", TO, false, v_request},
     {"sleep", TS | TN, false, v_sleep}, {"follow", TB | TO, false, v_follow},
@@ -718,6 +716,7 @@ static const struct krule step_rules[] = {
     {"if", TA, false, v_cond_list},     {"bind", TO, false, v_bind},
     {"set", TO, false, v_set},          {"expect", TA, false, v_expect_list},
     {"capture", TO, false, v_capture},  {"allow_5xx", TB, false, NULL},
+    {"use", TS, false, v_use},          {"allow_unreachable", TB, false, NULL},
 };
 
 static af_rc v_steps(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -727,7 +726,7 @@ static af_rc v_steps(struct vctx *vc, const json_t *v, struct af_buf *path)
     af_rc rc;
     json_array_foreach(v, i, m)
     {
-        bool rq, sl;
+        bool rq, sl, us;
         if (path_pushi(path, i, &mark) != AF_OK)
             return AF_ERR_NOMEM;
         rc = CHECK_OBJ(vc, m, step_rules, path);
@@ -735,11 +734,14 @@ static af_rc v_steps(struct vctx *vc, const json_t *v, struct af_buf *path)
             return rc;
         rq = json_object_get(m, "request") != NULL;
         sl = json_object_get(m, "sleep") != NULL;
-        if (rq == sl)
-            return vfail(vc, path, "a step has exactly one of \"request\" and \"sleep\"");
-        if (sl && (json_object_get(m, "expect") || json_object_get(m, "capture") ||
-                   json_object_get(m, "follow")))
-            return vfail(vc, path, "a sleep step takes no expect, capture or follow");
+        us = json_object_get(m, "use") != NULL;
+        if ((int)rq + (int)sl + (int)us != 1)
+            return vfail(vc, path, "a step has exactly one of \"request\", \"sleep\" and \"use\"");
+        if ((sl || us) && (json_object_get(m, "expect") || json_object_get(m, "capture") ||
+                           json_object_get(m, "follow") || json_object_get(m, "allow_5xx") ||
+                           json_object_get(m, "allow_unreachable")))
+            return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
+                         sl ? "sleep" : "use");
         path_pop(path, mark);
     }
     return AF_OK;
@@ -784,6 +786,61 @@ static af_rc v_needs(struct vctx *vc, const json_t *v, struct af_buf *path)
     return AF_OK;
 }
 
+static af_rc v_var_path(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *p = json_string_value(v);
+    if (*p == '\0')
+        return vfail(vc, path, "must be a variable name, not empty");
+    for (; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("_-.[]", *p) != NULL))
+            return vfail(vc, path, "\"%s\" is not a variable name", json_string_value(v));
+    return AF_OK;
+}
+
+static af_rc v_loop(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"var", TS, true, NULL}, {"in", TS, true, v_var_path}, {"defaults", TS, false, v_var_path}};
+    const char *why, *var;
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc != AF_OK)
+        return rc;
+    var = json_string_value(json_object_get(v, "var"));
+    if (strpbrk(var, ".[") != NULL || !af_var_name_valid(var, &why)) {
+        size_t mark;
+        (void)path_push(path, "var", &mark);
+        return vfail(vc, path, "\"%s\" cannot name an element: a plain name is needed", var);
+    }
+    return AF_OK;
+}
+
+/* foreach: one loop object, or a list of them (nested, in order). */
+static af_rc v_foreach(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, j, mark;
+    json_t *m;
+    af_rc rc;
+    if (json_is_object(v))
+        return v_loop(vc, v, path);
+    if (json_array_size(v) == 0 || json_array_size(v) > 4)
+        return vfail(vc, path, "must list 1 to 4 loops");
+    json_array_foreach(v, i, m)
+    {
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = v_loop(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        for (j = 0; j < i; j++)
+            if (strcmp(json_string_value(json_object_get(m, "var")),
+                       json_string_value(json_object_get(json_array_get(v, j), "var"))) == 0)
+                return vfail(vc, path, "the loop variable \"%s\" is used twice",
+                             json_string_value(json_object_get(m, "var")));
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
 static af_rc v_check(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {
@@ -799,6 +856,7 @@ static af_rc v_check(struct vctx *vc, const json_t *v, struct af_buf *path)
         {"set", TO, false, v_set},
         {"needs", TA, false, v_needs},
         {"steps", TA, true, v_steps},
+        {"foreach", TO | TA, false, v_foreach},
     };
     af_rc rc = CHECK_OBJ(vc, v, rules, path);
     if (rc != AF_OK)
@@ -1279,6 +1337,183 @@ static af_rc v_discovery(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_tmpl(vc, v, path);
 }
 
+/* ---- profile parts for the rs and rp suites ---- */
+
+static af_rc v_admin(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"url", TS, false, v_tmpl}, {"secret", TS, false, v_tmpl}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_principal(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"user", TS | TZ, true, v_tmpl},      {"client", TS, false, v_tmpl},
+        {"claims", TO, false, v_tmpl_tree},   {"scope", TS, false, v_tmpl},
+        {"aud", TS | TA, false, v_tmpl_tree}, {"description", TS, false, NULL},
+    };
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_principals(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_named(vc, v, path, v_principal);
+}
+
+/* A status a profile may give: 401, [403, 404], "4xx", {"min", "max"}. */
+static af_rc v_status_spec(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i;
+    json_t *m;
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < 100 || json_integer_value(v) > 599)
+            return vfail(vc, path, "a status is 100..599");
+    } else if (json_is_array(v)) {
+        if (json_array_size(v) == 0)
+            return vfail(vc, path, "an empty list of statuses");
+        json_array_foreach(v, i, m)
+        {
+            if (!json_is_integer(m) || json_integer_value(m) < 100 || json_integer_value(m) > 599)
+                return vfail(vc, path, "a list of statuses 100..599");
+        }
+    } else if (json_is_string(v)) {
+        const char *st = json_string_value(v);
+        if (strlen(st) != 3 || st[0] < '1' || st[0] > '5' || strcmp(st + 1, "xx") != 0)
+            return vfail(vc, path, "\"%s\": a status class is written \"4xx\"", st);
+    } else if (json_is_object(v)) {
+        static const struct krule rules[] = {{"min", TI, false, NULL}, {"max", TI, false, NULL}};
+        return CHECK_OBJ(vc, v, rules, path);
+    } else {
+        return vfail(vc, path, "a status: 401, [403, 404], \"4xx\" or {\"min\", \"max\"}");
+    }
+    return AF_OK;
+}
+
+static af_rc v_error_in(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *m = json_string_value(v);
+    if (strcmp(m, "header") != 0 && strcmp(m, "json") != 0 && strcmp(m, "none") != 0)
+        return vfail(vc, path, "\"%s\": header, json or none", m);
+    return AF_OK;
+}
+
+static af_rc v_resource(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"name", TS, false, NULL},
+        {"url", TS, true, v_tmpl},
+        {"method", TS, false, v_method},
+        {"content_type", TS, false, v_tmpl},
+        {"json", TANY, false, v_tmpl_tree},
+        {"body", TS, false, v_tmpl},
+        {"scope", TS, false, v_tmpl},
+        {"allow", TA, false, v_strings},
+        {"deny", TA, false, v_strings},
+        {"deny_status", TI | TA | TS | TO, false, v_status_spec},
+        {"ok_status", TI | TA | TS | TO, false, v_status_spec},
+        {"challenge", TB, false, NULL},
+        {"error_in", TS, false, v_error_in},
+        {"error_key", TS, false, NULL},
+        {"status_invalid_token", TI | TA | TS | TO, false, v_status_spec},
+        {"status_insufficient_scope", TI | TA | TS | TO, false, v_status_spec},
+        {"status_invalid_request", TI | TA | TS | TO, false, v_status_spec},
+        {"error_invalid_token", TS, false, NULL},
+        {"error_insufficient_scope", TS, false, NULL},
+        {"error_invalid_request", TS, false, NULL},
+        {"description", TS, false, NULL},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    size_t i, mark;
+    json_t *m;
+    const json_t *principals = json_object_get(vc->root, "principals");
+    static const char *const lists[] = {"allow", "deny"};
+    if (rc != AF_OK)
+        return rc;
+    if (json_object_get(v, "json") != NULL && json_object_get(v, "body") != NULL)
+        return vfail(vc, path, "give \"json\" or \"body\", not both");
+    for (i = 0; i < 2; i++) {
+        size_t j;
+        json_array_foreach(json_object_get(v, lists[i]), j, m)
+        {
+            if (json_object_get(principals, json_string_value(m)) != NULL)
+                continue;
+            (void)path_push(path, lists[i], &mark);
+            (void)path_pushi(path, j, &mark);
+            return vfail(vc, path, "\"%s\" is not one of the profile's principals",
+                         json_string_value(m));
+        }
+    }
+    return AF_OK;
+}
+
+static af_rc v_resources(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    size_t i, mark;
+    json_t *m;
+    af_rc rc;
+    json_array_foreach(v, i, m)
+    {
+        if (path_pushi(path, i, &mark) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = v_resource(vc, m, path);
+        if (rc != AF_OK)
+            return rc;
+        path_pop(path, mark);
+    }
+    return AF_OK;
+}
+
+/* How an app reports an outcome: a status (and a JSON key), or a redirect. */
+static af_rc v_outcome(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"status", TI | TA | TS | TO, false, v_status_spec},
+                                         {"redirect", TS, false, v_tmpl},
+                                         {"json_key", TS | TB, false, NULL}};
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    const json_t *jk = json_object_get(v, "json_key");
+    if (rc == AF_OK && json_is_true(jk))
+        rc = vfail(vc, path, "json_key is a key name, or false for none");
+    if (rc == AF_OK && json_object_get(v, "redirect") != NULL &&
+        (json_object_get(v, "status") != NULL || json_is_string(jk)))
+        rc = vfail(vc, path, "give \"redirect\" or \"status\"/\"json_key\", not both");
+    return rc;
+}
+
+static af_rc v_app_client(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    af_rc rc = v_client(vc, v, path);
+    if (rc == AF_OK && json_object_get(v, "id") == NULL)
+        rc = vfail(vc, path, "missing key \"id\"");
+    return rc;
+}
+
+static af_rc v_app(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"login", TS, true, v_tmpl},         {"callback", TS, true, v_tmpl},
+        {"protected", TA, true, v_strings},  {"bearer", TA, false, v_strings},
+        {"logout", TS, false, v_tmpl},       {"logout_method", TS, false, v_method},
+        {"authorize", TS, false, v_tmpl},    {"next_param", TS, false, NULL},
+        {"client", TO, true, v_app_client},  {"success", TO, false, v_outcome},
+        {"error", TO, false, v_outcome},     {"unauthenticated", TO, false, v_outcome},
+        {"session_cookie", TS, false, NULL}, {"description", TS, false, NULL},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc == AF_OK && json_array_size(json_object_get(v, "protected")) == 0) {
+        size_t mark;
+        (void)path_push(path, "protected", &mark);
+        rc = vfail(vc, path, "list at least one protected URL");
+    }
+    if (rc == AF_OK) {
+        size_t mark;
+        (void)path_push(path, "protected", &mark);
+        rc = v_tmpl_tree(vc, json_object_get(v, "protected"), path);
+        if (rc == AF_OK)
+            path_pop(path, mark);
+    }
+    return rc;
+}
+
 static const struct krule target_rules[] = {
     {"name", TS, false, NULL},
     {"issuer", TS, true, v_tmpl},
@@ -1292,6 +1527,11 @@ static const struct krule target_rules[] = {
     {"timeout_ms", TI, false, v_positive},
     {"max_body", TI, false, v_positive},
     {"skip", TO, false, v_skipmap},
+    {"admin", TO, false, v_admin},
+    {"principals", TO, false, v_principals},
+    {"resources", TA, false, v_resources},
+    {"app", TO, false, v_app},
+    {"description", TS, false, NULL},
 };
 
 static af_rc target_load(const char *text, size_t len, const char *name, const char *dir,

@@ -46,16 +46,79 @@ void af_scope_clear(struct af_scope *sc)
     sc->locals = sc->fresh = sc->pkce = sc->binds = NULL;
 }
 
-af_rc af_scope_bind_push(struct af_scope *sc, const json_t *bind, json_t **saved)
+/* bind_path_expand: a binding's path may itself be a template
+ * ("target.principals.{{res.allow[0]}}"), expanded against the bindings in
+ * force before this push. */
+static af_rc bind_path_expand(struct af_scope *sc, const json_t *v, json_t **out,
+                              struct af_err *err)
+{
+    char *s = NULL;
+    af_rc rc;
+    *out = NULL;
+    if (strstr(json_string_value(v), "{{") == NULL) {
+        *out = json_incref((json_t *)v);
+        return AF_OK;
+    }
+    rc = af_tmpl_expand_str(sc, json_string_value(v), &s, NULL, err);
+    if (rc == AF_OK && (s == NULL || *s == '\0'))
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "the binding %s expands to nothing",
+                        json_string_value(v));
+    if (rc == AF_OK) {
+        *out = json_string(s);
+        if (*out == NULL)
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "the binding %s is not UTF-8",
+                            json_string_value(v));
+    }
+    free(s);
+    return rc;
+}
+
+af_rc af_scope_bind_push(struct af_scope *sc, const json_t *bind, json_t **saved,
+                         struct af_err *err)
 {
     json_t *nb;
+    const char *k;
+    json_t *v;
+    af_rc rc = AF_OK;
     *saved = NULL;
     if (bind == NULL || json_object_size(bind) == 0)
         return AF_OK;
     nb = json_copy(sc->binds);
-    if (nb == NULL || json_object_update(nb, (json_t *)bind) != 0) {
-        json_decref(nb);
+    if (nb == NULL)
         return AF_ERR_NOMEM;
+    json_object_foreach((json_t *)bind, k, v)
+    {
+        json_t *nv = NULL;
+        if (json_is_string(v)) {
+            rc = bind_path_expand(sc, v, &nv, err);
+        } else if (json_is_object(v)) {
+            /* {"path": P, "defaults": D}: names missing under P are looked
+             * up under D (foreach elements over a suite's defaults). */
+            json_t *p = NULL, *d = NULL;
+            rc = bind_path_expand(sc, json_object_get(v, "path"), &p, err);
+            if (rc == AF_OK && json_is_string(json_object_get(v, "defaults")))
+                rc = bind_path_expand(sc, json_object_get(v, "defaults"), &d, err);
+            if (rc == AF_OK) {
+                nv = json_object();
+                if (nv == NULL || json_object_set(nv, "path", p) != 0 ||
+                    (d != NULL && json_object_set(nv, "defaults", d) != 0))
+                    rc = AF_ERR_NOMEM;
+            }
+            json_decref(p);
+            json_decref(d);
+        } else {
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "binding %s: not a path", k);
+        }
+        if (rc == AF_OK && json_object_set_new(nb, k, nv) != 0)
+            rc = AF_ERR_NOMEM;
+        else if (rc != AF_OK)
+            json_decref(nv);
+        if (rc != AF_OK)
+            break;
+    }
+    if (rc != AF_OK) {
+        json_decref(nb);
+        return rc;
     }
     *saved = sc->binds;
     sc->binds = nb;
@@ -216,13 +279,24 @@ static af_rc var_get(struct af_scope *sc, const char *name, int depth, json_t **
     if (*rest == '.')
         rest++;
     v = json_object_getn(sc->binds, name, seg);
-    if (json_is_string(v)) {
+    if (json_is_string(v) || json_is_object(v)) {
+        const char *path = json_is_string(v) ? json_string_value(v)
+                                             : json_string_value(json_object_get(v, "path"));
+        const char *defs = json_string_value(json_object_get(v, "defaults"));
         char *nn = NULL;
         af_rc rc;
-        if (asprintf(&nn, "%s%s", json_string_value(v), name + seg) < 0)
+        if (asprintf(&nn, "%s%s", path, name + seg) < 0)
             return AF_ERR_NOMEM;
         rc = var_get(sc, nn, depth + 1, out, literal, err);
         free(nn);
+        if (rc == AF_ERR_NOTFOUND && defs != NULL && name[seg] != '\0') {
+            nn = NULL;
+            if (asprintf(&nn, "%s%s", defs, name + seg) < 0)
+                return AF_ERR_NOMEM;
+            af_err_clear(err);
+            rc = var_get(sc, nn, depth + 1, out, literal, err);
+            free(nn);
+        }
         return rc;
     }
     if (seg_is(name, seg, "fresh")) {
@@ -589,21 +663,84 @@ af_rc af_tmpl_expand_str(struct af_scope *sc, const char *tmpl, char **out, bool
     return rc;
 }
 
-af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out, struct af_err *err)
+/* whole_ref: tmpl is exactly one {{NAME}} or {{?NAME}} without filters;
+ * *name (caller frees) and *optional describe it. */
+static bool whole_ref(const char *tmpl, char **name, bool *optional)
+{
+    size_t len = strlen(tmpl);
+    struct ref r;
+    struct af_err e;
+    *name = NULL;
+    if (len < 5 || strncmp(tmpl, "{{", 2) != 0 || strcmp(tmpl + len - 2, "}}") != 0 ||
+        strstr(tmpl + 2, "{{") != NULL || strstr(tmpl, "}}") != tmpl + len - 2)
+        return false;
+    af_err_clear(&e);
+    if (parse_ref(tmpl + 2, len - 4, &r, &e) != AF_OK || r.filt != NULL)
+        return false;
+    *name = strndup(r.name, r.nlen);
+    *optional = r.optional;
+    return *name != NULL;
+}
+
+static af_rc expand_json(struct af_scope *sc, const json_t *v, int depth, json_t **out,
+                         struct af_err *err);
+
+/* expand_json_string: a string that is one whole reference takes the
+ * variable's JSON value (a number stays a number, an array an array: the
+ * admin API wants "ttl": 60, a status list stays a list); any other string
+ * is expanded as text. */
+static af_rc expand_json_string(struct af_scope *sc, const char *tmpl, int depth, json_t **out,
+                                struct af_err *err)
+{
+    char *name = NULL, *s = NULL;
+    bool optional = false, om = false, literal = true;
+    json_t *val = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    if (whole_ref(tmpl, &name, &optional)) {
+        rc = var_get(sc, name, 0, &val, &literal, err);
+        if ((rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID) && optional) {
+            af_err_clear(err);
+            rc = AF_OK; /* omitted */
+            goto out;
+        }
+        if (rc != AF_OK)
+            goto out;
+        if (!json_is_string(val)) {
+            if (literal) {
+                *out = json_deep_copy(val);
+                rc = *out ? AF_OK : AF_ERR_NOMEM;
+            } else {
+                rc = expand_json(sc, val, depth + 1, out, err);
+            }
+            goto out;
+        }
+    }
+    rc = af_tmpl_expand_str(sc, tmpl, &s, &om, err);
+    if (rc == AF_OK && !om) {
+        *out = json_string(s);
+        if (*out == NULL)
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "expanded value is not UTF-8");
+    }
+out:
+    json_decref(val);
+    free(name);
+    free(s);
+    return rc;
+}
+
+static af_rc expand_json(struct af_scope *sc, const json_t *v, int depth, json_t **out,
+                         struct af_err *err)
 {
     af_rc rc = AF_OK;
     json_t *r = NULL;
     *out = NULL;
+    if (depth > AF_PROBE_TMPL_DEPTH)
+        return AF_ERR_SET(err, AF_ERR_INVALID, "templates nest more than %d deep (a loop?)",
+                          AF_PROBE_TMPL_DEPTH);
     if (json_is_string(v)) {
-        char *s = NULL;
-        bool om = false;
-        rc = af_tmpl_expand_str(sc, json_string_value(v), &s, &om, err);
-        if (rc == AF_OK && !om) {
-            r = json_string(s);
-            if (r == NULL)
-                rc = AF_ERR_SET(err, AF_ERR_INVALID, "expanded value is not UTF-8");
-        }
-        free(s);
+        return expand_json_string(sc, json_string_value(v), depth, out, err);
     } else if (json_is_object(v)) {
         const char *k;
         json_t *m;
@@ -613,7 +750,7 @@ af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out, st
         json_object_foreach((json_t *)v, k, m)
         {
             json_t *e = NULL;
-            rc = af_tmpl_expand_json(sc, m, &e, err);
+            rc = expand_json(sc, m, depth, &e, err);
             if (rc != AF_OK)
                 break;
             if (e != NULL && json_object_set_new(r, k, e) != 0) {
@@ -630,7 +767,7 @@ af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out, st
         json_array_foreach(v, i, m)
         {
             json_t *e = NULL;
-            rc = af_tmpl_expand_json(sc, m, &e, err);
+            rc = expand_json(sc, m, depth, &e, err);
             if (rc != AF_OK)
                 break;
             if (e != NULL && json_array_append_new(r, e) != 0) {
@@ -647,6 +784,11 @@ af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out, st
     }
     *out = r;
     return AF_OK;
+}
+
+af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out, struct af_err *err)
+{
+    return expand_json(sc, v, 0, out, err);
 }
 
 af_rc af_tmpl_check(const char *tmpl, struct af_err *err)
