@@ -30,24 +30,24 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: authflowd [OPTIONS]\n"
-            "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
-            "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
-            "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
-            "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
-            "      --admin-listen ADDR:PORT\n"
-            "                         serve the admin API (token minting, docs/admin.md) there;\n"
-            "                         overrides admin.listen and admin.enabled\n"
-            "      --ready-file PATH  write the issuer URL (and the admin URL on a second\n"
-            "                         line) to PATH once listening\n"
-            "      --check-config     load and validate the configuration, then exit\n"
-            "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
-            "  -V, --version          print the version and exit\n"
-            "  -h, --help             print this help and exit\n\n"
-            "The first line written to stdout is the issuer URL; with the admin API on, a\n"
-            "later line reads \"#   admin:     URL\".\n"
-            "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
+    fprintf(f, "Usage: authflowd [OPTIONS]\n"
+               "A strict mock OAuth 2.0 / OpenID Connect provider for tests.\n\n"
+               "  -c, --config FILE      configuration (JSON); see docs/config.md\n"
+               "  -l, --listen ADDR:PORT listen address (port 0 picks a free port)\n"
+               "  -i, --issuer URL       issuer URL, when users reach the server by another name\n"
+               "      --admin-listen ADDR:PORT\n"
+               "                         serve the admin API (tokens, scenarios, ledger;\n"
+               "                         docs/admin.md) there;\n"
+               "                         overrides admin.listen and admin.enabled\n"
+               "      --ready-file PATH  write the issuer URL (and the admin URL on a second\n"
+               "                         line) to PATH once listening\n"
+               "      --check-config     load and validate the configuration, then exit\n"
+               "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
+               "  -V, --version          print the version and exit\n"
+               "  -h, --help             print this help and exit\n\n"
+               "The first line written to stdout is the issuer URL; with the admin API on, a\n"
+               "later line reads \"#   admin:     URL\".\n"
+               "SIGTERM or SIGINT stop the server after in-flight requests finish.\n");
 }
 
 /* write_ready_file: url, then admin_url (when not NULL), one per line. */
@@ -82,7 +82,7 @@ static void print_banner(const struct af_config *cfg, const char *issuer, const 
     printf("# authflowd %s is ready\n", PACKAGE_VERSION);
     printf("#   discovery: %s/.well-known/openid-configuration\n", issuer);
     if (admin_url != NULL)
-        printf("#   admin:     %s (POST %s/admin/tokens mints tokens)\n", admin_url, admin_url);
+        printf("#   admin:     %s (/admin/tokens, /admin/scenarios, /admin/ledger)\n", admin_url);
     if (demo != NULL) {
         printf("#   client:    client_id=%s client_secret=%s\n", demo->id, demo->secret);
         if (demo->redirect_uris.n > 0)
@@ -168,6 +168,12 @@ int main(int argc, char **argv)
     if (af_cfg_load_file(config, &cfg, &err) != AF_OK) {
         fprintf(stderr, "authflowd: %s\n", err.msg);
         return EXIT_USAGE;
+    }
+    /* what only the server knows (scenario names) is a config error too */
+    if (af_server_check_config(cfg, &err) != AF_OK) {
+        fprintf(stderr, "authflowd: %s\n", err.msg);
+        ret = EXIT_USAGE;
+        goto out;
     }
     if (check_only) {
         printf("%s: OK\n", config);

@@ -441,6 +441,34 @@ static const struct {
      "user-sub-too-long.json:2:21: users[0].sub: longer than 255 characters (OIDC Core §2)"},
     {"user-without-username.json", AF_ERR_INVALID,
      "user-without-username.json:3:5: users[0].username: missing (expected a string)"},
+    /* scenarios: clients and users must exist, delays stay under the cap
+     * (the names are the server's to check: check_server.c) */
+    {"scenario-client-unknown.json", AF_ERR_INVALID,
+     "scenario-client-unknown.json:5:47: scenarios[1].client: names no configured client "
+     "(expected the client_id of one of clients[], got \"apq\")"},
+    {"scenario-delay-over-cap.json", AF_ERR_INVALID,
+     "scenario-delay-over-cap.json:3:51: scenarios[0].delay_ms: longer than "
+     "limits.max_delay_ms (1000 ms, got 1500)"},
+    {"scenario-name-missing.json", AF_ERR_INVALID,
+     "scenario-name-missing.json:3:5: scenarios[0].name: missing (expected a string)"},
+    {"scenario-times-negative.json", AF_ERR_INVALID,
+     "scenario-times-negative.json:2:49: scenarios[0].times: out of range (expected an integer "
+     "from 0 to 1000000, got -1)"},
+    {"scenario-unknown-key.json", AF_ERR_INVALID,
+     "scenario-unknown-key.json:2:40: scenarios[0].time: unknown key (did you mean \"times\"?)"},
+    {"scenario-user-unknown.json", AF_ERR_INVALID,
+     "scenario-user-unknown.json:3:54: scenarios[0].user: names no configured user (expected "
+     "the username or sub of one of users[], got \"bob\")"},
+    {"scenarios-not-array.json", AF_ERR_INVALID,
+     "scenarios-not-array.json:2:16: scenarios: wrong type (expected an array of objects, got an "
+     "object)"},
+    /* the ledger's ring and the delay cap are bounded */
+    {"ledger-max-entries-too-big.json", AF_ERR_INVALID,
+     "ledger-max-entries-too-big.json:2:29: ledger.max_entries: out of range (expected an "
+     "integer from 0 to 1000000, got 1000001)"},
+    {"max-delay-too-long.json", AF_ERR_INVALID,
+     "max-delay-too-long.json:2:30: limits.max_delay_ms: out of range (expected an integer from 0 "
+     "to 10000, got 60000)"},
     {"username-duplicate.json", AF_ERR_INVALID,
      "username-duplicate.json:5:32: users[2].username: duplicate of users[0].username: "
      "\"alice\""},
@@ -575,7 +603,7 @@ static const struct {
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
      "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, login, "
-     "lifetimes, keys, limits, clients, users, admin)"},
+     "lifetimes, keys, limits, clients, users, admin, scenarios, ledger)"},
     /* values */
     {"{\"listen\": \"[::1:9000\"}", AF_ERR_INVALID, "listen: unclosed \"[\""},
     {"{\"listen\": \"[fe80::zz]:9000\"}", AF_ERR_INVALID, "listen: not an IPv6 address"},
@@ -821,6 +849,43 @@ START_TEST(test_defaults_empty)
     ck_assert_str_eq(cfg->admin_listen, "127.0.0.1:9001");
     ck_assert_ptr_null(cfg->admin_secret);
     ck_assert(!cfg->admin_allow_remote);
+    /* no scenario queued, a ledger of 1000, delays up to 10 s */
+    ck_assert_uint_eq(cfg->nscenarios, 0);
+    ck_assert_ptr_null(cfg->scenarios);
+    ck_assert_uint_eq(cfg->ledger_max_entries, 1000);
+    ck_assert_int_eq(cfg->max_delay_ms, 10000);
+    af_cfg_free(cfg);
+}
+END_TEST
+
+/* Queued scenarios as loaded: the defaults (times 1, delay_ms -1 for "the
+ * scenario's default", client and user any) and the values given, in
+ * order. The loader does not know the names: any string loads here. */
+START_TEST(test_scenarios_loaded)
+{
+    struct af_config *cfg = expect_load(
+        "{\"clients\": [{\"client_id\": \"svc\", \"client_secret\": \"s\", \"grant_types\": "
+        "[\"client_credentials\"]}], \"users\": [{\"sub\": \"u-1\", \"username\": \"alice\"}], "
+        "\"ledger\": {\"max_entries\": 0}, \"limits\": {\"max_delay_ms\": 500}, "
+        "\"scenarios\": [{\"name\": \"token_invalid_grant\"}, {\"name\": \"jwks_slow\", "
+        "\"delay_ms\": 500, \"times\": 0}, {\"name\": \"not-checked-here\", \"client\": "
+        "\"svc\", \"user\": \"u-1\"}, {\"name\": \"y\", \"client\": null, \"user\": null}]}");
+
+    ck_assert_uint_eq(cfg->ledger_max_entries, 0);
+    ck_assert_int_eq(cfg->max_delay_ms, 500);
+    ck_assert_uint_eq(cfg->nscenarios, 4);
+    ck_assert_str_eq(cfg->scenarios[0].name, "token_invalid_grant");
+    ck_assert_int_eq(cfg->scenarios[0].times, 1);
+    ck_assert_int_eq(cfg->scenarios[0].delay_ms, -1);
+    ck_assert_ptr_null(cfg->scenarios[0].client);
+    ck_assert_ptr_null(cfg->scenarios[0].user);
+    ck_assert_str_eq(cfg->scenarios[1].name, "jwks_slow");
+    ck_assert_int_eq(cfg->scenarios[1].times, 0);
+    ck_assert_int_eq(cfg->scenarios[1].delay_ms, 500);
+    ck_assert_str_eq(cfg->scenarios[2].client, "svc");
+    ck_assert_str_eq(cfg->scenarios[2].user, "u-1");
+    ck_assert_ptr_null(cfg->scenarios[3].client);
+    ck_assert_ptr_null(cfg->scenarios[3].user);
     af_cfg_free(cfg);
 }
 END_TEST
@@ -917,6 +982,12 @@ static const char *const accepted[] = {
     "{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"s\", \"grant_types\": "
     "[\"client_credentials\"], \"access_token_audience\": [\"urn:example:api\", "
     "\"https://api.example/v1\"]}]}",
+    /* scenarios: empty, a user by sub, a delay at the cap, no ledger */
+    "{\"scenarios\": []}",
+    "{\"users\": [{\"sub\": \"u-1\", \"username\": \"alice\"}], \"scenarios\": [{\"name\": "
+    "\"id_token_expired\", \"user\": \"u-1\", \"times\": 1000000}]}",
+    "{\"limits\": {\"max_delay_ms\": 0}, \"scenarios\": [{\"name\": \"jwks_slow\", "
+    "\"delay_ms\": 0}], \"ledger\": {\"max_entries\": 0}}",
 };
 
 START_TEST(test_accepted)
@@ -1104,8 +1175,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 9 top-level keys and 33 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 42);
+    /* 11 top-level keys and 40 nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 51);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
@@ -1233,6 +1304,7 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_oversized);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_defaults_empty);
+    tcase_add_test(tc, test_scenarios_loaded);
     tcase_add_loop_test(tc, test_client_defaults, 0,
                         (int)(sizeof(client_defaults) / sizeof(client_defaults[0])));
     tcase_add_test(tc, test_user_defaults);

@@ -1115,6 +1115,728 @@ START_TEST(test_refresh_replay_revokes_issued)
 }
 END_TEST
 
+/* ---- the request ledger (ledger.c) ---- */
+
+static json_t *entry_for(const char *method, const char *path, const char *client_id)
+{
+    json_t *e = json_pack("{s:I, s:s, s:s, s:s?}", "seq", (json_int_t)0, "method", method, "path",
+                          path, "client_id", client_id);
+    ck_assert_ptr_nonnull(e);
+    return e;
+}
+
+static json_t *query(struct af_ledger *l, const struct af_ledger_filter *f)
+{
+    json_t *out = NULL;
+    ck_assert_int_eq(af_ledger_query(l, f, &out), AF_OK);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+static json_int_t int_member(const json_t *o, const char *name)
+{
+    const json_t *v = json_object_get(o, name);
+    ck_assert_msg(json_is_integer(v), "no integer member %s", name);
+    return json_integer_value(v);
+}
+
+static json_int_t seq_at(const json_t *answer, size_t i)
+{
+    return int_member(json_array_get(json_object_get(answer, AF_LEDGER_ENTRIES), i), "seq");
+}
+
+/* The ring keeps the newest max_entries; seqs grow by one and survive a
+ * clear, so a cursor stays valid. */
+START_TEST(test_ledger_ring)
+{
+    struct af_ledger *l = NULL;
+    struct af_ledger_filter f = {.limit = AF_LEDGER_LIMIT_MAX};
+    json_t *a;
+
+    ck_assert_int_eq(af_ledger_new(3, &l), AF_OK);
+    for (unsigned long long i = 1; i <= 5; i++)
+        ck_assert_uint_eq(af_ledger_add(l, entry_for("GET", "/jwks", NULL), NULL), i);
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 3);
+    ck_assert_int_eq(seq_at(a, 0), 3); /* oldest first; 1 and 2 were pushed out */
+    ck_assert_int_eq(seq_at(a, 2), 5);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_NEXT), 5);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_DROPPED), 2);
+    json_decref(a);
+
+    /* since: strictly after; nothing dropped past the cursor */
+    f.since = 4;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 1);
+    ck_assert_int_eq(seq_at(a, 0), 5);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_DROPPED), 0);
+    json_decref(a);
+    f.since = 5;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 0);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_NEXT), 5);
+    json_decref(a);
+
+    /* limit cuts, and next resumes right after the last entry returned */
+    f.since = 0;
+    f.limit = 1;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 1);
+    ck_assert_int_eq(seq_at(a, 0), 3);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_NEXT), 3);
+    json_decref(a);
+    /* limit 0: the cursor only */
+    f.limit = 0;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 0);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_NEXT), 5);
+    json_decref(a);
+
+    /* clear: entries go, the seq goes on */
+    ck_assert_uint_eq(af_ledger_clear(l), 3);
+    f.limit = AF_LEDGER_LIMIT_MAX;
+    f.since = 5;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 0);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_DROPPED), 0);
+    json_decref(a);
+    ck_assert_uint_eq(af_ledger_add(l, entry_for("GET", "/jwks", NULL), NULL), 6);
+    f.since = 0;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 1);
+    ck_assert_int_eq(seq_at(a, 0), 6);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_DROPPED), 5);
+    json_decref(a);
+    af_ledger_free(l);
+
+    /* max_entries 0 records nothing; a NULL ledger neither */
+    ck_assert_int_eq(af_ledger_new(0, &l), AF_OK);
+    ck_assert_uint_eq(af_ledger_add(l, entry_for("GET", "/jwks", NULL), NULL), 0);
+    ck_assert_uint_eq(af_ledger_add(NULL, entry_for("GET", "/jwks", NULL), NULL), 0);
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), 0);
+    json_decref(a);
+    af_ledger_free(l);
+    af_ledger_free(NULL);
+}
+END_TEST
+
+/* Filters combine with AND; the code filter matches the full value kept
+ * beside the entry, never a prefix. */
+static const struct {
+    const char *path, *method, *client_id, *code;
+    int count;
+    json_int_t first_seq;
+} filter_cases[] = {
+    {NULL, NULL, NULL, NULL, 5, 1},
+    {"/token", NULL, NULL, NULL, 3, 2},
+    {"/token", "POST", "app", NULL, 2, 2},
+    {NULL, NULL, "other", NULL, 1, 4},
+    {"/token", NULL, NULL, "code-AAAA-full-value", 1, 3},
+    {NULL, NULL, NULL, "code-AAAA", 0, 0}, /* a prefix is not the code */
+    {"/TOKEN", NULL, NULL, NULL, 0, 0},    /* exact, case-sensitive */
+    {NULL, "GET", "app", NULL, 1, 1},
+};
+
+START_TEST(test_ledger_filters)
+{
+    struct af_ledger *l = NULL;
+    struct af_ledger_filter f = {.limit = AF_LEDGER_LIMIT_MAX};
+    json_t *a;
+
+    ck_assert_int_eq(af_ledger_new(10, &l), AF_OK);
+    af_ledger_add(l, entry_for("GET", "/authorize", "app"), NULL);
+    af_ledger_add(l, entry_for("POST", "/token", "app"), strdup("code-BBBB-full-value"));
+    af_ledger_add(l, entry_for("POST", "/token", "app"), strdup("code-AAAA-full-value"));
+    af_ledger_add(l, entry_for("POST", "/token", "other"), NULL);
+    af_ledger_add(l, entry_for("GET", "/jwks", NULL), NULL);
+    f.path = filter_cases[_i].path;
+    f.method = filter_cases[_i].method;
+    f.client_id = filter_cases[_i].client_id;
+    f.code = filter_cases[_i].code;
+    a = query(l, &f);
+    ck_assert_int_eq(int_member(a, AF_LEDGER_COUNT), filter_cases[_i].count);
+    ck_assert_uint_eq(json_array_size(json_object_get(a, AF_LEDGER_ENTRIES)),
+                      (size_t)filter_cases[_i].count);
+    if (filter_cases[_i].count > 0)
+        ck_assert_int_eq(seq_at(a, 0), filter_cases[_i].first_seq);
+    /* next is the newest seq whatever the filter kept */
+    ck_assert_int_eq(int_member(a, AF_LEDGER_NEXT), 5);
+    json_decref(a);
+    af_ledger_free(l);
+}
+END_TEST
+
+/* What each parameter shows (docs/admin.md, "The ledger"). */
+static const struct {
+    const char *name, *value, *shown;
+} redact_cases[] = {
+    {AF_P_CLIENT_SECRET, "s3cret-value", "[redacted 12 chars]"},
+    {AF_P_PASSWORD, "pw", "[redacted 2 chars]"},
+    {"client_assertion", "eyJhbGciOi.x.y", "[redacted 14 chars]"},
+    {AF_P_CODE_VERIFIER, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+     "[43 chars]"},                                                 /* RFC 7636 Appendix B */
+    {AF_P_CODE, "SplxlOBeZQQYbYS6WxSbIA", "SplxlOBe...(22 chars)"}, /* RFC 6749 §4.1.2 */
+    {AF_P_ACCESS_TOKEN, "2YotnFZFEjr1zCsicMWpAA", "2YotnFZF...(22 chars)"},
+    {AF_P_REFRESH_TOKEN, "tGzv3JOkF0XG5Qx2TlKWIA", "tGzv3JOk...(22 chars)"},
+    {AF_P_ID_TOKEN_HINT, "eyJhbGciOiJSUzI1NiJ9.e30.sig", "eyJhbGci...(28 chars)"},
+    {AF_P_TOKEN, "short", "[5 chars]"}, /* too short to show a part of */
+    {AF_P_STATE, "af0ifjsldkj", "af0ifjsldkj"},
+    {AF_P_REDIRECT_URI, "https://client.example.org/cb", "https://client.example.org/cb"},
+    {AF_P_NONCE, "", ""},
+};
+
+START_TEST(test_ledger_redact)
+{
+    char *shown = af_ledger_redact(redact_cases[_i].name, redact_cases[_i].value);
+    ck_assert_ptr_nonnull(shown);
+    ck_assert_str_eq(shown, redact_cases[_i].shown);
+    free(shown);
+}
+END_TEST
+
+/* Long values are cut at a character boundary (the JSON stays valid
+ * UTF-8). */
+START_TEST(test_ledger_redact_long)
+{
+    char value[AF_LEDGER_VALUE_MAX + 40], *shown;
+    size_t i;
+
+    /* "x" then two-byte "é"s: byte 512 is the second byte of one, so a
+     * cut there would split it */
+    value[0] = 'x';
+    for (i = 1; i + 2 < sizeof(value); i += 2)
+        memcpy(value + i, "\xc3\xa9", 2);
+    value[i] = '\0';
+    ck_assert(((unsigned char)value[AF_LEDGER_VALUE_MAX] & 0xC0) == 0x80);
+    shown = af_ledger_redact(AF_P_STATE, value);
+    ck_assert_ptr_nonnull(shown);
+    ck_assert_uint_le(strlen(shown), AF_LEDGER_VALUE_MAX + 32);
+    ck_assert(af_utf8_valid(shown, strlen(shown)));
+    ck_assert_ptr_nonnull(strstr(shown, "...("));
+    free(shown);
+}
+END_TEST
+
+/* An entry from a request and its answer: facts, parameters, and no
+ * secret anywhere in its JSON text. */
+START_TEST(test_ledger_entry)
+{
+    static const char *const secrets[] = {"s3cret-value",
+                                          "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                                          "SplxlOBeZQQYbYS6WxSbIA", "the-pass", NULL};
+    struct af_req req;
+    struct af_resp resp;
+    json_t *e, *pkce;
+    char *code = NULL, *text;
+
+    memset(&req, 0, sizeof(req));
+    memset(&resp, 0, sizeof(resp));
+    af_params_init(&req.query, 64);
+    af_params_init(&req.form, 64);
+    af_params_init(&resp.headers, 8);
+    af_buf_init(&resp.body, 4096);
+    req.method_str = "POST";
+    req.path = "/token";
+    req.raw_query = "client_secret=s3cret-value";
+    ck_assert_int_eq(af_params_add(&req.query, AF_P_CLIENT_SECRET, "s3cret-value"), AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_GRANT_TYPE, AF_GT_AUTHORIZATION_CODE), AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_CODE, "SplxlOBeZQQYbYS6WxSbIA"), AF_OK);
+    ck_assert_int_eq(
+        af_params_add(&req.form, AF_P_CODE_VERIFIER, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_PASSWORD, "the-pass"), AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_SCOPE, "openid"), AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_SCOPE, "email"), AF_OK);
+    ck_assert_int_eq(af_params_add(&req.form, AF_P_CLIENT_ID, "app"), AF_OK);
+    req.facts.client_auth = AF_LEDGER_SECRET_IN_QUERY;
+    req.facts.pkce_seen = true;
+    req.facts.pkce_sent = true;
+    req.facts.pkce_method = AF_PKCE_S256;
+    req.facts.pkce_verified = 0;
+    req.facts.scenario = af_scenario_find("token_invalid_grant");
+    req.facts.delay_ms = 1500;
+    af_resp_oauth_error(&resp, 400, AF_E_INVALID_GRANT, "nope");
+
+    e = af_ledger_entry(&req, &resp, &code);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(code, "SplxlOBeZQQYbYS6WxSbIA");
+    text = json_dumps(e, JSON_COMPACT);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; secrets[i] != NULL; i++)
+        ck_assert_msg(strstr(text, secrets[i]) == NULL, "secret %s in %s", secrets[i], text);
+    ck_assert_str_eq(member(e, "method"), "POST");
+    ck_assert_str_eq(member(e, "path"), "/token");
+    ck_assert_str_eq(member(e, "client_id"), "app"); /* from the form */
+    ck_assert_str_eq(member(e, "client_auth"), AF_LEDGER_SECRET_IN_QUERY);
+    ck_assert_str_eq(member(e, "scenario"), "token_invalid_grant");
+    ck_assert_str_eq(member(e, "error"), AF_E_INVALID_GRANT);
+    ck_assert_int_eq(int_member(e, "status"), 400);
+    ck_assert_int_eq(int_member(e, "delay_ms"), 1500);
+    ck_assert_str_eq(member(json_object_get(e, "query"), AF_P_CLIENT_SECRET),
+                     "[redacted 12 chars]");
+    ck_assert_str_eq(member(json_object_get(e, "form"), AF_P_CODE), "SplxlOBe...(22 chars)");
+    /* a repeated parameter keeps every value */
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(e, "form"), AF_P_SCOPE)), 2);
+    pkce = json_object_get(e, "pkce");
+    ck_assert(json_is_true(json_object_get(pkce, "sent")));
+    ck_assert(json_is_false(json_object_get(pkce, "verified")));
+    ck_assert_str_eq(member(pkce, "method"), AF_PKCE_S256);
+    ck_assert(json_is_null(json_object_get(e, "bearer")));
+    free(text);
+    free(code);
+    json_decref(e);
+
+    /* an error redirect: the error comes from the Location's query */
+    af_resp_redirect(&resp, 302,
+                     "https://rp.example/cb?error=access_denied&state=xyz&iss=https%3A%2F%2Fas");
+    resp.ctype = NULL;
+    req.facts.pkce_seen = false;
+    e = af_ledger_entry(&req, &resp, &code);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(member(e, "error"), AF_E_ACCESS_DENIED);
+    ck_assert(json_is_null(json_object_get(e, "pkce")));
+    free(code);
+    json_decref(e);
+
+    af_params_free(&req.query);
+    af_params_free(&req.form);
+    af_params_free(&resp.headers);
+    af_buf_free(&resp.body);
+}
+END_TEST
+
+/* ---- scenarios (scenario.c) ---- */
+
+static char *read_text(const char *rel)
+{
+    const char *dir = getenv("AF_SRCDIR");
+    char *path = NULL, *buf;
+    FILE *f;
+    long n;
+
+    ck_assert_int_ge(asprintf(&path, "%s/%s", dir && *dir ? dir : ".", rel), 0);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    free(path);
+    return buf;
+}
+
+/* The table: unique names of [a-z0-9_], a known stage, a description, an
+ * apply function; the delay flag only where a delay is applied; and every
+ * name documented in docs/scenarios.md as `name`. */
+START_TEST(test_scenario_table)
+{
+    char *doc = read_text("docs/scenarios.md"), needle[96];
+    const struct af_scenario *sc;
+    size_t i, j, n = af_scenario_count(), stages[AF_STAGE_COUNT] = {0};
+
+    ck_assert_uint_ge(n, 36);
+    for (i = 0; i < n; i++) {
+        sc = af_scenario_at(i);
+        ck_assert_ptr_nonnull(sc);
+        ck_assert_uint_gt(strlen(sc->name), 0);
+        ck_assert_uint_eq(strspn(sc->name, "abcdefghijklmnopqrstuvwxyz0123456789_"),
+                          strlen(sc->name));
+        ck_assert_int_lt(sc->stage, AF_STAGE_COUNT);
+        ck_assert_ptr_nonnull(sc->apply);
+        ck_assert_uint_gt(strlen(sc->description), 10);
+        ck_assert_ptr_eq(af_scenario_find(sc->name), sc);
+        for (j = 0; j < i; j++)
+            ck_assert_str_ne(af_scenario_at(j)->name, sc->name);
+        snprintf(needle, sizeof(needle), "`%s`", sc->name);
+        ck_assert_msg(strstr(doc, needle) != NULL, "docs/scenarios.md does not document %s",
+                      needle);
+        stages[sc->stage]++;
+    }
+    for (i = 0; i < AF_STAGE_COUNT; i++)
+        ck_assert_msg(stages[i] > 0, "no scenario of stage %s", af_stage_name((af_stage)i));
+    ck_assert_ptr_null(af_scenario_at(n));
+    ck_assert_ptr_null(af_scenario_find("id_token_bad_signaturE"));
+    ck_assert_ptr_null(af_scenario_find(""));
+    ck_assert_ptr_null(af_scenario_find(NULL));
+    ck_assert(af_scenario_find("token_delay")->takes_delay);
+    ck_assert(af_scenario_find("jwks_slow")->takes_delay);
+    ck_assert(!af_scenario_find("token_invalid_grant")->takes_delay);
+    free(doc);
+}
+END_TEST
+
+/* Each non-ID-token scenario's effect is what its name says. */
+static const struct {
+    const char *name;
+    const char *authz_error, *token_error;
+    unsigned token_status;
+} effect_cases[] = {
+    {"authorize_access_denied", AF_E_ACCESS_DENIED, NULL, 0},
+    {"authorize_server_error", AF_E_SERVER_ERROR, NULL, 0},
+    {"authorize_temporarily_unavailable", AF_E_TEMP_UNAVAILABLE, NULL, 0},
+    {"authorize_invalid_scope", AF_E_INVALID_SCOPE, NULL, 0},
+    {"token_invalid_grant", NULL, AF_E_INVALID_GRANT, 400},
+    {"token_invalid_client", NULL, AF_E_INVALID_CLIENT, 401},
+    {"token_server_error", NULL, AF_E_SERVER_ERROR, 500},
+    {"token_type_uppercase", NULL, NULL, 0},
+};
+
+START_TEST(test_scenario_effects)
+{
+    struct af_scen_ctx sx;
+
+    memset(&sx, 0, sizeof(sx));
+    sx.fx.drop_code = true; /* run() starts from a clean effect */
+    ck_assert_int_eq(af_scenario_run(af_scenario_find(effect_cases[_i].name), &sx), AF_OK);
+    ck_assert(!sx.fx.drop_code);
+    if (effect_cases[_i].authz_error)
+        ck_assert_str_eq(sx.fx.authz_error, effect_cases[_i].authz_error);
+    else
+        ck_assert_ptr_null(sx.fx.authz_error);
+    if (effect_cases[_i].token_error)
+        ck_assert_str_eq(sx.fx.token_error, effect_cases[_i].token_error);
+    else
+        ck_assert_ptr_null(sx.fx.token_error);
+    ck_assert_uint_eq(sx.fx.token_status, effect_cases[_i].token_status);
+    /* an ID token scenario needs its claims and header */
+    ck_assert_int_eq(af_scenario_run(af_scenario_find("id_token_missing_sub"), &sx), AF_ERR_STATE);
+    ck_assert_int_eq(af_scenario_run(NULL, &sx), AF_OK);
+}
+END_TEST
+
+/* login_hint "USER+SCENARIO" (docs/scenarios.md). */
+static const struct {
+    const char *hint;
+    bool ok;
+    const char *scenario;
+    size_t user_len;
+} hint_cases[] = {
+    {"alice+id_token_bad_signature", true, "id_token_bad_signature", 5},
+    {"alice id_token_bad_signature", true, "id_token_bad_signature", 5}, /* '+' decoded */
+    {"+token_delay", true, "token_delay", 0},
+    {"a+b+jwks_error", true, "jwks_error", 3}, /* the last separator */
+    {"alice", false, NULL, 0},
+    {"alice+", false, NULL, 0},
+    {"alice+no_such_scenario", false, NULL, 0},
+    {"alice+Token_delay", false, NULL, 0},
+    {"", false, NULL, 0},
+};
+
+START_TEST(test_scenario_login_hint)
+{
+    const struct af_scenario *sc = (const void *)1;
+    size_t ulen = 99;
+    bool ok = af_scen_login_hint(hint_cases[_i].hint, &sc, &ulen);
+
+    ck_assert_int_eq(ok, hint_cases[_i].ok);
+    if (hint_cases[_i].ok) {
+        ck_assert_str_eq(sc->name, hint_cases[_i].scenario);
+        ck_assert_uint_eq(ulen, hint_cases[_i].user_len);
+    } else {
+        ck_assert_ptr_null(sc);
+    }
+}
+END_TEST
+
+/* A server struct with a scenario engine over the unit test config. */
+static void scen_setup(void)
+{
+    struct af_err err;
+    json_t *jwk = NULL;
+
+    server_setup();
+    ck_assert_int_eq(af_key_public_jwk(srv.keys[0], &jwk), AF_OK);
+    srv.jwks = json_pack("{s:[o]}", AF_JWKS_KEYS, jwk);
+    ck_assert_ptr_nonnull(srv.jwks);
+    af_err_clear(&err);
+    ck_assert_msg(af_scen_engine_new(&srv, &srv.scen, &err) == AF_OK, "%s", err.msg);
+}
+
+static void scen_teardown(void)
+{
+    af_scen_engine_free(srv.scen);
+    json_decref(srv.jwks);
+    srv.scen = NULL;
+    srv.jwks = NULL;
+    server_teardown();
+}
+
+static void queue(const char *name, const char *client, const char *user, long times, long delay_ms)
+{
+    struct af_scen_spec spec = {af_scenario_find(name), client, user, times, delay_ms};
+    char msg[256];
+    ck_assert_ptr_nonnull(spec.sc);
+    ck_assert_ptr_null(af_scen_spec_check(cfg, &spec, msg, sizeof(msg)));
+    ck_assert_int_eq(af_scen_queue_add(srv.scen, &spec, NULL), AF_OK);
+}
+
+static const char *take(unsigned stages, const char *client, const struct af_cfg_user *user)
+{
+    const struct af_scenario *sc = af_scen_take(srv.scen, stages, client, user, NULL);
+    return sc ? sc->name : "-";
+}
+
+/* First queued, first taken; client and user filters; times; stages. */
+START_TEST(test_scenario_queue)
+{
+    const struct af_cfg_user *alice = af_user_by_sub(cfg, "u-1");
+    unsigned delay = 0;
+    json_t *q;
+
+    queue("id_token_expired", "app", NULL, 1, -1);
+    queue("token_invalid_grant", NULL, "alice", 2, -1);
+    queue("jwks_slow", NULL, NULL, 0, 250);
+    /* the wrong stage, client or user takes nothing */
+    ck_assert_str_eq(take(AF_STAGE_BIT(AF_STAGE_USERINFO), "app", alice), "-");
+    ck_assert_str_eq(take(AF_STAGE_BIT(AF_STAGE_ID_TOKEN), "other", alice), "-");
+    ck_assert_str_eq(take(AF_STAGE_BIT(AF_STAGE_TOKEN), "app", NULL), "-");
+    /* a flow takes the first that fits */
+    ck_assert_str_eq(take(AF_STAGES_FLOW, "app", alice), "id_token_expired");
+    ck_assert_str_eq(take(AF_STAGES_FLOW, "app", alice), "token_invalid_grant");
+    ck_assert_str_eq(take(AF_STAGES_FLOW, "any-client", alice), "token_invalid_grant");
+    ck_assert_str_eq(take(AF_STAGES_FLOW, "app", alice), "-"); /* used up */
+    /* times 0: until cleared, with its delay */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ptr_eq(af_scen_take(srv.scen, AF_STAGE_BIT(AF_STAGE_JWKS), NULL, NULL, &delay),
+                         af_scenario_find("jwks_slow"));
+        ck_assert_uint_eq(delay, 250);
+    }
+    q = af_scen_queue_json(srv.scen);
+    ck_assert_uint_eq(json_array_size(q), 1);
+    ck_assert_int_eq(int_member(json_array_get(q, 0), "applied"), 3);
+    ck_assert_str_eq(member(json_array_get(q, 0), AF_SCEN_ID), "s-3");
+    json_decref(q);
+    ck_assert_uint_eq(af_scen_queue_clear(srv.scen, "s-99"), 0);
+    ck_assert_uint_eq(af_scen_queue_clear(srv.scen, "s-3"), 1);
+    ck_assert_str_eq(take(AF_STAGE_BIT(AF_STAGE_JWKS), NULL, NULL), "-");
+    /* NULL engine: no scenarios */
+    ck_assert_ptr_null(af_scen_take(NULL, AF_STAGES_FLOW, "app", alice, &delay));
+    ck_assert_uint_eq(delay, 0);
+}
+END_TEST
+
+START_TEST(test_scenario_queue_cap)
+{
+    struct af_scen_spec spec = {af_scenario_find("jwks_error"), NULL, NULL, 1, -1};
+
+    for (unsigned i = 0; i < AF_SCEN_QUEUE_MAX; i++)
+        ck_assert_int_eq(af_scen_queue_add(srv.scen, &spec, NULL), AF_OK);
+    ck_assert_int_eq(af_scen_queue_add(srv.scen, &spec, NULL), AF_ERR_TOOBIG);
+    ck_assert_uint_eq(af_scen_queue_clear(srv.scen, NULL), AF_SCEN_QUEUE_MAX);
+    ck_assert_int_eq(af_scen_queue_add(srv.scen, &spec, NULL), AF_OK);
+}
+END_TEST
+
+/* Requests the queue refuses, each naming the member at fault. */
+static const struct {
+    const char *name, *client, *user;
+    long times, delay_ms;
+    const char *starts;
+} spec_bad[] = {
+    {"token_invalid_grant", "nope", NULL, 1, -1, AF_SCEN_CLIENT ": names no configured client"},
+    {"token_invalid_grant", NULL, "bob", 1, -1, AF_SCEN_USER ": names no configured user"},
+    {"jwks_error", "app", NULL, 1, -1, AF_SCEN_CLIENT ": jwks_error applies to GET /jwks"},
+    {"jwks_slow", NULL, "alice", 1, -1, AF_SCEN_USER ": jwks_slow applies to GET /jwks"},
+    {"token_delay", NULL, NULL, -1, -1, AF_SCEN_TIMES ": expected an integer"},
+    {"token_invalid_grant", NULL, NULL, 1, 100, AF_SCEN_DELAY_MS ": token_invalid_grant takes"},
+    {"token_delay", NULL, NULL, 1, 10001, AF_SCEN_DELAY_MS ": at most 10000"},
+};
+
+START_TEST(test_scenario_spec_check)
+{
+    struct af_scen_spec spec = {af_scenario_find(spec_bad[_i].name), spec_bad[_i].client,
+                                spec_bad[_i].user, spec_bad[_i].times, spec_bad[_i].delay_ms};
+    char msg[256];
+    const char *m = af_scen_spec_check(cfg, &spec, msg, sizeof(msg));
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert_msg(strncmp(m, spec_bad[_i].starts, strlen(spec_bad[_i].starts)) == 0, "%s", m);
+}
+END_TEST
+
+/* issue_with: tokens for alice at "app" with scenario name; the ID token's
+ * parsed JWS in *jws (caller frees). */
+static json_t *issue_with(const char *name, struct af_jws **jws)
+{
+    struct af_issue is;
+    struct af_err err;
+    json_t *r = NULL;
+
+    memset(&is, 0, sizeof(is));
+    is.client = client("app");
+    is.user = af_user_by_sub(cfg, "u-1");
+    is.scope = "openid email";
+    is.nonce = "n-0S6_WzA2Mj";
+    is.auth_time = af_now() - 5;
+    is.id_token = true;
+    is.scenario = af_scenario_find(name);
+    ck_assert_ptr_nonnull(is.scenario);
+    af_err_clear(&err);
+    ck_assert_msg(af_tokens_issue(&srv, &is, &r, &err) == AF_OK, "%s", err.msg);
+    ck_assert_int_eq(af_jws_parse(member(r, AF_P_ID_TOKEN), jws, NULL), AF_OK);
+    return r;
+}
+
+/* verifies_with_jwks: the ID token verifies with the key /jwks publishes
+ * under its kid. */
+static bool verifies_with_jwks(const struct af_jws *jws)
+{
+    json_t *set = af_scen_jwks(&srv);
+    struct af_key *key = NULL;
+    const char *kid = json_string_value(json_object_get(af_jws_header(jws), AF_H_KID));
+    bool ok;
+
+    ck_assert_ptr_nonnull(set);
+    ok = kid != NULL && af_jwks_find(set, kid, af_jws_alg_str(jws), &key, NULL) == AF_OK &&
+         af_jws_verify(jws, key, NULL) == AF_OK;
+    af_key_free(key);
+    json_decref(set);
+    return ok;
+}
+
+/* OIDC Core §3.1.3.7: each ID token scenario breaks exactly its check. */
+START_TEST(test_scenario_id_token)
+{
+    struct af_jws *jws = NULL;
+    const json_t *c, *h;
+    json_t *r;
+    time_t now = af_now();
+
+    r = issue_with("id_token_wrong_iss", &jws);
+    c = af_jws_claims(jws);
+    ck_assert_str_eq(member(c, AF_C_ISS), ISSUER AF_SCEN_WRONG_ISS_SUFFIX);
+    ck_assert(verifies_with_jwks(jws)); /* the signature is good */
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_missing_aud", &jws);
+    ck_assert_ptr_null(json_object_get(af_jws_claims(jws), AF_C_AUD));
+    ck_assert_str_eq(member(af_jws_claims(jws), AF_C_SUB), "u-1");
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_extra_aud", &jws);
+    c = af_jws_claims(jws);
+    ck_assert_uint_eq(json_array_size(json_object_get(c, AF_C_AUD)), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(c, AF_C_AUD), 0)), "app");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(c, AF_C_AUD), 1)),
+                     AF_SCEN_UNTRUSTED_AUD);
+    ck_assert_str_eq(member(c, AF_C_AZP), "app");
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_expired", &jws);
+    c = af_jws_claims(jws);
+    ck_assert_int_lt(int_member(c, AF_C_EXP), (json_int_t)now - 3000);
+    ck_assert_int_lt(int_member(c, AF_C_IAT), int_member(c, AF_C_EXP));
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_iat_week_old", &jws);
+    c = af_jws_claims(jws);
+    ck_assert_int_le(int_member(c, AF_C_IAT), (json_int_t)now - 7 * 86400);
+    ck_assert_int_gt(int_member(c, AF_C_EXP), (json_int_t)now);
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_wrong_nonce", &jws);
+    ck_assert_str_eq(member(af_jws_claims(jws), AF_C_NONCE), AF_SCEN_WRONG_NONCE);
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_missing_nonce", &jws);
+    ck_assert_ptr_null(json_object_get(af_jws_claims(jws), AF_C_NONCE));
+    af_jws_free(jws);
+    json_decref(r);
+
+    /* signatures: corrupted, none, no kid */
+    r = issue_with("id_token_bad_signature", &jws);
+    ck_assert_int_ne(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    ck_assert_str_eq(member(af_jws_header(jws), AF_H_KID), af_key_kid(srv.keys[0]));
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_alg_none", &jws);
+    h = af_jws_header(jws);
+    ck_assert_str_eq(member(h, AF_H_ALG), "none");
+    ck_assert_ptr_null(json_object_get(h, AF_H_KID));
+    ck_assert(strrchr(member(r, AF_P_ID_TOKEN), '.')[1] == '\0'); /* empty signature */
+    af_jws_free(jws);
+    json_decref(r);
+
+    r = issue_with("id_token_no_kid", &jws);
+    ck_assert_ptr_null(json_object_get(af_jws_header(jws), AF_H_KID));
+    ck_assert_int_eq(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    af_jws_free(jws);
+    json_decref(r);
+}
+END_TEST
+
+/* unknown_kid: a key /jwks never shows; key_rotated: a new key /jwks shows
+ * from then on (and the previous rotated one no more). */
+START_TEST(test_scenario_signing_keys)
+{
+    struct af_jws *jws = NULL, *first = NULL;
+    json_t *r, *r1, *set;
+    const char *kid;
+
+    r = issue_with("id_token_unknown_kid", &jws);
+    kid = member(af_jws_header(jws), AF_H_KID);
+    ck_assert_str_ne(kid, af_key_kid(srv.keys[0]));
+    ck_assert(!verifies_with_jwks(jws));
+    af_jws_free(jws);
+    json_decref(r);
+
+    set = af_scen_jwks(&srv);
+    ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 1);
+    json_decref(set);
+    r1 = issue_with("id_token_key_rotated", &first);
+    ck_assert_str_ne(member(af_jws_header(first), AF_H_KID), af_key_kid(srv.keys[0]));
+    ck_assert(verifies_with_jwks(first));
+    set = af_scen_jwks(&srv);
+    ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
+    json_decref(set);
+    /* a second rotation replaces the first rotated key */
+    r = issue_with("id_token_key_rotated", &jws);
+    ck_assert_str_ne(member(af_jws_header(jws), AF_H_KID), member(af_jws_header(first), AF_H_KID));
+    ck_assert(verifies_with_jwks(jws));
+    ck_assert(!verifies_with_jwks(first));
+    set = af_scen_jwks(&srv);
+    ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
+    json_decref(set);
+    af_jws_free(jws);
+    af_jws_free(first);
+    json_decref(r);
+    json_decref(r1);
+}
+END_TEST
+
+/* A scenario rides on the tokens issued from its flow (userinfo stage). */
+START_TEST(test_scenario_on_tokens)
+{
+    struct af_jws *jws = NULL;
+    const struct af_scenario *sc = NULL;
+    json_t *r = issue_with("userinfo_wrong_sub", &jws), *claims = NULL;
+    struct af_err err;
+
+    /* not an ID token scenario: the ID token is untouched */
+    ck_assert_int_eq(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    ck_assert_str_eq(member(af_jws_claims(jws), AF_C_SUB), "u-1");
+    ck_assert_int_eq(
+        af_tokens_check_access_scen(&srv, member(r, AF_P_ACCESS_TOKEN), &claims, &sc, &err), AF_OK);
+    ck_assert_ptr_eq(sc, af_scenario_find("userinfo_wrong_sub"));
+    json_decref(claims);
+    af_jws_free(jws);
+    json_decref(r);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1164,6 +1886,32 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_check_access_forged, 0, N(forge_cases));
     tcase_add_test(tc, test_check_access_expired_revoked);
     tcase_add_test(tc, test_refresh_replay_revokes_issued);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ledger");
+    tcase_add_test(tc, test_ledger_ring);
+    tcase_add_loop_test(tc, test_ledger_filters, 0, N(filter_cases));
+    tcase_add_loop_test(tc, test_ledger_redact, 0, N(redact_cases));
+    tcase_add_test(tc, test_ledger_redact_long);
+    tcase_add_test(tc, test_ledger_entry);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("scenarios");
+    tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+    tcase_add_test(tc, test_scenario_table);
+    tcase_add_loop_test(tc, test_scenario_effects, 0, N(effect_cases));
+    tcase_add_loop_test(tc, test_scenario_login_hint, 0, N(hint_cases));
+    tcase_add_loop_test(tc, test_scenario_spec_check, 0, N(spec_bad));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("scenario engine");
+    tcase_add_checked_fixture(tc, scen_setup, scen_teardown);
+    tcase_set_timeout(tc, 30); /* RSA keys are generated for the signing scenarios */
+    tcase_add_test(tc, test_scenario_queue);
+    tcase_add_test(tc, test_scenario_queue_cap);
+    tcase_add_test(tc, test_scenario_id_token);
+    tcase_add_test(tc, test_scenario_signing_keys);
+    tcase_add_test(tc, test_scenario_on_tokens);
     suite_add_tcase(s, tc);
     return s;
 }

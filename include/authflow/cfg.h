@@ -70,6 +70,17 @@ struct af_cfg_key {
     char *kid;      /* NULL: the RFC 7638 thumbprint */
 };
 
+/* A scenario queued when the server starts ("scenarios", docs/scenarios.md).
+ * The loader checks client and user; the server checks the name against its
+ * scenario table (authflowd --check-config does both). */
+struct af_cfg_scenario {
+    char *name;
+    char *client;  /* client_id; NULL: any client */
+    char *user;    /* username or sub; NULL: any user */
+    long times;    /* uses; 0: until cleared (default 1) */
+    long delay_ms; /* token_delay, jwks_slow; -1: the default */
+};
+
 struct af_config {
     char *source;            /* the file it was read from, or "<string>" */
     char *issuer;            /* NULL: derived from the bound address */
@@ -97,6 +108,11 @@ struct af_config {
     char *admin_listen;      /* "127.0.0.1:9001"; loopback unless admin_allow_remote */
     char *admin_secret;      /* NULL: no bearer secret asked for */
     bool admin_allow_remote; /* allow a non-loopback admin_listen */
+    /* scenarios and the request ledger */
+    struct af_cfg_scenario *scenarios; /* queued at start, in order */
+    size_t nscenarios;
+    size_t ledger_max_entries; /* "ledger.max_entries", default 1000; 0: no ledger */
+    long max_delay_ms;         /* "limits.max_delay_ms": cap of scenario delays, default 10000 */
 };
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and

@@ -222,6 +222,28 @@
 #define AF_DEFECT_N_WRONG_TYP           "wrong_typ"
 #define AF_DEFECT_N_NO_SCOPE            "no_scope"
 #define AF_DEFECT_N_REVOKED             "revoked"
+/* scenarios (docs/scenarios.md): POST /admin/scenarios members; the names
+ * themselves are rows of authflowd's scenario table (src/server/scenario.c) */
+#define AF_ADMIN_PATH_SCENARIOS "/admin/scenarios" /* GET lists, POST queues, DELETE clears */
+#define AF_SCEN_ID              "id"
+#define AF_SCEN_NAME            "name"
+#define AF_SCEN_CLIENT          "client"
+#define AF_SCEN_USER            "user"
+#define AF_SCEN_TIMES           "times"
+#define AF_SCEN_DELAY_MS        "delay_ms"
+/* the request ledger: GET /admin/ledger query parameters and answer */
+#define AF_ADMIN_PATH_LEDGER "/admin/ledger" /* GET queries, DELETE clears */
+#define AF_LEDGER_SINCE      "since"
+#define AF_LEDGER_PATH       "path"
+#define AF_LEDGER_METHOD     "method"
+#define AF_LEDGER_CLIENT_ID  "client_id"
+#define AF_LEDGER_CLIENT     "client" /* a synonym of client_id */
+#define AF_LEDGER_CODE       "code"
+#define AF_LEDGER_LIMIT      "limit"
+#define AF_LEDGER_ENTRIES    "entries"
+#define AF_LEDGER_NEXT       "next"
+#define AF_LEDGER_COUNT      "count"
+#define AF_LEDGER_DROPPED    "dropped"
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

@@ -26,6 +26,12 @@ struct af_server_opts {
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
                       struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
 
+/* af_server_check_config: the checks of cfg only the server can make (the
+ * names of the queued "scenarios" against its scenario table), for
+ * authflowd --check-config; af_server_start makes them too. AF_ERR_INVALID
+ * with "FILE: scenarios[N].name: ..." in err. */
+af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err) AF_WARN_UNUSED;
+
 /* af_server_port: the bound TCP port (useful after binding port 0). */
 unsigned short af_server_port(const struct af_server *srv);
 

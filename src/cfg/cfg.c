@@ -390,6 +390,7 @@ static const char *user_validate(struct cfg_ctx *c, const json_t *obj, void *bas
 #define CK(f) offsetof(struct af_cfg_key, f)
 #define CC(f) offsetof(struct af_cfg_client, f)
 #define CU(f) offsetof(struct af_cfg_user, f)
+#define CS(f) offsetof(struct af_cfg_scenario, f)
 
 #define MAX_TTL     31536000L /* one year */
 #define MAX_ENTRIES 10000000L
@@ -447,6 +448,14 @@ static const struct cfg_row limits_rows[] = {
      .def = 100000,
      .off = CF(max_tokens)},
     {.name = "threads", .type = T_UINT, .min = 1, .max = 64, .def = 4, .off = CF(threads)},
+    /* a delayed answer holds no worker thread (the server suspends the
+     * connection), but a test should not wait long: at most 10 s */
+    {.name = "max_delay_ms",
+     .type = T_LONG,
+     .min = 0,
+     .max = 10000,
+     .def = 10000,
+     .off = CF(max_delay_ms)},
     {.name = NULL},
 };
 
@@ -550,6 +559,34 @@ static const struct cfg_row admin_rows[] = {
     {.name = NULL},
 };
 
+static const struct cfg_row scenario_rows[] = {
+    {.name = "name",
+     .type = T_STRING,
+     .flags = F_REQUIRED | F_NONEMPTY,
+     .check = check_vschar,
+     .off = CS(name)},
+    {.name = "client",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_vschar,
+     .off = CS(client)},
+    {.name = "user", .type = T_STRING, .flags = F_NULLABLE | F_NONEMPTY, .off = CS(user)},
+    {.name = "times", .type = T_LONG, .min = 0, .max = 1000000, .def = 1, .off = CS(times)},
+    /* -1 (absent) stands for the scenario's default delay */
+    {.name = "delay_ms", .type = T_LONG, .min = 0, .max = 10000, .def = -1, .off = CS(delay_ms)},
+    {.name = NULL},
+};
+
+static const struct cfg_row ledger_rows[] = {
+    {.name = "max_entries",
+     .type = T_SIZE,
+     .min = 0,
+     .max = 1000000,
+     .def = 1000,
+     .off = CF(ledger_max_entries)},
+    {.name = NULL},
+};
+
 static const struct cfg_table login_table = {login_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table admin_table = {admin_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table lifetimes_table = {lifetimes_rows, sizeof(struct af_config), NULL};
@@ -558,6 +595,9 @@ static const struct cfg_table key_table = {key_rows, sizeof(struct af_cfg_key), 
 static const struct cfg_table client_table = {client_rows, sizeof(struct af_cfg_client),
                                               client_validate};
 static const struct cfg_table user_table = {user_rows, sizeof(struct af_cfg_user), user_validate};
+static const struct cfg_table scenario_table = {scenario_rows, sizeof(struct af_cfg_scenario),
+                                                NULL};
+static const struct cfg_table ledger_table = {ledger_rows, sizeof(struct af_config), NULL};
 
 static const struct cfg_row root_rows[] = {
     {.name = "issuer",
@@ -586,6 +626,12 @@ static const struct cfg_row root_rows[] = {
      .off_n = CF(nclients)},
     {.name = "users", .type = T_ARRAY, .sub = &user_table, .off = CF(users), .off_n = CF(nusers)},
     {.name = "admin", .type = T_GROUP, .sub = &admin_table},
+    {.name = "scenarios",
+     .type = T_ARRAY,
+     .sub = &scenario_table,
+     .off = CF(scenarios),
+     .off_n = CF(nscenarios)},
+    {.name = "ledger", .type = T_GROUP, .sub = &ledger_table},
     {.name = NULL},
 };
 
@@ -1454,10 +1500,45 @@ static const char *admin_validate(struct cfg_ctx *c, const struct af_config *cfg
     return NULL;
 }
 
+/* scenarios_validate: the queued scenarios name configured clients and
+ * users and stay within limits.max_delay_ms. Their names are the server's
+ * to check (src/server/scenario.c holds the table). */
+static const char *scenarios_validate(struct cfg_ctx *c, const struct af_config *cfg,
+                                      struct cfg_where *w)
+{
+    for (size_t i = 0; i < cfg->nscenarios; i++) {
+        const struct af_cfg_scenario *s = &cfg->scenarios[i];
+        if (s->client != NULL && af_cfg_client_find(cfg, s->client) == NULL) {
+            where_key(where_index(where_key(w, "scenarios"), i), "client");
+            snprintf(c->msg, sizeof(c->msg),
+                     "names no configured client (expected the client_id of one of clients[], "
+                     "got %s)",
+                     quoted(c, s->client));
+            return c->msg;
+        }
+        if (s->user != NULL && af_cfg_user_find(cfg, s->user) == NULL) {
+            where_key(where_index(where_key(w, "scenarios"), i), "user");
+            snprintf(c->msg, sizeof(c->msg),
+                     "names no configured user (expected the username or sub of one of users[], "
+                     "got %s)",
+                     quoted(c, s->user));
+            return c->msg;
+        }
+        if (s->delay_ms > cfg->max_delay_ms) {
+            where_key(where_index(where_key(w, "scenarios"), i), "delay_ms");
+            snprintf(c->msg, sizeof(c->msg), "longer than limits.max_delay_ms (%ld ms, got %ld)",
+                     cfg->max_delay_ms, s->delay_ms);
+            return c->msg;
+        }
+    }
+    return NULL;
+}
+
 static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
                                  struct cfg_where *w)
 {
     struct af_config *cfg = base;
+    const char *m;
     size_t i, j;
 
     if (json_object_get(obj, "keys") == NULL) {
@@ -1531,7 +1612,10 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
             return c->msg;
         }
     }
-    return admin_validate(c, cfg, w);
+    m = admin_validate(c, cfg, w);
+    if (m != NULL)
+        return m;
+    return scenarios_validate(c, cfg, w);
 }
 
 /* ---- loading ---- */

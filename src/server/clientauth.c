@@ -176,6 +176,8 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
             goto out;
         }
         *used_basic = true;
+        req->facts.client_auth = AF_AUTH_BASIC;
+        af_req_set_client_id(req, b_id);
         if (rc != AF_OK) {
             res = AF_CA_INVALID_REQUEST;
             *why = "malformed Basic credentials (RFC 6749 2.3.1: base64 of "
@@ -205,10 +207,12 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         id = body_id;
         secret = body_secret;
         method = AF_CLIENT_AUTH_POST;
+        req->facts.client_auth = AF_AUTH_POST;
     } else if (body_id != NULL) {
         id = body_id;
         secret = NULL;
         method = AF_CLIENT_AUTH_NONE;
+        req->facts.client_auth = AF_AUTH_NONE;
     } else {
         res = AF_CA_INVALID_CLIENT;
         *why = "no client authentication";
@@ -276,6 +280,12 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
     if (!form_ctype(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
         af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "Content-Type must be " AF_CT_FORM);
         return false;
+    }
+    /* the ledger shows a secret sent in the URL, the mistake RFC 6749 §2.3.1
+     * forbids, even though the request goes no further */
+    if (af_params_count(&req->query, AF_P_CLIENT_SECRET) > 0) {
+        req->facts.client_auth = AF_LEDGER_SECRET_IN_QUERY;
+        af_req_set_client_id(req, af_params_get(&req->query, AF_P_CLIENT_ID));
     }
     for (i = 0; query_credentials[i] != NULL; i++) {
         if (af_params_count(&req->query, query_credentials[i]) > 0) {

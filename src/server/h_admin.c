@@ -1,6 +1,7 @@
 /*
  * h_admin.c - the admin API's handlers (docs/admin.md): GET /admin/healthz
- * and POST /admin/tokens, which reads a mint request strictly (unknown
+ * and POST /admin/tokens (the scenario and ledger routes are in
+ * h_admin_scen.c), which reads a mint request strictly (unknown
  * members, wrong types and contradictory defects are refused, each error
  * naming the member at fault) and hands it to mint.c.
  *
@@ -380,7 +381,7 @@ static bool read_mint(const struct af_config *cfg, const json_t *body, struct af
            read_aud(body, m, resp) && read_ttl(cfg, body, m, resp) && read_claims(body, m, resp);
 }
 
-static bool is_json(const char *ctype)
+bool af_admin_is_json(const char *ctype)
 {
     size_t n = strlen(AF_CT_JSON);
     return ctype != NULL && strncasecmp(ctype, AF_CT_JSON, n) == 0 &&
@@ -396,7 +397,7 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
     char *scope_owned = NULL;
 
     af_err_clear(&err);
-    if (!is_json(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
+    if (!af_admin_is_json(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
         af_admin_error(resp, 415, AF_E_INVALID_REQUEST,
                        AF_HDR_CONTENT_TYPE ": expected " AF_CT_JSON);
         goto out;

@@ -51,6 +51,7 @@ static const char *const login_field_names[] = {
  * request's parameters or from the config, except scope. */
 struct authz {
     struct af_server *srv;
+    struct af_req *req;                 /* the request, for its ledger facts */
     const struct af_params *in;         /* the request's parameters */
     const struct af_cfg_client *client; /* NULL until step 1 passed */
     const char *redirect_uri;           /* where responses go; NULL until step 2 passed */
@@ -65,6 +66,7 @@ struct authz {
     bool prompt_login;
     long max_age;                        /* -1 when not sent */
     const struct af_cfg_user *hint_user; /* the user login_hint names, or NULL */
+    const struct af_scenario *hint_scen; /* login_hint "user+scenario": bound to this flow */
     /* The login session the cookie names, when it is live, its user still
      * exists and it is recent enough for max_age; else sess_user is NULL. */
     const char *sid; /* the cookie's value (even when unusable) */
@@ -341,6 +343,52 @@ static void authz_load_session(struct af_req *req, struct authz *a)
     af_session_rec_clear(&rec);
 }
 
+/* authz_login_hint: login_hint names a user (username or sub) or, in
+ * authflowd's convention "USER+SCENARIO" (docs/scenarios.md), a user (or
+ * nobody: "+SCENARIO") and a scenario bound to this one flow. false with
+ * desc set when it names neither. */
+static bool authz_login_hint(const struct af_config *cfg, const char *hint, struct authz *a,
+                             char *desc, size_t desc_len)
+{
+    char user[256];
+    size_t ulen;
+    const char *sep;
+
+    a->hint_user = af_cfg_user_find(cfg, hint);
+    if (a->hint_user != NULL)
+        return true;
+    if (af_scen_login_hint(hint, &a->hint_scen, &ulen)) {
+        if (ulen == 0)
+            return true; /* the headless default user */
+        if (ulen < sizeof(user)) {
+            memcpy(user, hint, ulen);
+            user[ulen] = '\0';
+            a->hint_user = af_cfg_user_find(cfg, user);
+        }
+        if (a->hint_user != NULL)
+            return true;
+        a->hint_scen = NULL;
+        snprintf(desc, desc_len, "login_hint names no configured user");
+        return false;
+    }
+    /* "alice+no_such_thing": say which half is wrong */
+    sep = strrchr(hint, '+');
+    if (sep == NULL)
+        sep = strrchr(hint, ' ');
+    ulen = sep ? (size_t)(sep - hint) : 0;
+    if (sep != NULL && ulen < sizeof(user)) {
+        memcpy(user, hint, ulen);
+        user[ulen] = '\0';
+        if (ulen == 0 || af_cfg_user_find(cfg, user) != NULL) {
+            snprintf(desc, desc_len, "login_hint: unknown scenario %.64s (docs/scenarios.md)",
+                     sep + 1);
+            return false;
+        }
+    }
+    snprintf(desc, desc_len, "login_hint names no configured user");
+    return false;
+}
+
 /* authz_check: validate an authorization request in the order the spec
  * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
  * holds the answer (an error page or an error redirect) and the caller
@@ -353,10 +401,12 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
     const char *v, *method, *prompt;
     char desc[AUTHZ_DESC_MAX];
     size_t i, n;
+    bool hint_ok;
     af_rc rc = AF_ERR_INVALID;
 
     memset(a, 0, sizeof(*a));
     a->srv = req->srv;
+    a->req = req;
     a->in = in;
     a->mode = AF_RM_QUERY;
     a->max_age = -1;
@@ -477,10 +527,14 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
                     "code_challenge_method was sent without code_challenge");
         goto out;
     }
+    req->facts.pkce_seen = true;
+    req->facts.pkce_sent = a->challenge != NULL;
+    req->facts.pkce_verified = -1;
     if (a->challenge != NULL) {
         /* A challenge without a method means plain (RFC 7636 §4.3). */
         a->challenge_method =
             method == NULL || strcmp(method, AF_PKCE_PLAIN) == 0 ? AF_PKCE_PLAIN : AF_PKCE_S256;
+        req->facts.pkce_method = a->challenge_method;
         if (strcmp(a->challenge_method, AF_PKCE_PLAIN) == 0 && !c->allow_plain_pkce) {
             authz_error(resp, a, AF_E_INVALID_REQUEST,
                         method == NULL ? "code_challenge_method is missing and plain is not "
@@ -517,8 +571,7 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
 
     authz_load_session(req, a);
     v = af_params_get(in, AF_P_LOGIN_HINT);
-    if (v != NULL)
-        a->hint_user = af_cfg_user_find(cfg, v);
+    hint_ok = v == NULL || authz_login_hint(cfg, v, a, desc, sizeof(desc));
     if (prompt != NULL && strcmp(prompt, AF_PROMPT_NONE) == 0) {
         if (a->sess_user == NULL) {
             authz_error(resp, a, AF_E_LOGIN_REQUIRED, "prompt=none and no login session");
@@ -531,8 +584,8 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
             goto out;
         }
     }
-    if (v != NULL && a->hint_user == NULL) {
-        authz_error(resp, a, AF_E_INVALID_REQUEST, "login_hint names no configured user");
+    if (!hint_ok) {
+        authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     rc = AF_OK;
@@ -562,14 +615,43 @@ static af_rc authz_new_session(struct authz *a, const struct af_cfg_user *user, 
     return rc;
 }
 
+/* authz_scenario: the scenario bound to this flow: login_hint's, else the
+ * first queued one for this client and user; *delay_ms its delay. */
+static const struct af_scenario *authz_scenario(const struct authz *a,
+                                                const struct af_cfg_user *user, unsigned *delay_ms)
+{
+    unsigned cap = af_scen_delay_cap(a->srv->cfg);
+
+    if (a->hint_scen != NULL) {
+        *delay_ms = a->hint_scen->takes_delay
+                        ? (AF_SCEN_DELAY_DEFAULT_MS < cap ? AF_SCEN_DELAY_DEFAULT_MS : cap)
+                        : 0;
+        return a->hint_scen;
+    }
+    /* without openid there will be no ID token and no /userinfo: leave
+     * those scenarios for a flow that has them */
+    return af_scen_take(
+        a->srv->scen,
+        af_str_has_space_token(a->scope, AF_SCOPE_OPENID)
+            ? AF_STAGES_FLOW
+            : AF_STAGES_FLOW & ~(AF_STAGE_BIT(AF_STAGE_ID_TOKEN) | AF_STAGE_BIT(AF_STAGE_USERINFO)),
+        a->client->id, user, delay_ms);
+}
+
 /* authz_grant: log user in (reusing the request's session when it is that
- * user's and no fresh login is due), store a code and answer the client. */
+ * user's and no fresh login is due), store a code and answer the client.
+ * A scenario bound to the flow here either changes this answer (authorize
+ * stage) or rides on the code to /token and beyond. */
 static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_cfg_user *user,
                         bool fresh_login)
 {
     struct af_code_rec rec = {0};
+    struct af_scen_ctx sx = {0};
+    const struct af_scenario *sc;
+    const char *state = a->state, *iss = a->srv->issuer;
     struct af_params p;
-    char *sid = NULL, *code = NULL;
+    char *sid = NULL, *code = NULL, *changed = NULL, *wrong_iss = NULL;
+    unsigned delay_ms = 0;
     time_t auth_time;
     af_rc rc;
 
@@ -585,6 +667,21 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         authz_error(resp, a, AF_E_SERVER_ERROR, "the login session could not be stored");
         goto out;
     }
+    a->req->facts.sub = user->sub;
+
+    sc = authz_scenario(a, user, &delay_ms);
+    a->req->facts.scenario = sc;
+    sx.srv = a->srv;
+    if (sc != NULL && sc->stage == AF_STAGE_AUTHORIZE && af_scenario_run(sc, &sx) != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "the scenario could not be applied");
+        goto cookie;
+    }
+    if (sx.fx.authz_error != NULL) {
+        char desc[96];
+        snprintf(desc, sizeof(desc), "authflow scenario %s", sc->name);
+        authz_error(resp, a, sx.fx.authz_error, desc);
+        goto cookie;
+    }
 
     /* af_code_put copies every field; the casts only drop const. */
     rec.client_id = a->client->id;
@@ -597,27 +694,52 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     rec.auth_time = auth_time;
     rec.expires = af_now() + a->srv->cfg->code_ttl;
     rec.sid = sid;
-    rc = af_code_put(a->srv->store, &rec, &code);
-    if (rc == AF_OK)
+    if (sc != NULL && sc->stage != AF_STAGE_AUTHORIZE) {
+        rec.scenario = sc;
+        rec.scenario_delay_ms = delay_ms;
+    }
+    /* authorize_code_missing: no code is issued at all */
+    if (!sx.fx.drop_code)
+        rc = af_code_put(a->srv->store, &rec, &code);
+    if (rc == AF_OK && sx.fx.change_state) {
+        if (asprintf(&changed, "%s%s", state ? state : AF_SCEN_UNSOLICITED_STATE,
+                     state ? AF_SCEN_STATE_SUFFIX : "") < 0) {
+            changed = NULL;
+            rc = AF_ERR_NOMEM;
+        }
+        state = changed;
+    }
+    if (rc == AF_OK && sx.fx.wrong_iss) {
+        if (asprintf(&wrong_iss, "%s%s", iss, AF_SCEN_WRONG_ISS_SUFFIX) < 0) {
+            wrong_iss = NULL;
+            rc = AF_ERR_NOMEM;
+        }
+        iss = wrong_iss;
+    }
+    if (rc == AF_OK && code != NULL)
         rc = af_params_add(&p, AF_P_CODE, code);
-    if (rc == AF_OK && a->state != NULL)
-        rc = af_params_add(&p, AF_P_STATE, a->state);
-    if (rc == AF_OK)
-        rc = af_params_add(&p, AF_P_ISS, a->srv->issuer);
+    if (rc == AF_OK && state != NULL && !sx.fx.drop_state)
+        rc = af_params_add(&p, AF_P_STATE, state);
+    if (rc == AF_OK && !sx.fx.drop_iss)
+        rc = af_params_add(&p, AF_P_ISS, iss);
     if (rc == AF_OK) {
         authz_deliver(resp, a, &p);
-        af_log_debug("authorize: code issued to client %s for sub %s", a->client->id, user->sub);
+        af_log_debug("authorize: code issued to client %s for sub %s%s%s", a->client->id, user->sub,
+                     sc ? ", scenario " : "", sc ? sc->name : "");
     } else if (rc == AF_ERR_TOOBIG) {
         /* The store's cap on live codes (cfg->max_codes) was reached. */
         authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
     } else {
         authz_error(resp, a, AF_E_SERVER_ERROR, "the authorization code could not be stored");
     }
-    /* The user is logged in even when the code could not be stored. */
+cookie:
+    /* The user is logged in even when no code was issued. */
     af_session_cookie_set(resp, a->srv, sid);
 out:
     free(code);
     free(sid);
+    free(changed);
+    free(wrong_iss);
     af_params_free(&p);
 }
 
@@ -651,6 +773,11 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
     const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
     af_rc rc;
     size_t i;
+
+    /* "alice+scenario": the form shows the user, the scenario rides along
+     * in the hidden login_hint */
+    if (a->hint_scen != NULL)
+        hint = a->hint_user ? a->hint_user->username : "";
 
     rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

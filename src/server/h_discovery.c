@@ -138,7 +138,32 @@ out:
 
 void af_h_jwks(struct af_req *req, struct af_resp *resp)
 {
-    af_resp_json(resp, 200, req->srv->jwks);
+    struct af_scen_ctx sx = {0};
+    const struct af_scenario *sc;
+    unsigned delay_ms = 0;
+    json_t *set = NULL;
+
+    /* jwks_error, jwks_slow (docs/scenarios.md) */
+    sc = af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_JWKS), NULL, NULL, &delay_ms);
+    sx.srv = req->srv;
+    if (sc != NULL) {
+        req->facts.scenario = sc;
+        if (af_scenario_run(sc, &sx) != AF_OK || sx.fx.jwks_error) {
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "authflow scenario jwks_error");
+            goto out;
+        }
+        if (sx.fx.delay)
+            req->facts.delay_ms = delay_ms;
+    }
+    /* the configured keys, plus a key id_token_key_rotated published */
+    set = af_scen_jwks(req->srv);
+    if (set == NULL) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    af_resp_json(resp, 200, set);
+out:
+    json_decref(set);
 }
 
 void af_h_healthz(struct af_req *req, struct af_resp *resp)

@@ -15,13 +15,105 @@
 typedef void (*grant_fn)(struct af_req *req, struct af_resp *resp,
                          const struct af_cfg_client *client);
 
+#define REALM_BASIC "Basic realm=\"authflow\""
+
 static void fail(struct af_resp *resp, const char *error, const char *why)
 {
     af_resp_oauth_error(resp, 400, error, why);
 }
 
-/* answer: issue the tokens and send the RFC 6749 §5.1 response. */
-static void answer(struct af_req *req, struct af_resp *resp, const struct af_issue *is)
+/* ---- scenarios (docs/scenarios.md) ---- */
+
+/* A scenario acting on this request, and its effect. */
+struct tok_scen {
+    const struct af_scenario *sc; /* NULL: none */
+    unsigned delay_ms;
+    struct af_scen_effect fx;
+};
+
+/* scen_stages: the stages a /token request may take from the queue: the
+ * token answer, and the ID token when one will be issued. */
+static unsigned scen_stages(bool id_token)
+{
+    return AF_STAGE_BIT(AF_STAGE_TOKEN) | (id_token ? AF_STAGE_BIT(AF_STAGE_ID_TOKEN) : 0);
+}
+
+/* scen_prepare: run ts->sc (when it acts at /token) and note it for the
+ * ledger. false when it could not run (resp then holds a 500). */
+static bool scen_prepare(struct af_req *req, struct af_resp *resp, struct tok_scen *ts)
+{
+    struct af_scen_ctx sx = {0};
+
+    memset(&ts->fx, 0, sizeof(ts->fx));
+    if (ts->sc == NULL || ts->sc->stage == AF_STAGE_USERINFO)
+        return true; /* a userinfo one rides on the tokens */
+    req->facts.scenario = ts->sc;
+    if (ts->sc->stage == AF_STAGE_ID_TOKEN)
+        return true; /* applied by tokens.c as the ID token is built */
+    sx.srv = req->srv;
+    if (af_scenario_run(ts->sc, &sx) != AF_OK) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "the scenario could not be applied");
+        return false;
+    }
+    ts->fx = sx.fx;
+    if (ts->fx.delay)
+        req->facts.delay_ms = ts->delay_ms;
+    return true;
+}
+
+/* scen_refuses: a token scenario that answers an error instead of tokens;
+ * true when resp holds it. */
+static bool scen_refuses(struct af_resp *resp, const struct tok_scen *ts)
+{
+    char why[96];
+
+    if (ts->fx.token_error == NULL)
+        return false;
+    snprintf(why, sizeof(why), "authflow scenario %s", ts->sc->name);
+    af_resp_oauth_error(resp, ts->fx.token_status, ts->fx.token_error, why);
+    /* RFC 6749 §5.2: a 401 invalid_client names the scheme to use */
+    if (ts->fx.token_status == 401)
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE, REALM_BASIC);
+    return true;
+}
+
+/* scen_edit: the edits a token scenario makes to a success answer r. */
+static void scen_edit(json_t *r, const struct tok_scen *ts)
+{
+    if (ts->fx.token_type_upper)
+        json_object_set_new(r, AF_P_TOKEN_TYPE, json_string("BEARER"));
+    if (ts->fx.token_no_expires_in)
+        json_object_del(r, AF_P_EXPIRES_IN);
+}
+
+/* scen_malform: token_malformed_json: the answer cut in half, so that it
+ * is not JSON any more (and no token can be recovered from it whole). */
+static void scen_malform(struct af_resp *resp)
+{
+    size_t half = resp->body.len / 2;
+
+    resp->body.len = half;
+    resp->body.p[half] = '\0';
+}
+
+/* queued_scenario: for a grant without a flow (refresh, client
+ * credentials, password): the next queued token (or, with an ID token,
+ * id_token) scenario for this client and user. false when resp holds the
+ * answer already (an error scenario, or a failure). */
+static bool queued_scenario(struct af_req *req, struct af_resp *resp,
+                            const struct af_cfg_client *client, const struct af_cfg_user *user,
+                            bool id_token, struct tok_scen *ts)
+{
+    ts->sc = af_scen_take(req->srv->scen, scen_stages(id_token), client->id, user, &ts->delay_ms);
+    if (!scen_prepare(req, resp, ts))
+        return false;
+    return !scen_refuses(resp, ts);
+}
+
+/* answer: issue the tokens and send the RFC 6749 §5.1 response, as the
+ * scenario ts (may be NULL) wants it. */
+static void answer(struct af_req *req, struct af_resp *resp, const struct af_issue *is,
+                   const struct tok_scen *ts)
 {
     struct af_err err;
     json_t *r = NULL;
@@ -30,7 +122,11 @@ static void answer(struct af_req *req, struct af_resp *resp, const struct af_iss
     af_err_clear(&err);
     rc = af_tokens_issue(req->srv, is, &r, &err);
     if (rc == AF_OK) {
+        if (ts != NULL)
+            scen_edit(r, ts);
         af_resp_json(resp, 200, r);
+        if (ts != NULL && ts->fx.token_malformed && resp->status == 200 && resp->body.len > 1)
+            scen_malform(resp);
     } else if (rc == AF_ERR_TOOBIG) {
         af_log_warn("token: %s", err.msg);
         af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the token store is full");
@@ -108,11 +204,14 @@ static const char *pkce_problem(const struct af_code_rec *rec, const char *verif
 static void grant_code(struct af_req *req, struct af_resp *resp, const struct af_cfg_client *client)
 {
     const struct af_params *p = &req->form;
-    const char *code = af_params_get(p, AF_P_CODE), *why;
+    const char *code = af_params_get(p, AF_P_CODE), *why, *pkce_why;
+    const char *verifier = af_params_get(p, AF_P_CODE_VERIFIER);
     const struct af_cfg_user *user;
     struct af_code_rec rec;
     struct af_issue is;
+    struct tok_scen ts = {0};
     char *grant_id = NULL;
+    bool id_token;
     af_rc rc;
 
     memset(&rec, 0, sizeof(rec));
@@ -140,9 +239,19 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         fail(resp, AF_E_INVALID_GRANT, "the code was issued to another client (RFC 6749 4.1.3)");
         goto out;
     }
+    /* the ledger tells whether the client proved PKCE, whatever else fails */
+    pkce_why = pkce_problem(&rec, verifier);
+    req->facts.pkce_seen = true;
+    req->facts.pkce_sent = verifier != NULL;
+    req->facts.pkce_method =
+        rec.challenge == NULL ? NULL
+        : rec.challenge_method != NULL && strcmp(rec.challenge_method, AF_PKCE_S256) == 0
+            ? AF_PKCE_S256
+            : AF_PKCE_PLAIN;
+    req->facts.pkce_verified = rec.challenge == NULL && verifier == NULL ? -1 : pkce_why == NULL;
     why = redirect_problem(client, &rec, af_params_get(p, AF_P_REDIRECT_URI));
     if (why == NULL)
-        why = pkce_problem(&rec, af_params_get(p, AF_P_CODE_VERIFIER));
+        why = pkce_why;
     if (why != NULL) {
         fail(resp, AF_E_INVALID_GRANT, why);
         goto out;
@@ -152,6 +261,23 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         fail(resp, AF_E_INVALID_GRANT, "the code's user is not configured any more");
         goto out;
     }
+    req->facts.sub = user->sub;
+    id_token = af_str_has_space_token(rec.scope, AF_SCOPE_OPENID);
+    /* the flow's scenario, else one queued since the code was issued */
+    ts.sc = rec.scenario;
+    ts.delay_ms = rec.scenario_delay_ms;
+    if (ts.sc == NULL)
+        ts.sc = af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_CODE) | scen_stages(id_token),
+                             client->id, user, &ts.delay_ms);
+    if (!scen_prepare(req, resp, &ts))
+        goto out;
+    if (ts.fx.code_expired) {
+        /* as if lifetimes.code had passed before the client came */
+        fail(resp, AF_E_INVALID_GRANT, "the code has expired");
+        goto out;
+    }
+    if (scen_refuses(resp, &ts))
+        goto out;
     memset(&is, 0, sizeof(is));
     is.client = client;
     is.user = user;
@@ -159,9 +285,10 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
     is.nonce = rec.nonce;
     is.grant_id = grant_id;
     is.auth_time = rec.auth_time;
-    is.id_token = af_str_has_space_token(rec.scope, AF_SCOPE_OPENID);
+    is.id_token = id_token;
     is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0;
-    answer(req, resp, &is);
+    is.scenario = ts.sc;
+    answer(req, resp, &is, &ts);
 out:
     af_code_rec_clear(&rec);
     free(grant_id);
@@ -199,6 +326,7 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     const char *error = AF_E_INVALID_GRANT;
     struct af_token_rec rec;
     struct af_issue is;
+    struct tok_scen ts = {0};
     af_rc rc;
 
     memset(&rec, 0, sizeof(rec));
@@ -239,7 +367,11 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     is.auth_time = rec.auth_time;
     is.id_token = af_str_has_space_token(is.scope, AF_SCOPE_OPENID);
     is.refresh_token = true;
-    answer(req, resp, &is);
+    req->facts.sub = is.user->sub;
+    if (!queued_scenario(req, resp, client, is.user, is.id_token, &ts))
+        goto out;
+    is.scenario = ts.sc;
+    answer(req, resp, &is, &ts);
 out:
     af_token_rec_clear(&rec);
 }
@@ -248,6 +380,7 @@ static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
                                      const struct af_cfg_client *client)
 {
     struct af_issue is;
+    struct tok_scen ts = {0};
     char *owned = NULL;
     bool nomem;
 
@@ -266,7 +399,10 @@ static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
         goto out;
     }
     is.client = client; /* no user: sub is the client, no ID or refresh token */
-    answer(req, resp, &is);
+    if (!queued_scenario(req, resp, client, NULL, false, &ts))
+        goto out;
+    is.scenario = ts.sc;
+    answer(req, resp, &is, &ts);
 out:
     free(owned);
 }
@@ -278,6 +414,7 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
     const char *password = af_params_get(&req->form, AF_P_PASSWORD);
     const struct af_cfg_user *user;
     struct af_issue is;
+    struct tok_scen ts = {0};
     char *owned = NULL;
     bool nomem, match;
 
@@ -306,7 +443,11 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
     is.auth_time = af_now();
     is.id_token = af_str_has_space_token(is.scope, AF_SCOPE_OPENID);
     is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0;
-    answer(req, resp, &is);
+    req->facts.sub = user->sub;
+    if (!queued_scenario(req, resp, client, user, is.id_token, &ts))
+        goto out;
+    is.scenario = ts.sc;
+    answer(req, resp, &is, &ts);
 out:
     free(owned);
 }

@@ -54,12 +54,24 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_user *user;
     struct af_err err;
+    const struct af_scenario *sc = NULL;
+    struct af_scen_ctx sx = {0};
     json_t *claims = NULL, *out = NULL;
     char *token = NULL;
     const char *scope, *sub;
+    af_bearer_result br;
 
     af_err_clear(&err);
-    switch (af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token)) {
+    br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
+    /* for the ledger: where the client put the token (RFC 6750 §2; a query
+     * parameter is the one RFC 9700 §4.3.2 warns against) */
+    if (af_params_count(&req->query, AF_P_ACCESS_TOKEN) > 0)
+        req->facts.bearer = "query";
+    else if (af_params_count(&req->form, AF_P_ACCESS_TOKEN) > 0)
+        req->facts.bearer = "body";
+    else if (br == AF_BEARER_OK)
+        req->facts.bearer = "header";
+    switch (br) {
     case AF_BEARER_ABSENT:
         /* no credentials: a bare challenge, no error attribute (RFC 6750 §3.1) */
         resp->status = 401;
@@ -78,13 +90,35 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
                      "the access token was sent in more than one way (RFC 6750 2)", NULL);
         goto out;
     }
-    if (af_tokens_check_access(req->srv, token, &claims, &err) != AF_OK) {
+    if (af_tokens_check_access_scen(req->srv, token, &claims, &sc, &err) != AF_OK) {
         bearer_error(resp, 401, AF_E_INVALID_TOKEN, err.msg, NULL);
         goto out;
     }
     scope = json_string_value(json_object_get(claims, AF_C_SCOPE));
     sub = json_string_value(json_object_get(claims, AF_C_SUB));
     user = af_user_by_sub(req->srv->cfg, sub);
+    af_req_set_client_id(req, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
+    if (user != NULL)
+        req->facts.sub = user->sub;
+    /* the flow's scenario, else one queued for this client and user */
+    if (sc == NULL || sc->stage != AF_STAGE_USERINFO)
+        sc = sc == NULL ? af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_USERINFO),
+                                       json_string_value(json_object_get(claims, AF_C_CLIENT_ID)),
+                                       user, NULL)
+                        : NULL;
+    sx.srv = req->srv;
+    if (sc != NULL) {
+        req->facts.scenario = sc;
+        if (af_scenario_run(sc, &sx) != AF_OK) {
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "the scenario could not be applied");
+            goto out;
+        }
+    }
+    if (sx.fx.userinfo_unauthorized) {
+        bearer_error(resp, 401, AF_E_INVALID_TOKEN, "authflow scenario userinfo_unauthorized",
+                     NULL);
+        goto out;
+    }
     /* client_credentials tokens have no auth_time: their sub is a client */
     if (!af_str_has_space_token(scope, AF_SCOPE_OPENID) || user == NULL ||
         json_object_get(claims, AF_C_AUTH_TIME) == NULL) {
@@ -94,8 +128,11 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
         goto out;
     }
     out = json_object();
+    /* userinfo_wrong_sub: a sub other than the ID token's (OIDC Core §5.3.2) */
     if (out == NULL || af_claims_release(user, scope, out) != AF_OK ||
-        json_object_set_new(out, AF_C_SUB, json_string(user->sub)) != 0) {
+        json_object_set_new(
+            out, AF_C_SUB, json_string(sx.fx.userinfo_wrong_sub ? AF_SCEN_WRONG_SUB : user->sub)) !=
+            0) {
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
         goto out;
     }

@@ -11,12 +11,19 @@
  * Per-request state is allocated in the URI log callback (the only place MHD
  * shows the raw, undecoded request target, which strict parsing needs) and
  * freed in the completion callback.
+ *
+ * Every request of the provider's port goes into the ledger once its
+ * handler ran. A scenario delay (token_delay, jwks_slow) holds the answer
+ * back without holding a worker thread: the connection is suspended and a
+ * timer thread (struct af_delayer) resumes it when the delay is over, so a
+ * delayed request never slows the others down, whatever the pool size.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +46,7 @@
  * connections are plenty. */
 #define ADMIN_MAX_CONNECTIONS 64
 
-enum { M_GET = 1, M_POST = 2 };
+enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
 struct route {
     const char *path; /* NULL: the fallback */
@@ -69,7 +76,9 @@ static const struct route main_routes[] = {
 static const struct route admin_routes[] = {
     {AF_ADMIN_HEALTHZ, M_GET, af_h_admin_healthz},
     {AF_ADMIN_TOKENS, M_POST, af_h_admin_tokens},
-    {NULL, M_GET | M_POST, h_not_found},
+    {AF_ADMIN_SCENARIOS, M_GET | M_POST | M_DELETE, af_h_admin_scenarios},
+    {AF_ADMIN_LEDGER, M_GET | M_DELETE, af_h_admin_ledger},
+    {NULL, M_GET | M_POST | M_DELETE, h_not_found},
 };
 
 struct af_listener {
@@ -83,19 +92,37 @@ struct req_state {
     const struct af_listener *l;
     struct af_req req;
     bool started;
-    bool responded; /* an early response was queued (e.g. 413) */
+    bool responded;       /* an early response was queued (e.g. 413) */
+    struct af_resp *held; /* owned: the answer a delay holds back until resumed */
 };
 
 /* ---- request accessors ---- */
 
 const char *af_req_header(const struct af_req *req, const char *name)
 {
+    if (req->conn == NULL)
+        return NULL;
     return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *af_req_cookie(const struct af_req *req, const char *name)
 {
+    if (req->conn == NULL)
+        return NULL;
     return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
+}
+
+void af_req_set_client_id(struct af_req *req, const char *id)
+{
+    char *copy;
+
+    if (id == NULL)
+        return;
+    copy = strdup(id);
+    if (copy == NULL)
+        return; /* the ledger then falls back to the parameters */
+    free(req->facts.client_id);
+    req->facts.client_id = copy;
 }
 
 const struct af_params *af_req_params(const struct af_req *req)
@@ -259,10 +286,21 @@ struct conn_state {
     struct req_state *cur;
 };
 
+static void resp_free(struct af_resp *resp)
+{
+    if (resp == NULL)
+        return;
+    af_params_free(&resp->headers);
+    af_buf_free(&resp->body);
+    free(resp);
+}
+
 static void req_state_free(struct req_state *st)
 {
     if (st == NULL)
         return;
+    resp_free(st->held);
+    free(st->req.facts.client_id);
     free(st->req.path);
     free(st->req.raw_query);
     af_params_free(&st->req.query);
@@ -440,7 +478,10 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     const struct af_listener *l = st->l;
     struct af_req *req = &st->req;
     const struct route *rt = route_find(l->routes, req->path);
-    unsigned m = req->method == AF_M_GET ? M_GET : req->method == AF_M_POST ? M_POST : 0;
+    unsigned m = req->method == AF_M_GET      ? M_GET
+                 : req->method == AF_M_POST   ? M_POST
+                 : req->method == AF_M_DELETE ? M_DELETE
+                                              : 0;
     struct af_err err;
 
     af_err_clear(&err);
@@ -448,12 +489,15 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
         return;
     if (rt->path != NULL && (rt->methods & m) == 0) {
         char why[128];
+        char allow[32];
         snprintf(why, sizeof(why), "method %s is not allowed here", req->method_str);
         af_resp_oauth_error(resp, MHD_HTTP_METHOD_NOT_ALLOWED, AF_E_INVALID_REQUEST, why);
-        af_resp_header(resp, AF_HDR_ALLOW,
-                       rt->methods == M_GET    ? "GET"
-                       : rt->methods == M_POST ? "POST"
-                                               : "GET, POST");
+        snprintf(allow, sizeof(allow), "%s%s%s%s%s", rt->methods & M_GET ? "GET" : "",
+                 (rt->methods & M_GET) && (rt->methods & ~M_GET) ? ", " : "",
+                 rt->methods & M_POST ? "POST" : "",
+                 (rt->methods & M_POST) && (rt->methods & M_DELETE) ? ", " : "",
+                 rt->methods & M_DELETE ? "DELETE" : "");
+        af_resp_header(resp, AF_HDR_ALLOW, allow);
         af_resp_no_store(resp);
         return;
     }
@@ -481,6 +525,202 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     rt->handler(req, resp);
 }
 
+/* ---- delays (scenarios token_delay, jwks_slow) ----
+ *
+ * A delayed answer is built at once and held; the connection is suspended
+ * (MHD_suspend_connection: MHD then skips it, so the worker thread serves
+ * the other connections), and this timer thread resumes it when its time
+ * has come, upon which MHD calls the access handler again and the held
+ * answer goes out. Written by hand: MHD has no timers, and one thread with
+ * a sorted list is all a test server needs.
+ */
+
+struct delayed {
+    struct delayed *next;
+    uint64_t due_ms; /* af_monotonic_ms() */
+    struct MHD_Connection *conn;
+};
+
+struct af_delayer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+    pthread_t thread;
+    bool started;
+    bool stopping;        /* from now on nothing is held back */
+    struct delayed *head; /* sorted by due_ms */
+};
+
+static void *delayer_main(void *arg)
+{
+    struct af_delayer *d = arg;
+    struct delayed *ready, *x;
+
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        uint64_t now = af_monotonic_ms();
+        /* take every entry that is due (all of them when stopping) */
+        ready = NULL;
+        while (d->head != NULL && (d->stopping || d->head->due_ms <= now)) {
+            x = d->head;
+            d->head = x->next;
+            x->next = ready;
+            ready = x;
+        }
+        if (ready != NULL) {
+            /* resumed outside our lock: MHD takes its own */
+            pthread_mutex_unlock(&d->mu);
+            for (x = ready; x != NULL; x = ready) {
+                ready = x->next;
+                MHD_resume_connection(x->conn);
+                free(x);
+            }
+            pthread_mutex_lock(&d->mu);
+            continue;
+        }
+        if (d->stopping)
+            break;
+        if (d->head == NULL) {
+            pthread_cond_wait(&d->cv, &d->mu);
+        } else {
+            struct timespec ts;
+            uint64_t wait = d->head->due_ms - now;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static af_rc delayer_start(struct af_delayer **out)
+{
+    struct af_delayer *d = calloc(1, sizeof(*d));
+    pthread_condattr_t ca;
+    bool mu_ok = false, cv_ok = false;
+    af_rc rc = AF_ERR_NOMEM;
+
+    *out = NULL;
+    if (d == NULL)
+        goto out;
+    mu_ok = pthread_mutex_init(&d->mu, NULL) == 0;
+    /* timed waits on the monotonic clock: a clock step must not stretch a
+     * delay */
+    if (mu_ok && pthread_condattr_init(&ca) == 0) {
+        cv_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                pthread_cond_init(&d->cv, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!cv_ok || pthread_create(&d->thread, NULL, delayer_main, d) != 0)
+        goto out;
+    d->started = true;
+    *out = d;
+    d = NULL;
+    rc = AF_OK;
+out:
+    if (d != NULL) {
+        if (cv_ok)
+            pthread_cond_destroy(&d->cv);
+        if (mu_ok)
+            pthread_mutex_destroy(&d->mu);
+        free(d);
+    }
+    return rc;
+}
+
+/* delayer_hold: suspend conn and resume it after ms. false when the
+ * server is stopping (or out of memory): the caller answers at once. */
+static bool delayer_hold(struct af_delayer *d, struct MHD_Connection *conn, unsigned ms)
+{
+    struct delayed *x, **pp;
+
+    if (d == NULL)
+        return false;
+    x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return false;
+    x->conn = conn;
+    x->due_ms = af_monotonic_ms() + ms;
+    pthread_mutex_lock(&d->mu);
+    if (d->stopping) {
+        pthread_mutex_unlock(&d->mu);
+        free(x);
+        return false;
+    }
+    /* suspended before the timer thread can see it, so it cannot resume a
+     * connection that is not suspended yet */
+    MHD_suspend_connection(conn);
+    for (pp = &d->head; *pp != NULL && (*pp)->due_ms <= x->due_ms; pp = &(*pp)->next)
+        ;
+    x->next = *pp;
+    *pp = x;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    return true;
+}
+
+/* delayer_flush: resume every held connection now and hold none from now
+ * on; the thread ends. Before the daemons stop: MHD must not stop with
+ * suspended connections. */
+static void delayer_flush(struct af_delayer *d)
+{
+    if (d == NULL || !d->started)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->stopping = true;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+    d->started = false;
+}
+
+static void delayer_free(struct af_delayer *d)
+{
+    if (d == NULL)
+        return;
+    delayer_flush(d);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+/* ---- the access handler ---- */
+
+/* answer: dispatch, record the request in the ledger (provider port only),
+ * then send the answer, or hold it back when a scenario asks for a delay. */
+static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection *conn,
+                              struct req_state *st, size_t body_cap)
+{
+    struct af_server *srv = l->srv;
+    struct af_resp *resp = calloc(1, sizeof(*resp));
+    enum MHD_Result ret;
+
+    if (resp == NULL)
+        return MHD_NO;
+    af_params_init(&resp->headers, 32);
+    af_buf_init(&resp->body, body_cap);
+    dispatch(st, resp);
+    af_log_debug("%s%s %s -> %u", l->is_admin ? "admin: " : "", st->req.method_str, st->req.path,
+                 resp->status);
+    if (resp->status == 0)
+        resp_fail(resp);
+    if (!l->is_admin)
+        af_ledger_record(srv->ledger, &st->req, resp);
+    if (!l->is_admin && st->req.facts.delay_ms > 0 &&
+        delayer_hold(srv->delayer, conn, st->req.facts.delay_ms)) {
+        st->held = resp;
+        return MHD_YES;
+    }
+    ret = send_resp(conn, resp);
+    resp_free(resp);
+    return ret;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -488,7 +728,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     const struct af_listener *l = cls;
     struct af_server *srv = l->srv;
     struct req_state *st = *req_cls;
-    struct af_resp resp;
     enum MHD_Result ret;
     (void)url;
     (void)version;
@@ -502,23 +741,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
         st->req.conn = conn;
         st->req.method_str = method;
-        st->req.method = strcmp(method, MHD_HTTP_METHOD_GET) == 0    ? AF_M_GET
-                         : strcmp(method, MHD_HTTP_METHOD_POST) == 0 ? AF_M_POST
-                                                                     : AF_M_OTHER;
+        st->req.method = strcmp(method, MHD_HTTP_METHOD_GET) == 0      ? AF_M_GET
+                         : strcmp(method, MHD_HTTP_METHOD_POST) == 0   ? AF_M_POST
+                         : strcmp(method, MHD_HTTP_METHOD_DELETE) == 0 ? AF_M_DELETE
+                                                                       : AF_M_OTHER;
         if (cl != NULL && strtoull(cl, NULL, 10) > l->max_body)
             st->req.body_too_big = true;
         if (!st->req.body_too_big)
             return MHD_YES;
         /* Answer at once: there is no point reading a body we refuse. */
         st->responded = true;
-        memset(&resp, 0, sizeof(resp));
-        af_params_init(&resp.headers, 32);
-        af_buf_init(&resp.body, 64 * 1024);
-        dispatch(st, &resp);
-        ret = send_resp(conn, &resp);
-        af_params_free(&resp.headers);
-        af_buf_free(&resp.body);
-        return ret;
+        return answer(l, conn, st, 64 * 1024);
     }
     if (*upload_data_size != 0) {
         if (!st->req.body_too_big &&
@@ -527,18 +760,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (st->responded)
-        return MHD_YES;
+    if (st->responded) {
+        /* called again once a delay resumed the connection */
+        if (st->held == NULL)
+            return MHD_YES;
+        ret = send_resp(conn, st->held);
+        resp_free(st->held);
+        st->held = NULL;
+        return ret;
+    }
     st->responded = true;
-    memset(&resp, 0, sizeof(resp));
-    af_params_init(&resp.headers, 32);
-    af_buf_init(&resp.body, 4 * 1024 * 1024);
-    dispatch(st, &resp);
-    af_log_debug("%s%s %s -> %u", l->is_admin ? "admin: " : "", method, st->req.path, resp.status);
-    ret = send_resp(conn, &resp);
-    af_params_free(&resp.headers);
-    af_buf_free(&resp.body);
-    return ret;
+    return answer(l, conn, st, 4 * 1024 * 1024);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -718,13 +950,14 @@ static struct MHD_Daemon *start_daemon(struct af_listener *l, int fd, unsigned t
 {
     /* the logger first, so that MHD reports nothing past it */
     return MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l->srv, MHD_OPTION_LISTEN_SOCKET,
-        fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, l,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        max_conns, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l->srv,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, l, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l,
+        MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, max_conns, MHD_OPTION_END);
 }
 
 /* admin_start: bind and serve the admin API on listen_s. The config loader
@@ -790,6 +1023,17 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
     if (rc != AF_OK)
         goto out;
+    rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_scen_engine_new(srv, &srv->scen, err);
+    if (rc != AF_OK)
+        goto out;
+    rc = delayer_start(&srv->delayer);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "cannot start the delay timer thread");
+        goto out;
+    }
     rc = listener_new(srv, main_routes, false, cfg->max_body, &srv->main_l);
     if (rc != AF_OK)
         goto out;
@@ -831,6 +1075,11 @@ out:
     return rc;
 }
 
+af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err)
+{
+    return af_scen_config_check(cfg, err);
+}
+
 unsigned short af_server_port(const struct af_server *srv)
 {
     return srv->port;
@@ -869,6 +1118,8 @@ void af_server_stop(struct af_server *srv)
         if (daemons[i] != NULL)
             socks[i] = MHD_quiesce_daemon(daemons[i]);
     }
+    /* delayed answers go out now, so that they do not outlast the drain */
+    delayer_flush(srv->delayer);
     if (daemons[0] != NULL || daemons[1] != NULL) {
         while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 && af_monotonic_ms() < until)
             usleep(5 * 1000);
@@ -882,6 +1133,9 @@ void af_server_stop(struct af_server *srv)
     for (i = 0; i < srv->nkeys; i++)
         af_key_free(srv->keys[i]);
     free(srv->keys);
+    delayer_free(srv->delayer);
+    af_scen_engine_free(srv->scen);
+    af_ledger_free(srv->ledger);
     json_decref(srv->jwks);
     af_store_free(srv->store);
     free(srv->issuer);

@@ -43,11 +43,38 @@ struct af_server {
     struct MHD_Daemon *admin_daemon;      /* NULL when off */
     unsigned short admin_port;            /* 0 when off */
     char *admin_url;                      /* owned: "http://ADDR:PORT"; NULL when off */
+    /* scenarios (scenario.c) and the request ledger (ledger.c); NULL in a
+     * server built by hand (unit tests): no scenario applies, nothing is
+     * recorded */
+    struct af_scen_engine *scen; /* owned */
+    struct af_ledger *ledger;    /* owned */
+    struct af_delayer *delayer;  /* owned (server.c): answers held back by a delay */
 };
 
 /* ---- request and response ---- */
 
-typedef enum { AF_M_GET, AF_M_POST, AF_M_OTHER } af_method;
+typedef enum { AF_M_GET, AF_M_POST, AF_M_DELETE, AF_M_OTHER } af_method;
+
+struct af_scenario; /* scenario.c: one row of the scenario table */
+
+/* What a handler learnt about a request, for the ledger (ledger.c) and the
+ * delay of a scenario. Handlers fill what applies; server.c records the
+ * request once the handler ran. */
+struct af_req_facts {
+    char *client_id;         /* owned: from client authentication, a token or the
+                                parameters; NULL when none was named */
+    const char *client_auth; /* static: AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE or
+                                AF_LEDGER_SECRET_IN_QUERY; NULL: none attempted */
+    const char *bearer;      /* static: where an access token came from: "header",
+                                "query" or "body"; NULL: none */
+    bool pkce_sent;          /* code_challenge (/authorize) or code_verifier (/token) */
+    const char *pkce_method; /* static AF_PKCE_* or NULL */
+    int pkce_verified;       /* /token: 1 matched, 0 refused, -1 not checked */
+    bool pkce_seen;          /* the endpoint deals with PKCE: report the pkce fields */
+    const char *sub;         /* borrowed from the config: the user of the flow; may be NULL */
+    const struct af_scenario *scenario; /* the scenario applied to this request, or NULL */
+    unsigned delay_ms;                  /* > 0: server.c holds the answer back this long */
+};
 
 struct af_req {
     struct af_server *srv; /* borrowed */
@@ -62,10 +89,16 @@ struct af_req {
     bool body_too_big;
     const char *parse_error; /* set when query or body failed to parse */
     char parse_error_buf[AF_ERR_MSG_MAX];
+    struct af_req_facts facts;
 };
 
+/* af_req_set_client_id: remember id (copied) as the request's client, for
+ * the ledger; a later call replaces it. NULL is ignored. */
+void af_req_set_client_id(struct af_req *req, const char *id);
+
 /* af_req_header: a request header (case-insensitive), borrowed, valid for
- * the request; NULL when absent. */
+ * the request; NULL when absent (and for a request built without a
+ * connection, in unit tests). */
 const char *af_req_header(const struct af_req *req, const char *name);
 
 /* af_req_cookie: a cookie value, borrowed, valid for the request; NULL when
@@ -167,7 +200,9 @@ struct af_code_rec {
     char *nonce; /* NULL if none */
     time_t auth_time;
     time_t expires;
-    char *sid; /* login session id, NULL if none */
+    char *sid;                          /* login session id, NULL if none */
+    const struct af_scenario *scenario; /* static table row bound to this flow, or NULL */
+    unsigned scenario_delay_ms;         /* its delay (token_delay) */
 };
 
 struct af_token_rec { /* access tokens (keyed by jti) and refresh tokens */
@@ -180,6 +215,7 @@ struct af_token_rec { /* access tokens (keyed by jti) and refresh tokens */
     time_t expires;
     time_t issued;
     bool is_refresh;
+    const struct af_scenario *scenario; /* the flow's scenario (static), or NULL */
 };
 
 struct af_session_rec { /* a login session (interactive mode, logout) */
@@ -250,10 +286,13 @@ struct af_issue {
     const char *nonce;                  /* may be NULL */
     const char *grant_id;               /* NULL: a fresh one */
     time_t auth_time;
-    bool id_token;             /* issue an ID token (scope has openid) */
-    bool refresh_token;        /* issue a refresh token */
-    const char *refresh_scope; /* the refresh token's scope; NULL: scope. A narrowed
-                                  refresh keeps the old one (RFC 6749 §6) */
+    bool id_token;                      /* issue an ID token (scope has openid) */
+    bool refresh_token;                 /* issue a refresh token */
+    const char *refresh_scope;          /* the refresh token's scope; NULL: scope. A narrowed
+                                           refresh keeps the old one (RFC 6749 §6) */
+    const struct af_scenario *scenario; /* the flow's scenario, or NULL: an id_token one
+                                           changes the ID token; any is kept on the
+                                           tokens' records (a userinfo one acts there) */
 };
 
 /* af_tokens_issue: sign an access token (RFC 9068), and as asked an ID
@@ -271,6 +310,12 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
 af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **claims_out,
                              struct af_err *err) AF_WARN_UNUSED;
 
+/* af_tokens_check_access_scen: af_tokens_check_access, also giving the
+ * scenario stored with the token (static, NULL when none) in *scen_out. */
+af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json_t **claims_out,
+                                  const struct af_scenario **scen_out,
+                                  struct af_err *err) AF_WARN_UNUSED;
+
 /* What an access token says, for the token endpoint and for minting
  * (mint.c): both build the claims with af_tokens_access_claims, so a
  * minted token has exactly the shape of an issued one. */
@@ -281,6 +326,7 @@ struct af_access_spec {
     const char *scope;                  /* NULL: no scope claim */
     time_t auth_time;                   /* used with a user only */
     time_t iat, exp;
+    const struct af_scenario *scenario; /* kept on the stored record; may be NULL */
 };
 
 /* af_tokens_access_claims: the RFC 9068 §2.2 claims: iss, sub, aud (the
@@ -500,5 +546,268 @@ struct af_mint {
  * AF_ERR_CRYPTO, a full store) with the reason in err. */
 af_rc af_mint_token(struct af_server *srv, const struct af_mint *m, json_t **out,
                     struct af_err *err) AF_WARN_UNUSED;
+
+/* ---- scenarios (scenario.c, docs/scenarios.md) ----
+ *
+ * A scenario is a named, documented fault authflowd applies on request: a
+ * row of one static table {name, stage, description, apply}. The apply
+ * function fills a struct af_scen_effect (and, for an ID token, edits its
+ * claims and header); the handler of the stage acts on the effect. Tests
+ * select scenarios through the admin API's queue, the config's "scenarios"
+ * array (both land in the same queue), or login_hint "user+name".
+ *
+ * Binding: a queued scenario of a flow stage (AF_STAGES_FLOW) is taken by
+ * the next accepted authorization request that matches it; the code
+ * record, and the tokens issued from it, carry it on. A request of such a
+ * stage whose flow carries none takes the next matching queued one itself
+ * (client_credentials, password and refresh grants have no flow), and a
+ * jwks scenario is taken by the next GET /jwks.
+ */
+
+typedef enum {
+    AF_STAGE_AUTHORIZE = 0, /* the authorization response */
+    AF_STAGE_CODE,          /* the code, when /token redeems it */
+    AF_STAGE_ID_TOKEN,      /* the ID token, before it is signed */
+    AF_STAGE_TOKEN,         /* the token endpoint's answer */
+    AF_STAGE_USERINFO,      /* the userinfo endpoint's answer */
+    AF_STAGE_JWKS,          /* the key set's answer */
+    AF_STAGE_COUNT
+} af_stage;
+
+#define AF_STAGE_BIT(s) (1u << (unsigned)(s))
+/* The stages a flow carries from /authorize on. */
+#define AF_STAGES_FLOW                                                                             \
+    (AF_STAGE_BIT(AF_STAGE_AUTHORIZE) | AF_STAGE_BIT(AF_STAGE_CODE) |                              \
+     AF_STAGE_BIT(AF_STAGE_ID_TOKEN) | AF_STAGE_BIT(AF_STAGE_TOKEN) |                              \
+     AF_STAGE_BIT(AF_STAGE_USERINFO))
+
+/* How an ID token is signed once its scenario ran. */
+typedef enum {
+    AF_SCEN_SIGN_NORMAL = 0, /* keys[0] */
+    AF_SCEN_SIGN_NONE,       /* unsigned (RFC 7518 §3.6): the header says alg none */
+    AF_SCEN_SIGN_CORRUPT,    /* keys[0], then one signature character changed */
+    AF_SCEN_SIGN_GHOST,      /* a key never published in /jwks */
+    AF_SCEN_SIGN_ROTATED,    /* a fresh key, published in /jwks from then on */
+} af_scen_sign;
+
+/* What a scenario does; every field false/NULL/0 means "as usual". */
+struct af_scen_effect {
+    /* authorize */
+    const char *authz_error; /* static: answer this error instead of a code */
+    bool drop_code, drop_state, change_state, drop_iss, wrong_iss;
+    /* code */
+    bool code_expired;
+    /* id_token */
+    af_scen_sign sign;
+    /* token: an error answer instead of tokens (status and error), or edits */
+    unsigned token_status;
+    const char *token_error; /* static */
+    bool token_malformed, token_type_upper, token_no_expires_in;
+    /* userinfo */
+    bool userinfo_unauthorized, userinfo_wrong_sub;
+    /* jwks */
+    bool jwks_error;
+    /* token_delay, jwks_slow: the answer waits the entry's delay */
+    bool delay;
+};
+
+struct af_scen_ctx {
+    struct af_server *srv; /* borrowed */
+    json_t *claims;        /* id_token stage: the claims, edited in place (borrowed) */
+    json_t *header;        /* id_token stage: the JOSE header, edited in place (borrowed) */
+    struct af_scen_effect fx;
+};
+
+struct af_scenario {
+    const char *name; /* the wire name, e.g. "id_token_bad_signature" */
+    af_stage stage;
+    const char *description; /* one line for GET /admin/scenarios and the docs */
+    af_rc (*apply)(struct af_scen_ctx *ctx);
+    bool takes_delay; /* accepts delay_ms */
+};
+
+/* The table, in documentation order. Rows are static: pointers to them
+ * may be kept anywhere (records, requests). */
+size_t af_scenario_count(void);
+const struct af_scenario *af_scenario_at(size_t i);           /* NULL past the end */
+const struct af_scenario *af_scenario_find(const char *name); /* exact; NULL: unknown */
+const char *af_stage_name(af_stage stage);                    /* static, e.g. "id_token" */
+
+/* af_scenario_run: zero ctx->fx, then apply sc (NULL: nothing to do). */
+af_rc af_scenario_run(const struct af_scenario *sc, struct af_scen_ctx *ctx) AF_WARN_UNUSED;
+
+/* The values the scenarios put in place of the right ones. The wrong
+ * issuer keeps ours as a prefix, so a comparison by prefix is caught. */
+#define AF_SCEN_WRONG_ISS_SUFFIX  "/wrong-issuer"
+#define AF_SCEN_WRONG_AUD         "urn:authflow:wrong-audience"
+#define AF_SCEN_UNTRUSTED_AUD     "urn:authflow:untrusted-audience"
+#define AF_SCEN_WRONG_NONCE       "authflow-wrong-nonce"
+#define AF_SCEN_WRONG_SUB         "authflow-other-subject"
+#define AF_SCEN_STATE_SUFFIX      ".authflow-changed"
+#define AF_SCEN_UNSOLICITED_STATE "authflow-unsolicited-state"
+/* Delays: the default of a delay scenario, and the hard ceiling of
+ * limits.max_delay_ms. */
+#define AF_SCEN_DELAY_DEFAULT_MS 2000u
+#define AF_SCEN_DELAY_MAX_MS     10000u
+/* The most entries the queue holds. */
+#define AF_SCEN_QUEUE_MAX 256u
+/* The most uses an entry may ask for (times); 0 means until cleared. */
+#define AF_SCEN_TIMES_MAX 1000000L
+
+struct af_scen_engine; /* the queue and the scenario keys; one mutex */
+
+/* A queue request: from POST /admin/scenarios or the config. */
+struct af_scen_spec {
+    const struct af_scenario *sc; /* never NULL */
+    const char *client;           /* client_id, or NULL: any */
+    const char *user;             /* username or sub, or NULL: any */
+    long times;                   /* 0: until cleared */
+    long delay_ms;                /* -1: the default (delay scenarios only) */
+};
+
+/* af_scen_spec_check: NULL when spec fits cfg, else what is wrong, starting
+ * with the member at fault ("client: names no configured client"), written
+ * to buf (cap bytes) or static. */
+const char *af_scen_spec_check(const struct af_config *cfg, const struct af_scen_spec *spec,
+                               char *buf, size_t cap);
+
+/* af_scen_engine_new: the engine of srv (whose cfg and keys are loaded),
+ * with the config's scenarios queued in order; an unknown name or a bad
+ * entry is AF_ERR_INVALID with "FILE: scenarios[N].member: what" in err.
+ * Caller frees with af_scen_engine_free() (NULL is a no-op). */
+af_rc af_scen_engine_new(struct af_server *srv, struct af_scen_engine **out,
+                         struct af_err *err) AF_WARN_UNUSED;
+void af_scen_engine_free(struct af_scen_engine *e);
+
+/* af_scen_config_check: the check af_scen_engine_new makes of the config's
+ * scenarios, without a server (authflowd --check-config). */
+af_rc af_scen_config_check(const struct af_config *cfg, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_scen_queue_add: queue spec (checked by the caller with
+ * af_scen_spec_check); *entry_out (may be NULL) gets the entry as JSON, new
+ * reference. AF_ERR_TOOBIG when AF_SCEN_QUEUE_MAX entries wait already. */
+af_rc af_scen_queue_add(struct af_scen_engine *e, const struct af_scen_spec *spec,
+                        json_t **entry_out) AF_WARN_UNUSED;
+
+/* af_scen_queue_clear: drop the entry with that id, or every entry when id
+ * is NULL (which also withdraws the key of id_token_key_rotated from the
+ * published set); returns how many entries were dropped. */
+size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id);
+
+/* af_scen_queue_json: the queue as an array of entries, new reference;
+ * NULL on allocation failure. */
+json_t *af_scen_queue_json(struct af_scen_engine *e);
+
+/* af_scen_take: the first queued entry whose stage is in the stages mask
+ * and that matches client_id (an entry naming a client needs it) and user
+ * (an entry naming a user needs that user, by username or sub); one use is
+ * consumed and the entry leaves the queue when it has none left. Returns
+ * its scenario (static) and its delay in *delay_ms (may be NULL), or NULL
+ * when none matches. e may be NULL (no scenarios). */
+const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages,
+                                       const char *client_id, const struct af_cfg_user *user,
+                                       unsigned *delay_ms);
+
+/* af_scen_jwks: the key set /jwks publishes: the configured keys plus the
+ * key of the latest id_token_key_rotated. New reference; NULL on allocation
+ * failure. */
+json_t *af_scen_jwks(struct af_server *srv);
+
+/* af_scen_sign_with: a compact JWS over payload under hdr (edited: its
+ * "kid" becomes the key's) signed with the ghost key (AF_SCEN_SIGN_GHOST:
+ * generated once, never published) or a fresh key (AF_SCEN_SIGN_ROTATED:
+ * published in /jwks from now on, replacing the previous rotated one), both
+ * of keys[0]'s algorithm. Caller frees *out. */
+af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, const char *payload,
+                        char **out, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_scen_corrupt_signature: change the first signature character of a
+ * compact JWS to another base64url character (the encoding stays canonical
+ * and the length right: only the signature check can tell). */
+void af_scen_corrupt_signature(char *jws);
+
+/* af_scen_login_hint: split a login_hint of the form "USER+SCENARIO" (a
+ * '+', or the space a literal '+' of a query string decodes to). Returns
+ * false when hint has no separator or its tail names no scenario; else
+ * *sc_out gets the scenario and *user_len the length of the user part
+ * (0: no user named). */
+bool af_scen_login_hint(const char *hint, const struct af_scenario **sc_out, size_t *user_len);
+
+/* af_scen_delay_cap: the largest delay the config allows, in ms. */
+unsigned af_scen_delay_cap(const struct af_config *cfg);
+
+/* ---- the request ledger (ledger.c) ----
+ *
+ * One entry per request on the provider port (never the admin port), in a
+ * ring of cfg->ledger_max_entries under its own mutex: what came in
+ * (secrets redacted), what the handler learnt (struct af_req_facts) and
+ * what went out. Entries carry a monotonic seq that clearing does not
+ * reset, so a cursor stays valid.
+ */
+
+#define AF_LEDGER_SECRET_IN_QUERY "secret_in_query" /* facts.client_auth */
+/* The longest value an entry shows; longer ones are cut. */
+#define AF_LEDGER_VALUE_MAX 512
+/* The most entries one query answers. */
+#define AF_LEDGER_LIMIT_MAX 1000
+
+struct af_ledger;
+
+/* af_ledger_new: an empty ledger of max_entries (0: records nothing).
+ * Caller frees with af_ledger_free() (NULL is a no-op). */
+af_rc af_ledger_new(size_t max_entries, struct af_ledger **out) AF_WARN_UNUSED;
+void af_ledger_free(struct af_ledger *l);
+
+/* af_ledger_redact: parameter name's value as an entry shows it: secrets
+ * (client_secret, password, client_assertion) as "[redacted N chars]", a
+ * code_verifier as "[N chars]", codes and tokens as their first 8
+ * characters and "...(N chars)", anything else as is (cut at
+ * AF_LEDGER_VALUE_MAX). Caller frees; NULL on allocation failure. */
+char *af_ledger_redact(const char *name, const char *value);
+
+/* af_ledger_entry: the entry for req answered by resp, without seq: new
+ * reference, NULL on allocation failure. *code_out gets the full value of
+ * the request's code parameter (for the code filter; never shown), or
+ * NULL; caller frees. */
+json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out);
+
+/* af_ledger_add: append entry (reference and code taken over, also on
+ * failure) with the next seq, dropping the oldest entry when full. Returns
+ * the seq given, 0 when nothing was recorded (l NULL or off). */
+unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code);
+
+/* af_ledger_record: af_ledger_entry then af_ledger_add. */
+void af_ledger_record(struct af_ledger *l, const struct af_req *req, const struct af_resp *resp);
+
+struct af_ledger_filter {
+    unsigned long long since; /* entries with seq > since */
+    const char *path;         /* exact; NULL: any */
+    const char *method;       /* exact; NULL: any */
+    const char *client_id;    /* exact; NULL: any */
+    const char *code;         /* the full code value; NULL: any */
+    size_t limit;             /* most entries returned (<= AF_LEDGER_LIMIT_MAX) */
+};
+
+/* af_ledger_query: {"entries": [...], "count": N, "next": SEQ, "dropped":
+ * N} for f, new reference in *out. next is the seq to pass as since next
+ * time: the last entry returned when the limit cut the answer, else the
+ * newest seq recorded. dropped counts entries after since that the ring
+ * already lost. */
+af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f,
+                      json_t **out) AF_WARN_UNUSED;
+
+/* af_ledger_clear: drop every entry; returns how many. */
+size_t af_ledger_clear(struct af_ledger *l);
+
+/* ---- admin routes for scenarios and the ledger (h_admin_scen.c) ---- */
+
+#define AF_ADMIN_SCENARIOS AF_ADMIN_PATH_SCENARIOS
+#define AF_ADMIN_LEDGER    AF_ADMIN_PATH_LEDGER
+
+void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp); /* GET, POST, DELETE */
+void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);    /* GET, DELETE */
+
+/* af_admin_is_json: the Content-Type is application/json (parameters allowed). */
+bool af_admin_is_json(const char *ctype);
 
 #endif

@@ -118,6 +118,8 @@ static af_rc code_copy(struct af_code_rec *d, const struct af_code_rec *s)
     DUP_FIELD(d, s, sid);
     d->auth_time = s->auth_time;
     d->expires = s->expires;
+    d->scenario = s->scenario;
+    d->scenario_delay_ms = s->scenario_delay_ms;
     if (!ok) {
         af_code_rec_clear(d);
         return AF_ERR_NOMEM;
@@ -138,6 +140,7 @@ static af_rc tok_copy(struct af_token_rec *d, const struct af_token_rec *s)
     d->expires = s->expires;
     d->issued = s->issued;
     d->is_refresh = s->is_refresh;
+    d->scenario = s->scenario;
     if (!ok) {
         af_token_rec_clear(d);
         return AF_ERR_NOMEM;

@@ -350,6 +350,7 @@ af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec 
     rec.issued = sp->iat;
     rec.expires = sp->exp;
     rec.is_refresh = false;
+    rec.scenario = sp->scenario;
     rc = af_token_put(srv->store, jti, &rec);
     if (rc != AF_OK)
         AF_ERR_SET(err, rc, "the token store refused the access token (%s)", af_rc_str(rc));
@@ -375,6 +376,7 @@ static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const
     sp.auth_time = is->auth_time;
     sp.iat = now;
     sp.exp = now + srv->cfg->access_token_ttl;
+    sp.scenario = is->scenario;
     rc = af_tokens_access_claims(srv, &sp, &c);
     if (rc != AF_OK)
         goto out;
@@ -432,6 +434,58 @@ out:
     return rc;
 }
 
+/* sign_scenario: the ID token of claims c as an id_token scenario wants it
+ * (OIDC Core §3.1.3.7 lists what the client must refuse): the scenario
+ * edits the claims and the header {alg, kid, typ} and says how to sign. */
+static af_rc sign_scenario(struct af_server *srv, const struct af_scenario *sc, json_t *c,
+                           char **out, struct af_err *err)
+{
+    const struct af_key *key = srv->keys[0];
+    struct af_scen_ctx sx = {0};
+    json_t *hdr = json_pack("{s:s, s:s, s:s}", AF_H_ALG, af_alg_name(af_key_alg(key)), AF_H_KID,
+                            af_key_kid(key), AF_H_TYP, AF_TYP_JWT);
+    char *payload = NULL;
+    af_rc rc;
+
+    if (hdr == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sx.srv = srv;
+    sx.claims = c;
+    sx.header = hdr;
+    rc = af_scenario_run(sc, &sx);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "scenario %s could not be applied", sc->name);
+        goto out;
+    }
+    payload = json_dumps(c, JSON_COMPACT);
+    if (payload == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    switch (sx.fx.sign) {
+    case AF_SCEN_SIGN_NONE:
+        rc = af_jws_encode_unsigned(hdr, c, out);
+        break;
+    case AF_SCEN_SIGN_GHOST:
+    case AF_SCEN_SIGN_ROTATED:
+        rc = af_scen_sign_with(srv, sx.fx.sign, hdr, payload, out, err);
+        break;
+    case AF_SCEN_SIGN_NORMAL:
+    case AF_SCEN_SIGN_CORRUPT:
+    default:
+        rc = af_jws_sign_as_is(key, hdr, payload, strlen(payload), out, err);
+        if (rc == AF_OK && sx.fx.sign == AF_SCEN_SIGN_CORRUPT)
+            af_scen_corrupt_signature(*out);
+        break;
+    }
+out:
+    free(payload);
+    json_decref(hdr);
+    return rc;
+}
+
 /* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6). */
 static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const char *access,
                      time_t now, char **out, struct af_err *err)
@@ -450,7 +504,10 @@ static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const cha
     rc = af_tokens_id_claims(srv, is, at_hash, now, now + srv->cfg->id_token_ttl, &c);
     if (rc != AF_OK)
         goto out;
-    rc = af_jwt_sign(srv->keys[0], AF_TYP_JWT, c, out, err);
+    if (is->scenario != NULL && is->scenario->stage == AF_STAGE_ID_TOKEN)
+        rc = sign_scenario(srv, is->scenario, c, out, err);
+    else
+        rc = af_jwt_sign(srv->keys[0], AF_TYP_JWT, c, out, err);
 out:
     free(at_hash);
     json_decref(c);
@@ -517,6 +574,7 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
         rec.issued = now;
         rec.expires = now + srv->cfg->refresh_token_ttl;
         rec.is_refresh = true;
+        rec.scenario = is->scenario;
         rc = af_token_put(srv->store, refresh, &rec);
         if (rc != AF_OK) {
             AF_ERR_SET(err, rc, "the token store refused the refresh token (%s)", af_rc_str(rc));
@@ -656,14 +714,23 @@ static bool aud_accepted(const struct af_config *cfg, const json_t *claims)
 af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **claims_out,
                              struct af_err *err)
 {
+    const struct af_scenario *sc;
+    return af_tokens_check_access_scen(srv, token, claims_out, &sc, err);
+}
+
+af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json_t **claims_out,
+                                  const struct af_scenario **scen_out, struct af_err *err)
+{
     struct af_token_rec rec;
     af_rc rc = check_access(srv, token, claims_out, &rec, err);
 
+    *scen_out = rc == AF_OK ? rec.scenario : NULL;
     af_token_rec_clear(&rec);
     if (rc == AF_OK && !aud_accepted(srv->cfg, *claims_out)) {
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is meant for another audience (aud)");
         json_decref(*claims_out);
         *claims_out = NULL;
+        *scen_out = NULL;
     }
     return rc;
 }

@@ -1,0 +1,496 @@
+/*
+ * ledger.c - the record of every request the provider port received
+ * (docs/admin.md, "The ledger"): a ring of JSON entries with a monotonic
+ * sequence number, queried by the admin API.
+ *
+ * Written by hand: a fixed array used as a ring under one mutex is all it
+ * takes, and none of our libraries offers one. Entries are built outside
+ * the mutex (server.c calls af_ledger_record once the handler ran) and
+ * never change once added, so the lock covers only the ring's bookkeeping
+ * and the copies a query hands out.
+ *
+ * No secret ever enters an entry: af_ledger_redact decides what each
+ * parameter shows, and the Authorization and Cookie headers keep only
+ * their scheme and names.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server_int.h"
+
+/* How much of a code or token an entry shows: enough to tell two apart in
+ * a log, far too little to use. */
+#define LEDGER_PREFIX 8
+
+struct slot {
+    unsigned long long seq;
+    json_t *entry; /* owned */
+    char *code;    /* owned: the full code parameter, for the code filter */
+};
+
+struct af_ledger {
+    pthread_mutex_t mu;
+    struct slot *ring; /* cap slots; NULL when cap is 0 */
+    size_t cap;
+    size_t head; /* where the next entry goes */
+    size_t n;    /* entries held */
+    unsigned long long last_seq;
+};
+
+af_rc af_ledger_new(size_t max_entries, struct af_ledger **out)
+{
+    struct af_ledger *l = calloc(1, sizeof(*l));
+    af_rc rc = AF_ERR_NOMEM;
+
+    *out = NULL;
+    if (l == NULL || pthread_mutex_init(&l->mu, NULL) != 0) {
+        free(l);
+        l = NULL;
+        goto out;
+    }
+    l->cap = max_entries;
+    if (max_entries > 0) {
+        l->ring = calloc(max_entries, sizeof(*l->ring));
+        if (l->ring == NULL) {
+            l->cap = 0;
+            goto out;
+        }
+    }
+    *out = l;
+    l = NULL;
+    rc = AF_OK;
+out:
+    af_ledger_free(l);
+    return rc;
+}
+
+static void slot_clear(struct slot *s)
+{
+    json_decref(s->entry);
+    free(s->code);
+    memset(s, 0, sizeof(*s));
+}
+
+void af_ledger_free(struct af_ledger *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->cap; i++)
+        slot_clear(&l->ring[i]);
+    free(l->ring);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+/* ---- redaction ---- */
+
+static const char *const secret_params[] = {
+    AF_P_CLIENT_SECRET,
+    AF_P_PASSWORD,
+    "client_assertion", /* RFC 7521 §4.2: a credential as good as a secret */
+    NULL,
+};
+
+static const char *const token_params[] = {
+    AF_P_CODE, AF_P_ACCESS_TOKEN, AF_P_REFRESH_TOKEN, AF_P_ID_TOKEN, AF_P_ID_TOKEN_HINT, AF_P_TOKEN,
+    NULL,
+};
+
+static bool in_list(const char *const *list, const char *name)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* utf8_cut: the length of s cut to at most max bytes without splitting a
+ * character (s is valid UTF-8: the parser checked it). */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
+char *af_ledger_redact(const char *name, const char *value)
+{
+    size_t len = strlen(value);
+    char *out = NULL;
+    int k;
+
+    if (in_list(secret_params, name))
+        k = asprintf(&out, "[redacted %zu chars]", len);
+    else if (strcmp(name, AF_P_CODE_VERIFIER) == 0)
+        k = asprintf(&out, "[%zu chars]", len);
+    else if (in_list(token_params, name) && len > LEDGER_PREFIX)
+        k = asprintf(&out, "%.*s...(%zu chars)", (int)utf8_cut(value, LEDGER_PREFIX), value, len);
+    else if (in_list(token_params, name))
+        k = asprintf(&out, "[%zu chars]", len); /* too short to show a part of */
+    else if (len > AF_LEDGER_VALUE_MAX)
+        k = asprintf(&out, "%.*s...(%zu chars)", (int)utf8_cut(value, AF_LEDGER_VALUE_MAX), value,
+                     len);
+    else
+        k = asprintf(&out, "%s", value);
+    return k < 0 ? NULL : out;
+}
+
+/* ---- building an entry ---- */
+
+/* params_json: {name: shown value}, a repeated name as an array of values.
+ * New reference; NULL on allocation failure. */
+static json_t *params_json(const struct af_params *p)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; o != NULL && i < p->n; i++) {
+        char *shown = af_ledger_redact(p->v[i].name, p->v[i].value);
+        json_t *v = shown ? json_string(shown) : NULL, *prev;
+        int bad;
+        free(shown);
+        if (v == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        prev = json_object_get(o, p->v[i].name);
+        if (prev == NULL) {
+            bad = json_object_set_new(o, p->v[i].name, v);
+        } else if (json_is_array(prev)) {
+            bad = json_array_append_new(prev, v);
+        } else {
+            json_t *arr = json_pack("[O,o]", prev, v);
+            bad = arr == NULL || json_object_set_new(o, p->v[i].name, arr) != 0;
+        }
+        if (bad) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* shown_authorization: the scheme, and for Bearer the start of the token;
+ * never a Basic credential or anything else. Caller frees. */
+static char *shown_authorization(const char *hdr)
+{
+    const char *sp = strchr(hdr, ' ');
+    char *tok = NULL, *out = NULL;
+    int k;
+
+    if (sp == NULL || sp == hdr || sp - hdr > 32)
+        return strdup("[redacted]");
+    if (af_auth_scheme_match(hdr, AF_SCHEME_BEARER) != NULL) {
+        tok = af_ledger_redact(AF_P_ACCESS_TOKEN, af_auth_scheme_match(hdr, AF_SCHEME_BEARER));
+        if (tok == NULL)
+            return NULL;
+        k = asprintf(&out, "%.*s %s", (int)(sp - hdr), hdr, tok);
+    } else {
+        k = asprintf(&out, "%.*s [redacted]", (int)(sp - hdr), hdr);
+    }
+    free(tok);
+    return k < 0 ? NULL : out;
+}
+
+/* shown_cookie: "name=[redacted]; ..." - the names tell which cookies came,
+ * the values (sessions) stay out. Caller frees. */
+static char *shown_cookie(const char *hdr)
+{
+    struct af_buf b;
+    const char *p = hdr;
+    af_rc rc = AF_OK;
+
+    af_buf_init(&b, AF_LEDGER_VALUE_MAX);
+    while (*p && rc == AF_OK) {
+        size_t name_len;
+        while (*p == ' ' || *p == ';')
+            p++;
+        name_len = strcspn(p, "=;");
+        if (name_len == 0)
+            break;
+        rc = af_buf_addf(&b, "%s%.*s=[redacted]", b.len ? "; " : "", (int)name_len, p);
+        p += strcspn(p, ";");
+    }
+    if (rc != AF_OK) {
+        af_buf_free(&b);
+        return strdup("[redacted]");
+    }
+    return af_buf_detach(&b);
+}
+
+static const char *const shown_headers[] = {
+    AF_HDR_CONTENT_TYPE, "User-Agent", AF_HDR_ACCEPT, "Origin", NULL,
+};
+
+/* headers_json: a few request headers by lower-case name. New reference. */
+static json_t *headers_json(const struct af_req *req)
+{
+    json_t *o = json_object();
+    const char *v;
+    char name[32];
+    char *shown;
+    int bad = o == NULL;
+
+    for (size_t i = 0; !bad && shown_headers[i] != NULL; i++) {
+        v = af_req_header(req, shown_headers[i]);
+        if (v == NULL)
+            continue;
+        snprintf(name, sizeof(name), "%s", shown_headers[i]);
+        for (char *c = name; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        shown = af_ledger_redact(name, v);
+        bad = shown == NULL || json_object_set_new(o, name, json_string(shown)) != 0;
+        free(shown);
+    }
+    v = af_req_header(req, AF_HDR_AUTHORIZATION);
+    if (!bad && v != NULL) {
+        shown = shown_authorization(v);
+        bad = shown == NULL || json_object_set_new(o, "authorization", json_string(shown)) != 0;
+        free(shown);
+    }
+    v = af_req_header(req, AF_HDR_COOKIE);
+    if (!bad && v != NULL) {
+        shown = shown_cookie(v);
+        bad = shown == NULL || json_object_set_new(o, "cookie", json_string(shown)) != 0;
+        free(shown);
+    }
+    if (bad) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+/* resp_error: the OAuth error code the answer carries, in a JSON body or
+ * in the query or fragment of a redirect; NULL when none. Caller frees. */
+static char *resp_error(const struct af_resp *resp)
+{
+    const char *loc = NULL, *q;
+    struct af_params p;
+    char *out = NULL;
+
+    if (resp->ctype != NULL && strcmp(resp->ctype, AF_CT_JSON) == 0 && resp->body.len > 0) {
+        json_t *o = json_loadb(resp->body.p, resp->body.len, 0, NULL);
+        out = af_strdup(json_string_value(json_object_get(o, AF_P_ERROR)));
+        json_decref(o);
+        return out;
+    }
+    for (size_t i = 0; i < resp->headers.n; i++) {
+        if (strcasecmp(resp->headers.v[i].name, AF_HDR_LOCATION) == 0)
+            loc = resp->headers.v[i].value;
+    }
+    q = loc ? strpbrk(loc, "?#") : NULL;
+    if (q == NULL)
+        return NULL;
+    af_params_init(&p, 64);
+    /* the first error found in the query, else in the fragment */
+    if (af_params_parse(&p, q + 1, strcspn(q + 1, "#"), NULL) == AF_OK)
+        out = af_strdup(af_params_get(&p, AF_P_ERROR));
+    af_params_free(&p);
+    q = strchr(q + 1, '#');
+    if (out == NULL && q != NULL) {
+        af_params_init(&p, 64);
+        if (af_params_parse(&p, q + 1, strlen(q + 1), NULL) == AF_OK)
+            out = af_strdup(af_params_get(&p, AF_P_ERROR));
+        af_params_free(&p);
+    }
+    return out;
+}
+
+/* now_rfc3339: "2026-01-02T03:04:05.678Z" on the server's clock. */
+static void now_rfc3339(char *buf, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    time_t t = af_now();
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&t, &tm);
+    n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out)
+{
+    const struct af_req_facts *f = &req->facts;
+    struct af_params q;
+    const struct af_params *query = &req->query;
+    const char *client_id = f->client_id, *code;
+    char when[40], *err = resp_error(resp);
+    json_t *e = NULL, *pkce = json_null();
+
+    *code_out = NULL;
+    af_params_init(&q, 1024);
+    /* a request refused before its query was read (405, 413): read it here,
+     * leniently, so the entry still shows what came */
+    if (query->n == 0 && req->raw_query != NULL && req->raw_query[0] != '\0') {
+        if (af_params_parse(&q, req->raw_query, strlen(req->raw_query), NULL) == AF_OK)
+            query = &q;
+    }
+    if (client_id == NULL)
+        client_id = af_params_get(&req->form, AF_P_CLIENT_ID);
+    if (client_id == NULL)
+        client_id = af_params_get(query, AF_P_CLIENT_ID);
+    if (f->pkce_seen) {
+        json_decref(pkce);
+        pkce = json_pack("{s:b, s:o, s:o}", "sent", f->pkce_sent, "method",
+                         str_or_null(f->pkce_method), "verified",
+                         f->pkce_verified < 0 ? json_null() : json_boolean(f->pkce_verified));
+    }
+    now_rfc3339(when, sizeof(when));
+    e = json_pack(
+        "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}", "seq",
+        (json_int_t)0, "time", when, "method", req->method_str ? req->method_str : "?", "path",
+        req->path ? req->path : "", "query", params_json(query), "form", params_json(&req->form),
+        "headers", headers_json(req), "client_id", str_or_null(client_id), "client_auth",
+        str_or_null(f->client_auth), "bearer", str_or_null(f->bearer), "pkce", pkce, "sub",
+        str_or_null(f->sub), "scenario", str_or_null(f->scenario ? f->scenario->name : NULL),
+        "status", (int)resp->status, "error", str_or_null(err));
+    pkce = NULL; /* "o" took it, also on failure */
+    if (e != NULL && f->delay_ms > 0 &&
+        json_object_set_new(e, "delay_ms", json_integer(f->delay_ms)) != 0) {
+        json_decref(e);
+        e = NULL;
+    }
+    code = af_params_get(&req->form, AF_P_CODE);
+    if (code == NULL)
+        code = af_params_get(query, AF_P_CODE);
+    if (e != NULL && code != NULL) {
+        *code_out = strdup(code);
+        if (*code_out == NULL) {
+            json_decref(e);
+            e = NULL;
+        }
+    }
+    json_decref(pkce);
+    af_params_free(&q);
+    free(err);
+    return e;
+}
+
+unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
+{
+    unsigned long long seq = 0;
+    struct slot *s;
+
+    if (l == NULL || l->cap == 0 || entry == NULL)
+        goto out;
+    pthread_mutex_lock(&l->mu);
+    seq = ++l->last_seq;
+    /* the entry is ours alone until it is in the ring */
+    if (json_object_set_new(entry, "seq", json_integer((json_int_t)seq)) == 0) {
+        s = &l->ring[l->head];
+        slot_clear(s); /* the oldest, when full */
+        s->seq = seq;
+        s->entry = entry;
+        s->code = code;
+        entry = NULL;
+        code = NULL;
+        l->head = (l->head + 1) % l->cap;
+        if (l->n < l->cap)
+            l->n++;
+    }
+    pthread_mutex_unlock(&l->mu);
+out:
+    json_decref(entry);
+    free(code);
+    return seq;
+}
+
+void af_ledger_record(struct af_ledger *l, const struct af_req *req, const struct af_resp *resp)
+{
+    char *code = NULL;
+    json_t *e;
+
+    if (l == NULL || l->cap == 0)
+        return;
+    e = af_ledger_entry(req, resp, &code);
+    af_ledger_add(l, e, code);
+}
+
+/* ---- queries ---- */
+
+static bool str_member_is(const json_t *o, const char *name, const char *want)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return want == NULL || (v != NULL && strcmp(v, want) == 0);
+}
+
+af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, json_t **out)
+{
+    json_t *arr = json_array();
+    unsigned long long next, oldest, dropped = 0, last = f->since;
+    size_t i, count = 0, limit = f->limit;
+    af_rc rc = AF_OK;
+
+    *out = NULL;
+    if (arr == NULL)
+        return AF_ERR_NOMEM;
+    if (limit > AF_LEDGER_LIMIT_MAX)
+        limit = AF_LEDGER_LIMIT_MAX;
+    pthread_mutex_lock(&l->mu);
+    next = l->last_seq;
+    /* seqs are consecutive in the ring: the oldest held is last_seq - n + 1 */
+    oldest = l->last_seq - l->n + 1;
+    if (f->since + 1 < oldest)
+        dropped = oldest - 1 - f->since;
+    /* limit 0 asks for the cursor only */
+    for (i = 0; limit > 0 && i < l->n && rc == AF_OK; i++) {
+        const struct slot *s = &l->ring[(l->head + l->cap - l->n + i) % l->cap];
+        if (s->seq <= f->since || !str_member_is(s->entry, "path", f->path) ||
+            !str_member_is(s->entry, "method", f->method) ||
+            !str_member_is(s->entry, "client_id", f->client_id) ||
+            (f->code != NULL && (s->code == NULL || strcmp(s->code, f->code) != 0)))
+            continue;
+        if (count == limit) {
+            /* cut: the caller goes on from the last entry it got */
+            next = last;
+            break;
+        }
+        /* a copy: the ring may drop the entry while the caller serialises */
+        if (json_array_append_new(arr, json_deep_copy(s->entry)) != 0)
+            rc = AF_ERR_NOMEM;
+        count++;
+        last = s->seq;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == AF_OK) {
+        *out = json_pack("{s:o, s:I, s:I, s:I}", AF_LEDGER_ENTRIES, arr, AF_LEDGER_COUNT,
+                         (json_int_t)count, AF_LEDGER_NEXT, (json_int_t)next, AF_LEDGER_DROPPED,
+                         (json_int_t)dropped);
+        arr = NULL;
+        if (*out == NULL)
+            rc = AF_ERR_NOMEM;
+    }
+    json_decref(arr);
+    return rc;
+}
+
+size_t af_ledger_clear(struct af_ledger *l)
+{
+    size_t n;
+
+    pthread_mutex_lock(&l->mu);
+    n = l->n;
+    for (size_t i = 0; i < l->cap; i++)
+        slot_clear(&l->ring[i]);
+    l->n = 0;
+    l->head = 0;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
