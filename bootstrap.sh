@@ -57,6 +57,28 @@ have_cmd_or_pkg() {
     command -v "$1" >/dev/null 2>&1
 }
 
+# ensure_node: the interop peers (oidc-provider, express-openid-connect)
+# need node 20.19 or later; Debian 12 ships 18. Then a newer node comes
+# from the npm registry's own `node` package into a project-local prefix
+# (_tools/, ignored by git) that goes first on PATH for the tests.
+node_ok() {
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+        process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+
+ensure_node() {
+    command -v node >/dev/null 2>&1 || return 0
+    node_ok && return 0
+    prefix="$top/_tools/node"
+    if [ ! -x "$prefix/node_modules/.bin/node" ]; then
+        echo "bootstrap.sh: node $(node --version) is too old for the interop tests;" \
+            "installing node 22 from the npm registry into _tools/" >&2
+        npm install --no-audit --no-fund --loglevel=error --prefix "$prefix" node@22 >&2 || return 0
+    fi
+    PATH="$prefix/node_modules/.bin:$PATH"
+    export PATH
+}
+
 build() {
     dir=$1
     shift
@@ -86,6 +108,7 @@ check)
     else
         install_pkgs $test_pkgs
     fi
+    ensure_node
     if [ "$sanitize" = yes ]; then
         san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
         build "$top/_build-san" CFLAGS="-O1 -g $san" LDFLAGS="$san"

@@ -1,0 +1,291 @@
+#!/bin/sh
+# test_rp_suite.sh - the relying-party suite (`authprobe rp`, conf/suites/rp.json)
+# against two apps that log in with authflowd:
+#
+# 1. tests/fixtures/rp-app: Express + express-openid-connect (over
+#    openid-client) + jose, libraries nobody on this project wrote,
+#    installed from the npm registry at the versions pinned in its
+#    package-lock.json. Its results must be exactly those recorded in
+#    tests/data/rp/express-app.expected: every MUST check passes except the
+#    failures listed there, each a documented finding about the library
+#    (docs/rp-example.md).
+# 2. tests/fixtures/flawed_app.py without a flaw: exactly
+#    tests/data/rp/flawed-app.expected (every MUST check passes).
+# 3. flawed_app.py with each --flaw of tests/data/rp/flaws.txt: exactly the
+#    baseline of 2. with the changes that line lists, so each flaw is shown
+#    to be reported by the checks that name it, and by no other.
+#
+# Each run starts the app first, on 127.0.0.1 port 0 (its first stdout line
+# is its URL), writes an authflowd config (tests/data/rp/authflowd.json)
+# whose client redirect URI is that URL, then starts authflowd on port 0
+# with the admin API on (--ready-file: issuer, admin URL); the apps read the
+# issuer from that file at their first request. Every process is stopped by
+# PID.
+#
+# Run by `make check` (AF_SRCDIR and AF_BUILDDIR set); by hand from the build
+# tree: AF_SRCDIR=/path/to/src sh tests/test_rp_suite.sh [express|baseline|FLAW...].
+# Exit 0 pass, 1 fail, 77 skip (only when node or npm is missing: then the
+# flawed-app part still runs and must pass), 99 hard error. AF_KEEP_TMP=1
+# keeps the reports, configs and logs (the folder is printed at the end).
+set -u
+
+srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${AF_BUILDDIR:-$srcdir}
+authflowd=$builddir/authflowd
+authprobe=$builddir/authprobe
+data=$srcdir/tests/data/rp
+judge=$srcdir/tests/fixtures/as_report.py
+flawed=$srcdir/tests/fixtures/flawed_app.py
+appsrc=$srcdir/tests/fixtures/rp-app
+# node_modules lives in the build tree, never in the source tree (the
+# interop *-run folders are ignored by git for an in-tree build).
+appdir=$builddir/tests/interop/rp-app-run
+
+for f in "$authflowd" "$authprobe"; do
+    [ -x "$f" ] || { echo "ERROR: $f is not built"; exit 99; }
+done
+command -v python3 >/dev/null 2>&1 || { echo "ERROR: python3 is needed (flawed_app.py, the report judge)"; exit 99; }
+have_node=yes
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    have_node=no
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-rp-suite.XXXXXX") || exit 99
+app_pid=
+afd_pid=
+stop() {
+    for p in $afd_pid $app_pid; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    app_pid=
+    afd_pid=
+}
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    stop
+    [ -n "${AF_KEEP_TMP:-}" ] && { echo "kept $tmp"; return; }
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# One RSA key for every authflowd this test starts (else each start makes
+# one); without the openssl tool each server generates its own.
+keyfile=
+if command -v openssl >/dev/null 2>&1 &&
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/rs256.pem" 2>/dev/null; then
+    keyfile=$tmp/rs256.pem
+fi
+
+# wait_line FILE PID: wait (15 s at most) for an http URL on FILE's first
+# line while PID lives; prints it.
+wait_line() {
+    i=0
+    while [ $i -lt 300 ]; do
+        line=$(head -n 1 "$1" 2>/dev/null)
+        case $line in http://*)
+            echo "$line"
+            return 0
+            ;;
+        esac
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# run NAME PROFILE CMD...: start the app (CMD plus --issuer-file), then
+# authflowd for it, then `authprobe rp`; the JSON report goes to
+# $tmp/NAME.json, the output to $tmp/NAME.log; sets $rc (authprobe's exit
+# code, 99 when something did not start).
+run() {
+    name=$1 profile=$2
+    shift 2
+    rc=99
+    ready=$tmp/$name.ready
+    "$@" --issuer-file "$ready" >"$tmp/$name.app.out" 2>"$tmp/$name.app.err" </dev/null &
+    app_pid=$!
+    if ! app=$(wait_line "$tmp/$name.app.out" "$app_pid"); then
+        echo "ERROR: $name: the app did not start" >"$tmp/$name.log"
+        cat "$tmp/$name.app.err" >>"$tmp/$name.log"
+        stop
+        return
+    fi
+    python3 - "$data/authflowd.json" "$tmp/$name.authflowd.json" "$app" "$keyfile" <<'EOF' || { stop; return; }
+import json, sys
+src, out, app, key = sys.argv[1:5]
+with open(src, encoding="utf-8") as f:
+    cfg = json.load(f)
+old = "http://127.0.0.1:8080"
+for c in cfg["clients"]:
+    for k in ("redirect_uris", "post_logout_redirect_uris"):
+        c[k] = [u.replace(old, app) for u in c.get(k, [])]
+if key:
+    for k in cfg["keys"]:
+        if k["alg"] == "RS256":
+            k["pem_file"] = key
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(cfg, f, indent=2)
+EOF
+    "$authflowd" --config "$tmp/$name.authflowd.json" --listen 127.0.0.1:0 \
+        --admin-listen 127.0.0.1:0 --ready-file "$ready" \
+        >"$tmp/$name.afd.out" 2>"$tmp/$name.afd.err" </dev/null &
+    afd_pid=$!
+    if ! issuer=$(wait_line "$ready" "$afd_pid"); then
+        echo "ERROR: $name: authflowd did not start" >"$tmp/$name.log"
+        cat "$tmp/$name.afd.err" >>"$tmp/$name.log"
+        stop
+        return
+    fi
+    admin=$(sed -n 2p "$ready")
+    "$authprobe" rp --suites-dir "$srcdir/conf/suites" --app "$profile" \
+        --authflowd "$issuer" --admin "$admin" \
+        --var "app=$app" --report "json:$tmp/$name.json" >"$tmp/$name.log" 2>&1
+    rc=$?
+    stop
+}
+
+failures=0
+passes=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+show() {
+    sed 's/^/    /' "$tmp/$1.log"
+    [ -f "$tmp/$1.json" ] && python3 "$judge" summary "$tmp/$1.json" | sed 's/^/    /'
+    for f in "$tmp/$1.app.err" "$tmp/$1.afd.err"; do
+        [ -s "$f" ] && { echo "    --- $(basename "$f")"; tail -n 20 "$f" | sed 's/^/    /'; }
+    done
+}
+
+# judge NAME EXPECTED WHAT: the report of run NAME equals EXPECTED.
+judge() {
+    name=$1 expected=$2 what=$3
+    if [ "$rc" -eq 99 ]; then
+        fail "$what: could not run"
+        show "$name"
+    elif [ "$rc" -gt 1 ]; then
+        fail "$what: authprobe exit $rc"
+        show "$name"
+    elif ! python3 "$judge" expect "$tmp/$name.json" "$expected"; then
+        fail "$what: the results differ from $(basename "$expected")"
+        show "$name"
+    else
+        echo "PASS: $what"
+        passes=$((passes + 1))
+    fi
+}
+
+# expected_for FLAW: the baseline with the changes of FLAW's line in
+# flaws.txt ("FLAW ID=RESULT ... # description"), to $tmp/FLAW.expected.
+expected_for() {
+    python3 - "$data/flawed-app.expected" "$data/flaws.txt" "$1" "$tmp/$1.expected" <<'EOF'
+import sys
+base, table, flaw, out = sys.argv[1:5]
+want = {}
+order = []
+for line in open(base, encoding="utf-8"):
+    line = line.split("#", 1)[0].split()
+    if line:
+        want[line[0]] = line[1]
+        order.append(line[0])
+found = False
+for line in open(table, encoding="utf-8"):
+    words = line.split("#", 1)[0].split()
+    if not words or words[0] != flaw:
+        continue
+    found = True
+    for w in words[1:]:
+        cid, _, res = w.partition("=")
+        if cid not in want or not res:
+            sys.exit("flaws.txt: %s: bad change %r" % (flaw, w))
+        want[cid] = res
+if not found:
+    sys.exit("flaws.txt: no line for flaw %s" % flaw)
+with open(out, "w", encoding="utf-8") as f:
+    for cid in order:
+        f.write("%s %s\n" % (cid, want[cid]))
+EOF
+}
+
+# description FLAW: the comment of FLAW's first line in flaws.txt; changes
+# FLAW: its ID=RESULT words (a flaw may take several lines).
+description() {
+    sed -n "s/^${1}[[:space:]].*#[[:space:]]*//p" "$data/flaws.txt" | head -n 1
+}
+changes() {
+    grep "^${1}[[:space:]]" "$data/flaws.txt" | sed 's/#.*//; s/^[^[:space:]]*//' | tr -s ' \n' '  ' |
+        sed 's/^ *//; s/ *$//'
+}
+
+if [ $# -eq 0 ]; then
+    # shellcheck disable=SC2046 # one flaw name per word
+    set -- express baseline $(sed -n 's/^\([a-z][a-z0-9,-]*\)[[:space:]].*/\1/p' "$data/flaws.txt" | uniq)
+fi
+
+skipped_express=no
+for what in "$@"; do
+    case $what in
+    express)
+        if [ $have_node = no ]; then
+            echo "SKIP: node and npm are needed for the express-openid-connect app"
+            skipped_express=yes
+            continue
+        fi
+        # express-openid-connect 3 loads ES modules with require():
+        # node 20.19 or later (package.json "engines").
+        if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+                process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+            echo "ERROR: node $(node --version) is too old for the rp-app: 20.19 or later is needed"
+            exit 99
+        fi
+        # Install exactly the lock file (npm ci), once per lock file.
+        mkdir -p "$appdir" || exit 99
+        if ! cmp -s "$appsrc/package-lock.json" "$appdir/package-lock.json" ||
+            [ ! -f "$appdir/node_modules/express-openid-connect/package.json" ]; then
+            cp "$appsrc/package.json" "$appsrc/package-lock.json" "$appdir/" || exit 99
+            echo "installing the rp-app packages into $appdir"
+            if ! (cd "$appdir" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1; then
+                cat "$tmp/npm.log"
+                rm -f "$appdir/package-lock.json" # retry next time
+                echo "ERROR: npm ci failed"
+                exit 99
+            fi
+        fi
+        cp "$appsrc/server.js" "$appdir/server.js" || exit 99
+        versions=$(cd "$appdir" && node -p '["express", "express-openid-connect", "openid-client", "jose"]
+            .map((p) => p + " " + require(p + "/package.json").version).join(", ")')
+        echo "rp-app: $versions; node $(node --version)"
+        run express "$srcdir/conf/apps/express-app.json" \
+            node "$appdir/server.js" --client-id rp-app --client-secret rp-app-secret
+        judge express "$data/express-app.expected" \
+            "express-openid-connect app gives the results of express-app.expected"
+        ;;
+    baseline)
+        run baseline "$srcdir/conf/apps/flawed-app.json" \
+            python3 "$flawed" --client-id rp-app --client-secret rp-app-secret
+        judge baseline "$data/flawed-app.expected" "flawed_app.py without a flaw passes"
+        if [ "$rc" -ne 0 ] && [ "$rc" -ne 99 ]; then
+            fail "flawed_app.py without a flaw: authprobe exit $rc, expected 0"
+        fi
+        ;;
+    *)
+        if ! expected_for "$what"; then
+            fail "--flaw $what: no expectation"
+            continue
+        fi
+        run "flaw-$what" "$srcdir/conf/apps/flawed-app.json" \
+            python3 "$flawed" --client-id rp-app --client-secret rp-app-secret --flaw "$what"
+        judge "flaw-$what" "$tmp/$what.expected" \
+            "--flaw $what ($(description "$what")) is reported as $(changes "$what")"
+        ;;
+    esac
+done
+
+echo "rp-suite: $passes passed, $failures failed"
+[ $failures -eq 0 ] || exit 1
+[ $skipped_express = yes ] && exit 77
+exit 0
