@@ -51,6 +51,7 @@ static void cfg_setup(void)
 {
     struct af_err err;
     af_err_clear(&err);
+    af_clock_freeze(time(NULL)); /* expiry checks must not race the wall clock */
     cfg = NULL;
     ck_assert_msg(af_cfg_load_string(config_text, "check_server", &cfg, &err) == AF_OK, "%s",
                   err.msg);
@@ -61,6 +62,7 @@ static void cfg_teardown(void)
     af_cfg_free(cfg);
     cfg = NULL;
     af_clock_set_offset(0);
+    af_clock_freeze(0);
 }
 
 static const struct af_cfg_client *client(const char *id)
@@ -491,6 +493,9 @@ static struct af_store *st;
 
 static void store_setup(void)
 {
+    /* expiry tests count seconds: a wall-clock tick between creating a
+     * record and checking it must not move the boundary */
+    af_clock_freeze(time(NULL));
     st = NULL;
     ck_assert_int_eq(af_store_new(4, 6, &st), AF_OK);
 }
@@ -500,6 +505,7 @@ static void store_teardown(void)
     af_store_free(st);
     st = NULL;
     af_clock_set_offset(0);
+    af_clock_freeze(0);
 }
 
 /* code_rec / tok_rec: records that borrow static strings (never cleared). */

@@ -30,6 +30,10 @@ af_rc af_url_decode(const char *s, size_t len, bool form, char **out,
  * surrogates). */
 bool af_utf8_valid(const char *s, size_t len);
 
+/* af_hex_digit: the value 0..15 of the hexadecimal digit c (either case),
+ * or -1 when c is none. Takes a char or an unsigned char value. */
+int af_hex_digit(int c);
+
 /* ---- base64url (RFC 4648 §5, no padding) ---- */
 
 /* af_b64url_encode: append the encoding of data[0..len) to out. */
@@ -105,6 +109,10 @@ time_t af_now(void);
 
 /* af_clock_set_offset: shift af_now() by delta seconds (tests, scenarios). */
 void af_clock_set_offset(long delta);
+
+/* af_clock_freeze: make af_now() return t (plus the offset) until called
+ * with 0, so that a test's expiry arithmetic cannot race the wall clock. */
+void af_clock_freeze(time_t t);
 
 /* af_monotonic_ms: a monotonic clock in milliseconds (timeouts, benchmarks). */
 uint64_t af_monotonic_ms(void);

@@ -56,10 +56,16 @@ bool af_ct_streq(const char *a, const char *b)
 }
 
 static volatile long clock_offset;
+static volatile time_t clock_frozen;
 
 time_t af_now(void)
 {
-    return time(NULL) + clock_offset;
+    return (clock_frozen ? clock_frozen : time(NULL)) + clock_offset;
+}
+
+void af_clock_freeze(time_t t)
+{
+    clock_frozen = t;
 }
 
 void af_clock_set_offset(long delta)
