@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/util.h"
 #include "cfg/cfg_int.h"
 
 /* jansson refuses deeper nesting (JSON_PARSER_MAX_DEPTH); path_at, the
@@ -99,17 +100,6 @@ static bool skip_value(struct scan *sc)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static long hex4(const char *s, size_t i, size_t end)
 {
     long v = 0;
@@ -117,7 +107,7 @@ static long hex4(const char *s, size_t i, size_t end)
     if (end < i || end - i < 4)
         return -1;
     for (k = 0; k < 4; k++) {
-        int h = hexval(s[i + k]);
+        int h = af_hex_digit(s[i + k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -555,6 +545,25 @@ static bool reached(const struct pwalk *w)
     return w->sc.pos >= w->off;
 }
 
+/* walk_sep: after a member or an element, pop its step and read the ','
+ * (*more set) or the closing bracket close (*more cleared). Returns false
+ * to stop the whole walk, as walk_value does. */
+static bool walk_sep(struct pwalk *w, int close, bool *more)
+{
+    int c;
+
+    w->depth--;
+    skip_ws(&w->sc);
+    if (reached(w))
+        return false;
+    c = peek(&w->sc);
+    if (c == -1)
+        return false;
+    w->sc.pos++;
+    *more = c == ',';
+    return c == ',' || c == close;
+}
+
 /* Walk one value. Returns false to stop the whole walk: the offset was
  * reached or the text broke; w->seg then holds the path of that moment.
  * Reaching the offset on a closing bracket is left to the caller, which
@@ -563,6 +572,7 @@ static bool reached(const struct pwalk *w)
 static bool walk_value(struct pwalk *w, size_t nest)
 {
     struct scan *sc = &w->sc;
+    bool more;
     int c;
 
     skip_ws(sc);
@@ -591,20 +601,10 @@ static bool walk_value(struct pwalk *w, size_t nest)
             if (peek(sc) != ':')
                 return false;
             sc->pos++;
-            if (!walk_value(w, nest + 1))
+            if (!walk_value(w, nest + 1) || !walk_sep(w, '}', &more))
                 return false;
-            w->depth--;
-            skip_ws(sc);
-            if (reached(w))
-                return false;
-            c = peek(sc);
-            if (c == -1)
-                return false;
-            sc->pos++;
-            if (c == '}')
+            if (!more)
                 return true;
-            if (c != ',')
-                return false;
         }
     }
     if (c == '[') {
@@ -616,20 +616,10 @@ static bool walk_value(struct pwalk *w, size_t nest)
         }
         for (size_t k = 0;; k++) {
             push_index(w, k);
-            if (!walk_value(w, nest + 1))
+            if (!walk_value(w, nest + 1) || !walk_sep(w, ']', &more))
                 return false;
-            w->depth--;
-            skip_ws(sc);
-            if (reached(w))
-                return false;
-            c = peek(sc);
-            if (c == -1)
-                return false;
-            sc->pos++;
-            if (c == ']')
+            if (!more)
                 return true;
-            if (c != ',')
-                return false;
         }
     }
     if (c == '"') {

@@ -12,7 +12,7 @@
 
 #include "authflow/util.h"
 
-static int hexval(unsigned char c)
+int af_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -96,8 +96,8 @@ af_rc af_url_decode(const char *s, size_t len, bool form, char **out, struct af_
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+            int hi = i + 1 < len ? af_hex_digit((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? af_hex_digit((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 rc = AF_ERR_SET(err, AF_ERR_PARSE, "malformed percent-encoding at offset %zu", i);
                 goto out;

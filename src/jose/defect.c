@@ -56,57 +56,17 @@ out:
     return rc;
 }
 
-/* add_b64_json: append BASE64URL(compact JSON of v) to out. */
-static af_rc add_b64_json(struct af_buf *out, const json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    af_rc rc = AF_ERR_NOMEM;
-
-    if (s == NULL)
-        goto out;
-    rc = af_b64url_encode(out, (const unsigned char *)s, strlen(s));
-out:
-    free(s);
-    return rc;
-}
-
 af_rc af_jws_sign_as_is(const struct af_key *key, const json_t *header, const char *payload,
                         size_t len, char **out, struct af_err *err)
 {
-    struct af_buf b, sig;
     af_rc rc;
 
     *out = NULL;
-    af_buf_init(&b, AF_JWS_MAX_LEN);
-    af_buf_init(&sig, AF_JOSE_SIG_MAX);
     if (!json_is_object(header) || (payload == NULL && len != 0)) {
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "JWS header or payload missing");
         goto out;
     }
-    rc = add_b64_json(&b, header);
-    if (rc == AF_OK)
-        rc = af_buf_addc(&b, '.');
-    if (rc == AF_OK)
-        rc = af_b64url_encode(&b, (const unsigned char *)payload, len);
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "JWS signing input exceeds %d bytes", AF_JWS_MAX_LEN);
-        goto out;
-    }
-    rc = af_jose_sign_input(key, (const unsigned char *)b.p, b.len, &sig, err);
-    if (rc != AF_OK)
-        goto out;
-    rc = af_buf_addc(&b, '.');
-    if (rc == AF_OK)
-        rc = af_b64url_encode(&b, (const unsigned char *)sig.p, sig.len);
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "JWS exceeds %d bytes", AF_JWS_MAX_LEN);
-        goto out;
-    }
-    *out = af_buf_detach(&b);
-    if (*out == NULL)
-        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for a JWS");
+    rc = af_jose_jws_compact(key, header, payload, len, out, err);
 out:
-    af_buf_free(&sig);
-    af_buf_free(&b);
     return rc;
 }

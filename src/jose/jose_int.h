@@ -1,5 +1,6 @@
 /*
- * jose_int.h - internals shared by jwk.c and jws.c (and the unit test).
+ * jose_int.h - internals shared by jwk.c, jws.c and defect.c (and the unit
+ * test).
  *
  * Not part of the module interface: server and probe code include
  * authflow/jose.h only.
@@ -67,6 +68,14 @@ af_rc af_jose_key_from_jwk(const json_t *jwk, af_alg want, struct af_key **out,
  * octets to sig (raw R||S for ES256). The key must hold a private part. */
 af_rc af_jose_sign_input(const struct af_key *key, const unsigned char *in, size_t len,
                          struct af_buf *sig, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_jose_jws_compact: "B64(header).B64(payload).B64(signature)" with
+ * header serialized exactly as given (no member added or checked) and the
+ * signature made by af_jose_sign_input. The caller has validated header
+ * (an object) and payload. Caller frees *out with free(); *out is NULL on
+ * error. */
+af_rc af_jose_jws_compact(const struct af_key *key, const json_t *header, const char *payload,
+                          size_t len, char **out, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_jose_verify_input: AF_OK when sig[0..siglen) is key's signature over
  * in[0..len); a bad or malformed signature is AF_ERR_CRYPTO. */

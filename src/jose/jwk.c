@@ -635,6 +635,37 @@ out:
     return rc;
 }
 
+/* jwk_curve: AF_OK when the "crv" member of jwk is want; kty names the key
+ * type in the message. */
+static af_rc jwk_curve(const json_t *jwk, const char *kty, const char *want, struct af_err *err)
+{
+    const char *crv = jwk_str(jwk, JWK_CRV, err);
+    af_rc rc = AF_OK;
+
+    if (crv == NULL) {
+        rc = AF_ERR_INVALID;
+        goto out;
+    }
+    if (strcmp(crv, want) != 0)
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s JWK on curve \"%s\", only %s is supported", kty,
+                        crv, want);
+out:
+    return rc;
+}
+
+/* jwk_fixed: jwk_b64 of a member that must be exactly len octets (a curve
+ * coordinate or public key); what names the key in the message. */
+static af_rc jwk_fixed(const json_t *jwk, const char *name, size_t len, const char *what,
+                       struct af_buf *out, struct af_err *err)
+{
+    af_rc rc = jwk_b64(jwk, name, len, false, out, err);
+
+    if (rc == AF_OK && out->len != len)
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s JWK \"%s\" has %zu octets, want %zu", what, name,
+                        out->len, len);
+    return rc;
+}
+
 /* pkey_fromdata: a public EVP_PKEY of the given OpenSSL type from params. */
 static af_rc pkey_fromdata(const char *type, OSSL_PARAM *params, EVP_PKEY **out, struct af_err *err)
 {
@@ -712,34 +743,20 @@ static af_rc jwk_ec(const json_t *jwk, EVP_PKEY **out, struct af_err *err)
     unsigned char pub[1 + 2 * AF_JOSE_P256_LEN];
     char group[] = "prime256v1";
     OSSL_PARAM params[3];
-    const char *crv;
     struct af_buf b;
     af_rc rc;
 
     af_buf_init(&b, AF_JOSE_P256_LEN);
-    crv = jwk_str(jwk, JWK_CRV, err);
-    if (crv == NULL) {
-        rc = AF_ERR_INVALID;
+    rc = jwk_curve(jwk, "EC", "P-256", err);
+    if (rc != AF_OK)
         goto out;
-    }
-    if (strcmp(crv, "P-256") != 0) {
-        rc =
-            AF_ERR_SET(err, AF_ERR_INVALID, "EC JWK on curve \"%s\", only P-256 is supported", crv);
-        goto out;
-    }
     /* RFC 7518 §6.2.1.2/§6.2.1.3: each coordinate is the full 32 octets. */
     pub[0] = 0x04; /* SEC 1 uncompressed point */
-    rc = jwk_b64(jwk, JWK_X, AF_JOSE_P256_LEN, false, &b, err);
-    if (rc == AF_OK && b.len != AF_JOSE_P256_LEN)
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "EC JWK \"x\" has %zu octets, want %d", b.len,
-                        AF_JOSE_P256_LEN);
+    rc = jwk_fixed(jwk, JWK_X, AF_JOSE_P256_LEN, "EC", &b, err);
     if (rc != AF_OK)
         goto out;
     memcpy(pub + 1, b.p, AF_JOSE_P256_LEN);
-    rc = jwk_b64(jwk, JWK_Y, AF_JOSE_P256_LEN, false, &b, err);
-    if (rc == AF_OK && b.len != AF_JOSE_P256_LEN)
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "EC JWK \"y\" has %zu octets, want %d", b.len,
-                        AF_JOSE_P256_LEN);
+    rc = jwk_fixed(jwk, JWK_Y, AF_JOSE_P256_LEN, "EC", &b, err);
     if (rc != AF_OK)
         goto out;
     memcpy(pub + 1 + AF_JOSE_P256_LEN, b.p, AF_JOSE_P256_LEN);
@@ -755,25 +772,14 @@ out:
 static af_rc jwk_okp(const json_t *jwk, EVP_PKEY **out, struct af_err *err)
 {
     OSSL_PARAM params[2];
-    const char *crv;
     struct af_buf b;
     af_rc rc;
 
     af_buf_init(&b, AF_JOSE_ED25519_LEN);
-    crv = jwk_str(jwk, JWK_CRV, err);
-    if (crv == NULL) {
-        rc = AF_ERR_INVALID;
+    rc = jwk_curve(jwk, "OKP", "Ed25519", err);
+    if (rc != AF_OK)
         goto out;
-    }
-    if (strcmp(crv, "Ed25519") != 0) {
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "OKP JWK on curve \"%s\", only Ed25519 is supported",
-                        crv);
-        goto out;
-    }
-    rc = jwk_b64(jwk, JWK_X, AF_JOSE_ED25519_LEN, false, &b, err);
-    if (rc == AF_OK && b.len != AF_JOSE_ED25519_LEN)
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "Ed25519 JWK \"x\" has %zu octets, want %d", b.len,
-                        AF_JOSE_ED25519_LEN);
+    rc = jwk_fixed(jwk, JWK_X, AF_JOSE_ED25519_LEN, "Ed25519", &b, err);
     if (rc != AF_OK)
         goto out;
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, b.p, b.len);

@@ -257,31 +257,16 @@ out:
     return rc;
 }
 
-af_rc af_jws_sign(const struct af_key *key, const json_t *header, const char *payload, size_t len,
-                  char **out, struct af_err *err)
+af_rc af_jose_jws_compact(const struct af_key *key, const json_t *header, const char *payload,
+                          size_t len, char **out, struct af_err *err)
 {
     struct af_buf b, sig;
-    json_t *hdr = NULL;
     af_rc rc;
 
     *out = NULL;
     af_buf_init(&b, AF_JWS_MAX_LEN);
     af_buf_init(&sig, AF_JOSE_SIG_MAX);
-    if (header != NULL && !json_is_object(header)) {
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "JWS header is not a JSON object");
-        goto out;
-    }
-    if (payload == NULL && len != 0) {
-        rc = AF_ERR_SET(err, AF_ERR_INVALID, "JWS payload is NULL");
-        goto out;
-    }
-    hdr = header != NULL ? json_deep_copy(header) : json_object();
-    if (hdr == NULL || json_object_set_new(hdr, AF_H_ALG, json_string(af_alg_name(key->alg))) ||
-        json_object_set_new(hdr, AF_H_KID, json_string(af_key_kid(key)))) {
-        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory building a JWS header");
-        goto out;
-    }
-    rc = add_b64_json(&b, hdr);
+    rc = add_b64_json(&b, header);
     if (rc == AF_OK)
         rc = af_buf_addc(&b, '.');
     if (rc == AF_OK)
@@ -304,9 +289,35 @@ af_rc af_jws_sign(const struct af_key *key, const json_t *header, const char *pa
     if (*out == NULL)
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for a JWS");
 out:
-    json_decref(hdr);
     af_buf_free(&sig);
     af_buf_free(&b);
+    return rc;
+}
+
+af_rc af_jws_sign(const struct af_key *key, const json_t *header, const char *payload, size_t len,
+                  char **out, struct af_err *err)
+{
+    json_t *hdr = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    if (header != NULL && !json_is_object(header)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "JWS header is not a JSON object");
+        goto out;
+    }
+    if (payload == NULL && len != 0) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "JWS payload is NULL");
+        goto out;
+    }
+    hdr = header != NULL ? json_deep_copy(header) : json_object();
+    if (hdr == NULL || json_object_set_new(hdr, AF_H_ALG, json_string(af_alg_name(key->alg))) ||
+        json_object_set_new(hdr, AF_H_KID, json_string(af_key_kid(key)))) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory building a JWS header");
+        goto out;
+    }
+    rc = af_jose_jws_compact(key, hdr, payload, len, out, err);
+out:
+    json_decref(hdr);
     return rc;
 }
 

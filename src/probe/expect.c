@@ -18,17 +18,6 @@
 
 /* ---- validation (loader) ---- */
 
-enum {
-    TS = 1,  /* string */
-    TI = 2,  /* integer */
-    TN = 4,  /* number (integer or real) */
-    TB = 8,  /* boolean */
-    TO = 16, /* object */
-    TA = 32, /* array */
-    TZ = 64, /* null */
-    TANY = 127
-};
-
 struct pred {
     const char *name;
     unsigned types;
@@ -76,27 +65,6 @@ static bool in_list(const char *s, const char *const *l, size_t n)
 }
 #define IN(s, l) in_list((s), (l), sizeof(l) / sizeof((l)[0]))
 
-static bool type_ok(const json_t *v, unsigned t)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return t & TS;
-    case JSON_INTEGER:
-        return t & (TI | TN);
-    case JSON_REAL:
-        return t & TN;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return t & TB;
-    case JSON_OBJECT:
-        return t & TO;
-    case JSON_ARRAY:
-        return t & TA;
-    default:
-        return t & TZ;
-    }
-}
-
 static const struct pred *pred_find(const char *k)
 {
     size_t i;
@@ -109,43 +77,6 @@ static const struct pred *pred_find(const char *k)
 static af_rc path_key(struct af_buf *path, const char *k)
 {
     return af_buf_addf(path, ".%s", k);
-}
-
-static af_rc tmpl_tree_check(const json_t *v, struct af_buf *path, struct af_err *err)
-{
-    af_rc rc = AF_OK;
-    if (json_is_string(v)) {
-        rc = af_tmpl_check(json_string_value(v), err);
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(v, i, m)
-        {
-            size_t mark = path->len;
-            if (af_buf_addf(path, "[%zu]", i) != AF_OK)
-                return AF_ERR_NOMEM;
-            rc = tmpl_tree_check(m, path, err);
-            if (rc != AF_OK)
-                return rc;
-            path->len = mark;
-            path->p[mark] = '\0';
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
-            size_t mark = path->len;
-            if (path_key(path, k) != AF_OK)
-                return AF_ERR_NOMEM;
-            rc = tmpl_tree_check(m, path, err);
-            if (rc != AF_OK)
-                return rc;
-            path->len = mark;
-            path->p[mark] = '\0';
-        }
-    }
-    return rc;
 }
 
 af_rc af_on_check(const json_t *on, struct af_err *err)
@@ -292,8 +223,8 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
                           json_string_value(v));
     }
     if (strcmp(k, "range") == 0) {
-        if (json_array_size(v) != 2 || !type_ok(json_array_get(v, 0), TN | TZ) ||
-            !type_ok(json_array_get(v, 1), TN | TZ)) {
+        if (json_array_size(v) != 2 || !af_json_type_ok(json_array_get(v, 0), TN | TZ) ||
+            !af_json_type_ok(json_array_get(v, 1), TN | TZ)) {
             (void)path_key(path, k);
             return AF_ERR_SET(err, AF_ERR_INVALID, "must be [MIN, MAX] (numbers or null)");
         }
@@ -313,7 +244,7 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
         size_t mark = path->len;
         if (path_key(path, k) != AF_OK)
             return AF_ERR_NOMEM;
-        rc = tmpl_tree_check(v, path, err);
+        rc = af_tmpl_tree_check(v, path, err);
         if (rc == AF_OK) {
             path->len = mark;
             path->p[mark] = '\0';
@@ -334,7 +265,7 @@ af_rc af_expect_preds_check(const json_t *ex, bool need_predicate, struct af_buf
         const struct pred *p = pred_find(k);
         if (p == NULL)
             continue;
-        if (!type_ok(v, p->types)) {
+        if (!af_json_type_ok(v, p->types)) {
             (void)path_key(path, k);
             return AF_ERR_SET(err, AF_ERR_INVALID, "%s does not take %s", k, af_json_type_name(v));
         }
@@ -794,27 +725,31 @@ static af_ex_result fail_json(struct af_buf *msg, const char *what, const struct
  * e is the expanded expected value (NULL for predicates without one). */
 static void pred_want(const char *k, const json_t *pv, const json_t *e, struct af_buf *w)
 {
+    /* the predicates told as a phrase and a value: the expanded value e, or
+     * with raw the value pv as written */
+    static const struct {
+        const char *name, *phrase;
+        bool raw;
+    } phrased[] = {
+        {"equals", "", false},
+        {"not_equals", "anything but ", false},
+        {"one_of", "one of ", false},
+        {"contains", "something containing ", false},
+        {"not_contains", "nothing containing ", false},
+        {"starts_with", "a value starting with ", false},
+        {"has_token", "token ", false},
+        {"only_keys", "only the keys ", true},
+        {"keys", "the keys ", true},
+    };
+    size_t i;
+
     af_buf_reset(w);
-    if (strcmp(k, "equals") == 0) {
-        (void)add_json(w, e);
-    } else if (strcmp(k, "not_equals") == 0) {
-        af_msg_add(w, "anything but ");
-        (void)add_json(w, e);
-    } else if (strcmp(k, "one_of") == 0) {
-        af_msg_add(w, "one of ");
-        (void)add_json(w, e);
-    } else if (strcmp(k, "contains") == 0) {
-        af_msg_add(w, "something containing ");
-        (void)add_json(w, e);
-    } else if (strcmp(k, "not_contains") == 0) {
-        af_msg_add(w, "nothing containing ");
-        (void)add_json(w, e);
-    } else if (strcmp(k, "starts_with") == 0) {
-        af_msg_add(w, "a value starting with ");
-        (void)add_json(w, e);
-    } else if (strcmp(k, "has_token") == 0) {
-        af_msg_add(w, "token ");
-        (void)add_json(w, e);
+    for (i = 0; i < sizeof(phrased) / sizeof(phrased[0]); i++)
+        if (strcmp(k, phrased[i].name) == 0)
+            break;
+    if (i < sizeof(phrased) / sizeof(phrased[0])) {
+        af_msg_add(w, phrased[i].phrase);
+        (void)add_json(w, phrased[i].raw ? pv : e);
     } else if (strcmp(k, "matches") == 0 || strcmp(k, "not_matches") == 0) {
         /* one line: a line break in the expression is shown as \n */
         const char *p;
@@ -838,12 +773,6 @@ static void pred_want(const char *k, const json_t *pv, const json_t *e, struct a
         (void)add_json(w, json_array_get(pv, 1));
     } else if (strcmp(k, "min_length") == 0) {
         af_msg_addf(w, "at least %" JSON_INTEGER_FORMAT " characters", json_integer_value(pv));
-    } else if (strcmp(k, "only_keys") == 0) {
-        af_msg_add(w, "only the keys ");
-        (void)add_json(w, pv);
-    } else if (strcmp(k, "keys") == 0) {
-        af_msg_add(w, "the keys ");
-        (void)add_json(w, pv);
     } else if (strcmp(k, "format") == 0) {
         af_msg_addf(w, "format %s", json_string_value(pv));
     } else if (strcmp(k, "present") == 0) {

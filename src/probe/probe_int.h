@@ -57,6 +57,23 @@ struct af_target {
 /* af_json_type_name: "string", "integer", ... for messages. Static. */
 const char *af_json_type_name(const json_t *v);
 
+/* JSON type masks of the loaders' key tables (suite.c, expect.c); the
+ * checks on them live in select.c with af_json_type_name. */
+enum {
+    TS = 1,  /* string */
+    TI = 2,  /* integer */
+    TN = 4,  /* number (integer or real) */
+    TB = 8,  /* boolean */
+    TO = 16, /* object */
+    TA = 32, /* array */
+    TZ = 64, /* null */
+    TANY = 127
+};
+
+/* af_json_type_ok: v's type is among the mask types (an integer is also a
+ * TN number). */
+bool af_json_type_ok(const json_t *v, unsigned types);
+
 /* ---- HTML forms and links (html.c) ----
  * A tolerant scanner, hand-written because no HTML parser is among the
  * project's dependencies and a login page only needs forms and links read:
@@ -267,6 +284,11 @@ af_rc af_tmpl_expand_json(struct af_scope *sc, const json_t *v, json_t **out,
 /* af_tmpl_check: template syntax only (closed braces, known filters, a
  * name). For the loader. */
 af_rc af_tmpl_check(const char *tmpl, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_tmpl_tree_check: af_tmpl_check on every string in the JSON tree v
+ * (borrowed). On failure path has the member or element at fault appended
+ * (".name", "[i]"); on success it is as it was. */
+af_rc af_tmpl_tree_check(const json_t *v, struct af_buf *path, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_var_name_valid: a name usable for captures and set (not reserved). */
 bool af_var_name_valid(const char *name, const char **why);

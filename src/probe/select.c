@@ -31,6 +31,27 @@ const char *af_json_type_name(const json_t *v)
     }
 }
 
+bool af_json_type_ok(const json_t *v, unsigned types)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return types & TS;
+    case JSON_INTEGER:
+        return types & (TI | TN);
+    case JSON_REAL:
+        return types & TN;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return types & TB;
+    case JSON_OBJECT:
+        return types & TO;
+    case JSON_ARRAY:
+        return types & TA;
+    default:
+        return types & TZ;
+    }
+}
+
 const struct af_params *af_hop_params(struct af_hop *hop, const char **why)
 {
     size_t i, nf;

@@ -19,8 +19,6 @@
 #include "cfg/cfg_int.h"
 #include "probe/probe_int.h"
 
-enum { TS = 1, TI = 2, TN = 4, TB = 8, TO = 16, TA = 32, TZ = 64, TANY = 127 };
-
 struct vctx {
     const char *name; /* file name for messages */
     const char *text; /* the source, for positions */
@@ -96,27 +94,6 @@ static const char *type_word(unsigned t)
         return "a boolean or a string";
     default:
         return "another type";
-    }
-}
-
-static bool type_ok(const json_t *v, unsigned t)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return t & TS;
-    case JSON_INTEGER:
-        return t & (TI | TN);
-    case JSON_REAL:
-        return t & TN;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return t & TB;
-    case JSON_OBJECT:
-        return t & TO;
-    case JSON_ARRAY:
-        return t & TA;
-    default:
-        return t & TZ;
     }
 }
 
@@ -203,7 +180,7 @@ static af_rc check_obj(struct vctx *vc, const json_t *obj, const struct krule *r
                 return rc;
             }
         }
-        if (!type_ok(v, r->types))
+        if (!af_json_type_ok(v, r->types))
             return vfail(vc, path, "must be %s, not %s", type_word(r->types), af_json_type_name(v));
         if (r->fn != NULL) {
             rc = r->fn(vc, v, path);
@@ -229,6 +206,44 @@ static af_rc lift(struct vctx *vc, af_rc rc, const struct af_err *e)
     return rc;
 }
 
+/* v_named: fn on every member value of the object v, the path pointing at
+ * the member; v_each: on every element of the array v. The first failure
+ * is returned with the path left at the member or element at fault. */
+static af_rc v_named(struct vctx *vc, const json_t *v, struct af_buf *path, vfn fn)
+{
+    const char *k;
+    json_t *m;
+    size_t mark;
+    af_rc rc = AF_OK;
+
+    json_object_foreach((json_t *)v, k, m)
+    {
+        rc = path_push(path, k, &mark) != AF_OK ? AF_ERR_NOMEM : fn(vc, m, path);
+        if (rc != AF_OK)
+            goto out;
+        path_pop(path, mark);
+    }
+out:
+    return rc;
+}
+
+static af_rc v_each(struct vctx *vc, const json_t *v, struct af_buf *path, vfn fn)
+{
+    size_t i, mark;
+    json_t *m;
+    af_rc rc = AF_OK;
+
+    json_array_foreach(v, i, m)
+    {
+        rc = path_pushi(path, i, &mark) != AF_OK ? AF_ERR_NOMEM : fn(vc, m, path);
+        if (rc != AF_OK)
+            goto out;
+        path_pop(path, mark);
+    }
+out:
+    return rc;
+}
+
 /* ---- small validators ---- */
 
 static af_rc v_tmpl(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -243,34 +258,9 @@ static af_rc v_tmpl(struct vctx *vc, const json_t *v, struct af_buf *path)
 
 static af_rc v_tmpl_tree(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    const char *k;
-    af_rc rc;
-    if (json_is_string(v))
-        return v_tmpl(vc, v, path);
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, m)
-        {
-            if (path_pushi(path, i, &mark) != AF_OK)
-                return AF_ERR_NOMEM;
-            rc = v_tmpl_tree(vc, m, path);
-            if (rc != AF_OK)
-                return rc;
-            path_pop(path, mark);
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, m)
-        {
-            if (path_push(path, k, &mark) != AF_OK)
-                return AF_ERR_NOMEM;
-            rc = v_tmpl_tree(vc, m, path);
-            if (rc != AF_OK)
-                return rc;
-            path_pop(path, mark);
-        }
-    }
-    return AF_OK;
+    struct af_err e;
+    af_err_clear(&e);
+    return lift(vc, af_tmpl_tree_check(v, path, &e), &e);
 }
 
 static af_rc v_regex(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -388,45 +378,33 @@ static af_rc v_cond_list(struct vctx *vc, const json_t *v, struct af_buf *path)
 
 /* ---- requests ---- */
 
-static af_rc v_params(struct vctx *vc, const json_t *v, struct af_buf *path)
+static af_rc v_param_pair(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    const char *k;
-    af_rc rc;
+    if (json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) ||
+        !json_is_string(json_array_get(v, 1)))
+        return vfail(vc, path, "a pair must be [\"name\", \"value\"]");
+    return v_tmpl_tree(vc, v, path);
+}
+
+static af_rc v_param_value(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
     if (json_is_array(v)) {
-        json_array_foreach(v, i, m)
-        {
-            if (path_pushi(path, i, &mark) != AF_OK)
-                return AF_ERR_NOMEM;
-            if (json_array_size(m) != 2 || !json_is_string(json_array_get(m, 0)) ||
-                !json_is_string(json_array_get(m, 1)))
-                return vfail(vc, path, "a pair must be [\"name\", \"value\"]");
-            rc = v_tmpl_tree(vc, m, path);
-            if (rc != AF_OK)
-                return rc;
-            path_pop(path, mark);
-        }
-        return AF_OK;
-    }
-    json_object_foreach((json_t *)v, k, m)
-    {
-        if (path_push(path, k, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        if (json_is_array(m)) {
-            rc = v_strings(vc, m, path);
-            if (rc != AF_OK)
-                return rc;
-        } else if (!json_is_string(m) && !json_is_null(m)) {
-            return vfail(vc, path, "must be a string, a list of strings or null, not %s",
-                         af_json_type_name(m));
-        }
-        rc = v_tmpl_tree(vc, m, path);
+        af_rc rc = v_strings(vc, v, path);
         if (rc != AF_OK)
             return rc;
-        path_pop(path, mark);
+    } else if (!json_is_string(v) && !json_is_null(v)) {
+        return vfail(vc, path, "must be a string, a list of strings or null, not %s",
+                     af_json_type_name(v));
     }
-    return AF_OK;
+    return v_tmpl_tree(vc, v, path);
+}
+
+/* params: a list of [name, value] pairs or an object of values. */
+static af_rc v_params(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_is_array(v))
+        return v_each(vc, v, path, v_param_pair);
+    return v_named(vc, v, path, v_param_value);
 }
 
 static af_rc v_headers(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -494,24 +472,16 @@ static af_rc v_form_pick(struct vctx *vc, const json_t *v, struct af_buf *path)
     return CHECK_OBJ(vc, v, rules, path);
 }
 
+static af_rc v_field(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (!json_is_string(v) && !json_is_null(v))
+        return vfail(vc, path, "must be a string or null, not %s", af_json_type_name(v));
+    return v_tmpl(vc, v, path);
+}
+
 static af_rc v_fields(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t mark;
-    json_t *m;
-    const char *k;
-    af_rc rc;
-    json_object_foreach((json_t *)v, k, m)
-    {
-        if (path_push(path, k, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        if (!json_is_string(m) && !json_is_null(m))
-            return vfail(vc, path, "must be a string or null, not %s", af_json_type_name(m));
-        rc = v_tmpl(vc, m, path);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    return v_named(vc, v, path, v_field);
 }
 
 static af_rc v_submit(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -616,23 +586,16 @@ static af_rc v_follow(struct vctx *vc, const json_t *v, struct af_buf *path)
     return AF_OK;
 }
 
+static af_rc v_expect(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    af_err_clear(&e);
+    return lift(vc, af_expect_check(v, path, &e), &e);
+}
+
 static af_rc v_expect_list(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    struct af_err e;
-    af_rc rc;
-    json_array_foreach(v, i, m)
-    {
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        af_err_clear(&e);
-        rc = lift(vc, af_expect_check(m, path, &e), &e);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    return v_each(vc, v, path, v_expect);
 }
 
 static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -719,71 +682,62 @@ static const struct krule step_rules[] = {
     {"use", TS, false, v_use},          {"allow_unreachable", TB, false, NULL},
 };
 
+static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    bool rq, sl, us;
+    af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
+    if (rc != AF_OK)
+        return rc;
+    rq = json_object_get(v, "request") != NULL;
+    sl = json_object_get(v, "sleep") != NULL;
+    us = json_object_get(v, "use") != NULL;
+    if ((int)rq + (int)sl + (int)us != 1)
+        return vfail(vc, path, "a step has exactly one of \"request\", \"sleep\" and \"use\"");
+    if ((sl || us) && (json_object_get(v, "expect") || json_object_get(v, "capture") ||
+                       json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
+                       json_object_get(v, "allow_unreachable")))
+        return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
+                     sl ? "sleep" : "use");
+    return AF_OK;
+}
+
 static af_rc v_steps(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    af_rc rc;
-    json_array_foreach(v, i, m)
-    {
-        bool rq, sl, us;
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        rc = CHECK_OBJ(vc, m, step_rules, path);
-        if (rc != AF_OK)
-            return rc;
-        rq = json_object_get(m, "request") != NULL;
-        sl = json_object_get(m, "sleep") != NULL;
-        us = json_object_get(m, "use") != NULL;
-        if ((int)rq + (int)sl + (int)us != 1)
-            return vfail(vc, path, "a step has exactly one of \"request\", \"sleep\" and \"use\"");
-        if ((sl || us) && (json_object_get(m, "expect") || json_object_get(m, "capture") ||
-                           json_object_get(m, "follow") || json_object_get(m, "allow_5xx") ||
-                           json_object_get(m, "allow_unreachable")))
-            return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
-                         sl ? "sleep" : "use");
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    return v_each(vc, v, path, v_step);
 }
 
 /* ---- needs, checks, fixtures ---- */
 
-static af_rc v_needs(struct vctx *vc, const json_t *v, struct af_buf *path)
+static af_rc v_need(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {{"fixture", TS, true, NULL},
                                          {"as", TS, false, NULL},
                                          {"bind", TO, false, v_bind},
                                          {"set", TO, false, v_set}};
     json_t *fixtures = json_object_get(vc->root, "fixtures");
-    size_t i, mark;
-    json_t *m;
-    af_rc rc;
-    json_array_foreach(v, i, m)
-    {
-        const char *name;
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        if (json_is_object(m)) {
-            const char *why;
-            rc = CHECK_OBJ(vc, m, rules, path);
-            if (rc != AF_OK)
-                return rc;
-            name = json_string_value(json_object_get(m, "fixture"));
-            if (json_object_get(m, "as") &&
-                !af_var_name_valid(json_string_value(json_object_get(m, "as")), &why))
-                return vfail(vc, path, "\"as\" %s", why);
-        } else if (json_is_string(m)) {
-            name = json_string_value(m);
-        } else {
-            return vfail(vc, path, "must be a fixture name or an object, not %s",
-                         af_json_type_name(m));
-        }
-        if (json_object_get(fixtures, name) == NULL)
-            return vfail(vc, path, "fixture \"%s\" is not defined", name);
-        path_pop(path, mark);
+    const char *name;
+    if (json_is_object(v)) {
+        const char *why;
+        af_rc rc = CHECK_OBJ(vc, v, rules, path);
+        if (rc != AF_OK)
+            return rc;
+        name = json_string_value(json_object_get(v, "fixture"));
+        if (json_object_get(v, "as") &&
+            !af_var_name_valid(json_string_value(json_object_get(v, "as")), &why))
+            return vfail(vc, path, "\"as\" %s", why);
+    } else if (json_is_string(v)) {
+        name = json_string_value(v);
+    } else {
+        return vfail(vc, path, "must be a fixture name or an object, not %s", af_json_type_name(v));
     }
+    if (json_object_get(fixtures, name) == NULL)
+        return vfail(vc, path, "fixture \"%s\" is not defined", name);
     return AF_OK;
+}
+
+static af_rc v_needs(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return v_each(vc, v, path, v_need);
 }
 
 static af_rc v_var_path(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -907,24 +861,6 @@ static af_rc v_fixture(struct vctx *vc, const json_t *v, struct af_buf *path)
     return CHECK_OBJ(vc, v, rules, path);
 }
 
-static af_rc v_named(struct vctx *vc, const json_t *v, struct af_buf *path, vfn fn)
-{
-    const char *k;
-    json_t *m;
-    size_t mark;
-    af_rc rc;
-    json_object_foreach((json_t *)v, k, m)
-    {
-        if (path_push(path, k, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        rc = fn(vc, m, path);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
-}
-
 static af_rc v_fixtures(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     return v_named(vc, v, path, v_fixture);
@@ -1027,6 +963,42 @@ static json_t *parse_json(const char *name, const char *text, size_t len, struct
     return root;
 }
 
+/* load_root: parse text and check its top level against rules. vc->root is
+ * a new reference the caller releases, NULL when text is no JSON (err is
+ * then set); a validation failure is returned as is, for located(). */
+static af_rc load_root(struct vctx *vc, const char *text, size_t len, const char *name,
+                       const struct krule *rules, size_t nr, struct af_buf *path,
+                       struct af_err *err)
+{
+    af_rc rc;
+
+    memset(vc, 0, sizeof(*vc));
+    vc->name = name;
+    vc->text = text;
+    vc->len = len;
+    vc->err = err;
+    vc->root = parse_json(name, text, len, err);
+    if (vc->root == NULL) {
+        rc = AF_ERR_PARSE;
+        goto out;
+    }
+    rc = check_obj(vc, vc->root, rules, nr, path);
+out:
+    return rc;
+}
+
+/* string_len: the length of text for af_*_load_string, which refuses more
+ * than AF_SUITE_MAX_FILE bytes. */
+static af_rc string_len(const char *text, const char *name, size_t *len, struct af_err *err)
+{
+    af_rc rc = AF_OK;
+
+    *len = strnlen(text, (size_t)AF_SUITE_MAX_FILE + 1);
+    if (*len > AF_SUITE_MAX_FILE)
+        rc = AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", name, AF_SUITE_MAX_FILE);
+    return rc;
+}
+
 static af_rc suite_load(const char *text, size_t len, const char *name, struct af_suite **out,
                         struct af_err *err)
 {
@@ -1040,18 +1012,11 @@ static af_rc suite_load(const char *text, size_t len, const char *name, struct a
 
     *out = NULL;
     af_buf_init(&path, 4096);
-    root = parse_json(name, text, len, err);
-    if (root == NULL) {
-        rc = AF_ERR_PARSE;
+    rc = load_root(&vc, text, len, name, suite_rules, sizeof(suite_rules) / sizeof(suite_rules[0]),
+                   &path, err);
+    root = vc.root;
+    if (root == NULL)
         goto out;
-    }
-    memset(&vc, 0, sizeof(vc));
-    vc.name = name;
-    vc.text = text;
-    vc.len = len;
-    vc.root = root;
-    vc.err = err;
-    rc = CHECK_OBJ(&vc, root, suite_rules, &path);
     if (rc == AF_OK) {
         fmt = json_object_get(root, "format");
         if (fmt != NULL && json_integer_value(fmt) != 1) {
@@ -1125,11 +1090,12 @@ af_rc af_suite_load_file(const char *path, struct af_suite **out, struct af_err 
 af_rc af_suite_load_string(const char *text, const char *name, struct af_suite **out,
                            struct af_err *err)
 {
-    size_t len = strnlen(text, (size_t)AF_SUITE_MAX_FILE + 1);
+    size_t len;
+    af_rc rc = string_len(text, name, &len, err);
     *out = NULL;
-    if (len > AF_SUITE_MAX_FILE)
-        return AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", name, AF_SUITE_MAX_FILE);
-    return suite_load(text, len, name ? name : "<string>", out, err);
+    if (rc == AF_OK)
+        rc = suite_load(text, len, name ? name : "<string>", out, err);
+    return rc;
 }
 
 void af_suite_free(struct af_suite *s)
@@ -1275,19 +1241,7 @@ static af_rc v_rule(struct vctx *vc, const json_t *v, struct af_buf *path)
 
 static af_rc v_rules(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    af_rc rc;
-    json_array_foreach(v, i, m)
-    {
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        rc = v_rule(vc, m, path);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    return v_each(vc, v, path, v_rule);
 }
 
 static af_rc v_login(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -1448,19 +1402,7 @@ static af_rc v_resource(struct vctx *vc, const json_t *v, struct af_buf *path)
 
 static af_rc v_resources(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    size_t i, mark;
-    json_t *m;
-    af_rc rc;
-    json_array_foreach(v, i, m)
-    {
-        if (path_pushi(path, i, &mark) != AF_OK)
-            return AF_ERR_NOMEM;
-        rc = v_resource(vc, m, path);
-        if (rc != AF_OK)
-            return rc;
-        path_pop(path, mark);
-    }
-    return AF_OK;
+    return v_each(vc, v, path, v_resource);
 }
 
 /* How an app reports an outcome: a status (and a JSON key), or a redirect. */
@@ -1545,18 +1487,11 @@ static af_rc target_load(const char *text, size_t len, const char *name, const c
 
     *out = NULL;
     af_buf_init(&path, 4096);
-    root = parse_json(name, text, len, err);
-    if (root == NULL) {
-        rc = AF_ERR_PARSE;
+    rc = load_root(&vc, text, len, name, target_rules,
+                   sizeof(target_rules) / sizeof(target_rules[0]), &path, err);
+    root = vc.root;
+    if (root == NULL)
         goto out;
-    }
-    memset(&vc, 0, sizeof(vc));
-    vc.name = name;
-    vc.text = text;
-    vc.len = len;
-    vc.root = root;
-    vc.err = err;
-    rc = CHECK_OBJ(&vc, root, target_rules, &path);
     if (rc != AF_OK) {
         if (rc != AF_ERR_NOMEM)
             rc = located(&vc, rc, af_buf_str(&path));
@@ -1600,11 +1535,12 @@ af_rc af_target_load_file(const char *path, struct af_target **out, struct af_er
 af_rc af_target_load_string(const char *text, const char *name, struct af_target **out,
                             struct af_err *err)
 {
-    size_t len = strnlen(text, (size_t)AF_SUITE_MAX_FILE + 1);
+    size_t len;
+    af_rc rc = string_len(text, name, &len, err);
     *out = NULL;
-    if (len > AF_SUITE_MAX_FILE)
-        return AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", name, AF_SUITE_MAX_FILE);
-    return target_load(text, len, name ? name : "<string>", ".", out, err);
+    if (rc == AF_OK)
+        rc = target_load(text, len, name ? name : "<string>", ".", out, err);
+    return rc;
 }
 
 void af_target_free(struct af_target *t)

@@ -809,3 +809,37 @@ af_rc af_tmpl_check(const char *tmpl, struct af_err *err)
         p = close + 2;
     }
 }
+
+af_rc af_tmpl_tree_check(const json_t *v, struct af_buf *path, struct af_err *err)
+{
+    size_t i, mark = path->len;
+    const char *k;
+    json_t *m;
+    af_rc rc = AF_OK;
+
+    if (json_is_string(v)) {
+        rc = af_tmpl_check(json_string_value(v), err);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+        {
+            rc = af_buf_addf(path, "[%zu]", i) != AF_OK ? AF_ERR_NOMEM
+                                                        : af_tmpl_tree_check(m, path, err);
+            if (rc != AF_OK)
+                goto out;
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m)
+        {
+            rc = af_buf_addf(path, ".%s", k) != AF_OK ? AF_ERR_NOMEM
+                                                      : af_tmpl_tree_check(m, path, err);
+            if (rc != AF_OK)
+                goto out;
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
+    }
+out:
+    return rc;
+}

@@ -316,3 +316,21 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
         return false;
     }
 }
+
+const char *af_client_token_check(struct af_req *req, struct af_resp *resp,
+                                  const struct af_cfg_client **client)
+{
+    const char *token = NULL;
+
+    if (!af_client_request_check(req, resp, client))
+        goto out;
+    token = af_params_get(&req->form, AF_P_TOKEN);
+    /* an empty value is no token either (RFC 7662 §2.1, RFC 7009 §2.1:
+     * token is REQUIRED) */
+    if (token != NULL && *token == '\0')
+        token = NULL;
+    if (token == NULL)
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
+out:
+    return token;
+}

@@ -36,17 +36,22 @@ void af_admin_error(struct af_resp *resp, unsigned status, const char *error, co
     af_resp_no_store(resp);
 }
 
-void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
+void af_admin_reply(struct af_resp *resp, unsigned status, json_t *o)
 {
-    json_t *o = json_pack("{s:s}", "status", "ok");
-    (void)req;
     if (o == NULL) {
         af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        return;
+        goto out;
     }
-    af_resp_json(resp, 200, o);
+    af_resp_json(resp, status, o);
     af_resp_no_store(resp);
+out:
     json_decref(o);
+}
+
+void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
+{
+    (void)req;
+    af_admin_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 /* ---- reading a mint request ---- */
@@ -388,15 +393,11 @@ bool af_admin_is_json(const char *ctype)
            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
-void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
+json_t *af_admin_json_body(struct af_req *req, struct af_resp *resp)
 {
-    struct af_mint m;
-    struct af_err err;
     json_error_t je;
-    json_t *body = NULL, *out = NULL;
-    char *scope_owned = NULL;
+    json_t *body = NULL;
 
-    af_err_clear(&err);
     if (!af_admin_is_json(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
         af_admin_error(resp, 415, AF_E_INVALID_REQUEST,
                        AF_HDR_CONTENT_TYPE ": expected " AF_CT_JSON);
@@ -410,8 +411,24 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
     }
     if (!json_is_object(body)) {
         af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "body: expected a JSON object");
-        goto out;
+        json_decref(body);
+        body = NULL;
     }
+out:
+    return body;
+}
+
+void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
+{
+    struct af_mint m;
+    struct af_err err;
+    json_t *body = NULL, *out = NULL;
+    char *scope_owned = NULL;
+
+    af_err_clear(&err);
+    body = af_admin_json_body(req, resp);
+    if (body == NULL)
+        goto out;
     if (!read_mint(req->srv->cfg, body, &m, &scope_owned, resp))
         goto out;
     if (af_mint_token(req->srv, &m, &out, &err) != AF_OK) {

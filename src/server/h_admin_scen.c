@@ -49,16 +49,9 @@ static json_t *table_json(void)
 
 static void scenarios_list(struct af_req *req, struct af_resp *resp)
 {
-    json_t *o = json_pack("{s:o, s:o}", "scenarios", table_json(), "queued",
-                          af_scen_queue_json(req->srv->scen));
-
-    if (o == NULL) {
-        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        return;
-    }
-    af_resp_json(resp, 200, o);
-    af_resp_no_store(resp);
-    json_decref(o);
+    af_admin_reply(resp, 200,
+                   json_pack("{s:o, s:o}", "scenarios", table_json(), "queued",
+                             af_scen_queue_json(req->srv->scen)));
 }
 
 /* opt_string: member name of body as a string, NULL when absent or null;
@@ -147,25 +140,12 @@ static bool read_spec(const struct af_config *cfg, const json_t *body, struct af
 static void scenarios_queue(struct af_req *req, struct af_resp *resp)
 {
     struct af_scen_spec spec;
-    json_error_t je;
     json_t *body = NULL, *entry = NULL;
     af_rc rc;
 
-    if (!af_admin_is_json(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
-        af_admin_error(resp, 415, AF_E_INVALID_REQUEST,
-                       AF_HDR_CONTENT_TYPE ": expected " AF_CT_JSON);
+    body = af_admin_json_body(req, resp);
+    if (body == NULL)
         goto out;
-    }
-    body = json_loadb(req->body.p ? req->body.p : "", req->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (body == NULL) {
-        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "body: not JSON: %s at line %d column %d",
-                       je.text, je.line, je.column);
-        goto out;
-    }
-    if (!json_is_object(body)) {
-        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "body: expected a JSON object");
-        goto out;
-    }
     if (!read_spec(req->srv->cfg, body, &spec, resp))
         goto out;
     rc = af_scen_queue_add(req->srv->scen, &spec, &entry);
@@ -208,12 +188,17 @@ static bool only_params(const struct af_params *q, const char *const *names, con
     return true;
 }
 
+/* reply_cleared: the 200 answer of a DELETE, {"cleared": n}. */
+static void reply_cleared(struct af_resp *resp, size_t n)
+{
+    af_admin_reply(resp, 200, json_pack("{s:I}", "cleared", (json_int_t)n));
+}
+
 static void scenarios_clear(struct af_req *req, struct af_resp *resp)
 {
     static const char *const names[] = {AF_SCEN_ID, NULL};
     const char *id = af_params_get(&req->query, AF_SCEN_ID);
     size_t n;
-    json_t *o;
 
     if (!only_params(&req->query, names, AF_SCEN_ID " or nothing", resp))
         return;
@@ -222,14 +207,7 @@ static void scenarios_clear(struct af_req *req, struct af_resp *resp)
         af_admin_error(resp, 404, "not_found", AF_SCEN_ID ": no queued scenario \"%.64s\"", id);
         return;
     }
-    o = json_pack("{s:I}", "cleared", (json_int_t)n);
-    if (o == NULL) {
-        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        return;
-    }
-    af_resp_json(resp, 200, o);
-    af_resp_no_store(resp);
-    json_decref(o);
+    reply_cleared(resp, n);
 }
 
 void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp)
@@ -326,18 +304,10 @@ static void ledger_query(struct af_req *req, struct af_resp *resp)
 static void ledger_clear(struct af_req *req, struct af_resp *resp)
 {
     static const char *const names[] = {NULL};
-    json_t *o;
 
     if (!only_params(&req->query, names, "none", resp))
         return;
-    o = json_pack("{s:I}", "cleared", (json_int_t)af_ledger_clear(req->srv->ledger));
-    if (o == NULL) {
-        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        return;
-    }
-    af_resp_json(resp, 200, o);
-    af_resp_no_store(resp);
-    json_decref(o);
+    reply_cleared(resp, af_ledger_clear(req->srv->ledger));
 }
 
 void af_h_admin_ledger(struct af_req *req, struct af_resp *resp)

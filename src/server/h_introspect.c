@@ -56,15 +56,9 @@ void af_h_introspect(struct af_req *req, struct af_resp *resp)
     json_t *r = NULL;
 
     memset(&ti, 0, sizeof(ti));
-    if (!af_client_request_check(req, resp, &client))
+    token = af_client_token_check(req, resp, &client);
+    if (token == NULL)
         goto out;
-    token = af_params_get(&req->form, AF_P_TOKEN);
-    /* an empty value is no token either (RFC 7662 §2.1, RFC 7009 §2.1:
-     * token is REQUIRED) */
-    if (token == NULL || *token == '\0') {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
-        goto out;
-    }
     if (af_tokens_lookup(req->srv, token, &ti) == AF_OK)
         r = describe(req->srv, &ti);
     else

@@ -53,14 +53,9 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
     af_rc rc;
 
     memset(&ti, 0, sizeof(ti));
-    if (!af_client_request_check(req, resp, &client))
+    token = af_client_token_check(req, resp, &client);
+    if (token == NULL)
         goto out;
-    token = af_params_get(&req->form, AF_P_TOKEN);
-    /* an empty value is no token either (RFC 7009 §2.1: token is REQUIRED) */
-    if (token == NULL || *token == '\0') {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
-        goto out;
-    }
     /* token_type_hint is only a hint: both kinds are looked up either way,
      * and an unknown value "is ignored by the authorization server and does
      * not influence the revocation response" (RFC 7009 §2.2). We revoke both

@@ -138,21 +138,29 @@ static void answer(struct af_req *req, struct af_resp *resp, const struct af_iss
 }
 
 /* requested_scope: the scope parameter checked against the client's list,
- * or the client's whole list when omitted. *owned is what the caller frees.
- * NULL: the client may not have that scope (or no memory: *owned NULL too,
- * told apart by *nomem). */
-static const char *requested_scope(const struct af_req *req, const struct af_cfg_client *client,
-                                   char **owned, bool *nomem)
+ * or the client's whole list when omitted; borrowed from req or *owned.
+ * *owned is what the caller frees (NULL or the returned list). NULL when
+ * resp holds the error: invalid_scope when the client may not have that
+ * scope, server_error when out of memory. */
+static const char *requested_scope(const struct af_req *req, struct af_resp *resp,
+                                   const struct af_cfg_client *client, char **owned)
 {
     const char *scope = af_params_get(&req->form, AF_P_SCOPE);
 
     *owned = NULL;
-    *nomem = false;
-    if (scope != NULL)
-        return af_scope_client_allows(client, scope) ? scope : NULL;
+    if (scope != NULL) {
+        if (!af_scope_client_allows(client, scope)) {
+            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+            scope = NULL;
+        }
+        goto out;
+    }
     *owned = af_scope_client_default(client);
-    *nomem = *owned == NULL;
-    return *owned;
+    scope = *owned;
+    if (scope == NULL)
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+out:
+    return scope;
 }
 
 /* redirect_problem: RFC 6749 §4.1.3: a redirect_uri sent at /authorize
@@ -382,7 +390,6 @@ static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
     struct af_issue is;
     struct tok_scen ts = {0};
     char *owned = NULL;
-    bool nomem;
 
     memset(&is, 0, sizeof(is));
     if (client->auth_method == AF_CLIENT_AUTH_NONE) {
@@ -390,14 +397,9 @@ static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
              "client_credentials is for confidential clients only (RFC 6749 4.4)");
         goto out;
     }
-    is.scope = requested_scope(req, client, &owned, &nomem);
-    if (is.scope == NULL) {
-        if (nomem)
-            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        else
-            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+    is.scope = requested_scope(req, resp, client, &owned);
+    if (is.scope == NULL)
         goto out;
-    }
     is.client = client; /* no user: sub is the client, no ID or refresh token */
     if (!queued_scenario(req, resp, client, NULL, false, &ts))
         goto out;
@@ -416,7 +418,7 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
     struct af_issue is;
     struct tok_scen ts = {0};
     char *owned = NULL;
-    bool nomem, match;
+    bool match;
 
     memset(&is, 0, sizeof(is));
     if (username == NULL || password == NULL) {
@@ -430,14 +432,9 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
         fail(resp, AF_E_INVALID_GRANT, "wrong username or password");
         goto out;
     }
-    is.scope = requested_scope(req, client, &owned, &nomem);
-    if (is.scope == NULL) {
-        if (nomem)
-            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        else
-            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+    is.scope = requested_scope(req, resp, client, &owned);
+    if (is.scope == NULL)
         goto out;
-    }
     is.client = client;
     is.user = user;
     is.auth_time = af_now();

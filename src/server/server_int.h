@@ -463,6 +463,14 @@ void af_token_info_clear(struct af_token_info *ti);
 bool af_client_request_check(struct af_req *req, struct af_resp *resp,
                              const struct af_cfg_client **client);
 
+/* af_client_token_check: af_client_request_check, then the "token" form
+ * parameter that /introspect (RFC 7662 §2.1) and /revoke (RFC 7009 §2.1)
+ * require. Returns the token, borrowed from req->form (valid while req
+ * lives), with *client set; NULL when resp holds the error answer (an
+ * absent or empty token is 400 invalid_request). */
+const char *af_client_token_check(struct af_req *req, struct af_resp *resp,
+                                  const struct af_cfg_client **client);
+
 /* ---- front channel (h_authorize.c), shared with h_logout.c ---- */
 
 /* af_uri_add_params: append uri with p added: to its query with '?' or,
@@ -503,6 +511,11 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp); /* POST: mint 
  * the request member at fault ("ttl: ..."). */
 void af_admin_error(struct af_resp *resp, unsigned status, const char *error, const char *fmt, ...)
     AF_PRINTF(4, 5);
+
+/* af_admin_reply: the admin API's answer o with no-store, or 500
+ * server_error when o is NULL (a failed json_pack). Takes o: a new
+ * reference, released here. */
+void af_admin_reply(struct af_resp *resp, unsigned status, json_t *o);
 
 /* Defects a minted token can carry (docs/admin.md); their wire names are
  * the AF_DEFECT_N_* of proto.h. */
@@ -809,5 +822,11 @@ void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);    /* GET, DEL
 
 /* af_admin_is_json: the Content-Type is application/json (parameters allowed). */
 bool af_admin_is_json(const char *ctype);
+
+/* af_admin_json_body: the request body of an admin POST as a JSON object:
+ * a new reference the caller releases with json_decref(). NULL when resp
+ * holds the error answer (415 for another Content-Type, 400 for a body
+ * that is not JSON, has a duplicate member or is not an object). */
+json_t *af_admin_json_body(struct af_req *req, struct af_resp *resp);
 
 #endif
