@@ -16,6 +16,8 @@
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 builddir=${AF_BUILDDIR:-$srcdir}
 authprobe=$builddir/authprobe
 suite=$srcdir/conf/suites/as.json
@@ -24,42 +26,11 @@ judge=$srcdir/tests/fixtures/as_report.py
 here=$srcdir/tests/interop/oidc-provider
 work=$builddir/tests/interop/oidc-provider-run
 
-for tool in node npm python3; do
-    command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is missing"; exit 77; }
-done
-[ -x "$authprobe" ] || { echo "FAIL: $authprobe is not built"; exit 1; }
-
-# Install (npm ci: exactly the lock file) unless this lock is installed.
-mkdir -p "$work" || exit 1
-if ! cmp -s "$here/package-lock.json" "$work/package-lock.json" ||
-    [ ! -f "$work/node_modules/oidc-provider/package.json" ]; then
-    cp "$here/package.json" "$here/package-lock.json" "$work/" || exit 1
-    rm -f "$work/.installed"
-    (cd "$work" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1 || {
-        echo "FAIL: npm ci failed"
-        cat "$work/npm.log"
-        rm -f "$work/package-lock.json"
-        exit 1
-    }
-fi
-cp "$here/server.js" "$work/server.js" || exit 1
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-as-interop.XXXXXX") || exit 1
-pid=
-stop() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        pid=
-    fi
-}
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    stop
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+af_need node npm python3
+af_built 1 FAIL "$authprobe"
+af_npm_ci "$here" "$work" oidc-provider 1 FAIL
+af_tmpdir af-as-interop 1
+af_procs=pid
 
 # start NAME ARGS...: node server.js ARGS in the background; waits for the
 # issuer URL on its first stdout line.
@@ -68,20 +39,11 @@ start() {
     shift
     (cd "$work" && exec node server.js "$@") >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
     pid=$!
-    i=0
-    while [ $i -lt 150 ]; do
-        url=$(head -n 1 "$tmp/$name.out" 2>/dev/null)
-        case $url in http://*) return 0 ;; esac
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
+    af_wait_url "$tmp/$name.out" "$pid" 150 0.1 && return 0
     echo "FAIL: oidc-provider did not start"
     cat "$tmp/$name.err"
     return 1
 }
-
-failures=0
 
 # The whole suite but AS-22, then AS-22 against codes that live 2 seconds
 # (the library's default is 60: the wait would dominate the test).
@@ -89,12 +51,12 @@ start main || exit 1
 "$authprobe" run "$suite" --target "$target" --issuer "$url" --skip AS-22 \
     --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
 rc=$?
-stop
+af_stop pid
 start short --code-ttl 2 || exit 1
 "$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22 \
     --var code_expiry_wait=4 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
 rc22=$?
-stop
+af_stop pid
 
 python3 - "$tmp/main.json" "$tmp/short.json" "$tmp/all.json" <<'EOF' || exit 1
 import json, sys

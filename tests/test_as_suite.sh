@@ -19,6 +19,8 @@
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 builddir=${AF_BUILDDIR:-$srcdir}
 authflowd=$builddir/authflowd
 authprobe=$builddir/authprobe
@@ -27,27 +29,10 @@ target=$srcdir/conf/targets/authflowd.json
 proxy=$srcdir/tests/fixtures/lax_proxy.py
 judge=$srcdir/tests/fixtures/as_report.py
 
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is missing"; exit 77; }
-for f in "$authflowd" "$authprobe"; do
-    [ -x "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-as-suite.XXXXXX") || exit 1
-pid=
-stop() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        pid=
-    fi
-}
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    stop
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+af_need python3
+af_built 1 FAIL "$authflowd" "$authprobe"
+af_tmpdir af-as-suite 1
+af_procs=pid
 
 # Signing keys made once for the ~60 servers this test starts (authflowd
 # would otherwise generate an RSA key at every start); without the openssl
@@ -81,24 +66,10 @@ with open(os.path.join(tmp, "authflowd-short.json"), "w", encoding="utf-8") as f
     json.dump(cfg, f)
 EOF
 
-# start NAME CMD...: run CMD in the background with stdout to $tmp/NAME.out
-# and wait (10 s at most) for its first line: the URL it serves.
+# start NAME CMD...: run CMD in the background ($pid) and wait for the URL
+# it serves, its first stdout line.
 start() {
-    name=$1
-    shift
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
-    pid=$!
-    i=0
-    while [ $i -lt 200 ]; do
-        url=$(head -n 1 "$tmp/$name.out" 2>/dev/null)
-        case $url in http://*) return 0 ;; esac
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-        i=$((i + 1))
-    done
-    echo "FAIL: $name did not start"
-    cat "$tmp/$name.err"
-    return 1
+    af_start pid "$@"
 }
 
 # probe NAME URL ARGS...: run the suite against URL; the report goes to
@@ -111,11 +82,6 @@ probe() {
     rc=$?
 }
 
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 show() {
     sed 's/^/    /' "$tmp/$1.log"
 }
@@ -124,7 +90,7 @@ if [ $# -eq 0 ]; then
     # 1. authflowd passes the suite.
     start authflowd "$authflowd" --config "$tmp/authflowd.json" --listen 127.0.0.1:0 || exit 1
     probe strict "$url"
-    stop
+    af_stop pid
     if [ $rc -ne 0 ] || ! python3 "$judge" pass "$tmp/strict.json" --allow-skip AS-07,AS-22; then
         fail "authflowd does not pass the AS suite (authprobe exit $rc)"
         show strict
@@ -135,7 +101,7 @@ if [ $# -eq 0 ]; then
     # 2. AS-22: a code older than its lifetime is refused.
     start short "$authflowd" --config "$tmp/authflowd-short.json" --listen 127.0.0.1:0 || exit 1
     probe short22 "$url" --only AS-22 --var code_expiry_wait=3
-    stop
+    af_stop pid
     if [ $rc -ne 0 ] || ! python3 "$judge" pass "$tmp/short22.json" --only AS-22; then
         fail "authflowd does not pass AS-22 (authprobe exit $rc)"
         show short22
@@ -164,7 +130,7 @@ for brk in "$@"; do
     }
     # shellcheck disable=SC2086 # $only is empty or a list of options
     probe "break-$brk" "$url" $only
-    stop
+    af_stop pid
     if ! python3 "$judge" broken "$tmp/break-$brk.json" "$brk"; then
         fail "$brk: the suite did not catch the broken rule (authprobe exit $rc)"
         show "break-$brk"
@@ -176,8 +142,4 @@ for brk in "$@"; do
     fi
 done
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failed"
-    exit 1
-fi
-exit 0
+af_exit

@@ -15,6 +15,8 @@
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 builddir=${AF_BUILDDIR:-$(pwd)}
 authflowd=${AF_AUTHFLOWD:-$builddir/authflowd}
 pkgsrc=$srcdir/tests/interop/openid-client
@@ -31,17 +33,8 @@ if [ ! -x "$authflowd" ]; then
     exit 99
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-interop.XXXXXX") || exit 99
-pid=
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+af_tmpdir af-interop 99
+af_procs=pid
 
 # ---- install the pinned package (once; again when the pins change)
 mkdir -p "$ocdir" || exit 99
@@ -107,7 +100,6 @@ pick_client() {
 }
 
 # run_case NAME CLIENT_ID ALG KEYS_JSON
-failures=0
 passes=0
 run_case() {
     name=$1 client=$2 alg=$3 keys=$4
@@ -119,24 +111,11 @@ run_case() {
     fi
     "$authflowd" --config "$cfg" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
-    url=
-    i=0
-    while [ $i -lt 150 ]; do
-        if [ -s "$tmp/$name.out" ] && [ "$(wc -l <"$tmp/$name.out")" -ge 1 ]; then
-            url=$(head -n 1 "$tmp/$name.out")
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ -z "$url" ]; then
+    if ! af_wait_url "$tmp/$name.out" "$pid" 150 0.1; then
         echo "FAIL: $name: authflowd did not start"
         cat "$tmp/$name.err"
         failures=$((failures + 1))
-        kill -TERM "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        pid=
+        af_stop pid
         return
     fi
     node "$ocdir/login.js" --issuer "$url" --client-id "$client" --alg "$alg" \

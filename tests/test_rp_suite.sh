@@ -30,6 +30,8 @@
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 builddir=${AF_BUILDDIR:-$srcdir}
 authflowd=$builddir/authflowd
 authprobe=$builddir/authprobe
@@ -41,34 +43,16 @@ appsrc=$srcdir/tests/fixtures/rp-app
 # interop *-run folders are ignored by git for an in-tree build).
 appdir=$builddir/tests/interop/rp-app-run
 
-for f in "$authflowd" "$authprobe"; do
-    [ -x "$f" ] || { echo "ERROR: $f is not built"; exit 99; }
-done
+af_built 99 ERROR "$authflowd" "$authprobe"
 command -v python3 >/dev/null 2>&1 || { echo "ERROR: python3 is needed (flawed_app.py, the report judge)"; exit 99; }
 have_node=yes
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     have_node=no
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-rp-suite.XXXXXX") || exit 99
-app_pid=
-afd_pid=
-stop() {
-    for p in $afd_pid $app_pid; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    app_pid=
-    afd_pid=
-}
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    stop
-    [ -n "${AF_KEEP_TMP:-}" ] && { echo "kept $tmp"; return; }
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+af_tmpdir af-rp-suite 99
+af_procs="afd_pid app_pid"
+stop() { af_stop afd_pid app_pid; }
 
 # One RSA key for every authflowd this test starts (else each start makes
 # one); without the openssl tool each server generates its own.
@@ -77,24 +61,6 @@ if command -v openssl >/dev/null 2>&1 &&
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/rs256.pem" 2>/dev/null; then
     keyfile=$tmp/rs256.pem
 fi
-
-# wait_line FILE PID: wait (15 s at most) for an http URL on FILE's first
-# line while PID lives; prints it.
-wait_line() {
-    i=0
-    while [ $i -lt 300 ]; do
-        line=$(head -n 1 "$1" 2>/dev/null)
-        case $line in http://*)
-            echo "$line"
-            return 0
-            ;;
-        esac
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}
 
 # run NAME PROFILE CMD...: start the app (CMD plus --issuer-file), then
 # authflowd for it, then `authprobe rp`; the JSON report goes to
@@ -107,12 +73,13 @@ run() {
     ready=$tmp/$name.ready
     "$@" --issuer-file "$ready" >"$tmp/$name.app.out" 2>"$tmp/$name.app.err" </dev/null &
     app_pid=$!
-    if ! app=$(wait_line "$tmp/$name.app.out" "$app_pid"); then
+    if ! af_wait_url "$tmp/$name.app.out" "$app_pid" 300 0.05; then
         echo "ERROR: $name: the app did not start" >"$tmp/$name.log"
         cat "$tmp/$name.app.err" >>"$tmp/$name.log"
         stop
         return
     fi
+    app=$url
     python3 - "$data/authflowd.json" "$tmp/$name.authflowd.json" "$app" "$keyfile" <<'EOF' || { stop; return; }
 import json, sys
 src, out, app, key = sys.argv[1:5]
@@ -129,17 +96,12 @@ if key:
 with open(out, "w", encoding="utf-8") as f:
     json.dump(cfg, f, indent=2)
 EOF
-    "$authflowd" --config "$tmp/$name.authflowd.json" --listen 127.0.0.1:0 \
-        --admin-listen 127.0.0.1:0 --ready-file "$ready" \
-        >"$tmp/$name.afd.out" 2>"$tmp/$name.afd.err" </dev/null &
-    afd_pid=$!
-    if ! issuer=$(wait_line "$ready" "$afd_pid"); then
+    if ! af_authflowd_admin "$tmp/$name.authflowd.json" "$ready" "$tmp/$name.afd.out" "$tmp/$name.afd.err"; then
         echo "ERROR: $name: authflowd did not start" >"$tmp/$name.log"
         cat "$tmp/$name.afd.err" >>"$tmp/$name.log"
         stop
         return
     fi
-    admin=$(sed -n 2p "$ready")
     "$authprobe" rp --suites-dir "$srcdir/conf/suites" --app "$profile" \
         --authflowd "$issuer" --admin "$admin" \
         --var "app=$app" --report "json:$tmp/$name.json" >"$tmp/$name.log" 2>&1
@@ -147,12 +109,7 @@ EOF
     stop
 }
 
-failures=0
 passes=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 show() {
     sed 's/^/    /' "$tmp/$1.log"
     [ -f "$tmp/$1.json" ] && python3 "$judge" summary "$tmp/$1.json" | sed 's/^/    /'
@@ -243,19 +200,7 @@ for what in "$@"; do
             exit 99
         fi
         # Install exactly the lock file (npm ci), once per lock file.
-        mkdir -p "$appdir" || exit 99
-        if ! cmp -s "$appsrc/package-lock.json" "$appdir/package-lock.json" ||
-            [ ! -f "$appdir/node_modules/express-openid-connect/package.json" ]; then
-            cp "$appsrc/package.json" "$appsrc/package-lock.json" "$appdir/" || exit 99
-            echo "installing the rp-app packages into $appdir"
-            if ! (cd "$appdir" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1; then
-                cat "$tmp/npm.log"
-                rm -f "$appdir/package-lock.json" # retry next time
-                echo "ERROR: npm ci failed"
-                exit 99
-            fi
-        fi
-        cp "$appsrc/server.js" "$appdir/server.js" || exit 99
+        af_npm_ci "$appsrc" "$appdir" express-openid-connect 99 ERROR "the rp-app packages"
         versions=$(cd "$appdir" && node -p '["express", "express-openid-connect", "openid-client", "jose"]
             .map((p) => p + " " + require(p + "/package.json").version).join(", ")')
         echo "rp-app: $versions; node $(node --version)"

@@ -25,6 +25,8 @@
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 builddir=${AF_BUILDDIR:-$srcdir}
 authflowd=$builddir/authflowd
 authprobe=$builddir/authprobe
@@ -35,111 +37,35 @@ flawed_expected=$srcdir/tests/data/rs/flawed-expected.txt
 here=$srcdir/tests/fixtures/rs-api
 work=$builddir/tests/fixtures/rs-api-run
 
-for tool in node npm python3; do
-    command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is missing"; exit 77; }
-done
-for f in "$authflowd" "$authprobe"; do
-    [ -x "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
-done
-
-# Install (npm ci: exactly the lock file) unless this lock is installed.
-mkdir -p "$work" || exit 1
-if ! cmp -s "$here/package-lock.json" "$work/package-lock.json" ||
-    [ ! -f "$work/node_modules/express-oauth2-jwt-bearer/package.json" ]; then
-    cp "$here/package.json" "$here/package-lock.json" "$work/" || exit 1
-    (cd "$work" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1 || {
-        echo "FAIL: npm ci failed"
-        cat "$work/npm.log"
-        rm -f "$work/package-lock.json"
-        exit 1
-    }
-fi
-cp "$here/server.js" "$work/server.js" || exit 1
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/af-rs-suite.XXXXXX") || exit 1
-as_pid=
-api_pid=
-# stop_pid PID: SIGTERM, then wait for it.
-stop_pid() {
-    if [ -n "$1" ]; then
-        kill "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-    fi
-}
-stop_api() {
-    stop_pid "$api_pid"
-    api_pid=
-}
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    stop_api
-    stop_pid "$as_pid"
-    as_pid=
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# wait_url FILE PID WHAT: wait (15 s at most) for an http:// URL on the
-# first line of FILE while PID lives; sets $url.
-wait_url() {
-    i=0
-    while [ $i -lt 300 ]; do
-        url=$(head -n 1 "$1" 2>/dev/null)
-        case $url in http://*) return 0 ;; esac
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-        i=$((i + 1))
-    done
-    echo "FAIL: $3 did not start"
-    return 1
-}
+af_need node npm python3
+af_built 1 FAIL "$authflowd" "$authprobe"
+af_npm_ci "$here" "$work" express-oauth2-jwt-bearer 1 FAIL
+af_tmpdir af-rs-suite 1
+af_procs="api_pid afd_pid"
 
 # One authflowd for the whole test: the APIs come and go, the issuer and
 # its key stay (the admin API mints every token the suite sends).
-"$authflowd" --config "$config" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-    --ready-file "$tmp/ready" >"$tmp/authflowd.out" 2>"$tmp/authflowd.err" </dev/null &
-as_pid=$!
-wait_url "$tmp/authflowd.out" "$as_pid" authflowd || {
+af_authflowd_admin "$config" "$tmp/ready" "$tmp/authflowd.out" "$tmp/authflowd.err" || {
+    echo "FAIL: authflowd did not start"
     cat "$tmp/authflowd.err"
     exit 1
 }
-i=0
-while [ $i -lt 100 ] && [ "$(sed -n 2p "$tmp/ready" 2>/dev/null)" = "" ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
-issuer=$(sed -n 1p "$tmp/ready")
-admin=$(sed -n 2p "$tmp/ready")
 case $admin in http://*) ;; *)
     echo "FAIL: authflowd wrote no admin URL to its ready file"
     exit 1
     ;;
 esac
 
-# start_api NAME CMD...: run an API in the background; sets $url.
+# start_api NAME CMD...: run an API in the background and wait for the URL
+# on its first stdout line; sets $url.
 start_api() {
-    name=$1
-    shift
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
-    api_pid=$!
-    wait_url "$tmp/$name.out" "$api_pid" "$name" || {
-        cat "$tmp/$name.err"
-        api_pid=
-        return 1
-    }
+    af_start api_pid "$@"
 }
+# start_express NAME ARGS...: the Express API of the build tree's install.
 start_express() {
     name=$1
     shift
-    (cd "$work" && exec node server.js --issuer "$issuer" "$@") >"$tmp/$name.out" \
-        2>"$tmp/$name.err" </dev/null &
-    api_pid=$!
-    wait_url "$tmp/$name.out" "$api_pid" "$name" || {
-        cat "$tmp/$name.err"
-        api_pid=
-        return 1
-    }
+    start_api "$name" node "$work/server.js" --issuer "$issuer" "$@"
 }
 
 # probe NAME PROFILE: run the rs suite against $url; report in
@@ -177,11 +103,6 @@ with open(out, "w", encoding="utf-8") as f:
 EOF
 }
 
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 # judge NAME EXPECTED WHAT: the report of run NAME equals EXPECTED.
 judge() {
     if [ $rc -gt 1 ]; then
@@ -210,7 +131,7 @@ if [ $# -eq 0 ]; then
             continue
         }
         probe "express-$variant" "$srcdir/conf/targets/rs-express.json"
-        stop_api
+        af_stop api_pid
         # shellcheck disable=SC2086 # $changes is a list of ID:RESULT words
         expect_with "$here/expected.txt" "$tmp/express-$variant.expected" $changes || exit 1
         judge "express-$variant" "$tmp/express-$variant.expected" \
@@ -220,7 +141,7 @@ if [ $# -eq 0 ]; then
     # 2. The flawed API without a flaw.
     if start_api flawed-none python3 "$flawed" --issuer "$issuer"; then
         probe flawed-none "$srcdir/conf/targets/rs-flawed.json"
-        stop_api
+        af_stop api_pid
         judge flawed-none "$flawed_expected" "the flawed API without a flaw passes"
     else
         fail "the flawed API did not start"
@@ -255,14 +176,10 @@ for flaw in "$@"; do
         continue
     }
     probe "flawed-$flaw" "$srcdir/conf/targets/rs-flawed.json"
-    stop_api
+    af_stop api_pid
     # shellcheck disable=SC2086 # $changes is a list of ID:RESULT words
     expect_with "$flawed_expected" "$tmp/flawed-$flaw.expected" $changes || exit 1
     judge "flawed-$flaw" "$tmp/flawed-$flaw.expected" "--flaw $flaw changes exactly:$changes"
 done
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failed"
-    exit 1
-fi
-exit 0
+af_exit

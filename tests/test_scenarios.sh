@@ -9,12 +9,6 @@
 # arguments select tests, e.g. `tests/test_scenarios.sh S09Ledger`.
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${AF_BUILDDIR:-$(pwd)}
-
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 is needed for the scenario tests"
-    exit 77
-fi
-AF_SRCDIR=$srcdir AF_BUILDDIR=$builddir
-export AF_SRCDIR AF_BUILDDIR
-exec python3 -B "$srcdir/tests/integration/test_scenarios.py" "$@"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
+af_python_tests test_scenarios.py "the scenario tests" "$@"

@@ -77,12 +77,21 @@ def read_admin_url(daemon, timeout=10):
     return None
 
 
+def attach_admin(cls):
+    """cls.admin_url, from cls.daemon's banner, and cls.admin, a client of
+    it; AssertionError when the banner has no admin line."""
+    cls.admin_url = read_admin_url(cls.daemon)
+    if cls.admin_url is None:
+        raise AssertionError("no admin line in the banner")
+    cls.admin = HttpClient(cls.admin_url)
+
+
 class AdminCase(ts.AFTestCase):
     """One daemon per class with the admin API on port 0 (config admin
     block), protected by SECRET unless `secret` is None."""
 
     secret = SECRET
-    extra_args = ()
+    tmp_prefix = "af-it-admin-"
 
     @classmethod
     def config_mods(cls, cfg):
@@ -99,21 +108,8 @@ class AdminCase(ts.AFTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmpdir = tempfile.mkdtemp(prefix="af-it-admin-")
-        cfg = ts.base_config()
-        cls.config_mods(cfg)
-        cls.cfg = cfg
-        cls.config_path = os.path.join(cls.tmpdir, "authflowd.json")
-        with open(cls.config_path, "w", encoding="utf-8") as f:
-            json.dump(cfg, f, indent=2)
-        cls.daemon = ts.Daemon(cls.config_path, cls.tmpdir, extra_args=cls.extra_args).start()
-        cls.http = HttpClient(cls.daemon.url)
-        cls.base = cls.daemon.url
-        cls.issuer = cls.http.get("/.well-known/openid-configuration").json()["issuer"]
-        cls.admin_url = read_admin_url(cls.daemon)
-        if cls.admin_url is None:
-            raise AssertionError("no admin line in the banner")
-        cls.admin = HttpClient(cls.admin_url)
+        super().setUpClass()
+        attach_admin(cls)
 
     # ---- helpers
 
@@ -163,14 +159,6 @@ class AdminCase(ts.AFTestCase):
     def assertInvalidToken(self, r):
         self.assertEqual(r.status, 401, r)
         self.assertIn('error="invalid_token"', r.header("WWW-Authenticate") or "", r)
-
-    def node_check(self, script_args):
-        node = ts.find_node()
-        if node is None:
-            self.skipTest("node not available")
-        p = subprocess.run([node] + script_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
-        return p
 
     def write_jwks(self):
         path = os.path.join(self.tmpdir, "jwks.json")
@@ -327,7 +315,7 @@ class A03MintGood(AdminCase):
 
     def test_signature_verifies_independently(self):
         tok = self.mint(user="alice", client="it-basic")["access_token"]
-        p = self.node_check([ts.VERIFY_JS, self.write_jwks(), tok])
+        p = self.run_node([ts.VERIFY_JS, self.write_jwks(), tok])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertTrue(json.loads(p.stdout)["valid"])
 
@@ -451,7 +439,7 @@ class A04MintDefects(AdminCase):
         r = self.userinfo(tok)
         self.assertInvalidToken(r)
         self.assertIn("signature", r.header("WWW-Authenticate"))
-        p = self.node_check([ts.VERIFY_JS, self.write_jwks(), tok])
+        p = self.run_node([ts.VERIFY_JS, self.write_jwks(), tok])
         self.assertEqual(p.returncode, 1, p.stdout)
 
     def test_alg_none(self):
@@ -472,7 +460,7 @@ class A04MintDefects(AdminCase):
         self.assertEqual(len(sig), 32)
         self.assertInvalidToken(self.userinfo(tok))
         # the MAC is keyed with the public key's PEM as node derives it
-        p = self.node_check(["-e", HS256_PEM_JS, self.write_jwks(), tok])
+        p = self.run_node(["-e", HS256_PEM_JS, self.write_jwks(), tok])
         self.assertEqual(p.returncode, 0, p.stderr)
         out = json.loads(p.stdout)
         self.assertTrue(out["ok"], out)
@@ -497,7 +485,7 @@ class A04MintDefects(AdminCase):
         path = os.path.join(self.tmpdir, "jwks-renamed.json")
         with open(path, "w") as f:
             json.dump(jwks, f)
-        p = self.node_check([ts.VERIFY_JS, path, tok])
+        p = self.run_node([ts.VERIFY_JS, path, tok])
         self.assertEqual(p.returncode, 0, p.stdout)
 
     def test_wrong_typ(self):
@@ -513,7 +501,7 @@ class A04MintDefects(AdminCase):
         r = self.userinfo(tok)
         self.assertInvalidToken(r)
         self.assertIn("typ", r.header("WWW-Authenticate"))
-        p = self.node_check([ts.VERIFY_JS, self.write_jwks(), tok])
+        p = self.run_node([ts.VERIFY_JS, self.write_jwks(), tok])
         self.assertEqual(p.returncode, 0, "a real signature: only typ gives it away")
 
     def test_no_scope(self):
@@ -811,19 +799,7 @@ class A08MintCli(AdminCase):
 
 
 def main():
-    if ts.find_authflowd() is None:
-        sys.stderr.write("test_admin.py: authflowd not found (set AF_BUILDDIR or AF_AUTHFLOWD)\n")
-        return 99
-    loader = unittest.TestLoader()
-    if len(sys.argv) > 1:
-        suite = loader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
-    else:
-        suite = loader.loadTestsFromModule(sys.modules[__name__])
-    res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    skipped = len(res.skipped)
-    print("admin: %d passed, %d failed, %d skipped" % (res.testsRun - failed - skipped, failed, skipped))
-    return 0 if res.wasSuccessful() else 1
+    return ts.run_tests(sys.modules[__name__], "admin", timing=False)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_server as ts  # noqa: E402  (the shared helpers)
 from test_server import HttpClient, jwt_parts, split_location  # noqa: E402
-from test_admin import read_admin_url  # noqa: E402
+from test_admin import attach_admin  # noqa: E402
 
 SECRET = "scen-adm1n-s3cret"
 DOC = os.path.join(ts.SRCDIR, "docs", "scenarios.md")
@@ -58,10 +58,7 @@ class ScenCase(ts.AFTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.admin_url = read_admin_url(cls.daemon)
-        if cls.admin_url is None:
-            raise AssertionError("no admin line in the banner")
-        cls.admin = HttpClient(cls.admin_url)
+        attach_admin(cls)
 
     def setUp(self):
         super().setUp()
@@ -155,14 +152,12 @@ class ScenCase(ts.AFTestCase):
     # ---- independent signature checks (node)
 
     def node_verify(self, token, jwks):
-        node = ts.find_node()
-        if node is None:
+        if ts.find_node() is None:
             self.skipTest("node not available")
         path = os.path.join(self.tmpdir, "jwks-%d.json" % time.monotonic_ns())
         with open(path, "w") as f:
             json.dump(jwks, f)
-        p = subprocess.run([node, ts.VERIFY_JS, path, token], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=30)
+        p = self.run_node([ts.VERIFY_JS, path, token])
         self.assertIn(p.returncode, (0, 1), p.stderr)
         return json.loads(p.stdout)["valid"]
 
@@ -997,21 +992,7 @@ class S13StopDuringDelay(unittest.TestCase):
 
 
 def main():
-    if ts.find_authflowd() is None:
-        sys.stderr.write("test_scenarios.py: authflowd not found (set AF_BUILDDIR or AF_AUTHFLOWD)\n")
-        return 99
-    loader = unittest.TestLoader()
-    if len(sys.argv) > 1:
-        suite = loader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
-    else:
-        suite = loader.loadTestsFromModule(sys.modules[__name__])
-    t0 = time.monotonic()
-    res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    skipped = len(res.skipped)
-    print("ran in %.1fs" % (time.monotonic() - t0))
-    print("scenarios: %d passed, %d failed, %d skipped" % (res.testsRun - failed - skipped, failed, skipped))
-    return 0 if res.wasSuccessful() else 1
+    return ts.run_tests(sys.modules[__name__], "scenarios")
 
 
 if __name__ == "__main__":

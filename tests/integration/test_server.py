@@ -372,9 +372,12 @@ def parse_forms(html):
 
 
 class AFTestCase(unittest.TestCase):
-    """One daemon per class, from a config built by config_mods()."""
+    """One daemon per class, from a config built by config_mods(), started
+    with extra_args, in a temporary folder named from tmp_prefix."""
 
     daemon = None
+    extra_args = ()
+    tmp_prefix = "af-it-"
 
     @classmethod
     def config_mods(cls, cfg):
@@ -382,14 +385,14 @@ class AFTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmpdir = tempfile.mkdtemp(prefix="af-it-")
+        cls.tmpdir = tempfile.mkdtemp(prefix=cls.tmp_prefix)
         cfg = base_config()
         cls.config_mods(cfg)
         cls.cfg = cfg
         cls.config_path = os.path.join(cls.tmpdir, "authflowd.json")
         with open(cls.config_path, "w", encoding="utf-8") as f:
             json.dump(cfg, f, indent=2)
-        cls.daemon = Daemon(cls.config_path, cls.tmpdir).start()
+        cls.daemon = Daemon(cls.config_path, cls.tmpdir, extra_args=cls.extra_args).start()
         cls.http = HttpClient(cls.daemon.url)
         cls.base = cls.daemon.url
         r = cls.http.get("/.well-known/openid-configuration")
@@ -408,6 +411,14 @@ class AFTestCase(unittest.TestCase):
 
     def setUp(self):
         self.assertTrue(self.daemon.alive(), "authflowd died earlier: %s" % self.daemon.stderr()[-2000:])
+
+    def run_node(self, args):
+        """node ARGS (the test skips without node): the CompletedProcess."""
+        node = find_node()
+        if node is None:
+            self.skipTest("node not available")
+        return subprocess.run([node] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=30)
 
     # ---- config lookups
 
@@ -2316,14 +2327,12 @@ class T16Signatures(AFTestCase):
         cfg["keys"] = [{"alg": "RS256"}]
 
     def verify(self, token):
-        node = find_node()
-        if node is None:
+        if find_node() is None:
             self.skipTest("node not available")
         path = os.path.join(self.tmpdir, "jwks.json")
         with open(path, "wb") as f:
             f.write(self.http.get("/jwks").body)
-        p = subprocess.run([node, VERIFY_JS, path, token], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
+        p = self.run_node([VERIFY_JS, path, token])
         out = p.stdout.decode().strip()
         self.assertNotEqual(p.returncode, 2, p.stderr.decode())
         return p.returncode == 0, out
@@ -2706,29 +2715,34 @@ class T21ShippedConfig(unittest.TestCase):
 # ---------------------------------------------------------------- runner
 
 
-def main():
+def run_tests(module, label, timing=True):
+    """Run module's tests (those named on the command line, else all) and
+    print the plain closing line CI reads ("LABEL: N passed, ..."). The
+    exit status: 0 all passed, 1 a failure, 99 no authflowd binary."""
     if find_authflowd() is None:
-        sys.stderr.write("test_server.py: authflowd not found (set AF_BUILDDIR or AF_AUTHFLOWD)\n")
+        sys.stderr.write("%s: authflowd not found (set AF_BUILDDIR or AF_AUTHFLOWD)\n"
+                         % os.path.basename(module.__file__))
         return 99
+    loader = unittest.TestLoader()
+    if len(sys.argv) > 1:
+        suite = loader.loadTestsFromNames(sys.argv[1:], module)
+    else:
+        suite = loader.loadTestsFromModule(module)
+    t0 = time.monotonic()
+    res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    skipped = len(res.skipped)
+    if timing:
+        print("ran in %.1fs" % (time.monotonic() - t0))
+    print("%s: %d passed, %d failed, %d skipped" % (label, res.testsRun - failed - skipped, failed, skipped))
+    return 0 if res.wasSuccessful() else 1
+
+
+def main():
     if not os.path.isfile(SHIPPED_CONFIG):
         sys.stderr.write("test_server.py: %s missing (set AF_SRCDIR)\n" % SHIPPED_CONFIG)
         return 99
-    argv = [sys.argv[0]] + sys.argv[1:]
-    loader = unittest.TestLoader()
-    if len(argv) > 1:
-        suite = loader.loadTestsFromNames(argv[1:], sys.modules[__name__])
-    else:
-        suite = loader.loadTestsFromModule(sys.modules[__name__])
-    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout)
-    t0 = time.monotonic()
-    res = runner.run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    skipped = len(res.skipped)
-    passed = res.testsRun - failed - skipped
-    # The plain closing line CI reads.
-    print("ran in %.1fs" % (time.monotonic() - t0))
-    print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 0 if res.wasSuccessful() else 1
+    return run_tests(sys.modules[__name__], "integration")
 
 
 if __name__ == "__main__":
