@@ -551,7 +551,7 @@ START_TEST(test_code_unknown)
 {
     struct af_code_rec out;
     char *grant = NULL;
-    ck_assert_int_eq(af_code_take(st, "no-such-code", &out, &grant), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_code_take(st, "no-such-code", "app", &out, &grant), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(grant);
     ck_assert_ptr_null(out.client_id);
 }
@@ -571,7 +571,7 @@ START_TEST(test_code_single_use)
     ck_assert_uint_ge(strlen(code), 22);
     ck_assert_str_ne(code, code2);
 
-    ck_assert_int_eq(af_code_take(st, code, &out, &grant), AF_OK);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_OK);
     ck_assert_str_eq(out.client_id, "app");
     ck_assert_str_eq(out.redirect_uri, in.redirect_uri);
     ck_assert_str_eq(out.challenge, in.challenge);
@@ -584,7 +584,7 @@ START_TEST(test_code_single_use)
     af_code_rec_clear(&out);
 
     /* tokens from this grant, and one from the other code's grant */
-    ck_assert_int_eq(af_code_take(st, code2, &out, &grant2), AF_OK);
+    ck_assert_int_eq(af_code_take(st, code2, "app", &out, &grant2), AF_OK);
     af_code_rec_clear(&out);
     ck_assert_str_ne(grant, grant2); /* a fresh grant per code */
     at = tok_rec(grant, false, 60);
@@ -597,17 +597,36 @@ START_TEST(test_code_single_use)
 
     free(grant);
     grant = NULL;
-    ck_assert_int_eq(af_code_take(st, code, &out, &grant), AF_ERR_STATE);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
     ck_assert_ptr_null(grant);
     ck_assert_ptr_null(out.client_id);
     ck_assert(!token_live("jti-1"));
     ck_assert(!token_live("rt-1"));
     ck_assert(token_live("jti-2"));
     /* and again: still refused */
-    ck_assert_int_eq(af_code_take(st, code, &out, &grant), AF_ERR_STATE);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
     free(code);
     free(code2);
     free(grant2);
+}
+END_TEST
+
+START_TEST(test_code_other_client)
+{
+    /* RFC 6749 §4.1.3: a code presented by another client is refused and
+     * not used up: its own client can still redeem it */
+    struct af_code_rec in = code_rec(60), out;
+    char *code = NULL, *grant = NULL;
+
+    ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
+    ck_assert_int_eq(af_code_take(st, code, "other", &out, &grant), AF_ERR_NOTFOUND);
+    ck_assert_ptr_null(grant);
+    ck_assert_ptr_null(out.client_id);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_OK);
+    ck_assert_str_eq(out.client_id, "app");
+    af_code_rec_clear(&out);
+    free(grant);
+    free(code);
 }
 END_TEST
 
@@ -620,16 +639,16 @@ START_TEST(test_code_expiry)
     ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
     ck_assert_int_eq(af_code_put(st, &in, &code2), AF_OK);
     af_clock_set_offset(59);
-    ck_assert_int_eq(af_code_take(st, code2, &out, &grant), AF_OK);
+    ck_assert_int_eq(af_code_take(st, code2, "app", &out, &grant), AF_OK);
     af_code_rec_clear(&out);
     free(grant);
     grant = NULL;
     af_clock_set_offset(60);
-    ck_assert_int_eq(af_code_take(st, code, &out, &grant), AF_ERR_INVALID);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_INVALID);
     ck_assert_ptr_null(grant);
     ck_assert_ptr_null(out.client_id);
     /* an expired code was never used: asking again is no replay */
-    ck_assert_int_eq(af_code_take(st, code, &out, &grant), AF_ERR_INVALID);
+    ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_INVALID);
     free(code);
     free(code2);
 }
@@ -1280,6 +1299,10 @@ static const struct {
     {AF_P_CLIENT_SECRET, "s3cret-value", "[redacted 12 chars]"},
     {AF_P_PASSWORD, "pw", "[redacted 2 chars]"},
     {"client_assertion", "eyJhbGciOi.x.y", "[redacted 14 chars]"},
+    {"assertion", "SECRETASSERTIONVALUE123", "[redacted 23 chars]"},
+    {"subject_token", "st-value", "[redacted 8 chars]"},
+    {"actor_token", "at-value", "[redacted 8 chars]"},
+    {"device_code", "dc-value", "[redacted 8 chars]"},
     {AF_P_CODE_VERIFIER, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
      "[43 chars]"},                                                 /* RFC 7636 Appendix B */
     {AF_P_CODE, "SplxlOBeZQQYbYS6WxSbIA", "SplxlOBe...(22 chars)"}, /* RFC 6749 §4.1.2 */
@@ -1874,6 +1897,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_add_test(tc, test_code_unknown);
     tcase_add_test(tc, test_code_single_use);
+    tcase_add_test(tc, test_code_other_client);
     tcase_add_test(tc, test_code_expiry);
     tcase_add_test(tc, test_code_cap);
     tcase_add_test(tc, test_token_get);

@@ -227,7 +227,7 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         fail(resp, AF_E_INVALID_REQUEST, "code is missing");
         goto out;
     }
-    rc = af_code_take(req->srv->store, code, &rec, &grant_id);
+    rc = af_code_take(req->srv->store, code, client->id, &rec, &grant_id);
     if (rc == AF_ERR_STATE) {
         fail(resp, AF_E_INVALID_GRANT,
              "the code was already used; the tokens issued for it are "
@@ -236,7 +236,9 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
     }
     if (rc == AF_ERR_INVALID || rc == AF_ERR_NOTFOUND) {
         fail(resp, AF_E_INVALID_GRANT,
-             rc == AF_ERR_INVALID ? "the code has expired" : "unknown code");
+             rc == AF_ERR_INVALID ? "the code has expired"
+                                  : "unknown code, or a code issued to another client "
+                                    "(RFC 6749 4.1.3)");
         goto out;
     }
     if (rc != AF_OK) {

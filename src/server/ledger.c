@@ -94,6 +94,10 @@ static const char *const secret_params[] = {
     AF_P_CLIENT_SECRET,
     AF_P_PASSWORD,
     "client_assertion", /* RFC 7521 §4.2: a credential as good as a secret */
+    "assertion",        /* RFC 7521 §4.1: an assertion grant's credential */
+    "subject_token",    /* RFC 8693 §2.1: token exchange credentials */
+    "actor_token",
+    "device_code", /* RFC 8628 §3.4: redeemable like a code */
     NULL,
 };
 

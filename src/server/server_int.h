@@ -232,14 +232,16 @@ void af_store_free(struct af_store *st);
 af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec,
                   char **code_out) AF_WARN_UNUSED;
 
-/* af_code_take: single use. On the first call for a live code, *out gets a
- * copy (caller frees with af_code_rec_clear()) and *grant_id_out the grant id
- * (caller frees); the code is marked used. A second call for the same code
- * revokes the grant and returns AF_ERR_STATE; an expired code AF_ERR_INVALID
- * (the caller reports invalid_grant either way); an unknown one
- * AF_ERR_NOTFOUND. */
-af_rc af_code_take(struct af_store *st, const char *code, struct af_code_rec *out,
-                   char **grant_id_out) AF_WARN_UNUSED;
+/* af_code_take: single use. On the first call for a live code issued to
+ * client_id, *out gets a copy (caller frees with af_code_rec_clear()) and
+ * *grant_id_out the grant id (caller frees); the code is marked used. A
+ * second call for the same code revokes the grant and returns AF_ERR_STATE;
+ * an expired code AF_ERR_INVALID (the caller reports invalid_grant either
+ * way); an unknown one, or one issued to another client, AF_ERR_NOTFOUND,
+ * and such a code stays usable by its own client (RFC 6749 §4.1.3): another
+ * client cannot burn it. */
+af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
+                   struct af_code_rec *out, char **grant_id_out) AF_WARN_UNUSED;
 
 void af_code_rec_clear(struct af_code_rec *rec);
 

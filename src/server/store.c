@@ -380,8 +380,8 @@ static void revoke_grant_locked(struct af_store *st, const char *grant_id)
     }
 }
 
-af_rc af_code_take(struct af_store *st, const char *code, struct af_code_rec *out,
-                   char **grant_id_out)
+af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
+                   struct af_code_rec *out, char **grant_id_out)
 {
     af_rc rc = AF_OK;
     struct entry *e;
@@ -399,6 +399,8 @@ af_rc af_code_take(struct af_store *st, const char *code, struct af_code_rec *ou
         rc = AF_ERR_STATE;
     } else if (e->expires <= now) {
         rc = AF_ERR_INVALID;
+    } else if (strcmp(e->u.code.client_id, client_id) != 0) {
+        rc = AF_ERR_NOTFOUND; /* checked before use: the code stays its client's */
     } else {
         e->used = true;
         rc = code_copy(out, &e->u.code);

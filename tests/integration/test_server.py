@@ -1355,6 +1355,10 @@ class T07Token(AFTestCase):
         code, ctx = self.get_code("it-basic", redirect_uri="http://127.0.0.1:1/cb")
         r = self.redeem(ctx, cid="it-other")
         self.assertTokenError(r, 400, "invalid_grant")
+        # RFC 6749 §4.1.3: refused, but not burnt: another client cannot
+        # deny the rightful client its login
+        r = self.redeem(ctx)
+        self.assertEqual(r.status, 200, r)
 
     def test_code_bound_to_client_shipped_test_clients(self):
         names = {c["client_id"] for c in self.cfg["clients"]}
