@@ -657,13 +657,14 @@ static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *w
     return rc;
 }
 
+/* add_json: append v as a report shows it; NULL reads "absent". */
 static af_rc add_json(struct af_buf *msg, const json_t *v)
 {
     struct af_sv tmp;
     char *t;
     af_rc rc;
     memset(&tmp, 0, sizeof(tmp));
-    tmp.kind = AF_SV_VALUE;
+    tmp.kind = v != NULL ? AF_SV_VALUE : AF_SV_ABSENT;
     tmp.json = (json_t *)v;
     t = af_sv_text(&tmp);
     if (t == NULL)
@@ -1485,10 +1486,7 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
             af_buf_reset(msg);
             af_msg_addf(msg, "%s: exp: expected a time in the future (now %lld), got ", what,
                         (long long)af_now());
-            if (c != NULL)
-                (void)add_json(msg, c);
-            else
-                af_msg_add(msg, "absent");
+            (void)add_json(msg, c);
             r = AF_EX_FAIL;
             goto out;
         }
@@ -1499,10 +1497,7 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
             af_buf_reset(msg);
             af_msg_addf(msg, "%s: iat: expected a time not after now + 60 s (%lld), got ", what,
                         (long long)af_now() + 60);
-            if (c != NULL)
-                (void)add_json(msg, c);
-            else
-                af_msg_add(msg, "absent");
+            (void)add_json(msg, c);
             r = AF_EX_FAIL;
             goto out;
         }
