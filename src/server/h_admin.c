@@ -48,6 +48,40 @@ out:
     json_decref(o);
 }
 
+/* af_admin_authorized: with admin.secret set, every admin request carries
+ * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
+ * time; otherwise resp holds the 401 (RFC 6750 §3: no error attribute when
+ * no credentials came, invalid_token when wrong ones did). Checked before
+ * routing, so that nothing about the API shows without the secret. */
+bool af_admin_authorized(struct af_req *req, struct af_resp *resp)
+{
+    const char *secret = req->srv->cfg->admin_secret;
+    char *token = NULL;
+    af_bearer_result br;
+    bool ok;
+
+    if (secret == NULL)
+        return true;
+    br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
+    ok = br == AF_BEARER_OK && af_ct_streq(token, secret);
+    free(token);
+    if (ok)
+        return true;
+    if (br == AF_BEARER_ABSENT) {
+        af_admin_error(resp, 401, AF_E_INVALID_TOKEN,
+                       "Authorization: the admin API needs \"Bearer\" and admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\"");
+    } else {
+        af_admin_error(resp, 401, AF_E_INVALID_TOKEN,
+                       "Authorization: the Bearer token is not admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\", error=\"" AF_E_INVALID_TOKEN
+                                        "\"");
+    }
+    return false;
+}
+
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
 {
     (void)req;

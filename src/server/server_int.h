@@ -145,6 +145,11 @@ void af_resp_header(struct af_resp *resp, const char *name, const char *value);
 /* af_resp_no_store: Cache-Control: no-store and Pragma: no-cache. */
 void af_resp_no_store(struct af_resp *resp);
 
+/* af_resp_fail: the 500 with an empty body that builders leave behind on
+ * allocation failure; server.c also answers it for a handler that set no
+ * status. */
+void af_resp_fail(struct af_resp *resp);
+
 /* af_html_escape: append s with & < > " ' escaped. */
 af_rc af_html_escape(struct af_buf *out, const char *s) AF_WARN_UNUSED;
 
@@ -513,6 +518,13 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp); /* POST: mint 
  * the request member at fault ("ttl: ..."). */
 void af_admin_error(struct af_resp *resp, unsigned status, const char *error, const char *fmt, ...)
     AF_PRINTF(4, 5);
+
+/* af_admin_authorized: the admin API's gate, run by server.c before any
+ * admin route. With admin.secret set, every admin request carries
+ * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
+ * time; otherwise false, and resp holds the 401. true when there is no
+ * secret or it matched (resp untouched). */
+bool af_admin_authorized(struct af_req *req, struct af_resp *resp);
 
 /* af_admin_reply: the admin API's answer o with no-store, or 500
  * server_error when o is NULL (a failed json_pack). Takes o: a new
