@@ -3,7 +3,7 @@
  * and POST /admin/tokens (the scenario and ledger routes are in
  * h_admin_scen.c), which reads a mint request strictly (unknown
  * members, wrong types and contradictory defects are refused, each error
- * naming the member at fault) and hands it to mint.c.
+ * naming the member at fault) and hands it to admin_tokens.c.
  *
  * server.c has already checked admin.secret and capped the body at
  * AF_ADMIN_MAX_BODY before these run.

@@ -324,7 +324,7 @@ af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json
                                   struct af_err *err) AF_WARN_UNUSED;
 
 /* What an access token says, for the token endpoint and for minting
- * (mint.c): both build the claims with af_tokens_access_claims, so a
+ * (admin_tokens.c): both build the claims with af_tokens_access_claims, so a
  * minted token has exactly the shape of an issued one. */
 struct af_access_spec {
     const struct af_cfg_client *client; /* borrowed */
@@ -493,7 +493,7 @@ af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_par
 void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid);
 void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv);
 
-/* ---- the admin API (server.c listener, h_admin.c, mint.c) ----
+/* ---- the admin API (server.c listener, h_admin.c, admin_tokens.c) ----
  *
  * A second MHD daemon on admin.listen (loopback unless admin.allow_remote)
  * with a route table of its own, paths under /admin/. Every answer is

@@ -1,5 +1,5 @@
 /*
- * mint.c - tokens on request, good or deliberately defective, for the
+ * admin_tokens.c - tokens on request, good or deliberately defective, for the
  * admin API (POST /admin/tokens, docs/admin.md).
  *
  * A minted token starts as exactly what the token endpoint would issue:
