@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/delay.h"
 

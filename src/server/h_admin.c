@@ -16,7 +16,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/admin.h"
+#include "server/admin_tokens.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scope.h"
+#include "server/users.h"
 
 /* Longest token lifetime a mint request may ask for: one year, the bound
  * of the lifetimes.* keys. */

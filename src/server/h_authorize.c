@@ -16,8 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
 #include "authflow/log.h"
-#include "server/server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/front_channel.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/store.h"
 
 /* cfg has no session lifetime: a login session lasts a working day. */
 #define AUTHZ_SESSION_TTL (8 * 3600)
@@ -80,7 +91,7 @@ static void authz_clear(struct authz *a)
     a->scope = NULL;
 }
 
-/* ---- shared helpers (declared in server_int.h) ---- */
+/* ---- shared helpers (declared in front_channel.h) ---- */
 
 af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
                         bool fragment)

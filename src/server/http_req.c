@@ -11,7 +11,11 @@
 
 #include <microhttpd.h>
 
-#include "server/server_int.h"
+#include "authflow/buf.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/http_req.h"
 
 /* ---- request accessors ---- */
 

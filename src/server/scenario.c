@@ -21,8 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/log.h"
-#include "server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/scenario.h"
 
 /* How far id_token_expired misses "now": beyond any usual clock skew. */
 #define SCEN_SKEW 3600

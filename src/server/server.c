@@ -35,9 +35,22 @@
 
 #include <microhttpd.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/log.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/server.h"
+#include "authflow/util.h"
+#include "server/admin.h"
+#include "server/core.h"
 #include "server/delay.h"
-#include "server/server_int.h"
+#include "server/http_req.h"
+#include "server/ledger.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/store.h"
 
 /* libmicrohttpd's per-connection pool holds the request line, the headers
  * and one record per query parameter, and it is cleared between the

@@ -1,6 +1,6 @@
 /*
  * store.c - authflowd's in-memory state: authorization codes, tokens and
- * login sessions, each with its own expiry and cap (see server_int.h).
+ * login sessions, each with its own expiry and cap (see store.h).
  *
  * Written by hand: none of our libraries offers a concurrent expiring map.
  * One mutex guards everything; operations are O(1) but for the sweep of
@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server_int.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/store.h"
 
 /* How many random bytes make a code, a refresh token or a session id. */
 #define STORE_ID_BYTES 32
