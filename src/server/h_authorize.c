@@ -29,6 +29,7 @@
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
+#include "server/users.h"
 
 /* cfg has no session lifetime: a login session lasts a working day. */
 #define AUTHZ_SESSION_TTL (8 * 3600)
@@ -242,30 +243,6 @@ static void authz_error(struct af_resp *resp, const struct authz *a, const char 
 
 /* ---- validation ---- */
 
-static const struct af_cfg_user *user_by_sub(const struct af_config *cfg, const char *sub)
-{
-    size_t i;
-    for (i = 0; i < cfg->nusers; i++) {
-        if (strcmp(cfg->users[i].sub, sub) == 0)
-            return &cfg->users[i];
-    }
-    return NULL;
-}
-
-/* nqchar_token: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-static bool nqchar_token(const char *s, size_t len)
-{
-    size_t i;
-    if (len == 0)
-        return false;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7E || c == 0x22 || c == 0x5C)
-            return false;
-    }
-    return true;
-}
-
 /* authz_scope: the scope to grant. Omitted: everything the client may ask
  * for. Otherwise every token must be well-formed and allowed to the client;
  * on failure desc explains and AF_ERR_INVALID is returned. */
@@ -273,7 +250,8 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
                          size_t desc_len)
 {
     af_rc rc = AF_OK;
-    const char *p, *e;
+    const char *bad;
+    size_t len;
 
     *out = NULL;
     if (want == NULL) {
@@ -281,33 +259,18 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
         rc = *out ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
-    /* scope = scope-token *( SP scope-token ): exactly one space between. */
-    for (p = want;; p = e + 1) {
-        char tok[AUTHZ_DESC_MAX];
-        size_t len;
-        e = strchr(p, ' ');
-        if (e == NULL)
-            e = p + strlen(p);
-        len = (size_t)(e - p);
-        if (!nqchar_token(p, len)) {
-            snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
-            rc = AF_ERR_INVALID;
-            goto out;
-        }
-        /* No configured scope is that long; a longer token is unknown. */
-        tok[0] = '\0';
-        if (len < sizeof(tok)) {
-            memcpy(tok, p, len);
-            tok[len] = '\0';
-        }
-        if (tok[0] == '\0' || !af_cfg_strlist_has(&c->scopes, tok)) {
-            snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
-                     (int)(len < 64 ? len : 64), p);
-            rc = AF_ERR_INVALID;
-            goto out;
-        }
-        if (*e == '\0')
-            break;
+    switch (af_scope_client_check(c, want, &bad, &len)) {
+    case AF_SCOPE_OK:
+        break;
+    case AF_SCOPE_MALFORMED:
+        snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
+        rc = AF_ERR_INVALID;
+        goto out;
+    case AF_SCOPE_NOT_ALLOWED:
+        snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
+                 (int)(len < 64 ? len : 64), bad);
+        rc = AF_ERR_INVALID;
+        goto out;
     }
     *out = strdup(want);
     if (*out == NULL)
@@ -348,7 +311,7 @@ static void authz_load_session(struct af_req *req, struct authz *a)
     if (af_session_get(req->srv->store, sid, &rec) != AF_OK)
         return;
     if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time <= a->max_age)) {
-        a->sess_user = user_by_sub(req->srv->cfg, rec.sub);
+        a->sess_user = af_user_by_sub(req->srv->cfg, rec.sub);
         a->sess_auth_time = rec.auth_time;
     }
     af_session_rec_clear(&rec);

@@ -89,7 +89,51 @@ static bool in_space_list(const char *tok, size_t len, const void *ctx)
 
 bool af_scope_client_allows(const struct af_cfg_client *client, const char *scope)
 {
-    return af_scope_valid(scope) && every_token(scope, in_strlist, &client->scopes);
+    const char *bad;
+    size_t bad_len;
+    return af_scope_client_check(client, scope, &bad, &bad_len) == AF_SCOPE_OK;
+}
+
+/* token_valid: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+static bool token_valid(const char *tok, size_t len)
+{
+    size_t i;
+    if (len == 0)
+        return false;
+    for (i = 0; i < len; i++) {
+        if (!scope_char((unsigned char)tok[i]))
+            return false;
+    }
+    return true;
+}
+
+af_scope_fault af_scope_client_check(const struct af_cfg_client *client, const char *scope,
+                                     const char **bad, size_t *bad_len)
+{
+    const char *p = scope;
+    af_scope_fault f = AF_SCOPE_OK;
+    size_t len;
+
+    *bad = NULL;
+    *bad_len = 0;
+    if (scope == NULL)
+        return AF_SCOPE_MALFORMED;
+    /* scope = scope-token *( SP scope-token ): exactly one space between. */
+    for (;;) {
+        len = strcspn(p, " ");
+        if (!token_valid(p, len))
+            f = AF_SCOPE_MALFORMED;
+        else if (!in_strlist(p, len, &client->scopes))
+            f = AF_SCOPE_NOT_ALLOWED;
+        if (f != AF_SCOPE_OK || p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    if (f != AF_SCOPE_OK) {
+        *bad = p;
+        *bad_len = len;
+    }
+    return f;
 }
 
 bool af_scope_subset(const char *scope, const char *granted)

@@ -22,6 +22,20 @@ bool af_scope_valid(const char *scope);
  * scope list. */
 bool af_scope_client_allows(const struct af_cfg_client *client, const char *scope);
 
+typedef enum {
+    AF_SCOPE_OK = 0,      /* valid, and the client may ask for every token */
+    AF_SCOPE_MALFORMED,   /* a token breaks the syntax (or is empty: a leading,
+                             doubled or trailing space; NULL scope) */
+    AF_SCOPE_NOT_ALLOWED, /* a well-formed token is not in the client's list */
+} af_scope_fault;
+
+/* af_scope_client_check: af_scope_client_allows, telling why not: the
+ * tokens are checked in order and the first one at fault decides. *bad
+ * gets that token, borrowed from scope (not NUL-terminated), and *bad_len
+ * its length; NULL and 0 on AF_SCOPE_OK or for a NULL scope. */
+af_scope_fault af_scope_client_check(const struct af_cfg_client *client, const char *scope,
+                                     const char **bad, size_t *bad_len);
+
 /* af_scope_subset: scope is valid and each token is in granted (a
  * space-separated list), e.g. a narrowed refresh (RFC 6749 §6). */
 bool af_scope_subset(const char *scope, const char *granted);
