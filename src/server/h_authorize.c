@@ -363,28 +363,16 @@ static bool authz_login_hint(const struct af_config *cfg, const char *hint, stru
     return false;
 }
 
-/* authz_check: validate an authorization request in the order the spec
- * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
- * holds the answer (an error page or an error redirect) and the caller
- * only clears a. */
-static af_rc authz_check(struct af_req *req, const struct af_params *in, struct authz *a,
-                         struct af_resp *resp)
+/* authz_check_client: steps 1 and 2, the client and its redirect URI:
+ * AF_OK with a->client and a->redirect_uri set, else AF_ERR_INVALID with an
+ * error page in resp (never a redirect: the target is not trusted yet). */
+static af_rc authz_check_client(const struct af_config *cfg, const struct af_params *in,
+                                struct authz *a, struct af_resp *resp)
 {
-    const struct af_config *cfg = req->srv->cfg;
-    const struct af_cfg_client *c;
-    const char *v, *method, *prompt;
-    char desc[AUTHZ_DESC_MAX];
-    size_t i, n;
-    bool hint_ok;
     af_rc rc = AF_ERR_INVALID;
-
-    memset(a, 0, sizeof(*a));
-    a->srv = req->srv;
-    a->req = req;
-    a->in = in;
-    a->mode = AF_RM_QUERY;
-    a->max_age = -1;
-    a->redirect_status = req->method == AF_M_POST ? 303 : 302;
+    const struct af_cfg_client *c;
+    const char *v;
+    size_t i, n;
 
     /* 1. The client: an error page, never a redirect. */
     n = af_params_count(in, AF_P_CLIENT_ID);
@@ -427,6 +415,22 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
                            "redirect_uri is required: the client has several registered");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
+
+/* authz_check_request: step 3, the request's own shape (state,
+ * response_mode, repeated parameters, response_type, request objects, the
+ * client's grant): AF_OK, else AF_ERR_INVALID with the error redirect in
+ * resp. */
+static af_rc authz_check_request(const struct af_params *in, struct authz *a, struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_cfg_client *c = a->client;
+    const char *v;
+    char desc[AUTHZ_DESC_MAX];
+    size_t i, n;
 
     /* 3. From here on errors go back to the client. */
     if (af_params_count(in, AF_P_STATE) == 1)
@@ -476,17 +480,21 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
                     "the client may not use the authorization_code grant");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
 
-    rc = authz_scope(c, af_params_get(in, AF_P_SCOPE), &a->scope, desc, sizeof(desc));
-    if (rc == AF_ERR_INVALID) {
-        authz_error(resp, a, AF_E_INVALID_SCOPE, desc);
-        goto out;
-    }
-    if (rc != AF_OK) {
-        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
-        goto out;
-    }
-    rc = AF_ERR_INVALID;
+/* authz_check_pkce: code_challenge and its method (RFC 7636 §4.3,
+ * §4.4.1), noted in req->facts: AF_OK with a->challenge and
+ * a->challenge_method set (NULL: no PKCE), else AF_ERR_INVALID with the
+ * error redirect in resp. */
+static af_rc authz_check_pkce(struct af_req *req, const struct af_params *in, struct authz *a,
+                              struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_cfg_client *c = a->client;
+    const char *method;
 
     /* PKCE (RFC 7636 §4.3, §4.4.1). */
     a->challenge = af_params_get(in, AF_P_CODE_CHALLENGE);
@@ -527,8 +535,22 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
         authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge is required for this client");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
 
-    a->nonce = af_params_get(in, AF_P_NONCE);
+/* authz_check_login: prompt, max_age, the login session and login_hint:
+ * AF_OK with a's session and hint fields set, else AF_ERR_INVALID with the
+ * error redirect in resp. */
+static af_rc authz_check_login(struct af_req *req, const struct af_params *in, struct authz *a,
+                               struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_config *cfg = req->srv->cfg;
+    const char *v, *prompt;
+    char desc[AUTHZ_DESC_MAX];
+    bool hint_ok;
 
     /* prompt (OIDC Core §3.1.2.1): none may not be combined with others. */
     prompt = af_params_get(in, AF_P_PROMPT);
@@ -563,6 +585,48 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
         goto out;
     }
     rc = AF_OK;
+out:
+    return rc;
+}
+
+/* authz_check: validate an authorization request in the order the spec
+ * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
+ * holds the answer (an error page or an error redirect) and the caller
+ * only clears a. */
+static af_rc authz_check(struct af_req *req, const struct af_params *in, struct authz *a,
+                         struct af_resp *resp)
+{
+    char desc[AUTHZ_DESC_MAX];
+    af_rc rc;
+
+    memset(a, 0, sizeof(*a));
+    a->srv = req->srv;
+    a->req = req;
+    a->in = in;
+    a->mode = AF_RM_QUERY;
+    a->max_age = -1;
+    a->redirect_status = req->method == AF_M_POST ? 303 : 302;
+
+    rc = authz_check_client(req->srv->cfg, in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    rc = authz_check_request(in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    rc = authz_scope(a->client, af_params_get(in, AF_P_SCOPE), &a->scope, desc, sizeof(desc));
+    if (rc == AF_ERR_INVALID) {
+        authz_error(resp, a, AF_E_INVALID_SCOPE, desc);
+        goto out;
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    rc = authz_check_pkce(req, in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    a->nonce = af_params_get(in, AF_P_NONCE);
+    rc = authz_check_login(req, in, a, resp);
 out:
     return rc;
 }

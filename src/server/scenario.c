@@ -673,7 +673,9 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
             *delay_ms = q->delay_ms;
         af_log_info("scenario %s (s-%lu) taken%s%s", sc->name, q->id,
                     client_id ? " for client " : "", client_id ? client_id : "");
-        if (q->times > 0 && --q->remaining == 0) {
+        if (q->times > 0)
+            q->remaining--; /* times 0: until cleared, no count kept */
+        if (q->times > 0 && q->remaining == 0) {
             *pp = q->next;
             qentry_free(q);
             e->n--;

@@ -102,8 +102,11 @@ void af_session_rec_clear(struct af_session_rec *r)
 /* Deep copies: on failure the destination is cleared and AF_ERR_NOMEM returned. */
 #define DUP_FIELD(dst, src, f)                                                                     \
     do {                                                                                           \
-        if ((src)->f != NULL && ((dst)->f = strdup((src)->f)) == NULL)                             \
-            ok = false;                                                                            \
+        if ((src)->f != NULL) {                                                                    \
+            (dst)->f = strdup((src)->f);                                                           \
+            if ((dst)->f == NULL)                                                                  \
+                ok = false;                                                                        \
+        }                                                                                          \
     } while (0)
 
 static af_rc code_copy(struct af_code_rec *d, const struct af_code_rec *s)
@@ -258,7 +261,8 @@ static void table_grow(struct table *t)
 static af_rc table_insert(struct table *t, struct entry *e, time_t now)
 {
     size_t h;
-    if (++t->inserts % STORE_SWEEP_EVERY == 0 || t->n >= t->max)
+    t->inserts++;
+    if (t->inserts % STORE_SWEEP_EVERY == 0 || t->n >= t->max)
         table_sweep(t, now);
     if (t->n >= t->max)
         return AF_ERR_TOOBIG;
