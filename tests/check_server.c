@@ -14,12 +14,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "authflow/buf.h"
 #include "authflow/cfg.h"
 #include "authflow/jose.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
-#include "server/server_int.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/ledger.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/store.h"
+#include "server/tokens.h"
+#include "server/users.h"
 
 #define N(table) ((int)(sizeof(table) / sizeof(table[0])))
 

@@ -3,7 +3,8 @@
  * revocation endpoints (RFC 6749 §2.3.1): client_secret_basic,
  * client_secret_post, or a public client naming itself with client_id.
  * Exactly one method per request; the method must be the one the client
- * registered (token_endpoint_auth_method).
+ * registered (token_endpoint_auth_method). Also the parsing of the
+ * Authorization header's Basic and Bearer credentials.
  */
 #include "config.h"
 
@@ -14,7 +15,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
 
 #define REALM_BASIC "Basic realm=\"authflow\""
 
@@ -333,4 +340,69 @@ const char *af_client_token_check(struct af_req *req, struct af_resp *resp,
         af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "token is missing");
 out:
     return token;
+}
+
+/* ---- Bearer credentials (RFC 6750 §2.1) ---- */
+
+static bool b64token_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* tchar (RFC 7230 §3.2.6): what may continue an auth-scheme name. */
+static bool tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+const char *af_auth_scheme_match(const char *hdr, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    const char *p = hdr;
+
+    if (p == NULL)
+        return NULL;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, scheme, n) != 0 || tchar((unsigned char)p[n]))
+        return NULL;
+    p += n;
+    /* RFC 7235 §2.1: credentials = auth-scheme [ 1*SP token68 ] */
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
+{
+    const char *p, *start, *end;
+
+    *token_out = NULL;
+    if (authorization == NULL)
+        return AF_BEARER_ABSENT;
+    if (strnlen(authorization, AF_BEARER_HDR_MAX + 1) > AF_BEARER_HDR_MAX)
+        return AF_BEARER_MALFORMED;
+    /* another scheme is "no Bearer credentials" (RFC 6750 §3: no error) */
+    p = af_auth_scheme_match(authorization, AF_SCHEME_BEARER);
+    if (p == NULL)
+        return AF_BEARER_ABSENT;
+    /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+     * "+" / "/" ) *"=" */
+    start = p;
+    while (b64token_char((unsigned char)*p))
+        p++;
+    if (p == start)
+        return AF_BEARER_MALFORMED;
+    while (*p == '=')
+        p++;
+    end = p;
+    /* trailing whitespace is OWS around the field value (RFC 7230 §3.2) */
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\0')
+        return AF_BEARER_MALFORMED;
+    *token_out = strndup(start, (size_t)(end - start));
+    return *token_out ? AF_BEARER_OK : AF_BEARER_MALFORMED;
 }

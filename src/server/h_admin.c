@@ -3,7 +3,7 @@
  * and POST /admin/tokens (the scenario and ledger routes are in
  * h_admin_scen.c), which reads a mint request strictly (unknown
  * members, wrong types and contradictory defects are refused, each error
- * naming the member at fault) and hands it to mint.c.
+ * naming the member at fault) and hands it to admin_tokens.c.
  *
  * server.c has already checked admin.secret and capped the body at
  * AF_ADMIN_MAX_BODY before these run.
@@ -16,7 +16,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/admin.h"
+#include "server/admin_tokens.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scope.h"
+#include "server/users.h"
 
 /* Longest token lifetime a mint request may ask for: one year, the bound
  * of the lifetimes.* keys. */
@@ -46,6 +57,40 @@ void af_admin_reply(struct af_resp *resp, unsigned status, json_t *o)
     af_resp_no_store(resp);
 out:
     json_decref(o);
+}
+
+/* af_admin_authorized: with admin.secret set, every admin request carries
+ * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
+ * time; otherwise resp holds the 401 (RFC 6750 §3: no error attribute when
+ * no credentials came, invalid_token when wrong ones did). Checked before
+ * routing, so that nothing about the API shows without the secret. */
+bool af_admin_authorized(struct af_req *req, struct af_resp *resp)
+{
+    const char *secret = req->srv->cfg->admin_secret;
+    char *token = NULL;
+    af_bearer_result br;
+    bool ok;
+
+    if (secret == NULL)
+        return true;
+    br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
+    ok = br == AF_BEARER_OK && af_ct_streq(token, secret);
+    free(token);
+    if (ok)
+        return true;
+    if (br == AF_BEARER_ABSENT) {
+        af_admin_error(resp, 401, AF_E_INVALID_TOKEN,
+                       "Authorization: the admin API needs \"Bearer\" and admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\"");
+    } else {
+        af_admin_error(resp, 401, AF_E_INVALID_TOKEN,
+                       "Authorization: the Bearer token is not admin.secret");
+        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
+                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\", error=\"" AF_E_INVALID_TOKEN
+                                        "\"");
+    }
+    return false;
 }
 
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)

@@ -12,7 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/admin.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/ledger.h"
+#include "server/routes.h"
+#include "server/scenario.h"
 
 /* ---- /admin/scenarios ---- */
 

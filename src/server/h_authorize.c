@@ -16,8 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
 #include "authflow/log.h"
-#include "server/server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/front_channel.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/store.h"
+#include "server/users.h"
 
 /* cfg has no session lifetime: a login session lasts a working day. */
 #define AUTHZ_SESSION_TTL (8 * 3600)
@@ -80,7 +92,7 @@ static void authz_clear(struct authz *a)
     a->scope = NULL;
 }
 
-/* ---- shared helpers (declared in server_int.h) ---- */
+/* ---- shared helpers (declared in front_channel.h) ---- */
 
 af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
                         bool fragment)
@@ -231,30 +243,6 @@ static void authz_error(struct af_resp *resp, const struct authz *a, const char 
 
 /* ---- validation ---- */
 
-static const struct af_cfg_user *user_by_sub(const struct af_config *cfg, const char *sub)
-{
-    size_t i;
-    for (i = 0; i < cfg->nusers; i++) {
-        if (strcmp(cfg->users[i].sub, sub) == 0)
-            return &cfg->users[i];
-    }
-    return NULL;
-}
-
-/* nqchar_token: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-static bool nqchar_token(const char *s, size_t len)
-{
-    size_t i;
-    if (len == 0)
-        return false;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7E || c == 0x22 || c == 0x5C)
-            return false;
-    }
-    return true;
-}
-
 /* authz_scope: the scope to grant. Omitted: everything the client may ask
  * for. Otherwise every token must be well-formed and allowed to the client;
  * on failure desc explains and AF_ERR_INVALID is returned. */
@@ -262,7 +250,8 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
                          size_t desc_len)
 {
     af_rc rc = AF_OK;
-    const char *p, *e;
+    const char *bad;
+    size_t len;
 
     *out = NULL;
     if (want == NULL) {
@@ -270,33 +259,18 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
         rc = *out ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
-    /* scope = scope-token *( SP scope-token ): exactly one space between. */
-    for (p = want;; p = e + 1) {
-        char tok[AUTHZ_DESC_MAX];
-        size_t len;
-        e = strchr(p, ' ');
-        if (e == NULL)
-            e = p + strlen(p);
-        len = (size_t)(e - p);
-        if (!nqchar_token(p, len)) {
-            snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
-            rc = AF_ERR_INVALID;
-            goto out;
-        }
-        /* No configured scope is that long; a longer token is unknown. */
-        tok[0] = '\0';
-        if (len < sizeof(tok)) {
-            memcpy(tok, p, len);
-            tok[len] = '\0';
-        }
-        if (tok[0] == '\0' || !af_cfg_strlist_has(&c->scopes, tok)) {
-            snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
-                     (int)(len < 64 ? len : 64), p);
-            rc = AF_ERR_INVALID;
-            goto out;
-        }
-        if (*e == '\0')
-            break;
+    switch (af_scope_client_check(c, want, &bad, &len)) {
+    case AF_SCOPE_OK:
+        break;
+    case AF_SCOPE_MALFORMED:
+        snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
+        rc = AF_ERR_INVALID;
+        goto out;
+    case AF_SCOPE_NOT_ALLOWED:
+        snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
+                 (int)(len < 64 ? len : 64), bad);
+        rc = AF_ERR_INVALID;
+        goto out;
     }
     *out = strdup(want);
     if (*out == NULL)
@@ -337,7 +311,7 @@ static void authz_load_session(struct af_req *req, struct authz *a)
     if (af_session_get(req->srv->store, sid, &rec) != AF_OK)
         return;
     if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time <= a->max_age)) {
-        a->sess_user = user_by_sub(req->srv->cfg, rec.sub);
+        a->sess_user = af_user_by_sub(req->srv->cfg, rec.sub);
         a->sess_auth_time = rec.auth_time;
     }
     af_session_rec_clear(&rec);
@@ -389,28 +363,16 @@ static bool authz_login_hint(const struct af_config *cfg, const char *hint, stru
     return false;
 }
 
-/* authz_check: validate an authorization request in the order the spec
- * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
- * holds the answer (an error page or an error redirect) and the caller
- * only clears a. */
-static af_rc authz_check(struct af_req *req, const struct af_params *in, struct authz *a,
-                         struct af_resp *resp)
+/* authz_check_client: steps 1 and 2, the client and its redirect URI:
+ * AF_OK with a->client and a->redirect_uri set, else AF_ERR_INVALID with an
+ * error page in resp (never a redirect: the target is not trusted yet). */
+static af_rc authz_check_client(const struct af_config *cfg, const struct af_params *in,
+                                struct authz *a, struct af_resp *resp)
 {
-    const struct af_config *cfg = req->srv->cfg;
-    const struct af_cfg_client *c;
-    const char *v, *method, *prompt;
-    char desc[AUTHZ_DESC_MAX];
-    size_t i, n;
-    bool hint_ok;
     af_rc rc = AF_ERR_INVALID;
-
-    memset(a, 0, sizeof(*a));
-    a->srv = req->srv;
-    a->req = req;
-    a->in = in;
-    a->mode = AF_RM_QUERY;
-    a->max_age = -1;
-    a->redirect_status = req->method == AF_M_POST ? 303 : 302;
+    const struct af_cfg_client *c;
+    const char *v;
+    size_t i, n;
 
     /* 1. The client: an error page, never a redirect. */
     n = af_params_count(in, AF_P_CLIENT_ID);
@@ -453,6 +415,22 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
                            "redirect_uri is required: the client has several registered");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
+
+/* authz_check_request: step 3, the request's own shape (state,
+ * response_mode, repeated parameters, response_type, request objects, the
+ * client's grant): AF_OK, else AF_ERR_INVALID with the error redirect in
+ * resp. */
+static af_rc authz_check_request(const struct af_params *in, struct authz *a, struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_cfg_client *c = a->client;
+    const char *v;
+    char desc[AUTHZ_DESC_MAX];
+    size_t i, n;
 
     /* 3. From here on errors go back to the client. */
     if (af_params_count(in, AF_P_STATE) == 1)
@@ -502,17 +480,21 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
                     "the client may not use the authorization_code grant");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
 
-    rc = authz_scope(c, af_params_get(in, AF_P_SCOPE), &a->scope, desc, sizeof(desc));
-    if (rc == AF_ERR_INVALID) {
-        authz_error(resp, a, AF_E_INVALID_SCOPE, desc);
-        goto out;
-    }
-    if (rc != AF_OK) {
-        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
-        goto out;
-    }
-    rc = AF_ERR_INVALID;
+/* authz_check_pkce: code_challenge and its method (RFC 7636 §4.3,
+ * §4.4.1), noted in req->facts: AF_OK with a->challenge and
+ * a->challenge_method set (NULL: no PKCE), else AF_ERR_INVALID with the
+ * error redirect in resp. */
+static af_rc authz_check_pkce(struct af_req *req, const struct af_params *in, struct authz *a,
+                              struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_cfg_client *c = a->client;
+    const char *method;
 
     /* PKCE (RFC 7636 §4.3, §4.4.1). */
     a->challenge = af_params_get(in, AF_P_CODE_CHALLENGE);
@@ -553,8 +535,22 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
         authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge is required for this client");
         goto out;
     }
+    rc = AF_OK;
+out:
+    return rc;
+}
 
-    a->nonce = af_params_get(in, AF_P_NONCE);
+/* authz_check_login: prompt, max_age, the login session and login_hint:
+ * AF_OK with a's session and hint fields set, else AF_ERR_INVALID with the
+ * error redirect in resp. */
+static af_rc authz_check_login(struct af_req *req, const struct af_params *in, struct authz *a,
+                               struct af_resp *resp)
+{
+    af_rc rc = AF_ERR_INVALID;
+    const struct af_config *cfg = req->srv->cfg;
+    const char *v, *prompt;
+    char desc[AUTHZ_DESC_MAX];
+    bool hint_ok;
 
     /* prompt (OIDC Core §3.1.2.1): none may not be combined with others. */
     prompt = af_params_get(in, AF_P_PROMPT);
@@ -589,6 +585,48 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
         goto out;
     }
     rc = AF_OK;
+out:
+    return rc;
+}
+
+/* authz_check: validate an authorization request in the order the spec
+ * fixes. AF_OK: a is filled and nothing is in resp. Anything else: resp
+ * holds the answer (an error page or an error redirect) and the caller
+ * only clears a. */
+static af_rc authz_check(struct af_req *req, const struct af_params *in, struct authz *a,
+                         struct af_resp *resp)
+{
+    char desc[AUTHZ_DESC_MAX];
+    af_rc rc;
+
+    memset(a, 0, sizeof(*a));
+    a->srv = req->srv;
+    a->req = req;
+    a->in = in;
+    a->mode = AF_RM_QUERY;
+    a->max_age = -1;
+    a->redirect_status = req->method == AF_M_POST ? 303 : 302;
+
+    rc = authz_check_client(req->srv->cfg, in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    rc = authz_check_request(in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    rc = authz_scope(a->client, af_params_get(in, AF_P_SCOPE), &a->scope, desc, sizeof(desc));
+    if (rc == AF_ERR_INVALID) {
+        authz_error(resp, a, AF_E_INVALID_SCOPE, desc);
+        goto out;
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    rc = authz_check_pkce(req, in, a, resp);
+    if (rc != AF_OK)
+        goto out;
+    a->nonce = af_params_get(in, AF_P_NONCE);
+    rc = authz_check_login(req, in, a, resp);
 out:
     return rc;
 }

@@ -11,7 +11,14 @@
 
 #include <string.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scenario.h"
 
 /* The claims every ID token or access token may carry; users' own claim
  * names are added to these. */

@@ -8,7 +8,15 @@
 
 #include <string.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/tokens.h"
+#include "server/users.h"
 
 /* describe: the §2.2 members for a live token; new reference, NULL on
  * allocation failure. */

@@ -13,8 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/log.h"
-#include "server/server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/front_channel.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/store.h"
 
 #define LOGOUT_URL_MAX (256 * 1024)
 

@@ -10,7 +10,15 @@
 
 #include <string.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/store.h"
+#include "server/tokens.h"
 
 /* revoke_used: token is no live token; if it is a refresh token that was
  * already rotated, revoking it must still revoke its grant (§2.1: the

@@ -9,8 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
 #include "authflow/log.h"
-#include "server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/store.h"
+#include "server/tokens.h"
+#include "server/users.h"
 
 typedef void (*grant_fn)(struct af_req *req, struct af_resp *resp,
                          const struct af_cfg_client *client);

@@ -9,7 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server_int.h"
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/clientauth.h"
+#include "server/core.h"
+#include "server/http_req.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/tokens.h"
+#include "server/users.h"
 
 #define REALM_BEARER "Bearer realm=\"authflow\""
 

@@ -22,7 +22,14 @@
 #include <strings.h>
 #include <time.h>
 
-#include "server_int.h"
+#include "authflow/buf.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/clientauth.h"
+#include "server/http_req.h"
+#include "server/ledger.h"
+#include "server/scenario.h"
 
 /* How much of a code or token an entry shows: enough to tell two apart in
  * a log, far too little to use. */

@@ -21,8 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/log.h"
-#include "server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/scenario.h"
 
 /* How far id_token_expired misses "now": beyond any usual clock skew. */
 #define SCEN_SKEW 3600
@@ -667,7 +673,9 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
             *delay_ms = q->delay_ms;
         af_log_info("scenario %s (s-%lu) taken%s%s", sc->name, q->id,
                     client_id ? " for client " : "", client_id ? client_id : "");
-        if (q->times > 0 && --q->remaining == 0) {
+        if (q->times > 0)
+            q->remaining--; /* times 0: until cleared, no count kept */
+        if (q->times > 0 && q->remaining == 0) {
             *pp = q->next;
             qentry_free(q);
             e->n--;

@@ -1,12 +1,15 @@
 /*
  * server.c - libmicrohttpd glue: binding, the route tables, per-request
  * state, strict request parsing, and turning a struct af_resp into an MHD
- * response. Handlers (h_*.c) never see MHD.
+ * response. Handlers (h_*.c) never see MHD: they read a struct af_req and
+ * fill a struct af_resp through http_req.c.
  *
  * Two listeners share this glue: the provider's daemon and, when enabled,
  * the admin API's daemon. Each is a struct af_listener (the server, its own
  * route table, its body cap), passed to every MHD callback as cls, so an
  * admin route can never be reached on the provider's port or the reverse.
+ * The admin API's gate (af_admin_authorized, h_admin.c) runs before any
+ * admin route.
  *
  * Per-request state is allocated in the URI log callback (the only place MHD
  * shows the raw, undecoded request target, which strict parsing needs) and
@@ -14,16 +17,15 @@
  *
  * Every request of the provider's port goes into the ledger once its
  * handler ran. A scenario delay (token_delay, jwks_slow) holds the answer
- * back without holding a worker thread: the connection is suspended and a
- * timer thread (struct af_delayer) resumes it when the delay is over, so a
- * delayed request never slows the others down, whatever the pool size.
+ * back without holding a worker thread: the connection is suspended and the
+ * timer thread of delay.c resumes it when the delay is over, so a delayed
+ * request never slows the others down, whatever the pool size.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,22 @@
 
 #include <microhttpd.h>
 
+#include "authflow/buf.h"
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/log.h"
-#include "server/server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/server.h"
+#include "authflow/util.h"
+#include "server/admin.h"
+#include "server/core.h"
+#include "server/delay.h"
+#include "server/http_req.h"
+#include "server/ledger.h"
+#include "server/routes.h"
+#include "server/scenario.h"
+#include "server/store.h"
 
 /* libmicrohttpd's per-connection pool holds the request line, the headers
  * and one record per query parameter, and it is cleared between the
@@ -101,162 +117,6 @@ struct req_state {
     bool responded;       /* an early response was queued (e.g. 413) */
     struct af_resp *held; /* owned: the answer a delay holds back until resumed */
 };
-
-/* ---- request accessors ---- */
-
-const char *af_req_header(const struct af_req *req, const char *name)
-{
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *af_req_cookie(const struct af_req *req, const char *name)
-{
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
-}
-
-void af_req_set_client_id(struct af_req *req, const char *id)
-{
-    char *copy;
-
-    if (id == NULL)
-        return;
-    copy = strdup(id);
-    if (copy == NULL)
-        return; /* the ledger then falls back to the parameters */
-    free(req->facts.client_id);
-    req->facts.client_id = copy;
-}
-
-const struct af_params *af_req_params(const struct af_req *req)
-{
-    return req->method == AF_M_POST ? &req->form : &req->query;
-}
-
-/* ---- response builders ---- */
-
-static void resp_fail(struct af_resp *resp)
-{
-    resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    af_buf_reset(&resp->body);
-    resp->ctype = NULL;
-}
-
-void af_resp_header(struct af_resp *resp, const char *name, const char *value)
-{
-    if (af_params_add(&resp->headers, name, value) != AF_OK)
-        resp_fail(resp);
-}
-
-void af_resp_no_store(struct af_resp *resp)
-{
-    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
-    af_resp_header(resp, AF_HDR_PRAGMA, "no-cache");
-}
-
-void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
-{
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
-    af_buf_reset(&resp->body);
-    if (s == NULL || af_buf_adds(&resp->body, s) != AF_OK) {
-        free(s);
-        resp_fail(resp);
-        return;
-    }
-    free(s);
-    resp->status = status;
-    resp->ctype = AF_CT_JSON;
-}
-
-void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
-                         const char *description)
-{
-    json_t *o = json_pack("{s:s}", AF_P_ERROR, error);
-    if (o != NULL && description != NULL)
-        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(description));
-    if (o == NULL) {
-        resp_fail(resp);
-        return;
-    }
-    af_resp_json(resp, status, o);
-    json_decref(o);
-}
-
-void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location)
-{
-    resp->status = status ? status : MHD_HTTP_FOUND;
-    af_buf_reset(&resp->body);
-    resp->ctype = NULL;
-    af_resp_header(resp, AF_HDR_LOCATION, location);
-}
-
-af_rc af_html_escape(struct af_buf *out, const char *s)
-{
-    af_rc rc = AF_OK;
-    for (; s && *s && rc == AF_OK; s++) {
-        switch (*s) {
-        case '&':
-            rc = af_buf_adds(out, "&amp;");
-            break;
-        case '<':
-            rc = af_buf_adds(out, "&lt;");
-            break;
-        case '>':
-            rc = af_buf_adds(out, "&gt;");
-            break;
-        case '"':
-            rc = af_buf_adds(out, "&quot;");
-            break;
-        case '\'':
-            rc = af_buf_adds(out, "&#39;");
-            break;
-        default:
-            rc = af_buf_addc(out, *s);
-        }
-    }
-    return rc;
-}
-
-void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
-{
-    af_buf_reset(&resp->body);
-    if (af_buf_adds(&resp->body, html) != AF_OK) {
-        resp_fail(resp);
-        return;
-    }
-    resp->status = status;
-    resp->ctype = AF_CT_HTML;
-    /* RFC 9700 §4.16: pages of the AS must not be framed. */
-    af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
-    af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");
-    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
-}
-
-void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
-                        const char *description)
-{
-    struct af_buf b;
-    af_rc rc;
-    af_buf_init(&b, 16 * 1024);
-    rc = af_buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>authflow: "
-                         "error</title></head><body><h1>Authorization error</h1><p><code>");
-    if (rc == AF_OK)
-        rc = af_html_escape(&b, error);
-    if (rc == AF_OK)
-        rc = af_buf_adds(&b, "</code></p><p>");
-    if (rc == AF_OK)
-        rc = af_html_escape(&b, description ? description : "");
-    if (rc == AF_OK)
-        rc = af_buf_adds(&b, "</p></body></html>\n");
-    if (rc == AF_OK)
-        af_resp_html(resp, status, af_buf_str(&b));
-    else
-        resp_fail(resp);
-    af_buf_free(&b);
-}
 
 static void h_not_found(struct af_req *req, struct af_resp *resp)
 {
@@ -415,7 +275,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct af_resp *re
     size_t i;
 
     if (resp->status == 0)
-        resp_fail(resp);
+        af_resp_fail(resp);
     r = MHD_create_response_from_buffer(resp->body.len, (void *)af_buf_str(&resp->body),
                                         MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
@@ -445,40 +305,6 @@ static const struct route *route_find(const struct route *table, const char *pat
     return r;
 }
 
-/* admin_authorized: with admin.secret set, every admin request carries
- * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
- * time; otherwise resp holds the 401 (RFC 6750 §3: no error attribute when
- * no credentials came, invalid_token when wrong ones did). Checked before
- * routing, so that nothing about the API shows without the secret. */
-static bool admin_authorized(struct af_req *req, struct af_resp *resp)
-{
-    const char *secret = req->srv->cfg->admin_secret;
-    char *token = NULL;
-    af_bearer_result br;
-    bool ok;
-
-    if (secret == NULL)
-        return true;
-    br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
-    ok = br == AF_BEARER_OK && af_ct_streq(token, secret);
-    free(token);
-    if (ok)
-        return true;
-    if (br == AF_BEARER_ABSENT) {
-        af_admin_error(resp, MHD_HTTP_UNAUTHORIZED, AF_E_INVALID_TOKEN,
-                       "Authorization: the admin API needs \"Bearer\" and admin.secret");
-        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
-                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\"");
-    } else {
-        af_admin_error(resp, MHD_HTTP_UNAUTHORIZED, AF_E_INVALID_TOKEN,
-                       "Authorization: the Bearer token is not admin.secret");
-        af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE,
-                       AF_SCHEME_BEARER " realm=\"" AF_ADMIN_REALM "\", error=\"" AF_E_INVALID_TOKEN
-                                        "\"");
-    }
-    return false;
-}
-
 static void dispatch(struct req_state *st, struct af_resp *resp)
 {
     const struct af_listener *l = st->l;
@@ -491,7 +317,7 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     struct af_err err;
 
     af_err_clear(&err);
-    if (l->is_admin && !admin_authorized(req, resp))
+    if (l->is_admin && !af_admin_authorized(req, resp))
         return;
     if (rt->path != NULL && (rt->methods & m) == 0) {
         char why[128];
@@ -531,170 +357,6 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     rt->handler(req, resp);
 }
 
-/* ---- delays (scenarios token_delay, jwks_slow) ----
- *
- * A delayed answer is built at once and held; the connection is suspended
- * (MHD_suspend_connection: MHD then skips it, so the worker thread serves
- * the other connections), and this timer thread resumes it when its time
- * has come, upon which MHD calls the access handler again and the held
- * answer goes out. Written by hand: MHD has no timers, and one thread with
- * a sorted list is all a test server needs.
- */
-
-struct delayed {
-    struct delayed *next;
-    uint64_t due_ms; /* af_monotonic_ms() */
-    struct MHD_Connection *conn;
-};
-
-struct af_delayer {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    pthread_t thread;
-    bool started;
-    bool stopping;        /* from now on nothing is held back */
-    struct delayed *head; /* sorted by due_ms */
-};
-
-static void *delayer_main(void *arg)
-{
-    struct af_delayer *d = arg;
-    struct delayed *ready, *x;
-
-    pthread_mutex_lock(&d->mu);
-    for (;;) {
-        uint64_t now = af_monotonic_ms();
-        /* take every entry that is due (all of them when stopping) */
-        ready = NULL;
-        while (d->head != NULL && (d->stopping || d->head->due_ms <= now)) {
-            x = d->head;
-            d->head = x->next;
-            x->next = ready;
-            ready = x;
-        }
-        if (ready != NULL) {
-            /* resumed outside our lock: MHD takes its own */
-            pthread_mutex_unlock(&d->mu);
-            for (x = ready; x != NULL; x = ready) {
-                ready = x->next;
-                MHD_resume_connection(x->conn);
-                free(x);
-            }
-            pthread_mutex_lock(&d->mu);
-            continue;
-        }
-        if (d->stopping)
-            break;
-        if (d->head == NULL) {
-            pthread_cond_wait(&d->cv, &d->mu);
-        } else {
-            struct timespec ts;
-            uint64_t wait = d->head->due_ms - now;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&d->cv, &d->mu, &ts);
-        }
-    }
-    pthread_mutex_unlock(&d->mu);
-    return NULL;
-}
-
-static af_rc delayer_start(struct af_delayer **out)
-{
-    struct af_delayer *d = calloc(1, sizeof(*d));
-    pthread_condattr_t ca;
-    bool mu_ok = false, cv_ok = false;
-    af_rc rc = AF_ERR_NOMEM;
-
-    *out = NULL;
-    if (d == NULL)
-        goto out;
-    mu_ok = pthread_mutex_init(&d->mu, NULL) == 0;
-    /* timed waits on the monotonic clock: a clock step must not stretch a
-     * delay */
-    if (mu_ok && pthread_condattr_init(&ca) == 0) {
-        cv_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-                pthread_cond_init(&d->cv, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    if (!cv_ok || pthread_create(&d->thread, NULL, delayer_main, d) != 0)
-        goto out;
-    d->started = true;
-    *out = d;
-    d = NULL;
-    rc = AF_OK;
-out:
-    if (d != NULL) {
-        if (cv_ok)
-            pthread_cond_destroy(&d->cv);
-        if (mu_ok)
-            pthread_mutex_destroy(&d->mu);
-        free(d);
-    }
-    return rc;
-}
-
-/* delayer_hold: suspend conn and resume it after ms. false when the
- * server is stopping (or out of memory): the caller answers at once. */
-static bool delayer_hold(struct af_delayer *d, struct MHD_Connection *conn, unsigned ms)
-{
-    struct delayed *x, **pp;
-
-    if (d == NULL)
-        return false;
-    x = calloc(1, sizeof(*x));
-    if (x == NULL)
-        return false;
-    x->conn = conn;
-    x->due_ms = af_monotonic_ms() + ms;
-    pthread_mutex_lock(&d->mu);
-    if (d->stopping) {
-        pthread_mutex_unlock(&d->mu);
-        free(x);
-        return false;
-    }
-    /* suspended before the timer thread can see it, so it cannot resume a
-     * connection that is not suspended yet */
-    MHD_suspend_connection(conn);
-    for (pp = &d->head; *pp != NULL && (*pp)->due_ms <= x->due_ms; pp = &(*pp)->next)
-        ;
-    x->next = *pp;
-    *pp = x;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    return true;
-}
-
-/* delayer_flush: resume every held connection now and hold none from now
- * on; the thread ends. Before the daemons stop: MHD must not stop with
- * suspended connections. */
-static void delayer_flush(struct af_delayer *d)
-{
-    if (d == NULL || !d->started)
-        return;
-    pthread_mutex_lock(&d->mu);
-    d->stopping = true;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->thread, NULL);
-    d->started = false;
-}
-
-static void delayer_free(struct af_delayer *d)
-{
-    if (d == NULL)
-        return;
-    delayer_flush(d);
-    pthread_cond_destroy(&d->cv);
-    pthread_mutex_destroy(&d->mu);
-    free(d);
-}
-
 /* ---- the access handler ---- */
 
 /* answer: dispatch, record the request in the ledger (provider port only),
@@ -714,11 +376,11 @@ static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection
     af_log_debug("%s%s %s -> %u", l->is_admin ? "admin: " : "", st->req.method_str, st->req.path,
                  resp->status);
     if (resp->status == 0)
-        resp_fail(resp);
+        af_resp_fail(resp);
     if (!l->is_admin)
         af_ledger_record(srv->ledger, &st->req, resp);
     if (!l->is_admin && st->req.facts.delay_ms > 0 &&
-        delayer_hold(srv->delayer, conn, st->req.facts.delay_ms)) {
+        af_delayer_hold(srv->delayer, conn, st->req.facts.delay_ms)) {
         st->held = resp;
         return MHD_YES;
     }
@@ -1036,7 +698,7 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = af_scen_engine_new(srv, &srv->scen, err);
     if (rc != AF_OK)
         goto out;
-    rc = delayer_start(&srv->delayer);
+    rc = af_delayer_start(&srv->delayer);
     if (rc != AF_OK) {
         AF_ERR_SET(err, rc, "cannot start the delay timer thread");
         goto out;
@@ -1126,7 +788,7 @@ void af_server_stop(struct af_server *srv)
             socks[i] = MHD_quiesce_daemon(daemons[i]);
     }
     /* delayed answers go out now, so that they do not outlast the drain */
-    delayer_flush(srv->delayer);
+    af_delayer_flush(srv->delayer);
     if (daemons[0] != NULL || daemons[1] != NULL) {
         while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 && af_monotonic_ms() < until)
             usleep(5 * 1000);
@@ -1140,7 +802,7 @@ void af_server_stop(struct af_server *srv)
     for (i = 0; i < srv->nkeys; i++)
         af_key_free(srv->keys[i]);
     free(srv->keys);
-    delayer_free(srv->delayer);
+    af_delayer_free(srv->delayer);
     af_scen_engine_free(srv->scen);
     af_ledger_free(srv->ledger);
     json_decref(srv->jwks);

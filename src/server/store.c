@@ -1,6 +1,6 @@
 /*
  * store.c - authflowd's in-memory state: authorization codes, tokens and
- * login sessions, each with its own expiry and cap (see server_int.h).
+ * login sessions, each with its own expiry and cap (see store.h).
  *
  * Written by hand: none of our libraries offers a concurrent expiring map.
  * One mutex guards everything; operations are O(1) but for the sweep of
@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server_int.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/store.h"
 
 /* How many random bytes make a code, a refresh token or a session id. */
 #define STORE_ID_BYTES 32
@@ -100,8 +102,11 @@ void af_session_rec_clear(struct af_session_rec *r)
 /* Deep copies: on failure the destination is cleared and AF_ERR_NOMEM returned. */
 #define DUP_FIELD(dst, src, f)                                                                     \
     do {                                                                                           \
-        if ((src)->f != NULL && ((dst)->f = strdup((src)->f)) == NULL)                             \
-            ok = false;                                                                            \
+        if ((src)->f != NULL) {                                                                    \
+            (dst)->f = strdup((src)->f);                                                           \
+            if ((dst)->f == NULL)                                                                  \
+                ok = false;                                                                        \
+        }                                                                                          \
     } while (0)
 
 static af_rc code_copy(struct af_code_rec *d, const struct af_code_rec *s)
@@ -256,7 +261,8 @@ static void table_grow(struct table *t)
 static af_rc table_insert(struct table *t, struct entry *e, time_t now)
 {
     size_t h;
-    if (++t->inserts % STORE_SWEEP_EVERY == 0 || t->n >= t->max)
+    t->inserts++;
+    if (t->inserts % STORE_SWEEP_EVERY == 0 || t->n >= t->max)
         table_sweep(t, now);
     if (t->n >= t->max)
         return AF_ERR_TOOBIG;

@@ -1,7 +1,6 @@
 /*
- * tokens.c - token issuance and validation, and the helpers the token-side
- * handlers share: scopes, user claims released by scope, Bearer parsing,
- * and looking up a presented token (access or refresh).
+ * tokens.c - token issuance and validation, and looking up a presented
+ * token (access or refresh) for the token-side handlers.
  *
  * Access tokens are JWTs (RFC 9068) signed with keys[0] and remembered by
  * jti, so that revocation and grant revocation (code or refresh replay)
@@ -14,255 +13,21 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server_int.h"
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/core.h"
+#include "server/scenario.h"
+#include "server/scope.h"
+#include "server/store.h"
+#include "server/tokens.h"
 
 /* Random sizes: jti 192 bits, refresh token 256 bits, grant id 128 bits. */
 #define JTI_BYTES     24
 #define REFRESH_BYTES 32
 #define GRANT_BYTES   16
-
-/* ---- users ---- */
-
-const struct af_cfg_user *af_user_by_sub(const struct af_config *cfg, const char *sub)
-{
-    size_t i;
-    if (sub == NULL)
-        return NULL;
-    for (i = 0; i < cfg->nusers; i++) {
-        if (strcmp(cfg->users[i].sub, sub) == 0)
-            return &cfg->users[i];
-    }
-    return NULL;
-}
-
-const struct af_cfg_user *af_user_by_username(const struct af_config *cfg, const char *username)
-{
-    size_t i;
-    if (username == NULL)
-        return NULL;
-    for (i = 0; i < cfg->nusers; i++) {
-        if (cfg->users[i].username != NULL && strcmp(cfg->users[i].username, username) == 0)
-            return &cfg->users[i];
-    }
-    return NULL;
-}
-
-/* ---- scopes (RFC 6749 §3.3) ---- */
-
-static bool scope_char(unsigned char c)
-{
-    return c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
-}
-
-bool af_scope_valid(const char *scope)
-{
-    const unsigned char *p = (const unsigned char *)scope;
-    bool in_token = false;
-    if (scope == NULL || *p == '\0')
-        return false;
-    for (; *p; p++) {
-        if (*p == ' ') {
-            /* a space must end a token: no leading, doubled or trailing spaces */
-            if (!in_token)
-                return false;
-            in_token = false;
-        } else if (scope_char(*p)) {
-            in_token = true;
-        } else {
-            return false;
-        }
-    }
-    return in_token;
-}
-
-/* every_token: true when pred holds for every token of scope. */
-static bool every_token(const char *scope,
-                        bool (*pred)(const char *tok, size_t len, const void *ctx), const void *ctx)
-{
-    const char *p = scope;
-    while (*p) {
-        const char *e = strchr(p, ' ');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (!pred(p, len, ctx))
-            return false;
-        p += len;
-        if (*p == ' ')
-            p++;
-    }
-    return true;
-}
-
-static bool in_strlist(const char *tok, size_t len, const void *ctx)
-{
-    const struct af_strlist *l = ctx;
-    size_t i;
-    for (i = 0; i < l->n; i++) {
-        if (strlen(l->v[i]) == len && memcmp(l->v[i], tok, len) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool in_space_list(const char *tok, size_t len, const void *ctx)
-{
-    const char *p = ctx;
-    while (*p) {
-        const char *e = strchr(p, ' ');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == len && memcmp(p, tok, len) == 0)
-            return true;
-        p += l;
-        if (*p == ' ')
-            p++;
-    }
-    return false;
-}
-
-bool af_scope_client_allows(const struct af_cfg_client *client, const char *scope)
-{
-    return af_scope_valid(scope) && every_token(scope, in_strlist, &client->scopes);
-}
-
-bool af_scope_subset(const char *scope, const char *granted)
-{
-    return af_scope_valid(scope) && granted != NULL && every_token(scope, in_space_list, granted);
-}
-
-char *af_scope_client_default(const struct af_cfg_client *client)
-{
-    struct af_buf b;
-    size_t i;
-    char *s = NULL;
-
-    af_buf_init(&b, 64 * 1024);
-    for (i = 0; i < client->scopes.n; i++) {
-        if ((i > 0 && af_buf_addc(&b, ' ') != AF_OK) ||
-            af_buf_adds(&b, client->scopes.v[i]) != AF_OK)
-            goto out;
-    }
-    s = af_buf_detach(&b);
-out:
-    af_buf_free(&b);
-    return s;
-}
-
-/* ---- claims released by scope (OIDC Core §5.4) ---- */
-
-static const char *const profile_claims[] = {
-    AF_C_NAME,        AF_C_FAMILY_NAME, AF_C_GIVEN_NAME,
-    AF_C_MIDDLE_NAME, AF_C_NICKNAME,    AF_C_PREFERRED_USERNAME,
-    AF_C_PROFILE,     AF_C_PICTURE,     AF_C_WEBSITE,
-    AF_C_GENDER,      AF_C_BIRTHDATE,   AF_C_ZONEINFO,
-    AF_C_LOCALE,      AF_C_UPDATED_AT,  NULL};
-static const char *const email_claims[] = {AF_C_EMAIL, AF_C_EMAIL_VERIFIED, NULL};
-static const char *const address_claims[] = {AF_C_ADDRESS, NULL};
-static const char *const phone_claims[] = {AF_C_PHONE_NUMBER, AF_C_PHONE_NUMBER_VERIFIED, NULL};
-
-static const struct {
-    const char *scope;
-    const char *const *claims;
-} std_scopes[] = {
-    {AF_SCOPE_PROFILE, profile_claims},
-    {AF_SCOPE_EMAIL, email_claims},
-    {AF_SCOPE_ADDRESS, address_claims},
-    {AF_SCOPE_PHONE, phone_claims},
-};
-
-/* claim_released: a standard claim (OIDC Core §5.1) goes out only when the
- * scope §5.4 files it under is granted; any other claim when a granted
- * scope has the claim's own name (custom claims such as "roles"). So a
- * scope named "email_verified" or "name" releases nothing by itself. */
-static bool claim_released(const char *claim, const char *scope)
-{
-    size_t i, j;
-    for (i = 0; i < sizeof(std_scopes) / sizeof(std_scopes[0]); i++) {
-        for (j = 0; std_scopes[i].claims[j] != NULL; j++) {
-            if (strcmp(std_scopes[i].claims[j], claim) == 0)
-                return af_str_has_space_token(scope, std_scopes[i].scope);
-        }
-    }
-    return af_str_has_space_token(scope, claim);
-}
-
-af_rc af_claims_release(const struct af_cfg_user *user, const char *scope, json_t *obj)
-{
-    const char *name;
-    json_t *val;
-
-    if (user == NULL || user->claims == NULL || scope == NULL)
-        return AF_OK;
-    json_object_foreach(user->claims, name, val)
-    {
-        if (claim_released(name, scope) && json_object_set(obj, name, val) != 0)
-            return AF_ERR_NOMEM;
-    }
-    return AF_OK;
-}
-
-/* ---- Bearer credentials (RFC 6750 §2.1) ---- */
-
-static bool b64token_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
-
-/* tchar (RFC 7230 §3.2.6): what may continue an auth-scheme name. */
-static bool tchar(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-const char *af_auth_scheme_match(const char *hdr, const char *scheme)
-{
-    size_t n = strlen(scheme);
-    const char *p = hdr;
-
-    if (p == NULL)
-        return NULL;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (strncasecmp(p, scheme, n) != 0 || tchar((unsigned char)p[n]))
-        return NULL;
-    p += n;
-    /* RFC 7235 §2.1: credentials = auth-scheme [ 1*SP token68 ] */
-    while (*p == ' ')
-        p++;
-    return p;
-}
-
-af_bearer_result af_bearer_parse(const char *authorization, char **token_out)
-{
-    const char *p, *start, *end;
-
-    *token_out = NULL;
-    if (authorization == NULL)
-        return AF_BEARER_ABSENT;
-    if (strnlen(authorization, AF_BEARER_HDR_MAX + 1) > AF_BEARER_HDR_MAX)
-        return AF_BEARER_MALFORMED;
-    /* another scheme is "no Bearer credentials" (RFC 6750 §3: no error) */
-    p = af_auth_scheme_match(authorization, AF_SCHEME_BEARER);
-    if (p == NULL)
-        return AF_BEARER_ABSENT;
-    /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
-     * "+" / "/" ) *"=" */
-    start = p;
-    while (b64token_char((unsigned char)*p))
-        p++;
-    if (p == start)
-        return AF_BEARER_MALFORMED;
-    while (*p == '=')
-        p++;
-    end = p;
-    /* trailing whitespace is OWS around the field value (RFC 7230 §3.2) */
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p != '\0')
-        return AF_BEARER_MALFORMED;
-    *token_out = strndup(start, (size_t)(end - start));
-    return *token_out ? AF_BEARER_OK : AF_BEARER_MALFORMED;
-}
 
 /* ---- issuance ---- */
 

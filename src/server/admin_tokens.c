@@ -1,5 +1,5 @@
 /*
- * mint.c - tokens on request, good or deliberately defective, for the
+ * admin_tokens.c - tokens on request, good or deliberately defective, for the
  * admin API (POST /admin/tokens, docs/admin.md).
  *
  * A minted token starts as exactly what the token endpoint would issue:
@@ -14,8 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/jose.h"
 #include "authflow/log.h"
-#include "server_int.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/admin_tokens.h"
+#include "server/core.h"
+#include "server/store.h"
+#include "server/tokens.h"
 
 /* How far expired and not_yet_valid miss "now": well beyond the clock
  * skew verifiers allow (often 30 s to 5 minutes), so the defect shows

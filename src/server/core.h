@@ -1,0 +1,45 @@
+/*
+ * core.h - the server every module reads: its config, keys, store,
+ * scenario engine, ledger and listeners (server.c builds and frees it).
+ * Private to src/server/.
+ */
+#ifndef AUTHFLOW_SERVER_CORE_H
+#define AUTHFLOW_SERVER_CORE_H
+
+#include <jansson.h>
+
+#include "authflow/cfg.h"
+#include "authflow/jose.h"
+#include "authflow/server.h"
+
+struct MHD_Daemon;
+struct af_delayer;     /* delay.h */
+struct af_ledger;      /* ledger.h */
+struct af_listener;    /* server.c: a daemon's server, route table and limits */
+struct af_scen_engine; /* scenario.h */
+struct af_store;       /* store.h */
+
+struct af_server {
+    const struct af_config *cfg; /* borrowed */
+    char *issuer;                /* owned; no trailing slash */
+    struct af_key **keys;        /* owned; keys[0] signs */
+    size_t nkeys;
+    json_t *jwks;              /* owned reference: {"keys":[...]} */
+    struct af_store *store;    /* owned */
+    struct MHD_Daemon *daemon; /* owned: stopped by af_server_stop */
+    unsigned short port;
+    int inflight; /* requests being served (both listeners); atomic access only */
+    /* the admin API's own listener (admin.enabled or --admin-listen) */
+    struct af_listener *main_l, *admin_l; /* owned; admin_l NULL when off */
+    struct MHD_Daemon *admin_daemon;      /* owned; NULL when off */
+    unsigned short admin_port;            /* 0 when off */
+    char *admin_url;                      /* owned: "http://ADDR:PORT"; NULL when off */
+    /* scenarios (scenario.c) and the request ledger (ledger.c); NULL in a
+     * server built by hand (unit tests): no scenario applies, nothing is
+     * recorded */
+    struct af_scen_engine *scen; /* owned */
+    struct af_ledger *ledger;    /* owned */
+    struct af_delayer *delayer;  /* owned (delay.c): answers held back by a delay */
+};
+
+#endif

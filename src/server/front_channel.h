@@ -1,0 +1,34 @@
+/*
+ * front_channel.h - what the browser-facing endpoints share (h_authorize.c,
+ * used by h_logout.c too): redirect URIs with parameters and the login
+ * session cookie. Private to src/server/.
+ */
+#ifndef AUTHFLOW_SERVER_FRONT_CHANNEL_H
+#define AUTHFLOW_SERVER_FRONT_CHANNEL_H
+
+#include <stdbool.h>
+
+#include "authflow/buf.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/http_req.h"
+
+struct af_server; /* core.h */
+
+/* The login session cookie set by POST /login and read by /authorize. */
+#define AF_SESSION_COOKIE "authflow_session"
+
+/* af_uri_add_params: append uri with p added: to its query with '?' or,
+ * when uri already has a query, '&' (RFC 6749 §3.1.2 keeps that query), or
+ * with fragment set as its fragment. A fragment of uri itself is dropped.
+ * p may be NULL or empty (uri is appended as it is). */
+af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
+                        bool fragment) AF_WARN_UNUSED;
+
+/* af_session_cookie_set: add the Set-Cookie header for login session sid
+ * (AF_SESSION_COOKIE; Path=/, HttpOnly, SameSite=Lax, and Secure when the
+ * issuer is https). af_session_cookie_clear: one that expires it. */
+void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid);
+void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv);
+
+#endif

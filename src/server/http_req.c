@@ -1,0 +1,174 @@
+/*
+ * http_req.c - what handlers call to read a request and build a response:
+ * header and cookie lookup, the parameters an endpoint reads, the JSON,
+ * OAuth error, redirect and HTML answers. server.c turns the struct af_resp
+ * into an MHD response; handlers never see MHD.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "authflow/buf.h"
+#include "authflow/proto.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+#include "server/http_req.h"
+
+/* ---- request accessors ---- */
+
+const char *af_req_header(const struct af_req *req, const char *name)
+{
+    if (req->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *af_req_cookie(const struct af_req *req, const char *name)
+{
+    if (req->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
+}
+
+void af_req_set_client_id(struct af_req *req, const char *id)
+{
+    char *copy;
+
+    if (id == NULL)
+        return;
+    copy = strdup(id);
+    if (copy == NULL)
+        return; /* the ledger then falls back to the parameters */
+    free(req->facts.client_id);
+    req->facts.client_id = copy;
+}
+
+const struct af_params *af_req_params(const struct af_req *req)
+{
+    return req->method == AF_M_POST ? &req->form : &req->query;
+}
+
+/* ---- response builders ---- */
+
+void af_resp_fail(struct af_resp *resp)
+{
+    resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    af_buf_reset(&resp->body);
+    resp->ctype = NULL;
+}
+
+void af_resp_header(struct af_resp *resp, const char *name, const char *value)
+{
+    if (af_params_add(&resp->headers, name, value) != AF_OK)
+        af_resp_fail(resp);
+}
+
+void af_resp_no_store(struct af_resp *resp)
+{
+    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
+    af_resp_header(resp, AF_HDR_PRAGMA, "no-cache");
+}
+
+void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+    af_buf_reset(&resp->body);
+    if (s == NULL || af_buf_adds(&resp->body, s) != AF_OK) {
+        free(s);
+        af_resp_fail(resp);
+        return;
+    }
+    free(s);
+    resp->status = status;
+    resp->ctype = AF_CT_JSON;
+}
+
+void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description)
+{
+    json_t *o = json_pack("{s:s}", AF_P_ERROR, error);
+    if (o != NULL && description != NULL)
+        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(description));
+    if (o == NULL) {
+        af_resp_fail(resp);
+        return;
+    }
+    af_resp_json(resp, status, o);
+    json_decref(o);
+}
+
+void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location)
+{
+    resp->status = status ? status : MHD_HTTP_FOUND;
+    af_buf_reset(&resp->body);
+    resp->ctype = NULL;
+    af_resp_header(resp, AF_HDR_LOCATION, location);
+}
+
+af_rc af_html_escape(struct af_buf *out, const char *s)
+{
+    af_rc rc = AF_OK;
+    for (; s && *s && rc == AF_OK; s++) {
+        switch (*s) {
+        case '&':
+            rc = af_buf_adds(out, "&amp;");
+            break;
+        case '<':
+            rc = af_buf_adds(out, "&lt;");
+            break;
+        case '>':
+            rc = af_buf_adds(out, "&gt;");
+            break;
+        case '"':
+            rc = af_buf_adds(out, "&quot;");
+            break;
+        case '\'':
+            rc = af_buf_adds(out, "&#39;");
+            break;
+        default:
+            rc = af_buf_addc(out, *s);
+        }
+    }
+    return rc;
+}
+
+void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
+{
+    af_buf_reset(&resp->body);
+    if (af_buf_adds(&resp->body, html) != AF_OK) {
+        af_resp_fail(resp);
+        return;
+    }
+    resp->status = status;
+    resp->ctype = AF_CT_HTML;
+    /* RFC 9700 §4.16: pages of the AS must not be framed. */
+    af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
+    af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");
+    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
+}
+
+void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description)
+{
+    struct af_buf b;
+    af_rc rc;
+    af_buf_init(&b, 16 * 1024);
+    rc = af_buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>authflow: "
+                         "error</title></head><body><h1>Authorization error</h1><p><code>");
+    if (rc == AF_OK)
+        rc = af_html_escape(&b, error);
+    if (rc == AF_OK)
+        rc = af_buf_adds(&b, "</code></p><p>");
+    if (rc == AF_OK)
+        rc = af_html_escape(&b, description ? description : "");
+    if (rc == AF_OK)
+        rc = af_buf_adds(&b, "</p></body></html>\n");
+    if (rc == AF_OK)
+        af_resp_html(resp, status, af_buf_str(&b));
+    else
+        af_resp_fail(resp);
+    af_buf_free(&b);
+}

@@ -1,0 +1,122 @@
+/*
+ * http_req.h - the request a handler reads and the response it fills
+ * (http_req.c), with what the handler learnt for the ledger.
+ *
+ * Handlers never touch libmicrohttpd: they read a struct af_req and fill a
+ * struct af_resp; server.c turns that into an MHD response. This keeps each
+ * handler small and testable. Private to src/server/.
+ */
+#ifndef AUTHFLOW_SERVER_HTTP_REQ_H
+#define AUTHFLOW_SERVER_HTTP_REQ_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "authflow/buf.h"
+#include "authflow/rc.h"
+#include "authflow/util.h"
+
+typedef enum { AF_M_GET, AF_M_POST, AF_M_DELETE, AF_M_OTHER } af_method;
+
+struct af_scenario; /* scenario.h: one row of the scenario table */
+struct af_server;   /* core.h */
+
+/* facts.client_auth when the client's secret came in the URL query. */
+#define AF_LEDGER_SECRET_IN_QUERY "secret_in_query"
+
+/* What a handler learnt about a request, for the ledger (ledger.c) and the
+ * delay of a scenario. Handlers fill what applies; server.c records the
+ * request once the handler ran. */
+struct af_req_facts {
+    char *client_id;         /* owned: from client authentication, a token or the
+                                parameters; NULL when none was named */
+    const char *client_auth; /* static: AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE or
+                                AF_LEDGER_SECRET_IN_QUERY; NULL: none attempted */
+    const char *bearer;      /* static: where an access token came from: "header",
+                                "query" or "body"; NULL: none */
+    bool pkce_sent;          /* code_challenge (/authorize) or code_verifier (/token) */
+    const char *pkce_method; /* static AF_PKCE_* or NULL */
+    int pkce_verified;       /* /token: 1 matched, 0 refused, -1 not checked */
+    bool pkce_seen;          /* the endpoint deals with PKCE: report the pkce fields */
+    const char *sub;         /* borrowed from the config: the user of the flow; may be NULL */
+    const struct af_scenario *scenario; /* the scenario applied to this request, or NULL */
+    unsigned delay_ms;                  /* > 0: server.c holds the answer back this long */
+};
+
+struct af_req {
+    struct af_server *srv; /* borrowed */
+    void *conn;            /* the MHD connection; use af_req_header() */
+    af_method method;
+    const char *method_str; /* borrowed from MHD */
+    char *path;             /* owned: the URL path without query */
+    char *raw_query;        /* owned: the raw query ("" when none) */
+    struct af_params query; /* decoded query parameters */
+    struct af_params form;  /* decoded form body (POST, form content type) */
+    struct af_buf body;     /* raw body, capped at cfg->max_body */
+    bool body_too_big;
+    struct af_req_facts facts;
+};
+
+/* af_req_set_client_id: remember id (copied) as the request's client, for
+ * the ledger; a later call replaces it. NULL is ignored. */
+void af_req_set_client_id(struct af_req *req, const char *id);
+
+/* af_req_header: a request header (case-insensitive), borrowed, valid for
+ * the request; NULL when absent (and for a request built without a
+ * connection, in unit tests). */
+const char *af_req_header(const struct af_req *req, const char *name);
+
+/* af_req_cookie: a cookie value, borrowed, valid for the request; NULL when
+ * absent. */
+const char *af_req_cookie(const struct af_req *req, const char *name);
+
+/* af_req_params: the parameters an endpoint reads: the query for GET, the
+ * form body for POST. Borrowed. */
+const struct af_params *af_req_params(const struct af_req *req);
+
+struct af_resp {
+    unsigned status;          /* 0 until a handler sets it */
+    struct af_params headers; /* extra response headers, in order */
+    struct af_buf body;
+    const char *ctype; /* static string; NULL: no Content-Type */
+};
+
+/* Response builders. Each sets status, content type and body; on
+ * allocation failure they leave a 500 with an empty body behind. */
+
+/* af_resp_json: serialise obj (borrowed) compactly. */
+void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
+
+/* af_resp_oauth_error: {"error":..., "error_description":...} (RFC 6749
+ * §5.2); description may be NULL. */
+void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description);
+
+/* af_resp_redirect: 302 (or status) with Location. */
+void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location);
+
+/* af_resp_html: body taken as already-escaped HTML. Adds anti-framing
+ * headers (X-Frame-Options: DENY, CSP frame-ancestors 'none'). */
+void af_resp_html(struct af_resp *resp, unsigned status, const char *html);
+
+/* af_resp_error_page: a small HTML error page (400 for a bad client or
+ * redirect URI: never a redirect); error and description are escaped. */
+void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description);
+
+/* af_resp_header: add a response header (copied). */
+void af_resp_header(struct af_resp *resp, const char *name, const char *value);
+
+/* af_resp_no_store: Cache-Control: no-store and Pragma: no-cache. */
+void af_resp_no_store(struct af_resp *resp);
+
+/* af_resp_fail: the 500 with an empty body that builders leave behind on
+ * allocation failure; server.c also answers it for a handler that set no
+ * status. */
+void af_resp_fail(struct af_resp *resp);
+
+/* af_html_escape: append s with & < > " ' escaped. */
+af_rc af_html_escape(struct af_buf *out, const char *s) AF_WARN_UNUSED;
+
+#endif
