@@ -25,6 +25,7 @@
 #include "authflow/probe.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
+#include "probe/jsonutil.h"
 
 /* Caps. */
 #define AF_PROBE_MAX_BODY_DEFAULT (1024 * 1024) /* response body bytes */
@@ -53,26 +54,6 @@ struct af_target {
     char *dir;    /* the profile's folder, for relative file names (owned) */
     json_t *root; /* owned reference: the profile as written */
 };
-
-/* af_json_type_name: "string", "integer", ... for messages. Static. */
-const char *af_json_type_name(const json_t *v);
-
-/* JSON type masks of the loaders' key tables (suite.c, expect.c); the
- * checks on them live in select.c with af_json_type_name. */
-enum {
-    TS = 1,  /* string */
-    TI = 2,  /* integer */
-    TN = 4,  /* number (integer or real) */
-    TB = 8,  /* boolean */
-    TO = 16, /* object */
-    TA = 32, /* array */
-    TZ = 64, /* null */
-    TANY = 127
-};
-
-/* af_json_type_ok: v's type is among the mask types (an integer is also a
- * TN number). */
-bool af_json_type_ok(const json_t *v, unsigned types);
 
 /* ---- HTML forms and links (html.c) ----
  * A tolerant scanner, hand-written because no HTML parser is among the
@@ -324,10 +305,6 @@ af_rc af_sel_check(const char *sel, struct af_err *err) AF_WARN_UNUSED;
 af_rc af_sel_eval(const struct af_sel_ctx *cx, const char *sel, struct af_sv *out,
                   struct af_err *err) AF_WARN_UNUSED;
 void af_sv_clear(struct af_sv *v);
-
-/* af_json_path: walk v along a dotted path with [N] (borrowed result; NULL
- * when absent). An empty path is v itself. */
-json_t *af_json_path(const json_t *v, const char *path);
 
 /* af_sv_text: a short printable form of a value for messages (strings
  * quoted, cut at 120 characters). Caller frees. */
