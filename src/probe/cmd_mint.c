@@ -1,5 +1,5 @@
 /*
- * mint.c - `authprobe mint`: build a mint request from the command line,
+ * cmd_mint.c - `authprobe mint`: build a mint request from the command line,
  * POST it to authflowd's admin API (/admin/tokens) over the probe's HTTP
  * client, and print the token (docs/admin.md).
  *
