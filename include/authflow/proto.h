@@ -196,7 +196,9 @@
 
 /* ---- authflowd's admin API (docs/admin.md): not OAuth names either, but
  *      `authprobe mint` speaks it, so they live here too. ---- */
-#define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"    /* where `authprobe mint` finds it */
+/* where authprobe (runs and `authprobe mint`) finds the admin API when no
+ * --admin option names it (then a run reads the profile's "admin") */
+#define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"
 #define AF_ADMIN_ENV_SECRET  "AUTHFLOW_ADMIN_SECRET" /* its Bearer secret */
 #define AF_ADMIN_PATH_TOKENS "/admin/tokens"         /* POST: mint a token */
 /* the mint request members (the response reuses access_token, token_type,

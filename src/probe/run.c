@@ -1885,10 +1885,10 @@ out:
  * that talk to the admin API are then skipped. */
 static af_rc admin_overlay(struct run *r, json_t *target, struct af_err *err)
 {
-    const char *url = r->o->admin_url, *secret = getenv(AF_PROBE_ENV_ADMIN_SECRET);
+    const char *url = r->o->admin_url, *secret = getenv(AF_ADMIN_ENV_SECRET);
     json_t *admin = json_object_get(target, "admin");
     if (url == NULL || *url == '\0')
-        url = getenv(AF_PROBE_ENV_ADMIN_URL);
+        url = getenv(AF_ADMIN_ENV_URL);
     if ((url == NULL || *url == '\0') && (secret == NULL || *secret == '\0'))
         return AF_OK;
     if (admin == NULL) {
@@ -1905,7 +1905,7 @@ static af_rc admin_overlay(struct run *r, json_t *target, struct af_err *err)
     if (secret != NULL && *secret != '\0') {
         json_t *sj = json_string(secret);
         if (sj == NULL)
-            return AF_ERR_SET(err, AF_ERR_INVALID, "%s is not UTF-8", AF_PROBE_ENV_ADMIN_SECRET);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "%s is not UTF-8", AF_ADMIN_ENV_SECRET);
         json_object_set_new(admin, "secret", sj);
     }
     return AF_OK;
