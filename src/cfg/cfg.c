@@ -28,8 +28,8 @@
 
 #include "authflow/buf.h"
 #include "authflow/cfg.h"
+#include "authflow/jsonpos.h"
 #include "authflow/proto.h"
-#include "cfg/cfg_int.h"
 
 /* ---- tables ---- */
 

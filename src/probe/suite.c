@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cfg/cfg_int.h"
+#include "authflow/jsonpos.h"
 #include "probe/probe_int.h"
 
 struct vctx {
