@@ -97,29 +97,6 @@ static const char *type_word(unsigned t)
     }
 }
 
-/* edit distance, for "did you mean" (short keys only). */
-static size_t lev(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), i, j, prev[40], cur[40];
-    if (la >= 39 || lb >= 39)
-        return 99;
-    for (j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (j = 1; j <= lb; j++) {
-            size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            if (prev[j] + 1 < c)
-                c = prev[j] + 1;
-            if (cur[j - 1] + 1 < c)
-                c = cur[j - 1] + 1;
-            cur[j] = c;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 static af_rc path_push(struct af_buf *path, const char *key, size_t *mark)
 {
     *mark = path->len;
@@ -161,7 +138,7 @@ static af_rc check_obj(struct vctx *vc, const json_t *obj, const struct krule *r
             const char *best = NULL;
             size_t bd = 3;
             for (i = 0; i < nr; i++) {
-                size_t d = lev(k, rules[i].key);
+                size_t d = af_edit_distance(k, rules[i].key);
                 if (d < bd) {
                     bd = d;
                     best = rules[i].key;
