@@ -634,7 +634,7 @@ static bool format_ok(const char *fmt, const char *s)
 static bool what_is_secret(const char *what)
 {
     const char *dot = strrchr(what, '.');
-    return af_secret_name(dot ? dot + 1 : what);
+    return af_proto_is_secret_param(dot ? dot + 1 : what);
 }
 
 static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *what, bool show)

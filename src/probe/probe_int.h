@@ -387,9 +387,6 @@ void af_msg_addc(struct af_buf *b, char c);
 void af_msg_addf(struct af_buf *b, const char *fmt, ...) AF_PRINTF(2, 3);
 void af_msg_redact(struct af_buf *b, const char *value);
 
-/* af_secret_name: a parameter, JSON key or header whose value is a secret. */
-bool af_secret_name(const char *name);
-
 /* af_redact_value: append a redacted form of a secret value: its first four
  * characters and its length. */
 af_rc af_redact_value(struct af_buf *out, const char *value) AF_WARN_UNUSED;
