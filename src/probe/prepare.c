@@ -12,6 +12,74 @@
 #include "authflow/proto.h"
 #include "probe/prepare.h"
 
+/* ---- the target's keys ---- */
+
+void af_run_jwks_clear(struct af_run *r)
+{
+    struct af_run_jwks *c = &r->jwks;
+    json_decref(c->jwks);
+    free(c->error);
+    c->jwks = NULL;
+    c->error = NULL;
+    c->fetched = false;
+}
+
+const json_t *af_run_jwks(void *ud, struct af_buf *msg)
+{
+    struct af_ck *ck = ud;
+    struct af_run_jwks *c = &ck->r->jwks;
+    json_t *uri = NULL;
+    bool lit;
+    struct af_err e;
+    struct af_hop hop;
+    struct af_http_req req;
+
+    if (c->fetched) {
+        if (c->jwks == NULL)
+            af_msg_add(msg, c->error ? c->error : "no JWKS");
+        return c->jwks;
+    }
+    c->fetched = true;
+    af_err_clear(&e);
+    af_hop_init(&hop);
+    memset(&req, 0, sizeof(req));
+    af_params_init(&req.headers, 4);
+    if (af_var_get(&ck->sc, "meta." AF_MD_JWKS_URI, &uri, &lit, &e) != AF_OK ||
+        !json_is_string(uri)) {
+        c->error = strdup("the target has no jwks_uri");
+        goto out;
+    }
+    req.method = "GET";
+    req.url = json_string_value(uri);
+    if (af_params_add(&req.headers, AF_HDR_ACCEPT, AF_CT_JSON) != AF_OK ||
+        af_http_send(ck->r->http, &req, &hop) != AF_OK) {
+        c->error = strdup("cannot fetch the JWKS: out of memory");
+        goto out;
+    }
+    ck->res->requests++;
+    if (hop.status != 200) {
+        if (asprintf(&c->error, "the JWKS at %s answered %s%ld%s", req.url,
+                     hop.transport_error ? "" : "status ", hop.status,
+                     hop.transport_error ? hop.transport_error : "") < 0)
+            c->error = NULL;
+        goto out;
+    }
+    c->jwks = json_incref((json_t *)af_hop_json(&hop));
+    if (!json_is_array(json_object_get(c->jwks, AF_JWKS_KEYS))) {
+        json_decref(c->jwks);
+        c->jwks = NULL;
+        if (asprintf(&c->error, "the JWKS at %s is not {\"keys\": [...]}", req.url) < 0)
+            c->error = NULL;
+    }
+out:
+    json_decref(uri);
+    af_hop_clear(&hop);
+    af_params_free(&req.headers);
+    if (c->jwks == NULL)
+        af_msg_add(msg, c->error ? c->error : "no JWKS");
+    return c->jwks;
+}
+
 /* ---- discovery ---- */
 
 static af_rc fetch_json(struct af_run *r, const char *url, json_t **out, char **why)

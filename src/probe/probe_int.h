@@ -319,13 +319,20 @@ typedef enum {
     AF_EX_ERROR, /* msg: why it cannot be evaluated */
 } af_ex_result;
 
+/* af_jwks_fn: the target's JWKS for verifying signatures, supplied by the
+ * runner, which fetches it when first asked and keeps it for the run (the
+ * evaluator does no network I/O). Borrowed, valid for the run; NULL when
+ * there is none, with the reason appended to msg. */
+typedef const json_t *(*af_jwks_fn)(void *ud, struct af_buf *msg);
+
 struct af_step_view {
     struct af_hop *hops; /* the step's hops, in order */
     size_t nhops;
     struct af_http *http;
     struct af_scope *sc;
     const char *client_uri; /* where the client's redirect goes; NULL unknown */
-    struct af_jwks_cache *jwks;
+    af_jwks_fn jwks;        /* NULL: no keys to verify with */
+    void *jwks_ud;          /* jwks's first argument */
     bool show_secrets;
 };
 
@@ -364,17 +371,6 @@ af_rc af_on_check(const json_t *on, struct af_err *err) AF_WARN_UNUSED;
 /* af_hop_pick: resolve an `on` value to hop indexes: for "all"/"any" every
  * hop; *n is 0 when the named hop did not happen. idx has room for nhops. */
 void af_hop_pick(const struct af_step_view *sv, const json_t *on, size_t *idx, size_t *n);
-
-/* The JWKS of the target, fetched on first use and kept for the run. */
-struct af_jwks_cache {
-    struct af_http *http;
-    struct af_scope *sc; /* to read meta.jwks_uri */
-    bool fetched;
-    json_t *jwks;      /* owned reference; NULL when the fetch failed */
-    char *error;       /* owned: why it failed */
-    unsigned requests; /* requests made (counted into the check) */
-};
-void af_jwks_cache_clear(struct af_jwks_cache *c);
 
 /* ---- messages, redaction and trace (trace.c) ---- */
 

@@ -542,7 +542,6 @@ af_rc af_probe_run(const struct af_suite *s, const struct af_target *t,
         goto out;
     if (opts->trace != NULL)
         af_http_set_trace(r.http, true);
-    r.jwks.http = r.http;
 
     rc = af_run_prepare(&r, err);
     if (rc != AF_OK)
@@ -572,7 +571,7 @@ af_rc af_probe_run(const struct af_suite *s, const struct af_target *t,
     *out = r.res;
     r.res = NULL;
 out:
-    af_jwks_cache_clear(&r.jwks);
+    af_run_jwks_clear(&r);
     af_http_free(r.http);
     json_decref(r.root);
     af_results_free(r.res);

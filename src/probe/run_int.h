@@ -16,14 +16,22 @@ struct af_prev_hop {
     struct af_hop hop;
 };
 
+/* The JWKS of the target, fetched when a check first needs it and kept
+ * for the run. */
+struct af_run_jwks {
+    bool fetched;
+    json_t *jwks; /* owned reference; NULL when the fetch failed */
+    char *error;  /* owned: why it failed */
+};
+
 /* One run of a suite against a target (af_probe_run). */
 struct af_run {
     const struct af_suite *s;
     const struct af_target *t;
     const struct af_probe_opts *o;
     struct af_http *http;
-    json_t *root; /* {"target", "meta", "vars"} */
-    struct af_jwks_cache jwks;
+    json_t *root;            /* {"target", "meta", "vars"} */
+    struct af_run_jwks jwks; /* the target's keys, fetched on first use (prepare.c) */
     struct af_results *res;
     long max_hops;
 };

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "probe/hops.h"
+#include "probe/prepare.h"
 #include "probe/step.h"
 
 /* ---- conditions, set, captures ---- */
@@ -300,9 +301,9 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         sv.http = c->r->http;
         sv.sc = &c->sc;
         sv.client_uri = curi;
-        sv.jwks = &c->r->jwks;
+        sv.jwks = af_run_jwks;
+        sv.jwks_ud = c;
         sv.show_secrets = c->r->o->show_secrets;
-        c->r->jwks.sc = &c->sc;
         json_array_foreach(json_object_get(step, "expect"), i, ex)
         {
             af_ex_result r;
@@ -325,8 +326,6 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         }
         if (!step_failed && !c->stop && json_object_get(step, "capture") != NULL)
             do_captures(c, json_object_get(step, "capture"), &sv, prefix, stepname, spec);
-        c->res->requests += c->r->jwks.requests;
-        c->r->jwks.requests = 0;
     }
     if (hs.n > 0)
         af_ck_prev_put(c, &hs.v[hs.n - 1]);
