@@ -182,8 +182,11 @@ static int parse_args(int argc, char **argv, struct mint_args *a)
     }
     optind = 0; /* GNU: restart the scan, whatever parsed argv before */
     opterr = 0; /* our own message names the subcommand */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    for (;;) {
         const char *member = NULL;
+        c = getopt_long(argc, argv, "h", opts, NULL);
+        if (c == -1)
+            break;
         switch (c) {
         case OPT_ADMIN:
             a->admin = optarg;

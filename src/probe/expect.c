@@ -1522,13 +1522,20 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     cx.sc = sv->sc;
     cx.nhops = sv->nhops;
 
-    if ((v = json_object_get(ex, "status")) != NULL)
+    v = json_object_get(ex, "status");
+
+    if (v != NULL)
         return eval_status(sv, cx.hop, v, msg);
-    if ((v = json_object_get(ex, "redirect")) != NULL)
+    v = json_object_get(ex, "redirect");
+    if (v != NULL)
         return eval_redirect(sv, cx.hop, v, msg);
-    if ((v = json_object_get(ex, "jwt")) != NULL)
+    v = json_object_get(ex, "jwt");
+    if (v != NULL)
         return eval_jwt(sv, &cx, ex, msg);
-    if ((v = json_object_get(ex, "any")) != NULL || (v = json_object_get(ex, "all")) != NULL) {
+    v = json_object_get(ex, "any");
+    if (v == NULL)
+        v = json_object_get(ex, "all");
+    if (v != NULL) {
         bool any = json_object_get(ex, "any") != NULL;
         struct af_buf sub, acc;
         json_t *m;

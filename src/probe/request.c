@@ -326,16 +326,19 @@ static const struct af_form *pick_form(const struct af_form *forms, size_t n, co
         return NULL;
     if (pick == NULL)
         return &forms[0];
-    if ((x = json_object_get(pick, "index")) != NULL)
+    x = json_object_get(pick, "index");
+    if (x != NULL)
         return (size_t)json_integer_value(x) < n ? &forms[json_integer_value(x)] : NULL;
-    if ((x = json_object_get(pick, "id")) != NULL) {
+    x = json_object_get(pick, "id");
+    if (x != NULL) {
         for (i = 0; i < n; i++)
             if ((forms[i].id && strcmp(forms[i].id, json_string_value(x)) == 0) ||
                 (forms[i].name && strcmp(forms[i].name, json_string_value(x)) == 0))
                 return &forms[i];
         return NULL;
     }
-    if ((x = json_object_get(pick, "action")) != NULL) {
+    x = json_object_get(pick, "action");
+    if (x != NULL) {
         regex_t re;
         const struct af_form *hit = NULL;
         if (regcomp(&re, json_string_value(x), REG_EXTENDED | REG_NOSUB) != 0)
@@ -515,7 +518,8 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
     *why = NULL;
     if (eff == NULL)
         return AF_ERR_NOMEM;
-    if ((v = json_object_get(eff, "submit")) != NULL) {
+    v = json_object_get(eff, "submit");
+    if (v != NULL) {
         struct af_hop *prev = af_ck_prev_get(c);
         if (prev == NULL) {
             *why = "there is no previous response in this flow to submit a form from";
@@ -526,14 +530,16 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
         if (rc != AF_OK || *why != NULL)
             goto out;
     } else {
-        if ((v = json_object_get(eff, "admin")) != NULL)
+        v = json_object_get(eff, "admin");
+        if (v != NULL)
             rc = admin_request(c, json_string_value(v), q, e);
         else
             rc = af_tmpl_expand(&c->sc, json_string_value(json_object_get(eff, "url")), &q->url,
                                 NULL, e);
         if (rc != AF_OK)
             goto out;
-        if ((v = json_object_get(eff, "method")) != NULL) {
+        v = json_object_get(eff, "method");
+        if (v != NULL) {
             rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &q->method, NULL, e);
             if (rc != AF_OK)
                 goto out;
@@ -545,12 +551,14 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
             }
         }
     }
-    if ((v = json_object_get(eff, "query")) != NULL) {
+    v = json_object_get(eff, "query");
+    if (v != NULL) {
         rc = add_params(c, v, &q->query, e);
         if (rc != AF_OK)
             goto out;
     }
-    if ((v = json_object_get(eff, "form")) != NULL) {
+    v = json_object_get(eff, "form");
+    if (v != NULL) {
         q->has_form = true;
         rc = add_params(c, v, &q->form, e);
         if (rc != AF_OK)
@@ -569,12 +577,14 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
         if (rc != AF_OK)
             goto out;
     }
-    if ((v = json_object_get(eff, "auth")) != NULL) {
+    v = json_object_get(eff, "auth");
+    if (v != NULL) {
         rc = apply_auth(c, q, v, e);
         if (rc != AF_OK)
             goto out;
     }
-    if ((v = json_object_get(eff, "bearer")) != NULL) {
+    v = json_object_get(eff, "bearer");
+    if (v != NULL) {
         rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &s, NULL, e);
         if (rc == AF_OK && s != NULL) {
             char *h = NULL;
@@ -589,7 +599,8 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
         if (rc != AF_OK)
             goto out;
     }
-    if ((v = json_object_get(eff, "body")) != NULL) {
+    v = json_object_get(eff, "body");
+    if (v != NULL) {
         bool om = false;
         rc = af_tmpl_expand(&c->sc, json_string_value(v), &q->body, &om, e);
         /* "{{?res.body}}" undefined: no body at all, not an empty one */
@@ -597,7 +608,8 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
         if (rc != AF_OK)
             goto out;
     }
-    if ((v = json_object_get(eff, "json")) != NULL) {
+    v = json_object_get(eff, "json");
+    if (v != NULL) {
         json_t *j = NULL;
         char *dump;
         rc = af_tmpl_expand_json(&c->sc, v, &j, e);

@@ -223,7 +223,8 @@ static void run_instance(struct af_run *r, const json_t *chk, struct af_check_re
         if (c.stop)
             goto out;
     }
-    if ((v = json_object_get(chk, "when")) != NULL) {
+    v = json_object_get(chk, "when");
+    if (v != NULL) {
         af_ex_result er = af_step_conds(&c, v, &why);
         if (er == AF_EX_ERROR) {
             af_ck_error(&c, NULL, af_buf_str(&why));
@@ -234,7 +235,8 @@ static void run_instance(struct af_run *r, const json_t *chk, struct af_check_re
             goto out;
         }
     }
-    if ((v = json_object_get(chk, "set")) != NULL && !af_step_set(&c, v, "setup"))
+    v = json_object_get(chk, "set");
+    if (v != NULL && !af_step_set(&c, v, "setup"))
         goto out;
     af_step_run_needs(&c, json_object_get(chk, "needs"), NULL, 0);
     af_step_run_steps(&c, json_object_get(chk, "steps"), NULL, NULL);

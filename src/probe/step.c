@@ -165,7 +165,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         af_ck_var_problem(c, stepname, rc, &e);
         goto out;
     }
-    if ((v = json_object_get(step, "if")) != NULL) {
+    v = json_object_get(step, "if");
+    if (v != NULL) {
         af_ex_result r = af_step_conds(c, v, &why);
         if (r == AF_EX_ERROR) {
             af_ck_error(c, stepname, af_buf_str(&why));
@@ -174,7 +175,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         if (r != AF_EX_PASS)
             goto out; /* this step does not apply; the check goes on */
     }
-    if ((v = json_object_get(step, "when")) != NULL) {
+    v = json_object_get(step, "when");
+    if (v != NULL) {
         af_ex_result r = af_step_conds(c, v, &why);
         if (r == AF_EX_ERROR) {
             af_ck_error(c, stepname, af_buf_str(&why));
@@ -185,7 +187,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
             goto out;
         }
     }
-    if ((v = json_object_get(step, "set")) != NULL && !af_step_set(c, v, stepname))
+    v = json_object_get(step, "set");
+    if (v != NULL && !af_step_set(c, v, stepname))
         goto out;
     {
         const char *flow = json_string_value(json_object_get(step, "flow"));
@@ -202,7 +205,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
             c->flow = nf;
         }
     }
-    if ((v = json_object_get(step, "use")) != NULL) {
+    v = json_object_get(step, "use");
+    if (v != NULL) {
         /* Another fixture's steps, here, in this flow: a sequence shared
          * by several checks that must run after their own first steps. */
         json_t *one = json_pack("[O]", v);
@@ -220,7 +224,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         json_decref(one);
         goto out;
     }
-    if ((v = json_object_get(step, "sleep")) != NULL) {
+    v = json_object_get(step, "sleep");
+    if (v != NULL) {
         double secs = json_number_value(v);
         if (json_is_string(v)) {
             char *s = NULL, *end;
@@ -383,12 +388,14 @@ void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix,
             af_ck_var_problem(c, name, rc, &e);
             return;
         }
-        if ((set = json_object_get(m, "set")) != NULL && !af_step_set(c, set, name))
+        set = json_object_get(m, "set");
+        if (set != NULL && !af_step_set(c, set, name))
             goto next;
         af_step_run_needs(c, json_object_get(fx, "needs"), pfx, depth + 1);
         if (c->stop)
             goto next;
-        if ((set = json_object_get(fx, "set")) != NULL && !af_step_set(c, set, name))
+        set = json_object_get(fx, "set");
+        if (set != NULL && !af_step_set(c, set, name))
             goto next;
         af_step_run_steps(c, json_object_get(fx, "steps"), name, pfx);
     next:

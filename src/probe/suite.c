@@ -903,7 +903,10 @@ static af_rc read_file(const char *path, char **out, size_t *len, struct af_err 
     if (f == NULL)
         return AF_ERR_SET(err, AF_ERR_IO, "%s: cannot open: %m", path);
     af_buf_init(&b, AF_SUITE_MAX_FILE);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         rc = af_buf_add(&b, chunk, n);
         if (rc != AF_OK)
             break;
@@ -1017,7 +1020,9 @@ static af_rc suite_load(const char *text, size_t len, const char *name, struct a
         goto out;
     }
     s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->name = strdup(name)) == NULL) {
+    if (s != NULL)
+        s->name = strdup(name);
+    if (s == NULL || s->name == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
@@ -1475,7 +1480,11 @@ static af_rc target_load(const char *text, size_t len, const char *name, const c
         goto out;
     }
     t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = strdup(name)) == NULL || (t->dir = strdup(dir)) == NULL) {
+    if (t != NULL) {
+        t->name = strdup(name);
+        t->dir = strdup(dir);
+    }
+    if (t == NULL || t->name == NULL || t->dir == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }

@@ -203,9 +203,12 @@ static void print_body(FILE *f, const char *pfx, const char *ctype, const struct
             text = af_buf_str(&b);
             len = b.len;
         }
-    } else if (!show && (j = json_loadb(text, len, JSON_DECODE_ANY, NULL)) != NULL) {
-        redact_json(j);
-        dump = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    } else if (!show) {
+        j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        if (j != NULL) {
+            redact_json(j);
+            dump = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        }
         if (dump != NULL) {
             text = dump;
             len = strlen(dump);
