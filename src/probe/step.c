@@ -134,125 +134,208 @@ static af_severity ex_sev(struct af_ck *c, const json_t *ex)
     return c->sev;
 }
 
-static void run_step(struct af_ck *c, const json_t *step, size_t si, const char *fixture,
-                     const char *prefix)
+/* step_name: how messages name the step: "FIXTURE/NAME" or "step N". */
+static void step_name(char *buf, size_t cap, const json_t *step, size_t si, const char *fixture)
 {
-    char stepname[256];
     const char *nm = json_string_value(json_object_get(step, "name"));
+    if (nm != NULL)
+        snprintf(buf, cap, "%s%s%s", fixture ? fixture : "", fixture ? "/" : "", nm);
+    else
+        snprintf(buf, cap, "%s%sstep %zu", fixture ? fixture : "", fixture ? "/" : "", si + 1);
+}
+
+/* step_applies: the step's "if" (false: the step is passed over), "when"
+ * (false: the check is skipped) and "set". false when the step does not
+ * run; the check's result says whether it stopped. */
+static bool step_applies(struct af_ck *c, const json_t *step, const char *stepname,
+                         struct af_buf *why)
+{
+    const json_t *v = json_object_get(step, "if");
+    af_ex_result r;
+    if (v != NULL) {
+        r = af_step_conds(c, v, why);
+        if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            return false;
+        }
+        if (r != AF_EX_PASS)
+            return false; /* this step does not apply; the check goes on */
+    }
+    v = json_object_get(step, "when");
+    if (v != NULL) {
+        r = af_step_conds(c, v, why);
+        if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            return false;
+        }
+        if (r != AF_EX_PASS) {
+            af_ck_skip(c, stepname, af_buf_str(why));
+            return false;
+        }
+    }
+    v = json_object_get(step, "set");
+    return v == NULL || af_step_set(c, v, stepname);
+}
+
+/* step_use_flow: make the step's flow ("main" when unnamed) current.
+ * false (the check errored) when it cannot. */
+static bool step_use_flow(struct af_ck *c, const json_t *step, const char *stepname)
+{
+    const char *flow = json_string_value(json_object_get(step, "flow"));
+    char *nf;
+    if (flow == NULL)
+        flow = "main";
+    if (strcmp(flow, c->flow) == 0)
+        return true;
+    nf = strdup(flow);
+    if (nf == NULL || af_http_use_flow(c->r->http, flow) != AF_OK) {
+        free(nf);
+        af_ck_error(c, stepname, "out of memory");
+        return false;
+    }
+    free(c->flow);
+    c->flow = nf;
+    return true;
+}
+
+/* step_use: a "use" step: another fixture's steps, here, in this flow (a
+ * sequence shared by several checks that must run after their own first
+ * steps). */
+static void step_use(struct af_ck *c, const json_t *use, const char *stepname, const char *prefix)
+{
+    json_t *one = json_pack("[O]", use);
+    if (one == NULL) {
+        af_ck_error(c, stepname, "out of memory");
+        return;
+    }
+    if (c->use_depth >= 16) {
+        af_ck_error(c, stepname, "\"use\" nests more than 16 deep (a fixture uses itself?)");
+    } else {
+        c->use_depth++;
+        af_step_run_needs(c, one, prefix, 0);
+        c->use_depth--;
+    }
+    json_decref(one);
+}
+
+/* step_sleep: a "sleep" step: a number of seconds, or a template that
+ * expands to one in 0..3600 (else the check errors or skips). */
+static void step_sleep(struct af_ck *c, const json_t *v, const char *stepname)
+{
+    double secs = json_number_value(v);
+    struct timespec ts;
+    if (json_is_string(v)) {
+        char *s = NULL, *end;
+        struct af_err e;
+        af_rc rc;
+        af_err_clear(&e);
+        rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &s, NULL, &e);
+        if (rc != AF_OK) {
+            af_ck_var_problem(c, stepname, rc, &e);
+            free(s);
+            return;
+        }
+        secs = s ? strtod(s, &end) : -1;
+        if (s == NULL || *end != '\0' || secs < 0 || secs > 3600) {
+            af_ck_error(c, stepname, "sleep: not a number of seconds in 0..3600");
+            free(s);
+            return;
+        }
+        free(s);
+    }
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* step_hops_failed: true (with the failure recorded) when a hop got no
+ * answer or a server error the step does not allow; an unreachable hop
+ * in an allow_unreachable step is left to the expectations. */
+static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *stepname,
+                             const struct af_hops *hs)
+{
+    size_t i;
+    for (i = 0; i < hs->n; i++) {
+        const struct af_hop *h = &hs->v[i];
+        char m[1024];
+        if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
+            continue; /* judged by the expectations: status is 0 */
+        } else if (h->transport_error != NULL) {
+            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
+                     h->transport_error);
+            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            return true;
+        } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
+            snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
+                     h->status, h->url);
+            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* step_expect: evaluate the step's expectations over hs, then (when no
+ * MUST one failed and the check goes on) its captures. true when a MUST
+ * expectation failed. */
+static bool step_expect(struct af_ck *c, const json_t *step, const char *stepname,
+                        struct af_hops *hs, const char *curi, const char *prefix,
+                        struct af_buf *why)
+{
     const char *spec = c->res->spec;
-    json_t *saved = NULL, *v;
-    struct af_buf why;
+    struct af_step_view sv;
+    bool failed = false;
+    json_t *ex;
+    size_t i;
+
+    sv.hops = hs->v;
+    sv.nhops = hs->n;
+    sv.http = c->r->http;
+    sv.sc = &c->sc;
+    sv.client_uri = curi;
+    sv.jwks = af_run_jwks;
+    sv.jwks_ud = c;
+    sv.show_secrets = c->r->o->show_secrets;
+    json_array_foreach(json_object_get(step, "expect"), i, ex)
+    {
+        af_ex_result r;
+        af_severity sev = ex_sev(c, ex);
+        const char *xs = json_string_value(json_object_get(ex, "spec"));
+        af_buf_reset(why);
+        r = af_expect_eval(&sv, ex, why);
+        if (r == AF_EX_FAIL) {
+            af_ck_fail(c, stepname, sev, af_buf_str(why), xs ? xs : spec,
+                       json_string_value(json_object_get(ex, "why")));
+            if (sev == AF_SEV_MUST)
+                failed = true;
+        } else if (r == AF_EX_SKIP) {
+            af_ck_skip(c, stepname, af_buf_str(why));
+            break;
+        } else if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            break;
+        }
+    }
+    if (!failed && !c->stop && json_object_get(step, "capture") != NULL)
+        do_captures(c, json_object_get(step, "capture"), &sv, prefix, stepname, spec);
+    return failed;
+}
+
+/* step_request: build the step's request, send it and follow its hops,
+ * then judge them. Problems are recorded in the check. */
+static void step_request(struct af_ck *c, const json_t *step, const char *stepname,
+                         const char *prefix, struct af_buf *why)
+{
     struct af_request q;
     struct af_hops hs = {NULL, 0};
     struct af_err e;
     char *curi = NULL, *fail_msg = NULL;
     const char *sub_why = NULL;
+    bool failed = false;
     af_rc rc;
-    size_t i;
-    bool step_failed = false;
 
-    af_buf_init(&why, 8192);
     af_request_init(&q);
-    if (nm != NULL)
-        snprintf(stepname, sizeof(stepname), "%s%s%s", fixture ? fixture : "", fixture ? "/" : "",
-                 nm);
-    else
-        snprintf(stepname, sizeof(stepname), "%s%sstep %zu", fixture ? fixture : "",
-                 fixture ? "/" : "", si + 1);
-    af_err_clear(&e);
-    rc = af_scope_bind_push(&c->sc, json_object_get(step, "bind"), &saved, &e);
-    if (rc != AF_OK) {
-        af_ck_var_problem(c, stepname, rc, &e);
-        goto out;
-    }
-    v = json_object_get(step, "if");
-    if (v != NULL) {
-        af_ex_result r = af_step_conds(c, v, &why);
-        if (r == AF_EX_ERROR) {
-            af_ck_error(c, stepname, af_buf_str(&why));
-            goto out;
-        }
-        if (r != AF_EX_PASS)
-            goto out; /* this step does not apply; the check goes on */
-    }
-    v = json_object_get(step, "when");
-    if (v != NULL) {
-        af_ex_result r = af_step_conds(c, v, &why);
-        if (r == AF_EX_ERROR) {
-            af_ck_error(c, stepname, af_buf_str(&why));
-            goto out;
-        }
-        if (r != AF_EX_PASS) {
-            af_ck_skip(c, stepname, af_buf_str(&why));
-            goto out;
-        }
-    }
-    v = json_object_get(step, "set");
-    if (v != NULL && !af_step_set(c, v, stepname))
-        goto out;
-    {
-        const char *flow = json_string_value(json_object_get(step, "flow"));
-        if (flow == NULL)
-            flow = "main";
-        if (strcmp(flow, c->flow) != 0) {
-            char *nf = strdup(flow);
-            if (nf == NULL || af_http_use_flow(c->r->http, flow) != AF_OK) {
-                free(nf);
-                af_ck_error(c, stepname, "out of memory");
-                goto out;
-            }
-            free(c->flow);
-            c->flow = nf;
-        }
-    }
-    v = json_object_get(step, "use");
-    if (v != NULL) {
-        /* Another fixture's steps, here, in this flow: a sequence shared
-         * by several checks that must run after their own first steps. */
-        json_t *one = json_pack("[O]", v);
-        if (one == NULL) {
-            af_ck_error(c, stepname, "out of memory");
-            goto out;
-        }
-        if (c->use_depth >= 16) {
-            af_ck_error(c, stepname, "\"use\" nests more than 16 deep (a fixture uses itself?)");
-        } else {
-            c->use_depth++;
-            af_step_run_needs(c, one, prefix, 0);
-            c->use_depth--;
-        }
-        json_decref(one);
-        goto out;
-    }
-    v = json_object_get(step, "sleep");
-    if (v != NULL) {
-        double secs = json_number_value(v);
-        if (json_is_string(v)) {
-            char *s = NULL, *end;
-            af_err_clear(&e);
-            rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &s, NULL, &e);
-            if (rc != AF_OK) {
-                af_ck_var_problem(c, stepname, rc, &e);
-                free(s);
-                goto out;
-            }
-            secs = s ? strtod(s, &end) : -1;
-            if (s == NULL || *end != '\0' || secs < 0 || secs > 3600) {
-                af_ck_error(c, stepname, "sleep: not a number of seconds in 0..3600");
-                free(s);
-                goto out;
-            }
-            free(s);
-        }
-        {
-            struct timespec ts;
-            ts.tv_sec = (time_t)secs;
-            ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-                ;
-        }
-        goto out;
-    }
     af_err_clear(&e);
     rc = af_request_build(c, json_object_get(step, "request"), &q, &sub_why, &e);
     if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID || rc == AF_ERR_PARSE) {
@@ -266,7 +349,7 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     if (sub_why != NULL) {
         char m[512];
         snprintf(m, sizeof(m), "submit: expected a form to submit, got none (%s)", sub_why);
-        af_ck_fail(c, stepname, AF_SEV_MUST, m, spec, NULL);
+        af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
         goto out;
     }
     curi = af_request_client_uri(c, &q);
@@ -278,72 +361,61 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         goto out;
     }
     if (fail_msg != NULL) {
-        af_ck_fail(c, stepname, AF_SEV_MUST, fail_msg, spec, NULL);
-        step_failed = true;
+        af_ck_fail(c, stepname, AF_SEV_MUST, fail_msg, c->res->spec, NULL);
+        failed = true;
     }
-    for (i = 0; i < hs.n && !step_failed; i++) {
-        struct af_hop *h = &hs.v[i];
-        char m[1024];
-        if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
-            continue; /* judged by the expectations: status is 0 */
-        } else if (h->transport_error != NULL) {
-            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
-                     h->transport_error);
-            af_ck_fail(c, stepname, AF_SEV_MUST, m, spec, NULL);
-            step_failed = true;
-        } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
-            snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
-                     h->status, h->url);
-            af_ck_fail(c, stepname, AF_SEV_MUST, m, spec, NULL);
-            step_failed = true;
-        }
-    }
-    if (!step_failed) {
-        struct af_step_view sv;
-        json_t *ex;
-        sv.hops = hs.v;
-        sv.nhops = hs.n;
-        sv.http = c->r->http;
-        sv.sc = &c->sc;
-        sv.client_uri = curi;
-        sv.jwks = af_run_jwks;
-        sv.jwks_ud = c;
-        sv.show_secrets = c->r->o->show_secrets;
-        json_array_foreach(json_object_get(step, "expect"), i, ex)
-        {
-            af_ex_result r;
-            af_severity sev = ex_sev(c, ex);
-            const char *xs = json_string_value(json_object_get(ex, "spec"));
-            af_buf_reset(&why);
-            r = af_expect_eval(&sv, ex, &why);
-            if (r == AF_EX_FAIL) {
-                af_ck_fail(c, stepname, sev, af_buf_str(&why), xs ? xs : spec,
-                           json_string_value(json_object_get(ex, "why")));
-                if (sev == AF_SEV_MUST)
-                    step_failed = true;
-            } else if (r == AF_EX_SKIP) {
-                af_ck_skip(c, stepname, af_buf_str(&why));
-                break;
-            } else if (r == AF_EX_ERROR) {
-                af_ck_error(c, stepname, af_buf_str(&why));
-                break;
-            }
-        }
-        if (!step_failed && !c->stop && json_object_get(step, "capture") != NULL)
-            do_captures(c, json_object_get(step, "capture"), &sv, prefix, stepname, spec);
-    }
+    if (!failed)
+        failed = step_hops_failed(c, step, stepname, &hs);
+    if (!failed)
+        failed = step_expect(c, step, stepname, &hs, curi, prefix, why);
     if (hs.n > 0)
         af_ck_prev_put(c, &hs.v[hs.n - 1]);
-    if (step_failed)
+    if (failed)
         c->stop = true;
 out:
-    c->allow_unreachable = false;
-    if (c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR)
-        c->stop = true;
     af_hops_free(&hs);
     free(curi);
     free(fail_msg);
     af_request_free(&q);
+}
+
+/* run_step: one step: its bindings, then whichever of use, sleep or a
+ * request it is. The check stops after a failure or an error. */
+static void run_step(struct af_ck *c, const json_t *step, size_t si, const char *fixture,
+                     const char *prefix)
+{
+    char stepname[256];
+    json_t *saved = NULL;
+    const json_t *v;
+    struct af_buf why;
+    struct af_err e;
+    af_rc rc;
+
+    af_buf_init(&why, 8192);
+    step_name(stepname, sizeof(stepname), step, si, fixture);
+    af_err_clear(&e);
+    rc = af_scope_bind_push(&c->sc, json_object_get(step, "bind"), &saved, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        goto out;
+    }
+    if (!step_applies(c, step, stepname, &why) || !step_use_flow(c, step, stepname))
+        goto out;
+    v = json_object_get(step, "use");
+    if (v != NULL) {
+        step_use(c, v, stepname, prefix);
+        goto out;
+    }
+    v = json_object_get(step, "sleep");
+    if (v != NULL) {
+        step_sleep(c, v, stepname);
+        goto out;
+    }
+    step_request(c, step, stepname, prefix, &why);
+out:
+    c->allow_unreachable = false;
+    if (c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR)
+        c->stop = true;
     af_scope_bind_pop(&c->sc, saved);
     af_buf_free(&why);
 }
