@@ -504,6 +504,30 @@ out:
     return rc;
 }
 
+/* request_json_body: the "json" member v, expanded, as the compact body,
+ * with a JSON Content-Type unless the step set one. A whole "{{?NAME}}"
+ * left undefined means no body at all. */
+static af_rc request_json_body(struct af_ck *c, const json_t *v, struct af_request *q,
+                               struct af_err *e)
+{
+    json_t *j = NULL;
+    char *dump;
+    af_rc rc = af_tmpl_expand_json(&c->sc, v, &j, e);
+    if (rc != AF_OK || (j == NULL && json_is_string(v)))
+        return rc;
+    dump = json_dumps(j ? j : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(j);
+    if (dump == NULL)
+        return AF_ERR_NOMEM;
+    af_buf_reset(&q->body);
+    rc = af_buf_adds(&q->body, dump);
+    free(dump);
+    q->has_body = true;
+    if (rc == AF_OK && !headers_has(&q->headers, AF_HDR_CONTENT_TYPE))
+        rc = af_params_add(&q->headers, AF_HDR_CONTENT_TYPE, AF_CT_JSON);
+    return rc;
+}
+
 /* af_request_build: from a step's request object. On a variable problem rc is
  * AF_ERR_NOTFOUND / AF_ERR_INVALID with e set; *why (with AF_OK) when a
  * submit found nothing to submit. */
@@ -610,26 +634,9 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
     }
     v = json_object_get(eff, "json");
     if (v != NULL) {
-        json_t *j = NULL;
-        char *dump;
-        rc = af_tmpl_expand_json(&c->sc, v, &j, e);
+        rc = request_json_body(c, v, q, e);
         if (rc != AF_OK)
             goto out;
-        /* A whole "{{?NAME}}" left undefined means no body at all. */
-        if (j != NULL || !json_is_string(v)) {
-            dump = json_dumps(j ? j : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
-            json_decref(j);
-            if (dump == NULL) {
-                rc = AF_ERR_NOMEM;
-                goto out;
-            }
-            af_buf_reset(&q->body);
-            rc = af_buf_adds(&q->body, dump);
-            free(dump);
-            q->has_body = true;
-            if (rc == AF_OK && !headers_has(&q->headers, AF_HDR_CONTENT_TYPE))
-                rc = af_params_add(&q->headers, AF_HDR_CONTENT_TYPE, AF_CT_JSON);
-        }
     }
     if (rc == AF_OK && q->admin_secret != NULL && !headers_has(&q->headers, AF_HDR_AUTHORIZATION)) {
         char *h = NULL;
