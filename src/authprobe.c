@@ -19,6 +19,7 @@
 #include "authflow/log.h"
 #include "authflow/probe.h"
 #include "authflow/probe_mint.h"
+#include "authflow/proto.h"
 #include "authflow/server.h"
 #include "authflow/util.h"
 
@@ -329,7 +330,7 @@ static int start_authflowd(const struct cli *c, const struct af_target *t, struc
     struct af_server_opts so;
     struct af_err err;
     char *issuer = NULL, *admin = NULL, *listen = NULL, *admin_listen = NULL;
-    const char *env = getenv(AF_PROBE_ENV_ADMIN_URL);
+    const char *env = getenv(AF_ADMIN_ENV_URL);
     int code = 0;
 
     af_err_clear(&err);

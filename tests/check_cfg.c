@@ -21,7 +21,7 @@
 #include <check.h>
 
 #include "authflow/cfg.h"
-#include "cfg/cfg_int.h"
+#include "authflow/jsonpos.h"
 
 static const char *srcdir(void)
 {

@@ -1871,8 +1871,8 @@ static void run2_setup(void)
     af_rc rc;
 
     /* The admin API comes from the profile here, not the environment. */
-    unsetenv(AF_PROBE_ENV_ADMIN_URL);
-    unsetenv(AF_PROBE_ENV_ADMIN_SECRET);
+    unsetenv(AF_ADMIN_ENV_URL);
+    unsetenv(AF_ADMIN_ENV_SECRET);
     fake_start();
     af_err_clear(&e);
     rc = af_suite_load_string(fake2_suite, "fake2.json", &s, &e);

@@ -25,11 +25,6 @@
 #define AF_PROBE_EXIT_USAGE       2 /* usage, configuration or suite error */
 #define AF_PROBE_EXIT_UNREACHABLE 3 /* the target could not be reached */
 
-/* Where authprobe finds authflowd's admin API (docs/admin.md) when no
- * --admin option names it: these variables, then the profile's "admin". */
-#define AF_PROBE_ENV_ADMIN_URL    "AUTHFLOW_ADMIN_URL"
-#define AF_PROBE_ENV_ADMIN_SECRET "AUTHFLOW_ADMIN_SECRET"
-
 /* The largest suite or target profile file accepted. */
 #define AF_SUITE_MAX_FILE (4 * 1024 * 1024)
 

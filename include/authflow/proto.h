@@ -5,6 +5,8 @@
 #ifndef AUTHFLOW_PROTO_H
 #define AUTHFLOW_PROTO_H
 
+#include <stdbool.h>
+
 #include "authflow/buf.h"
 #include "authflow/rc.h"
 
@@ -43,6 +45,14 @@
 #define AF_P_ACTIVE                "active"
 #define AF_P_REQUEST               "request"
 #define AF_P_REQUEST_URI           "request_uri"
+/* not (yet) spoken by authflow, but credentials wherever they appear */
+#define AF_P_CLIENT_ASSERTION "client_assertion" /* RFC 7521 §4.2 */
+#define AF_P_ASSERTION        "assertion"        /* RFC 7521 §4.1 */
+#define AF_P_SUBJECT_TOKEN    "subject_token"    /* RFC 8693 §2.1 */
+#define AF_P_ACTOR_TOKEN      "actor_token"      /* RFC 8693 §2.1 */
+#define AF_P_DEVICE_CODE      "device_code"      /* RFC 8628 §3.4 */
+#define AF_P_LOGOUT_TOKEN     "logout_token"     /* OIDC Back-Channel Logout §2.4 */
+#define AF_P_SECRET           "secret"           /* a generic name, secret wherever it appears */
 
 /* ---- values ---- */
 #define AF_RT_CODE               "code"
@@ -196,7 +206,9 @@
 
 /* ---- authflowd's admin API (docs/admin.md): not OAuth names either, but
  *      `authprobe mint` speaks it, so they live here too. ---- */
-#define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"    /* where `authprobe mint` finds it */
+/* where authprobe (runs and `authprobe mint`) finds the admin API when no
+ * --admin option names it (then a run reads the profile's "admin") */
+#define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"
 #define AF_ADMIN_ENV_SECRET  "AUTHFLOW_ADMIN_SECRET" /* its Bearer secret */
 #define AF_ADMIN_PATH_TOKENS "/admin/tokens"         /* POST: mint a token */
 /* the mint request members (the response reuses access_token, token_type,
@@ -248,6 +260,23 @@
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */
 int af_proto_error_code_valid(const char *s);
+
+/* ---- secrets: the one list of names (parameters, JSON members, headers)
+ *      whose values are never shown whole, by the server's ledger nor by
+ *      the probe's trace and messages ---- */
+typedef enum {
+    AF_SECRET_NONE = 0,   /* not a secret: shown as it is */
+    AF_SECRET_CREDENTIAL, /* never shown, not even in part */
+    AF_SECRET_VERIFIER,   /* a PKCE verifier: its length at most */
+    AF_SECRET_TOKEN,      /* a code or token: at most a short prefix */
+} af_secret_kind;
+
+/* af_proto_secret_kind: what kind of secret the value of name is (names
+ * compared without case, as header names are). */
+af_secret_kind af_proto_secret_kind(const char *name);
+
+/* af_proto_is_secret_param: name's value is a secret of any kind. */
+bool af_proto_is_secret_param(const char *name);
 
 /* af_pkce_s256: append BASE64URL(SHA256(verifier)) (RFC 7636 §4.2) to out. */
 af_rc af_pkce_s256(const char *verifier, struct af_buf *out) AF_WARN_UNUSED;

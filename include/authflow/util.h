@@ -125,4 +125,13 @@ char *af_strdup(const char *s);
 /* af_str_has_space_token: true when the space-separated list contains tok. */
 bool af_str_has_space_token(const char *list, const char *tok);
 
+/* AF_EDIT_DISTANCE_MAX: the longest string af_edit_distance compares. */
+#define AF_EDIT_DISTANCE_MAX 64
+
+/* af_edit_distance: the optimal string alignment distance between a and b
+ * (insertions, deletions, substitutions and swaps of adjacent characters),
+ * for "did you mean" suggestions. SIZE_MAX when either string is longer
+ * than AF_EDIT_DISTANCE_MAX bytes. */
+size_t af_edit_distance(const char *a, const char *b);
+
 #endif

@@ -28,8 +28,9 @@
 
 #include "authflow/buf.h"
 #include "authflow/cfg.h"
+#include "authflow/jsonpos.h"
 #include "authflow/proto.h"
-#include "cfg/cfg_int.h"
+#include "authflow/util.h"
 
 /* ---- tables ---- */
 
@@ -989,33 +990,6 @@ static void free_table(const struct cfg_table *t, char *base)
 
 /* ---- the walk ---- */
 
-/* Optimal string alignment distance (edits plus adjacent swaps); both
- * strings at most 64 bytes. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    unsigned short d[65][65];
-    size_t la = strlen(a), lb = strlen(b), i, j;
-
-    for (i = 0; i <= la; i++)
-        d[i][0] = (unsigned short)i;
-    for (j = 0; j <= lb; j++)
-        d[0][j] = (unsigned short)j;
-    for (i = 1; i <= la; i++) {
-        for (j = 1; j <= lb; j++) {
-            unsigned short best = (unsigned short)(d[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
-            if (d[i - 1][j] + 1 < best)
-                best = (unsigned short)(d[i - 1][j] + 1);
-            if (d[i][j - 1] + 1 < best)
-                best = (unsigned short)(d[i][j - 1] + 1);
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = (unsigned short)(d[i - 2][j - 2] + 1);
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
-
 /* An unknown key: suggest a key of a nested group when it is exactly one
  * of those ("code" at the top is "lifetimes.code"), else the nearest key of
  * this table within two edits, else list them all. */
@@ -1031,9 +1005,9 @@ static af_rc unknown_key(struct cfg_ctx *c, const struct cfg_table *t, const cha
         if (r->type == T_GROUP && row_find(r->sub, key) != NULL)
             snprintf(sugg, sizeof(sugg), "%s.%s", r->name, key);
     }
-    if (sugg[0] == '\0' && klen <= 64) {
+    if (sugg[0] == '\0' && klen <= AF_EDIT_DISTANCE_MAX) {
         for (r = t->rows; r->name != NULL; r++) {
-            size_t d = edit_distance(key, r->name);
+            size_t d = af_edit_distance(key, r->name);
             if (d < best && d < klen) {
                 best = d;
                 snprintf(sugg, sizeof(sugg), "%s", r->name);

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authflow/jsonpos.h"
 #include "authflow/util.h"
-#include "cfg/cfg_int.h"
 
 /* jansson refuses deeper nesting (JSON_PARSER_MAX_DEPTH); path_at, the
  * only recursive walk here, stops a little beyond that. */

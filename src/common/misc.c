@@ -1,6 +1,7 @@
 /* misc.c - randomness, constant-time comparison, the clock, small strings. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +105,31 @@ bool af_str_has_space_token(const char *list, const char *tok)
         p = e;
     }
     return false;
+}
+
+size_t af_edit_distance(const char *a, const char *b)
+{
+    unsigned short d[AF_EDIT_DISTANCE_MAX + 1][AF_EDIT_DISTANCE_MAX + 1];
+    size_t la = strlen(a), lb = strlen(b), i, j;
+
+    if (la > AF_EDIT_DISTANCE_MAX || lb > AF_EDIT_DISTANCE_MAX)
+        return SIZE_MAX;
+    for (i = 0; i <= la; i++)
+        d[i][0] = (unsigned short)i;
+    for (j = 0; j <= lb; j++)
+        d[0][j] = (unsigned short)j;
+    for (i = 1; i <= la; i++) {
+        for (j = 1; j <= lb; j++) {
+            unsigned short best = (unsigned short)(d[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
+            if (d[i - 1][j] + 1 < best)
+                best = (unsigned short)(d[i - 1][j] + 1);
+            if (d[i][j - 1] + 1 < best)
+                best = (unsigned short)(d[i][j - 1] + 1);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = (unsigned short)(d[i - 2][j - 2] + 1);
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
 }

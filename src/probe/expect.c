@@ -387,16 +387,16 @@ static af_rc check_status(const json_t *v, struct af_buf *path, struct af_err *e
                       "({\"min\": 400, \"max\": 499})");
 }
 
-af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+/* expect_kind: the one kind key of ex (status, redirect, any, all, jwt,
+ * that or a shorthand) into *kind, borrowed from ex; AF_ERR_INVALID when
+ * there is none or more than one. */
+static af_rc expect_kind(const json_t *ex, const char **kind, struct af_err *err)
 {
-    const char *k, *kind = NULL;
+    const char *k;
     json_t *v;
-    af_rc rc;
     int kinds = 0;
 
-    if (!json_is_object(ex))
-        return AF_ERR_SET(err, AF_ERR_INVALID, "an expectation must be an object, not %s",
-                          af_json_type_name(ex));
+    *kind = NULL;
     json_object_foreach((json_t *)ex, k, v)
     {
         /* In a JWT expectation "header" lists header checks, not a kind. */
@@ -406,7 +406,7 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
             strcmp(k, "all") == 0 || strcmp(k, "jwt") == 0 || strcmp(k, "that") == 0 ||
             IN(k, shorthands)) {
             kinds++;
-            kind = k;
+            *kind = k;
         }
     }
     if (kinds != 1)
@@ -415,7 +415,17 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
                                        "cookie, location, body, redirect, jwt, any, all"
                                      : "more than one kind (status, that, header, json, params, "
                                        "cookie, location, body, redirect, jwt, any, all)");
-    /* Keys allowed for this kind, then the kind's own value. */
+    return AF_OK;
+}
+
+/* expect_keys_check: every key of ex other than its kind is a common key
+ * (checked), a JWT key for a jwt, or a predicate for that/shorthands. */
+static af_rc expect_keys_check(const json_t *ex, const char *kind, struct af_buf *path,
+                               struct af_err *err)
+{
+    const char *k;
+    json_t *v;
+    af_rc rc;
     json_object_foreach((json_t *)ex, k, v)
     {
         if (strcmp(k, kind) == 0)
@@ -432,82 +442,90 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
             continue;
         return unknown_key(ex, k, path, err);
     }
-    v = json_object_get(ex, kind);
-    if (strcmp(kind, "status") == 0)
-        return check_status(v, path, err);
-    if (strcmp(kind, "any") == 0 || strcmp(kind, "all") == 0) {
-        if (json_array_size(v) == 0) {
-            (void)path_key(path, kind);
-            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a non-empty array of expectations");
-        }
-        return check_sub_list(v, kind, false, path, err);
+    return AF_OK;
+}
+
+/* redirect_check: the value of a "redirect" expectation. */
+static af_rc redirect_check(const json_t *v, struct af_buf *path, struct af_err *err)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(s, "client") == 0 || strcmp(s, "not_client") == 0 || strcmp(s, "none") == 0 ||
+            strcmp(s, "any") == 0)
+            return AF_OK;
+    } else if (json_is_object(v) && json_object_size(v) == 1 &&
+               (json_is_string(json_object_get(v, "to")) ||
+                json_is_string(json_object_get(v, "not_to")))) {
+        const json_t *u = json_object_get(v, "to");
+        return af_tmpl_check(json_string_value(u ? u : json_object_get(v, "not_to")), err);
     }
-    if (strcmp(kind, "redirect") == 0) {
-        if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            if (strcmp(s, "client") == 0 || strcmp(s, "not_client") == 0 ||
-                strcmp(s, "none") == 0 || strcmp(s, "any") == 0)
-                return AF_OK;
-        } else if (json_is_object(v) && json_object_size(v) == 1 &&
-                   (json_is_string(json_object_get(v, "to")) ||
-                    json_is_string(json_object_get(v, "not_to")))) {
-            const json_t *u = json_object_get(v, "to");
-            return af_tmpl_check(json_string_value(u ? u : json_object_get(v, "not_to")), err);
+    (void)path_key(path, "redirect");
+    return AF_ERR_SET(err, AF_ERR_INVALID,
+                      "must be \"client\", \"not_client\", \"none\", \"any\", {\"to\": URL} "
+                      "or {\"not_to\": URL}");
+}
+
+/* jwt_check: the keys of a "jwt" expectation: selectors, booleans,
+ * templates, alg and the claims/header predicate lists. */
+static af_rc jwt_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+{
+    const char *k;
+    json_t *v;
+    af_rc rc;
+    const char *sk[] = {"jwt", "at_hash", "c_hash"};
+    size_t i;
+    for (i = 0; i < 3; i++) {
+        json_t *s = json_object_get(ex, sk[i]);
+        if (s == NULL)
+            continue;
+        if (!json_is_string(s)) {
+            (void)path_key(path, sk[i]);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a selector string");
         }
-        (void)path_key(path, "redirect");
-        return AF_ERR_SET(err, AF_ERR_INVALID,
-                          "must be \"client\", \"not_client\", \"none\", \"any\", {\"to\": URL} "
-                          "or {\"not_to\": URL}");
+        rc = af_sel_check(json_string_value(s), err);
+        if (rc != AF_OK) {
+            (void)path_key(path, sk[i]);
+            return rc;
+        }
     }
-    if (strcmp(kind, "jwt") == 0) {
-        const char *sk[] = {"jwt", "at_hash", "c_hash"};
-        size_t i;
-        for (i = 0; i < 3; i++) {
-            json_t *s = json_object_get(ex, sk[i]);
-            if (s == NULL)
-                continue;
-            if (!json_is_string(s)) {
-                (void)path_key(path, sk[i]);
-                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a selector string");
+    json_object_foreach((json_t *)ex, k, v)
+    {
+        if ((strcmp(k, "verify") == 0 || strcmp(k, "exp") == 0 || strcmp(k, "iat") == 0) &&
+            !json_is_boolean(v)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a boolean");
+        }
+        if ((strcmp(k, "typ") == 0 || strcmp(k, "iss") == 0 || strcmp(k, "aud") == 0 ||
+             strcmp(k, "nonce") == 0)) {
+            if (!json_is_string(v)) {
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
             }
-            rc = af_sel_check(json_string_value(s), err);
+            rc = af_tmpl_check(json_string_value(v), err);
             if (rc != AF_OK) {
-                (void)path_key(path, sk[i]);
+                (void)path_key(path, k);
                 return rc;
             }
         }
-        json_object_foreach((json_t *)ex, k, v)
-        {
-            if ((strcmp(k, "verify") == 0 || strcmp(k, "exp") == 0 || strcmp(k, "iat") == 0) &&
-                !json_is_boolean(v)) {
-                (void)path_key(path, k);
-                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a boolean");
-            }
-            if ((strcmp(k, "typ") == 0 || strcmp(k, "iss") == 0 || strcmp(k, "aud") == 0 ||
-                 strcmp(k, "nonce") == 0)) {
-                if (!json_is_string(v)) {
-                    (void)path_key(path, k);
-                    return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string");
-                }
-                rc = af_tmpl_check(json_string_value(v), err);
-                if (rc != AF_OK) {
-                    (void)path_key(path, k);
-                    return rc;
-                }
-            }
-            if (strcmp(k, "alg") == 0 && !json_is_string(v) && !json_is_array(v)) {
-                (void)path_key(path, k);
-                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string or a list of strings");
-            }
-            if (strcmp(k, "claims") == 0 || strcmp(k, "header") == 0) {
-                rc = check_sub_list(v, k, true, path, err);
-                if (rc != AF_OK)
-                    return rc;
-            }
+        if (strcmp(k, "alg") == 0 && !json_is_string(v) && !json_is_array(v)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string or a list of strings");
         }
-        return AF_OK;
+        if (strcmp(k, "claims") == 0 || strcmp(k, "header") == 0) {
+            rc = check_sub_list(v, k, true, path, err);
+            if (rc != AF_OK)
+                return rc;
+        }
     }
-    /* that / shorthands */
+    return AF_OK;
+}
+
+/* selector_check: the value of a "that" or shorthand expectation (kind):
+ * a selector, a template of one, or true for "body". */
+static af_rc selector_check(const char *kind, const json_t *v, struct af_buf *path,
+                            struct af_err *err)
+{
+    af_rc rc;
     if (strcmp(kind, "body") == 0) {
         if (!json_is_true(v)) {
             (void)path_key(path, kind);
@@ -536,6 +554,42 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
             return rc;
         }
     }
+    return AF_OK;
+}
+
+af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+{
+    const char *kind;
+    const json_t *v;
+    af_rc rc;
+
+    if (!json_is_object(ex))
+        return AF_ERR_SET(err, AF_ERR_INVALID, "an expectation must be an object, not %s",
+                          af_json_type_name(ex));
+    rc = expect_kind(ex, &kind, err);
+    if (rc != AF_OK)
+        return rc;
+    /* Keys allowed for this kind, then the kind's own value. */
+    rc = expect_keys_check(ex, kind, path, err);
+    if (rc != AF_OK)
+        return rc;
+    v = json_object_get(ex, kind);
+    if (strcmp(kind, "status") == 0)
+        return check_status(v, path, err);
+    if (strcmp(kind, "any") == 0 || strcmp(kind, "all") == 0) {
+        if (json_array_size(v) == 0) {
+            (void)path_key(path, kind);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a non-empty array of expectations");
+        }
+        return check_sub_list(v, kind, false, path, err);
+    }
+    if (strcmp(kind, "redirect") == 0)
+        return redirect_check(v, path, err);
+    if (strcmp(kind, "jwt") == 0)
+        return jwt_check(ex, path, err);
+    rc = selector_check(kind, v, path, err);
+    if (rc != AF_OK)
+        return rc;
     return af_expect_preds_check(ex, true, path, err);
 }
 
@@ -634,7 +688,7 @@ static bool format_ok(const char *fmt, const char *s)
 static bool what_is_secret(const char *what)
 {
     const char *dot = strrchr(what, '.');
-    return af_secret_name(dot ? dot + 1 : what);
+    return af_proto_is_secret_param(dot ? dot + 1 : what);
 }
 
 static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *what, bool show)
@@ -1256,69 +1310,6 @@ static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af
 
 /* ---- JWT ---- */
 
-void af_jwks_cache_clear(struct af_jwks_cache *c)
-{
-    json_decref(c->jwks);
-    free(c->error);
-    c->jwks = NULL;
-    c->error = NULL;
-    c->fetched = false;
-}
-
-static const json_t *jwks_get(struct af_jwks_cache *c, struct af_buf *msg)
-{
-    json_t *uri = NULL;
-    bool lit;
-    struct af_err e;
-    struct af_hop hop;
-    struct af_http_req req;
-
-    if (c->fetched) {
-        if (c->jwks == NULL)
-            af_msg_add(msg, c->error ? c->error : "no JWKS");
-        return c->jwks;
-    }
-    c->fetched = true;
-    af_err_clear(&e);
-    af_hop_init(&hop);
-    memset(&req, 0, sizeof(req));
-    af_params_init(&req.headers, 4);
-    if (af_var_get(c->sc, "meta." AF_MD_JWKS_URI, &uri, &lit, &e) != AF_OK ||
-        !json_is_string(uri)) {
-        c->error = strdup("the target has no jwks_uri");
-        goto out;
-    }
-    req.method = "GET";
-    req.url = json_string_value(uri);
-    if (af_params_add(&req.headers, AF_HDR_ACCEPT, AF_CT_JSON) != AF_OK ||
-        af_http_send(c->http, &req, &hop) != AF_OK) {
-        c->error = strdup("cannot fetch the JWKS: out of memory");
-        goto out;
-    }
-    c->requests++;
-    if (hop.status != 200) {
-        if (asprintf(&c->error, "the JWKS at %s answered %s%ld%s", req.url,
-                     hop.transport_error ? "" : "status ", hop.status,
-                     hop.transport_error ? hop.transport_error : "") < 0)
-            c->error = NULL;
-        goto out;
-    }
-    c->jwks = json_incref((json_t *)af_hop_json(&hop));
-    if (!json_is_array(json_object_get(c->jwks, AF_JWKS_KEYS))) {
-        json_decref(c->jwks);
-        c->jwks = NULL;
-        if (asprintf(&c->error, "the JWKS at %s is not {\"keys\": [...]}", req.url) < 0)
-            c->error = NULL;
-    }
-out:
-    json_decref(uri);
-    af_hop_clear(&hop);
-    af_params_free(&req.headers);
-    if (c->jwks == NULL)
-        af_msg_add(msg, c->error ? c->error : "no JWKS");
-    return c->jwks;
-}
-
 static bool typ_equal(const char *got, const char *want)
 {
     if (strncasecmp(got, "application/", 12) == 0)
@@ -1356,6 +1347,218 @@ static af_ex_result jwt_claim_eq(struct af_scope *sc, const json_t *claims, cons
     return r;
 }
 
+/* jwt_alg: the "alg" expectation x (a name or a list of names) against
+ * the header's alg. */
+static af_ex_result jwt_alg(const char *what, const json_t *x, const char *algs, struct af_buf *msg)
+{
+    bool ok = json_is_string(x) ? strcmp(json_string_value(x), algs) == 0 : false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_is_array(x) ? x : NULL, i, m) ok =
+        ok || (json_is_string(m) && strcmp(json_string_value(m), algs) == 0);
+    if (ok)
+        return AF_EX_PASS;
+    af_buf_reset(msg);
+    af_msg_addf(msg, "%s: alg: expected ", what);
+    (void)add_json(msg, x);
+    af_msg_addf(msg, ", got \"%s\"", algs);
+    return AF_EX_FAIL;
+}
+
+/* jwt_signature: the signature verifies with the target's key for the
+ * header's kid and alg (the keys come from the runner, sv->jwks). */
+static af_ex_result jwt_signature(const struct af_step_view *sv, const char *what,
+                                  const struct af_jws *jws, af_alg alg, const char *algs,
+                                  struct af_buf *msg)
+{
+    const char *kid = json_string_value(json_object_get(af_jws_header(jws), AF_H_KID));
+    const json_t *jwks;
+    struct af_key *key = NULL;
+    struct af_err e;
+    af_ex_result r = AF_EX_FAIL;
+
+    af_buf_reset(msg);
+    if (alg == AF_ALG_NONE || alg == AF_ALG_UNKNOWN) {
+        af_msg_addf(msg, "%s: signature: expected one that verifies, got alg \"%s\"", what, algs);
+        return AF_EX_FAIL;
+    }
+    jwks = sv->jwks != NULL ? sv->jwks(sv->jwks_ud, msg) : NULL;
+    if (jwks == NULL && sv->jwks == NULL)
+        af_msg_add(msg, "no JWKS");
+    if (jwks == NULL) {
+        char *why = af_buf_detach(msg);
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: signature: cannot verify: %s", what, why ? why : "");
+        free(why);
+        return AF_EX_FAIL;
+    }
+    af_err_clear(&e);
+    if (af_jwks_find(jwks, kid, algs, &key, &e) != AF_OK) {
+        af_msg_addf(msg,
+                    "%s: signature: expected a key in the target's JWKS for kid %s%s%s "
+                    "and alg %s, got none (%s)",
+                    what, kid ? "\"" : "", kid ? kid : "(none)", kid ? "\"" : "", algs, e.msg);
+        goto out;
+    }
+    af_err_clear(&e);
+    if (af_jws_verify(jws, key, &e) != AF_OK) {
+        af_msg_addf(msg,
+                    "%s: signature: expected it to verify with the target's key %s, "
+                    "got a failure (%s)",
+                    what, af_key_kid(key), e.msg);
+        goto out;
+    }
+    r = AF_EX_PASS;
+out:
+    af_key_free(key);
+    return r;
+}
+
+/* jwt_typ: the header's typ is the expected one (x, a template), with or
+ * without an "application/" prefix on either side. */
+static af_ex_result jwt_typ(const struct af_step_view *sv, const char *what, const json_t *x,
+                            const json_t *hdr, struct af_buf *msg)
+{
+    json_t *ev = NULL;
+    const char *got = json_string_value(json_object_get(hdr, AF_H_TYP));
+    af_ex_result r = expand_expected(sv->sc, x, &ev, msg);
+    if (r != AF_EX_PASS)
+        return r;
+    if (got == NULL || !typ_equal(got, json_string_value(ev))) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: typ: expected \"%s\", got %s%s%s", what, json_string_value(ev),
+                    got ? "\"" : "", got ? got : "absent", got ? "\"" : "");
+        r = AF_EX_FAIL;
+    }
+    json_decref(ev);
+    return r;
+}
+
+/* jwt_times: "exp": true wants a time in the future, "iat": true one not
+ * after now + 60 s. */
+static af_ex_result jwt_times(const char *what, const json_t *ex, const json_t *claims,
+                              struct af_buf *msg)
+{
+    if (json_is_true(json_object_get(ex, "exp"))) {
+        const json_t *c = json_object_get(claims, AF_C_EXP);
+        if (!json_is_number(c) || json_number_value(c) <= (double)af_now()) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: exp: expected a time in the future (now %lld), got ", what,
+                        (long long)af_now());
+            (void)add_json(msg, c);
+            return AF_EX_FAIL;
+        }
+    }
+    if (json_is_true(json_object_get(ex, "iat"))) {
+        const json_t *c = json_object_get(claims, AF_C_IAT);
+        if (!json_is_number(c) || json_number_value(c) > (double)af_now() + 60) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: iat: expected a time not after now + 60 s (%lld), got ", what,
+                        (long long)af_now() + 60);
+            (void)add_json(msg, c);
+            return AF_EX_FAIL;
+        }
+    }
+    return AF_EX_PASS;
+}
+
+/* jwt_hashes: at_hash and c_hash (OIDC Core §3.3.2.11) match the left
+ * half of the hash, under alg, of the values the selectors name. */
+static af_ex_result jwt_hashes(const struct af_sel_ctx *cx, const char *what, const json_t *ex,
+                               const json_t *claims, af_alg alg, struct af_buf *msg)
+{
+    static const char *const hk[] = {AF_C_AT_HASH, AF_C_C_HASH}; /* also the suite keys */
+    af_ex_result r = AF_EX_PASS;
+    size_t i;
+    for (i = 0; i < 2 && r == AF_EX_PASS; i++) {
+        struct af_sv hv;
+        struct af_err e;
+        char *want = NULL;
+        const char *got;
+        const json_t *x = json_object_get(ex, hk[i]);
+        if (x == NULL)
+            continue;
+        memset(&hv, 0, sizeof(hv));
+        af_err_clear(&e);
+        if (af_sel_eval(cx, json_string_value(x), &hv, &e) != AF_OK || hv.kind != AF_SV_VALUE ||
+            !json_is_string(hv.json)) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: %s: the value to hash (%s) is absent", what, hk[i],
+                        json_string_value(x));
+            af_sv_clear(&hv);
+            return AF_EX_FAIL;
+        }
+        got = json_string_value(json_object_get(claims, hk[i]));
+        if (af_oidc_half_hash(alg, json_string_value(hv.json), &want) != AF_OK || got == NULL ||
+            strcmp(got, want) != 0) {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "%s: %s: expected \"%s\", got %s%s%s", what, hk[i], want ? want : "?",
+                        got ? "\"" : "", got ? got : "absent", got ? "\"" : "");
+            r = AF_EX_FAIL;
+        }
+        free(want);
+        af_sv_clear(&hv);
+    }
+    return r;
+}
+
+/* jwt_preds: the "claims" and "header" lists, generic predicates on a
+ * member ("that") of the payload or the header. */
+static af_ex_result jwt_preds(const struct af_step_view *sv, const char *what, const json_t *ex,
+                              const json_t *claims, const json_t *hdr, struct af_buf *msg)
+{
+    static const char *const lk[] = {"claims", "header"};
+    af_ex_result r;
+    size_t li, i;
+    json_t *m;
+    for (li = 0; li < 2; li++) {
+        const json_t *obj = li == 0 ? claims : hdr;
+        json_array_foreach(json_object_get(ex, lk[li]), i, m)
+        {
+            const char *that = json_string_value(json_object_get(m, "that"));
+            struct af_sv cv;
+            char w[200];
+            memset(&cv, 0, sizeof(cv));
+            cv.json = af_json_path(obj, that);
+            cv.kind = cv.json ? AF_SV_VALUE : AF_SV_ABSENT;
+            snprintf(w, sizeof(w), "%s: %s%s", what, li ? "header." : "", that);
+            r = af_expect_preds(sv->sc, m, &cv, w, sv->show_secrets, msg);
+            if (r != AF_EX_PASS)
+                return r;
+        }
+    }
+    return AF_EX_PASS;
+}
+
+/* jwt_claims_checks: everything asked of a parsed JWT after its alg and
+ * signature: typ, iss/aud/nonce, exp/iat, the hashes, the predicates. */
+static af_ex_result jwt_claims_checks(const struct af_step_view *sv, const struct af_sel_ctx *cx,
+                                      const char *what, const json_t *ex, const json_t *claims,
+                                      const json_t *hdr, af_alg alg, struct af_buf *msg)
+{
+    static const char *const eqk[] = {AF_C_ISS, AF_C_AUD, AF_C_NONCE};
+    const json_t *x = json_object_get(ex, "typ");
+    af_ex_result r = AF_EX_PASS;
+    size_t i;
+
+    if (x != NULL)
+        r = jwt_typ(sv, what, x, hdr, msg);
+    for (i = 0; i < 3 && r == AF_EX_PASS; i++) {
+        x = json_object_get(ex, eqk[i]);
+        if (x != NULL)
+            r = jwt_claim_eq(sv->sc, claims, eqk[i], x, what, sv->show_secrets, i == 1, msg);
+    }
+    if (r == AF_EX_PASS)
+        r = jwt_times(what, ex, claims, msg);
+    if (r == AF_EX_PASS)
+        r = jwt_hashes(cx, what, ex, claims, alg, msg);
+    if (r == AF_EX_PASS)
+        r = jwt_preds(sv, what, ex, claims, hdr, msg);
+    return r;
+}
+
+/* eval_jwt: a "jwt" expectation: the value the selector names parses as a
+ * JWT whose alg, signature, header and claims are as expected. */
 static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_ctx *cx,
                              const json_t *ex, struct af_buf *msg)
 {
@@ -1363,13 +1566,10 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
     struct af_sv v;
     struct af_err e;
     struct af_jws *jws = NULL;
-    struct af_key *key = NULL;
-    const json_t *claims, *hdr, *x;
+    const json_t *claims, *x;
     af_ex_result r = AF_EX_PASS;
     af_alg alg = AF_ALG_UNKNOWN;
     const char *algs;
-    size_t i;
-    json_t *m;
 
     af_err_clear(&e);
     memset(&v, 0, sizeof(v));
@@ -1389,7 +1589,6 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
         r = AF_EX_FAIL;
         goto out;
     }
-    hdr = af_jws_header(jws);
     claims = af_jws_claims(jws);
     algs = af_jws_alg_str(jws);
     if (af_alg_parse(algs, &alg) != AF_OK)
@@ -1401,164 +1600,13 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
         goto out;
     }
     x = json_object_get(ex, "alg");
-    if (x != NULL) {
-        bool ok = json_is_string(x) ? strcmp(json_string_value(x), algs) == 0 : false;
-        json_array_foreach(json_is_array(x) ? x : NULL, i, m) ok =
-            ok || (json_is_string(m) && strcmp(json_string_value(m), algs) == 0);
-        if (!ok) {
-            af_buf_reset(msg);
-            af_msg_addf(msg, "%s: alg: expected ", what);
-            (void)add_json(msg, x);
-            af_msg_addf(msg, ", got \"%s\"", algs);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-    }
-    if (!json_is_false(json_object_get(ex, "verify"))) {
-        const json_t *jwks;
-        const char *kid = json_string_value(json_object_get(hdr, AF_H_KID));
-        af_buf_reset(msg);
-        if (alg == AF_ALG_NONE || alg == AF_ALG_UNKNOWN) {
-            af_msg_addf(msg, "%s: signature: expected one that verifies, got alg \"%s\"", what,
-                        algs);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-        jwks = jwks_get(sv->jwks, msg);
-        if (jwks == NULL) {
-            char *why = af_buf_detach(msg);
-            af_buf_reset(msg);
-            af_msg_addf(msg, "%s: signature: cannot verify: %s", what, why ? why : "");
-            free(why);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-        af_err_clear(&e);
-        if (af_jwks_find(jwks, kid, algs, &key, &e) != AF_OK) {
-            af_msg_addf(msg,
-                        "%s: signature: expected a key in the target's JWKS for kid %s%s%s "
-                        "and alg %s, got none (%s)",
-                        what, kid ? "\"" : "", kid ? kid : "(none)", kid ? "\"" : "", algs, e.msg);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-        af_err_clear(&e);
-        if (af_jws_verify(jws, key, &e) != AF_OK) {
-            af_msg_addf(msg,
-                        "%s: signature: expected it to verify with the target's key %s, "
-                        "got a failure (%s)",
-                        what, af_key_kid(key), e.msg);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-    }
-    x = json_object_get(ex, "typ");
-    if (x != NULL) {
-        json_t *ev = NULL;
-        const char *got = json_string_value(json_object_get(hdr, AF_H_TYP));
-        r = expand_expected(sv->sc, x, &ev, msg);
-        if (r != AF_EX_PASS)
-            goto out;
-        if (got == NULL || !typ_equal(got, json_string_value(ev))) {
-            af_buf_reset(msg);
-            af_msg_addf(msg, "%s: typ: expected \"%s\", got %s%s%s", what, json_string_value(ev),
-                        got ? "\"" : "", got ? got : "absent", got ? "\"" : "");
-            r = AF_EX_FAIL;
-        }
-        json_decref(ev);
-        if (r != AF_EX_PASS)
-            goto out;
-    }
-    {
-        static const char *const eqk[] = {AF_C_ISS, AF_C_AUD, AF_C_NONCE};
-        for (i = 0; i < 3; i++) {
-            x = json_object_get(ex, eqk[i]);
-            if (x == NULL)
-                continue;
-            r = jwt_claim_eq(sv->sc, claims, eqk[i], x, what, sv->show_secrets, i == 1, msg);
-            if (r != AF_EX_PASS)
-                goto out;
-        }
-    }
-    if (json_is_true(json_object_get(ex, "exp"))) {
-        const json_t *c = json_object_get(claims, AF_C_EXP);
-        if (!json_is_number(c) || json_number_value(c) <= (double)af_now()) {
-            af_buf_reset(msg);
-            af_msg_addf(msg, "%s: exp: expected a time in the future (now %lld), got ", what,
-                        (long long)af_now());
-            (void)add_json(msg, c);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-    }
-    if (json_is_true(json_object_get(ex, "iat"))) {
-        const json_t *c = json_object_get(claims, AF_C_IAT);
-        if (!json_is_number(c) || json_number_value(c) > (double)af_now() + 60) {
-            af_buf_reset(msg);
-            af_msg_addf(msg, "%s: iat: expected a time not after now + 60 s (%lld), got ", what,
-                        (long long)af_now() + 60);
-            (void)add_json(msg, c);
-            r = AF_EX_FAIL;
-            goto out;
-        }
-    }
-    {
-        static const char *const hk[] = {AF_C_AT_HASH, AF_C_C_HASH}; /* also the suite keys */
-        for (i = 0; i < 2; i++) {
-            struct af_sv hv;
-            char *want = NULL;
-            const char *got;
-            x = json_object_get(ex, hk[i]);
-            if (x == NULL)
-                continue;
-            memset(&hv, 0, sizeof(hv));
-            af_err_clear(&e);
-            if (af_sel_eval(cx, json_string_value(x), &hv, &e) != AF_OK || hv.kind != AF_SV_VALUE ||
-                !json_is_string(hv.json)) {
-                af_buf_reset(msg);
-                af_msg_addf(msg, "%s: %s: the value to hash (%s) is absent", what, hk[i],
-                            json_string_value(x));
-                af_sv_clear(&hv);
-                r = AF_EX_FAIL;
-                goto out;
-            }
-            got = json_string_value(json_object_get(claims, hk[i]));
-            if (af_oidc_half_hash(alg, json_string_value(hv.json), &want) != AF_OK || got == NULL ||
-                strcmp(got, want) != 0) {
-                af_buf_reset(msg);
-                af_msg_addf(msg, "%s: %s: expected \"%s\", got %s%s%s", what, hk[i],
-                            want ? want : "?", got ? "\"" : "", got ? got : "absent",
-                            got ? "\"" : "");
-                r = AF_EX_FAIL;
-            }
-            free(want);
-            af_sv_clear(&hv);
-            if (r != AF_EX_PASS)
-                goto out;
-        }
-    }
-    {
-        static const char *const lk[] = {"claims", "header"};
-        size_t li;
-        for (li = 0; li < 2; li++) {
-            const json_t *obj = li == 0 ? claims : hdr;
-            json_array_foreach(json_object_get(ex, lk[li]), i, m)
-            {
-                const char *that = json_string_value(json_object_get(m, "that"));
-                struct af_sv cv;
-                char w[200];
-                memset(&cv, 0, sizeof(cv));
-                cv.json = af_json_path(obj, that);
-                cv.kind = cv.json ? AF_SV_VALUE : AF_SV_ABSENT;
-                snprintf(w, sizeof(w), "%s: %s%s", what, li ? "header." : "", that);
-                r = af_expect_preds(sv->sc, m, &cv, w, sv->show_secrets, msg);
-                if (r != AF_EX_PASS)
-                    goto out;
-            }
-        }
-    }
+    if (x != NULL)
+        r = jwt_alg(what, x, algs, msg);
+    if (r == AF_EX_PASS && !json_is_false(json_object_get(ex, "verify")))
+        r = jwt_signature(sv, what, jws, alg, algs, msg);
+    if (r == AF_EX_PASS)
+        r = jwt_claims_checks(sv, cx, what, ex, claims, af_jws_header(jws), alg, msg);
 out:
-    af_key_free(key);
     af_jws_free(jws);
     af_sv_clear(&v);
     return r;
@@ -1583,13 +1631,20 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     cx.sc = sv->sc;
     cx.nhops = sv->nhops;
 
-    if ((v = json_object_get(ex, "status")) != NULL)
+    v = json_object_get(ex, "status");
+
+    if (v != NULL)
         return eval_status(sv, cx.hop, v, msg);
-    if ((v = json_object_get(ex, "redirect")) != NULL)
+    v = json_object_get(ex, "redirect");
+    if (v != NULL)
         return eval_redirect(sv, cx.hop, v, msg);
-    if ((v = json_object_get(ex, "jwt")) != NULL)
+    v = json_object_get(ex, "jwt");
+    if (v != NULL)
         return eval_jwt(sv, &cx, ex, msg);
-    if ((v = json_object_get(ex, "any")) != NULL || (v = json_object_get(ex, "all")) != NULL) {
+    v = json_object_get(ex, "any");
+    if (v == NULL)
+        v = json_object_get(ex, "all");
+    if (v != NULL) {
         bool any = json_object_get(ex, "any") != NULL;
         struct af_buf sub, acc;
         json_t *m;

@@ -25,6 +25,7 @@
 #include "authflow/probe.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
+#include "probe/jsonutil.h"
 
 /* Caps. */
 #define AF_PROBE_MAX_BODY_DEFAULT (1024 * 1024) /* response body bytes */
@@ -53,26 +54,6 @@ struct af_target {
     char *dir;    /* the profile's folder, for relative file names (owned) */
     json_t *root; /* owned reference: the profile as written */
 };
-
-/* af_json_type_name: "string", "integer", ... for messages. Static. */
-const char *af_json_type_name(const json_t *v);
-
-/* JSON type masks of the loaders' key tables (suite.c, expect.c); the
- * checks on them live in select.c with af_json_type_name. */
-enum {
-    TS = 1,  /* string */
-    TI = 2,  /* integer */
-    TN = 4,  /* number (integer or real) */
-    TB = 8,  /* boolean */
-    TO = 16, /* object */
-    TA = 32, /* array */
-    TZ = 64, /* null */
-    TANY = 127
-};
-
-/* af_json_type_ok: v's type is among the mask types (an integer is also a
- * TN number). */
-bool af_json_type_ok(const json_t *v, unsigned types);
 
 /* ---- HTML forms and links (html.c) ----
  * A tolerant scanner, hand-written because no HTML parser is among the
@@ -325,10 +306,6 @@ af_rc af_sel_eval(const struct af_sel_ctx *cx, const char *sel, struct af_sv *ou
                   struct af_err *err) AF_WARN_UNUSED;
 void af_sv_clear(struct af_sv *v);
 
-/* af_json_path: walk v along a dotted path with [N] (borrowed result; NULL
- * when absent). An empty path is v itself. */
-json_t *af_json_path(const json_t *v, const char *path);
-
 /* af_sv_text: a short printable form of a value for messages (strings
  * quoted, cut at 120 characters). Caller frees. */
 char *af_sv_text(const struct af_sv *v);
@@ -342,13 +319,20 @@ typedef enum {
     AF_EX_ERROR, /* msg: why it cannot be evaluated */
 } af_ex_result;
 
+/* af_jwks_fn: the target's JWKS for verifying signatures, supplied by the
+ * runner, which fetches it when first asked and keeps it for the run (the
+ * evaluator does no network I/O). Borrowed, valid for the run; NULL when
+ * there is none, with the reason appended to msg. */
+typedef const json_t *(*af_jwks_fn)(void *ud, struct af_buf *msg);
+
 struct af_step_view {
     struct af_hop *hops; /* the step's hops, in order */
     size_t nhops;
     struct af_http *http;
     struct af_scope *sc;
     const char *client_uri; /* where the client's redirect goes; NULL unknown */
-    struct af_jwks_cache *jwks;
+    af_jwks_fn jwks;        /* NULL: no keys to verify with */
+    void *jwks_ud;          /* jwks's first argument */
     bool show_secrets;
 };
 
@@ -388,17 +372,6 @@ af_rc af_on_check(const json_t *on, struct af_err *err) AF_WARN_UNUSED;
  * hop; *n is 0 when the named hop did not happen. idx has room for nhops. */
 void af_hop_pick(const struct af_step_view *sv, const json_t *on, size_t *idx, size_t *n);
 
-/* The JWKS of the target, fetched on first use and kept for the run. */
-struct af_jwks_cache {
-    struct af_http *http;
-    struct af_scope *sc; /* to read meta.jwks_uri */
-    bool fetched;
-    json_t *jwks;      /* owned reference; NULL when the fetch failed */
-    char *error;       /* owned: why it failed */
-    unsigned requests; /* requests made (counted into the check) */
-};
-void af_jwks_cache_clear(struct af_jwks_cache *c);
-
 /* ---- messages, redaction and trace (trace.c) ---- */
 
 /* Best-effort appends for messages and key paths: a message cut short by
@@ -409,9 +382,6 @@ void af_msg_addn(struct af_buf *b, const char *s, size_t n);
 void af_msg_addc(struct af_buf *b, char c);
 void af_msg_addf(struct af_buf *b, const char *fmt, ...) AF_PRINTF(2, 3);
 void af_msg_redact(struct af_buf *b, const char *value);
-
-/* af_secret_name: a parameter, JSON key or header whose value is a secret. */
-bool af_secret_name(const char *name);
 
 /* af_redact_value: append a redacted form of a secret value: its first four
  * characters and its length. */

@@ -10,48 +10,6 @@
 
 #include "probe/probe_int.h"
 
-const char *af_json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
-bool af_json_type_ok(const json_t *v, unsigned types)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return types & TS;
-    case JSON_INTEGER:
-        return types & (TI | TN);
-    case JSON_REAL:
-        return types & TN;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return types & TB;
-    case JSON_OBJECT:
-        return types & TO;
-    case JSON_ARRAY:
-        return types & TA;
-    default:
-        return types & TZ;
-    }
-}
-
 const struct af_params *af_hop_params(struct af_hop *hop, const char **why)
 {
     size_t i, nf;

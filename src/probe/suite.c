@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cfg/cfg_int.h"
+#include "authflow/jsonpos.h"
 #include "probe/probe_int.h"
 
 struct vctx {
@@ -97,29 +97,6 @@ static const char *type_word(unsigned t)
     }
 }
 
-/* edit distance, for "did you mean" (short keys only). */
-static size_t lev(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), i, j, prev[40], cur[40];
-    if (la >= 39 || lb >= 39)
-        return 99;
-    for (j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (j = 1; j <= lb; j++) {
-            size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            if (prev[j] + 1 < c)
-                c = prev[j] + 1;
-            if (cur[j - 1] + 1 < c)
-                c = cur[j - 1] + 1;
-            cur[j] = c;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 static af_rc path_push(struct af_buf *path, const char *key, size_t *mark)
 {
     *mark = path->len;
@@ -161,7 +138,7 @@ static af_rc check_obj(struct vctx *vc, const json_t *obj, const struct krule *r
             const char *best = NULL;
             size_t bd = 3;
             for (i = 0; i < nr; i++) {
-                size_t d = lev(k, rules[i].key);
+                size_t d = af_edit_distance(k, rules[i].key);
                 if (d < bd) {
                     bd = d;
                     best = rules[i].key;
@@ -926,7 +903,10 @@ static af_rc read_file(const char *path, char **out, size_t *len, struct af_err 
     if (f == NULL)
         return AF_ERR_SET(err, AF_ERR_IO, "%s: cannot open: %m", path);
     af_buf_init(&b, AF_SUITE_MAX_FILE);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         rc = af_buf_add(&b, chunk, n);
         if (rc != AF_OK)
             break;
@@ -1040,7 +1020,9 @@ static af_rc suite_load(const char *text, size_t len, const char *name, struct a
         goto out;
     }
     s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->name = strdup(name)) == NULL) {
+    if (s != NULL)
+        s->name = strdup(name);
+    if (s == NULL || s->name == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
@@ -1498,7 +1480,11 @@ static af_rc target_load(const char *text, size_t len, const char *name, const c
         goto out;
     }
     t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = strdup(name)) == NULL || (t->dir = strdup(dir)) == NULL) {
+    if (t != NULL) {
+        t->name = strdup(name);
+        t->dir = strdup(dir);
+    }
+    if (t == NULL || t->name == NULL || t->dir == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }

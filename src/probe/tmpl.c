@@ -165,32 +165,6 @@ bool af_var_name_valid(const char *name, const char **why)
     return true;
 }
 
-json_t *af_json_path(const json_t *v, const char *path)
-{
-    const char *p = path;
-    while (v != NULL && *p) {
-        if (*p == '.') {
-            p++;
-            continue;
-        }
-        if (*p == '[') {
-            char *end;
-            unsigned long idx = strtoul(p + 1, &end, 10);
-            if (end == p + 1 || *end != ']' || !json_is_array(v))
-                return NULL;
-            v = json_array_get(v, idx);
-            p = end + 1;
-        } else {
-            size_t n = strcspn(p, ".[");
-            if (!json_is_object(v))
-                return NULL;
-            v = json_object_getn(v, p, n);
-            p += n;
-        }
-    }
-    return (json_t *)v;
-}
-
 /* ---- generated values ---- */
 
 static af_rc fresh_get(struct af_scope *sc, const char *key, json_t **out)

@@ -2,7 +2,8 @@
  * trace.c - the --trace output (every exchange, hop by hop) and the
  * redaction of secrets in it and in failure messages.
  *
- * What counts as a secret is decided by name: credentials and tokens in
+ * What counts as a secret is decided by name (af_proto_is_secret_param,
+ * the list the server's ledger uses too): credentials and tokens in
  * parameters, JSON members and the Authorization/Cookie headers. A redacted
  * value keeps its first four characters and its length, enough to tell two
  * tokens apart while debugging without leaking them into CI logs.
@@ -54,38 +55,6 @@ void af_msg_redact(struct af_buf *b, const char *value)
         return;
 }
 
-static const char *const secret_names[] = {
-    AF_P_CLIENT_SECRET,
-    AF_P_PASSWORD,
-    AF_P_CODE_VERIFIER,
-    AF_P_ACCESS_TOKEN,
-    AF_P_REFRESH_TOKEN,
-    AF_P_ID_TOKEN,
-    AF_P_CODE,
-    AF_P_TOKEN,
-    AF_P_ID_TOKEN_HINT,
-    AF_HDR_AUTHORIZATION,
-    AF_HDR_COOKIE,
-    AF_HDR_SET_COOKIE,
-    /* not (yet) spoken by authflow, but secrets wherever they appear */
-    "client_assertion",
-    "assertion",
-    "secret",
-    "device_code",
-    "subject_token",
-    "actor_token",
-    "logout_token",
-};
-
-bool af_secret_name(const char *name)
-{
-    size_t i;
-    for (i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++)
-        if (strcasecmp(name, secret_names[i]) == 0)
-            return true;
-    return false;
-}
-
 af_rc af_redact_value(struct af_buf *out, const char *value)
 {
     size_t n = strlen(value);
@@ -109,7 +78,7 @@ static af_rc redact_params(struct af_buf *out, const char *s, size_t len)
         while (eq < end && s[eq] != '=')
             eq++;
         if (af_url_decode(s + i, eq - i, true, &name, NULL) == AF_OK && eq < end &&
-            af_secret_name(name)) {
+            af_proto_is_secret_param(name)) {
             char *val = NULL;
             rc = af_buf_add(out, s + i, eq - i + 1);
             if (rc == AF_OK && af_url_decode(s + eq + 1, end - eq - 1, true, &val, NULL) == AF_OK)
@@ -155,7 +124,7 @@ static void redact_json(json_t *v)
     if (json_is_object(v)) {
         json_object_foreach(v, k, m)
         {
-            if (json_is_string(m) && af_secret_name(k)) {
+            if (json_is_string(m) && af_proto_is_secret_param(k)) {
                 struct af_buf b;
                 af_buf_init(&b, 256);
                 if (af_redact_value(&b, json_string_value(m)) == AF_OK)
@@ -234,9 +203,12 @@ static void print_body(FILE *f, const char *pfx, const char *ctype, const struct
             text = af_buf_str(&b);
             len = b.len;
         }
-    } else if (!show && (j = json_loadb(text, len, JSON_DECODE_ANY, NULL)) != NULL) {
-        redact_json(j);
-        dump = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    } else if (!show) {
+        j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        if (j != NULL) {
+            redact_json(j);
+            dump = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        }
         if (dump != NULL) {
             text = dump;
             len = strlen(dump);

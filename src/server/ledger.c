@@ -97,31 +97,6 @@ void af_ledger_free(struct af_ledger *l)
 
 /* ---- redaction ---- */
 
-static const char *const secret_params[] = {
-    AF_P_CLIENT_SECRET,
-    AF_P_PASSWORD,
-    "client_assertion", /* RFC 7521 §4.2: a credential as good as a secret */
-    "assertion",        /* RFC 7521 §4.1: an assertion grant's credential */
-    "subject_token",    /* RFC 8693 §2.1: token exchange credentials */
-    "actor_token",
-    "device_code", /* RFC 8628 §3.4: redeemable like a code */
-    NULL,
-};
-
-static const char *const token_params[] = {
-    AF_P_CODE, AF_P_ACCESS_TOKEN, AF_P_REFRESH_TOKEN, AF_P_ID_TOKEN, AF_P_ID_TOKEN_HINT, AF_P_TOKEN,
-    NULL,
-};
-
-static bool in_list(const char *const *list, const char *name)
-{
-    for (size_t i = 0; list[i] != NULL; i++) {
-        if (strcmp(list[i], name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* utf8_cut: the length of s cut to at most max bytes without splitting a
  * character (s is valid UTF-8: the parser checked it). */
 static size_t utf8_cut(const char *s, size_t max)
@@ -139,14 +114,15 @@ char *af_ledger_redact(const char *name, const char *value)
     size_t len = strlen(value);
     char *out = NULL;
     int k;
+    af_secret_kind kind = af_proto_secret_kind(name);
 
-    if (in_list(secret_params, name))
+    if (kind == AF_SECRET_CREDENTIAL)
         k = asprintf(&out, "[redacted %zu chars]", len);
-    else if (strcmp(name, AF_P_CODE_VERIFIER) == 0)
+    else if (kind == AF_SECRET_VERIFIER)
         k = asprintf(&out, "[%zu chars]", len);
-    else if (in_list(token_params, name) && len > LEDGER_PREFIX)
+    else if (kind == AF_SECRET_TOKEN && len > LEDGER_PREFIX)
         k = asprintf(&out, "%.*s...(%zu chars)", (int)utf8_cut(value, LEDGER_PREFIX), value, len);
-    else if (in_list(token_params, name))
+    else if (kind == AF_SECRET_TOKEN)
         k = asprintf(&out, "[%zu chars]", len); /* too short to show a part of */
     else if (len > AF_LEDGER_VALUE_MAX)
         k = asprintf(&out, "%.*s...(%zu chars)", (int)utf8_cut(value, AF_LEDGER_VALUE_MAX), value,

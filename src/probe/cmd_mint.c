@@ -1,5 +1,5 @@
 /*
- * mint.c - `authprobe mint`: build a mint request from the command line,
+ * cmd_mint.c - `authprobe mint`: build a mint request from the command line,
  * POST it to authflowd's admin API (/admin/tokens) over the probe's HTTP
  * client, and print the token (docs/admin.md).
  *
@@ -182,8 +182,11 @@ static int parse_args(int argc, char **argv, struct mint_args *a)
     }
     optind = 0; /* GNU: restart the scan, whatever parsed argv before */
     opterr = 0; /* our own message names the subcommand */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    for (;;) {
         const char *member = NULL;
+        c = getopt_long(argc, argv, "h", opts, NULL);
+        if (c == -1)
+            break;
         switch (c) {
         case OPT_ADMIN:
             a->admin = optarg;

@@ -1,13 +1,14 @@
 /*
- * cfg_int.h - private to src/cfg: the source-position scanner of jsonpos.c.
+ * jsonpos.h - the source-position scanner of src/cfg/jsonpos.c, shared by
+ * the config loader (src/cfg) and the suite and profile loaders (src/probe).
  *
  * jansson gives a line and column only for syntax errors; a parsed json_t
  * keeps no source positions. So when the loader finds a value it does not
  * accept, it asks this scanner where that value sits in the original text,
  * by key path. Nothing here allocates.
  */
-#ifndef AUTHFLOW_CFG_INT_H
-#define AUTHFLOW_CFG_INT_H
+#ifndef AUTHFLOW_JSONPOS_H
+#define AUTHFLOW_JSONPOS_H
 
 #include <stdbool.h>
 #include <stddef.h>

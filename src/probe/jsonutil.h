@@ -1,0 +1,36 @@
+/*
+ * jsonutil.h - JSON helpers shared by the probe's modules (jsonutil.c).
+ * Private to src/probe/. Results are borrowed from the argument.
+ */
+#ifndef AUTHFLOW_PROBE_JSONUTIL_H
+#define AUTHFLOW_PROBE_JSONUTIL_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+/* af_json_type_name: v's type as a phrase for messages ("a string", "an
+ * integer", ...); a static string. */
+const char *af_json_type_name(const json_t *v);
+
+/* JSON type masks of the loaders' key tables (suite.c, expect.c). */
+enum {
+    TS = 1,  /* string */
+    TI = 2,  /* integer */
+    TN = 4,  /* number (integer or real) */
+    TB = 8,  /* boolean */
+    TO = 16, /* object */
+    TA = 32, /* array */
+    TZ = 64, /* null */
+    TANY = 127
+};
+
+/* af_json_type_ok: v's type is among the mask types (an integer is also a
+ * TN number). */
+bool af_json_type_ok(const json_t *v, unsigned types);
+
+/* af_json_path: walk v along a dotted path with [N] (borrowed result; NULL
+ * when absent). An empty path is v itself. */
+json_t *af_json_path(const json_t *v, const char *path);
+
+#endif

@@ -1,0 +1,353 @@
+/*
+ * prepare.c - what a run knows before its first check: the variables'
+ * root (profile, suite and --var variables, the admin API overlay) and
+ * the target's metadata from discovery (docs/suite-format.md §3).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authflow/proto.h"
+#include "probe/prepare.h"
+
+/* ---- the target's keys ---- */
+
+void af_run_jwks_clear(struct af_run *r)
+{
+    struct af_run_jwks *c = &r->jwks;
+    json_decref(c->jwks);
+    free(c->error);
+    c->jwks = NULL;
+    c->error = NULL;
+    c->fetched = false;
+}
+
+const json_t *af_run_jwks(void *ud, struct af_buf *msg)
+{
+    struct af_ck *ck = ud;
+    struct af_run_jwks *c = &ck->r->jwks;
+    json_t *uri = NULL;
+    bool lit;
+    struct af_err e;
+    struct af_hop hop;
+    struct af_http_req req;
+
+    if (c->fetched) {
+        if (c->jwks == NULL)
+            af_msg_add(msg, c->error ? c->error : "no JWKS");
+        return c->jwks;
+    }
+    c->fetched = true;
+    af_err_clear(&e);
+    af_hop_init(&hop);
+    memset(&req, 0, sizeof(req));
+    af_params_init(&req.headers, 4);
+    if (af_var_get(&ck->sc, "meta." AF_MD_JWKS_URI, &uri, &lit, &e) != AF_OK ||
+        !json_is_string(uri)) {
+        c->error = strdup("the target has no jwks_uri");
+        goto out;
+    }
+    req.method = "GET";
+    req.url = json_string_value(uri);
+    if (af_params_add(&req.headers, AF_HDR_ACCEPT, AF_CT_JSON) != AF_OK ||
+        af_http_send(ck->r->http, &req, &hop) != AF_OK) {
+        c->error = strdup("cannot fetch the JWKS: out of memory");
+        goto out;
+    }
+    ck->res->requests++;
+    if (hop.status != 200) {
+        if (asprintf(&c->error, "the JWKS at %s answered %s%ld%s", req.url,
+                     hop.transport_error ? "" : "status ", hop.status,
+                     hop.transport_error ? hop.transport_error : "") < 0)
+            c->error = NULL;
+        goto out;
+    }
+    c->jwks = json_incref((json_t *)af_hop_json(&hop));
+    if (!json_is_array(json_object_get(c->jwks, AF_JWKS_KEYS))) {
+        json_decref(c->jwks);
+        c->jwks = NULL;
+        if (asprintf(&c->error, "the JWKS at %s is not {\"keys\": [...]}", req.url) < 0)
+            c->error = NULL;
+    }
+out:
+    json_decref(uri);
+    af_hop_clear(&hop);
+    af_params_free(&req.headers);
+    if (c->jwks == NULL)
+        af_msg_add(msg, c->error ? c->error : "no JWKS");
+    return c->jwks;
+}
+
+/* ---- discovery ---- */
+
+static af_rc fetch_json(struct af_run *r, const char *url, json_t **out, char **why)
+{
+    struct af_http_req hr;
+    struct af_hop hop;
+    af_rc rc;
+    *out = NULL;
+    *why = NULL;
+    memset(&hr, 0, sizeof(hr));
+    af_params_init(&hr.headers, 4);
+    af_hop_init(&hop);
+    hr.method = "GET";
+    hr.url = url;
+    rc = af_params_add(&hr.headers, AF_HDR_ACCEPT, AF_CT_JSON);
+    if (rc == AF_OK)
+        rc = af_http_send(r->http, &hr, &hop);
+    if (rc != AF_OK)
+        goto out;
+    if (r->o->trace != NULL)
+        af_trace_hop(r->o->trace, "discovery", "metadata", 1, &hop, r->o->show_secrets);
+    if (hop.status == 0) {
+        rc = hop.unreachable ? AF_ERR_NET : AF_ERR_IO;
+        *why = strdup(hop.transport_error ? hop.transport_error : "no response");
+        goto out;
+    }
+    if (hop.status != 200 || !json_is_object(af_hop_json(&hop))) {
+        rc = AF_ERR_INVALID;
+        if (asprintf(why, "answered %ld%s", hop.status,
+                     hop.status == 200 ? " without a JSON object" : "") < 0)
+            *why = NULL;
+        goto out;
+    }
+    *out = json_incref(hop.json);
+out:
+    af_hop_clear(&hop);
+    af_params_free(&hr.headers);
+    return rc;
+}
+
+static af_rc discover(struct af_run *r, const char *issuer, json_t *meta, struct af_err *err)
+{
+    const json_t *disc = json_object_get(r->t->root, "discovery");
+    json_t *doc = NULL;
+    char *u1 = NULL, *u2 = NULL, *why = NULL, *why2 = NULL;
+    af_rc rc = AF_OK;
+    bool have_overlay = json_object_size(json_object_get(r->t->root, "metadata")) > 0;
+
+    if (json_is_false(disc))
+        return AF_OK;
+    if (json_is_string(disc)) {
+        struct af_scope sc;
+        struct af_err e;
+        af_err_clear(&e);
+        if (af_scope_init(&sc, r->root) != AF_OK)
+            return AF_ERR_NOMEM;
+        rc = af_tmpl_expand_str(&sc, json_string_value(disc), &u1, NULL, &e);
+        af_scope_clear(&sc);
+        if (rc != AF_OK || u1 == NULL) {
+            free(u1);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "%s: discovery: %s", r->t->name, e.msg);
+        }
+        rc = fetch_json(r, u1, &doc, &why);
+    } else {
+        const char *path = strstr(issuer, "://");
+        size_t origin = path ? (size_t)(strchr(path + 3, '/') ? strchr(path + 3, '/') - issuer
+                                                              : (long)strlen(issuer))
+                             : strlen(issuer);
+        const char *ipath = issuer + origin;
+        size_t plen = strlen(ipath);
+        while (plen > 0 && ipath[plen - 1] == '/')
+            plen--;
+        if (asprintf(&u1, "%.*s%.*s%s", (int)origin, issuer, (int)plen, ipath,
+                     AF_PATH_OIDC_DISCOVERY) < 0 ||
+            asprintf(&u2, "%.*s%s%.*s", (int)origin, issuer, AF_PATH_AS_METADATA, (int)plen,
+                     ipath) < 0)
+            return AF_ERR_NOMEM;
+        rc = fetch_json(r, u1, &doc, &why);
+        if (rc == AF_ERR_INVALID) {
+            /* RFC 8414 §3: the path is inserted after the host. */
+            rc = fetch_json(r, u2, &doc, &why2);
+            if (rc == AF_OK) {
+                free(u1);
+                u1 = u2;
+                u2 = NULL;
+            }
+        }
+    }
+    if (rc == AF_ERR_NOMEM)
+        goto out;
+    if (rc == AF_ERR_NET || rc == AF_ERR_IO) {
+        rc = AF_ERR_SET(err, AF_ERR_NET, "cannot reach %s: %s", u1, why ? why : "?");
+        goto out;
+    }
+    if (rc != AF_OK) {
+        if (have_overlay) {
+            rc = AF_OK; /* the profile's metadata stands in */
+            goto out;
+        }
+        if (u2 != NULL)
+            rc = AF_ERR_SET(err, AF_ERR_NET, "discovery failed: %s %s; %s %s", u1, why ? why : "",
+                            u2, why2 ? why2 : "");
+        else
+            rc = AF_ERR_SET(err, AF_ERR_NET, "discovery failed: %s %s", u1, why ? why : "");
+        goto out;
+    }
+    if (json_object_update(meta, doc) != 0)
+        rc = AF_ERR_NOMEM;
+out:
+    json_decref(doc);
+    free(u1);
+    free(u2);
+    free(why);
+    free(why2);
+    return rc;
+}
+
+/* admin_overlay: target.admin.url from --admin, else $AUTHFLOW_ADMIN_URL,
+ * else the profile; target.admin.secret from $AUTHFLOW_ADMIN_SECRET, else
+ * the profile. Either stays undefined when nothing gives it, and the checks
+ * that talk to the admin API are then skipped. */
+static af_rc admin_overlay(struct af_run *r, json_t *target, struct af_err *err)
+{
+    const char *url = r->o->admin_url, *secret = getenv(AF_ADMIN_ENV_SECRET);
+    json_t *admin = json_object_get(target, "admin");
+    if (url == NULL || *url == '\0')
+        url = getenv(AF_ADMIN_ENV_URL);
+    if ((url == NULL || *url == '\0') && (secret == NULL || *secret == '\0'))
+        return AF_OK;
+    if (admin == NULL) {
+        if (json_object_set_new(target, "admin", json_object()) != 0)
+            return AF_ERR_NOMEM;
+        admin = json_object_get(target, "admin");
+    }
+    if (url != NULL && *url != '\0') {
+        json_t *u = json_string(url);
+        if (u == NULL)
+            return AF_ERR_SET(err, AF_ERR_INVALID, "the admin URL is not UTF-8");
+        json_object_set_new(admin, "url", u);
+    }
+    if (secret != NULL && *secret != '\0') {
+        json_t *sj = json_string(secret);
+        if (sj == NULL)
+            return AF_ERR_SET(err, AF_ERR_INVALID, "%s is not UTF-8", AF_ADMIN_ENV_SECRET);
+        json_object_set_new(admin, "secret", sj);
+    }
+    return AF_OK;
+}
+
+/* build_root: {"target": profile (issuer overridden), "vars": suite vars <
+ * profile vars < --var, "meta": discovery < profile metadata (expanded)}. */
+static af_rc build_root(struct af_run *r, struct af_err *err)
+{
+    json_t *target = json_deep_copy(r->t->root);
+    json_t *vars = json_deep_copy(r->s->vars);
+    json_t *meta = json_object();
+    const json_t *pv = json_object_get(r->t->root, "vars");
+    af_rc rc = AF_OK;
+    size_t i;
+
+    r->root = json_object();
+    if (!target || !vars || !meta || !r->root) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    if (r->o->issuer != NULL)
+        json_object_set_new(target, "issuer", json_string(r->o->issuer));
+    rc = admin_overlay(r, target, err);
+    if (rc != AF_OK)
+        goto out;
+    if (pv != NULL)
+        json_object_update(vars, (json_t *)pv);
+    for (i = 0; r->o->vars != NULL && i < r->o->vars->n; i++) {
+        json_t *s = json_string(r->o->vars->v[i].value);
+        if (s == NULL) {
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: the value is not UTF-8",
+                            r->o->vars->v[i].name);
+            goto out;
+        }
+        json_object_set_new(vars, r->o->vars->v[i].name, s);
+    }
+    json_object_set(r->root, "target", target);
+    json_object_set(r->root, "vars", vars);
+    json_object_set(r->root, "meta", meta);
+out:
+    json_decref(target);
+    json_decref(vars);
+    json_decref(meta);
+    return rc;
+}
+
+af_rc af_run_prepare(struct af_run *r, struct af_err *err)
+{
+    struct af_scope sc;
+    struct af_err e;
+    char *issuer = NULL;
+    json_t *meta, *overlay = NULL;
+    af_rc rc;
+
+    rc = build_root(r, err);
+    if (rc != AF_OK)
+        return rc;
+    if (af_scope_init(&sc, r->root) != AF_OK)
+        return AF_ERR_NOMEM;
+    af_err_clear(&e);
+    rc = af_tmpl_expand_str(&sc, "{{target.issuer}}", &issuer, NULL, &e);
+    if (rc != AF_OK || issuer == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s: issuer: %s", r->t->name, e.msg);
+        goto out;
+    }
+    free(r->res->issuer);
+    r->res->issuer = strdup(issuer);
+    meta = json_object_get(r->root, "meta");
+    rc = discover(r, issuer, meta, err);
+    if (rc != AF_OK)
+        goto out;
+    if (json_object_get(r->t->root, "metadata") != NULL) {
+        rc = af_tmpl_expand_json(&sc, json_object_get(r->t->root, "metadata"), &overlay, &e);
+        if (rc != AF_OK) {
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s: metadata: %s", r->t->name, e.msg);
+            goto out;
+        }
+        json_object_update(meta, overlay);
+    }
+out:
+    json_decref(overlay);
+    free(issuer);
+    af_scope_clear(&sc);
+    return rc;
+}
+
+af_rc af_target_expand(const struct af_target *t, const struct af_params *vars, const char *tmpl,
+                       char **out, struct af_err *err)
+{
+    json_t *root = json_object(), *vj = json_object();
+    const json_t *pv = json_object_get(t->root, "vars");
+    struct af_scope sc;
+    bool om = false;
+    size_t i;
+    af_rc rc = AF_OK;
+
+    *out = NULL;
+    if (root == NULL || vj == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    if (pv != NULL)
+        json_object_update(vj, (json_t *)pv);
+    for (i = 0; vars != NULL && i < vars->n; i++) {
+        json_t *sv = json_string(vars->v[i].value);
+        if (sv == NULL) {
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: the value is not UTF-8",
+                            vars->v[i].name);
+            goto out;
+        }
+        json_object_set_new(vj, vars->v[i].name, sv);
+    }
+    if (json_object_set(root, "target", t->root) != 0 || json_object_set(root, "vars", vj) != 0) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    rc = af_scope_init(&sc, root);
+    if (rc != AF_OK)
+        goto out;
+    rc = af_tmpl_expand_str(&sc, tmpl, out, &om, err);
+    af_scope_clear(&sc);
+out:
+    json_decref(vj);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * run_int.h - what the runner's phases share: the run, one check in
+ * progress with its flows, and how a check records its verdict (run.c).
+ * The phases are preparation (prepare.c), the step runner (step.c),
+ * building requests (request.c) and following hops (hops.c). Private to
+ * src/probe/.
+ */
+#ifndef AUTHFLOW_PROBE_RUN_INT_H
+#define AUTHFLOW_PROBE_RUN_INT_H
+
+#include "probe/probe_int.h"
+
+/* The last response of one flow (owned), for a later form submit. */
+struct af_prev_hop {
+    char *flow;
+    struct af_hop hop;
+};
+
+/* The JWKS of the target, fetched when a check first needs it and kept
+ * for the run. */
+struct af_run_jwks {
+    bool fetched;
+    json_t *jwks; /* owned reference; NULL when the fetch failed */
+    char *error;  /* owned: why it failed */
+};
+
+/* One run of a suite against a target (af_probe_run). */
+struct af_run {
+    const struct af_suite *s;
+    const struct af_target *t;
+    const struct af_probe_opts *o;
+    struct af_http *http;
+    json_t *root;            /* {"target", "meta", "vars"} */
+    struct af_run_jwks jwks; /* the target's keys, fetched on first use (prepare.c) */
+    struct af_results *res;
+    long max_hops;
+};
+
+/* One check (or one foreach element of it) in progress. */
+struct af_ck {
+    struct af_run *r;
+    struct af_scope sc;
+    const char *id;
+    af_severity sev;
+    struct af_check_result *res;
+    bool stop;
+    struct af_prev_hop *prev;
+    size_t nprev;
+    char *flow;             /* the current flow name */
+    const char *label;      /* the foreach element ("orders, regular"); NULL without foreach */
+    int use_depth;          /* nested "use" steps, to stop a fixture that uses itself */
+    bool allow_unreachable; /* this step: a refused connection is an answer, not a failure */
+};
+
+/* af_ck_fail: record that step failed with msg (then "; why" and the spec
+ * clause when given, both may be NULL); a MUST failure fails the check, a
+ * SHOULD one warns. */
+void af_ck_fail(struct af_ck *c, const char *step, af_severity sev, const char *msg,
+                const char *spec, const char *why);
+
+/* af_ck_skip: skip the rest of the check, saying why (step may be NULL). */
+void af_ck_skip(struct af_ck *c, const char *step, const char *why);
+
+/* af_ck_error: the check cannot be evaluated (step NULL reads "setup");
+ * stops it. */
+void af_ck_error(struct af_ck *c, const char *step, const char *why);
+
+/* af_ck_var_problem: an undefined variable (rc AF_ERR_NOTFOUND) skips the
+ * check, anything else errors it, with e's message. */
+void af_ck_var_problem(struct af_ck *c, const char *step, af_rc rc, const struct af_err *e);
+
+/* af_ck_prev_get: the last response of the current flow, borrowed until
+ * the next af_ck_prev_put; NULL when the flow has none. */
+struct af_hop *af_ck_prev_get(struct af_ck *c);
+
+/* af_ck_prev_put: keep hop as the current flow's last response; hop is
+ * moved (and re-initialised), the previous one cleared. */
+void af_ck_prev_put(struct af_ck *c, struct af_hop *hop);
+
+#endif

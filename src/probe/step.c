@@ -1,0 +1,477 @@
+/*
+ * step.c - the step runner: conditions, set, use, sleep, the request and
+ * its hops, expectations and captures; and the fixtures a check needs
+ * (docs/suite-format.md §4, §8, §10).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "probe/hops.h"
+#include "probe/prepare.h"
+#include "probe/step.h"
+
+/* ---- conditions, set, captures ---- */
+
+/* af_step_conds: true when every condition holds; else *why explains. */
+af_ex_result af_step_conds(struct af_ck *c, const json_t *conds, struct af_buf *why)
+{
+    return af_conds_eval(&c->sc, conds, c->r->o->show_secrets, why);
+}
+
+/* af_step_set: expand and store. false when the check stopped. */
+bool af_step_set(struct af_ck *c, const json_t *set, const char *step)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)set, k, v)
+    {
+        char *s = NULL;
+        struct af_err e;
+        af_rc rc;
+        af_err_clear(&e);
+        rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &s, NULL, &e);
+        if (rc != AF_OK) {
+            af_ck_var_problem(c, step, rc, &e);
+            free(s);
+            return false;
+        }
+        if (s != NULL) {
+            json_t *js = json_stringn_nocheck(s, strlen(s));
+            rc = js ? af_scope_set(&c->sc, k, js) : AF_ERR_NOMEM;
+            json_decref(js);
+        }
+        free(s);
+        if (rc != AF_OK) {
+            af_ck_error(c, step, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view *sv,
+                        const char *prefix, const char *step, const char *spec)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cap, k, v)
+    {
+        const char *sel = json_is_string(v) ? json_string_value(v)
+                                            : json_string_value(json_object_get(v, "from"));
+        bool optional = json_is_true(json_object_get(v, "optional"));
+        const char *claim = json_string_value(json_object_get(v, "claim"));
+        const json_t *on = json_is_object(v) ? json_object_get(v, "on") : NULL;
+        size_t idx[AF_PROBE_MAX_HOPS + 1], n = 0; /* a step makes at most max_hops <= 50 */
+        struct af_sel_ctx cx;
+        struct af_sv val;
+        struct af_err e;
+        json_t *store = NULL;
+        char *name = NULL;
+        char msg[AF_ERR_MSG_MAX + 256];
+
+        memset(&val, 0, sizeof(val));
+        af_hop_pick(sv, on, idx, &n);
+        if (n == 0) {
+            if (!optional)
+                af_ck_skip(c, step, "the hop to capture from did not happen");
+            continue;
+        }
+        cx.hop = &sv->hops[idx[0]];
+        cx.http = sv->http;
+        cx.sc = sv->sc;
+        cx.nhops = sv->nhops;
+        af_err_clear(&e);
+        if (af_sel_eval(&cx, sel, &val, &e) != AF_OK) {
+            snprintf(msg, sizeof(msg), "capture %s: %s: %s", k, sel, e.msg);
+            af_ck_fail(c, step, AF_SEV_MUST, msg, spec, NULL);
+            continue;
+        }
+        if (val.kind == AF_SV_VALUE && claim != NULL) {
+            struct af_jws *jws = NULL;
+            const json_t *cl = NULL;
+            if (json_is_string(val.json) &&
+                af_jws_parse(json_string_value(val.json), &jws, NULL) == AF_OK)
+                cl = af_json_path(af_jws_claims(jws), claim);
+            store = cl ? json_incref((json_t *)cl) : NULL;
+            af_jws_free(jws);
+        } else if (val.kind == AF_SV_VALUE) {
+            store = json_incref(val.json);
+        }
+        af_sv_clear(&val);
+        if (store == NULL) {
+            if (!optional) {
+                snprintf(msg, sizeof(msg), "capture %s: %s%s%s is absent (expected a value)", k,
+                         sel, claim ? " claim " : "", claim ? claim : "");
+                af_ck_fail(c, step, AF_SEV_MUST, msg, spec, NULL);
+            }
+            continue;
+        }
+        if (prefix != NULL) {
+            if (asprintf(&name, "%s.%s", prefix, k) < 0)
+                name = NULL;
+        } else {
+            name = strdup(k);
+        }
+        if (name == NULL || af_scope_set(&c->sc, name, store) != AF_OK)
+            af_ck_error(c, step, "out of memory");
+        free(name);
+        json_decref(store);
+    }
+}
+
+/* ---- steps ---- */
+
+static af_severity ex_sev(struct af_ck *c, const json_t *ex)
+{
+    const char *s = json_string_value(json_object_get(ex, "severity"));
+    if (s != NULL)
+        return strcmp(s, "SHOULD") == 0 ? AF_SEV_SHOULD : AF_SEV_MUST;
+    return c->sev;
+}
+
+/* step_name: how messages name the step: "FIXTURE/NAME" or "step N". */
+static void step_name(char *buf, size_t cap, const json_t *step, size_t si, const char *fixture)
+{
+    const char *nm = json_string_value(json_object_get(step, "name"));
+    if (nm != NULL)
+        snprintf(buf, cap, "%s%s%s", fixture ? fixture : "", fixture ? "/" : "", nm);
+    else
+        snprintf(buf, cap, "%s%sstep %zu", fixture ? fixture : "", fixture ? "/" : "", si + 1);
+}
+
+/* step_applies: the step's "if" (false: the step is passed over), "when"
+ * (false: the check is skipped) and "set". false when the step does not
+ * run; the check's result says whether it stopped. */
+static bool step_applies(struct af_ck *c, const json_t *step, const char *stepname,
+                         struct af_buf *why)
+{
+    const json_t *v = json_object_get(step, "if");
+    af_ex_result r;
+    if (v != NULL) {
+        r = af_step_conds(c, v, why);
+        if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            return false;
+        }
+        if (r != AF_EX_PASS)
+            return false; /* this step does not apply; the check goes on */
+    }
+    v = json_object_get(step, "when");
+    if (v != NULL) {
+        r = af_step_conds(c, v, why);
+        if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            return false;
+        }
+        if (r != AF_EX_PASS) {
+            af_ck_skip(c, stepname, af_buf_str(why));
+            return false;
+        }
+    }
+    v = json_object_get(step, "set");
+    return v == NULL || af_step_set(c, v, stepname);
+}
+
+/* step_use_flow: make the step's flow ("main" when unnamed) current.
+ * false (the check errored) when it cannot. */
+static bool step_use_flow(struct af_ck *c, const json_t *step, const char *stepname)
+{
+    const char *flow = json_string_value(json_object_get(step, "flow"));
+    char *nf;
+    if (flow == NULL)
+        flow = "main";
+    if (strcmp(flow, c->flow) == 0)
+        return true;
+    nf = strdup(flow);
+    if (nf == NULL || af_http_use_flow(c->r->http, flow) != AF_OK) {
+        free(nf);
+        af_ck_error(c, stepname, "out of memory");
+        return false;
+    }
+    free(c->flow);
+    c->flow = nf;
+    return true;
+}
+
+/* step_use: a "use" step: another fixture's steps, here, in this flow (a
+ * sequence shared by several checks that must run after their own first
+ * steps). */
+static void step_use(struct af_ck *c, const json_t *use, const char *stepname, const char *prefix)
+{
+    json_t *one = json_pack("[O]", use);
+    if (one == NULL) {
+        af_ck_error(c, stepname, "out of memory");
+        return;
+    }
+    if (c->use_depth >= 16) {
+        af_ck_error(c, stepname, "\"use\" nests more than 16 deep (a fixture uses itself?)");
+    } else {
+        c->use_depth++;
+        af_step_run_needs(c, one, prefix, 0);
+        c->use_depth--;
+    }
+    json_decref(one);
+}
+
+/* step_sleep: a "sleep" step: a number of seconds, or a template that
+ * expands to one in 0..3600 (else the check errors or skips). */
+static void step_sleep(struct af_ck *c, const json_t *v, const char *stepname)
+{
+    double secs = json_number_value(v);
+    struct timespec ts;
+    if (json_is_string(v)) {
+        char *s = NULL, *end;
+        struct af_err e;
+        af_rc rc;
+        af_err_clear(&e);
+        rc = af_tmpl_expand_str(&c->sc, json_string_value(v), &s, NULL, &e);
+        if (rc != AF_OK) {
+            af_ck_var_problem(c, stepname, rc, &e);
+            free(s);
+            return;
+        }
+        secs = s ? strtod(s, &end) : -1;
+        if (s == NULL || *end != '\0' || secs < 0 || secs > 3600) {
+            af_ck_error(c, stepname, "sleep: not a number of seconds in 0..3600");
+            free(s);
+            return;
+        }
+        free(s);
+    }
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* step_hops_failed: true (with the failure recorded) when a hop got no
+ * answer or a server error the step does not allow; an unreachable hop
+ * in an allow_unreachable step is left to the expectations. */
+static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *stepname,
+                             const struct af_hops *hs)
+{
+    size_t i;
+    for (i = 0; i < hs->n; i++) {
+        const struct af_hop *h = &hs->v[i];
+        char m[1024];
+        if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
+            continue; /* judged by the expectations: status is 0 */
+        } else if (h->transport_error != NULL) {
+            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
+                     h->transport_error);
+            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            return true;
+        } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
+            snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
+                     h->status, h->url);
+            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* step_expect: evaluate the step's expectations over hs, then (when no
+ * MUST one failed and the check goes on) its captures. true when a MUST
+ * expectation failed. */
+static bool step_expect(struct af_ck *c, const json_t *step, const char *stepname,
+                        struct af_hops *hs, const char *curi, const char *prefix,
+                        struct af_buf *why)
+{
+    const char *spec = c->res->spec;
+    struct af_step_view sv;
+    bool failed = false;
+    json_t *ex;
+    size_t i;
+
+    sv.hops = hs->v;
+    sv.nhops = hs->n;
+    sv.http = c->r->http;
+    sv.sc = &c->sc;
+    sv.client_uri = curi;
+    sv.jwks = af_run_jwks;
+    sv.jwks_ud = c;
+    sv.show_secrets = c->r->o->show_secrets;
+    json_array_foreach(json_object_get(step, "expect"), i, ex)
+    {
+        af_ex_result r;
+        af_severity sev = ex_sev(c, ex);
+        const char *xs = json_string_value(json_object_get(ex, "spec"));
+        af_buf_reset(why);
+        r = af_expect_eval(&sv, ex, why);
+        if (r == AF_EX_FAIL) {
+            af_ck_fail(c, stepname, sev, af_buf_str(why), xs ? xs : spec,
+                       json_string_value(json_object_get(ex, "why")));
+            if (sev == AF_SEV_MUST)
+                failed = true;
+        } else if (r == AF_EX_SKIP) {
+            af_ck_skip(c, stepname, af_buf_str(why));
+            break;
+        } else if (r == AF_EX_ERROR) {
+            af_ck_error(c, stepname, af_buf_str(why));
+            break;
+        }
+    }
+    if (!failed && !c->stop && json_object_get(step, "capture") != NULL)
+        do_captures(c, json_object_get(step, "capture"), &sv, prefix, stepname, spec);
+    return failed;
+}
+
+/* step_request: build the step's request, send it and follow its hops,
+ * then judge them. Problems are recorded in the check. */
+static void step_request(struct af_ck *c, const json_t *step, const char *stepname,
+                         const char *prefix, struct af_buf *why)
+{
+    struct af_request q;
+    struct af_hops hs = {NULL, 0};
+    struct af_err e;
+    char *curi = NULL, *fail_msg = NULL;
+    const char *sub_why = NULL;
+    bool failed = false;
+    af_rc rc;
+
+    af_request_init(&q);
+    af_err_clear(&e);
+    rc = af_request_build(c, json_object_get(step, "request"), &q, &sub_why, &e);
+    if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID || rc == AF_ERR_PARSE) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        goto out;
+    }
+    if (rc != AF_OK) {
+        af_ck_error(c, stepname, e.msg[0] ? e.msg : af_rc_str(rc));
+        goto out;
+    }
+    if (sub_why != NULL) {
+        char m[512];
+        snprintf(m, sizeof(m), "submit: expected a form to submit, got none (%s)", sub_why);
+        af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+        goto out;
+    }
+    curi = af_request_client_uri(c, &q);
+    af_err_clear(&e);
+    c->allow_unreachable = json_is_true(json_object_get(step, "allow_unreachable"));
+    rc = af_hops_follow(c, step, &q, curi, &hs, stepname, &fail_msg, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        goto out;
+    }
+    if (fail_msg != NULL) {
+        af_ck_fail(c, stepname, AF_SEV_MUST, fail_msg, c->res->spec, NULL);
+        failed = true;
+    }
+    if (!failed)
+        failed = step_hops_failed(c, step, stepname, &hs);
+    if (!failed)
+        failed = step_expect(c, step, stepname, &hs, curi, prefix, why);
+    if (hs.n > 0)
+        af_ck_prev_put(c, &hs.v[hs.n - 1]);
+    if (failed)
+        c->stop = true;
+out:
+    af_hops_free(&hs);
+    free(curi);
+    free(fail_msg);
+    af_request_free(&q);
+}
+
+/* run_step: one step: its bindings, then whichever of use, sleep or a
+ * request it is. The check stops after a failure or an error. */
+static void run_step(struct af_ck *c, const json_t *step, size_t si, const char *fixture,
+                     const char *prefix)
+{
+    char stepname[256];
+    json_t *saved = NULL;
+    const json_t *v;
+    struct af_buf why;
+    struct af_err e;
+    af_rc rc;
+
+    af_buf_init(&why, 8192);
+    step_name(stepname, sizeof(stepname), step, si, fixture);
+    af_err_clear(&e);
+    rc = af_scope_bind_push(&c->sc, json_object_get(step, "bind"), &saved, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        goto out;
+    }
+    if (!step_applies(c, step, stepname, &why) || !step_use_flow(c, step, stepname))
+        goto out;
+    v = json_object_get(step, "use");
+    if (v != NULL) {
+        step_use(c, v, stepname, prefix);
+        goto out;
+    }
+    v = json_object_get(step, "sleep");
+    if (v != NULL) {
+        step_sleep(c, v, stepname);
+        goto out;
+    }
+    step_request(c, step, stepname, prefix, &why);
+out:
+    c->allow_unreachable = false;
+    if (c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR)
+        c->stop = true;
+    af_scope_bind_pop(&c->sc, saved);
+    af_buf_free(&why);
+}
+
+void af_step_run_steps(struct af_ck *c, const json_t *steps, const char *fixture,
+                       const char *prefix)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        if (c->stop)
+            return;
+        run_step(c, st, i, fixture, prefix);
+    }
+}
+
+void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix, int depth)
+{
+    size_t i;
+    json_t *m;
+    if (depth > 16)
+        return;
+    json_array_foreach(needs, i, m)
+    {
+        const char *name = json_is_string(m) ? json_string_value(m)
+                                             : json_string_value(json_object_get(m, "fixture"));
+        const char *as = json_string_value(json_object_get(m, "as"));
+        const json_t *fx = json_object_get(c->r->s->fixtures, name);
+        json_t *s1 = NULL, *s2 = NULL, *set;
+        const char *pfx = as ? as : prefix;
+        struct af_err e;
+        af_rc rc;
+        if (c->stop)
+            return;
+        af_err_clear(&e);
+        rc = af_scope_bind_push(&c->sc, json_object_get(m, "bind"), &s1, &e);
+        if (rc == AF_OK)
+            rc = af_scope_bind_push(&c->sc, json_object_get(fx, "bind"), &s2, &e);
+        if (rc != AF_OK) {
+            af_scope_bind_pop(&c->sc, s1);
+            af_ck_var_problem(c, name, rc, &e);
+            return;
+        }
+        set = json_object_get(m, "set");
+        if (set != NULL && !af_step_set(c, set, name))
+            goto next;
+        af_step_run_needs(c, json_object_get(fx, "needs"), pfx, depth + 1);
+        if (c->stop)
+            goto next;
+        set = json_object_get(fx, "set");
+        if (set != NULL && !af_step_set(c, set, name))
+            goto next;
+        af_step_run_steps(c, json_object_get(fx, "steps"), name, pfx);
+    next:
+        af_scope_bind_pop(&c->sc, s2);
+        af_scope_bind_pop(&c->sc, s1);
+    }
+}
