@@ -20,26 +20,46 @@
 #include "authflow/util.h"
 
 /* Exit codes of authprobe (docs/probe.md). */
-#define AF_PROBE_EXIT_OK          0 /* every MUST check passed */
-#define AF_PROBE_EXIT_FAILED      1 /* some MUST check failed or errored */
+#define AF_PROBE_EXIT_OK          0 /* no MUST check failed (warnings allowed) */
+#define AF_PROBE_EXIT_FAILED      1 /* a MUST check failed or answered in the wrong form */
 #define AF_PROBE_EXIT_USAGE       2 /* usage, configuration or suite error */
-#define AF_PROBE_EXIT_UNREACHABLE 3 /* the target could not be reached */
+#define AF_PROBE_EXIT_UNREACHABLE 3 /* the run could not be completed: the target or the
+                                       admin API unreachable, or a setup error */
 
 /* The largest suite or target profile file accepted. */
 #define AF_SUITE_MAX_FILE (4 * 1024 * 1024)
 
 typedef enum { AF_SEV_MUST = 0, AF_SEV_SHOULD } af_severity;
 
+/* A check's verdict (docs/suite-format.md §12). Ordered from the mildest
+ * to the gravest: a check's result is the gravest of its findings. */
 typedef enum {
     AF_CHECK_PASS = 0,
-    AF_CHECK_WARN,  /* only SHOULD expectations failed */
-    AF_CHECK_FAIL,  /* a MUST expectation failed */
-    AF_CHECK_SKIP,  /* not applicable to this target, or filtered out */
-    AF_CHECK_ERROR, /* could not be evaluated; counts as a failure */
+    AF_CHECK_SKIP,         /* not applicable: the profile, the suite or a filter says so */
+    AF_CHECK_INCONCLUSIVE, /* a premise did not occur: nothing can be concluded */
+    AF_CHECK_WARN,         /* a SHOULD clause is not met */
+    AF_CHECK_FORMAT,       /* the outcome held (e.g. refused) but not in the form a MUST
+                              clause requires: never a security finding */
+    AF_CHECK_FAIL,         /* a MUST outcome failed: the violation or attack worked */
+    AF_CHECK_NOTRUN,       /* not run: it depends on a setup that failed in another check */
+    AF_CHECK_ERROR,        /* the check could not be made (unreachable, no login rule
+                              matched, a setup that failed): its cause is the message */
     AF_CHECK_NSTATUS
 } af_check_status;
 
-/* af_check_status_name: "pass", "warn", "fail", "skip", "error". Static. */
+/* What an expectation is about (docs/suite-format.md §10, "role"). */
+typedef enum {
+    AF_ROLE_OUTCOME = 0, /* the property the check is about */
+    AF_ROLE_FORM,        /* the shape of the answer: status code, error code, headers */
+    AF_ROLE_PREMISE,     /* what must have happened for the check to mean anything */
+    AF_ROLE_SETUP        /* a fixture reached through "needs": the check's preparation */
+} af_role;
+
+/* af_role_name: "outcome", "form", "premise", "setup". Static. */
+const char *af_role_name(af_role role);
+
+/* af_check_status_name: "pass", "skip", "inconclusive", "warn", "format",
+ * "fail", "notrun", "error". Static. */
 const char *af_check_status_name(af_check_status st);
 
 /* af_severity_name: "MUST" or "SHOULD". Static. */
@@ -130,6 +150,7 @@ struct af_check_failure {
     char *step;           /* owned: "code/authorize", "second redemption" */
     char *line;           /* owned: the one-line explanation, with the clause */
     af_severity severity; /* MUST: made the check fail; SHOULD: a warning */
+    af_role role;         /* outcome: fail; form: format; premise: inconclusive */
 };
 
 struct af_check_result {
@@ -140,6 +161,11 @@ struct af_check_result {
     af_check_status status;
     char *message;                  /* owned: the first failure line, the skip or error
                                        reason; NULL for a plain pass */
+    char *headline;                 /* owned: what the result means in one line, for
+                                       format ("refused, but not in the form RFC 6749
+                                       §5.2 requires") and notrun; NULL: the title */
+    char *evidence;                 /* owned: the facts that decided the verdict (ledger
+                                       entries, what the app sent); NULL: none */
     struct af_check_failure *fails; /* owned: every failed expectation */
     size_t nfails;
     bool selected;     /* false: left out by --only/--skip (then status is skip) */
@@ -160,6 +186,12 @@ struct af_results {
     bool unreachable;     /* a request failed to connect, resolve or handshake */
     char *unreachable_at; /* owned: the URL, when unreachable */
     char *unreachable_why;
+    /* The run header: what was probed and where each value came from. */
+    char *profile;        /* owned: the profile's file name, or NULL */
+    char *issuer_from;    /* owned: "--issuer", "profile" */
+    char *admin_url;      /* owned: authflowd's admin API used, NULL: none */
+    char *admin_from;     /* owned: "--admin", "$AUTHFLOW_ADMIN_URL", "profile" */
+    char *admin_issuer;   /* owned: the issuer the admin API reports, NULL: unknown */
 };
 
 /* Progress callbacks: r is borrowed for the call only; on_start sees id,
@@ -195,9 +227,10 @@ af_rc af_probe_run(const struct af_suite *s, const struct af_target *t,
                    const struct af_probe_opts *opts, struct af_results **out,
                    struct af_err *err) AF_WARN_UNUSED;
 
-/* af_results_exit_code: AF_PROBE_EXIT_UNREACHABLE when the target became
- * unreachable, else AF_PROBE_EXIT_FAILED when a MUST check failed or
- * errored, else AF_PROBE_EXIT_OK. */
+/* af_results_exit_code: AF_PROBE_EXIT_FAILED when a selected check failed
+ * or answered in the wrong form (MUST), else AF_PROBE_EXIT_UNREACHABLE when
+ * the run could not be completed (unreachable, an error, a check not run),
+ * else AF_PROBE_EXIT_OK. */
 int af_results_exit_code(const struct af_results *r);
 
 /* af_results_free: NULL is a no-op. */

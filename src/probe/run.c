@@ -19,20 +19,11 @@
 
 /* ---- recording results ---- */
 
+/* status_rank: the verdicts are declared from the mildest to the gravest
+ * (probe.h), so the enum's order is the rank. */
 static int status_rank(af_check_status st)
 {
-    switch (st) {
-    case AF_CHECK_PASS:
-        return 0;
-    case AF_CHECK_SKIP:
-        return 1;
-    case AF_CHECK_WARN:
-        return 2;
-    case AF_CHECK_FAIL:
-        return 3;
-    default:
-        return 4;
-    }
+    return (int)st;
 }
 
 /* ck_status: raise the check's result to st; the headline message is the
@@ -579,53 +570,4 @@ out:
     af_results_free(r.res);
     free(cacert);
     return rc;
-}
-
-int af_results_exit_code(const struct af_results *r)
-{
-    size_t i;
-    if (r->unreachable)
-        return AF_PROBE_EXIT_UNREACHABLE;
-    for (i = 0; i < r->n; i++)
-        if (r->v[i].status == AF_CHECK_FAIL || r->v[i].status == AF_CHECK_ERROR)
-            return AF_PROBE_EXIT_FAILED;
-    return AF_PROBE_EXIT_OK;
-}
-
-void af_results_free(struct af_results *r)
-{
-    size_t i, j;
-    if (r == NULL)
-        return;
-    for (i = 0; i < r->n && r->v != NULL; i++) {
-        struct af_check_result *c = &r->v[i];
-        free(c->id);
-        free(c->title);
-        free(c->spec);
-        free(c->message);
-        for (j = 0; j < c->nfails; j++) {
-            free(c->fails[j].step);
-            free(c->fails[j].line);
-        }
-        free(c->fails);
-    }
-    free(r->v);
-    free(r->suite);
-    free(r->title);
-    free(r->target);
-    free(r->issuer);
-    free(r->unreachable_at);
-    free(r->unreachable_why);
-    free(r);
-}
-
-const char *af_check_status_name(af_check_status st)
-{
-    static const char *const names[] = {"pass", "warn", "fail", "skip", "error"};
-    return (unsigned)st < AF_CHECK_NSTATUS ? names[st] : "?";
-}
-
-const char *af_severity_name(af_severity sev)
-{
-    return sev == AF_SEV_SHOULD ? "SHOULD" : "MUST";
 }
