@@ -93,10 +93,13 @@ bool af_admin_authorized(struct af_req *req, struct af_resp *resp)
     return false;
 }
 
+/* af_h_admin_healthz: {"status": "ok", "issuer": ISSUER}: the issuer lets a
+ * client (authprobe) check that this admin API belongs to the provider it
+ * probes, not to another authflowd left running. */
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
 {
-    (void)req;
-    af_admin_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+    af_admin_reply(resp, 200,
+                   json_pack("{s:s, s:s}", "status", "ok", "issuer", req->srv->issuer));
 }
 
 /* ---- reading a mint request ---- */

@@ -242,7 +242,7 @@ class A02AdminListener(AdminCase):
     def test_healthz(self):
         r = self.admin.get("/admin/healthz", headers=self.admin_headers(ctype=None))
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json(), {"status": "ok"})
+        self.assertEqual(r.json(), {"status": "ok", "issuer": self.issuer}, "healthz names the provider it belongs to")
         self.assertEqual(r.header("Cache-Control"), "no-store")
 
     def test_scheme_case_insensitive(self):
