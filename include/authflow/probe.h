@@ -20,11 +20,12 @@
 #include "authflow/util.h"
 
 /* Exit codes of authprobe (docs/probe.md). */
-#define AF_PROBE_EXIT_OK          0 /* no MUST check failed (warnings allowed) */
-#define AF_PROBE_EXIT_FAILED      1 /* a MUST check failed or answered in the wrong form */
-#define AF_PROBE_EXIT_USAGE       2 /* usage, configuration or suite error */
-#define AF_PROBE_EXIT_UNREACHABLE 3 /* the run could not be completed: the target or the
-                                       admin API unreachable, or a setup error */
+#define AF_PROBE_EXIT_OK     0 /* no MUST check failed (warnings allowed) */
+#define AF_PROBE_EXIT_FAILED 1 /* a MUST check failed or answered in the wrong form */
+#define AF_PROBE_EXIT_USAGE  2 /* usage, configuration or suite error */
+#define AF_PROBE_EXIT_UNREACHABLE                                                                  \
+    3 /* the run could not be completed: the target or the                                         \
+         admin API unreachable, or a setup error */
 
 /* The largest suite or target profile file accepted. */
 #define AF_SUITE_MAX_FILE (4 * 1024 * 1024)
@@ -187,11 +188,11 @@ struct af_results {
     char *unreachable_at; /* owned: the URL, when unreachable */
     char *unreachable_why;
     /* The run header: what was probed and where each value came from. */
-    char *profile;        /* owned: the profile's file name, or NULL */
-    char *issuer_from;    /* owned: "--issuer", "profile" */
-    char *admin_url;      /* owned: authflowd's admin API used, NULL: none */
-    char *admin_from;     /* owned: "--admin", "$AUTHFLOW_ADMIN_URL", "profile" */
-    char *admin_issuer;   /* owned: the issuer the admin API reports, NULL: unknown */
+    char *profile;      /* owned: the profile's file name, or NULL */
+    char *issuer_from;  /* owned: "--issuer", "profile" */
+    char *admin_url;    /* owned: authflowd's admin API used, NULL: none */
+    char *admin_from;   /* owned: "--admin", "$AUTHFLOW_ADMIN_URL", "profile" */
+    char *admin_issuer; /* owned: the issuer the admin API reports, NULL: unknown */
 };
 
 /* Progress callbacks: r is borrowed for the call only; on_start sees id,

@@ -94,8 +94,8 @@ static const char *shown_title(const struct af_check_result *r)
 void af_report_text_check(FILE *f, const struct af_check_result *r, bool color)
 {
     size_t i;
-    fprintf(f, "%s%-7s%s %-8s %s%s", color ? status_colour(r->status) : "",
-            status_word(r->status), color ? C_RESET : "", r->id, shown_title(r),
+    fprintf(f, "%s%-7s%s %-8s %s%s", color ? status_colour(r->status) : "", status_word(r->status),
+            color ? C_RESET : "", r->id, shown_title(r),
             r->severity == AF_SEV_SHOULD ? " [SHOULD]" : "");
     if (r->status != AF_CHECK_SKIP && r->status != AF_CHECK_NOTRUN)
         fprintf(f, " %s(%llu ms)%s", color ? C_DIM : "", (unsigned long long)r->ms,
@@ -158,8 +158,9 @@ void af_report_text_summary(FILE *f, const struct af_results *r, bool color)
     must_bad = by[AF_CHECK_FAIL][0] + by[AF_CHECK_FORMAT][0];
     errs = by[AF_CHECK_ERROR][0] + by[AF_CHECK_ERROR][1];
     if (must_bad > 0)
-        fprintf(f, "%s%zu MUST check%s failed (%zu the violation worked, %zu refused in the "
-                   "wrong form)%s",
+        fprintf(f,
+                "%s%zu MUST check%s failed (%zu the violation worked, %zu refused in the "
+                "wrong form)%s",
                 color ? C_RED : "", must_bad, must_bad == 1 ? "" : "s", by[AF_CHECK_FAIL][0],
                 by[AF_CHECK_FORMAT][0], color ? C_RESET : "");
     else if (!r->unreachable && errs == 0)
@@ -220,8 +221,8 @@ static af_rc write_json(FILE *f, const struct af_results *r)
     json_object_set_new(root, "admin",
                         r->admin_url == NULL
                             ? json_null()
-                            : json_pack("{s:o, s:o, s:o}", "url", str_or_null(r->admin_url),
-                                        "from", str_or_null(r->admin_from), "issuer",
+                            : json_pack("{s:o, s:o, s:o}", "url", str_or_null(r->admin_url), "from",
+                                        str_or_null(r->admin_from), "issuer",
                                         str_or_null(r->admin_issuer)));
     json_object_set_new(root, "started", json_string(ts));
     json_object_set_new(root, "duration_ms", json_integer((json_int_t)r->ms));
@@ -256,11 +257,11 @@ static af_rc write_json(FILE *f, const struct af_results *r)
         json_object_set_new(o, "duration_ms", json_integer((json_int_t)c->ms));
         json_object_set_new(o, "requests", json_integer(c->requests));
         for (j = 0; j < c->nfails; j++)
-            json_array_append_new(
-                fails, json_pack("{s:o, s:s, s:s, s:o}", "step", str_or_null(c->fails[j].step),
-                                 "severity", af_severity_name(c->fails[j].severity), "role",
-                                 af_role_name(c->fails[j].role), "message",
-                                 str_or_null(c->fails[j].line)));
+            json_array_append_new(fails, json_pack("{s:o, s:s, s:s, s:o}", "step",
+                                                   str_or_null(c->fails[j].step), "severity",
+                                                   af_severity_name(c->fails[j].severity), "role",
+                                                   af_role_name(c->fails[j].role), "message",
+                                                   str_or_null(c->fails[j].line)));
         json_object_set_new(o, "failures", fails);
         json_array_append_new(checks, o);
     }
@@ -325,8 +326,7 @@ static void xml_text(FILE *f, const char *s)
 
 /* junit_testcase_open: <testcase classname="SUITE.SEV" name="ID[ (form)] TEXT". */
 static void junit_testcase_open(FILE *f, const struct af_results *r,
-                                const struct af_check_result *c, const char *tag,
-                                const char *text)
+                                const struct af_check_result *c, const char *tag, const char *text)
 {
     fprintf(f, "    <testcase classname=\"");
     xml_escape(f, r->suite);
@@ -412,7 +412,7 @@ static af_rc write_junit(FILE *f, const struct af_results *r)
             tests, fails, errors, skipped, (double)r->ms / 1000.0, ts);
     fprintf(f, "    <properties>\n");
     {
-        const char *names[] = {"target",   "profile",   "issuer",      "issuer_from",
+        const char *names[] = {"target",    "profile",    "issuer",      "issuer_from",
                                "admin_url", "admin_from", "admin_issuer"};
         const char *vals[] = {r->target,    r->profile,    r->issuer,      r->issuer_from,
                               r->admin_url, r->admin_from, r->admin_issuer};

@@ -10,8 +10,8 @@
 
 const char *af_check_status_name(af_check_status st)
 {
-    static const char *const names[] = {"pass", "skip", "inconclusive", "warn",
-                                        "format", "fail", "notrun",      "error"};
+    static const char *const names[] = {"pass",   "skip", "inconclusive", "warn",
+                                        "format", "fail", "notrun",       "error"};
     return (unsigned)st < AF_CHECK_NSTATUS ? names[st] : "?";
 }
 
