@@ -44,7 +44,9 @@ static const struct pred preds[] = {
     {"format", TS},
 };
 
-static const char *const common_keys[] = {"spec", "severity", "on", "why", "icase", "if"};
+static const char *const common_keys[] = {"spec", "severity", "on", "why", "icase", "if", "role"};
+static const char *const role_names[] = {"outcome", "form", "premise"};
+static const char *const otherwise_names[] = {"skip", "inconclusive", "error"};
 static const char *const shorthands[] = {"header", "json", "params", "cookie", "location", "body"};
 static const char *const type_names[] = {"string", "number", "integer", "boolean",
                                          "object", "array",  "null"};
@@ -118,6 +120,13 @@ af_rc af_conds_check(const json_t *conds, struct af_buf *path, struct af_err *er
             if (strcmp(k, "that") == 0 || strcmp(k, "icase") == 0 || strcmp(k, "why") == 0 ||
                 pred_find(k) != NULL)
                 continue;
+            if (strcmp(k, "otherwise") == 0) {
+                if (json_is_string(x) && IN(json_string_value(x), otherwise_names))
+                    continue;
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID,
+                                  "must be \"skip\", \"inconclusive\" or \"error\"");
+            }
             (void)path_key(path, k);
             return AF_ERR_SET(err, AF_ERR_INVALID, "unknown key \"%s\" in a condition", k);
         }
@@ -141,6 +150,12 @@ static af_rc check_common(const char *k, const json_t *v, struct af_buf *path, s
         if (!json_is_boolean(v))
             goto type;
         return AF_OK;
+    }
+    if (strcmp(k, "role") == 0) {
+        if (json_is_string(v) && IN(json_string_value(v), role_names))
+            return AF_OK;
+        (void)path_key(path, k);
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be \"outcome\", \"form\" or \"premise\"");
     }
     if (strcmp(k, "severity") == 0) {
         if (!json_is_string(v) || (strcmp(json_string_value(v), "MUST") != 0 &&

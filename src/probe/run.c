@@ -43,65 +43,215 @@ static void ck_status(struct af_ck *c, af_check_status st, const char *line)
     }
 }
 
-void af_ck_fail(struct af_ck *c, const char *step, af_severity sev, const char *msg,
+/* ck_line: "ID [element: step] what" into b. */
+static void ck_line(struct af_ck *c, struct af_buf *b, const char *step, const char *what)
+{
+    if (step != NULL && c->label != NULL)
+        af_msg_addf(b, "%s [%s: %s] %s", c->id, c->label, step, what);
+    else if (step != NULL || c->label != NULL)
+        af_msg_addf(b, "%s [%s] %s", c->id, step ? step : c->label, what);
+    else
+        af_msg_addf(b, "%s %s", c->id, what);
+}
+
+/* ck_add_line: append one failure line to the result. */
+static void ck_add_line(struct af_ck *c, const char *step, af_severity sev, af_role role,
+                        const char *line)
+{
+    struct af_check_failure *nf = realloc(c->res->fails, (c->res->nfails + 1) * sizeof(*nf));
+    if (nf == NULL)
+        return;
+    c->res->fails = nf;
+    nf[c->res->nfails].step = strdup(step ? step : "setup");
+    nf[c->res->nfails].line = strdup(line);
+    nf[c->res->nfails].severity = sev;
+    nf[c->res->nfails].role = role;
+    c->res->nfails++;
+}
+
+/* ck_remember: note in table (the run's setup_failed or dead_hosts) that
+ * key failed in this check, unless an earlier check already did. */
+static void ck_remember(struct af_ck *c, json_t *table, const char *key, const char *line)
+{
+    if (table == NULL || key == NULL || json_object_get(table, key) != NULL)
+        return;
+    json_object_set_new(table, key, json_pack("{s:s, s:s?}", "check", c->id, "why", line));
+}
+
+void af_ck_fail(struct af_ck *c, const char *step, af_severity sev, af_role role, const char *msg,
                 const char *spec, const char *why)
 {
     struct af_buf b;
-    struct af_check_failure *nf;
     af_buf_init(&b, 8192);
-    if (c->label != NULL)
-        af_msg_addf(&b, "%s [%s: %s] %s", c->id, c->label, step, msg);
-    else
-        af_msg_addf(&b, "%s [%s] %s", c->id, step, msg);
+    if (c->setup_depth > 0 && sev == AF_SEV_MUST && role == AF_ROLE_OUTCOME)
+        role = AF_ROLE_SETUP;
+    if (role == AF_ROLE_PREMISE)
+        af_msg_add(&b, "premise not met: ");
+    af_msg_add(&b, msg);
     if (why != NULL)
         af_msg_addf(&b, "; %s", why);
-    if (spec != NULL && *spec)
+    if (spec != NULL && *spec && role != AF_ROLE_PREMISE)
         af_msg_addf(&b, " (%s)", spec);
-    nf = realloc(c->res->fails, (c->res->nfails + 1) * sizeof(*nf));
-    if (nf != NULL) {
-        c->res->fails = nf;
-        nf[c->res->nfails].step = strdup(step);
-        nf[c->res->nfails].line = strdup(af_buf_str(&b));
-        nf[c->res->nfails].severity = sev;
-        c->res->nfails++;
+    {
+        struct af_buf line;
+        af_buf_init(&line, 9000);
+        ck_line(c, &line, step, af_buf_str(&b));
+        ck_add_line(c, step, sev, role, af_buf_str(&line));
+        switch (role) {
+        case AF_ROLE_SETUP: {
+            struct af_buf m;
+            af_buf_init(&m, 9000);
+            af_msg_addf(&m, "%s: the setup %s could not be completed, so nothing was checked: %s",
+                        c->id, c->setup_name ? c->setup_name : "", af_buf_str(&b));
+            ck_status(c, AF_CHECK_ERROR, af_buf_str(&m));
+            ck_remember(c, c->r->setup_failed, c->setup_key, af_buf_str(&m));
+            af_buf_free(&m);
+            c->stop = true;
+            break;
+        }
+        case AF_ROLE_PREMISE:
+            ck_status(c, AF_CHECK_INCONCLUSIVE, af_buf_str(&line));
+            c->stop = true;
+            break;
+        case AF_ROLE_FORM:
+            ck_status(c, sev == AF_SEV_MUST ? AF_CHECK_FORMAT : AF_CHECK_WARN, af_buf_str(&line));
+            break;
+        default:
+            ck_status(c, sev == AF_SEV_MUST ? AF_CHECK_FAIL : AF_CHECK_WARN, af_buf_str(&line));
+            if (sev == AF_SEV_MUST)
+                c->outcome_failed = true;
+            break;
+        }
+        af_buf_free(&line);
     }
-    ck_status(c, sev == AF_SEV_MUST ? AF_CHECK_FAIL : AF_CHECK_WARN, af_buf_str(&b));
     af_buf_free(&b);
 }
 
 void af_ck_skip(struct af_ck *c, const char *step, const char *why)
 {
-    struct af_buf b;
+    struct af_buf b, w;
     af_buf_init(&b, 4096);
-    if (step != NULL && c->label != NULL)
-        af_msg_addf(&b, "%s [%s: %s] skipped: %s", c->id, c->label, step, why);
-    else if (step != NULL || c->label != NULL)
-        af_msg_addf(&b, "%s [%s] skipped: %s", c->id, step ? step : c->label, why);
-    else
-        af_msg_addf(&b, "%s skipped: %s", c->id, why);
+    af_buf_init(&w, 4096);
+    af_msg_addf(&w, "skipped: %s", why);
+    ck_line(c, &b, step, af_buf_str(&w));
     ck_status(c, AF_CHECK_SKIP, af_buf_str(&b));
+    af_buf_free(&w);
+    af_buf_free(&b);
+    c->stop = true;
+}
+
+void af_ck_inconclusive(struct af_ck *c, const char *step, const char *why)
+{
+    struct af_buf b, w;
+    af_buf_init(&b, 4096);
+    af_buf_init(&w, 4096);
+    af_msg_addf(&w, "inconclusive: %s", why);
+    ck_line(c, &b, step, af_buf_str(&w));
+    ck_status(c, AF_CHECK_INCONCLUSIVE, af_buf_str(&b));
+    af_buf_free(&w);
     af_buf_free(&b);
     c->stop = true;
 }
 
 void af_ck_error(struct af_ck *c, const char *step, const char *why)
 {
-    struct af_buf b;
+    struct af_buf b, w;
     af_buf_init(&b, 4096);
-    if (c->label != NULL)
-        af_msg_addf(&b, "%s [%s: %s] error: %s", c->id, c->label, step ? step : "setup", why);
-    else
-        af_msg_addf(&b, "%s [%s] error: %s", c->id, step ? step : "setup", why);
+    af_buf_init(&w, 4096);
+    af_msg_addf(&w, "error: %s", why);
+    ck_line(c, &b, step ? step : "setup", af_buf_str(&w));
     ck_status(c, AF_CHECK_ERROR, af_buf_str(&b));
+    af_buf_free(&w);
     af_buf_free(&b);
     c->stop = true;
+}
+
+/* url_origin: "scheme://host:port" of url, lower-cased, into buf; false
+ * when url is not an absolute http(s) URL. */
+static bool url_origin(const char *url, char *buf, size_t cap)
+{
+    const char *p = strstr(url, "://"), *end;
+    size_t n, i;
+    if (p == NULL)
+        return false;
+    end = p + 3 + strcspn(p + 3, "/?#");
+    n = (size_t)(end - url);
+    if (n + 1 > cap)
+        return false;
+    for (i = 0; i < n; i++)
+        buf[i] = (char)tolower((unsigned char)url[i]);
+    buf[n] = '\0';
+    return true;
+}
+
+void af_ck_unreachable(struct af_ck *c, const char *step, const char *url, const char *why)
+{
+    char origin[512], m[1024];
+    snprintf(m, sizeof(m), "could not reach %.200s: %s", url, why ? why : "no answer");
+    af_ck_error(c, step, m);
+    if (url_origin(url, origin, sizeof(origin)))
+        ck_remember(c, c->r->dead_hosts, origin, c->res->message);
+}
+
+bool af_ck_dead_host(struct af_ck *c, const char *step, const char *url)
+{
+    char origin[512], m[1024];
+    const json_t *d;
+    if (!url_origin(url, origin, sizeof(origin)))
+        return false;
+    d = json_object_get(c->r->dead_hosts, origin);
+    if (d == NULL)
+        return false;
+    snprintf(m, sizeof(m), "not run: %s could not be reached in %s", origin,
+             json_string_value(json_object_get(d, "check")));
+    {
+        struct af_buf b;
+        af_buf_init(&b, 2048);
+        ck_line(c, &b, step, m);
+        ck_status(c, AF_CHECK_NOTRUN, af_buf_str(&b));
+        af_buf_free(&b);
+    }
+    c->stop = true;
+    return true;
+}
+
+bool af_ck_setup_enter(struct af_ck *c, const char *name, const char *record, const char *lookup)
+{
+    const json_t *d = json_object_get(c->r->setup_failed, lookup);
+    if (d != NULL) {
+        char m[1024];
+        snprintf(m, sizeof(m), "%s not run: it needs the setup %s, which failed in %s (see there)",
+                 c->id, name, json_string_value(json_object_get(d, "check")));
+        ck_status(c, AF_CHECK_NOTRUN, m);
+        c->stop = true;
+        return false;
+    }
+    if (c->setup_depth++ == 0) {
+        free(c->setup_key);
+        c->setup_key = record ? strdup(record) : NULL;
+        c->setup_name = name;
+    }
+    return true;
+}
+
+void af_ck_setup_leave(struct af_ck *c)
+{
+    if (c->setup_depth > 0 && --c->setup_depth == 0) {
+        free(c->setup_key);
+        c->setup_key = NULL;
+        c->setup_name = NULL;
+    }
 }
 
 /* af_ck_var_problem: an undefined variable or a bad template: skip or error. */
 void af_ck_var_problem(struct af_ck *c, const char *step, af_rc rc, const struct af_err *e)
 {
     const char *m = e->msg[0] ? e->msg : af_rc_str(rc);
-    if (rc == AF_ERR_NOTFOUND)
+    /* What the server's metadata does not say is about the target, not the
+     * profile: inconclusive, never a skip (tmpl.c words it "needs meta."). */
+    if (rc == AF_ERR_NOTFOUND && strncmp(m, "needs meta.", 11) == 0)
+        af_ck_inconclusive(c, step, m);
+    else if (rc == AF_ERR_NOTFOUND)
         af_ck_skip(c, step, m);
     else
         af_ck_error(c, step, m);
@@ -162,6 +312,46 @@ static const char *profile_skip(const struct af_run *r, const json_t *check)
     return NULL;
 }
 
+/* form_spec: the clause a failure line ends with, "(RFC 6749 §5.2)",
+ * without the parentheses; caller frees; NULL when there is none. */
+static const char *form_spec(const char *line)
+{
+    size_t n = strlen(line);
+    const char *open;
+    if (n < 3 || line[n - 1] != ')')
+        return NULL;
+    open = strrchr(line, '(');
+    if (open == NULL)
+        return NULL;
+    return strndup(open + 1, (size_t)(line + n - 1 - (open + 1)));
+}
+
+/* ck_finish: what a SHOULD check's findings become (warnings), and the
+ * headline of a format verdict: the outcome held, so the line names the
+ * form that is wrong instead of the security property. */
+static void ck_finish(struct af_ck *c)
+{
+    struct af_check_result *res = c->res;
+    size_t i;
+    if (c->sev == AF_SEV_SHOULD &&
+        (res->status == AF_CHECK_FAIL || res->status == AF_CHECK_FORMAT)) {
+        res->status = AF_CHECK_WARN;
+        for (i = 0; i < res->nfails; i++)
+            res->fails[i].severity = AF_SEV_SHOULD;
+    }
+    if (res->status == AF_CHECK_FORMAT && res->headline == NULL) {
+        const char *spec = NULL;
+        char *h = NULL;
+        for (i = 0; i < res->nfails && spec == NULL; i++)
+            if (res->fails[i].role == AF_ROLE_FORM && res->fails[i].severity == AF_SEV_MUST)
+                spec = form_spec(res->fails[i].line);
+        if (asprintf(&h, "refused as required, but not in the form %s requires",
+                     spec ? spec : "the clause") >= 0)
+            res->headline = h;
+        free((char *)spec);
+    }
+}
+
 /* run_instance: the check once, in a fresh flow, with fe (foreach
  * bindings, may be NULL) and label (the element, may be NULL). */
 static void run_instance(struct af_run *r, const json_t *chk, struct af_check_result *res,
@@ -177,6 +367,7 @@ static void run_instance(struct af_run *r, const json_t *chk, struct af_check_re
     memset(&c, 0, sizeof(c));
     af_buf_init(&why, 8192);
     c.r = r;
+    c.chk = chk;
     c.res = res;
     c.id = res->id;
     c.sev = res->severity;
@@ -203,40 +394,32 @@ static void run_instance(struct af_run *r, const json_t *chk, struct af_check_re
     {
         json_t *val = NULL;
         bool lit;
+        const char *name = json_string_value(v);
         af_err_clear(&e);
-        if (af_var_get(&c.sc, json_string_value(v), &val, &lit, &e) != AF_OK || json_is_null(val) ||
+        if (af_var_get(&c.sc, name, &val, &lit, &e) != AF_OK || json_is_null(val) ||
             (json_is_string(val) && json_string_length(val) == 0)) {
             char m[300];
-            snprintf(m, sizeof(m), "requires %s, which is not defined", json_string_value(v));
-            af_ck_skip(&c, NULL, m);
+            snprintf(m, sizeof(m), "requires %s, which is not defined", name);
+            /* The metadata is the target's word, not the profile's. */
+            if (strncmp(name, "meta.", 5) == 0)
+                af_ck_inconclusive(&c, NULL, m);
+            else
+                af_ck_skip(&c, NULL, m);
         }
         json_decref(val);
         if (c.stop)
             goto out;
     }
     v = json_object_get(chk, "when");
-    if (v != NULL) {
-        af_ex_result er = af_step_conds(&c, v, &why);
-        if (er == AF_EX_ERROR) {
-            af_ck_error(&c, NULL, af_buf_str(&why));
-            goto out;
-        }
-        if (er != AF_EX_PASS) {
-            af_ck_skip(&c, NULL, af_buf_str(&why));
-            goto out;
-        }
-    }
+    if (v != NULL && !af_step_when(&c, v, NULL, AF_CHECK_SKIP, &why))
+        goto out;
     v = json_object_get(chk, "set");
     if (v != NULL && !af_step_set(&c, v, "setup"))
         goto out;
-    af_step_run_needs(&c, json_object_get(chk, "needs"), NULL, 0);
+    af_step_run_needs(&c, json_object_get(chk, "needs"), NULL, 0, false);
     af_step_run_steps(&c, json_object_get(chk, "steps"), NULL, NULL);
 out:
-    if (c.sev == AF_SEV_SHOULD && res->status == AF_CHECK_FAIL) {
-        res->status = AF_CHECK_WARN;
-        for (i = 0; i < res->nfails; i++)
-            res->fails[i].severity = AF_SEV_SHOULD;
-    }
+    ck_finish(&c);
     af_scope_bind_pop(&c.sc, s2);
     af_scope_bind_pop(&c.sc, s1);
     af_scope_bind_pop(&c.sc, s0);
@@ -247,6 +430,7 @@ out:
     }
     free(c.prev);
     free(c.flow);
+    free(c.setup_key);
     af_buf_free(&why);
 }
 
@@ -298,6 +482,9 @@ static void fe_merge(struct fe_run *fr, struct af_check_result *one)
         free(res->message);
         res->message = one->message;
         one->message = NULL;
+        free(res->headline);
+        res->headline = one->headline;
+        one->headline = NULL;
     }
     fr->have_result = true;
 }
@@ -311,6 +498,8 @@ static void result_clear_fails(struct af_check_result *one)
     }
     free(one->fails);
     free(one->message);
+    free(one->headline);
+    free(one->evidence);
 }
 
 /* fe_label_part: how an element is named in messages: its "name", the
@@ -536,6 +725,12 @@ af_rc af_probe_run(const struct af_suite *s, const struct af_target *t,
     if (opts->trace != NULL)
         af_http_set_trace(r.http, true);
 
+    r.setup_failed = json_object();
+    r.dead_hosts = json_object();
+    if (r.setup_failed == NULL || r.dead_hosts == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
     rc = af_run_prepare(&r, err);
     if (rc != AF_OK)
         goto out;
@@ -567,6 +762,8 @@ out:
     af_run_jwks_clear(&r);
     af_http_free(r.http);
     json_decref(r.root);
+    json_decref(r.setup_failed);
+    json_decref(r.dead_hosts);
     af_results_free(r.res);
     free(cacert);
     return rc;

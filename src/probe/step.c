@@ -23,6 +23,48 @@ af_ex_result af_step_conds(struct af_ck *c, const json_t *conds, struct af_buf *
     return af_conds_eval(&c->sc, conds, c->r->o->show_secrets, why);
 }
 
+bool af_step_when(struct af_ck *c, const json_t *conds, const char *step, af_check_status dflt,
+                  struct af_buf *why)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(conds, i, m)
+    {
+        json_t *one = json_pack("[O]", m);
+        const char *other = json_string_value(json_object_get(m, "otherwise"));
+        const char *that = json_string_value(json_object_get(m, "that"));
+        af_check_status st = dflt;
+        af_ex_result r;
+        if (one == NULL) {
+            af_ck_error(c, step, "out of memory");
+            return false;
+        }
+        af_buf_reset(why);
+        r = af_step_conds(c, one, why);
+        json_decref(one);
+        if (r == AF_EX_PASS)
+            continue;
+        if (r == AF_EX_ERROR) {
+            af_ck_error(c, step, af_buf_str(why));
+            return false;
+        }
+        if (dflt == AF_CHECK_SKIP && that != NULL && strncmp(that, "meta.", 5) == 0)
+            st = AF_CHECK_INCONCLUSIVE;
+        if (other != NULL)
+            st = strcmp(other, "skip") == 0           ? AF_CHECK_SKIP
+                 : strcmp(other, "inconclusive") == 0 ? AF_CHECK_INCONCLUSIVE
+                                                      : AF_CHECK_ERROR;
+        if (st == AF_CHECK_SKIP)
+            af_ck_skip(c, step, af_buf_str(why));
+        else if (st == AF_CHECK_INCONCLUSIVE)
+            af_ck_inconclusive(c, step, af_buf_str(why));
+        else
+            af_ck_error(c, step, af_buf_str(why));
+        return false;
+    }
+    return true;
+}
+
 /* af_step_set: expand and store. false when the check stopped. */
 bool af_step_set(struct af_ck *c, const json_t *set, const char *step)
 {
@@ -78,7 +120,7 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
         af_hop_pick(sv, on, idx, &n);
         if (n == 0) {
             if (!optional)
-                af_ck_skip(c, step, "the hop to capture from did not happen");
+                af_ck_inconclusive(c, step, "the hop to capture from did not happen");
             continue;
         }
         cx.hop = &sv->hops[idx[0]];
@@ -88,7 +130,7 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
         af_err_clear(&e);
         if (af_sel_eval(&cx, sel, &val, &e) != AF_OK) {
             snprintf(msg, sizeof(msg), "capture %s: %s: %s", k, sel, e.msg);
-            af_ck_fail(c, step, AF_SEV_MUST, msg, spec, NULL);
+            af_ck_fail(c, step, AF_SEV_MUST, AF_ROLE_OUTCOME, msg, spec, NULL);
             continue;
         }
         if (val.kind == AF_SV_VALUE && claim != NULL) {
@@ -107,7 +149,7 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
             if (!optional) {
                 snprintf(msg, sizeof(msg), "capture %s: %s%s%s is absent (expected a value)", k,
                          sel, claim ? " claim " : "", claim ? claim : "");
-                af_ck_fail(c, step, AF_SEV_MUST, msg, spec, NULL);
+                af_ck_fail(c, step, AF_SEV_MUST, AF_ROLE_OUTCOME, msg, spec, NULL);
             }
             continue;
         }
@@ -134,6 +176,17 @@ static af_severity ex_sev(struct af_ck *c, const json_t *ex)
     return c->sev;
 }
 
+/* ex_role: the expectation's role (docs/suite-format.md §10.6). */
+static af_role ex_role(const json_t *ex)
+{
+    const char *s = json_string_value(json_object_get(ex, "role"));
+    if (s != NULL && strcmp(s, "form") == 0)
+        return AF_ROLE_FORM;
+    if (s != NULL && strcmp(s, "premise") == 0)
+        return AF_ROLE_PREMISE;
+    return AF_ROLE_OUTCOME;
+}
+
 /* step_name: how messages name the step: "FIXTURE/NAME" or "step N". */
 static void step_name(char *buf, size_t cap, const json_t *step, size_t si, const char *fixture)
 {
@@ -145,7 +198,8 @@ static void step_name(char *buf, size_t cap, const json_t *step, size_t si, cons
 }
 
 /* step_applies: the step's "if" (false: the step is passed over), "when"
- * (false: the check is skipped) and "set". false when the step does not
+ * (false: the check stops, inconclusive unless the condition says
+ * otherwise) and "set". false when the step does not
  * run; the check's result says whether it stopped. */
 static bool step_applies(struct af_ck *c, const json_t *step, const char *stepname,
                          struct af_buf *why)
@@ -162,17 +216,8 @@ static bool step_applies(struct af_ck *c, const json_t *step, const char *stepna
             return false; /* this step does not apply; the check goes on */
     }
     v = json_object_get(step, "when");
-    if (v != NULL) {
-        r = af_step_conds(c, v, why);
-        if (r == AF_EX_ERROR) {
-            af_ck_error(c, stepname, af_buf_str(why));
-            return false;
-        }
-        if (r != AF_EX_PASS) {
-            af_ck_skip(c, stepname, af_buf_str(why));
-            return false;
-        }
-    }
+    if (v != NULL && !af_step_when(c, v, stepname, AF_CHECK_INCONCLUSIVE, why))
+        return false;
     v = json_object_get(step, "set");
     return v == NULL || af_step_set(c, v, stepname);
 }
@@ -212,7 +257,7 @@ static void step_use(struct af_ck *c, const json_t *use, const char *stepname, c
         af_ck_error(c, stepname, "\"use\" nests more than 16 deep (a fixture uses itself?)");
     } else {
         c->use_depth++;
-        af_step_run_needs(c, one, prefix, 0);
+        af_step_run_needs(c, one, prefix, 0, true);
         c->use_depth--;
     }
     json_decref(one);
@@ -262,18 +307,33 @@ static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *st
         if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
             continue; /* judged by the expectations: status is 0 */
         } else if (h->transport_error != NULL) {
-            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
-                     h->transport_error);
-            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            /* No answer is not a verdict on the target: the run could not
+             * be made (reported once; later checks there are not run). */
+            af_ck_unreachable(c, stepname, h->url, h->transport_error);
             return true;
         } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
             snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
                      h->status, h->url);
-            af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+            af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, m, c->res->spec, NULL);
             return true;
         }
     }
     return false;
+}
+
+/* setup_hint: when a setup's expectation fails on an HTML page with a
+ * form (a login or consent page the profile's rules did not fill), say so:
+ * that, not the target, is the usual cause. */
+static void setup_hint(const struct af_step_view *sv, struct af_buf *why)
+{
+    const struct af_hop *h = sv->nhops > 0 ? &sv->hops[sv->nhops - 1] : NULL;
+    if (h == NULL || h->status / 100 != 2 || !af_hop_is_html((struct af_hop *)h) ||
+        h->body.p == NULL || strstr(h->body.p, "<form") == NULL)
+        return;
+    af_msg_addf(why,
+                "; the flow stopped at a page with a form (%.160s) that no login rule of the "
+                "profile filled (login.forms, docs/suite-format.md §13.2)",
+                h->url);
 }
 
 /* step_expect: evaluate the step's expectations over hs, then (when no
@@ -301,16 +361,23 @@ static bool step_expect(struct af_ck *c, const json_t *step, const char *stepnam
     {
         af_ex_result r;
         af_severity sev = ex_sev(c, ex);
+        af_role role = ex_role(ex);
         const char *xs = json_string_value(json_object_get(ex, "spec"));
         af_buf_reset(why);
         r = af_expect_eval(&sv, ex, why);
         if (r == AF_EX_FAIL) {
-            af_ck_fail(c, stepname, sev, af_buf_str(why), xs ? xs : spec,
+            if (role == AF_ROLE_OUTCOME && sev == AF_SEV_MUST && c->setup_depth > 0)
+                setup_hint(&sv, why);
+            af_ck_fail(c, stepname, sev, role, af_buf_str(why), xs ? xs : spec,
                        json_string_value(json_object_get(ex, "why")));
-            if (sev == AF_SEV_MUST)
+            /* A form failure lets the step go on; a premise or an outcome
+             * MUST failure ends it. */
+            if (role == AF_ROLE_PREMISE || (role == AF_ROLE_OUTCOME && sev == AF_SEV_MUST))
                 failed = true;
         } else if (r == AF_EX_SKIP) {
-            af_ck_skip(c, stepname, af_buf_str(why));
+            /* The hop the expectation is about did not happen: what did not
+             * happen cannot be judged (inconclusive, never a skip). */
+            af_ck_inconclusive(c, stepname, af_buf_str(why));
             break;
         } else if (r == AF_EX_ERROR) {
             af_ck_error(c, stepname, af_buf_str(why));
@@ -349,9 +416,11 @@ static void step_request(struct af_ck *c, const json_t *step, const char *stepna
     if (sub_why != NULL) {
         char m[512];
         snprintf(m, sizeof(m), "submit: expected a form to submit, got none (%s)", sub_why);
-        af_ck_fail(c, stepname, AF_SEV_MUST, m, c->res->spec, NULL);
+        af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, m, c->res->spec, NULL);
         goto out;
     }
+    if (af_ck_dead_host(c, stepname, af_buf_str(&q.url)))
+        goto out;
     curi = af_request_client_uri(c, &q);
     af_err_clear(&e);
     c->allow_unreachable = json_is_true(json_object_get(step, "allow_unreachable"));
@@ -361,7 +430,7 @@ static void step_request(struct af_ck *c, const json_t *step, const char *stepna
         goto out;
     }
     if (fail_msg != NULL) {
-        af_ck_fail(c, stepname, AF_SEV_MUST, fail_msg, c->res->spec, NULL);
+        af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, fail_msg, c->res->spec, NULL);
         failed = true;
     }
     if (!failed)
@@ -414,7 +483,8 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     step_request(c, step, stepname, prefix, &why);
 out:
     c->allow_unreachable = false;
-    if (c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR)
+    if (c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR ||
+        c->res->status == AF_CHECK_NOTRUN || c->res->status == AF_CHECK_INCONCLUSIVE)
         c->stop = true;
     af_scope_bind_pop(&c->sc, saved);
     af_buf_free(&why);
@@ -427,13 +497,92 @@ void af_step_run_steps(struct af_ck *c, const json_t *steps, const char *fixture
     json_t *st;
     json_array_foreach(steps, i, st)
     {
-        if (c->stop)
-            return;
+        if (c->stop) {
+            /* After an outcome failure, only steps that gather evidence
+             * ("always": a ledger query) still run; never after an error,
+             * a premise failure or a setup failure. */
+            if (!c->outcome_failed || c->res->status != AF_CHECK_FAIL ||
+                !json_is_true(json_object_get(st, "always")))
+                continue;
+        }
         run_step(c, st, i, fixture, prefix);
     }
 }
 
-void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix, int depth)
+/* setup_key: what identifies a setup across checks: the fixture's entry
+ * (name, bindings, set), the check's own bindings and the foreach element.
+ * Caller frees; NULL when out of memory. */
+static char *setup_key(const struct af_ck *c, const json_t *entry)
+{
+    char *e = json_dumps(entry, JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_COMPACT);
+    char *b = json_dumps(json_object_get(c->chk, "bind"), JSON_SORT_KEYS | JSON_COMPACT);
+    char *out = NULL;
+    if (e != NULL && asprintf(&out, "%s|%s|%s", e, b ? b : "", c->label ? c->label : "") < 0)
+        out = NULL;
+    free(e);
+    free(b);
+    return out;
+}
+
+/* run_fixture: one entry of a needs list (or a use step): its bindings,
+ * its own needs, its set, then its steps; as setup when is_setup (a
+ * failure is the setup's; see af_step_run_needs). */
+static void run_fixture(struct af_ck *c, const json_t *m, const char *prefix, int depth,
+                        bool via_use)
+{
+    const char *name =
+        json_is_string(m) ? json_string_value(m) : json_string_value(json_object_get(m, "fixture"));
+    const char *as = json_string_value(json_object_get(m, "as"));
+    const json_t *fx = json_object_get(c->r->s->fixtures, name);
+    const json_t *setup = json_object_get(fx, "setup");
+    bool is_setup = setup != NULL ? json_is_true(setup) : !via_use;
+    json_t *s1 = NULL, *s2 = NULL, *set;
+    const char *pfx = as ? as : prefix;
+    char *key = NULL;
+    bool entered = false;
+    struct af_err e;
+    af_rc rc;
+
+    af_err_clear(&e);
+    rc = af_scope_bind_push(&c->sc, json_object_get(m, "bind"), &s1, &e);
+    if (rc == AF_OK)
+        rc = af_scope_bind_push(&c->sc, json_object_get(fx, "bind"), &s2, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, name, rc, &e);
+        goto out;
+    }
+    if (is_setup) {
+        key = setup_key(c, m);
+        if (key == NULL) {
+            af_ck_error(c, name, "out of memory");
+            goto out;
+        }
+        /* A setup reached through "use" may have been broken by the check's
+         * own earlier steps: it is not remembered for other checks. */
+        if (!af_ck_setup_enter(c, name, via_use ? NULL : key, key))
+            goto out;
+        entered = true;
+    }
+    set = json_object_get(m, "set");
+    if (set != NULL && !af_step_set(c, set, name))
+        goto out;
+    af_step_run_needs(c, json_object_get(fx, "needs"), pfx, depth + 1, false);
+    if (c->stop)
+        goto out;
+    set = json_object_get(fx, "set");
+    if (set != NULL && !af_step_set(c, set, name))
+        goto out;
+    af_step_run_steps(c, json_object_get(fx, "steps"), name, pfx);
+out:
+    if (entered)
+        af_ck_setup_leave(c);
+    free(key);
+    af_scope_bind_pop(&c->sc, s2);
+    af_scope_bind_pop(&c->sc, s1);
+}
+
+void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix, int depth,
+                       bool via_use)
 {
     size_t i;
     json_t *m;
@@ -441,37 +590,8 @@ void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix,
         return;
     json_array_foreach(needs, i, m)
     {
-        const char *name = json_is_string(m) ? json_string_value(m)
-                                             : json_string_value(json_object_get(m, "fixture"));
-        const char *as = json_string_value(json_object_get(m, "as"));
-        const json_t *fx = json_object_get(c->r->s->fixtures, name);
-        json_t *s1 = NULL, *s2 = NULL, *set;
-        const char *pfx = as ? as : prefix;
-        struct af_err e;
-        af_rc rc;
         if (c->stop)
             return;
-        af_err_clear(&e);
-        rc = af_scope_bind_push(&c->sc, json_object_get(m, "bind"), &s1, &e);
-        if (rc == AF_OK)
-            rc = af_scope_bind_push(&c->sc, json_object_get(fx, "bind"), &s2, &e);
-        if (rc != AF_OK) {
-            af_scope_bind_pop(&c->sc, s1);
-            af_ck_var_problem(c, name, rc, &e);
-            return;
-        }
-        set = json_object_get(m, "set");
-        if (set != NULL && !af_step_set(c, set, name))
-            goto next;
-        af_step_run_needs(c, json_object_get(fx, "needs"), pfx, depth + 1);
-        if (c->stop)
-            goto next;
-        set = json_object_get(fx, "set");
-        if (set != NULL && !af_step_set(c, set, name))
-            goto next;
-        af_step_run_steps(c, json_object_get(fx, "steps"), name, pfx);
-    next:
-        af_scope_bind_pop(&c->sc, s2);
-        af_scope_bind_pop(&c->sc, s1);
+        run_fixture(c, m, prefix, depth, via_use);
     }
 }

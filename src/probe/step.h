@@ -12,6 +12,16 @@
  * (AF_EX_FAIL), or says why they cannot be evaluated (AF_EX_ERROR). */
 af_ex_result af_step_conds(struct af_ck *c, const json_t *conds, struct af_buf *why);
 
+/* af_step_when: evaluate a "when" list condition by condition. When one
+ * does not hold, the check stops with that condition's "otherwise"
+ * verdict (skip, inconclusive or error), else with dflt (AF_CHECK_SKIP on
+ * a check, AF_CHECK_INCONCLUSIVE on a step; a check-level condition on
+ * the server's metadata, meta.*, defaults to inconclusive: it is about
+ * the target, not the profile). true when every condition holds. step may
+ * be NULL (the check itself). */
+bool af_step_when(struct af_ck *c, const json_t *conds, const char *step, af_check_status dflt,
+                  struct af_buf *why);
+
 /* af_step_set: expand and store a "set" object; false when the check
  * stopped (skipped or errored). */
 bool af_step_set(struct af_ck *c, const json_t *set, const char *step);
@@ -23,7 +33,13 @@ void af_step_run_steps(struct af_ck *c, const json_t *steps, const char *fixture
                        const char *prefix);
 
 /* af_step_run_needs: run the fixtures a check or fixture needs, their own
- * needs first (depth stops a cycle). */
-void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix, int depth);
+ * needs first (depth stops a cycle). via_use: reached through a step's
+ * "use" (then a fixture is the check's own steps unless it says
+ * "setup": true; through "needs" it is setup unless it says false). A
+ * setup that fails makes later checks needing it not run, except when it
+ * was reached through "use": the check's earlier steps (a queued
+ * scenario) may be what broke it. */
+void af_step_run_needs(struct af_ck *c, const json_t *needs, const char *prefix, int depth,
+                       bool via_use);
 
 #endif

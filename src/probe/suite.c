@@ -657,6 +657,7 @@ static const struct krule step_rules[] = {
     {"set", TO, false, v_set},          {"expect", TA, false, v_expect_list},
     {"capture", TO, false, v_capture},  {"allow_5xx", TB, false, NULL},
     {"use", TS, false, v_use},          {"allow_unreachable", TB, false, NULL},
+    {"always", TB, false, NULL},
 };
 
 static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -834,6 +835,7 @@ static af_rc v_fixture(struct vctx *vc, const json_t *v, struct af_buf *path)
         {"title", TS, false, NULL},    {"description", TS, false, NULL},
         {"needs", TA, false, v_needs}, {"bind", TO, false, v_bind},
         {"set", TO, false, v_set},     {"steps", TA, true, v_steps},
+        {"setup", TB, false, NULL},
     };
     return CHECK_OBJ(vc, v, rules, path);
 }
