@@ -1456,7 +1456,10 @@ static const char *const fake_suite =
     "{\"template\": \"authorize\"}, \"follow\": true,\n"
     "    \"expect\": [{\"redirect\": \"client\"}, {\"params\": \"state\", \"equals\": "
     "\"{{fresh.state}}\"}],\n"
-    "    \"capture\": {\"code\": \"params.code\"}}]}},\n"
+    "    \"capture\": {\"code\": \"params.code\"}}]},\n"
+    /* a setup that cannot succeed: /echo answers 200, the fixture wants 201 */
+    "  \"broken\": {\"steps\": [{\"name\": \"prepare\", \"request\": {\"url\": "
+    "\"{{target.issuer}}/echo\"}, \"expect\": [{\"status\": 201}]}]}},\n"
     " \"checks\": [\n"
     /* 0: fixture, Basic auth, JWT verified, captures from JSON, a claim, a variable */
     "  {\"id\": \"T-CODE\", \"title\": \"code flow\", \"spec\": \"OIDC Core §3.1.3.7\", "
@@ -1595,7 +1598,57 @@ static const char *const fake_suite =
     "\"steps\": [\n"
     "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v={{a.code}}\"}, \"expect\": "
     "[{\"body\": true, \"not_equals\": \"{{b.code}}\"}, {\"body\": true, \"starts_with\": "
-    "\"C-\"}]}]}\n"
+    "\"C-\"}]}]},\n"
+    /* 23: the outcome held, the form did not: format, and the check goes on */
+    "  {\"id\": \"T-FORMAT\", \"title\": \"form\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"1\"}, {\"status\": 201, \"role\": \"form\", \"spec\": \"RFC 6749 "
+    "§5.2\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=2\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"2\"}, {\"status\": 200, \"role\": \"form\"}]}]},\n"
+    /* 24: a form failure and then an outcome failure: fail wins */
+    "  {\"id\": \"T-FORMFAIL\", \"title\": \"form then outcome\", \"spec\": \"x\", "
+    "\"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"status\": "
+    "201, \"role\": \"form\"}, {\"body\": true, \"equals\": \"2\"}]}]},\n"
+    /* 25: a premise that did not happen: inconclusive, never pass */
+    "  {\"id\": \"T-PREMISE\", \"title\": \"premise\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"jwks fetched\", \"role\": \"premise\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    /* 26: a step-level when on what the target did: inconclusive */
+    "  {\"id\": \"T-STEPWHEN\", \"title\": \"step when\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo\"}, \"capture\": {\"rt\": "
+    "{\"from\": \"json.refresh_token\", \"optional\": true}}},\n"
+    "    {\"when\": [{\"that\": \"var.rt\", \"present\": true, \"why\": \"no refresh "
+    "token\"}], \"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    /* 27: a condition that names its verdict */
+    "  {\"id\": \"T-OTHERWISE\", \"title\": \"otherwise\", \"spec\": \"x\", \"steps\": "
+    "[\n"
+    "    {\"when\": [{\"that\": \"var.nothing\", \"present\": true, \"otherwise\": "
+    "\"error\", \"why\": \"the admin API offers no scenarios\"}], \"request\": {\"url\": "
+    "\"{{target.issuer}}/echo\"}}]},\n"
+    /* 28-29: a setup that fails is one error, then not run */
+    "  {\"id\": \"T-SETUP\", \"title\": \"setup fails\", \"spec\": \"x\", \"needs\": "
+    "[\"broken\"], \"steps\": [{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    "  {\"id\": \"T-NOTRUN\", \"title\": \"same setup\", \"spec\": \"x\", \"needs\": "
+    "[\"broken\"], \"steps\": [{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    /* 30: the same fixture through "use" is the check's own step: fail */
+    "  {\"id\": \"T-USE\", \"title\": \"use is not setup\", \"spec\": \"x\", \"steps\": "
+    "[{\"use\": \"broken\"}]},\n"
+    /* 31: an evidence step runs after the outcome failed */
+    "  {\"id\": \"T-ALWAYS\", \"title\": \"evidence\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"2\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/500\"}},\n"
+    "    {\"always\": true, \"request\": {\"url\": \"{{target.issuer}}/echo?v=ledger\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"none\", \"why\": \"the code was "
+    "redeemed\"}]}]},\n"
+    /* 32-33: a host that does not answer: an error once, then not run */
+    "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
+    "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
+    "  {\"id\": \"T-DOWN2\", \"title\": \"unreachable again\", \"spec\": \"x\", "
+    "\"steps\": [{\"request\": {\"url\": \"http://127.0.0.1:1/y\"}}]}\n"
     " ]}";
 
 static const struct {
@@ -1618,10 +1671,11 @@ static const struct {
     {"T-LOOP", AF_CHECK_FAIL, "follow: expected to reach the client within 5 hops"},
     {"T-SKIPPED", AF_CHECK_SKIP, "the target profile skips it: not on this target"},
     {"T-REQ", AF_CHECK_SKIP, "requires target.clients.second.id"},
-    {"T-WHEN", AF_CHECK_SKIP,
+    /* What the server's metadata says is about the target: never a skip. */
+    {"T-WHEN", AF_CHECK_INCONCLUSIVE,
      "meta.code_challenge_methods_supported: expected something "
      "containing \"plain\", got [\"S256\"]"},
-    {"T-UNDEF", AF_CHECK_SKIP, "needs meta.revocation_endpoint"},
+    {"T-UNDEF", AF_CHECK_INCONCLUSIVE, "needs meta.revocation_endpoint"},
     {"T-IF", AF_CHECK_PASS, NULL},
     {"T-SHOULD", AF_CHECK_WARN, "status: expected 201, got 200"},
     {"T-MIXED", AF_CHECK_WARN, "status: expected 201, got 200; prefer 201 (x)"},
@@ -1631,6 +1685,20 @@ static const struct {
      "§4.1.2)"},
     {"T-ERROR", AF_CHECK_ERROR, "T-ERROR [step 1] error: typo is not defined"},
     {"T-TWICE", AF_CHECK_PASS, NULL},
+    {"T-FORMAT", AF_CHECK_FORMAT,
+     "T-FORMAT [step 1] status: expected 201, got 200 (RFC 6749 §5.2)"},
+    {"T-FORMFAIL", AF_CHECK_FAIL, "body: expected \"2\""},
+    {"T-PREMISE", AF_CHECK_INCONCLUSIVE, "premise not met: body: expected \"jwks fetched\""},
+    {"T-STEPWHEN", AF_CHECK_INCONCLUSIVE, "inconclusive: no refresh token"},
+    {"T-OTHERWISE", AF_CHECK_ERROR, "error: the admin API offers no scenarios"},
+    {"T-SETUP", AF_CHECK_ERROR, "the setup broken could not be completed"},
+    {"T-NOTRUN", AF_CHECK_NOTRUN,
+     "T-NOTRUN not run: it needs the setup broken, which failed in "
+     "T-SETUP"},
+    {"T-USE", AF_CHECK_FAIL, "status: expected 201, got 200"},
+    {"T-ALWAYS", AF_CHECK_FAIL, "body: expected \"2\""},
+    {"T-DOWN", AF_CHECK_ERROR, "could not reach http://127.0.0.1:1/x"},
+    {"T-DOWN2", AF_CHECK_NOTRUN, "not run: http://127.0.0.1:1 could not be reached in T-DOWN"},
 };
 
 static struct af_results *run_results;
@@ -1715,13 +1783,36 @@ START_TEST(test_run_totals)
         sum += run_results->count[i];
     ck_assert_uint_eq(sum, run_results->n);
     ck_assert_int_eq(af_results_exit_code(run_results), AF_PROBE_EXIT_FAILED);
-    ck_assert(!run_results->unreachable);
+    /* T-DOWN's host did not answer: the run is marked, and still exits 1
+     * because MUST checks failed. */
+    ck_assert(run_results->unreachable);
     ck_assert_str_eq(run_results->issuer, run_base);
     /* T-FAIL stopped after its failing step: the second step never ran. */
     ck_assert_uint_eq(result_of("T-FAIL")->requests, 2); /* authorize, redeem; not "never" */
     ck_assert_uint_eq(result_of("T-CODE")->requests, 4); /* authorize, redeem, JWKS, echo */
     /* The JWKS is fetched once per run, counted in the first check using it. */
     ck_assert_uint_eq(result_of("T-BADSIG")->requests, 1);
+    /* A form failure lets the check go on; its headline is not the title. */
+    ck_assert_uint_eq(result_of("T-FORMAT")->requests, 2);
+    ck_assert_uint_eq(result_of("T-FORMAT")->nfails, 1);
+    ck_assert_ptr_nonnull(result_of("T-FORMAT")->headline);
+    ck_assert_str_eq(result_of("T-FORMAT")->headline,
+                     "refused as required, but not in the form RFC 6749 §5.2 requires");
+    ck_assert_int_eq(result_of("T-FORMAT")->fails[0].role, AF_ROLE_FORM);
+    ck_assert_ptr_null(result_of("T-FAIL")->headline);
+    /* A premise that failed stops the check: /500 was never asked. */
+    ck_assert_uint_eq(result_of("T-PREMISE")->requests, 1);
+    ck_assert_int_eq(result_of("T-PREMISE")->fails[0].role, AF_ROLE_PREMISE);
+    /* One setup failure, reported once: the next check sends nothing. */
+    ck_assert_uint_eq(result_of("T-SETUP")->requests, 1);
+    ck_assert_int_eq(result_of("T-SETUP")->fails[0].role, AF_ROLE_SETUP);
+    ck_assert_uint_eq(result_of("T-NOTRUN")->requests, 0);
+    ck_assert_uint_eq(result_of("T-DOWN2")->requests, 0);
+    /* After the outcome failed, the evidence step ran (and added its line)
+     * but the plain step before it did not. */
+    ck_assert_uint_eq(result_of("T-ALWAYS")->requests, 2);
+    ck_assert_uint_eq(result_of("T-ALWAYS")->nfails, 2);
+    ck_assert_ptr_nonnull(strstr(result_of("T-ALWAYS")->fails[1].line, "the code was redeemed"));
 }
 END_TEST
 
@@ -1854,7 +1945,7 @@ static const struct {
     {"E-EMPTY", AF_CHECK_SKIP, "target.nothing is not a list with elements", 0},
     {"E-IF", AF_CHECK_FAIL, "body: expected \"2\", got \"1\"", 1},
     {"E-USE", AF_CHECK_PASS, NULL, 2},
-    {"E-ON", AF_CHECK_SKIP, "did not happen", 3},
+    {"E-ON", AF_CHECK_INCONCLUSIVE, "did not happen", 3},
     {"E-UNREACH", AF_CHECK_PASS, NULL, 1},
     {"E-NOBODY", AF_CHECK_PASS, NULL, 2},
     {"E-NOTMATCH", AF_CHECK_FAIL, "body: expected no match for /b/, got \"abc\"", 1},
@@ -2066,10 +2157,27 @@ START_TEST(test_report_junit)
     char *t = report_text(AF_REPORT_JUNIT, run_results);
     char want[128];
     ck_assert_msg(xml_well_formed(t), "not well-formed:\n%s", t);
+    /* A format verdict is two test cases: the check's own (the refusal
+     * happened) and a failing "(form)" one. */
     snprintf(want, sizeof(want), "tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"",
-             run_results->n, run_results->count[AF_CHECK_FAIL], run_results->count[AF_CHECK_ERROR],
-             run_results->count[AF_CHECK_SKIP]);
+             run_results->n + run_results->count[AF_CHECK_FORMAT],
+             run_results->count[AF_CHECK_FAIL] + run_results->count[AF_CHECK_FORMAT],
+             run_results->count[AF_CHECK_ERROR],
+             run_results->count[AF_CHECK_SKIP] + run_results->count[AF_CHECK_NOTRUN] +
+                 run_results->count[AF_CHECK_INCONCLUSIVE]);
     ck_assert_ptr_nonnull(strstr(t, want));
+    /* <testsuites> has only the attributes the Jenkins schema allows. */
+    {
+        const char *ts = strstr(t, "<testsuites ");
+        ck_assert_ptr_nonnull(ts);
+        ck_assert_ptr_null(memmem(ts, (size_t)(strchr(ts, '>') - ts), "skipped=", 8));
+    }
+    ck_assert_ptr_nonnull(strstr(t, "<testcase classname=\"fake.MUST\" name=\"T-FORMAT form\""));
+    ck_assert_ptr_nonnull(strstr(t, "name=\"T-FORMAT (form) refused as required, but not in the "
+                                    "form RFC 6749 §5.2 requires\""));
+    ck_assert_ptr_nonnull(strstr(t, "type=\"format\""));
+    ck_assert_ptr_nonnull(strstr(t, "<skipped message=\"not run: T-NOTRUN not run"));
+    ck_assert_ptr_nonnull(strstr(t, "<skipped message=\"inconclusive: T-PREMISE"));
     ck_assert_ptr_nonnull(strstr(t, "<testcase classname=\"fake.MUST\" name=\"T-FAIL fails\""));
     ck_assert_ptr_nonnull(strstr(t, "<failure message=\"T-FAIL [redeem] status: expected 200"));
     ck_assert_ptr_nonnull(strstr(t, "<error message=\"T-ERROR"));
@@ -2085,7 +2193,7 @@ START_TEST(test_report_tap)
     char plan[32];
     const char *p = t;
     size_t oks = 0, notoks = 0, skips = 0;
-    snprintf(plan, sizeof(plan), "TAP version 14\n1..%zu\n", run_results->n);
+    snprintf(plan, sizeof(plan), "TAP version 13\n1..%zu\n", run_results->n);
     ck_assert_msg(strncmp(t, plan, strlen(plan)) == 0, "%s", t);
     while (p != NULL && *p) {
         if (strncmp(p, "ok ", 3) == 0)
@@ -2100,9 +2208,15 @@ START_TEST(test_report_tap)
             p++;
     }
     ck_assert_uint_eq(oks + notoks, run_results->n);
-    ck_assert_uint_eq(notoks,
-                      run_results->count[AF_CHECK_FAIL] + run_results->count[AF_CHECK_ERROR]);
-    ck_assert_uint_eq(skips, run_results->count[AF_CHECK_SKIP]);
+    ck_assert_uint_eq(notoks, run_results->count[AF_CHECK_FAIL] +
+                                  run_results->count[AF_CHECK_ERROR] +
+                                  run_results->count[AF_CHECK_FORMAT]);
+    ck_assert_uint_eq(skips, run_results->count[AF_CHECK_SKIP] +
+                                 run_results->count[AF_CHECK_NOTRUN] +
+                                 run_results->count[AF_CHECK_INCONCLUSIVE]);
+    /* Errors were reported: the run could not be completed. */
+    ck_assert_ptr_nonnull(strstr(t, "\nBail out! "));
+    ck_assert_ptr_nonnull(strstr(t, " - T-FORMAT refused as required, but not in the form"));
     ck_assert_ptr_nonnull(strstr(t, "not ok 3 - T-FAIL fails\n  ---\n  severity: MUST\n"));
     free(t);
 }
@@ -2111,9 +2225,14 @@ END_TEST
 START_TEST(test_report_text)
 {
     char *t = report_text(AF_REPORT_TEXT, run_results);
-    ck_assert_ptr_nonnull(strstr(t, "FAIL  T-FAIL   fails"));
-    ck_assert_ptr_nonnull(strstr(t, "      T-FAIL [redeem] status: expected 200, got 401"));
-    ck_assert_ptr_nonnull(strstr(t, "result     MUST  SHOULD  total"));
+    ck_assert_ptr_nonnull(strstr(t, "FAIL    T-FAIL   fails"));
+    ck_assert_ptr_nonnull(strstr(t, "        T-FAIL [redeem] status: expected 200, got 401"));
+    ck_assert_ptr_nonnull(strstr(t, "FORMAT  T-FORMAT refused as required, but not in the form"));
+    ck_assert_ptr_nonnull(strstr(t, "        form: T-FORMAT [step 1] status: expected 201"));
+    ck_assert_ptr_nonnull(strstr(t, "NOT RUN T-NOTRUN"));
+    ck_assert_ptr_nonnull(strstr(t, "INCONCL T-PREMISE"));
+    ck_assert_ptr_nonnull(strstr(t, "result         MUST  SHOULD  total"));
+    ck_assert_ptr_nonnull(strstr(t, "refused in the wrong form"));
     ck_assert_ptr_null(strchr(t, '\033')); /* no colour in a file */
     free(t);
 }

@@ -306,10 +306,17 @@ static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *st
         char m[1024];
         if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
             continue; /* judged by the expectations: status is 0 */
-        } else if (h->transport_error != NULL) {
+        } else if (h->transport_error != NULL && h->unreachable) {
             /* No answer is not a verdict on the target: the run could not
              * be made (reported once; later checks there are not run). */
             af_ck_unreachable(c, stepname, h->url, h->transport_error);
+            return true;
+        } else if (h->transport_error != NULL) {
+            /* An answer the target got wrong (a body over the cap, a
+             * response that stopped): a failure of the step. */
+            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
+                     h->transport_error);
+            af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, m, c->res->spec, NULL);
             return true;
         } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
             snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
