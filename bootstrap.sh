@@ -27,6 +27,10 @@ build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libjansson-dev check"
 # Test peers: python3 runs the integration tests, node/npm the interop ones.
 test_pkgs="python3 nodejs npm curl ca-certificates"
+# The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
+# nobody here wrote, from Debian's packages (each folder's debian-packages).
+corpus_pkgs="python3-authlib python3-flask python3-django python3-requests python3-fastapi \
+python3-uvicorn python3-jwt python3-starlette python3-pydantic python3-cryptography"
 
 missing_pkgs() {
     miss=""
@@ -108,6 +112,8 @@ check)
     else
         install_pkgs $test_pkgs
     fi
+    # shellcheck disable=SC2086 # a list of package names
+    install_pkgs $corpus_pkgs
     ensure_node
     if [ "$sanitize" = yes ]; then
         san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"

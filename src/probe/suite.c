@@ -1414,6 +1414,16 @@ static af_rc v_app_client(struct vctx *vc, const json_t *v, struct af_buf *path)
     return rc;
 }
 
+/* app.protocol: what the app logs in with; "oauth2" (no ID token: the
+ * TikTok or GitHub kind) makes the ID-token checks not apply. */
+static af_rc v_app_protocol(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *p = json_string_value(v);
+    if (strcmp(p, "oidc") != 0 && strcmp(p, "oauth2") != 0)
+        return vfail(vc, path, "must be \"oidc\" or \"oauth2\", not \"%s\"", p);
+    return AF_OK;
+}
+
 static af_rc v_app(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {
@@ -1424,6 +1434,7 @@ static af_rc v_app(struct vctx *vc, const json_t *v, struct af_buf *path)
         {"client", TO, true, v_app_client},  {"success", TO, false, v_outcome},
         {"error", TO, false, v_outcome},     {"unauthenticated", TO, false, v_outcome},
         {"session_cookie", TS, false, NULL}, {"description", TS, false, NULL},
+        {"protocol", TS, false, v_app_protocol}, {"identity", TS, false, NULL},
     };
     af_rc rc = CHECK_OBJ(vc, v, rules, path);
     if (rc == AF_OK && json_array_size(json_object_get(v, "protected")) == 0) {
