@@ -381,6 +381,10 @@ static bool step_expect(struct af_ck *c, const json_t *step, const char *stepnam
              * MUST failure ends it. */
             if (role == AF_ROLE_PREMISE || (role == AF_ROLE_OUTCOME && sev == AF_SEV_MUST))
                 failed = true;
+            /* The expectations after a failed premise would be judged on
+             * what did not happen: stop here. */
+            if (role == AF_ROLE_PREMISE)
+                break;
         } else if (r == AF_EX_SKIP) {
             /* The hop the expectation is about did not happen: what did not
              * happen cannot be judged (inconclusive, never a skip). */
