@@ -1394,6 +1394,17 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         const char *h[] = {"Set-Cookie", "sid=xyz; Path=/; HttpOnly", NULL};
         return respond(c, 200, "text/plain", "ok", h);
     }
+    if (strcmp(url, "/cookie-b") == 0) {
+        const char *h[] = {"Set-Cookie", "b=1; Path=/", NULL};
+        return respond(c, 200, "text/plain", "ok", h);
+    }
+    if (strcmp(url, "/rewrite") == 0) {
+        /* ignores the redirect_uri's query: the code is the server's own */
+        snprintf(loc, sizeof(loc), "%s/client-cb?code=REAL&state=s", fk.base);
+        return redirect_to(c, 302, loc);
+    }
+    if (strcmp(url, "/client-cb") == 0)
+        return respond(c, 200, "text/plain", "the client's URI was fetched", NULL);
     if (strcmp(url, "/echo-cookie") == 0) {
         const char *ck = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
         return respond(c, 200, "text/plain", ck ? ck : "none", NULL);
@@ -1914,7 +1925,28 @@ static const char *const fake2_suite =
     "    {\"request\": {\"url\": \"{{target.issuer}}/echo\", \"query\": [[\"{{vars.pname}}\", "
     "\"abc\"]]},\n"
     "     \"expect\": [{\"body\": true, \"not_matches\": \"^x\"}, {\"body\": true, "
-    "\"not_matches\": \"b\\nc\"}, {\"body\": true, \"not_matches\": \"b\"}]}]}\n"
+    "\"not_matches\": \"b\\nc\"}, {\"body\": true, \"not_matches\": \"b\"}]}]},\n"
+    /* 12: a back channel neither sends nor stores the flow's cookies; nor
+     * does the admin API */
+    "  {\"id\": \"E-NOCOOKIE\", \"title\": \"back channel\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/cookie\"}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\", \"cookies\": false}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"none\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/cookie-b\", \"cookies\": false}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"sid=xyz\"}]},\n"
+    "    {\"request\": {\"admin\": \"/echo-cookie\"}, \"expect\": [{\"body\": true, "
+    "\"equals\": \"none\"}]}]},\n"
+    /* 13: AS-05: the server rewrote the injected code; its redirect is still
+     * the client's and is never fetched */
+    "  {\"id\": \"E-REWRITE\", \"title\": \"rewritten code\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/rewrite\", \"query\": {\"redirect_uri\": "
+    "\"{{target.issuer}}/client-cb?code=attacker\"}}, \"follow\": true,\n"
+    "     \"expect\": [{\"redirect\": \"client\"}, {\"params\": \"code\", \"equals\": "
+    "\"REAL\"}]}]},\n"
+    /* 14: a live code in a URL is redacted in the failure line */
+    "  {\"id\": \"E-REDACT\", \"title\": \"redacted\", \"spec\": \"x\", \"steps\": "
+    "[{\"request\": {\"url\": \"{{target.issuer}}/500?code=LIVECODE123&v=1\"}}]}\n"
     " ]}";
 
 static const struct {
@@ -1936,6 +1968,9 @@ static const struct {
     {"E-UNREACH", AF_CHECK_PASS, NULL, 1},
     {"E-NOBODY", AF_CHECK_PASS, NULL, 2},
     {"E-NOTMATCH", AF_CHECK_FAIL, "body: expected no match for /b/, got \"abc\"", 1},
+    {"E-NOCOOKIE", AF_CHECK_PASS, NULL, 5},
+    {"E-REWRITE", AF_CHECK_PASS, NULL, 1}, /* the client's URI was not fetched */
+    {"E-REDACT", AF_CHECK_FAIL, "/500?code=LIVE...[redacted 11 chars]&v=1 (x)", 1},
 };
 
 static struct af_results *run2_results, *run3_results;

@@ -174,6 +174,7 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
             if ((long)hs->n >= max_hops)
                 goto toomany;
             af_request_init(&q);
+            q.no_cookies = first->no_cookies; /* a back channel stays one */
             rc = af_buf_adds(&q.url, loc);
             if (rc == AF_OK && (h->status == 307 || h->status == 308)) {
                 /* Same method and body (RFC 9110 §15.4.8). */

@@ -102,6 +102,7 @@ struct af_http_req {
     struct af_params headers; /* owned by the caller */
     const char *body;         /* borrowed; NULL: no body */
     size_t body_len;
+    bool no_cookies; /* neither send nor store the flow's cookies (back channel) */
 };
 
 /* One request and its answer. Everything is owned by the hop. */

@@ -490,6 +490,7 @@ static const struct krule request_rules[] = {
     {"body", TS, false, v_tmpl},        {"json", TANY, false, v_tmpl_tree},
     {"auth", TS | TO, false, v_auth},   {"bearer", TS, false, v_tmpl},
     {"submit", TO, false, v_submit},    {"admin", TS, false, v_tmpl},
+    {"cookies", TB, false, NULL},
 };
 
 /* The request's template chain must exist and end; the effective request
