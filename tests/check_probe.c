@@ -606,7 +606,7 @@ static const struct {
     {1, "{\"status\": 200}", AF_EX_FAIL, "status: expected 200, got 400 (error=invalid_grant)"},
     {0, "{\"status\": [200, 201]}", AF_EX_FAIL,
      "status: expected one of 200, 201, got 302 to "
-     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+     "https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example"},
     {0, "{\"status\": [301, 302]}", AF_EX_PASS, NULL},
     {1, "{\"status\": \"4xx\"}", AF_EX_PASS, NULL},
     {2, "{\"status\": \"4xx\"}", AF_EX_FAIL, "status: expected 4xx, got 200"},
@@ -681,20 +681,20 @@ static const struct {
      "redirect: expected a redirect to the client (https://client.example/cb), got 400"},
     {0, "{\"redirect\": \"not_client\"}", AF_EX_FAIL,
      "redirect: expected no redirect to the client, got 302 to "
-     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+     "https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example"},
     {1, "{\"redirect\": \"not_client\"}", AF_EX_PASS, NULL},
     {1, "{\"redirect\": \"none\"}", AF_EX_PASS, NULL},
     {0, "{\"redirect\": \"none\"}", AF_EX_FAIL,
      "redirect: expected no Location, got 302 to "
-     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+     "https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example"},
     {0, "{\"redirect\": \"any\"}", AF_EX_PASS, NULL},
     {0, "{\"redirect\": {\"to\": \"https://client.example/cb\"}}", AF_EX_PASS, NULL},
     {0, "{\"redirect\": {\"to\": \"https://other.example/cb\"}}", AF_EX_FAIL,
      "redirect: expected a redirect to https://other.example/cb, got 302 to "
-     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+     "https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example"},
     {0, "{\"redirect\": {\"not_to\": \"https://client.example\"}}", AF_EX_FAIL,
      "redirect: expected no redirect to https://client.example, got 302 to "
-     "https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example"},
+     "https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example"},
     {0, "{\"params\": \"state\", \"equals\": \"s1\"}", AF_EX_PASS, NULL},
     {0, "{\"params\": \"iss\", \"equals\": \"{{meta.issuer}}\"}", AF_EX_PASS, NULL},
     {0, "{\"params\": \"\", \"only_keys\": [\"code\", \"state\", \"iss\"]}", AF_EX_PASS, NULL},
@@ -713,7 +713,7 @@ static const struct {
     {0, "{\"location\": \"base\", \"format\": \"no-query-fragment\"}", AF_EX_PASS, NULL},
     {0, "{\"location\": \"\", \"format\": \"no-query-fragment\"}", AF_EX_FAIL,
      "location: expected format no-query-fragment, got "
-     "\"https://client.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example\""},
+     "\"https://client.example/cb?code=[redacted 3 chars]&state=s1&iss=https%3A%2F%2Fas.example\""},
     /* body text */
     {2, "{\"body\": true, \"contains\": \"fp1\"}", AF_EX_PASS, NULL},
     {2, "{\"body\": true, \"contains\": \"nothing here\"}", AF_EX_FAIL, NULL},
@@ -803,11 +803,12 @@ START_TEST(test_expect_hops)
          "hop 2: status: expected 200, got 307 to https://as.example/login"},
         {"{\"on\": \"any\", \"status\": 302}", AF_EX_PASS, NULL},
         {"{\"on\": \"any\", \"status\": 500}", AF_EX_FAIL,
-         "status: expected 500, got 302 to https://client.example/cb?code=z (on every one of 3 "
+         "status: expected 500, got 302 to https://client.example/cb?code=[redacted 1 chars] (on "
+         "every one of 3 "
          "hops)"},
         {"{\"redirect\": \"not_client\"}", AF_EX_FAIL,
          "redirect: expected no redirect to the client, got 302 to "
-         "https://client.example/cb?code=z"},
+         "https://client.example/cb?code=[redacted 1 chars]"},
         {"{\"on\": 1, \"redirect\": \"any\"}", AF_EX_PASS, NULL},
     };
     static const char *const l307[] = {"Location", "/login", NULL};
@@ -834,6 +835,83 @@ START_TEST(test_expect_hops)
     }
     for (i = 0; i < 3; i++)
         af_hop_clear(&h[i]);
+}
+END_TEST
+
+/* "client" and "not_client" compare the Location's endpoint (scheme, host,
+ * port, path) with the client's redirect_uri, never a text prefix: AS-05
+ * sends redirect_uri=...cb?code=attacker and a server that rewrites the
+ * code still redirects to the client (RFC 6749 §3.1.2, §4.1.2). */
+static const struct {
+    const char *client_uri;
+    const char *location;
+    const char *ex;
+    af_ex_result want;
+    bool show; /* --show-secrets */
+    const char *msg;
+} redir_cases[] = {
+    {"https://client.example/cb?code=attacker", "https://client.example/cb?code=REAL&state=s",
+     "{\"redirect\": \"client\"}", AF_EX_PASS, false, NULL},
+    {"https://client.example/cb?code=attacker", "https://client.example/cb?code=REAL&state=s",
+     "{\"redirect\": \"not_client\"}", AF_EX_FAIL, false,
+     "redirect: expected no redirect to the client, got 302 to "
+     "https://client.example/cb?code=[redacted 4 chars]&state=s"},
+    {"https://client.example/cb?code=attacker", "https://client.example/cb?code=REAL&state=s",
+     "{\"redirect\": \"not_client\"}", AF_EX_FAIL, true,
+     "redirect: expected no redirect to the client, got 302 to "
+     "https://client.example/cb?code=REAL&state=s"},
+    {"https://client.example/cb", "HTTPS://Client.Example:443/cb?code=x",
+     "{\"redirect\": \"client\"}", AF_EX_PASS, false, NULL},
+    /* a text prefix, another endpoint */
+    {"https://client.example/cb", "https://client.example/cb2?code=x",
+     "{\"redirect\": \"not_client\"}", AF_EX_PASS, false, NULL},
+    {"https://client.example/cb", "https://client.example/cb2?error=access_denied",
+     "{\"redirect\": \"client\"}", AF_EX_FAIL, false,
+     "redirect: expected a redirect to the client (https://client.example/cb), got 302 to "
+     "https://client.example/cb2?error=access_denied"},
+    {"https://client.example", "https://client.example.attacker.example/?code=x",
+     "{\"redirect\": \"client\"}", AF_EX_FAIL, false,
+     "redirect: expected a redirect to the client (https://client.example), got 302 to "
+     "https://client.example.attacker.example/?code=[redacted 1 chars]"},
+    {"https://client.example/cb", "https://client.example:8443/cb?code=x",
+     "{\"redirect\": \"not_client\"}", AF_EX_PASS, false, NULL},
+    {"http://[::1]:8080/cb", "http://[::1]:8080/cb?code=x", "{\"redirect\": \"client\"}",
+     AF_EX_PASS, false, NULL},
+    {"com.example.app:/cb", "com.example.app:/cb?code=x", "{\"redirect\": \"client\"}", AF_EX_PASS,
+     false, NULL},
+    /* a garbage redirect_uri is nobody's endpoint */
+    {"not a uri", "https://client.example/cb?code=x", "{\"redirect\": \"not_client\"}", AF_EX_PASS,
+     false, NULL},
+    /* {"to": URL}: the same comparison */
+    {"https://client.example/cb", "https://App.example:443?x=1",
+     "{\"redirect\": {\"to\": \"https://app.example/\"}}", AF_EX_PASS, false, NULL},
+};
+
+START_TEST(test_expect_redirect_endpoint)
+{
+    const char *h[] = {"Location", redir_cases[_i].location, NULL};
+    struct af_hop hop;
+    struct af_step_view sv;
+    struct af_buf msg;
+    json_t *ex = json_loads(redir_cases[_i].ex, 0, NULL);
+    af_ex_result r;
+
+    ck_assert_ptr_nonnull(ex);
+    hop_make(&hop, 302, "https://as.example/authorize", h, NULL);
+    memset(&sv, 0, sizeof(sv));
+    sv.hops = &hop;
+    sv.nhops = 1;
+    sv.client_uri = redir_cases[_i].client_uri;
+    sv.show_secrets = redir_cases[_i].show;
+    af_buf_init(&msg, 4096);
+    r = af_expect_eval(&sv, ex, &msg);
+    ck_assert_msg(r == redir_cases[_i].want, "%s with %s: %d (%s)", redir_cases[_i].ex,
+                  redir_cases[_i].location, r, af_buf_str(&msg));
+    if (redir_cases[_i].msg)
+        ck_assert_str_eq(af_buf_str(&msg), redir_cases[_i].msg);
+    af_buf_free(&msg);
+    json_decref(ex);
+    af_hop_clear(&hop);
 }
 END_TEST
 
@@ -1316,6 +1394,17 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         const char *h[] = {"Set-Cookie", "sid=xyz; Path=/; HttpOnly", NULL};
         return respond(c, 200, "text/plain", "ok", h);
     }
+    if (strcmp(url, "/cookie-b") == 0) {
+        const char *h[] = {"Set-Cookie", "b=1; Path=/", NULL};
+        return respond(c, 200, "text/plain", "ok", h);
+    }
+    if (strcmp(url, "/rewrite") == 0) {
+        /* ignores the redirect_uri's query: the code is the server's own */
+        snprintf(loc, sizeof(loc), "%s/client-cb?code=REAL&state=s", fk.base);
+        return redirect_to(c, 302, loc);
+    }
+    if (strcmp(url, "/client-cb") == 0)
+        return respond(c, 200, "text/plain", "the client's URI was fetched", NULL);
     if (strcmp(url, "/echo-cookie") == 0) {
         const char *ck = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
         return respond(c, 200, "text/plain", ck ? ck : "none", NULL);
@@ -1927,7 +2016,28 @@ static const char *const fake2_suite =
     "    {\"request\": {\"url\": \"{{target.issuer}}/echo\", \"query\": [[\"{{vars.pname}}\", "
     "\"abc\"]]},\n"
     "     \"expect\": [{\"body\": true, \"not_matches\": \"^x\"}, {\"body\": true, "
-    "\"not_matches\": \"b\\nc\"}, {\"body\": true, \"not_matches\": \"b\"}]}]}\n"
+    "\"not_matches\": \"b\\nc\"}, {\"body\": true, \"not_matches\": \"b\"}]}]},\n"
+    /* 12: a back channel neither sends nor stores the flow's cookies; nor
+     * does the admin API */
+    "  {\"id\": \"E-NOCOOKIE\", \"title\": \"back channel\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/cookie\"}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\", \"cookies\": false}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"none\"}]},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/cookie-b\", \"cookies\": false}},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo-cookie\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"sid=xyz\"}]},\n"
+    "    {\"request\": {\"admin\": \"/echo-cookie\"}, \"expect\": [{\"body\": true, "
+    "\"equals\": \"none\"}]}]},\n"
+    /* 13: AS-05: the server rewrote the injected code; its redirect is still
+     * the client's and is never fetched */
+    "  {\"id\": \"E-REWRITE\", \"title\": \"rewritten code\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/rewrite\", \"query\": {\"redirect_uri\": "
+    "\"{{target.issuer}}/client-cb?code=attacker\"}}, \"follow\": true,\n"
+    "     \"expect\": [{\"redirect\": \"client\"}, {\"params\": \"code\", \"equals\": "
+    "\"REAL\"}]}]},\n"
+    /* 14: a live code in a URL is redacted in the failure line */
+    "  {\"id\": \"E-REDACT\", \"title\": \"redacted\", \"spec\": \"x\", \"steps\": "
+    "[{\"request\": {\"url\": \"{{target.issuer}}/500?code=LIVECODE123&v=1\"}}]}\n"
     " ]}";
 
 static const struct {
@@ -1949,6 +2059,9 @@ static const struct {
     {"E-UNREACH", AF_CHECK_PASS, NULL, 1},
     {"E-NOBODY", AF_CHECK_PASS, NULL, 2},
     {"E-NOTMATCH", AF_CHECK_FAIL, "body: expected no match for /b/, got \"abc\"", 1},
+    {"E-NOCOOKIE", AF_CHECK_PASS, NULL, 5},
+    {"E-REWRITE", AF_CHECK_PASS, NULL, 1}, /* the client's URI was not fetched */
+    {"E-REDACT", AF_CHECK_FAIL, "/500?code=LIVE...[redacted 11 chars]&v=1 (x)", 1},
 };
 
 static struct af_results *run2_results, *run3_results;
@@ -2298,6 +2411,7 @@ static Suite *probe_suite(void)
     tcase_add_loop_test(tc, test_selectors_bad, 0, N(bad_sel_cases));
     tcase_add_loop_test(tc, test_expectations, 0, N(ex_cases));
     tcase_add_test(tc, test_expect_hops);
+    tcase_add_loop_test(tc, test_expect_redirect_endpoint, 0, N(redir_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("loaders");

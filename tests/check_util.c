@@ -288,6 +288,69 @@ START_TEST(test_params_helpers)
 }
 END_TEST
 
+/* af_url_same_endpoint: scheme, host, port and path decide; query and
+ * fragment never do (the client's redirect_uri, RFC 6749 §3.1.2). */
+static const struct {
+    const char *why;
+    const char *a;
+    const char *b;
+    bool same;
+} endpoint_cases[] = {
+    {"same", "https://client.example/cb", "https://client.example/cb", true},
+    {"query differs (a rewritten code)", "https://client.example/cb?code=attacker",
+     "https://client.example/cb?code=REAL&state=s", true},
+    {"query only on one side", "https://client.example/cb", "https://client.example/cb?x=1", true},
+    {"fragment ignored", "https://client.example/cb#a", "https://client.example/cb?x=1#b", true},
+    {"other port", "https://client.example/cb", "https://client.example:8443/cb", false},
+    {"https default port explicit", "https://client.example:443/cb", "https://client.example/cb",
+     true},
+    {"http default port explicit", "http://127.0.0.1:80/cb", "http://127.0.0.1/cb", true},
+    {"443 is not http's default", "http://client.example:443/cb", "http://client.example/cb",
+     false},
+    {"other scheme", "http://client.example/cb", "https://client.example/cb", false},
+    {"scheme case", "HTTPS://client.example/cb", "https://client.example/cb", true},
+    {"host case (RFC 3986 §3.2.2)", "https://Client.EXAMPLE/cb", "https://client.example/cb", true},
+    {"path case matters", "https://client.example/CB", "https://client.example/cb", false},
+    {"other host", "https://client.example.attacker.example/cb", "https://client.example/cb",
+     false},
+    {"longer path (text prefix)", "https://client.example/cb/../cbx", "https://client.example/cb",
+     false},
+    {"longer path", "https://client.example/cbx", "https://client.example/cb", false},
+    {"trailing slash", "https://client.example/cb/", "https://client.example/cb", false},
+    {"empty path is / (RFC 3986 §6.2.3)", "https://client.example", "https://client.example/?x=1",
+     true},
+    {"dot segments removed", "https://client.example/a/../cb", "https://client.example/cb", true},
+    {"user information ignored", "https://u@client.example/cb", "https://client.example/cb", true},
+    {"IPv6", "http://[::1]:8080/cb", "http://[::1]:8080/cb?code=x", true},
+    {"IPv6 spelled longer", "http://[0:0::1]:8080/cb", "http://[::1]:8080/cb", true},
+    {"IPv6 other port", "http://[::1]:8080/cb", "http://[::1]/cb", false},
+    {"IPv6 vs IPv4", "http://[::1]/cb", "http://127.0.0.1/cb", false},
+    {"custom scheme (RFC 8252 §7.1)", "com.example.app:/cb", "com.example.app:/cb?code=x", true},
+    {"custom scheme case", "COM.example.app:/cb", "com.example.app:/cb", true},
+    {"custom scheme other path", "com.example.app:/cb", "com.example.app:/other", false},
+    {"custom scheme other scheme", "com.example.app:/cb", "com.example.evil:/cb", false},
+    {"custom vs https", "com.example.app:/cb", "https://com.example.app/cb", false},
+    {"relative path", "/cb", "/cb", false},
+    {"relative vs absolute", "/cb?code=x", "https://client.example/cb", false},
+    {"scheme-relative", "//client.example/cb", "https://client.example/cb", false},
+    {"https without authority", "https:/client.example/cb", "https:/client.example/cb", false},
+    {"garbage", "https://exa mple/cb", "https://exa mple/cb", false},
+    {"garbage port", "https://client.example:99999/cb", "https://client.example:99999/cb", false},
+    {"empty", "", "", false},
+    {"NULL", NULL, "https://client.example/cb", false},
+};
+
+START_TEST(test_url_same_endpoint)
+{
+    bool got = af_url_same_endpoint(endpoint_cases[_i].a, endpoint_cases[_i].b);
+    ck_assert_msg(got == endpoint_cases[_i].same, "%s: %s vs %s: got %d, expected %d",
+                  endpoint_cases[_i].why, endpoint_cases[_i].a ? endpoint_cases[_i].a : "(null)",
+                  endpoint_cases[_i].b, got, endpoint_cases[_i].same);
+    /* symmetric */
+    ck_assert(af_url_same_endpoint(endpoint_cases[_i].b, endpoint_cases[_i].a) == got);
+}
+END_TEST
+
 /* ---- bounded buffers ---- */
 
 START_TEST(test_buf_cap)
@@ -604,6 +667,7 @@ static Suite *util_suite(void)
     tcase_add_loop_test(tc, test_utf8_valid, 0, N(utf8_cases));
     tcase_add_loop_test(tc, test_params_parse, 0, N(params_cases));
     tcase_add_test(tc, test_params_helpers);
+    tcase_add_loop_test(tc, test_url_same_endpoint, 0, N(endpoint_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("buf");

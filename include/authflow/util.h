@@ -34,6 +34,21 @@ bool af_utf8_valid(const char *s, size_t len);
  * or -1 when c is none. Takes a char or an unsigned char value. */
 int af_hex_digit(int c);
 
+/* ---- comparing URLs ---- */
+
+/* af_url_same_endpoint: true when the absolute URLs a and b name the same
+ * endpoint: the same scheme (case-insensitive), host (case-insensitive; an
+ * IPv6 literal in brackets compares as an address), port (the scheme's
+ * default when absent: 80 for http, 443 for https) and path (exact, after
+ * dot-segment removal; an empty path equals "/"). Query, fragment and user
+ * information are ignored. A URL without authority (a custom scheme such as
+ * "com.example.app:/cb", RFC 8252 §7.1) compares by scheme and path only.
+ * A relative, unparsable or NULL URL matches nothing, not even itself:
+ * callers deciding "is this the client's redirect_uri?" must never treat
+ * garbage as a match. Never fails otherwise (no allocation result to
+ * check: out of memory is a mismatch). */
+bool af_url_same_endpoint(const char *a, const char *b);
+
 /* ---- base64url (RFC 4648 §5, no padding) ---- */
 
 /* af_b64url_encode: append the encoding of data[0..len) to out. */

@@ -706,6 +706,14 @@ static bool what_is_secret(const char *what)
     return af_proto_is_secret_param(dot ? dot + 1 : what);
 }
 
+/* A URL actual value (the request's, a Location) may carry a code or a
+ * token in its query or fragment: those are redacted as the trace does. */
+static bool what_is_url(const char *what)
+{
+    return strcmp(what, "url") == 0 || strcmp(what, "location") == 0 ||
+           strcasecmp(what, "header.location") == 0;
+}
+
 static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *what, bool show)
 {
     char *t;
@@ -718,7 +726,22 @@ static af_rc add_actual(struct af_buf *msg, const struct af_sv *v, const char *w
             rc = af_buf_addc(msg, '"');
         return rc;
     }
-    t = af_sv_text(v);
+    if (!show && v->kind == AF_SV_VALUE && json_is_string(v->json) && what_is_url(what)) {
+        struct af_sv r = *v;
+        size_t cap = json_string_length(v->json) + 1024;
+        char *u = malloc(cap);
+        if (u == NULL)
+            return AF_ERR_NOMEM;
+        af_trace_redact_url(u, cap, json_string_value(v->json), false);
+        r.json = json_string(u);
+        free(u);
+        if (r.json == NULL)
+            return AF_ERR_NOMEM;
+        t = af_sv_text(&r);
+        json_decref(r.json);
+    } else {
+        t = af_sv_text(v);
+    }
     if (t == NULL)
         return AF_ERR_NOMEM;
     rc = af_buf_adds(msg, t);
@@ -1100,19 +1123,8 @@ void af_hop_pick(const struct af_step_view *sv, const json_t *on, size_t *idx, s
     }
 }
 
-/* uri_at: loc points at uri: uri is a prefix of loc ending where uri's own
- * query or fragment could continue. */
-static bool uri_at(const char *loc, const char *uri)
-{
-    size_t n = strlen(uri);
-    char c;
-    if (strncmp(loc, uri, n) != 0)
-        return false;
-    c = loc[n];
-    return c == '\0' || c == '?' || c == '#' || (c == '&' && strchr(uri, '?') != NULL);
-}
-
-static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, struct af_buf *msg);
+static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, bool show,
+                                     struct af_buf *msg);
 
 /* eval_status: a status from the profile ("{{res.deny_status}}") is
  * expanded first; what it expands to must be a status form the loader
@@ -1125,7 +1137,7 @@ static af_ex_result eval_status(const struct af_step_view *sv, const struct af_h
     struct af_buf path;
     struct af_err e;
     if (!json_is_string(v) || strstr(json_string_value(v), "{{") == NULL)
-        return eval_status_spec(hop, v, msg);
+        return eval_status_spec(hop, v, sv->show_secrets, msg);
     r = expand_expected(sv->sc, v, &x, msg);
     if (r != AF_EX_PASS)
         return r;
@@ -1139,14 +1151,15 @@ static af_ex_result eval_status(const struct af_step_view *sv, const struct af_h
         af_msg_add(msg, ", which is not a status, a list, a class or a range");
         r = AF_EX_ERROR;
     } else {
-        r = eval_status_spec(hop, x, msg);
+        r = eval_status_spec(hop, x, sv->show_secrets, msg);
     }
     af_buf_free(&path);
     json_decref(x);
     return r;
 }
 
-static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, struct af_buf *msg)
+static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, bool show,
+                                     struct af_buf *msg)
 {
     long st = hop->status;
     bool ok = false;
@@ -1196,29 +1209,15 @@ static af_ex_result eval_status_spec(const struct af_hop *hop, const json_t *v, 
         if (err == NULL && af_hop_location((struct af_hop *)hop) != NULL) {
             if (hop->loc_ok)
                 err = af_params_get(&hop->loc_query, AF_P_ERROR);
-            if (st / 100 == 3)
-                af_msg_addf(msg, " to %.120s", hop->location);
+            if (st / 100 == 3) {
+                af_msg_add(msg, " to ");
+                af_msg_url(msg, hop->location, 120, show);
+            }
         }
         if (err != NULL)
             af_msg_addf(msg, " (error=%.60s)", err);
     }
     return AF_EX_FAIL;
-}
-
-/* same_base: loc[0..bl) names url; an http(s) URL with an empty path is the
- * same as one with "/" (RFC 3986 §6.2.3), so "http://app" matches a
- * Location "http://app/". */
-static bool same_base(const char *loc, size_t bl, const char *url)
-{
-    size_t ul = strlen(url), n = bl < ul ? bl : ul;
-    const char *shorter = bl < ul ? loc : url, *longer = bl < ul ? url : loc, *sep;
-    if (bl == ul)
-        return strncmp(loc, url, bl) == 0;
-    if ((bl > ul ? bl - ul : ul - bl) != 1 || strncmp(loc, url, n) != 0 || longer[n] != '/')
-        return false;
-    /* the shorter one must have no path at all */
-    sep = memmem(shorter, n, "://", 3);
-    return sep != NULL && memchr(sep + 3, '/', (size_t)(shorter + n - (sep + 3))) == NULL;
 }
 
 static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af_hop *hop,
@@ -1238,18 +1237,22 @@ static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af
                             "client.redirect_uri)");
             return AF_EX_SKIP;
         }
-        if (hop->status / 100 == 3 && loc != NULL && uri_at(loc, sv->client_uri))
+        if (hop->status / 100 == 3 && loc != NULL && af_url_same_endpoint(loc, sv->client_uri))
             return AF_EX_PASS;
-        af_msg_addf(msg, "redirect: expected a redirect to the client (%.100s), got %ld",
-                    sv->client_uri, hop->status);
-        if (loc != NULL)
-            af_msg_addf(msg, " to %.120s", loc);
+        af_msg_add(msg, "redirect: expected a redirect to the client (");
+        af_msg_url(msg, sv->client_uri, 100, sv->show_secrets);
+        af_msg_addf(msg, "), got %ld", hop->status);
+        if (loc != NULL) {
+            af_msg_add(msg, " to ");
+            af_msg_url(msg, loc, 120, sv->show_secrets);
+        }
         return AF_EX_FAIL;
     }
     if (mode != NULL && strcmp(mode, "none") == 0) {
         if (af_hop_header(hop, AF_HDR_LOCATION) == NULL)
             return AF_EX_PASS;
-        af_msg_addf(msg, "redirect: expected no Location, got %ld to %.120s", hop->status, loc);
+        af_msg_addf(msg, "redirect: expected no Location, got %ld to ", hop->status);
+        af_msg_url(msg, loc, 120, sv->show_secrets);
         return AF_EX_FAIL;
     }
     if (mode != NULL && strcmp(mode, "any") == 0) {
@@ -1270,15 +1273,15 @@ static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af
             if (x->status >= 500) {
                 af_msg_addf(msg,
                             "redirect: expected an error page and no redirect to the "
-                            "client, got %ld from %.120s",
-                            x->status, x->url);
+                            "client, got %ld from ",
+                            x->status);
+                af_msg_url(msg, x->url, 120, sv->show_secrets);
                 return AF_EX_FAIL;
             }
-            if (l != NULL && strncmp(l, sv->client_uri, strlen(sv->client_uri)) == 0) {
-                af_msg_addf(msg,
-                            "redirect: expected no redirect to the client, got %ld to "
-                            "%.120s",
-                            x->status, l);
+            if (l != NULL && af_url_same_endpoint(l, sv->client_uri)) {
+                af_msg_addf(msg, "redirect: expected no redirect to the client, got %ld to ",
+                            x->status);
+                af_msg_url(msg, l, 120, sv->show_secrets);
                 return AF_EX_FAIL;
             }
         }
@@ -1297,22 +1300,24 @@ static af_ex_result eval_redirect(const struct af_step_view *sv, const struct af
             return rc == AF_ERR_NOTFOUND ? AF_EX_SKIP : AF_EX_ERROR;
         }
         if (to != NULL) {
-            size_t bl = loc ? af_url_base_len(loc) : 0;
-            if (loc == NULL || !same_base(loc, bl, url)) {
-                af_msg_addf(msg, "redirect: expected a redirect to %.120s, got %ld", url,
-                            hop->status);
-                if (loc != NULL)
-                    af_msg_addf(msg, " to %.120s", loc);
+            if (loc == NULL || !af_url_same_endpoint(loc, url)) {
+                af_msg_add(msg, "redirect: expected a redirect to ");
+                af_msg_url(msg, url, 120, sv->show_secrets);
+                af_msg_addf(msg, ", got %ld", hop->status);
+                if (loc != NULL) {
+                    af_msg_add(msg, " to ");
+                    af_msg_url(msg, loc, 120, sv->show_secrets);
+                }
                 r = AF_EX_FAIL;
             }
         } else {
             for (i = 0; i < sv->nhops; i++) {
                 const char *l = af_hop_location(&sv->hops[i]);
                 if (l != NULL && strncmp(l, url, strlen(url)) == 0) {
-                    af_msg_addf(msg,
-                                "redirect: expected no redirect to %.120s, got %ld to "
-                                "%.120s",
-                                url, sv->hops[i].status, l);
+                    af_msg_add(msg, "redirect: expected no redirect to ");
+                    af_msg_url(msg, url, 120, sv->show_secrets);
+                    af_msg_addf(msg, ", got %ld to ", sv->hops[i].status);
+                    af_msg_url(msg, l, 120, sv->show_secrets);
                     r = AF_EX_FAIL;
                     break;
                 }

@@ -48,22 +48,15 @@ static af_rc send_one(struct af_ck *c, struct af_request *q, struct af_hops *hs,
     if (c->r->o->trace != NULL)
         af_trace_hop(c->r->o->trace, c->id, step, hs->n, &nv[hs->n - 1], c->r->o->show_secrets);
     if (nv[hs->n - 1].unreachable && !c->r->res->unreachable && !c->allow_unreachable) {
+        char u[1024];
+        /* shown in every report: redacted like the trace */
+        af_trace_redact_url(u, sizeof(u), nv[hs->n - 1].url, c->r->o->show_secrets);
         c->r->res->unreachable = true;
-        c->r->res->unreachable_at = strdup(nv[hs->n - 1].url);
+        c->r->res->unreachable_at = strdup(u);
         c->r->res->unreachable_why =
             strdup(nv[hs->n - 1].transport_error ? nv[hs->n - 1].transport_error : "unreachable");
     }
     return AF_OK;
-}
-
-static bool uri_at(const char *loc, const char *uri)
-{
-    size_t n = strlen(uri);
-    char ch;
-    if (strncmp(loc, uri, n) != 0)
-        return false;
-    ch = loc[n];
-    return ch == '\0' || ch == '?' || ch == '#' || (ch == '&' && strchr(uri, '?') != NULL);
 }
 
 static bool rule_matches(struct af_hop *hop, const json_t *rule)
@@ -136,6 +129,7 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
     bool do_login = true;
     long max_hops = c->r->max_hops;
     size_t *uses = NULL, nrules = 0, i;
+    char last[121]; /* the last hop's URL, redacted, for the hop-limit message */
     af_rc rc;
 
     *fail_msg = NULL;
@@ -170,13 +164,17 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
             break;
         if (h->status / 100 == 3 && af_hop_location(h) != NULL) {
             const char *loc = h->location;
-            if (curi != NULL && uri_at(loc, curi))
+            /* At the client's endpoint, whatever its query says (a server
+             * that rewrote an injected code still redirects to the client):
+             * never fetched, the live code in it goes nowhere. */
+            if (curi != NULL && af_url_same_endpoint(loc, curi))
                 break;
             if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0)
                 break; /* a custom-scheme client: never fetched */
             if ((long)hs->n >= max_hops)
                 goto toomany;
             af_request_init(&q);
+            q.no_cookies = first->no_cookies; /* a back channel stays one */
             rc = af_buf_adds(&q.url, loc);
             if (rc == AF_OK && (h->status == 307 || h->status == 308)) {
                 /* Same method and body (RFC 9110 §15.4.8). */
@@ -227,10 +225,11 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
     rc = AF_OK;
     goto out;
 toomany:
+    af_trace_redact_url(last, sizeof(last), hs->v[hs->n - 1].url, c->r->o->show_secrets);
     if (asprintf(fail_msg,
                  "follow: expected to reach the client within %ld hops, got more (last: "
-                 "%ld from %.120s)",
-                 max_hops, hs->v[hs->n - 1].status, hs->v[hs->n - 1].url) < 0)
+                 "%ld from %s)",
+                 max_hops, hs->v[hs->n - 1].status, last) < 0)
         *fail_msg = NULL;
     rc = AF_OK;
 out:

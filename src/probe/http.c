@@ -5,7 +5,9 @@
  * kept alive between checks. Redirects are never followed by curl: every
  * hop is a request the runner makes and records. Each flow (a check's
  * "browser") has its own cookie jar; switching flows swaps the in-memory
- * cookie list of the handle.
+ * cookie list of the handle. A back-channel request (no_cookies) puts the
+ * jar aside for its duration, on the same handle so that the connection
+ * stays alive.
  */
 #include "config.h"
 
@@ -242,6 +244,16 @@ void af_http_reset_flows(struct af_http *h)
     }
 }
 
+/* jar_load: make lines (Netscape cookie lines, borrowed) the handle's whole
+ * in-memory jar. */
+static void jar_load(struct af_http *h, const struct curl_slist *lines)
+{
+    const struct curl_slist *l;
+    curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, "ALL");
+    for (l = lines; l != NULL; l = l->next)
+        curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, l->data);
+}
+
 static struct af_jar *jar_find(struct af_http *h, const char *name)
 {
     size_t i;
@@ -255,7 +267,7 @@ af_rc af_http_use_flow(struct af_http *h, const char *name)
 {
     af_rc rc;
     struct af_jar *cur, *next;
-    struct curl_slist *lines = NULL, *l;
+    struct curl_slist *lines = NULL;
     char *nm = NULL;
 
     if (strcmp(name, h->flow) == 0)
@@ -282,12 +294,8 @@ af_rc af_http_use_flow(struct af_http *h, const char *name)
         lines = NULL;
     curl_slist_free_all(cur->lines);
     cur->lines = lines;
-    curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, "ALL");
     next = jar_find(h, name);
-    if (next != NULL) {
-        for (l = next->lines; l != NULL; l = l->next)
-            curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, l->data);
-    }
+    jar_load(h, next != NULL ? next->lines : NULL);
     nm = strdup(name);
     if (nm == NULL) {
         rc = AF_ERR_NOMEM;
@@ -341,12 +349,12 @@ static bool unreachable_code(CURLcode c)
 af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_hop *hop)
 {
     af_rc rc;
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = NULL, *jar = NULL;
     struct af_buf line;
     CURLcode cc;
     uint64_t t0;
     size_t i;
-    bool has_expect = false;
+    bool has_expect = false, jar_aside = false;
 
     af_buf_init(&line, 64 * 1024);
     af_hop_clear(hop);
@@ -412,6 +420,16 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
     } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, req->method);
     }
+    if (req->no_cookies) {
+        /* A back channel: the flow's cookies are neither sent nor do the
+         * ones the answer sets reach the flow's jar. */
+        if (curl_easy_getinfo(h->curl, CURLINFO_COOKIELIST, &jar) != CURLE_OK) {
+            rc = AF_ERR_NOMEM;
+            goto out;
+        }
+        jar_load(h, NULL);
+        jar_aside = true;
+    }
     h->errbuf[0] = '\0';
     h->cur = hop;
     t0 = af_monotonic_ms();
@@ -419,6 +437,8 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
     hop->ms = af_monotonic_ms() - t0;
     h->cur = NULL;
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+    if (jar_aside)
+        jar_load(h, jar);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &hop->status);
     } else {
@@ -439,6 +459,7 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
     rc = AF_OK;
 out:
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(jar);
     af_buf_free(&line);
     return rc;
 }

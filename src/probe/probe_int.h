@@ -102,6 +102,7 @@ struct af_http_req {
     struct af_params headers; /* owned by the caller */
     const char *body;         /* borrowed; NULL: no body */
     size_t body_len;
+    bool no_cookies; /* neither send nor store the flow's cookies (back channel) */
 };
 
 /* One request and its answer. Everything is owned by the hop. */
@@ -386,6 +387,18 @@ void af_msg_redact(struct af_buf *b, const char *value);
 /* af_redact_value: append a redacted form of a secret value: its first four
  * characters and its length. */
 af_rc af_redact_value(struct af_buf *out, const char *value) AF_WARN_UNUSED;
+
+/* af_trace_redact_url: url as the trace shows it: the values of secret
+ * parameters (af_proto_is_secret_param: code, tokens, credentials) in its
+ * query and fragment redacted, unless show (--show-secrets). Written to
+ * out, NUL-terminated and cut to cap - 1 bytes; when the redaction cannot
+ * be made (no memory) the query and fragment are left out. For failure
+ * messages that name a URL: a live code must not reach a CI log. */
+void af_trace_redact_url(char *out, size_t cap, const char *url, bool show);
+
+/* af_msg_url: append url, redacted as by af_trace_redact_url and cut to max
+ * bytes, to a message. NULL appends nothing. */
+void af_msg_url(struct af_buf *b, const char *url, size_t max, bool show);
 
 /* af_trace_hop: print one exchange to f, secrets redacted unless show. */
 void af_trace_hop(FILE *f, const char *check, const char *step, size_t hopno,

@@ -210,6 +210,7 @@ af_rc af_request_finish(struct af_request *q, struct af_http_req *hr)
     hr->headers = q->headers; /* shallow: still owned by q */
     hr->body = q->has_body ? af_buf_str(&q->body) : NULL;
     hr->body_len = q->body.len;
+    hr->no_cookies = q->no_cookies;
     return rc;
 }
 
@@ -542,6 +543,10 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
     *why = NULL;
     if (eff == NULL)
         return AF_ERR_NOMEM;
+    /* A back channel (docs/suite-format.md §5) never carries the browser's
+     * cookies; the admin API is one whatever the step says. */
+    q->no_cookies =
+        json_object_get(eff, "admin") != NULL || json_is_false(json_object_get(eff, "cookies"));
     v = json_object_get(eff, "submit");
     if (v != NULL) {
         struct af_hop *prev = af_ck_prev_get(c);

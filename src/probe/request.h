@@ -20,6 +20,7 @@ struct af_request {
     bool has_body;
     bool submitted;
     char *admin_secret; /* a request to the admin API: its bearer secret, if any */
+    bool no_cookies;    /* back channel ("cookies": false, admin): no flow cookies */
 };
 
 /* af_request_init: an empty request; release with af_request_free. */

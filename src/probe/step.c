@@ -303,7 +303,8 @@ static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *st
     size_t i;
     for (i = 0; i < hs->n; i++) {
         const struct af_hop *h = &hs->v[i];
-        char m[1024];
+        char m[1024], u[201];
+        af_trace_redact_url(u, sizeof(u), h->url, c->r->o->show_secrets);
         if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
             continue; /* judged by the expectations: status is 0 */
         } else if (h->transport_error != NULL && h->unreachable) {
@@ -314,13 +315,13 @@ static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *st
         } else if (h->transport_error != NULL) {
             /* An answer the target got wrong (a body over the cap, a
              * response that stopped): a failure of the step. */
-            snprintf(m, sizeof(m), "request: expected a response from %.200s, got %s", h->url,
+            snprintf(m, sizeof(m), "request: expected a response from %s, got %s", u,
                      h->transport_error);
             af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, m, c->res->spec, NULL);
             return true;
         } else if (h->status >= 500 && !json_is_true(json_object_get(step, "allow_5xx"))) {
-            snprintf(m, sizeof(m), "status: expected no server error, got %ld from %.200s",
-                     h->status, h->url);
+            snprintf(m, sizeof(m), "status: expected no server error, got %ld from %s", h->status,
+                     u);
             af_ck_fail(c, stepname, AF_SEV_MUST, AF_ROLE_OUTCOME, m, c->res->spec, NULL);
             return true;
         }

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -114,6 +115,37 @@ static af_rc redact_url(struct af_buf *out, const char *url)
             rc = redact_params(out, f, fl);
     }
     return rc;
+}
+
+void af_trace_redact_url(char *out, size_t cap, const char *url, bool show)
+{
+    struct af_buf b;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (url == NULL)
+        return;
+    af_buf_init(&b, 1024 * 1024);
+    if (show)
+        snprintf(out, cap, "%s", url);
+    else if (redact_url(&b, url) == AF_OK)
+        snprintf(out, cap, "%s", af_buf_str(&b));
+    else /* could not redact (no memory): no query rather than a secret */
+        snprintf(out, cap, "%.*s", (int)af_url_base_len(url), url);
+    af_buf_free(&b);
+}
+
+void af_msg_url(struct af_buf *b, const char *url, size_t max, bool show)
+{
+    char *u;
+    if (url == NULL)
+        return;
+    u = malloc(max + 1);
+    if (u == NULL)
+        return;
+    af_trace_redact_url(u, max + 1, url, show);
+    af_msg_add(b, u);
+    free(u);
 }
 
 static void redact_json(json_t *v)
