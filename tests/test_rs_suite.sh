@@ -6,7 +6,8 @@
 #    on this project wrote: express-oauth2-jwt-bearer, installed from the
 #    npm registry at the version pinned in tests/fixtures/rs-api/
 #    package-lock.json (conf/targets/rs-express.json). The run must give
-#    exactly tests/fixtures/rs-api/expected.txt; two documented variants of
+#    exactly its truth table, tests/data/truth/rs-express.txt (every verdict
+#    established by hand, with its reason); two documented variants of
 #    the same API show the library's findings (docs/rs-fixtures.md):
 #    without strict mode RS-09 fails, and with the library's claimIncludes
 #    as the role check RS-19 warns (401 where RFC 6750 §3.1 says SHOULD 403).
@@ -133,7 +134,8 @@ if [ $# -eq 0 ]; then
         probe "express-$variant" "$srcdir/conf/targets/rs-express.json"
         af_stop api_pid
         # shellcheck disable=SC2086 # $changes is a list of ID:RESULT words
-        expect_with "$here/expected.txt" "$tmp/express-$variant.expected" $changes || exit 1
+        expect_with "$srcdir/tests/data/truth/rs-express.txt" "$tmp/express-$variant.expected" \
+            $changes || exit 1
         judge "express-$variant" "$tmp/express-$variant.expected" \
             "express-oauth2-jwt-bearer ($variant) gives the recorded results"
     done
