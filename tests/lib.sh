@@ -165,3 +165,34 @@ af_exit() {
     fi
     exit 0
 }
+
+# af_debian_python FOLDER MODULES: the truth corpus's Python targets run on
+# Debian's python3-* packages, listed in FOLDER/debian-packages (one per
+# line, "#" comments). Exit 77 (skip), naming them, when dpkg says one is
+# missing (bootstrap.sh installs them), or when no interpreter imports
+# MODULES (a comma-separated import list); else set $py to the first that
+# does: $AF_PYTHON3, then python3 on the PATH (which may be a pyenv or venv
+# one that cannot see Debian's packages), then Debian's /usr/bin/python3.
+af_debian_python() {
+    _dir=$1 _mods=$2 _missing=
+    if command -v dpkg-query >/dev/null 2>&1; then
+        while read -r _pkg _; do
+            case $_pkg in '' | '#'*) continue ;; esac
+            dpkg-query -W -f='${Status}\n' "$_pkg" 2>/dev/null | grep -q ' installed$' ||
+                _missing="$_missing $_pkg"
+        done <"$_dir/debian-packages"
+        if [ -n "$_missing" ]; then
+            echo "SKIP: Debian packages missing:$_missing ($_dir/debian-packages; bootstrap.sh installs them)"
+            exit 77
+        fi
+    fi
+    py=
+    for _p in ${AF_PYTHON3:-} python3 /usr/bin/python3; do
+        if command -v "$_p" >/dev/null 2>&1 && "$_p" -c "import $_mods" >/dev/null 2>&1; then
+            py=$_p
+            return 0
+        fi
+    done
+    echo "SKIP: no python3 imports $_mods (the Debian packages of $_dir/debian-packages)"
+    exit 77
+}

@@ -31,20 +31,7 @@ judge=$srcdir/tests/fixtures/as_report.py
 
 af_need python3
 
-# The interpreter that sees Debian's python3-* packages: the first python3
-# on the PATH may be another one (pyenv, a venv). AF_PYTHON3 overrides.
-py=
-for _p in ${AF_PYTHON3:-} python3 /usr/bin/python3; do
-    if command -v "$_p" >/dev/null 2>&1 &&
-        "$_p" -c 'import authlib, flask' >/dev/null 2>&1; then
-        py=$_p
-        break
-    fi
-done
-if [ -z "$py" ]; then
-    echo "SKIP: python3-authlib and python3-flask are needed (Debian packages, see tests/corpus/as-authlib/debian-packages)"
-    exit 77
-fi
+af_debian_python "$srcdir/tests/corpus/as-authlib" "authlib, flask"
 af_built 1 FAIL "$authprobe"
 af_tmpdir af-corpus-as-authlib 1
 af_procs=pid

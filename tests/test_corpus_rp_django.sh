@@ -36,33 +36,7 @@ judge=$srcdir/tests/fixtures/as_report.py
 
 af_need python3
 
-# The Debian packages, when dpkg can tell.
-if command -v dpkg-query >/dev/null 2>&1; then
-    missing=
-    while read -r _pkg; do
-        [ -n "$_pkg" ] || continue
-        dpkg-query -W -f='${Status}\n' "$_pkg" 2>/dev/null | grep -q ' installed$' ||
-            missing="$missing $_pkg"
-    done <"$here/debian-packages"
-    if [ -n "$missing" ]; then
-        echo "SKIP: Debian packages missing:$missing (tests/corpus/rp-django/debian-packages; bootstrap.sh installs them)"
-        exit 77
-    fi
-fi
-# The interpreter that sees Debian's python3-* packages: the first python3
-# on the PATH may be another one (pyenv, a venv). AF_PYTHON3 overrides.
-py=
-for _p in ${AF_PYTHON3:-} python3 /usr/bin/python3; do
-    if command -v "$_p" >/dev/null 2>&1 &&
-        "$_p" -c 'import django, authlib, requests' >/dev/null 2>&1; then
-        py=$_p
-        break
-    fi
-done
-if [ -z "$py" ]; then
-    echo "SKIP: no python3 imports django, authlib and requests (Debian packages python3-django python3-authlib python3-requests, see tests/corpus/rp-django/debian-packages)"
-    exit 77
-fi
+af_debian_python "$here" "django, authlib, requests"
 af_built 1 FAIL "$authflowd" "$authprobe"
 af_tmpdir af-corpus-rp-django 1
 af_procs="afd_pid app_pid"

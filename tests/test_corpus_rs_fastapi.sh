@@ -15,7 +15,7 @@
 # The Debian packages are installed by bootstrap.sh, not here: exit 77
 # (skip), naming them, when one is missing. The app runs under the Python
 # that sees Debian's dist-packages: python3 on the PATH if it imports them,
-# else Debian's own /usr/bin/python3 ($AF_DEBIAN_PYTHON overrides both).
+# else Debian's own /usr/bin/python3 ($AF_PYTHON3 overrides both).
 # Every process is started on loopback, port 0, and stopped by PID.
 set -u
 
@@ -31,27 +31,7 @@ here=$srcdir/tests/corpus/rs-fastapi
 truth=$srcdir/tests/data/truth/rs-fastapi.txt
 
 af_need python3
-missing=
-while read -r pkg _; do
-    case $pkg in '' | '#'*) continue ;; esac
-    dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q ' installed$' ||
-        missing="$missing $pkg"
-done <"$here/debian-packages"
-if [ -n "$missing" ]; then
-    echo "SKIP: Debian packages missing:$missing (apt-get install$missing; bootstrap.sh should)"
-    exit 77
-fi
-py=
-for cand in ${AF_DEBIAN_PYTHON:-python3 /usr/bin/python3}; do
-    if "$cand" -c 'import fastapi, jwt, uvicorn, cryptography' >/dev/null 2>&1; then
-        py=$cand
-        break
-    fi
-done
-if [ -z "$py" ]; then
-    echo "SKIP: no python3 imports fastapi, jwt, uvicorn and cryptography (Debian's packages are installed, but for which interpreter?)"
-    exit 77
-fi
+af_debian_python "$here" "fastapi, jwt, uvicorn, cryptography"
 af_built 1 FAIL "$authflowd" "$authprobe"
 af_tmpdir af-corpus-rs-fastapi 1
 af_procs="api_pid afd_pid"
