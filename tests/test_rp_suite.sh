@@ -5,10 +5,10 @@
 # 1. tests/fixtures/rp-app: Express + express-openid-connect (over
 #    openid-client) + jose, libraries nobody on this project wrote,
 #    installed from the npm registry at the versions pinned in its
-#    package-lock.json. Its results must be exactly those recorded in
-#    tests/data/rp/express-app.expected: every MUST check passes except the
-#    failures listed there, each a documented finding about the library
-#    (docs/rp-example.md).
+#    package-lock.json. Its results must be exactly the truth table
+#    tests/data/truth/rp-express.txt, established by hand (curl, the ledger,
+#    the libraries' source), not from the probe's output: a difference is
+#    a bug of the probe or of the table (docs/rp-example.md).
 # 2. tests/fixtures/flawed_app.py without a flaw: exactly
 #    tests/data/rp/flawed-app.expected (every MUST check passes).
 # 3. flawed_app.py with each --flaw of tests/data/rp/flaws.txt: exactly the
@@ -206,8 +206,8 @@ for what in "$@"; do
         echo "rp-app: $versions; node $(node --version)"
         run express "$srcdir/conf/apps/express-app.json" \
             node "$appdir/server.js" --client-id rp-app --client-secret rp-app-secret
-        judge express "$data/express-app.expected" \
-            "express-openid-connect app gives the results of express-app.expected"
+        judge express "$srcdir/tests/data/truth/rp-express.txt" \
+            "express-openid-connect app gives the verdicts of its truth table rp-express.txt"
         ;;
     baseline)
         run baseline "$srcdir/conf/apps/flawed-app.json" \
