@@ -24,6 +24,7 @@
 #include "authflow/probe.h"
 #include "authflow/proto.h"
 #include "authflow/util.h"
+#include "probe/jsonutil.h"
 #include "probe/probe_int.h"
 
 #define N(table) ((int)(sizeof(table) / sizeof(table[0])))
@@ -330,6 +331,52 @@ START_TEST(test_target_expand)
     ck_assert_int_eq(af_target_expand(t, NULL, "{{target.nothing}}", &out, &e), AF_ERR_NOTFOUND);
     af_params_free(&vars);
     af_target_free(t);
+}
+END_TEST
+
+/* Variables merge key by key (issue: a profile's "vars" once replaced the
+ * suite's objects of defaults wholesale, and 22 checks lost their
+ * settings). */
+START_TEST(test_json_merge)
+{
+    json_t *base = json_pack("{s:{s:[i], s:s, s:{s:i}}, s:s}", "resource", "deny_status", 403,
+                             "method", "GET", "status", "min", 400, "scope", "openid");
+    json_t *over = json_pack("{s:{s:[i], s:{s:i}}, s:s}", "resource", "deny_status", 401, "status",
+                             "max", 499, "api", "http://127.0.0.1:3000");
+    json_t *bad = json_pack("{s:s}", "resource", "http://x");
+    struct af_err e;
+    char *dump;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_json_merge(base, over, "vars", &e), AF_OK);
+    dump = json_dumps(base, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_str_eq(dump, "{\"api\":\"http://127.0.0.1:3000\",\"resource\":{\"deny_status\":[401],"
+                           "\"method\":\"GET\",\"status\":{\"max\":499,\"min\":400}},"
+                           "\"scope\":\"openid\"}");
+    free(dump);
+    /* a string where the defaults are an object: refused, naming the key */
+    ck_assert_int_eq(af_json_merge(base, bad, "vars", &e), AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(e.msg, "vars.resource is a string"));
+    /* dotted --var names */
+    ck_assert_int_eq(af_json_set_path(base, "resource.method", json_string("POST"), "vars", &e),
+                     AF_OK);
+    ck_assert_str_eq(json_string_value(af_json_path(base, "resource.method")), "POST");
+    ck_assert_int_eq(af_json_set_path(base, "new.deep.name", json_string("v"), "vars", &e), AF_OK);
+    ck_assert_str_eq(json_string_value(af_json_path(base, "new.deep.name")), "v");
+    ck_assert_int_eq(af_json_set_path(base, "scope", json_string("openid email"), "vars", &e),
+                     AF_OK);
+    ck_assert_int_eq(af_json_set_path(base, "resource", json_string("x"), "vars", &e),
+                     AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(e.msg, "vars.resource is an object of defaults"));
+    ck_assert_int_eq(af_json_set_path(base, "scope.x", json_string("x"), "vars", &e),
+                     AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(e.msg, "vars.scope is a string, not an object"));
+    ck_assert_int_eq(af_json_set_path(base, "a..b", json_string("x"), "vars", &e), AF_ERR_INVALID);
+    ck_assert_int_eq(af_json_set_path(base, "caf\xe9", json_string("x"), "vars", &e),
+                     AF_ERR_INVALID);
+    ck_assert_ptr_null(json_object_get(base, "a"));
+    json_decref(bad);
+    json_decref(over);
+    json_decref(base);
 }
 END_TEST
 
@@ -2419,6 +2466,7 @@ static Suite *probe_suite(void)
     tcase_add_loop_test(tc, test_suite_filter, 0, N(filter_cases));
     tcase_add_loop_test(tc, test_target_load_errors, 0, N(target_cases));
     tcase_add_test(tc, test_target_expand);
+    tcase_add_test(tc, test_json_merge);
     tcase_add_loop_test(tc, test_shipped_files, 0, N(shipped_files));
     suite_add_tcase(s, tc);
 

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "authflow/rc.h"
+
 /* af_json_type_name: v's type as a phrase for messages ("a string", "an
  * integer", ...); a static string. */
 const char *af_json_type_name(const json_t *v);
@@ -32,5 +34,20 @@ bool af_json_type_ok(const json_t *v, unsigned types);
 /* af_json_path: walk v along a dotted path with [N] (borrowed result; NULL
  * when absent). An empty path is v itself. */
 json_t *af_json_path(const json_t *v, const char *path);
+
+/* af_json_merge: merge over into base key by key (base is changed, over
+ * borrowed): where both hold an object, recursively; otherwise over's
+ * value replaces base's. A non-object never replaces an object, since that
+ * would silently drop every default under it: AF_ERR_INVALID, err naming
+ * the key as WHERE.KEY (where: "vars", say). */
+af_rc af_json_merge(json_t *base, const json_t *over, const char *where,
+                    struct af_err *err) AF_WARN_UNUSED;
+
+/* af_json_set_path: base.A.B.C = v for the dotted path "A.B.C" (v is
+ * stolen, also on error), creating the objects on the way. A value on the
+ * way that is not an object, an empty segment, or replacing an object by
+ * a non-object is AF_ERR_INVALID, err naming the path as WHERE.PATH. */
+af_rc af_json_set_path(json_t *base, const char *path, json_t *v, const char *where,
+                       struct af_err *err) AF_WARN_UNUSED;
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "authflow/proto.h"
+#include "probe/jsonutil.h"
 #include "probe/prepare.h"
 
 /* ---- the target's keys ---- */
@@ -229,38 +230,66 @@ static af_rc admin_overlay(struct af_run *r, json_t *target, struct af_err *err)
     return AF_OK;
 }
 
-/* build_root: {"target": profile (issuer overridden), "vars": suite vars <
- * profile vars < --var, "meta": discovery < profile metadata (expanded)}. */
-static af_rc build_root(struct af_run *r, struct af_err *err)
+/* run_vars: the variables of a run, merged key by key: the suite's vars
+ * (NULL: none) < the profile's vars < each --var NAME=VALUE, where NAME may
+ * be dotted (resource.deny_status). New reference in *out. */
+static af_rc run_vars(const json_t *suite_vars, const struct af_target *t,
+                      const struct af_params *cli, json_t **out, struct af_err *err)
 {
-    json_t *target = json_deep_copy(r->t->root);
-    json_t *vars = json_deep_copy(r->s->vars);
-    json_t *meta = json_object();
-    const json_t *pv = json_object_get(r->t->root, "vars");
+    const json_t *pv = json_object_get(t->root, "vars");
+    json_t *vars = suite_vars ? json_deep_copy(suite_vars) : json_object();
+    struct af_err e;
     af_rc rc = AF_OK;
     size_t i;
 
+    if (vars == NULL)
+        return AF_ERR_NOMEM;
+    af_err_clear(&e);
+    if (pv != NULL) {
+        rc = af_json_merge(vars, pv, "vars", &e);
+        if (rc == AF_ERR_INVALID)
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s: %s", t->name, e.msg);
+    }
+    for (i = 0; rc == AF_OK && cli != NULL && i < cli->n; i++) {
+        json_t *s = json_string(cli->v[i].value);
+        if (s == NULL) {
+            rc =
+                AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: the value is not UTF-8", cli->v[i].name);
+            break;
+        }
+        rc = af_json_set_path(vars, cli->v[i].name, s, "vars", &e);
+        if (rc == AF_ERR_INVALID)
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: %s", cli->v[i].name, e.msg);
+    }
+    if (rc != AF_OK) {
+        json_decref(vars);
+        return rc;
+    }
+    *out = vars;
+    return AF_OK;
+}
+
+/* build_root: {"target": profile (issuer overridden), "vars": run_vars,
+ * "meta": discovery < profile metadata (expanded)}. */
+static af_rc build_root(struct af_run *r, struct af_err *err)
+{
+    json_t *target = json_deep_copy(r->t->root);
+    json_t *vars = NULL;
+    json_t *meta = json_object();
+    af_rc rc = AF_OK;
+
     r->root = json_object();
-    if (!target || !vars || !meta || !r->root) {
+    if (!target || !meta || !r->root) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
     if (r->o->issuer != NULL)
         json_object_set_new(target, "issuer", json_string(r->o->issuer));
     rc = admin_overlay(r, target, err);
+    if (rc == AF_OK)
+        rc = run_vars(r->s->vars, r->t, r->o->vars, &vars, err);
     if (rc != AF_OK)
         goto out;
-    if (pv != NULL)
-        json_object_update(vars, (json_t *)pv);
-    for (i = 0; r->o->vars != NULL && i < r->o->vars->n; i++) {
-        json_t *s = json_string(r->o->vars->v[i].value);
-        if (s == NULL) {
-            rc = AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: the value is not UTF-8",
-                            r->o->vars->v[i].name);
-            goto out;
-        }
-        json_object_set_new(vars, r->o->vars->v[i].name, s);
-    }
     json_object_set(r->root, "target", target);
     json_object_set(r->root, "vars", vars);
     json_object_set(r->root, "meta", meta);
@@ -314,29 +343,19 @@ out:
 af_rc af_target_expand(const struct af_target *t, const struct af_params *vars, const char *tmpl,
                        char **out, struct af_err *err)
 {
-    json_t *root = json_object(), *vj = json_object();
-    const json_t *pv = json_object_get(t->root, "vars");
+    json_t *root = json_object(), *vj = NULL;
     struct af_scope sc;
     bool om = false;
-    size_t i;
-    af_rc rc = AF_OK;
+    af_rc rc;
 
     *out = NULL;
-    if (root == NULL || vj == NULL) {
+    if (root == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
-    if (pv != NULL)
-        json_object_update(vj, (json_t *)pv);
-    for (i = 0; vars != NULL && i < vars->n; i++) {
-        json_t *sv = json_string(vars->v[i].value);
-        if (sv == NULL) {
-            rc = AF_ERR_SET(err, AF_ERR_INVALID, "--var %s: the value is not UTF-8",
-                            vars->v[i].name);
-            goto out;
-        }
-        json_object_set_new(vj, vars->v[i].name, sv);
-    }
+    rc = run_vars(NULL, t, vars, &vj, err);
+    if (rc != AF_OK)
+        goto out;
     if (json_object_set(root, "target", t->root) != 0 || json_object_set(root, "vars", vj) != 0) {
         rc = AF_ERR_NOMEM;
         goto out;
