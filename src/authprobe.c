@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authflow/buf.h"
 #include "authflow/cfg.h"
 #include "authflow/log.h"
 #include "authflow/probe.h"
@@ -171,39 +172,82 @@ static bool is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* find_suite: a file as given, or NAME.json in the suite folders:
- * --suites-dir, $AUTHFLOW_SUITES, the installed folder, ./conf/suites.
- * Caller frees. */
-static char *find_suite(const struct cli *c, const char *arg)
+/* exe_suites_dir: PREFIX/etc/authflow/suites for the binary at
+ * PREFIX/bin/authprobe, so that an install moved elsewhere (a DESTDIR
+ * staging tree, an unpacked archive) still finds its suites. NULL when
+ * /proc/self/exe cannot be read. Caller frees. */
+static char *exe_suites_dir(void)
 {
-    const char *dirs[4];
+    char exe[4096], *slash, *out = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+        return NULL;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0'; /* PREFIX/bin */
+    slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0'; /* PREFIX ("" for /bin) */
+    if (asprintf(&out, "%s/etc/authflow/suites", exe) < 0)
+        return NULL;
+    return out;
+}
+
+/* find_suite: a file as given, or NAME.json in the suite folders:
+ * --suites-dir (alone when given), else $AUTHFLOW_SUITES, the folder beside
+ * the binary (exe_suites_dir), the configured folder, ./conf/suites. When
+ * none has it, *tried lists the folders (caller frees) and the name is
+ * returned for the loader to refuse. Caller frees. */
+static char *find_suite(const struct cli *c, const char *arg, char **tried)
+{
+    const char *dirs[5];
+    char *exe_dir = NULL, *found = NULL;
     size_t nd = 0, i;
     const char *p;
+    struct af_buf b;
+
+    *tried = NULL;
     if (is_file(arg) || strchr(arg, '/') != NULL || strstr(arg, ".json") != NULL)
         return strdup(arg);
     for (p = arg; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
             return strdup(arg);
-    if (c->suites_dir != NULL)
+    if (c->suites_dir != NULL) {
         dirs[nd++] = c->suites_dir;
-    if (getenv("AUTHFLOW_SUITES") != NULL && *getenv("AUTHFLOW_SUITES"))
-        dirs[nd++] = getenv("AUTHFLOW_SUITES");
+    } else {
+        if (getenv("AUTHFLOW_SUITES") != NULL && *getenv("AUTHFLOW_SUITES"))
+            dirs[nd++] = getenv("AUTHFLOW_SUITES");
+        exe_dir = exe_suites_dir();
+        if (exe_dir != NULL)
+            dirs[nd++] = exe_dir;
 #ifdef AF_SUITES_DIR
-    dirs[nd++] = AF_SUITES_DIR;
+        dirs[nd++] = AF_SUITES_DIR;
 #endif
-    dirs[nd++] = "conf/suites";
-    for (i = 0; i < nd; i++) {
-        char *cand = NULL;
-        if (asprintf(&cand, "%s/%s.json", dirs[i], arg) < 0)
-            return NULL;
-        if (is_file(cand))
-            return cand;
-        free(cand);
-        /* With --suites-dir given, look nowhere else. */
-        if (i == 0 && c->suites_dir != NULL)
-            break;
+        dirs[nd++] = "conf/suites";
     }
-    return strdup(arg); /* let the loader say it cannot be opened */
+    af_buf_init(&b, 8192);
+    for (i = 0; i < nd && found == NULL; i++) {
+        if (asprintf(&found, "%s/%s.json", dirs[i], arg) < 0) {
+            found = NULL;
+            break;
+        }
+        if (!is_file(found)) {
+            free(found);
+            found = NULL;
+            if (af_buf_addf(&b, "%s%s", i ? ", " : "", dirs[i]) != AF_OK)
+                break;
+        }
+    }
+    free(exe_dir);
+    if (found != NULL) {
+        af_buf_free(&b);
+        return found;
+    }
+    *tried = af_buf_detach(&b);
+    return strdup(arg); /* let the caller say which folders were tried */
 }
 
 static bool want_color(int setting, FILE *f)
@@ -639,7 +683,7 @@ int main(int argc, char **argv)
     struct cli c;
     struct af_suite *s = NULL;
     struct af_err err;
-    char *suite_path = NULL;
+    char *suite_path = NULL, *tried = NULL;
     int code, first_pos;
     size_t i;
 
@@ -701,23 +745,15 @@ int main(int argc, char **argv)
         code = die_usage("unknown command \"%s\" (run, as, rs, rp, list, mint)", c.cmd);
         goto out;
     }
-    suite_path = find_suite(&c, c.suite_arg);
+    suite_path = find_suite(&c, c.suite_arg, &tried);
     if (suite_path == NULL) {
         code = AF_PROBE_EXIT_USAGE;
         goto out;
     }
-    if (strcmp(suite_path, c.suite_arg) == 0 && !is_file(suite_path) &&
-        strchr(suite_path, '/') == NULL && strstr(suite_path, ".json") == NULL) {
+    if (tried != NULL) {
         /* a bare name that is in none of the suite folders */
-        code = die_usage("no suite \"%s\": not a file, and no %s.json in --suites-dir, "
-                         "$AUTHFLOW_SUITES, %s or ./conf/suites",
-                         c.suite_arg, c.suite_arg,
-#ifdef AF_SUITES_DIR
-                         AF_SUITES_DIR
-#else
-                         "the installed folder"
-#endif
-        );
+        code = die_usage("no suite \"%s\": not a file, and no %s.json in %s", c.suite_arg,
+                         c.suite_arg, tried);
         goto out;
     }
     if (af_suite_load_file(suite_path, &s, &err) != AF_OK) {
@@ -732,6 +768,7 @@ int main(int argc, char **argv)
 out:
     af_suite_free(s);
     free(suite_path);
+    free(tried);
     for (i = 0; i < c.npatbuf; i++)
         free(c.patbuf[i]);
     af_params_free(&c.vars);
