@@ -483,9 +483,13 @@ static int cmd_run(struct cli *c, const struct af_suite *s)
     o.filter.skip = c->skip;
     o.filter.nskip = c->nskip;
     o.issuer = ifl.srv != NULL ? af_server_issuer(ifl.srv) : c->issuer;
+    o.issuer_from = ifl.srv != NULL ? "--start-authflowd" : "--issuer";
     o.admin_url = ifl.srv != NULL && af_server_admin_url(ifl.srv) != NULL
                       ? af_server_admin_url(ifl.srv)
                       : c->admin;
+    o.admin_from =
+        ifl.srv != NULL && af_server_admin_url(ifl.srv) != NULL ? "--start-authflowd" : "--admin";
+    o.profile_path = c->target;
     o.cacert = c->cacert;
     o.insecure = c->insecure;
     o.timeout_ms = c->timeout_ms;

@@ -1472,6 +1472,15 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         return redirect_to(c, 302, "/loop");
     if (strcmp(url, "/hop") == 0)
         return redirect_to(c, 302, "/echo?v=hopped");
+    if (strcmp(url, AF_ADMIN_PATH_HEALTHZ) == 0) {
+        /* authflowd's admin API says which provider it belongs to */
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        char doc[128];
+        if (auth == NULL || strcmp(auth, "Bearer adm1n") != 0)
+            return respond(c, 401, "application/json", "{\"error\":\"invalid_token\"}", NULL);
+        snprintf(doc, sizeof(doc), "{\"status\":\"ok\",\"issuer\":\"%s\"}", fk.base);
+        return respond(c, 200, "application/json", doc, NULL);
+    }
     if (strcmp(url, "/admin/tokens") == 0) {
         /* A stand-in for authflowd's admin API: the token names the user,
          * and the answer echoes the request so that the test sees the
@@ -1573,7 +1582,7 @@ static const char *const fake_profile =
     "\"{{target.user.password}}\"}, \"button\": \"go\"}],\n"
     "   \"cancel\": {\"match\": \"Cancel\", \"link\": \"cancel\"}, \"max_hops\": 5},\n"
     " \"max_body\": 1024, \"timeout_ms\": 5000,\n"
-    " \"vars\": {\"scope\": \"openid\"},\n"
+    " \"vars\": {\"scope\": \"openid\", \"revoke\": \"{{meta.revocation_endpoint}}\"},\n"
     " \"skip\": {\"T-SKIPPED\": \"not on this target\"}}";
 
 static const char *const fake_suite =
@@ -1699,6 +1708,9 @@ static const char *const fake_suite =
     "[{\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
     "  {\"id\": \"T-UNDEF\", \"title\": \"undefined meta\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"{{meta.revocation_endpoint}}\"}}]},\n"
+    /* the same reached through a profile variable: still the target's word */
+    "  {\"id\": \"T-UNDEF2\", \"title\": \"undefined meta, nested\", \"spec\": \"x\", "
+    "\"steps\": [{\"request\": {\"url\": \"{{vars.revoke}}\"}}]},\n"
     /* 16: if leaves a step out; the check passes */
     "  {\"id\": \"T-IF\", \"title\": \"if\", \"spec\": \"x\", \"steps\": [\n"
     "    {\"if\": [{\"that\": \"var.nothing\", \"present\": true}], \"request\": {\"url\": "
@@ -1812,6 +1824,7 @@ static const struct {
      "meta.code_challenge_methods_supported: expected something "
      "containing \"plain\", got [\"S256\"]"},
     {"T-UNDEF", AF_CHECK_INCONCLUSIVE, "needs meta.revocation_endpoint"},
+    {"T-UNDEF2", AF_CHECK_INCONCLUSIVE, "meta.revocation_endpoint"},
     {"T-IF", AF_CHECK_PASS, NULL},
     {"T-SHOULD", AF_CHECK_WARN, "status: expected 201, got 200"},
     {"T-MIXED", AF_CHECK_WARN, "status: expected 201, got 200; prefer 201 (x)"},

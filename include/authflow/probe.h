@@ -205,9 +205,15 @@ struct af_probe_opts {
     const char *issuer;    /* overrides the profile's issuer; NULL keeps it */
     const char *admin_url; /* authflowd's admin API: overrides $AUTHFLOW_ADMIN_URL and the
                               profile's admin.url; NULL keeps them (borrowed) */
-    const char *cacert;    /* overrides tls.cacert; NULL keeps it */
-    bool insecure;         /* no TLS verification (overrides the profile) */
-    long timeout_ms;       /* per request; 0: the profile's or 10000 */
+    /* For the run header (borrowed, may be NULL): the profile's file, and
+     * the option that gave issuer and admin_url ("--issuer", "--admin",
+     * "--start-authflowd"; NULL: "--issuer" and "--admin"). */
+    const char *profile_path;
+    const char *issuer_from;
+    const char *admin_from;
+    const char *cacert; /* overrides tls.cacert; NULL keeps it */
+    bool insecure;      /* no TLS verification (overrides the profile) */
+    long timeout_ms;    /* per request; 0: the profile's or 10000 */
     const struct af_params
         *vars;                  /* --var NAME=VALUE overrides of vars.NAME; borrowed, may be NULL */
     FILE *trace;                /* every exchange in full; NULL: none */

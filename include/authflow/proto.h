@@ -211,6 +211,11 @@
 #define AF_ADMIN_ENV_URL     "AUTHFLOW_ADMIN_URL"
 #define AF_ADMIN_ENV_SECRET  "AUTHFLOW_ADMIN_SECRET" /* its Bearer secret */
 #define AF_ADMIN_PATH_TOKENS "/admin/tokens"         /* POST: mint a token */
+/* GET: {"status": "ok", "issuer": ISSUER}: which provider the admin API
+ * belongs to (a run checks it before its first check) */
+#define AF_ADMIN_PATH_HEALTHZ   "/admin/healthz"
+#define AF_ADMIN_HEALTHZ_STATUS "status"
+#define AF_ADMIN_HEALTHZ_ISSUER "issuer"
 /* the mint request members (the response reuses access_token, token_type,
  * expires_in, and adds header, claims, defects) */
 #define AF_MINT_USER    "user"

@@ -98,7 +98,9 @@ bool af_admin_authorized(struct af_req *req, struct af_resp *resp)
  * probes, not to another authflowd left running. */
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
 {
-    af_admin_reply(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "issuer", req->srv->issuer));
+    af_admin_reply(resp, 200,
+                   json_pack("{s:s, s:s}", AF_ADMIN_HEALTHZ_STATUS, "ok", AF_ADMIN_HEALTHZ_ISSUER,
+                             req->srv->issuer));
 }
 
 /* ---- reading a mint request ---- */

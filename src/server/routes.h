@@ -34,7 +34,7 @@ void af_h_logout(struct af_req *req, struct af_resp *resp);
 #define AF_EP_HEALTHZ    "/healthz"
 
 /* The admin API's paths (docs/admin.md), on its own listener. */
-#define AF_ADMIN_HEALTHZ   "/admin/healthz"
+#define AF_ADMIN_HEALTHZ   AF_ADMIN_PATH_HEALTHZ
 #define AF_ADMIN_TOKENS    AF_ADMIN_PATH_TOKENS
 #define AF_ADMIN_SCENARIOS AF_ADMIN_PATH_SCENARIOS
 #define AF_ADMIN_LEDGER    AF_ADMIN_PATH_LEDGER
