@@ -216,6 +216,10 @@ struct af_scope {
     json_t *fresh;  /* owned: name -> random string */
     json_t *pkce;   /* owned: pair name ("" for the default) -> {verifier, challenge} */
     json_t *binds;  /* owned: short name -> path string */
+    /* The last variable found undefined (AF_ERR_NOTFOUND) was under meta.:
+     * the target's metadata, not the profile, left it out. Set by every
+     * lookup that fails so, however deep in a template it happened. */
+    bool missing_meta;
 };
 
 af_rc af_scope_init(struct af_scope *sc, json_t *root) AF_WARN_UNUSED;

@@ -248,8 +248,9 @@ void af_ck_var_problem(struct af_ck *c, const char *step, af_rc rc, const struct
 {
     const char *m = e->msg[0] ? e->msg : af_rc_str(rc);
     /* What the server's metadata does not say is about the target, not the
-     * profile: inconclusive, never a skip (tmpl.c words it "needs meta."). */
-    if (rc == AF_ERR_NOTFOUND && strncmp(m, "needs meta.", 11) == 0)
+     * profile: inconclusive, never a skip, also when the meta. variable was
+     * reached through a profile or binding template. */
+    if (rc == AF_ERR_NOTFOUND && c->sc.missing_meta)
         af_ck_inconclusive(c, step, m);
     else if (rc == AF_ERR_NOTFOUND)
         af_ck_skip(c, step, m);

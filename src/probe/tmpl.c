@@ -26,6 +26,7 @@ static const char *const reserved_roots[] = {"fresh", "pkce", "env", "target", "
 af_rc af_scope_init(struct af_scope *sc, json_t *root)
 {
     sc->root = root;
+    sc->missing_meta = false;
     sc->locals = json_object();
     sc->fresh = json_object();
     sc->pkce = json_object();
@@ -296,8 +297,10 @@ static af_rc var_get(struct af_scope *sc, const char *name, int depth, json_t **
     }
     if (seg_is(name, seg, "env")) {
         const char *e = *rest ? getenv(rest) : NULL;
-        if (e == NULL)
+        if (e == NULL) {
+            sc->missing_meta = false;
             return AF_ERR_SET(err, AF_ERR_NOTFOUND, "needs the environment variable %s", rest);
+        }
         *out = json_string(e);
         return *out ? AF_OK : AF_ERR_SET(err, AF_ERR_INVALID, "env.%s is not UTF-8", rest);
     }
@@ -307,9 +310,11 @@ static af_rc var_get(struct af_scope *sc, const char *name, int depth, json_t **
     }
     if (seg_is(name, seg, "target") || seg_is(name, seg, "meta") || seg_is(name, seg, "vars")) {
         v = af_json_path(sc->root, name);
-        if (v == NULL || json_is_null(v))
+        if (v == NULL || json_is_null(v)) {
+            sc->missing_meta = seg_is(name, seg, "meta");
             return AF_ERR_SET(err, AF_ERR_NOTFOUND, "needs %s, which the target does not define",
                               name);
+        }
         *literal = seg_is(name, seg, "meta");
         *out = json_incref(v);
         return AF_OK;
