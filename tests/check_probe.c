@@ -1792,6 +1792,13 @@ static const char *const fake_suite =
     "    {\"always\": true, \"request\": {\"url\": \"{{target.issuer}}/echo?v=ledger\"}, "
     "\"expect\": [{\"body\": true, \"equals\": \"none\", \"why\": \"the code was "
     "redeemed\"}]}]},\n"
+    "  {\"id\": \"T-ALWAYS2\", \"title\": \"evidence that holds\", \"spec\": \"x\", "
+    "\"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"expect\": [{\"body\": "
+    "true, \"equals\": \"2\"}]},\n"
+    "    {\"name\": \"ledger\", \"always\": true, \"request\": {\"url\": "
+    "\"{{target.issuer}}/echo?v=none\"}, \"expect\": [{\"body\": true, \"equals\": "
+    "\"none\"}]}]},\n"
     /* 32-33: a host that does not answer: an error once, then not run */
     "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
@@ -1846,6 +1853,7 @@ static const struct {
      "T-SETUP"},
     {"T-USE", AF_CHECK_FAIL, "status: expected 201, got 200"},
     {"T-ALWAYS", AF_CHECK_FAIL, "body: expected \"2\""},
+    {"T-ALWAYS2", AF_CHECK_FAIL, "body: expected \"2\""},
     {"T-DOWN", AF_CHECK_ERROR, "could not reach http://127.0.0.1:1/x"},
     {"T-DOWN2", AF_CHECK_NOTRUN, "not run: http://127.0.0.1:1 could not be reached in T-DOWN"},
 };
@@ -1960,8 +1968,17 @@ START_TEST(test_run_totals)
     /* After the outcome failed, the evidence step ran (and added its line)
      * but the plain step before it did not. */
     ck_assert_uint_eq(result_of("T-ALWAYS")->requests, 2);
-    ck_assert_uint_eq(result_of("T-ALWAYS")->nfails, 2);
-    ck_assert_ptr_nonnull(strstr(result_of("T-ALWAYS")->fails[1].line, "the code was redeemed"));
+    /* what the evidence step found is evidence, not one more failure */
+    ck_assert_uint_eq(result_of("T-ALWAYS")->nfails, 1);
+    ck_assert_ptr_nonnull(result_of("T-ALWAYS")->evidence);
+    ck_assert_ptr_nonnull(strstr(result_of("T-ALWAYS")->evidence, "the code was redeemed"));
+    ck_assert_ptr_nonnull(strstr(result_of("T-ALWAYS")->evidence, "expected \"none\""));
+    /* an evidence step whose expectations hold says so */
+    ck_assert_ptr_nonnull(result_of("T-ALWAYS2")->evidence);
+    ck_assert_ptr_nonnull(strstr(result_of("T-ALWAYS2")->evidence, "[ledger] held"));
+    ck_assert_uint_eq(result_of("T-ALWAYS2")->nfails, 1);
+    /* no evidence step ran after a pass */
+    ck_assert_ptr_null(result_of("T-IF")->evidence);
 }
 END_TEST
 

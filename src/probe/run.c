@@ -32,6 +32,11 @@ static int status_rank(af_check_status st)
 static void ck_status(struct af_ck *c, af_check_status st, const char *line)
 {
     bool worse = status_rank(st) > status_rank(c->res->status);
+    if (c->gathering) { /* the verdict is made; this is what the evidence step met */
+        if (line != NULL)
+            af_ck_evidence(c, line);
+        return;
+    }
     if (worse)
         c->res->status = st;
     if (line != NULL && (worse || c->res->message == NULL)) {
@@ -69,6 +74,16 @@ static void ck_add_line(struct af_ck *c, const char *step, af_severity sev, af_r
     c->res->nfails++;
 }
 
+void af_ck_evidence(struct af_ck *c, const char *line)
+{
+    char *e = NULL;
+    if (asprintf(&e, "%s%s%s", c->res->evidence ? c->res->evidence : "",
+                 c->res->evidence ? "; " : "", line) < 0)
+        return;
+    free(c->res->evidence);
+    c->res->evidence = e;
+}
+
 /* ck_remember: note in table (the run's setup_failed or dead_hosts) that
  * key failed in this check, unless an earlier check already did. */
 static void ck_remember(struct af_ck *c, json_t *table, const char *key, const char *line)
@@ -96,6 +111,12 @@ void af_ck_fail(struct af_ck *c, const char *step, af_severity sev, af_role role
         struct af_buf line;
         af_buf_init(&line, 9000);
         ck_line(c, &line, step, af_buf_str(&b));
+        if (c->gathering) { /* evidence of the verdict already made */
+            af_ck_evidence(c, af_buf_str(&line));
+            af_buf_free(&line);
+            af_buf_free(&b);
+            return;
+        }
         ck_add_line(c, step, sev, role, af_buf_str(&line));
         switch (role) {
         case AF_ROLE_SETUP: {
@@ -474,6 +495,14 @@ static void fe_merge(struct fe_run *fr, struct af_check_result *one)
                 one->fails[i].step = NULL;
                 one->fails[i].line = NULL;
             }
+        }
+    }
+    if (one->evidence != NULL) {
+        char *e = NULL;
+        if (asprintf(&e, "%s%s%s", res->evidence ? res->evidence : "", res->evidence ? "; " : "",
+                     one->evidence) >= 0) {
+            free(res->evidence);
+            res->evidence = e;
         }
     }
     /* The first element that ran sets the result; a worse one replaces it,

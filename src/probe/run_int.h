@@ -60,6 +60,8 @@ struct af_ck {
     char *setup_key;        /* owned: the outermost setup fixture's key, while it runs */
     const char *setup_name; /* borrowed: its name */
     bool outcome_failed;    /* an outcome failure stopped the check ("always" steps still run) */
+    bool gathering;         /* an "always" step runs after the verdict: what it finds is
+                               the result's evidence, never a verdict */
 };
 
 /* af_ck_fail: record that step failed with msg (then "; why" and the spec
@@ -91,6 +93,10 @@ void af_ck_unreachable(struct af_ck *c, const char *step, const char *url, const
 /* af_ck_dead_host: when url's origin was found unreachable by an earlier
  * check, mark this one not run (naming that check) and return true. */
 bool af_ck_dead_host(struct af_ck *c, const char *step, const char *url);
+
+/* af_ck_evidence: append line to the result's evidence ("; " between
+ * lines). */
+void af_ck_evidence(struct af_ck *c, const char *line);
 
 /* af_ck_var_problem: an undefined variable (rc AF_ERR_NOTFOUND) skips the
  * check, anything else errors it, with e's message. */

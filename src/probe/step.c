@@ -509,15 +509,31 @@ void af_step_run_steps(struct af_ck *c, const json_t *steps, const char *fixture
     json_t *st;
     json_array_foreach(steps, i, st)
     {
-        if (c->stop) {
-            /* After an outcome failure, only steps that gather evidence
-             * ("always": a ledger query) still run; never after an error,
-             * a premise failure or a setup failure. */
-            if (!c->outcome_failed || c->res->status != AF_CHECK_FAIL ||
-                !json_is_true(json_object_get(st, "always")))
-                continue;
+        char name[256];
+        size_t had;
+        if (!c->stop) {
+            run_step(c, st, i, fixture, prefix);
+            continue;
         }
+        /* After an outcome failure, only steps that gather evidence
+         * ("always": a ledger query) still run, never after an error, a
+         * premise failure or a setup failure; what they find is the
+         * result's evidence ("held" when every expectation held). */
+        if (!c->outcome_failed || c->res->status != AF_CHECK_FAIL ||
+            !json_is_true(json_object_get(st, "always")))
+            continue;
+        had = c->res->evidence ? strlen(c->res->evidence) : 0;
+        c->gathering = true;
         run_step(c, st, i, fixture, prefix);
+        c->gathering = false;
+        if ((c->res->evidence ? strlen(c->res->evidence) : 0) == had) {
+            struct af_buf b;
+            step_name(name, sizeof(name), st, i, fixture);
+            af_buf_init(&b, 1024);
+            af_msg_addf(&b, "%s [%s] held", c->id, name);
+            af_ck_evidence(c, af_buf_str(&b));
+            af_buf_free(&b);
+        }
     }
 }
 
