@@ -24,6 +24,7 @@
 #include "authflow/probe.h"
 #include "authflow/proto.h"
 #include "authflow/util.h"
+#include "probe/forge.h"
 #include "probe/jsonutil.h"
 #include "probe/probe_int.h"
 
@@ -377,6 +378,131 @@ START_TEST(test_json_merge)
     json_decref(bad);
     json_decref(over);
     json_decref(base);
+}
+END_TEST
+
+/* forge: each attacker token is what it claims to be, checked by decoding
+ * and, where a key exists, by verifying with the JOSE module. */
+static char *forge_json(const char *spec_json, const char *from)
+{
+    json_t *spec = json_loads(spec_json, 0, NULL);
+    char *out = NULL;
+    struct af_err e;
+    ck_assert_ptr_nonnull(spec);
+    ck_assert_int_eq(json_object_set_new(spec, "from", json_string(from)), 0);
+    af_err_clear(&e);
+    ck_assert_msg(af_forge(spec, &out, &e) == AF_OK, "%s: %s", spec_json, e.msg);
+    json_decref(spec);
+    return out;
+}
+
+START_TEST(test_forge)
+{
+    struct af_key *k = NULL, *hk = NULL, *ek = NULL;
+    struct af_jws *j = NULL;
+    json_t *claims = json_pack("{s:s, s:I}", "sub", "alice", "exp", (json_int_t)2000000000);
+    char *real = NULL, *t, *pem = NULL, *dot;
+    json_t *jwk = NULL;
+    struct af_err e;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &k, &e), AF_OK);
+    ck_assert_int_eq(af_jwt_sign(k, "JWT", claims, &real, &e), AF_OK);
+
+    /* alg none, signature dropped: header changed, payload byte for byte */
+    t = forge_json("{\"header\": {\"alg\": \"nOnE\"}, \"signature\": \"drop\"}", real);
+    ck_assert_int_eq(t[strlen(t) - 1], '.');
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(af_jws_alg_str(j), "nOnE");
+    ck_assert_str_eq(strchr(t, '.') + 1 == NULL ? "" : "ok", "ok");
+    dot = strchr(real, '.');
+    ck_assert_int_eq(strncmp(strchr(t, '.'), dot, (size_t)(strrchr(real, '.') - dot)), 0);
+    af_jws_free(j);
+    free(t);
+
+    /* claims changed, the real signature kept: it no longer verifies */
+    t = forge_json("{\"claims\": {\"sub\": \"bob\"}, \"shift\": {\"exp\": 86400}}", real);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(af_jws_claims(j), "sub")), "bob");
+    ck_assert_int_eq(json_integer_value(json_object_get(af_jws_claims(j), "exp")),
+                     2000000000 + 86400);
+    ck_assert_str_eq(strrchr(t, '.'), strrchr(real, '.'));
+    ck_assert_int_ne(af_jws_verify(j, k, &e), AF_OK);
+    af_jws_free(j);
+    free(t);
+
+    /* the psychic signature: 64 zero bytes */
+    t = forge_json("{\"signature\": \"zero\"}", real);
+    ck_assert_str_eq(
+        strrchr(t, '.') + 1,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    free(t);
+
+    /* HS256 under a guessed secret verifies with that secret */
+    t = forge_json("{\"sign\": {\"hs256\": \"your-256-bit-secret\"}}", real);
+    ck_assert_int_eq(af_key_from_secret((const unsigned char *)"your-256-bit-secret", 19, &hk, &e),
+                     AF_OK);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(af_jws_alg_str(j), "HS256");
+    ck_assert_msg(af_jws_verify(j, hk, &e) == AF_OK, "%s", e.msg);
+    af_jws_free(j);
+    af_key_free(hk);
+    hk = NULL;
+    free(t);
+
+    /* HS256 keyed with the public key's PEM text (algorithm confusion) */
+    ck_assert_int_eq(af_key_public_jwk(k, &jwk), AF_OK);
+    ck_assert_int_eq(af_key_public_pem(k, &pem), AF_OK);
+    {
+        char *js = json_dumps(jwk, JSON_COMPACT), buf[2048];
+        snprintf(buf, sizeof(buf), "{\"sign\": {\"hs256_pem_of\": %s}}", js);
+        t = forge_json(buf, real);
+        free(js);
+    }
+    ck_assert_int_eq(af_key_from_secret((const unsigned char *)pem, strlen(pem), &hk, &e), AF_OK);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_msg(af_jws_verify(j, hk, &e) == AF_OK, "%s", e.msg);
+    af_jws_free(j);
+    free(t);
+
+    /* an embedded key: the header's jwk verifies the token, the real key does not */
+    t = forge_json("{\"sign\": {\"embedded\": \"RS256\"}}", real);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(af_jws_alg_str(j), "RS256");
+    ck_assert_int_eq(af_key_from_jwk(json_object_get(af_jws_header(j), "jwk"), &ek, &e), AF_OK);
+    ck_assert_msg(af_jws_verify(j, ek, &e) == AF_OK, "%s", e.msg);
+    ck_assert_str_eq(json_string_value(json_object_get(af_jws_claims(j), "sub")), "alice");
+    af_jws_free(j);
+    free(t);
+
+    /* kid injection signed with the empty key */
+    t = forge_json("{\"header\": {\"kid\": \"../../../../dev/null\"}, \"sign\": "
+                   "{\"hs256\": \"\"}}",
+                   real);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(af_jws_header(j), "kid")),
+                     "../../../../dev/null");
+    ck_assert_str_eq(af_jws_alg_str(j), "HS256");
+    af_jws_free(j);
+    free(t);
+
+    /* not a JWS: nothing to forge from (the check's premise) */
+    {
+        json_t *spec = json_pack("{s:s, s:s}", "from", "opaque-token", "signature", "drop");
+        char *o = NULL;
+        ck_assert_int_eq(af_forge(spec, &o, &e), AF_ERR_PARSE);
+        ck_assert_ptr_nonnull(strstr(e.msg, "not a compact JWS"));
+        json_decref(spec);
+        spec = json_pack("{s:s, s:s}", "from", real, "signature", "maybe");
+        ck_assert_int_eq(af_forge(spec, &o, &e), AF_ERR_INVALID);
+        json_decref(spec);
+    }
+    json_decref(jwk);
+    free(pem);
+    af_key_free(ek);
+    af_key_free(hk);
+    af_key_free(k);
+    free(real);
+    json_decref(claims);
 }
 END_TEST
 
@@ -1006,7 +1132,22 @@ static const struct {
     {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
      "checks[0].steps[0].request: the request has no \"url\"", false},
     {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\" and \"use\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\" and \"forge\"", false},
+    /* forge steps: "as" names the token; the spec is checked at load */
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}}]}]}",
+     "\"as\" names the token of a forge step, and only there", false},
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"as\": \"x\"}]}]}",
+     "\"as\" names the token of a forge step, and only there", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\", \"signature\": \"maybe\"}, "
+                "\"as\": \"f\"}]}]}",
+     "forge.signature must be keep, drop or zero", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\", \"sign\": {\"rs256\": "
+                "\"k\"}}, \"as\": \"f\"}]}]}",
+     "forge.sign is one of", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t\"}, \"as\": \"f\"}]}]}",
+     "checks[0].steps[0].forge", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}, \"as\": \"fresh.x\"}]}]}",
+     "under a reserved name", false},
     {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"fresh.x\": "
                 "\"status\"}}]}]}",
      "the capture name \"fresh.x\" is under a reserved name", false},
@@ -1051,7 +1192,7 @@ static const struct {
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"request\": {\"url\": "
      "\"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\" and \"use\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\" and \"forge\"", false},
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"expect\": [{\"status\": "
      "200}]}]}]}",
@@ -1799,6 +1940,19 @@ static const char *const fake_suite =
     "    {\"name\": \"ledger\", \"always\": true, \"request\": {\"url\": "
     "\"{{target.issuer}}/echo?v=none\"}, \"expect\": [{\"body\": true, \"equals\": "
     "\"none\"}]}]},\n"
+    /* a forge step: the token it makes is sent; an opaque token is the
+     * premise failing */
+    "  {\"id\": \"T-FORGE\", \"title\": \"forge\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"set\": {\"t\": \"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln\"}, \"forge\": "
+    "{\"from\": \"{{t}}\", \"header\": {\"alg\": \"none\"}, \"signature\": \"drop\"}, "
+    "\"as\": \"f\"},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/echo?v={{f}}\"}, \"expect\": "
+    "[{\"body\": true, \"equals\": \"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.\"}]}]},\n"
+    "  {\"id\": \"T-FORGE2\", \"title\": \"forge from opaque\", \"spec\": \"x\", "
+    "\"steps\": [\n"
+    "    {\"set\": {\"t\": \"opaque-token\"}, \"forge\": {\"from\": \"{{t}}\", "
+    "\"signature\": \"drop\"}, \"as\": \"f\"},\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
     /* 32-33: a host that does not answer: an error once, then not run */
     "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
@@ -1854,6 +2008,8 @@ static const struct {
     {"T-USE", AF_CHECK_FAIL, "status: expected 201, got 200"},
     {"T-ALWAYS", AF_CHECK_FAIL, "body: expected \"2\""},
     {"T-ALWAYS2", AF_CHECK_FAIL, "body: expected \"2\""},
+    {"T-FORGE", AF_CHECK_PASS, NULL},
+    {"T-FORGE2", AF_CHECK_INCONCLUSIVE, "not a compact JWS"},
     {"T-DOWN", AF_CHECK_ERROR, "could not reach http://127.0.0.1:1/x"},
     {"T-DOWN2", AF_CHECK_NOTRUN, "not run: http://127.0.0.1:1 could not be reached in T-DOWN"},
 };
@@ -2497,6 +2653,7 @@ static Suite *probe_suite(void)
     tcase_add_loop_test(tc, test_target_load_errors, 0, N(target_cases));
     tcase_add_test(tc, test_target_expand);
     tcase_add_test(tc, test_json_merge);
+    tcase_add_test(tc, test_forge);
     tcase_add_loop_test(tc, test_shipped_files, 0, N(shipped_files));
     suite_add_tcase(s, tc);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "probe/forge.h"
 #include "probe/hops.h"
 #include "probe/prepare.h"
 #include "probe/step.h"
@@ -294,6 +295,41 @@ static void step_sleep(struct af_ck *c, const json_t *v, const char *stepname)
         ;
 }
 
+/* step_forge: make the token a "forge" step describes (forge.h) and keep
+ * it under the step's "as". A token that is not a JWS is the premise
+ * failing (inconclusive: the API's tokens are opaque, nothing to forge). */
+static void step_forge(struct af_ck *c, const json_t *step, const char *stepname)
+{
+    const char *as = json_string_value(json_object_get(step, "as"));
+    json_t *spec = NULL, *tok = NULL;
+    char *s = NULL;
+    struct af_err e;
+    af_rc rc;
+
+    af_err_clear(&e);
+    rc = af_tmpl_expand_json(&c->sc, json_object_get(step, "forge"), &spec, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        goto out;
+    }
+    rc = af_forge(spec, &s, &e);
+    if (rc == AF_ERR_PARSE) {
+        af_ck_inconclusive(c, stepname, e.msg);
+        goto out;
+    }
+    if (rc != AF_OK) {
+        af_ck_error(c, stepname, e.msg[0] ? e.msg : af_rc_str(rc));
+        goto out;
+    }
+    tok = json_string(s);
+    if (tok == NULL || af_scope_set(&c->sc, as, tok) != AF_OK)
+        af_ck_error(c, stepname, "out of memory");
+out:
+    json_decref(tok);
+    json_decref(spec);
+    free(s);
+}
+
 /* step_hops_failed: true (with the failure recorded) when a hop got no
  * answer or a server error the step does not allow; an unreachable hop
  * in an allow_unreachable step is left to the expectations. */
@@ -490,6 +526,10 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     v = json_object_get(step, "sleep");
     if (v != NULL) {
         step_sleep(c, v, stepname);
+        goto out;
+    }
+    if (json_object_get(step, "forge") != NULL) {
+        step_forge(c, step, stepname);
         goto out;
     }
     step_request(c, step, stepname, prefix, &why);

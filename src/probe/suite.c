@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "authflow/jsonpos.h"
+#include "probe/forge.h"
 #include "probe/probe_int.h"
 
 struct vctx {
@@ -650,33 +651,65 @@ static af_rc v_use(struct vctx *vc, const json_t *v, struct af_buf *path)
     return AF_OK;
 }
 
+static af_rc v_forge(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    af_err_clear(&e);
+    if (lift(vc, af_forge_check(v, &e), &e) != AF_OK)
+        return AF_ERR_INVALID;
+    return v_tmpl_tree(vc, v, path);
+}
+
+static af_rc v_as(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *why;
+    if (!af_var_name_valid(json_string_value(v), &why))
+        return vfail(vc, path, "%s", why);
+    return AF_OK;
+}
+
 static const struct krule step_rules[] = {
-    {"name", TS, false, NULL},          {"request", TO, false, v_request},
-    {"sleep", TS | TN, false, v_sleep}, {"follow", TB | TO, false, v_follow},
-    {"flow", TS, false, v_id},          {"when", TA, false, v_cond_list},
-    {"if", TA, false, v_cond_list},     {"bind", TO, false, v_bind},
-    {"set", TO, false, v_set},          {"expect", TA, false, v_expect_list},
-    {"capture", TO, false, v_capture},  {"allow_5xx", TB, false, NULL},
-    {"use", TS, false, v_use},          {"allow_unreachable", TB, false, NULL},
+    {"name", TS, false, NULL},
+    {"request", TO, false, v_request},
+    {"sleep", TS | TN, false, v_sleep},
+    {"follow", TB | TO, false, v_follow},
+    {"flow", TS, false, v_id},
+    {"when", TA, false, v_cond_list},
+    {"if", TA, false, v_cond_list},
+    {"bind", TO, false, v_bind},
+    {"set", TO, false, v_set},
+    {"expect", TA, false, v_expect_list},
+    {"capture", TO, false, v_capture},
+    {"allow_5xx", TB, false, NULL},
+    {"use", TS, false, v_use},
+    {"allow_unreachable", TB, false, NULL},
     {"always", TB, false, NULL},
+    {"forge", TO, false, v_forge},
+    {"as", TS, false, v_as},
 };
 
 static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    bool rq, sl, us;
+    bool rq, sl, us, fg;
     af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
     if (rc != AF_OK)
         return rc;
     rq = json_object_get(v, "request") != NULL;
     sl = json_object_get(v, "sleep") != NULL;
     us = json_object_get(v, "use") != NULL;
-    if ((int)rq + (int)sl + (int)us != 1)
-        return vfail(vc, path, "a step has exactly one of \"request\", \"sleep\" and \"use\"");
-    if ((sl || us) && (json_object_get(v, "expect") || json_object_get(v, "capture") ||
-                       json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
-                       json_object_get(v, "allow_unreachable")))
+    fg = json_object_get(v, "forge") != NULL;
+    if ((int)rq + (int)sl + (int)us + (int)fg != 1)
+        return vfail(vc, path,
+                     "a step has exactly one of \"request\", \"sleep\", \"use\" and \"forge\"");
+    if ((sl || us || fg) && (json_object_get(v, "expect") || json_object_get(v, "capture") ||
+                             json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
+                             json_object_get(v, "allow_unreachable")))
         return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
-                     sl ? "sleep" : "use");
+                     sl   ? "sleep"
+                     : us ? "use"
+                          : "forge");
+    if (fg != (json_object_get(v, "as") != NULL))
+        return vfail(vc, path, "\"as\" names the token of a forge step, and only there");
     return AF_OK;
 }
 
@@ -1427,14 +1460,22 @@ static af_rc v_app_protocol(struct vctx *vc, const json_t *v, struct af_buf *pat
 static af_rc v_app(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {
-        {"login", TS, true, v_tmpl},         {"callback", TS, true, v_tmpl},
-        {"protected", TA, true, v_strings},  {"bearer", TA, false, v_strings},
-        {"logout", TS, false, v_tmpl},       {"logout_method", TS, false, v_method},
-        {"authorize", TS, false, v_tmpl},    {"next_param", TS, false, NULL},
-        {"client", TO, true, v_app_client},  {"success", TO, false, v_outcome},
-        {"error", TO, false, v_outcome},     {"unauthenticated", TO, false, v_outcome},
-        {"session_cookie", TS, false, NULL}, {"description", TS, false, NULL},
-        {"protocol", TS, false, v_app_protocol}, {"identity", TS, false, NULL},
+        {"login", TS, true, v_tmpl},
+        {"callback", TS, true, v_tmpl},
+        {"protected", TA, true, v_strings},
+        {"bearer", TA, false, v_strings},
+        {"logout", TS, false, v_tmpl},
+        {"logout_method", TS, false, v_method},
+        {"authorize", TS, false, v_tmpl},
+        {"next_param", TS, false, NULL},
+        {"client", TO, true, v_app_client},
+        {"success", TO, false, v_outcome},
+        {"error", TO, false, v_outcome},
+        {"unauthenticated", TO, false, v_outcome},
+        {"session_cookie", TS, false, NULL},
+        {"description", TS, false, NULL},
+        {"protocol", TS, false, v_app_protocol},
+        {"identity", TS, false, NULL},
     };
     af_rc rc = CHECK_OBJ(vc, v, rules, path);
     if (rc == AF_OK && json_array_size(json_object_get(v, "protected")) == 0) {
