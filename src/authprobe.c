@@ -78,6 +78,8 @@ static void usage(FILE *f)
           "       authprobe as --target PROFILE [options]     (the shipped AS suite)\n"
           "       authprobe rs --target PROFILE [options]     (a protected API: the RS suite)\n"
           "       authprobe rp --app PROFILE [options]        (an app's login and callback)\n"
+          "       authprobe api --target PROFILE [options]    (an API with its own login and "
+          "tokens)\n"
           "       authprobe list SUITE [--only P] [--skip P]\n"
           "       authprobe mint [options]                    (authprobe mint --help)\n"
           "       authprobe --version | --help\n"
@@ -724,7 +726,8 @@ int main(int argc, char **argv)
         goto out;
     }
     first_pos = optind + 1; /* argv index of the first positional after the command */
-    if (strcmp(c.cmd, "as") == 0 || strcmp(c.cmd, "rs") == 0 || strcmp(c.cmd, "rp") == 0) {
+    if (strcmp(c.cmd, "as") == 0 || strcmp(c.cmd, "rs") == 0 || strcmp(c.cmd, "rp") == 0 ||
+        strcmp(c.cmd, "api") == 0) {
         if (first_pos < argc) {
             code = die_usage("%s takes no SUITE argument (got %s)", c.cmd, argv[first_pos]);
             goto out;
@@ -746,7 +749,7 @@ int main(int argc, char **argv)
         }
         c.suite_arg = argv[first_pos];
     } else {
-        code = die_usage("unknown command \"%s\" (run, as, rs, rp, list, mint)", c.cmd);
+        code = die_usage("unknown command \"%s\" (run, as, rs, rp, api, list, mint)", c.cmd);
         goto out;
     }
     suite_path = find_suite(&c, c.suite_arg, &tried);

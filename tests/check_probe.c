@@ -1132,7 +1132,7 @@ static const struct {
     {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
      "checks[0].steps[0].request: the request has no \"url\"", false},
     {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\" and \"forge\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\" and \"run\"", false},
     /* forge steps: "as" names the token; the spec is checked at load */
     {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}}]}]}",
      "\"as\" names the token of a forge step, and only there", false},
@@ -1192,7 +1192,7 @@ static const struct {
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"request\": {\"url\": "
      "\"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\" and \"forge\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\" and \"run\"", false},
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"expect\": [{\"status\": "
      "200}]}]}]}",
@@ -1358,6 +1358,7 @@ static const struct {
     {"conf/suites/as.json", true},           {"conf/suites/rs.json", true},
     {"conf/suites/rp.json", true},           {"conf/targets/authflowd.json", false},
     {"conf/targets/rs-example.json", false}, {"conf/apps/example.json", false},
+    {"conf/suites/api.json", true},          {"conf/targets/api-example.json", false},
 };
 
 START_TEST(test_shipped_files)
@@ -1953,6 +1954,16 @@ static const char *const fake_suite =
     "    {\"set\": {\"t\": \"opaque-token\"}, \"forge\": {\"from\": \"{{t}}\", "
     "\"signature\": \"drop\"}, \"as\": \"f\"},\n"
     "    {\"request\": {\"url\": \"{{target.issuer}}/500\"}}]},\n"
+    /* a run step: a command that succeeds lets the check go on, one that
+     * fails is an error of the check */
+    "  {\"id\": \"T-RUN\", \"title\": \"run\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"run\": [\"true\"]}, {\"request\": {\"url\": \"{{target.issuer}}/echo?v=ran\"}, "
+    "\"expect\": [{\"body\": true, \"equals\": \"ran\"}]}]},\n"
+    "  {\"id\": \"T-RUN2\", \"title\": \"run fails\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"run\": [\"sh\", \"-c\", \"exit 3\"]}, {\"request\": {\"url\": "
+    "\"{{target.issuer}}/echo?v=ran\"}}]},\n"
+    "  {\"id\": \"T-RUN3\", \"title\": \"run nothing\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"run\": [\"authprobe-no-such-program\"]}]},\n"
     /* 32-33: a host that does not answer: an error once, then not run */
     "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
@@ -2009,6 +2020,9 @@ static const struct {
     {"T-ALWAYS", AF_CHECK_FAIL, "body: expected \"2\""},
     {"T-ALWAYS2", AF_CHECK_FAIL, "body: expected \"2\""},
     {"T-FORGE", AF_CHECK_PASS, NULL},
+    {"T-RUN", AF_CHECK_PASS, NULL},
+    {"T-RUN2", AF_CHECK_ERROR, "run: sh failed (exit 3)"},
+    {"T-RUN3", AF_CHECK_ERROR, "authprobe-no-such-program"},
     {"T-FORGE2", AF_CHECK_INCONCLUSIVE, "not a compact JWS"},
     {"T-DOWN", AF_CHECK_ERROR, "could not reach http://127.0.0.1:1/x"},
     {"T-DOWN2", AF_CHECK_NOTRUN, "not run: http://127.0.0.1:1 could not be reached in T-DOWN"},

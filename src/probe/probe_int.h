@@ -34,6 +34,7 @@
 #define AF_PROBE_MAX_HEADERS      200           /* response headers kept */
 #define AF_PROBE_MAX_FORMS        32            /* forms read from one page */
 #define AF_PROBE_MAX_HOPS         50            /* hard cap on follow.max_hops */
+#define AF_PROBE_RUN_SECONDS      10            /* a "run" step's command must end within */
 #define AF_PROBE_TMPL_DEPTH       8             /* nested profile templates, request templates */
 #define AF_PROBE_MAX_VALUE        (256 * 1024)  /* one expanded template */
 

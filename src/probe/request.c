@@ -505,6 +505,47 @@ out:
     return rc;
 }
 
+/* form_from_ref: "form": "{{?auth.login.form}}", a whole reference to an
+ * object of the profile's (its strings expanded there, once): its members
+ * are the fields, a list giving a field several times. Undefined under
+ * "{{?...}}": no form at all. */
+static af_rc form_from_ref(struct af_ck *c, const json_t *v, struct af_request *q, struct af_err *e)
+{
+    json_t *j = NULL, *m, *x;
+    const char *k;
+    size_t i;
+    af_rc rc = af_tmpl_expand_json(&c->sc, v, &j, e);
+    if (rc != AF_OK || j == NULL)
+        return rc;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return AF_ERR_SET(e, AF_ERR_INVALID, "form: %s is not an object of fields",
+                          json_string_value(v));
+    }
+    q->has_form = true;
+    json_object_foreach(j, k, m)
+    {
+        for (i = 0; rc == AF_OK && i < (json_is_array(m) ? json_array_size(m) : 1); i++) {
+            char num[32];
+            const char *val;
+            x = json_is_array(m) ? json_array_get(m, i) : m;
+            if (json_is_string(x)) {
+                val = json_string_value(x);
+            } else if (json_is_integer(x)) {
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(x));
+                val = num;
+            } else if (json_is_boolean(x)) {
+                val = json_is_true(x) ? "true" : "false";
+            } else {
+                continue; /* null or a structure: not a field */
+            }
+            rc = af_params_add(&q->form, k, val);
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
 /* request_json_body: the "json" member v, expanded, as the compact body,
  * with a JSON Content-Type unless the step set one. A whole "{{?NAME}}"
  * left undefined means no body at all. */
@@ -587,7 +628,11 @@ af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q
             goto out;
     }
     v = json_object_get(eff, "form");
-    if (v != NULL) {
+    if (json_is_string(v)) {
+        rc = form_from_ref(c, v, q, e);
+        if (rc != AF_OK)
+            goto out;
+    } else if (v != NULL) {
         q->has_form = true;
         rc = add_params(c, v, &q->form, e);
         if (rc != AF_OK)

@@ -6,10 +6,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "probe/forge.h"
 #include "probe/hops.h"
@@ -117,12 +122,31 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
         char *name = NULL;
         char msg[AF_ERR_MSG_MAX + 256];
 
+        char *xsel = NULL;
+
         memset(&val, 0, sizeof(val));
+        af_err_clear(&e);
+        if (strstr(sel, "{{") != NULL) {
+            /* a templated selector (the profile says where its token is):
+             * checked once expanded, as an error of the check */
+            bool om = false;
+            af_rc xrc = af_tmpl_expand_str(&c->sc, sel, &xsel, &om, &e);
+            if (xrc == AF_OK && xsel == NULL && optional)
+                goto next; /* "{{?...}}": the profile names no such value */
+            if (xrc != AF_OK || xsel == NULL || af_sel_check(xsel, &e) != AF_OK) {
+                snprintf(msg, sizeof(msg), "capture %s: %s: %s", k, sel,
+                         e.msg[0] ? e.msg : "expands to nothing");
+                af_ck_error(c, step, msg);
+                free(xsel);
+                continue;
+            }
+            sel = xsel;
+        }
         af_hop_pick(sv, on, idx, &n);
         if (n == 0) {
             if (!optional)
                 af_ck_inconclusive(c, step, "the hop to capture from did not happen");
-            continue;
+            goto next;
         }
         cx.hop = &sv->hops[idx[0]];
         cx.http = sv->http;
@@ -132,7 +156,7 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
         if (af_sel_eval(&cx, sel, &val, &e) != AF_OK) {
             snprintf(msg, sizeof(msg), "capture %s: %s: %s", k, sel, e.msg);
             af_ck_fail(c, step, AF_SEV_MUST, AF_ROLE_OUTCOME, msg, spec, NULL);
-            continue;
+            goto next;
         }
         if (val.kind == AF_SV_VALUE && claim != NULL) {
             struct af_jws *jws = NULL;
@@ -152,7 +176,7 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
                          sel, claim ? " claim " : "", claim ? claim : "");
                 af_ck_fail(c, step, AF_SEV_MUST, AF_ROLE_OUTCOME, msg, spec, NULL);
             }
-            continue;
+            goto next;
         }
         if (prefix != NULL) {
             if (asprintf(&name, "%s.%s", prefix, k) < 0)
@@ -164,6 +188,8 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
             af_ck_error(c, step, "out of memory");
         free(name);
         json_decref(store);
+    next:
+        free(xsel);
     }
 }
 
@@ -328,6 +354,79 @@ out:
     json_decref(tok);
     json_decref(spec);
     free(s);
+}
+
+/* step_run: run the command a "run" step names (the profile's argument
+ * vector, e.g. taking a dependency down), without a shell, its output
+ * discarded, within AF_PROBE_RUN_SECONDS; a failure to start, a non-zero
+ * exit or the time running out is an error of the check. */
+static void step_run(struct af_ck *c, const json_t *v, const char *stepname)
+{
+    json_t *argv_j = NULL, *m;
+    char **argv = NULL, m2[512];
+    struct af_err e;
+    size_t i, n;
+    pid_t pid = -1;
+    int st = 0, waited = 0;
+    posix_spawn_file_actions_t fa;
+    af_rc rc;
+
+    af_err_clear(&e);
+    rc = af_tmpl_expand_json(&c->sc, v, &argv_j, &e);
+    if (rc != AF_OK) {
+        af_ck_var_problem(c, stepname, rc, &e);
+        return;
+    }
+    n = json_array_size(argv_j);
+    if (n == 0 || n > 64) {
+        af_ck_error(c, stepname, "run: not a command (a list of 1..64 strings)");
+        goto out;
+    }
+    argv = calloc(n + 1, sizeof(*argv));
+    if (argv == NULL)
+        goto out;
+    json_array_foreach(argv_j, i, m)
+    {
+        if (!json_is_string(m)) {
+            af_ck_error(c, stepname, "run: every argument is a string");
+            goto out;
+        }
+        argv[i] = (char *)json_string_value(m);
+    }
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        goto out;
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    st = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (st != 0) {
+        snprintf(m2, sizeof(m2), "run: cannot start %.200s: %s", argv[0], strerror(st));
+        af_ck_error(c, stepname, m2);
+        goto out;
+    }
+    for (i = 0; i < (size_t)AF_PROBE_RUN_SECONDS * 20; i++) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        waited = (int)waitpid(pid, &st, WNOHANG);
+        if (waited != 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (waited == 0) {
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, &st, 0);
+        snprintf(m2, sizeof(m2), "run: %.200s did not finish within %d s", argv[0],
+                 AF_PROBE_RUN_SECONDS);
+        af_ck_error(c, stepname, m2);
+    } else if (waited < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(m2, sizeof(m2), "run: %.200s failed (%s %d)", argv[0],
+                 waited > 0 && WIFEXITED(st) ? "exit" : "signal",
+                 waited > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        af_ck_error(c, stepname, m2);
+    }
+out:
+    free(argv);
+    json_decref(argv_j);
 }
 
 /* step_hops_failed: true (with the failure recorded) when a hop got no
@@ -530,6 +629,11 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     }
     if (json_object_get(step, "forge") != NULL) {
         step_forge(c, step, stepname);
+        goto out;
+    }
+    v = json_object_get(step, "run");
+    if (v != NULL) {
+        step_run(c, v, stepname);
         goto out;
     }
     step_request(c, step, stepname, prefix, &why);

@@ -385,6 +385,13 @@ static af_rc v_params(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_named(vc, v, path, v_param_value);
 }
 
+/* v_form_spec: the fields as params, or a whole reference to an object of
+ * fields ("{{?auth.login.form}}"). */
+static af_rc v_form_spec(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    return json_is_string(v) ? v_tmpl(vc, v, path) : v_params(vc, v, path);
+}
+
 static af_rc v_headers(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     size_t mark;
@@ -485,12 +492,18 @@ static af_rc v_method(struct vctx *vc, const json_t *v, struct af_buf *path)
 }
 
 static const struct krule request_rules[] = {
-    {"template", TS, false, NULL},      {"method", TS, false, v_method},
-    {"url", TS, false, v_tmpl},         {"query", TO | TA, false, v_params},
-    {"form", TO | TA, false, v_params}, {"headers", TO, false, v_headers},
-    {"body", TS, false, v_tmpl},        {"json", TANY, false, v_tmpl_tree},
-    {"auth", TS | TO, false, v_auth},   {"bearer", TS, false, v_tmpl},
-    {"submit", TO, false, v_submit},    {"admin", TS, false, v_tmpl},
+    {"template", TS, false, NULL},
+    {"method", TS, false, v_method},
+    {"url", TS, false, v_tmpl},
+    {"query", TO | TA, false, v_params},
+    {"form", TO | TA | TS, false, v_form_spec},
+    {"headers", TO, false, v_headers},
+    {"body", TS, false, v_tmpl},
+    {"json", TANY, false, v_tmpl_tree},
+    {"auth", TS | TO, false, v_auth},
+    {"bearer", TS, false, v_tmpl},
+    {"submit", TO, false, v_submit},
+    {"admin", TS, false, v_tmpl},
     {"cookies", TB, false, NULL},
 };
 
@@ -629,7 +642,9 @@ static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
                          af_json_type_name(m));
         }
         af_err_clear(&e);
-        rc = lift(vc, af_sel_check(sel, &e), &e);
+        /* a templated selector is checked once expanded, at run time */
+        rc = strstr(sel, "{{") != NULL ? lift(vc, af_tmpl_check(sel, &e), &e)
+                                       : lift(vc, af_sel_check(sel, &e), &e);
         if (rc != AF_OK)
             return rc;
         path_pop(path, mark);
@@ -660,6 +675,14 @@ static af_rc v_forge(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_tmpl_tree(vc, v, path);
 }
 
+/* v_run: a command: a list of strings, or a whole reference to one. */
+static af_rc v_run(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_is_array(v) && json_array_size(v) == 0)
+        return vfail(vc, path, "a command: [\"program\", \"argument\", ...]");
+    return json_is_array(v) ? v_strings(vc, v, path) : v_tmpl(vc, v, path);
+}
+
 static af_rc v_as(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     const char *why;
@@ -686,11 +709,12 @@ static const struct krule step_rules[] = {
     {"always", TB, false, NULL},
     {"forge", TO, false, v_forge},
     {"as", TS, false, v_as},
+    {"run", TS | TA, false, v_run},
 };
 
 static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    bool rq, sl, us, fg;
+    bool rq, sl, us, fg, rn;
     af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
     if (rc != AF_OK)
         return rc;
@@ -698,12 +722,15 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
     sl = json_object_get(v, "sleep") != NULL;
     us = json_object_get(v, "use") != NULL;
     fg = json_object_get(v, "forge") != NULL;
-    if ((int)rq + (int)sl + (int)us + (int)fg != 1)
+    rn = json_object_get(v, "run") != NULL;
+    if ((int)rq + (int)sl + (int)us + (int)fg + (int)rn != 1)
         return vfail(vc, path,
-                     "a step has exactly one of \"request\", \"sleep\", \"use\" and \"forge\"");
-    if ((sl || us || fg) && (json_object_get(v, "expect") || json_object_get(v, "capture") ||
-                             json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
-                             json_object_get(v, "allow_unreachable")))
+                     "a step has exactly one of \"request\", \"sleep\", \"use\", "
+                     "\"forge\" and \"run\"");
+    if ((sl || us || fg || rn) &&
+        (json_object_get(v, "expect") || json_object_get(v, "capture") ||
+         json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
+         json_object_get(v, "allow_unreachable")))
         return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
                      sl   ? "sleep"
                      : us ? "use"
@@ -1317,14 +1344,22 @@ static af_rc v_admin(struct vctx *vc, const json_t *v, struct af_buf *path)
     return CHECK_OBJ(vc, v, rules, path);
 }
 
+/* A principal: for the rs suite a mint request ("user", ...), for the api
+ * suite a login ("username", "password"). */
 static af_rc v_principal(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {
-        {"user", TS | TZ, true, v_tmpl},      {"client", TS, false, v_tmpl},
+        {"user", TS | TZ, false, v_tmpl},     {"client", TS, false, v_tmpl},
         {"claims", TO, false, v_tmpl_tree},   {"scope", TS, false, v_tmpl},
         {"aud", TS | TA, false, v_tmpl_tree}, {"description", TS, false, NULL},
+        {"username", TS, false, v_tmpl},      {"password", TS, false, v_tmpl},
     };
-    return CHECK_OBJ(vc, v, rules, path);
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc == AF_OK && json_object_get(v, "user") == NULL && json_object_get(v, "username") == NULL)
+        rc = vfail(vc, path,
+                   "missing key \"user\" (a token minted for a user) or \"username\" "
+                   "(a login)");
+    return rc;
 }
 
 static af_rc v_principals(struct vctx *vc, const json_t *v, struct af_buf *path)
@@ -1493,6 +1528,81 @@ static af_rc v_app(struct vctx *vc, const json_t *v, struct af_buf *path)
     return rc;
 }
 
+/* ---- profile parts for the api suite (docs/api-suite.md) ---- */
+
+/* v_selector: a selector (section 9), or a template that gives one. */
+static af_rc v_selector(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    (void)path;
+    af_err_clear(&e);
+    if (strstr(json_string_value(v), "{{") != NULL)
+        return lift(vc, af_tmpl_check(json_string_value(v), &e), &e);
+    return lift(vc, af_sel_check(json_string_value(v), &e), &e);
+}
+
+static af_rc v_auth_request(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"url", TS, true, v_tmpl},
+        {"form", TO, false, v_tmpl_tree},
+        {"json", TANY, false, v_tmpl_tree},
+        {"bearer", TB, false, NULL},
+        {"oauth2_password", TB, false, NULL},
+        {"access_token", TS, false, v_selector},
+        {"refresh_token", TS, false, v_selector},
+        {"public", TB, false, NULL},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc == AF_OK && json_object_get(v, "form") != NULL && json_object_get(v, "json") != NULL)
+        rc = vfail(vc, path, "give \"form\" or \"json\", not both");
+    return rc;
+}
+
+static af_rc v_auth_me(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"url", TS, true, v_tmpl},
+                                         {"identity", TS, true, v_selector}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
+static af_rc v_api_auth(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"login", TO, true, v_auth_request},
+        {"refresh", TO, false, v_auth_request},
+        {"logout", TO, false, v_auth_request},
+        {"me", TO, false, v_auth_me},
+        {"token_lifetime", TI, false, v_positive},
+        {"error", TO, false, v_outcome},
+        {"jwks", TS, false, v_tmpl},
+    };
+    af_rc rc = CHECK_OBJ(vc, v, rules, path);
+    if (rc == AF_OK && json_object_get(json_object_get(v, "login"), "access_token") == NULL)
+        rc = vfail(vc, path,
+                   "login needs \"access_token\": where the answer carries the token "
+                   "(json.access_token)");
+    return rc;
+}
+
+static af_rc v_argv(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    if (json_array_size(v) == 0)
+        return vfail(vc, path, "a command: [\"program\", \"argument\", ...]");
+    return v_strings(vc, v, path);
+}
+
+static af_rc v_health(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {
+        {"url", TS, true, v_tmpl},
+        {"down", TA, true, v_argv},
+        {"up", TA, true, v_argv},
+        {"ok_status", TI | TA | TS | TO, false, v_status_spec},
+    };
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
 static const struct krule target_rules[] = {
     {"name", TS, false, NULL},
     {"issuer", TS, true, v_tmpl},
@@ -1510,6 +1620,8 @@ static const struct krule target_rules[] = {
     {"principals", TO, false, v_principals},
     {"resources", TA, false, v_resources},
     {"app", TO, false, v_app},
+    {"auth", TO, false, v_api_auth},
+    {"health", TO, false, v_health},
     {"description", TS, false, NULL},
 };
 
