@@ -592,6 +592,8 @@ class AFTestCase(unittest.TestCase):
         self.assertIsNone(r.location, r)
         self.assertTrue((r.header("Content-Type") or "").startswith("text/html"), r)
         self.assertAntiFraming(r)
+        # one Cache-Control field, not the page's and the error's (issue 15)
+        self.assertEqual(r.header_all("Cache-Control"), ["no-store"], r)
 
     def assertAuthzError(self, r, ctx, error, mode="query", status=(302,)):
         """An error redirected to the client (RFC 6749 §4.1.2.1) with
