@@ -160,6 +160,10 @@
 #define AF_HDR_COOKIE           "Cookie"
 #define AF_HDR_ACCEPT           "Accept"
 #define AF_HDR_EXPECT           "Expect"
+#define AF_HDR_HOST             "Host"
+#define AF_HDR_CONNECTION       "Connection"
+#define AF_HDR_USER_AGENT       "User-Agent"
+#define AF_HDR_ORIGIN           "Origin"
 #define AF_SCHEME_BASIC         "Basic"  /* RFC 7617 */
 #define AF_SCHEME_BEARER        "Bearer" /* RFC 6750 §2.1 */
 #define AF_CT_JSON              "application/json"

@@ -557,6 +557,8 @@ static const struct cfg_row admin_rows[] = {
      .check = check_b64token,
      .off = CF(admin_secret)},
     {.name = "allow_remote", .type = T_BOOL, .def = 0, .off = CF(admin_allow_remote)},
+    /* Host names the admin API answers besides loopback ones (DNS rebinding) */
+    {.name = "hosts", .type = T_STRLIST, .check = check_no_ctl, .off = CF(admin_hosts)},
     {.name = NULL},
 };
 

@@ -194,7 +194,9 @@ class HttpClient:
             body = body.encode("utf-8")
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            conn.putrequest(method, target, skip_accept_encoding=True)
+            # a Host header of the caller's replaces http.client's own
+            conn.putrequest(method, target, skip_accept_encoding=True,
+                            skip_host=any(k.lower() == "host" for k in hdrs))
             for k, v in hdrs.items():
                 conn.putheader(k, v)
             if body is not None:
