@@ -260,6 +260,7 @@
 #define AF_LEDGER_NEXT       "next"
 #define AF_LEDGER_COUNT      "count"
 #define AF_LEDGER_DROPPED    "dropped"
+#define AF_LEDGER_ESCAPED    "escaped" /* values not UTF-8, shown with \xNN */
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */
