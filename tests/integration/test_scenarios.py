@@ -17,7 +17,6 @@ Environment: as test_server.py.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -913,15 +912,7 @@ class S14LedgerNotUtf8(ScenCase):
 
     def raw(self, head):
         u = urllib.parse.urlsplit(self.daemon.url)
-        with socket.create_connection((u.hostname, u.port), timeout=10) as s:
-            s.sendall(head + b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return int(data.split(b" ", 2)[1])
+        return ts.raw_exchange(u.hostname, u.port, head + b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")[0]
 
     def test_escaped_not_dropped(self):
         c = self.cursor()

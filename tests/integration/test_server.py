@@ -215,6 +215,33 @@ class HttpClient:
         return self.request("POST", path, query=query, form=form if form is not None else [], headers=headers)
 
 
+def raw_exchange(host, port, head, body=b"", timeout=10):
+    """Send head, then as much of body as the server takes, on a socket of
+    its own; return the status line's code from whatever answer came back
+    (None if none) and the bytes read up to the end of its header."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    data = b""
+    try:
+        s.sendall(head)
+        try:
+            for i in range(0, len(body), 65536):
+                s.sendall(body[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early and closed: read the answer
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+    return (int(m.group(1)) if m else None), data
+
+
 class Daemon:
     """One authflowd process on 127.0.0.1:0. Its stdout and stderr go to
     files (nothing can block on a full pipe); the first stdout line is the
@@ -2409,29 +2436,7 @@ class T18BadInput(AFTestCase):
         self.assertAlive()
 
     def raw_exchange(self, head, body=b"", timeout=10):
-        """Send head, then as much of body as the server takes; return the
-        status line's code from whatever answer came back (None if none)."""
-        s = socket.create_connection((self.http.host, self.http.port), timeout=timeout)
-        data = b""
-        try:
-            s.sendall(head)
-            try:
-                for i in range(0, len(body), 65536):
-                    s.sendall(body[i:i + 65536])
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server answered early and closed: read the answer
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except (ConnectionResetError, socket.timeout):
-                pass
-        finally:
-            s.close()
-        m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
-        return (int(m.group(1)) if m else None), data
+        return raw_exchange(self.http.host, self.http.port, head, body, timeout)
 
     def test_huge_body(self):
         """10 MB announced by Content-Length: a 4xx before the body is read."""
