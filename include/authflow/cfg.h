@@ -103,6 +103,8 @@ struct af_config {
     size_t max_codes;  /* live authorization codes, default 10000 */
     size_t max_tokens; /* live access + refresh tokens, default 100000 */
     unsigned threads;  /* server worker threads, default 4 */
+    unsigned
+        request_timeout; /* "limits.request_timeout": seconds for a whole request, default 30 */
     /* the admin API ("admin": token minting; off by default) */
     bool admin_enabled;
     char *admin_listen;            /* "127.0.0.1:9001"; loopback unless admin_allow_remote */
