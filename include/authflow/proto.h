@@ -207,6 +207,7 @@
 #define AF_LOGIN_ACTION        "af_action" /* which submit button was pressed */
 #define AF_LOGIN_ACTION_LOGIN  "login"
 #define AF_LOGIN_ACTION_CANCEL "cancel"
+#define AF_LOGIN_CSRF          "af_csrf" /* the form's token, bound to the request and cookie */
 
 /* ---- authflowd's admin API (docs/admin.md): not OAuth names either, but
  *      `authprobe mint` speaks it, so they live here too. ---- */

@@ -44,6 +44,7 @@ struct af_server {
     struct af_scen_engine *scen; /* owned */
     struct af_ledger *ledger;    /* owned */
     struct af_delayer *delayer;  /* owned (delay.c): answers held back by a delay */
+    unsigned char csrf_key[32];  /* random at start: keys the login form's token */
 };
 
 #endif

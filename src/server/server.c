@@ -805,6 +805,11 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = load_keys(srv, err);
     if (rc != AF_OK)
         goto out;
+    rc = af_rand_bytes(srv->csrf_key, sizeof(srv->csrf_key));
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "no random bytes for the login form's key");
+        goto out;
+    }
     rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
     if (rc != AF_OK)
         goto out;
