@@ -103,11 +103,14 @@ struct af_config {
     size_t max_codes;  /* live authorization codes, default 10000 */
     size_t max_tokens; /* live access + refresh tokens, default 100000 */
     unsigned threads;  /* server worker threads, default 4 */
+    unsigned
+        request_timeout; /* "limits.request_timeout": seconds for a whole request, default 30 */
     /* the admin API ("admin": token minting; off by default) */
     bool admin_enabled;
-    char *admin_listen;      /* "127.0.0.1:9001"; loopback unless admin_allow_remote */
-    char *admin_secret;      /* NULL: no bearer secret asked for */
-    bool admin_allow_remote; /* allow a non-loopback admin_listen */
+    char *admin_listen;            /* "127.0.0.1:9001"; loopback unless admin_allow_remote */
+    char *admin_secret;            /* NULL: no bearer secret asked for */
+    bool admin_allow_remote;       /* allow a non-loopback admin_listen */
+    struct af_strlist admin_hosts; /* "admin.hosts": more Host names the admin API answers */
     /* scenarios and the request ledger */
     struct af_cfg_scenario *scenarios; /* queued at start, in order */
     size_t nscenarios;

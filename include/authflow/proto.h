@@ -160,6 +160,10 @@
 #define AF_HDR_COOKIE           "Cookie"
 #define AF_HDR_ACCEPT           "Accept"
 #define AF_HDR_EXPECT           "Expect"
+#define AF_HDR_HOST             "Host"
+#define AF_HDR_CONNECTION       "Connection"
+#define AF_HDR_USER_AGENT       "User-Agent"
+#define AF_HDR_ORIGIN           "Origin"
 #define AF_SCHEME_BASIC         "Basic"  /* RFC 7617 */
 #define AF_SCHEME_BEARER        "Bearer" /* RFC 6750 §2.1 */
 #define AF_CT_JSON              "application/json"
@@ -203,6 +207,7 @@
 #define AF_LOGIN_ACTION        "af_action" /* which submit button was pressed */
 #define AF_LOGIN_ACTION_LOGIN  "login"
 #define AF_LOGIN_ACTION_CANCEL "cancel"
+#define AF_LOGIN_CSRF          "af_csrf" /* the form's token, bound to the request and cookie */
 
 /* ---- authflowd's admin API (docs/admin.md): not OAuth names either, but
  *      `authprobe mint` speaks it, so they live here too. ---- */
@@ -261,6 +266,7 @@
 #define AF_LEDGER_NEXT       "next"
 #define AF_LEDGER_COUNT      "count"
 #define AF_LEDGER_DROPPED    "dropped"
+#define AF_LEDGER_ESCAPED    "escaped" /* values not UTF-8, shown with \xNN */
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

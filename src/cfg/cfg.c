@@ -449,6 +449,13 @@ static const struct cfg_row limits_rows[] = {
      .def = 100000,
      .off = CF(max_tokens)},
     {.name = "threads", .type = T_UINT, .min = 1, .max = 64, .def = 4, .off = CF(threads)},
+    /* a whole-request deadline: a slow client is cut, not waited for */
+    {.name = "request_timeout",
+     .type = T_UINT,
+     .min = 1,
+     .max = 3600,
+     .def = 30,
+     .off = CF(request_timeout)},
     /* a delayed answer holds no worker thread (the server suspends the
      * connection), but a test should not wait long: at most 10 s */
     {.name = "max_delay_ms",
@@ -557,6 +564,8 @@ static const struct cfg_row admin_rows[] = {
      .check = check_b64token,
      .off = CF(admin_secret)},
     {.name = "allow_remote", .type = T_BOOL, .def = 0, .off = CF(admin_allow_remote)},
+    /* Host names the admin API answers besides loopback ones (DNS rebinding) */
+    {.name = "hosts", .type = T_STRLIST, .check = check_no_ctl, .off = CF(admin_hosts)},
     {.name = NULL},
 };
 

@@ -31,10 +31,12 @@ void af_admin_error(struct af_resp *resp, unsigned status, const char *error, co
     AF_PRINTF(4, 5);
 
 /* af_admin_authorized: the admin API's gate, run by server.c before any
- * admin route. With admin.secret set, every admin request carries
- * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
- * time; otherwise false, and resp holds the 401. true when there is no
- * secret or it matched (resp untouched). */
+ * admin route. First the Host header must name the API: an IP address,
+ * localhost, a name under .localhost or one of admin.hosts (any port);
+ * otherwise false and resp holds a 421 (DNS rebinding). With admin.secret set, every admin request
+ * carries "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant time; otherwise
+ * false, and resp holds the 401. true when the Host is allowed and there is no secret or it matched
+ * (resp untouched). */
 bool af_admin_authorized(struct af_req *req, struct af_resp *resp);
 
 /* af_admin_reply: the admin API's answer o with no-store, or 500

@@ -6,6 +6,8 @@
 #ifndef AUTHFLOW_SERVER_CORE_H
 #define AUTHFLOW_SERVER_CORE_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "authflow/cfg.h"
@@ -28,7 +30,9 @@ struct af_server {
     struct af_store *store;    /* owned */
     struct MHD_Daemon *daemon; /* owned: stopped by af_server_stop */
     unsigned short port;
-    int inflight; /* requests being served (both listeners); atomic access only */
+    int inflight;              /* requests being served (both listeners); atomic access only */
+    int stopping;              /* af_server_stop began: answers close their connection; atomic */
+    uint64_t last_activity_ms; /* af_monotonic_ms() a request last began or ended; atomic */
     /* the admin API's own listener (admin.enabled or --admin-listen) */
     struct af_listener *main_l, *admin_l; /* owned; admin_l NULL when off */
     struct MHD_Daemon *admin_daemon;      /* owned; NULL when off */
@@ -40,6 +44,7 @@ struct af_server {
     struct af_scen_engine *scen; /* owned */
     struct af_ledger *ledger;    /* owned */
     struct af_delayer *delayer;  /* owned (delay.c): answers held back by a delay */
+    unsigned char csrf_key[32];  /* random at start: keys the login form's token */
 };
 
 #endif

@@ -17,6 +17,9 @@ struct af_server; /* core.h */
 
 /* The login session cookie set by POST /login and read by /authorize. */
 #define AF_SESSION_COOKIE "authflow_session"
+/* The login page's cookie: a random value the form's AF_LOGIN_CSRF field is
+ * bound to (login CSRF). */
+#define AF_LOGIN_COOKIE "authflow_login"
 
 /* af_uri_add_params: append uri with p added: to its query with '?' or,
  * when uri already has a query, '&' (RFC 6749 §3.1.2 keeps that query), or

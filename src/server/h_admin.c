@@ -10,11 +10,15 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <microhttpd.h>
 
 #include "authflow/cfg.h"
 #include "authflow/proto.h"
@@ -59,7 +63,62 @@ out:
     json_decref(o);
 }
 
-/* af_admin_authorized: with admin.secret set, every admin request carries
+/* host_is_local: whether name (the Host header without its port, len
+ * bytes) is an IP address, localhost or a name under .localhost (RFC 6761
+ * §6.3): names no page on the web can make a browser send to us. */
+static bool host_is_local(const char *name, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    unsigned char addr[sizeof(struct in6_addr)];
+    static const char sub[] = ".localhost";
+    size_t sl = sizeof(sub) - 1;
+
+    if (len >= 2 && name[0] == '[' && name[len - 1] == ']' && len - 2 < sizeof(buf)) {
+        memcpy(buf, name + 1, len - 2);
+        buf[len - 2] = '\0';
+        return inet_pton(AF_INET6, buf, addr) == 1;
+    }
+    if (len < sizeof(buf)) {
+        memcpy(buf, name, len);
+        buf[len] = '\0';
+        if (inet_pton(AF_INET, buf, addr) == 1)
+            return true;
+    }
+    return (len == sl - 1 && strncasecmp(name, sub + 1, len) == 0) ||
+           (len > sl && strncasecmp(name + len - sl, sub, sl) == 0);
+}
+
+/* host_allowed: the Host header names this admin API: a local name
+ * (host_is_local) or one of admin.hosts, with any port or none. An absent
+ * Host (HTTP/1.0) is allowed: browsers always send one. */
+static bool host_allowed(const struct af_config *cfg, const char *host)
+{
+    const char *end, *port;
+    size_t len;
+
+    if (host == NULL)
+        return true;
+    end = host[0] == '[' ? strchr(host, ']') : host + strcspn(host, ":");
+    if (end == NULL)
+        return false;
+    end += host[0] == '[';
+    len = (size_t)(end - host);
+    port = *end == ':' ? end + 1 : end;
+    if (len == 0 || (*end != '\0' && (*end != ':' || *port == '\0')) ||
+        port[strspn(port, "0123456789")] != '\0')
+        return false;
+    if (host_is_local(host, len))
+        return true;
+    for (size_t i = 0; i < cfg->admin_hosts.n; i++) {
+        const char *h = cfg->admin_hosts.v[i];
+        if (strlen(h) == len && strncasecmp(h, host, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* af_admin_authorized: the Host check (host_allowed), then with
+ * admin.secret set, every admin request carries
  * "Authorization: Bearer <secret>" (RFC 6750 §2.1), compared in constant
  * time; otherwise resp holds the 401 (RFC 6750 §3: no error attribute when
  * no credentials came, invalid_token when wrong ones did). Checked before
@@ -71,6 +130,13 @@ bool af_admin_authorized(struct af_req *req, struct af_resp *resp)
     af_bearer_result br;
     bool ok;
 
+    if (!host_allowed(req->srv->cfg, af_req_header(req, AF_HDR_HOST))) {
+        af_admin_error(resp, MHD_HTTP_MISDIRECTED_REQUEST, AF_E_INVALID_REQUEST,
+                       "Host: not a name of this admin API (localhost, an IP address or one of "
+                       "admin.hosts): a request through another name may come from a web page "
+                       "(DNS rebinding)");
+        return false;
+    }
     if (secret == NULL)
         return true;
     br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);

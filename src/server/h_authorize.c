@@ -13,6 +13,9 @@
 #include "config.h"
 
 #include <stdio.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,10 +56,7 @@ static const char *const authz_param_names[] = {
 
 /* The fields the login form adds to the authorization parameters. */
 static const char *const login_field_names[] = {
-    AF_LOGIN_USER,
-    AF_LOGIN_ACTION,
-    AF_P_USERNAME,
-    AF_P_PASSWORD,
+    AF_LOGIN_USER, AF_LOGIN_ACTION, AF_P_USERNAME, AF_P_PASSWORD, AF_LOGIN_CSRF,
 };
 
 /* A validated authorization request. Every pointer is borrowed from the
@@ -121,15 +121,23 @@ out:
     return rc;
 }
 
-void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid)
+/* cookie_set: Set-Cookie name=value (af_rand_token output: base64url, safe
+ * as a cookie value), HttpOnly, Path=/, SameSite=same_site, Secure on an
+ * https issuer. */
+static void cookie_set(struct af_resp *resp, const struct af_server *srv, const char *name,
+                       const char *value, const char *same_site)
 {
     char v[256];
     bool secure = strncmp(srv->issuer, "https://", 8) == 0;
 
-    /* sid comes from af_rand_token: base64url, safe as a cookie value. */
-    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s", AF_SESSION_COOKIE, sid,
+    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=%s%s", name, value, same_site,
              secure ? "; Secure" : "");
     af_resp_header(resp, AF_HDR_SET_COOKIE, v);
+}
+
+void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid)
+{
+    cookie_set(resp, srv, AF_SESSION_COOKIE, sid, "Lax");
 }
 
 void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv)
@@ -783,9 +791,63 @@ out:
 
 /* ---- the login page ---- */
 
+/* The login cookie's value: af_rand_token of LOGIN_COOKIE_BYTES. */
+#define LOGIN_COOKIE_BYTES 32
+#define B64URL_CHARS       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+/* login_csrf: the form's token for the login cookie's value and the
+ * authorization request a->in: base64url(HMAC-SHA256(csrf_key, cookie,
+ * then each parameter of authz_param_names as name=value)). It binds a
+ * POST /login to the browser that got the page (the cookie, which another
+ * site can neither read nor set) and to this pending authorization. Caller
+ * frees; NULL on failure. */
+static char *login_csrf(const struct authz *a, const char *cookie)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    struct af_buf msg, out;
+    af_rc rc;
+    char *tok = NULL;
+
+    af_buf_init(&msg, AUTHZ_PAGE_MAX);
+    af_buf_init(&out, 2 * EVP_MAX_MD_SIZE);
+    rc = af_buf_add(&msg, cookie, strlen(cookie) + 1);
+    for (size_t i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK;
+         i++) {
+        const char *v = af_params_get(a->in, authz_param_names[i]);
+        if (v != NULL)
+            rc = af_buf_addf(&msg, "%s=%s%c", authz_param_names[i], v, '\0');
+    }
+    if (rc == AF_OK &&
+        HMAC(EVP_sha256(), a->srv->csrf_key, (int)sizeof(a->srv->csrf_key),
+             (const unsigned char *)msg.p, msg.len, mac, &mac_len) != NULL &&
+        af_b64url_encode(&out, mac, mac_len) == AF_OK)
+        tok = af_buf_detach(&out);
+    af_buf_free(&msg);
+    af_buf_free(&out);
+    return tok;
+}
+
+/* login_csrf_ok: whether POST /login carries the token of its cookie and
+ * request (constant-time compare). */
+static bool login_csrf_ok(const struct authz *a)
+{
+    const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
+    const char *sent = af_params_get(a->in, AF_LOGIN_CSRF);
+    char *want;
+    bool ok;
+
+    if (cookie == NULL || *cookie == '\0' || sent == NULL)
+        return false;
+    want = login_csrf(a, cookie);
+    ok = want != NULL && af_ct_streq(want, sent);
+    free(want);
+    return ok;
+}
+
 /* add_form_open: a form POSTing to /login with the authorization request
- * as hidden fields. */
-static af_rc add_form_open(struct af_buf *b, const struct authz *a)
+ * and the token csrf as hidden fields. */
+static af_rc add_form_open(struct af_buf *b, const struct authz *a, const char *csrf)
 {
     af_rc rc;
     size_t i;
@@ -802,10 +864,13 @@ static af_rc add_form_open(struct af_buf *b, const struct authz *a)
         if (v != NULL)
             rc = add_hidden(b, authz_param_names[i], v);
     }
+    if (rc == AF_OK)
+        rc = add_hidden(b, AF_LOGIN_CSRF, csrf);
     return rc;
 }
 
-static af_rc login_page_build(struct af_buf *b, const struct authz *a, const char *notice)
+static af_rc login_page_build(struct af_buf *b, const struct authz *a, const char *notice,
+                              const char *csrf)
 {
     const struct af_config *cfg = a->srv->cfg;
     const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
@@ -836,7 +901,7 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
     /* One form per way of logging in, so that pressing Enter in the password
      * form submits that form and not a user button. */
     if (rc == AF_OK && cfg->nusers > 0) {
-        rc = add_form_open(b, a);
+        rc = add_form_open(b, a, csrf);
         if (rc == AF_OK)
             rc = af_buf_adds(b, "<fieldset><legend>Continue as</legend>\n");
         for (i = 0; i < cfg->nusers && rc == AF_OK; i++) {
@@ -864,7 +929,7 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
     }
 
     if (rc == AF_OK)
-        rc = add_form_open(b, a);
+        rc = add_form_open(b, a, csrf);
     if (rc == AF_OK)
         rc = af_buf_adds(b, "<fieldset><legend>Sign in with a password</legend>\n"
                             "<p><label>Username <input name=\"" AF_P_USERNAME
@@ -884,17 +949,35 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
 }
 
 /* login_page: 200 with the login page; notice (may be NULL) says why the
- * last attempt failed. */
+ * last attempt failed. The browser's login cookie is kept (another tab's
+ * page stays valid), or a new one is set. */
 static void login_page(struct af_resp *resp, const struct authz *a, const char *notice)
 {
+    const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
+    char *fresh = NULL, *csrf = NULL;
     struct af_buf b;
+    af_rc rc = AF_OK;
 
     af_buf_init(&b, AUTHZ_PAGE_MAX);
-    if (login_page_build(&b, a, notice) == AF_OK)
+    if (cookie == NULL || strlen(cookie) != (LOGIN_COOKIE_BYTES * 4 + 2) / 3 ||
+        strspn(cookie, B64URL_CHARS) != strlen(cookie)) {
+        rc = af_rand_token(LOGIN_COOKIE_BYTES, &fresh);
+        cookie = fresh;
+    }
+    if (rc == AF_OK)
+        csrf = login_csrf(a, cookie);
+    if (csrf != NULL && login_page_build(&b, a, notice, csrf) == AF_OK) {
         af_resp_html(resp, 200, af_buf_str(&b));
-    else
+        /* Strict: the form posts from our own page, never from another
+         * site's */
+        if (fresh != NULL)
+            cookie_set(resp, a->srv, AF_LOGIN_COOKIE, fresh, "Strict");
+    } else {
         af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "the login page could not be built");
+    }
     af_buf_free(&b);
+    free(csrf);
+    free(fresh);
 }
 
 /* ---- handlers (the route table admits only the methods they serve) ---- */
@@ -954,6 +1037,15 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
         }
     }
 
+    /* login CSRF: a page elsewhere must not choose the user (and the state)
+     * of this browser's next login */
+    if (!login_csrf_ok(&a)) {
+        af_resp_error_page(resp, 403, AF_E_ACCESS_DENIED,
+                           "the login form did not come from this browser's login page (no or a "
+                           "wrong " AF_LOGIN_CSRF " token for the " AF_LOGIN_COOKIE
+                           " cookie); start the login again");
+        goto out;
+    }
     action = af_params_get(in, AF_LOGIN_ACTION);
     if (action != NULL && strcmp(action, AF_LOGIN_ACTION_CANCEL) == 0) {
         authz_error(resp, &a, AF_E_ACCESS_DENIED, "the user cancelled the login");
@@ -964,10 +1056,11 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     chosen = af_params_get(in, AF_LOGIN_USER);
     if (typed != NULL && *typed != '\0') {
         user = af_cfg_user_find(cfg, typed);
-        /* The password is checked whenever one was typed; one message for
-         * both failures so the page does not tell which usernames exist. */
-        if (user == NULL ||
-            (password != NULL && *password != '\0' && !af_ct_streq(password, user->password))) {
+        /* A user with a password needs it, also when the field came empty;
+         * one message for both failures so the page does not tell which
+         * usernames exist. */
+        if (user == NULL || (user->password != NULL &&
+                             (password == NULL || !af_ct_streq(password, user->password)))) {
             user = NULL;
             notice = "Unknown user or wrong password.";
         }

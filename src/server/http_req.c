@@ -68,8 +68,12 @@ void af_resp_header(struct af_resp *resp, const char *name, const char *value)
 
 void af_resp_no_store(struct af_resp *resp)
 {
-    af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
-    af_resp_header(resp, AF_HDR_PRAGMA, "no-cache");
+    /* af_resp_html already says no-store: a second copy of the header is
+     * noise at best, and a cache may read a repeated field as a list */
+    if (af_params_get(&resp->headers, AF_HDR_CACHE_CONTROL) == NULL)
+        af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
+    if (af_params_get(&resp->headers, AF_HDR_PRAGMA) == NULL)
+        af_resp_header(resp, AF_HDR_PRAGMA, "no-cache");
 }
 
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)

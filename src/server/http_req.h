@@ -108,7 +108,8 @@ void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error
 /* af_resp_header: add a response header (copied). */
 void af_resp_header(struct af_resp *resp, const char *name, const char *value);
 
-/* af_resp_no_store: Cache-Control: no-store and Pragma: no-cache. */
+/* af_resp_no_store: Cache-Control: no-store and Pragma: no-cache, each
+ * added only when resp has no such header yet. */
 void af_resp_no_store(struct af_resp *resp);
 
 /* af_resp_fail: the 500 with an empty body that builders leave behind on

@@ -48,6 +48,7 @@ struct af_ledger {
     size_t head; /* where the next entry goes */
     size_t n;    /* entries held */
     unsigned long long last_seq;
+    unsigned long long escaped; /* entries recorded with an escaped value */
 };
 
 af_rc af_ledger_new(size_t max_entries, struct af_ledger **out)
@@ -132,32 +133,92 @@ char *af_ledger_redact(const char *name, const char *value)
     return k < 0 ? NULL : out;
 }
 
+/* ---- text that is not UTF-8 ---- */
+
+/* seq_len: the length a UTF-8 sequence starting with byte c has; 0 when c
+ * cannot start one. */
+static size_t seq_len(unsigned char c)
+{
+    return c < 0x80                 ? 1
+           : c >= 0xC2 && c <= 0xDF ? 2
+           : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4
+                                    : 0;
+}
+
+/* ledger_text: s as jansson takes it. A request may carry any byte in its
+ * path, method or headers, and jansson refuses a string that is not UTF-8,
+ * which used to drop the whole entry. Well-formed sequences stay as they
+ * are; every other byte becomes "\xNN", and *escaped counts the value.
+ * New reference, NULL on allocation failure. */
+static json_t *ledger_text(const char *s, unsigned *escaped)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0;
+    struct af_buf b;
+    json_t *out = NULL;
+    af_rc rc = AF_OK;
+
+    if (af_utf8_valid(s, len))
+        return json_string(s);
+    af_buf_init(&b, 4 * len + 1);
+    while (i < len && rc == AF_OK) {
+        size_t n = seq_len(p[i]);
+        if (n > 0 && n <= len - i && af_utf8_valid(s + i, n)) {
+            rc = af_buf_add(&b, s + i, n);
+            i += n;
+        } else {
+            char e[4] = {'\\', 'x', hex[p[i] >> 4], hex[p[i] & 15]};
+            rc = af_buf_add(&b, e, sizeof(e));
+            i++;
+        }
+    }
+    if (rc == AF_OK) {
+        out = json_string(af_buf_str(&b));
+        (*escaped)++;
+    }
+    af_buf_free(&b);
+    return out;
+}
+
+/* text_or_null: ledger_text, or JSON null for NULL. */
+static json_t *text_or_null(const char *s, unsigned *escaped)
+{
+    return s != NULL ? ledger_text(s, escaped) : json_null();
+}
+
 /* ---- building an entry ---- */
 
 /* params_json: {name: shown value}, a repeated name as an array of values.
  * New reference; NULL on allocation failure. */
-static json_t *params_json(const struct af_params *p)
+static json_t *params_json(const struct af_params *p, unsigned *escaped)
 {
     json_t *o = json_object();
 
     for (size_t i = 0; o != NULL && i < p->n; i++) {
         char *shown = af_ledger_redact(p->v[i].name, p->v[i].value);
-        json_t *v = shown ? json_string(shown) : NULL, *prev;
+        json_t *v = shown ? ledger_text(shown, escaped) : NULL, *prev;
+        json_t *name = ledger_text(p->v[i].name, escaped);
+        const char *key = json_string_value(name);
         int bad;
         free(shown);
-        if (v == NULL) {
+        if (v == NULL || key == NULL) {
+            json_decref(v);
+            json_decref(name);
             json_decref(o);
             return NULL;
         }
-        prev = json_object_get(o, p->v[i].name);
+        prev = json_object_get(o, key);
         if (prev == NULL) {
-            bad = json_object_set_new(o, p->v[i].name, v);
+            bad = json_object_set_new(o, key, v);
         } else if (json_is_array(prev)) {
             bad = json_array_append_new(prev, v);
         } else {
             json_t *arr = json_pack("[O,o]", prev, v);
-            bad = arr == NULL || json_object_set_new(o, p->v[i].name, arr) != 0;
+            bad = arr == NULL || json_object_set_new(o, key, arr) != 0;
         }
+        json_decref(name);
         if (bad) {
             json_decref(o);
             o = NULL;
@@ -215,11 +276,11 @@ static char *shown_cookie(const char *hdr)
 }
 
 static const char *const shown_headers[] = {
-    AF_HDR_CONTENT_TYPE, "User-Agent", AF_HDR_ACCEPT, "Origin", NULL,
+    AF_HDR_CONTENT_TYPE, AF_HDR_USER_AGENT, AF_HDR_ACCEPT, AF_HDR_ORIGIN, NULL,
 };
 
 /* headers_json: a few request headers by lower-case name. New reference. */
-static json_t *headers_json(const struct af_req *req)
+static json_t *headers_json(const struct af_req *req, unsigned *escaped)
 {
     json_t *o = json_object();
     const char *v;
@@ -235,19 +296,20 @@ static json_t *headers_json(const struct af_req *req)
         for (char *c = name; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
         shown = af_ledger_redact(name, v);
-        bad = shown == NULL || json_object_set_new(o, name, json_string(shown)) != 0;
+        bad = shown == NULL || json_object_set_new(o, name, ledger_text(shown, escaped)) != 0;
         free(shown);
     }
     v = af_req_header(req, AF_HDR_AUTHORIZATION);
     if (!bad && v != NULL) {
         shown = shown_authorization(v);
-        bad = shown == NULL || json_object_set_new(o, "authorization", json_string(shown)) != 0;
+        bad = shown == NULL ||
+              json_object_set_new(o, "authorization", ledger_text(shown, escaped)) != 0;
         free(shown);
     }
     v = af_req_header(req, AF_HDR_COOKIE);
     if (!bad && v != NULL) {
         shown = shown_cookie(v);
-        bad = shown == NULL || json_object_set_new(o, "cookie", json_string(shown)) != 0;
+        bad = shown == NULL || json_object_set_new(o, "cookie", ledger_text(shown, escaped)) != 0;
         free(shown);
     }
     if (bad) {
@@ -307,11 +369,6 @@ static void now_rfc3339(char *buf, size_t cap)
     snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out)
 {
     const struct af_req_facts *f = &req->facts;
@@ -320,6 +377,7 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     const char *client_id = f->client_id, *code;
     char when[40], *err = resp_error(resp);
     json_t *e = NULL, *pkce = json_null();
+    unsigned esc = 0; /* values escaped (ledger_text) */
 
     *code_out = NULL;
     af_params_init(&q, 1024);
@@ -336,21 +394,28 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     if (f->pkce_seen) {
         json_decref(pkce);
         pkce = json_pack("{s:b, s:o, s:o}", "sent", f->pkce_sent, "method",
-                         str_or_null(f->pkce_method), "verified",
+                         text_or_null(f->pkce_method, &esc), "verified",
                          f->pkce_verified < 0 ? json_null() : json_boolean(f->pkce_verified));
     }
     now_rfc3339(when, sizeof(when));
-    e = json_pack(
-        "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}", "seq",
-        (json_int_t)0, "time", when, "method", req->method_str ? req->method_str : "?", "path",
-        req->path ? req->path : "", "query", params_json(query), "form", params_json(&req->form),
-        "headers", headers_json(req), "client_id", str_or_null(client_id), "client_auth",
-        str_or_null(f->client_auth), "bearer", str_or_null(f->bearer), "pkce", pkce, "sub",
-        str_or_null(f->sub), "scenario", str_or_null(f->scenario ? f->scenario->name : NULL),
-        "status", (int)resp->status, "error", str_or_null(err));
+    e = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
+                  "seq", (json_int_t)0, "time", when, "method",
+                  ledger_text(req->method_str ? req->method_str : "?", &esc), "path",
+                  ledger_text(req->path ? req->path : "", &esc), "query", params_json(query, &esc),
+                  "form", params_json(&req->form, &esc), "headers", headers_json(req, &esc),
+                  "client_id", text_or_null(client_id, &esc), "client_auth",
+                  text_or_null(f->client_auth, &esc), "bearer", text_or_null(f->bearer, &esc),
+                  "pkce", pkce, "sub", text_or_null(f->sub, &esc), "scenario",
+                  text_or_null(f->scenario ? f->scenario->name : NULL, &esc), "status",
+                  (int)resp->status, "error", text_or_null(err, &esc));
     pkce = NULL; /* "o" took it, also on failure */
     if (e != NULL && f->delay_ms > 0 &&
         json_object_set_new(e, "delay_ms", json_integer(f->delay_ms)) != 0) {
+        json_decref(e);
+        e = NULL;
+    }
+    if (e != NULL && esc > 0 &&
+        json_object_set_new(e, AF_LEDGER_ESCAPED, json_integer((json_int_t)esc)) != 0) {
         json_decref(e);
         e = NULL;
     }
@@ -384,6 +449,8 @@ unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
         s = &l->ring[l->head];
         slot_clear(s); /* the oldest, when full */
         s->seq = seq;
+        if (json_object_get(entry, AF_LEDGER_ESCAPED) != NULL)
+            l->escaped++;
         s->entry = entry;
         s->code = code;
         entry = NULL;
@@ -421,7 +488,7 @@ static bool str_member_is(const json_t *o, const char *name, const char *want)
 af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, json_t **out)
 {
     json_t *arr = json_array();
-    unsigned long long next, oldest, dropped = 0, last = f->since;
+    unsigned long long next, oldest, dropped = 0, last = f->since, escaped;
     size_t i, count = 0, limit = f->limit;
     af_rc rc = AF_OK;
 
@@ -432,6 +499,7 @@ af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, jso
         limit = AF_LEDGER_LIMIT_MAX;
     pthread_mutex_lock(&l->mu);
     next = l->last_seq;
+    escaped = l->escaped;
     /* seqs are consecutive in the ring: the oldest held is last_seq - n + 1 */
     oldest = l->last_seq - l->n + 1;
     if (f->since + 1 < oldest)
@@ -457,9 +525,9 @@ af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, jso
     }
     pthread_mutex_unlock(&l->mu);
     if (rc == AF_OK) {
-        *out = json_pack("{s:o, s:I, s:I, s:I}", AF_LEDGER_ENTRIES, arr, AF_LEDGER_COUNT,
+        *out = json_pack("{s:o, s:I, s:I, s:I, s:I}", AF_LEDGER_ENTRIES, arr, AF_LEDGER_COUNT,
                          (json_int_t)count, AF_LEDGER_NEXT, (json_int_t)next, AF_LEDGER_DROPPED,
-                         (json_int_t)dropped);
+                         (json_int_t)dropped, AF_LEDGER_ESCAPED, (json_int_t)escaped);
         arr = NULL;
         if (*out == NULL)
             rc = AF_ERR_NOMEM;

@@ -42,7 +42,9 @@ void af_ledger_free(struct af_ledger *l);
 char *af_ledger_redact(const char *name, const char *value);
 
 /* af_ledger_entry: the entry for req answered by resp, without seq: new
- * reference, NULL on allocation failure. *code_out gets the full value of
+ * reference, NULL on allocation failure only. Bytes that are not UTF-8
+ * (path, method, headers, ...) show as "\xNN", and the entry then has
+ * "escaped": the number of such values. *code_out gets the full value of
  * the request's code parameter (for the code filter; never shown), or
  * NULL; caller frees. */
 json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out);
@@ -65,10 +67,11 @@ struct af_ledger_filter {
 };
 
 /* af_ledger_query: {"entries": [...], "count": N, "next": SEQ, "dropped":
- * N} for f, new reference in *out. next is the seq to pass as since next
- * time: the last entry returned when the limit cut the answer, else the
- * newest seq recorded. dropped counts entries after since that the ring
- * already lost. */
+ * N, "escaped": N} for f, new reference in *out. next is the seq to pass
+ * as since next time: the last entry returned when the limit cut the
+ * answer, else the newest seq recorded. dropped counts entries after
+ * since that the ring already lost; escaped, the entries recorded since
+ * the start with values escaped because they were not UTF-8. */
 af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f,
                       json_t **out) AF_WARN_UNUSED;
 

@@ -46,6 +46,7 @@
 #include "server/admin.h"
 #include "server/core.h"
 #include "server/delay.h"
+#include "server/guard.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/routes.h"
@@ -62,8 +63,17 @@
 #define SERVER_CONN_MEMORY_PARAM 128
 #define SERVER_CONN_TIMEOUT_S    30
 #define SERVER_MAX_CONNECTIONS   1024
-/* How long a stop waits for in-flight requests. */
+/* The whole-request deadline when the config has none (a server built by
+ * hand in a unit test). */
+#define SERVER_REQUEST_TIMEOUT_S 30
+/* How long a stop waits for in-flight requests, and how long a quiet
+ * moment must be (no request started or finished) before an open
+ * keep-alive connection no longer holds the stop up. */
 #define SERVER_DRAIN_MS 5000
+/* After an early answer (413 in the middle of a chunked body), how much
+ * more of the body is read and dropped before the connection closes. */
+#define SERVER_LINGER_BYTES   (256 * 1024)
+#define SERVER_DRAIN_QUIET_MS 200
 /* The admin API serves a test harness, not traffic: one thread and a few
  * connections are plenty. */
 #define ADMIN_MAX_CONNECTIONS 64
@@ -108,13 +118,16 @@ struct af_listener {
     const struct route *routes; /* ends with the NULL-path fallback */
     bool is_admin;              /* JSON only, admin secret, no form parsing */
     size_t max_body;
+    struct af_guard *guard; /* owned: deadlines and room for new clients */
 };
 
 struct req_state {
     const struct af_listener *l;
+    struct af_guard_conn *gc; /* the connection's, borrowed; NULL without one */
     struct af_req req;
     bool started;
     bool responded;       /* an early response was queued (e.g. 413) */
+    size_t dropped;       /* body bytes dropped after an early answer */
     struct af_resp *held; /* owned: the answer a delay holds back until resumed */
 };
 
@@ -150,6 +163,7 @@ static void bad_request(const struct af_listener *l, struct af_req *req, struct 
  * connection closes. */
 struct conn_state {
     struct req_state *cur;
+    struct af_guard_conn gc; /* tracked by the listener's guard while open */
 };
 
 static void resp_free(struct af_resp *resp)
@@ -185,14 +199,23 @@ static struct conn_state *conn_state_of(struct MHD_Connection *conn)
 static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
                     enum MHD_ConnectionNotificationCode code)
 {
+    const struct af_listener *l = cls;
     struct conn_state *cs = *socket_context;
-    (void)cls;
-    (void)conn;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(struct conn_state));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cs = calloc(1, sizeof(struct conn_state));
+        if (cs != NULL && ci != NULL)
+            af_guard_add(l->guard, &cs->gc, ci->connect_fd);
+        else if (cs != NULL)
+            cs->gc.fd = -1; /* not tracked */
+        *socket_context = cs;
         return;
     }
     if (cs != NULL) {
+        /* MHD closes the socket only after this notification */
+        if (cs->gc.fd >= 0)
+            af_guard_remove(l->guard, &cs->gc);
         /* started is false only for a request MHD never handed to us */
         if (cs->cur != NULL && !cs->cur->started)
             req_state_free(cs->cur);
@@ -247,6 +270,10 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
         if (cs->cur != NULL && !cs->cur->started)
             req_state_free(cs->cur); /* the previous request was dropped by MHD */
         cs->cur = st;
+        if (cs->gc.fd >= 0 && l->guard != NULL) {
+            st->gc = &cs->gc;
+            af_guard_request(st->gc);
+        }
     }
     return st;
 }
@@ -262,13 +289,17 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     if (st->started)
         __atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&srv->last_activity_ms, af_monotonic_ms(), __ATOMIC_SEQ_CST);
+    if (st->gc != NULL)
+        af_guard_done(st->gc);
     if (cs != NULL && cs->cur == st)
         cs->cur = NULL;
     req_state_free(st);
     *req_cls = NULL;
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct af_resp *resp)
+static enum MHD_Result send_resp(const struct af_server *srv, struct MHD_Connection *conn,
+                                 struct af_resp *resp)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -285,6 +316,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct af_resp *re
     if (resp->ctype != NULL)
         MHD_add_response_header(r, AF_HDR_CONTENT_TYPE, resp->ctype);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    /* stopping: this answer is the connection's last, so the drain ends
+     * when the answers in flight are out, not when it times out */
+    if (__atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST))
+        MHD_add_response_header(r, AF_HDR_CONNECTION, "close");
     ret = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -359,17 +394,15 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
 
 /* ---- the access handler ---- */
 
-/* answer: dispatch, record the request in the ledger (provider port only),
- * then send the answer, or hold it back when a scenario asks for a delay. */
-static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection *conn,
-                              struct req_state *st, size_t body_cap)
+/* build_answer: dispatch and record the request in the ledger (provider
+ * port only). Caller frees with resp_free(); NULL when out of memory. */
+static struct af_resp *build_answer(const struct af_listener *l, struct req_state *st,
+                                    size_t body_cap)
 {
-    struct af_server *srv = l->srv;
     struct af_resp *resp = calloc(1, sizeof(*resp));
-    enum MHD_Result ret;
 
     if (resp == NULL)
-        return MHD_NO;
+        return NULL;
     af_params_init(&resp->headers, 32);
     af_buf_init(&resp->body, body_cap);
     dispatch(st, resp);
@@ -378,13 +411,65 @@ static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection
     if (resp->status == 0)
         af_resp_fail(resp);
     if (!l->is_admin)
-        af_ledger_record(srv->ledger, &st->req, resp);
+        af_ledger_record(l->srv->ledger, &st->req, resp);
+    return resp;
+}
+
+/* answer_early: a chunked body passed the cap while it was read. MHD
+ * 0.9.75 takes no answer in the middle of a body, so the 413 is written on
+ * the socket through the guard, which then drops what still comes for a
+ * moment and closes: the body is not read to its end. */
+static enum MHD_Result answer_early(const struct af_listener *l, struct req_state *st)
+{
+    struct af_resp *resp;
+    struct af_buf raw;
+    af_rc rc;
+    bool sent = false;
+
+    if (st->gc == NULL)
+        return MHD_NO; /* untracked: just close */
+    resp = build_answer(l, st, 64 * 1024);
+    if (resp == NULL)
+        return MHD_NO;
+    af_buf_init(&raw, 96 * 1024);
+    rc = af_buf_addf(&raw, "HTTP/1.1 %u %s\r\n", resp->status,
+                     MHD_get_reason_phrase_for(resp->status));
+    for (size_t i = 0; i < resp->headers.n && rc == AF_OK; i++)
+        rc = af_buf_addf(&raw, "%s: %s\r\n", resp->headers.v[i].name, resp->headers.v[i].value);
+    if (rc == AF_OK && resp->ctype != NULL)
+        rc = af_buf_addf(&raw, AF_HDR_CONTENT_TYPE ": %s\r\n", resp->ctype);
+    if (rc == AF_OK)
+        rc = af_buf_addf(&raw, AF_HDR_CONNECTION ": close\r\nContent-Length: %zu\r\n\r\n",
+                         resp->body.len);
+    if (rc == AF_OK)
+        rc = af_buf_add(&raw, resp->body.p, resp->body.len);
+    if (rc == AF_OK)
+        sent = af_guard_reply_early(st->gc, raw.p, raw.len);
+    af_buf_free(&raw);
+    resp_free(resp);
+    return sent ? MHD_YES : MHD_NO;
+}
+
+/* answer: build the answer, then send it, or hold it back when a scenario
+ * asks for a delay. Nothing when the guard cut the connection first. */
+static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection *conn,
+                              struct req_state *st, size_t body_cap)
+{
+    struct af_server *srv = l->srv;
+    struct af_resp *resp;
+    enum MHD_Result ret;
+
+    if (st->gc != NULL && !af_guard_answer(st->gc))
+        return MHD_NO;
+    resp = build_answer(l, st, body_cap);
+    if (resp == NULL)
+        return MHD_NO;
     if (!l->is_admin && st->req.facts.delay_ms > 0 &&
         af_delayer_hold(srv->delayer, conn, st->req.facts.delay_ms)) {
         st->held = resp;
         return MHD_YES;
     }
-    ret = send_resp(conn, resp);
+    ret = send_resp(srv, conn, resp);
     resp_free(resp);
     return ret;
 }
@@ -402,11 +487,22 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 
     if (st == NULL)
         return MHD_NO; /* the URI log callback could not allocate */
+    if (st->gc != NULL && af_guard_gone(st->gc)) {
+        /* cut, or answered early: drop what comes for a moment (the
+         * client may still be sending as it reads the answer), answer
+         * nothing, and close after SERVER_LINGER_BYTES */
+        st->dropped += *upload_data_size;
+        if (*upload_data_size == 0 || st->dropped > SERVER_LINGER_BYTES)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (!st->started) {
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         st->started = true;
         __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&srv->last_activity_ms, af_monotonic_ms(), __ATOMIC_SEQ_CST);
         st->req.conn = conn;
         st->req.method_str = method;
         st->req.method = strcmp(method, MHD_HTTP_METHOD_GET) == 0      ? AF_M_GET
@@ -422,17 +518,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         return answer(l, conn, st, 64 * 1024);
     }
     if (*upload_data_size != 0) {
-        if (!st->req.body_too_big &&
-            af_buf_add(&st->req.body, upload_data, *upload_data_size) != AF_OK)
-            st->req.body_too_big = true;
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        if (st->req.body_too_big || af_buf_add(&st->req.body, upload_data, n) == AF_OK)
+            return MHD_YES;
+        st->req.body_too_big = true;
+        st->responded = true;
+        return answer_early(l, st);
     }
     if (st->responded) {
         /* called again once a delay resumed the connection */
         if (st->held == NULL)
             return MHD_YES;
-        ret = send_resp(conn, st->held);
+        ret = send_resp(srv, conn, st->held);
         resp_free(st->held);
         st->held = NULL;
         return ret;
@@ -597,10 +695,13 @@ out:
 
 /* ---- lifecycle ---- */
 
+/* listener_new: a listener and its guard. Caller frees with
+ * listener_free(), after its daemon stopped. */
 static af_rc listener_new(struct af_server *srv, const struct route *routes, bool is_admin,
-                          size_t max_body, struct af_listener **out)
+                          size_t max_body, unsigned max_conns, struct af_listener **out)
 {
     struct af_listener *l = calloc(1, sizeof(*l));
+    unsigned deadline = srv->cfg->request_timeout;
 
     *out = l;
     if (l == NULL)
@@ -609,7 +710,15 @@ static af_rc listener_new(struct af_server *srv, const struct route *routes, boo
     l->routes = routes;
     l->is_admin = is_admin;
     l->max_body = max_body;
-    return AF_OK;
+    return af_guard_start(deadline ? deadline : SERVER_REQUEST_TIMEOUT_S, max_conns, &l->guard);
+}
+
+static void listener_free(struct af_listener *l)
+{
+    if (l == NULL)
+        return;
+    af_guard_free(l->guard);
+    free(l);
 }
 
 /* start_daemon: serve fd (taken over by MHD on success) for listener l. */
@@ -657,7 +766,8 @@ static af_rc admin_start(struct af_server *srv, const char *listen_s, struct af_
                         listen_s);
         goto out;
     }
-    rc = listener_new(srv, admin_routes, true, AF_ADMIN_MAX_BODY, &srv->admin_l);
+    rc = listener_new(srv, admin_routes, true, AF_ADMIN_MAX_BODY, ADMIN_MAX_CONNECTIONS,
+                      &srv->admin_l);
     if (rc != AF_OK)
         goto out;
     rc = bind_listen(listen_s, &fd, &srv->admin_port, &srv->admin_url, err);
@@ -695,6 +805,11 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = load_keys(srv, err);
     if (rc != AF_OK)
         goto out;
+    rc = af_rand_bytes(srv->csrf_key, sizeof(srv->csrf_key));
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "no random bytes for the login form's key");
+        goto out;
+    }
     rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
     if (rc != AF_OK)
         goto out;
@@ -709,7 +824,7 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         AF_ERR_SET(err, rc, "cannot start the delay timer thread");
         goto out;
     }
-    rc = listener_new(srv, main_routes, false, cfg->max_body, &srv->main_l);
+    rc = listener_new(srv, main_routes, false, cfg->max_body, SERVER_MAX_CONNECTIONS, &srv->main_l);
     if (rc != AF_OK)
         goto out;
     rc = bind_listen(listen_s ? listen_s : "127.0.0.1:9000", &fd, &srv->port, &origin, err);
@@ -775,6 +890,21 @@ const char *af_server_admin_url(const struct af_server *srv)
     return srv->admin_url;
 }
 
+/* draining: whether a stop must still wait: a request is being served, or
+ * connections are open and a request started or ended a moment ago (its
+ * client may be sending the next one on a connection that still has no
+ * Connection: close). */
+static bool draining(struct af_server *srv)
+{
+    uint64_t last = __atomic_load_n(&srv->last_activity_ms, __ATOMIC_SEQ_CST);
+    size_t open = af_guard_open(srv->main_l ? srv->main_l->guard : NULL) +
+                  af_guard_open(srv->admin_l ? srv->admin_l->guard : NULL);
+
+    if (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0)
+        return true;
+    return open > 0 && af_monotonic_ms() - last < SERVER_DRAIN_QUIET_MS;
+}
+
 void af_server_stop(struct af_server *srv)
 {
     struct MHD_Daemon *daemons[2];
@@ -787,18 +917,19 @@ void af_server_stop(struct af_server *srv)
     daemons[0] = srv->daemon;
     daemons[1] = srv->admin_daemon;
     /* Stop accepting on both, then let in-flight requests finish before the
-     * threads are stopped; idle keep-alive connections do not hold the stop
-     * up. */
+     * threads are stopped. Every answer from now on says Connection: close
+     * (send_resp), so a keep-alive client gets the answer to what it sent
+     * and no more; an open connection holds the stop up only while
+     * requests come and go, an idle one does not. */
+    __atomic_store_n(&srv->stopping, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < 2; i++) {
         if (daemons[i] != NULL)
             socks[i] = MHD_quiesce_daemon(daemons[i]);
     }
     /* delayed answers go out now, so that they do not outlast the drain */
     af_delayer_flush(srv->delayer);
-    if (daemons[0] != NULL || daemons[1] != NULL) {
-        while (__atomic_load_n(&srv->inflight, __ATOMIC_SEQ_CST) > 0 && af_monotonic_ms() < until)
-            usleep(5 * 1000);
-    }
+    while ((daemons[0] != NULL || daemons[1] != NULL) && af_monotonic_ms() < until && draining(srv))
+        usleep(5 * 1000);
     for (i = 0; i < 2; i++) {
         if (daemons[i] != NULL)
             MHD_stop_daemon(daemons[i]);
@@ -815,7 +946,7 @@ void af_server_stop(struct af_server *srv)
     af_store_free(srv->store);
     free(srv->issuer);
     free(srv->admin_url);
-    free(srv->main_l);
-    free(srv->admin_l);
+    listener_free(srv->main_l);
+    listener_free(srv->admin_l);
     free(srv);
 }

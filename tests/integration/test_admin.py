@@ -798,6 +798,48 @@ class A08MintCli(AdminCase):
 # ---------------------------------------------------------------- runner
 
 
+class A09AdminHost(AdminCase):
+    """Issue 15: the admin API answers only Host names that are its own
+    (IP addresses, localhost, admin.hosts), against DNS rebinding."""
+
+    @classmethod
+    def config_mods(cls, cfg):
+        super().config_mods(cfg)
+        cfg["admin"]["hosts"] = ["authflowd.internal"]
+
+    def status_for(self, host, path="/admin/healthz"):
+        h = self.admin_headers(ctype=None)
+        h["Host"] = host
+        return self.admin.request("GET", path, headers=h).status
+
+    def test_foreign_host_refused(self):
+        port = self.admin.port
+        for host in ("attacker.example", "attacker.example:%d" % port, "127.0.0.1.nip.io:%d" % port,
+                     "localhost.attacker.example", "authflowd.internal.evil", "127.0.0.1:x", ""):
+            with self.subTest(host=host):
+                self.assertEqual(self.status_for(host), 421)
+        # refused before the route: a mint never happens
+        h = self.admin_headers()
+        h["Host"] = "attacker.example:%d" % port
+        r = self.admin.request("POST", "/admin/tokens", body=json.dumps({"user": self.user(0)["username"]}),
+                               headers=h)
+        self.assertEqual(r.status, 421, r)
+        self.assertNotIn("access_token", r.text)
+        self.assertIn("Host", r.json()["error_description"])
+
+    def test_own_names_accepted(self):
+        port = self.admin.port
+        for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "LocalHost", "[::1]:%d" % port,
+                     "app.localhost:%d" % port, "10.0.0.7:%d" % port, "authflowd.internal:%d" % port,
+                     "AUTHFLOWD.internal"):
+            with self.subTest(host=host):
+                self.assertEqual(self.status_for(host), 200)
+
+    def test_provider_port_unaffected(self):
+        r = self.http.get("/.well-known/openid-configuration", headers={"Host": "id.example"})
+        self.assertEqual(r.status, 200, r)
+
+
 def main():
     return ts.run_tests(sys.modules[__name__], "admin", timing=False)
 

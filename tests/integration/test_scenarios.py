@@ -906,6 +906,34 @@ class S09Ledger(ScenCase):
         self.assertEqual(e["dropped"], c)
 
 
+class S14LedgerNotUtf8(ScenCase):
+    """Issue 15: a request whose path or recorded headers are not UTF-8 is
+    still recorded, its bytes shown as \\xNN, and counted."""
+
+    def raw(self, head):
+        u = urllib.parse.urlsplit(self.daemon.url)
+        return ts.raw_exchange(u.hostname, u.port, head + b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")[0]
+
+    def test_escaped_not_dropped(self):
+        c = self.cursor()
+        before = self.ledger(limit=0)["escaped"]
+        self.assertEqual(self.raw(b"GET /healthz HTTP/1.1\r\nUser-Agent: caf\xe9-client\r\n"), 200)
+        self.assertEqual(self.raw(b"GET /no\xffsuch HTTP/1.1\r\nUser-Agent: ok\r\n"
+                                  b"Authorization: Bearer \xc3\x28abc\r\n"), 404)
+        a = self.ledger(since=c)
+        self.assertEqual(a["count"], 2, a)
+        h, n = a["entries"]
+        self.assertEqual((h["path"], h["status"]), ("/healthz", 200))
+        self.assertEqual(h["headers"]["user-agent"], "caf\\xe9-client")
+        self.assertEqual(h["escaped"], 1)
+        self.assertEqual((n["path"], n["status"]), ("/no\\xffsuch", 404))
+        self.assertEqual(n["escaped"], 1)
+        self.assertNotIn("escaped", self.ledger(limit=1, since=0)["entries"][0])
+        self.assertEqual(a["escaped"], before + 2)
+        # the filters still find them, by the shown path
+        self.assertEqual(self.ledger(since=c, path="/no\\xffsuch")["count"], 1)
+
+
 class S10LedgerBound(ScenCase):
     """The ring holds ledger.max_entries."""
 

@@ -194,7 +194,9 @@ class HttpClient:
             body = body.encode("utf-8")
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            conn.putrequest(method, target, skip_accept_encoding=True)
+            # a Host header of the caller's replaces http.client's own
+            conn.putrequest(method, target, skip_accept_encoding=True,
+                            skip_host=any(k.lower() == "host" for k in hdrs))
             for k, v in hdrs.items():
                 conn.putheader(k, v)
             if body is not None:
@@ -211,6 +213,33 @@ class HttpClient:
 
     def post(self, path, form=None, headers=None, query=None):
         return self.request("POST", path, query=query, form=form if form is not None else [], headers=headers)
+
+
+def raw_exchange(host, port, head, body=b"", timeout=10):
+    """Send head, then as much of body as the server takes, on a socket of
+    its own; return the status line's code from whatever answer came back
+    (None if none) and the bytes read up to the end of its header."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    data = b""
+    try:
+        s.sendall(head)
+        try:
+            for i in range(0, len(body), 65536):
+                s.sendall(body[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early and closed: read the answer
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+    return (int(m.group(1)) if m else None), data
 
 
 class Daemon:
@@ -592,6 +621,8 @@ class AFTestCase(unittest.TestCase):
         self.assertIsNone(r.location, r)
         self.assertTrue((r.header("Content-Type") or "").startswith("text/html"), r)
         self.assertAntiFraming(r)
+        # one Cache-Control field, not the page's and the error's (issue 15)
+        self.assertEqual(r.header_all("Cache-Control"), ["no-store"], r)
 
     def assertAuthzError(self, r, ctx, error, mode="query", status=(302,)):
         """An error redirected to the client (RFC 6749 §4.1.2.1) with
@@ -2150,6 +2181,12 @@ class T14Interactive(AFTestCase):
         self.assertTrue(forms, r.text)
         for f in forms:
             self.assertEqual(f["method"], "post")
+        # the browser keeps the login cookie the form's token is bound to
+        for c in r.header_all("Set-Cookie"):
+            if c.startswith("authflow_login="):
+                self.assertIn("SameSite=Strict", c)
+                self.assertIn("HttpOnly", c)
+                self.login_cookie = c.split(";")[0]
         return r, ctx, forms
 
     @staticmethod
@@ -2184,7 +2221,56 @@ class T14Interactive(AFTestCase):
         data += list(fields)
         if button is not None and button.get("name"):
             data.append((button["name"], button["value"]))
+        headers = dict(headers or {})
+        if getattr(self, "login_cookie", None) and "Cookie" not in headers:
+            headers["Cookie"] = self.login_cookie
         return self.http.post("/login", data, headers=headers)
+
+    def password_submit(self, user, password):
+        """The password form with user's name and password; the answer."""
+        r, ctx, forms = self.login_page()
+        f = self.password_form(forms)
+        userfield = [i["name"] for i in f["inputs"] if i["type"] in ("text", "email") and i["name"]]
+        pwfield = [i["name"] for i in f["inputs"] if i["type"] == "password"][0]
+        submit = [b for b in f["buttons"] if "cancel" not in (b["text"] + b["value"]).lower()
+                  and b["value"] not in [x["username"] for x in self.users()]]
+        return self.submit(f, submit[0] if submit else None,
+                           [(userfield[0], user["username"]), (pwfield, password)]), ctx
+
+    def test_empty_password_refused(self):
+        """Issue 15: a typed username with an empty (or no) password does not
+        log in a user who has a password."""
+        u = self.user_with_password()
+        r, ctx = self.password_submit(u, "")
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("code=", r.location or "", r)
+        self.assertIn("wrong password", r.text)
+
+    def test_login_csrf(self):
+        """Issue 15: POST /login needs the page's af_csrf token, bound to the
+        browser's login cookie and to the pending authorization."""
+        u = self.user(0)
+        r, ctx, forms = self.login_page()
+        f, b = self.user_button(forms, u)
+        token = dict(self.hidden(f)).get("af_csrf")
+        self.assertTrue(token, f)
+        cookie = self.login_cookie
+        cases = {
+            "no cookie": dict(headers={"Cookie": "x=y"}),
+            "another browser's cookie": dict(headers={"Cookie": "authflow_login=" + "A" * 43}),
+            "no token": dict(override={"af_csrf": ""}),
+            "another request's token": dict(override={"state": "forged-state"}),
+        }
+        for what, kw in cases.items():
+            with self.subTest(what=what):
+                r = self.submit(f, b, **kw)
+                self.assertErrorPage(r, 403)
+                self.assertNotIn("code=", r.location or "")
+        # the genuine form still works, and a second page keeps the cookie
+        self.login_page(headers={"Cookie": cookie})
+        self.assertEqual(self.login_cookie, cookie)
+        r = self.submit(f, b)
+        self.assertEqual(r.status, 303, r)
 
     def test_login_page_escapes_and_lists_users(self):
         state = '"><script>x</script>'
@@ -2223,14 +2309,7 @@ class T14Interactive(AFTestCase):
 
     def test_password_form(self):
         u = self.user_with_password()
-        r, ctx, forms = self.login_page()
-        f = self.password_form(forms)
-        userfield = [i["name"] for i in f["inputs"] if i["type"] in ("text", "email") and i["name"]]
-        pwfield = [i["name"] for i in f["inputs"] if i["type"] == "password"][0]
-        self.assertTrue(userfield)
-        submit = [b for b in f["buttons"] if "cancel" not in (b["text"] + b["value"]).lower()
-                  and b["value"] not in [x["username"] for x in self.users()]]
-        r = self.submit(f, submit[0] if submit else None, [(userfield[0], u["username"]), (pwfield, u["password"])])
+        r, ctx = self.password_submit(u, u["password"])
         self.assertEqual(r.status, 303, r)
         base, q, _ = split_location(r.location)
         ctx["code"] = q["code"][0]
@@ -2238,14 +2317,7 @@ class T14Interactive(AFTestCase):
 
     def test_wrong_password(self):
         u = self.user_with_password()
-        r, ctx, forms = self.login_page()
-        f = self.password_form(forms)
-        userfield = [i["name"] for i in f["inputs"] if i["type"] in ("text", "email") and i["name"]]
-        pwfield = [i["name"] for i in f["inputs"] if i["type"] == "password"][0]
-        submit = [b for b in f["buttons"] if "cancel" not in (b["text"] + b["value"]).lower()
-                  and b["value"] not in [x["username"] for x in self.users()]]
-        r = self.submit(f, submit[0] if submit else None,
-                        [(userfield[0], u["username"]), (pwfield, u["password"] + "-wrong")])
+        r, ctx = self.password_submit(u, u["password"] + "-wrong")
         loc = r.location or ""
         self.assertNotIn("code=", loc, "a wrong password must not produce a code: %r" % r)
         self.assertFalse([c for c in r.header_all("Set-Cookie") if c.startswith("authflow_session=") and
@@ -2405,29 +2477,7 @@ class T18BadInput(AFTestCase):
         self.assertAlive()
 
     def raw_exchange(self, head, body=b"", timeout=10):
-        """Send head, then as much of body as the server takes; return the
-        status line's code from whatever answer came back (None if none)."""
-        s = socket.create_connection((self.http.host, self.http.port), timeout=timeout)
-        data = b""
-        try:
-            s.sendall(head)
-            try:
-                for i in range(0, len(body), 65536):
-                    s.sendall(body[i:i + 65536])
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server answered early and closed: read the answer
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except (ConnectionResetError, socket.timeout):
-                pass
-        finally:
-            s.close()
-        m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
-        return (int(m.group(1)) if m else None), data
+        return raw_exchange(self.http.host, self.http.port, head, body, timeout)
 
     def test_huge_body(self):
         """10 MB announced by Content-Length: a 4xx before the body is read."""
