@@ -1132,7 +1132,8 @@ static const struct {
     {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
      "checks[0].steps[0].request: the request has no \"url\"", false},
     {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\", \"forge\" and \"run\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\" and \"concurrent\"",
+     false},
     /* forge steps: "as" names the token; the spec is checked at load */
     {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}}]}]}",
      "\"as\" names the token of a forge step, and only there", false},
@@ -1148,6 +1149,12 @@ static const struct {
      "checks[0].steps[0].forge", false},
     {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}, \"as\": \"fresh.x\"}]}]}",
      "under a reserved name", false},
+    {CHECK_HEAD "\"steps\": [{\"concurrent\": {\"each\": \"target.x\", \"as\": \"p\"}}]}]}",
+     "concurrent.token: a string is required", false},
+    {CHECK_HEAD "\"steps\": [{\"concurrent\": {\"each\": \"e\", \"as\": \"p\", \"token\": "
+                "\"body\", \"identity\": \"body\", \"expect\": \"x\", \"login\": {\"url\": "
+                "\"u\"}, \"request\": {\"url\": \"u\"}, \"rounds\": 99}}]}]}",
+     "concurrent.rounds: 1..20", false},
     {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"fresh.x\": "
                 "\"status\"}}]}]}",
      "the capture name \"fresh.x\" is under a reserved name", false},
@@ -1192,7 +1199,8 @@ static const struct {
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"request\": {\"url\": "
      "\"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\", \"forge\" and \"run\"", false},
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\" and \"concurrent\"",
+     false},
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"expect\": [{\"status\": "
      "200}]}]}]}",
@@ -1964,6 +1972,18 @@ static const char *const fake_suite =
     "\"{{target.issuer}}/echo?v=ran\"}}]},\n"
     "  {\"id\": \"T-RUN3\", \"title\": \"run nothing\", \"spec\": \"x\", \"steps\": [\n"
     "    {\"run\": [\"authprobe-no-such-program\"]}]},\n"
+    /* concurrent: both clients "log in" (echo) and call at once; the
+     * second check expects an identity no answer has */
+    "  {\"id\": \"T-CONC\", \"title\": \"concurrent\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"concurrent\": {\"each\": \"target.clients\", \"as\": \"cl\", \"login\": "
+    "{\"url\": \"{{target.issuer}}/echo?v=t-{{cl.auth}}\"}, \"token\": \"body\", "
+    "\"request\": {\"url\": \"{{target.issuer}}/echo?v={{tok}}\"}, \"identity\": \"body\", "
+    "\"expect\": \"{{tok}}\", \"rounds\": 2}}]},\n"
+    "  {\"id\": \"T-CONC2\", \"title\": \"concurrent, wrong\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"concurrent\": {\"each\": \"target.clients\", \"as\": \"cl\", \"login\": "
+    "{\"url\": \"{{target.issuer}}/echo?v=t-{{cl.auth}}\"}, \"token\": \"body\", "
+    "\"request\": {\"url\": \"{{target.issuer}}/echo?v=someone\"}, \"identity\": \"body\", "
+    "\"expect\": \"{{tok}}\", \"rounds\": 3}}]},\n"
     /* 32-33: a host that does not answer: an error once, then not run */
     "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
@@ -2021,6 +2041,10 @@ static const struct {
     {"T-ALWAYS2", AF_CHECK_FAIL, "body: expected \"2\""},
     {"T-FORGE", AF_CHECK_PASS, NULL},
     {"T-RUN", AF_CHECK_PASS, NULL},
+    {"T-CONC", AF_CHECK_PASS, NULL},
+    {"T-CONC2", AF_CHECK_FAIL,
+     "round 1: the answer to main's request names \"someone\", not t-client_secret_basic: "
+     "another principal's data (2 of 2 answers of the round wrong)"},
     {"T-RUN2", AF_CHECK_ERROR, "run: sh failed (exit 3)"},
     {"T-RUN3", AF_CHECK_ERROR, "authprobe-no-such-program"},
     {"T-FORGE2", AF_CHECK_INCONCLUSIVE, "not a compact JWS"},
@@ -2138,6 +2162,10 @@ START_TEST(test_run_totals)
     /* After the outcome failed, the evidence step ran (and added its line)
      * but the plain step before it did not. */
     ck_assert_uint_eq(result_of("T-ALWAYS")->requests, 2);
+    /* concurrent: two logins, then two at once per round; a wrong round
+     * ends the step */
+    ck_assert_uint_eq(result_of("T-CONC")->requests, 6);
+    ck_assert_uint_eq(result_of("T-CONC2")->requests, 4);
     /* what the evidence step found is evidence, not one more failure */
     ck_assert_uint_eq(result_of("T-ALWAYS")->nfails, 1);
     ck_assert_ptr_nonnull(result_of("T-ALWAYS")->evidence);

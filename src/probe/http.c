@@ -346,19 +346,21 @@ static bool unreachable_code(CURLcode c)
            c == CURLE_UNSUPPORTED_PROTOCOL || c == CURLE_URL_MALFORMAT;
 }
 
-af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_hop *hop)
+/* req_setup: fill hop's request side and set c's options for req (URL,
+ * headers, method, body, where the answer goes); *hdrs is the header list
+ * c uses (caller frees it after the transfer). */
+static af_rc req_setup(CURL *c, const struct af_http_req *req, size_t max_body, struct af_hop *hop,
+                       struct curl_slist **hdrs)
 {
-    af_rc rc;
-    struct curl_slist *hdrs = NULL, *jar = NULL;
     struct af_buf line;
-    CURLcode cc;
-    uint64_t t0;
+    bool has_expect = false;
     size_t i;
-    bool has_expect = false, jar_aside = false;
+    af_rc rc = AF_OK;
 
+    *hdrs = NULL;
     af_buf_init(&line, 64 * 1024);
     af_hop_clear(hop);
-    af_buf_init(&hop->body, h->o.max_body);
+    af_buf_init(&hop->body, max_body);
     af_buf_init(&hop->req_body, 64 * 1024 * 1024);
     hop->method = strdup(req->method);
     hop->url = strdup(req->url);
@@ -368,6 +370,7 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
     }
     for (i = 0; i < req->headers.n; i++) {
         const struct af_param *p = &req->headers.v[i];
+        struct curl_slist *n2;
         af_buf_reset(&line);
         if (strcasecmp(p->name, AF_HDR_EXPECT) == 0)
             has_expect = true;
@@ -375,51 +378,87 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
         rc = af_buf_addf(&line, "%s%s%s", p->name, p->value[0] ? ": " : ";", p->value);
         if (rc != AF_OK)
             goto out;
-        {
-            struct curl_slist *n2 = curl_slist_append(hdrs, af_buf_str(&line));
-            if (n2 == NULL) {
-                rc = AF_ERR_NOMEM;
-                goto out;
-            }
-            hdrs = n2;
+        n2 = curl_slist_append(*hdrs, af_buf_str(&line));
+        if (n2 == NULL) {
+            rc = AF_ERR_NOMEM;
+            goto out;
         }
+        *hdrs = n2;
         rc = af_params_add(&hop->req_headers, p->name, p->value);
         if (rc != AF_OK)
             goto out;
     }
     if (!has_expect) {
         /* No 100-continue round trip: it only slows the loopback down. */
-        struct curl_slist *n2 = curl_slist_append(hdrs, AF_HDR_EXPECT ":");
+        struct curl_slist *n2 = curl_slist_append(*hdrs, AF_HDR_EXPECT ":");
         if (n2 == NULL) {
             rc = AF_ERR_NOMEM;
             goto out;
         }
-        hdrs = n2;
+        *hdrs = n2;
     }
     if (req->body != NULL) {
         rc = af_buf_add(&hop->req_body, req->body, req->body_len);
         if (rc != AF_OK)
             goto out;
     }
-
-    curl_easy_setopt(h->curl, CURLOPT_URL, req->url);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, hop);
-    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, hop);
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, hop);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, hop);
     /* Reset the method-related options left by the previous request. */
-    curl_easy_setopt(h->curl, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     if (strcmp(req->method, "HEAD") == 0) {
-        curl_easy_setopt(h->curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (req->body != NULL) {
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(h->curl, CURLOPT_COPYPOSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, req->body);
         if (strcmp(req->method, "POST") != 0)
-            curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, req->method);
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     } else if (strcmp(req->method, "GET") != 0) {
-        curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     }
+out:
+    af_buf_free(&line);
+    return rc;
+}
+
+/* hop_finish: the answer's status, or why there was none. */
+static void hop_finish(CURL *c, CURLcode cc, const char *errbuf, size_t max_body,
+                       struct af_hop *hop)
+{
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &hop->status);
+    } else {
+        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+        if (hop->body_toobig || cc == CURLE_FILESIZE_EXCEEDED) {
+            hop->body_toobig = true;
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &hop->status);
+            hop->transport_error = NULL;
+            if (asprintf(&hop->transport_error, "the response body exceeds %zu bytes", max_body) <
+                0)
+                hop->transport_error = NULL;
+        } else {
+            hop->status = 0;
+            hop->unreachable = unreachable_code(cc);
+            hop->transport_error = strdup(why);
+        }
+    }
+}
+
+af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_hop *hop)
+{
+    af_rc rc;
+    struct curl_slist *hdrs = NULL, *jar = NULL;
+    CURLcode cc;
+    uint64_t t0;
+    bool jar_aside = false;
+
+    rc = req_setup(h->curl, req, h->o.max_body, hop, &hdrs);
+    if (rc != AF_OK)
+        goto out;
     if (req->no_cookies) {
         /* A back channel: the flow's cookies are neither sent nor do the
          * ones the answer sets reach the flow's jar. */
@@ -439,28 +478,84 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
     if (jar_aside)
         jar_load(h, jar);
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &hop->status);
-    } else {
-        const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
-        if (hop->body_toobig || cc == CURLE_FILESIZE_EXCEEDED) {
-            hop->body_toobig = true;
-            curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &hop->status);
-            hop->transport_error = NULL;
-            if (asprintf(&hop->transport_error, "the response body exceeds %zu bytes",
-                         h->o.max_body) < 0)
-                hop->transport_error = NULL;
-        } else {
-            hop->status = 0;
-            hop->unreachable = unreachable_code(cc);
-            hop->transport_error = strdup(why);
-        }
-    }
+    hop_finish(h->curl, cc, h->errbuf, h->o.max_body, hop);
     rc = AF_OK;
 out:
     curl_slist_free_all(hdrs);
     curl_slist_free_all(jar);
-    af_buf_free(&line);
+    return rc;
+}
+
+af_rc af_http_send_many(struct af_http *h, const struct af_http_req *reqs, struct af_hop *hops,
+                        size_t n)
+{
+    CURLM *m = curl_multi_init();
+    struct many {
+        CURL *c;
+        struct curl_slist *hdrs;
+        char errbuf[CURL_ERROR_SIZE];
+    } *v = calloc(n ? n : 1, sizeof(*v));
+    CURLMsg *msg;
+    int running = 0, left;
+    uint64_t t0;
+    size_t i;
+    af_rc rc = AF_OK;
+
+    if (m == NULL || v == NULL || n > AF_HTTP_MAX_MANY) {
+        rc = m == NULL || v == NULL ? AF_ERR_NOMEM : AF_ERR_TOOBIG;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        /* a copy of the handle's settings (timeouts, TLS, caps), with an
+         * empty cookie jar and no trace: a back channel of its own */
+        v[i].c = curl_easy_duphandle(h->curl);
+        if (v[i].c == NULL) {
+            rc = AF_ERR_NOMEM;
+            goto out;
+        }
+        curl_easy_setopt(v[i].c, CURLOPT_COOKIELIST, "ALL");
+        curl_easy_setopt(v[i].c, CURLOPT_DEBUGFUNCTION, NULL);
+        curl_easy_setopt(v[i].c, CURLOPT_VERBOSE, 0L);
+        curl_easy_setopt(v[i].c, CURLOPT_ERRORBUFFER, v[i].errbuf);
+        rc = req_setup(v[i].c, &reqs[i], h->o.max_body, &hops[i], &v[i].hdrs);
+        if (rc != AF_OK)
+            goto out;
+        if (curl_multi_add_handle(m, v[i].c) != CURLM_OK) {
+            rc = AF_ERR_NOMEM;
+            goto out;
+        }
+    }
+    t0 = af_monotonic_ms();
+    do {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running > 0 && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    } while (running > 0);
+    while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < n; i++) {
+            if (v[i].c != msg->easy_handle)
+                continue;
+            hops[i].ms = af_monotonic_ms() - t0;
+            hop_finish(v[i].c, msg->data.result, v[i].errbuf, h->o.max_body, &hops[i]);
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (hops[i].status == 0 && hops[i].transport_error == NULL)
+            hops[i].transport_error = strdup("the transfer did not finish");
+out:
+    for (i = 0; v != NULL && i < n; i++) {
+        if (v[i].c != NULL) {
+            curl_multi_remove_handle(m, v[i].c);
+            curl_easy_cleanup(v[i].c);
+        }
+        curl_slist_free_all(v[i].hdrs);
+    }
+    free(v);
+    if (m != NULL)
+        curl_multi_cleanup(m);
     return rc;
 }
 

@@ -161,6 +161,14 @@ af_rc af_http_use_flow(struct af_http *h, const char *name) AF_WARN_UNUSED;
 af_rc af_http_send(struct af_http *h, const struct af_http_req *req,
                    struct af_hop *hop) AF_WARN_UNUSED;
 
+/* af_http_send_many: reqs[0..n) at once (n at most AF_HTTP_MAX_MANY),
+ * each on a copy of h's settings with no cookies, the answers in
+ * hops[0..n) (initialised by the caller, cleared and filled here). A hop
+ * whose transfer did not finish has status 0 and its transport_error. */
+#define AF_HTTP_MAX_MANY 64
+af_rc af_http_send_many(struct af_http *h, const struct af_http_req *reqs, struct af_hop *hops,
+                        size_t n) AF_WARN_UNUSED;
+
 /* af_http_cookie: the value of a cookie in the current jar (the last one
  * set under that name). Caller frees; NULL when absent. */
 char *af_http_cookie(struct af_http *h, const char *name);

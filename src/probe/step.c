@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe/concurrent.h"
 #include "probe/forge.h"
 #include "probe/hops.h"
 #include "probe/prepare.h"
@@ -634,6 +635,11 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     v = json_object_get(step, "run");
     if (v != NULL) {
         step_run(c, v, stepname);
+        goto out;
+    }
+    v = json_object_get(step, "concurrent");
+    if (v != NULL) {
+        af_step_concurrent(c, v, stepname);
         goto out;
     }
     step_request(c, step, stepname, prefix, &why);

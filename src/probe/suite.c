@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "authflow/jsonpos.h"
+#include "probe/concurrent.h"
 #include "probe/forge.h"
 #include "probe/probe_int.h"
 
@@ -675,6 +676,29 @@ static af_rc v_forge(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_tmpl_tree(vc, v, path);
 }
 
+static af_rc v_concurrent(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    size_t mark;
+    af_rc rc;
+    af_err_clear(&e);
+    if (lift(vc, af_concurrent_check(v, &e), &e) != AF_OK)
+        return AF_ERR_INVALID;
+    if (path_push(path, "login", &mark) != AF_OK)
+        return AF_ERR_NOMEM;
+    rc = v_request(vc, json_object_get(v, "login"), path);
+    if (rc != AF_OK)
+        return rc;
+    path_pop(path, mark);
+    if (path_push(path, "request", &mark) != AF_OK)
+        return AF_ERR_NOMEM;
+    rc = v_request(vc, json_object_get(v, "request"), path);
+    if (rc != AF_OK)
+        return rc;
+    path_pop(path, mark);
+    return v_tmpl_tree(vc, v, path);
+}
+
 /* v_run: a command: a list of strings, or a whole reference to one. */
 static af_rc v_run(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
@@ -710,32 +734,33 @@ static const struct krule step_rules[] = {
     {"forge", TO, false, v_forge},
     {"as", TS, false, v_as},
     {"run", TS | TA, false, v_run},
+    {"concurrent", TO, false, v_concurrent},
 };
 
 static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    bool rq, sl, us, fg, rn;
+    static const char *const kinds[] = {"request", "sleep", "use", "forge", "run", "concurrent"};
+    const char *kind = NULL;
+    size_t i, nk = 0;
     af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
     if (rc != AF_OK)
         return rc;
-    rq = json_object_get(v, "request") != NULL;
-    sl = json_object_get(v, "sleep") != NULL;
-    us = json_object_get(v, "use") != NULL;
-    fg = json_object_get(v, "forge") != NULL;
-    rn = json_object_get(v, "run") != NULL;
-    if ((int)rq + (int)sl + (int)us + (int)fg + (int)rn != 1)
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (json_object_get(v, kinds[i]) != NULL) {
+            kind = kinds[i];
+            nk++;
+        }
+    }
+    if (nk != 1)
         return vfail(vc, path,
                      "a step has exactly one of \"request\", \"sleep\", \"use\", "
-                     "\"forge\" and \"run\"");
-    if ((sl || us || fg || rn) &&
+                     "\"forge\", \"run\" and \"concurrent\"");
+    if (strcmp(kind, "request") != 0 &&
         (json_object_get(v, "expect") || json_object_get(v, "capture") ||
          json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
          json_object_get(v, "allow_unreachable")))
-        return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*",
-                     sl   ? "sleep"
-                     : us ? "use"
-                          : "forge");
-    if (fg != (json_object_get(v, "as") != NULL))
+        return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*", kind);
+    if ((strcmp(kind, "forge") == 0) != (json_object_get(v, "as") != NULL))
         return vfail(vc, path, "\"as\" names the token of a forge step, and only there");
     return AF_OK;
 }
