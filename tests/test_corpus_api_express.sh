@@ -50,6 +50,7 @@ af_procs="api_pid dep_pid"
 
 # A dependency left stopped by a run cut short would never see SIGTERM:
 # continue it before the cleanup stops it.
+# shellcheck disable=SC2317 # called by the trap
 api_cleanup() {
     [ -n "${dep_pid:-}" ] && kill -CONT "$dep_pid" 2>/dev/null
     af_cleanup
