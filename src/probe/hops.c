@@ -44,6 +44,12 @@ static af_rc send_one(struct af_ck *c, struct af_request *q, struct af_hops *hs,
     if (rc != AF_OK)
         return rc;
     nv[hs->n - 1].submitted = q->submitted;
+    if (nv[hs->n - 1].bad_url && (hs->n > 1 || q->submitted)) {
+        /* The target named this URL (a Location, a form's action): that it
+         * cannot be sent is the target's answer, judged by the step, not a
+         * host found unreachable (which would stop every later check). */
+        nv[hs->n - 1].unreachable = false;
+    }
     c->res->requests++;
     if (c->r->o->trace != NULL)
         af_trace_hop(c->r->o->trace, c->id, step, hs->n, &nv[hs->n - 1], c->r->o->show_secrets);

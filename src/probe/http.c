@@ -453,6 +453,7 @@ af_rc af_http_send(struct af_http *h, const struct af_http_req *req, struct af_h
         } else {
             hop->status = 0;
             hop->unreachable = unreachable_code(cc);
+            hop->bad_url = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
             hop->transport_error = strdup(why);
         }
     }
