@@ -192,6 +192,47 @@ START_TEST(test_utf8_valid)
 }
 END_TEST
 
+/* af_text_escape: what a target sends, as report text (issue 15 item 2). */
+static const struct {
+    const char *in;
+    size_t len; /* 0: strlen(in) */
+    const char *out;
+} text_cases[] = {
+    {"caf\xc3\xa9 \xe2\x82\xac\ttab\nline", 0, "caf\xc3\xa9 \xe2\x82\xac\ttab\nline"},
+    {"caf\xe9-client", 0, "caf\\xe9-client"},          /* Latin-1, not UTF-8 */
+    {"\x1b[31mred\x1b[0m", 0, "\\x1b[31mred\\x1b[0m"}, /* terminal escapes */
+    {"csi \xc2\x9b"
+     "2J del \x7f",
+     0, "csi \\xc2\\x9b2J del \\x7f"},     /* C1 control, DEL */
+    {"a\0b\r", 4, "a\\x00b\\x0d"},         /* NUL and CR */
+    {"cut \xe2\x82", 0, "cut \\xe2\\x82"}, /* a character cut short */
+    {"\xc0\x80 \xed\xa0\x80 \xef\xbf\xbe", 0,
+     "\\xc0\\x80 \\xed\\xa0\\x80 \\xef\\xbf\\xbe"}, /* overlong, surrogate, U+FFFE */
+};
+
+START_TEST(test_text_escape)
+{
+    struct af_buf b;
+    size_t n = text_cases[_i].len ? text_cases[_i].len : strlen(text_cases[_i].in);
+    af_buf_init(&b, 1024);
+    ck_assert_int_eq(af_text_escape(&b, text_cases[_i].in, n), AF_OK);
+    ck_assert_str_eq(af_buf_str(&b), text_cases[_i].out);
+    ck_assert(af_utf8_valid(af_buf_str(&b), b.len));
+    af_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_text_clean_cap)
+{
+    /* cut at a whole escape, never inside one */
+    char *s = af_text_clean("ab\x1b\x1b", 7);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s, "ab\\x1b");
+    free(s);
+    ck_assert_ptr_null(af_text_clean(NULL, 10));
+}
+END_TEST
+
 /* ---- parameter lists ---- */
 
 static const struct {
@@ -665,6 +706,8 @@ static Suite *util_suite(void)
     tcase_add_loop_test(tc, test_url_decode, 0, N(url_cases));
     tcase_add_test(tc, test_url_encode_roundtrip);
     tcase_add_loop_test(tc, test_utf8_valid, 0, N(utf8_cases));
+    tcase_add_loop_test(tc, test_text_escape, 0, N(text_cases));
+    tcase_add_test(tc, test_text_clean_cap);
     tcase_add_loop_test(tc, test_params_parse, 0, N(params_cases));
     tcase_add_test(tc, test_params_helpers);
     tcase_add_loop_test(tc, test_url_same_endpoint, 0, N(endpoint_cases));

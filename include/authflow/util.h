@@ -30,6 +30,22 @@ af_rc af_url_decode(const char *s, size_t len, bool form, char **out,
  * surrogates). */
 bool af_utf8_valid(const char *s, size_t len);
 
+/* af_text_escape: append s[0..len) to out as text safe for any report or
+ * terminal: well-formed UTF-8 stays as it is, but every byte that is not
+ * part of a well-formed sequence, and every byte of a C0 control other
+ * than tab and newline, of DEL, of a C1 control (U+0080..U+009F: ESC and
+ * CSI start terminal escapes) and of U+FFFE/U+FFFF (not XML characters),
+ * becomes "\xNN" (lower-case hex). A NUL inside len is escaped too. The
+ * result is valid UTF-8 and XML 1.0 character data (after the usual
+ * &<>" escaping). AF_ERR_TOOBIG when out's cap cut it short (what fit is
+ * appended, still whole escapes and characters up to the cut). */
+af_rc af_text_escape(struct af_buf *out, const char *s, size_t len) AF_WARN_UNUSED;
+
+/* af_text_clean: s escaped by af_text_escape into a new string of at most
+ * max bytes (longer results are cut short at a character boundary).
+ * Caller frees with free(); NULL when s is NULL or memory ran out. */
+char *af_text_clean(const char *s, size_t max);
+
 /* af_hex_digit: the value 0..15 of the hexadecimal digit c (either case),
  * or -1 when c is none. Takes a char or an unsigned char value. */
 int af_hex_digit(int c);

@@ -56,43 +56,105 @@ af_rc af_url_encode(struct af_buf *out, const char *s)
     return rc;
 }
 
+/* utf8_seq: the length of the well-formed UTF-8 sequence at p[0..len)
+ * (len > 0), its code point in *cp; 0 when the bytes there are not one (a
+ * stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF
+ * or cut short). */
+static size_t utf8_seq(const unsigned char *p, size_t len, unsigned long *cp)
+{
+    unsigned char c = p[0];
+    size_t n;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 1;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 2;
+        *cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 3;
+        *cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len <= n)
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[k] & 0x3F);
+    }
+    if ((n == 2 && *cp < 0x800) || (n == 3 && *cp < 0x10000) || *cp > 0x10FFFF ||
+        (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return n + 1;
+}
+
 bool af_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        unsigned char c = p[i];
-        size_t n;
         unsigned long cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+        size_t n = utf8_seq(p + i, len - i, &cp);
+        if (n == 0)
             return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
+        i += n;
     }
     return true;
+}
+
+/* text_shown: whether code point cp may appear as itself in text: not a C0
+ * control other than tab and newline, not DEL, not a C1 control (terminal
+ * escapes: ESC and CSI), not U+FFFE/U+FFFF (not XML characters). */
+static bool text_shown(unsigned long cp)
+{
+    if (cp == '\t' || cp == '\n')
+        return true;
+    return cp >= 0x20 && !(cp >= 0x7F && cp <= 0x9F) && cp != 0xFFFE && cp != 0xFFFF;
+}
+
+af_rc af_text_escape(struct af_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    af_rc rc = AF_OK;
+    size_t i = 0;
+    while (i < len && rc == AF_OK) {
+        unsigned long cp = 0;
+        size_t n = utf8_seq(p + i, len - i, &cp);
+        if (n > 0 && text_shown(cp)) {
+            rc = af_buf_add(out, p + i, n);
+            i += n;
+            continue;
+        }
+        /* every byte of what cannot be shown, one \xNN each */
+        if (n == 0)
+            n = 1;
+        for (size_t k = 0; k < n && rc == AF_OK; k++) {
+            char esc[4] = {'\\', 'x', hex[p[i + k] >> 4], hex[p[i + k] & 15]};
+            rc = af_buf_add(out, esc, sizeof(esc));
+        }
+        i += n;
+    }
+    return rc;
+}
+
+char *af_text_clean(const char *s, size_t max)
+{
+    struct af_buf b;
+    if (s == NULL)
+        return NULL;
+    af_buf_init(&b, max);
+    /* cut short by max: what fits is still worth showing */
+    if (af_text_escape(&b, s, strlen(s)) == AF_ERR_NOMEM) {
+        af_buf_free(&b);
+        return NULL;
+    }
+    return af_buf_detach(&b);
 }
 
 af_rc af_url_decode(const char *s, size_t len, bool form, char **out, struct af_err *err)

@@ -44,17 +44,26 @@ static af_rc send_one(struct af_ck *c, struct af_request *q, struct af_hops *hs,
     if (rc != AF_OK)
         return rc;
     nv[hs->n - 1].submitted = q->submitted;
+    if (nv[hs->n - 1].bad_url && (hs->n > 1 || q->submitted)) {
+        /* The target named this URL (a Location, a form's action): that it
+         * cannot be sent is the target's answer, judged by the step, not a
+         * host found unreachable (which would stop every later check). */
+        nv[hs->n - 1].unreachable = false;
+    }
     c->res->requests++;
     if (c->r->o->trace != NULL)
         af_trace_hop(c->r->o->trace, c->id, step, hs->n, &nv[hs->n - 1], c->r->o->show_secrets);
     if (nv[hs->n - 1].unreachable && !c->r->res->unreachable && !c->allow_unreachable) {
         char u[1024];
-        /* shown in every report: redacted like the trace */
+        /* shown in every report: redacted like the trace, and escaped as
+         * failure lines are (a Location may lead here, curl's reason
+         * quotes its host) */
         af_trace_redact_url(u, sizeof(u), nv[hs->n - 1].url, c->r->o->show_secrets);
         c->r->res->unreachable = true;
-        c->r->res->unreachable_at = strdup(u);
-        c->r->res->unreachable_why =
-            strdup(nv[hs->n - 1].transport_error ? nv[hs->n - 1].transport_error : "unreachable");
+        c->r->res->unreachable_at = af_text_clean(u, 4 * sizeof(u));
+        c->r->res->unreachable_why = af_text_clean(
+            nv[hs->n - 1].transport_error ? nv[hs->n - 1].transport_error : "unreachable",
+            4 * sizeof(u));
     }
     return AF_OK;
 }

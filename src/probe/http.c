@@ -443,6 +443,7 @@ static void hop_finish(CURL *c, CURLcode cc, const char *errbuf, size_t max_body
         } else {
             hop->status = 0;
             hop->unreachable = unreachable_code(cc);
+            hop->bad_url = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
             hop->transport_error = strdup(why);
         }
     }

@@ -119,6 +119,7 @@ struct af_hop {
     bool body_toobig;
     char *transport_error; /* NULL on success */
     bool unreachable;      /* connect / resolve / TLS handshake failure */
+    bool bad_url;          /* curl refused the URL (malformed, not http/https) */
     uint64_t ms;
     bool submitted; /* this request submitted a form (engine or step) */
     /* Derived lazily by af_hop_* below. */

@@ -26,6 +26,21 @@ static int status_rank(af_check_status st)
     return (int)st;
 }
 
+/* Longest line a result keeps, after escaping. */
+#define CK_LINE_MAX 16384
+
+/* ck_text: line as every result line is kept: a failure quotes what the
+ * target sent (Location, header values, body members), and whatever bytes
+ * that was, the reporters must get text. Invalid UTF-8, controls (terminal
+ * escapes) and NULs become \xNN here, once, so that the text, JSON, JUnit
+ * and TAP writers need no checks of their own (af_text_escape). Also
+ * mends a multi-byte character cut by a message's cap. Caller frees;
+ * NULL when out of memory. */
+static char *ck_text(const char *line)
+{
+    return af_text_clean(line, CK_LINE_MAX);
+}
+
 /* ck_status: raise the check's result to st; the headline message is the
  * first line of the worst result seen (the first MUST failure, else the
  * first warning, else the skip reason). */
@@ -40,7 +55,7 @@ static void ck_status(struct af_ck *c, af_check_status st, const char *line)
     if (worse)
         c->res->status = st;
     if (line != NULL && (worse || c->res->message == NULL)) {
-        char *m = strdup(line);
+        char *m = ck_text(line);
         if (m != NULL) {
             free(c->res->message);
             c->res->message = m;
@@ -68,7 +83,7 @@ static void ck_add_line(struct af_ck *c, const char *step, af_severity sev, af_r
         return;
     c->res->fails = nf;
     nf[c->res->nfails].step = strdup(step ? step : "setup");
-    nf[c->res->nfails].line = strdup(line);
+    nf[c->res->nfails].line = ck_text(line);
     nf[c->res->nfails].severity = sev;
     nf[c->res->nfails].role = role;
     c->res->nfails++;
@@ -88,9 +103,12 @@ void af_ck_evidence(struct af_ck *c, const char *line)
  * key failed in this check, unless an earlier check already did. */
 static void ck_remember(struct af_ck *c, json_t *table, const char *key, const char *line)
 {
+    char *why;
     if (table == NULL || key == NULL || json_object_get(table, key) != NULL)
         return;
-    json_object_set_new(table, key, json_pack("{s:s, s:s?}", "check", c->id, "why", line));
+    why = ck_text(line);
+    json_object_set_new(table, key, json_pack("{s:s, s:s?}", "check", c->id, "why", why));
+    free(why);
 }
 
 void af_ck_fail(struct af_ck *c, const char *step, af_severity sev, af_role role, const char *msg,

@@ -171,16 +171,42 @@ static void redact_json(json_t *v)
     }
 }
 
+/* trace_line: pfx, then s[0..n) escaped (af_text_escape: what the target
+ * sent may hold terminal escapes and bytes that are not UTF-8), then a
+ * newline. */
+static void trace_line(FILE *f, const char *pfx, const char *s, size_t n)
+{
+    struct af_buf b;
+    af_buf_init(&b, 4 * n + 16);
+    if (af_text_escape(&b, s, n) != AF_OK) {
+        /* cut short: what fit is shown */
+    }
+    fprintf(f, "%s%s\n", pfx, af_buf_str(&b));
+    af_buf_free(&b);
+}
+
+/* trace_header: "pfx name: value", escaped. */
+static void trace_header(FILE *f, const char *pfx, const char *name, const char *value)
+{
+    struct af_buf b;
+    af_buf_init(&b, 256 * 1024);
+    af_msg_addf(&b, "%s: %s", name, value);
+    trace_line(f, pfx, af_buf_str(&b), b.len);
+    af_buf_free(&b);
+}
+
 static void print_header(FILE *f, const char *pfx, const char *name, const char *value, bool show)
 {
     struct af_buf b;
     af_buf_init(&b, 64 * 1024);
     if (show) {
-        fprintf(f, "%s%s: %s\n", pfx, name, value);
+        trace_header(f, pfx, name, value);
     } else if (strcasecmp(name, AF_HDR_AUTHORIZATION) == 0) {
         size_t sch = strcspn(value, " ");
+        af_msg_addn(&b, value, sch);
+        af_msg_addc(&b, ' ');
         if (af_redact_value(&b, value + sch + (value[sch] ? 1 : 0)) == AF_OK)
-            fprintf(f, "%s%s: %.*s %s\n", pfx, name, (int)sch, value, af_buf_str(&b));
+            trace_header(f, pfx, name, af_buf_str(&b));
     } else if (strcasecmp(name, AF_HDR_COOKIE) == 0 || strcasecmp(name, AF_HDR_SET_COOKIE) == 0) {
         /* Keep the cookie names and attributes, hide the values. */
         const char *p = value;
@@ -209,11 +235,11 @@ static void print_header(FILE *f, const char *pfx, const char *name, const char 
                 p++;
             }
         }
-        fprintf(f, "%s%s: %s\n", pfx, name, af_buf_str(&b));
+        trace_header(f, pfx, name, af_buf_str(&b));
     } else if (strcasecmp(name, AF_HDR_LOCATION) == 0 && redact_url(&b, value) == AF_OK) {
-        fprintf(f, "%s%s: %s\n", pfx, name, af_buf_str(&b));
+        trace_header(f, pfx, name, af_buf_str(&b));
     } else {
-        fprintf(f, "%s%s: %s\n", pfx, name, value);
+        trace_header(f, pfx, name, value);
     }
     af_buf_free(&b);
 }
@@ -250,7 +276,7 @@ static void print_body(FILE *f, const char *pfx, const char *ctype, const struct
     start = 0;
     for (i = 0; i <= len && i <= TRACE_BODY_MAX; i++) {
         if (i == len || i == TRACE_BODY_MAX || text[i] == '\n') {
-            fprintf(f, "%s%.*s\n", pfx, (int)(i - start), text + start);
+            trace_line(f, pfx, text + start, i - start);
             start = i + 1;
         }
     }
@@ -273,8 +299,12 @@ void af_trace_hop(FILE *f, const char *check, const char *step, size_t hopno,
         af_buf_reset(&u);
         af_msg_add(&u, hop->url);
     }
-    fprintf(f, "-- %s [%s] hop %zu: %s %s%s (%llu ms)\n", check, step, hopno, hop->method,
-            af_buf_str(&u), hop->submitted ? " (form)" : "", (unsigned long long)hop->ms);
+    {
+        char *url = af_text_clean(af_buf_str(&u), 4 * 1024 * 1024);
+        fprintf(f, "-- %s [%s] hop %zu: %s %s%s (%llu ms)\n", check, step, hopno, hop->method,
+                url ? url : "", hop->submitted ? " (form)" : "", (unsigned long long)hop->ms);
+        free(url);
+    }
     if (hop->req_dump.len > 0) {
         /* curl's own view: every header actually sent, Host and Cookie too. */
         const char *p = af_buf_str(&hop->req_dump);
