@@ -80,8 +80,9 @@ run() {
         rc=99
         return
     fi
+    # shellcheck disable=SC2086 # $extra is a list of options
     "$authprobe" api --suites-dir "$srcdir/conf/suites" --target "$here/profile.json" \
-        --var "api=$url" --report "json:$tmp/$_name.json" >"$tmp/$_name.log" 2>&1
+        --var "api=$url" --report "json:$tmp/$_name.json" $extra >"$tmp/$_name.log" 2>&1
     rc=$?
     af_stop api_pid
     kill -CONT "$dep_pid" 2>/dev/null
@@ -157,6 +158,7 @@ fi
 for what in "$@"; do
     case $what in
     correct)
+        extra=
         run correct
         judge correct "$truth" "api-express: the probe's verdicts equal the truth table"
         ;;
@@ -165,6 +167,17 @@ for what in "$@"; do
             fail "--flaw $what: no expectation"
             continue
         fi
+        # API-30 waits for a token to expire: only where the flaw is about it
+        # (else it is left out, and expected as not selected)
+        extra=
+        case " $(changes "$what") " in
+        *" API-30="*) ;;
+        *)
+            extra="--skip API-30"
+            sed 's/^API-30 .*/API-30 skip/' "$tmp/$what.expected" >"$tmp/$what.exp2" &&
+                mv "$tmp/$what.exp2" "$tmp/$what.expected"
+            ;;
+        esac
         run "flaw-$what" "$what"
         judge "flaw-$what" "$tmp/$what.expected" "api-express --flaw $what is reported as $(changes "$what")"
         ;;
