@@ -11,8 +11,10 @@ concluded and why). Nothing here is authprobe's code or output.
         print every forged variant of TOKEN (label and token), to paste
         into curl by hand
     forge.py survey --app fastapi|drf --url URL [--dep-pid PID]
-                    [--lifetime S] [--only ID,...]
-        run the survey against a running app; --dep-pid lets the health
+                    [--lifetime S] [--only ID,...] [--resources]
+        run the survey against a running app (--resources: the bearer and
+        forgery requests on every resource, each answer's status, challenge
+        and error code, as the suite judges them); --dep-pid lets the health
         probe stop (SIGSTOP) and resume (SIGCONT) the dependency, which the
         caller started
 
@@ -33,7 +35,6 @@ import urllib.parse
 import urllib.request
 
 import jwt
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 WEAK_SECRETS = ["secret", "", "changeme", "your-256-bit-secret", "password", "key",
@@ -107,7 +108,7 @@ def forgeries(token: str, user_claim: str = "sub", other=None):
         out.append(("API-20b", "alg %s, real signature" % alg, compact(h, payload, sig)))
     out.append(("API-21", "signature stripped", compact(header, payload)))
     out.append(("API-22", "exp +1 day, signature kept", compact(header, dict(payload, exp=payload["exp"] + 86400), sig)))
-    if other is not None:
+    if other is not None and payload.get(user_claim) != other:
         out.append(("API-22", "%s=%r, signature kept" % (user_claim, other),
                     compact(header, dict(payload, **{user_claim: other}), sig)))
     for key in WEAK_SECRETS:
@@ -287,6 +288,39 @@ def survey(app, only, dep_pid, lifetime):
             say("API-60", "dependency resumed", call(hurl))
 
 
+def survey_resources(app, lifetime):
+    """The bearer and forgery requests on every resource, with a fresh
+    token of its first allow principal: per check and resource, the
+    distinct answers as (status, WWW-Authenticate, the body's error/code)."""
+    p = app.p
+    for name, path, allow, _deny in p["resources"]:
+        url = app.url + path
+        rows = {}
+
+        def note(cid, a):
+            j = a.json() if isinstance(a.json(), dict) else {}
+            key = "%d %s %s" % (a.status, a.headers.get("WWW-Authenticate"),
+                                {k: j[k] for k in ("error", "code", "detail") if k in j})
+            rows.setdefault(cid, set()).add(key)
+        at, _ = app.tokens(allow[0])
+        note("control", call(url, auth="Bearer " + at))
+        note("API-10", call(url))
+        note("API-11", call(url, auth="Bearer authprobe-garbage-token"))
+        note("API-12", call(url, auth="Token " + at))
+        note("API-13a", call(url, auth="bearer " + at))
+        note("API-13b", call(url, auth="BEARER " + at))
+        note("API-14", call(url + "?access_token=" + at))
+        for cid, _label, tok in forgeries(at, p["user_claim"], p["other"]):
+            note(cid, call(url, auth="Bearer " + tok))
+        if name == p["resources"][0][0]:
+            at2, _ = app.tokens(allow[0])
+            time.sleep(lifetime + 2)
+            note("API-30", call(url, auth="Bearer " + at2))
+        for cid in rows:
+            for key in sorted(rows[cid]):
+                print("%-8s %-13s %s" % (cid, name, key[:150]), flush=True)
+
+
 def main(argv=None, preset=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -300,6 +334,8 @@ def main(argv=None, preset=None):
     s.add_argument("--dep-pid", type=int)
     s.add_argument("--lifetime", type=float, default=8)
     s.add_argument("--only", default="")
+    s.add_argument("--resources", action="store_true",
+                   help="the bearer and forgery requests on every resource instead")
     o = ap.parse_args(argv)
     if o.cmd == "tokens":
         for cid, label, tok in forgeries(o.token, o.claim, o.other_user):
@@ -308,6 +344,9 @@ def main(argv=None, preset=None):
     if o.app is None:
         ap.error("--app is required")
     only = set(filter(None, o.only.split(",")))
+    if o.resources:
+        survey_resources(App(o.app, o.url), o.lifetime)
+        return 0
     survey(App(o.app, o.url), only, o.dep_pid, o.lifetime)
     return 0
 
