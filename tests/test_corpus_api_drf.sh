@@ -20,7 +20,7 @@
 # is missing. The API's health dependency (tests/fixtures/api_dependency.py)
 # runs beside it; the profile's health.down/up stop and resume it by the PID
 # in $DEP_PID. Every process is started on loopback, port 0, and stopped by
-# PID.
+# PID. AF_KEEP_TMP=1 keeps the reports and logs.
 set -u
 
 srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -40,6 +40,15 @@ af_built 1 FAIL "$authprobe"
 af_tmpdir af-corpus-api-drf 1
 af_procs="api_pid dep_pid"
 dep_pid=""
+
+# A dependency left stopped by a run cut short would never see SIGTERM:
+# continue it before the cleanup stops it.
+# shellcheck disable=SC2317 # called by the trap
+api_cleanup() {
+    [ -n "$dep_pid" ] && kill -CONT "$dep_pid" 2>/dev/null
+    af_cleanup
+}
+trap api_cleanup EXIT
 
 # expected_for FLAW: the truth table with the changes of FLAW's lines in
 # the flaws table ("FLAW ID=RESULT ... # how"), to $tmp/FLAW.expected.
