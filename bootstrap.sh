@@ -30,7 +30,9 @@ test_pkgs="python3 nodejs npm curl ca-certificates"
 # The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
 # nobody here wrote, from Debian's packages (each folder's debian-packages).
 corpus_pkgs="python3-authlib python3-flask python3-django python3-requests python3-fastapi \
-python3-uvicorn python3-jwt python3-starlette python3-pydantic python3-cryptography"
+python3-uvicorn python3-jwt python3-starlette python3-pydantic python3-cryptography \
+python3-multipart python3-passlib python3-bcrypt python3-djangorestframework \
+python3-djangorestframework-simplejwt"
 
 missing_pkgs() {
     miss=""

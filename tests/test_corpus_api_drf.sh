@@ -1,0 +1,126 @@
+#!/bin/sh
+# test_corpus_api_drf.sh - truth corpus (issue 11): the own-token API
+# suite (`authprobe api`, docs/api-suite.md) against an API that logs its
+# users in and issues its own JWTs, on libraries nobody on this project
+# wrote: Django REST framework and djangorestframework-simplejwt from Debian
+# 12's packages (tests/corpus/api-drf/debian-packages), set up in
+# tests/corpus/api-drf/app.py as simplejwt's documentation does it.
+#
+# The correct variant must give exactly the verdicts of
+# tests/data/truth/api-drf.txt, and each --flaw of
+# tests/data/truth/api-drf-flaws.txt exactly those verdicts with its
+# changes. Both were established by hand (curl, and tokens forged by
+# tests/corpus/api-drf/forge.py), not copied from the probe: where they
+# differ, the probe is wrong.
+#
+# Run by `make check` (AF_SRCDIR and AF_BUILDDIR set); by hand from the
+# build tree: AF_SRCDIR=/path/to/src sh tests/test_corpus_api_drf.sh
+# [correct] [FLAW...] (all of them by default). The Debian packages are
+# installed by bootstrap.sh, not here: exit 77 (skip), naming them, when one
+# is missing. The API's health dependency (tests/fixtures/api_dependency.py)
+# runs beside it; the profile's health.down/up stop and resume it by the PID
+# in $DEP_PID. Every process is started on loopback, port 0, and stopped by
+# PID. AF_KEEP_TMP=1 keeps the reports and logs.
+set -u
+
+srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
+builddir=${AF_BUILDDIR:-$srcdir}
+authprobe=$builddir/authprobe
+judge=$srcdir/tests/fixtures/as_report.py
+here=$srcdir/tests/corpus/api-drf
+truth=$srcdir/tests/data/truth/api-drf.txt
+flaws=$srcdir/tests/data/truth/api-drf-flaws.txt
+what=DRF
+
+af_need python3
+af_debian_python "$here" "django, rest_framework, rest_framework_simplejwt, jwt, cryptography"
+af_built 1 FAIL "$authprobe"
+af_tmpdir af-corpus-api-drf 1
+af_procs="api_pid dep_pid"
+dep_pid=""
+
+# A dependency left stopped by a run cut short would never see SIGTERM:
+# continue it before the cleanup stops it.
+# shellcheck disable=SC2317 # called by the trap
+api_cleanup() {
+    [ -n "$dep_pid" ] && kill -CONT "$dep_pid" 2>/dev/null
+    af_cleanup
+}
+trap api_cleanup EXIT
+
+# expected_for FLAW: the truth table with the changes of FLAW's lines in
+# the flaws table ("FLAW ID=RESULT ... # how"), to $tmp/FLAW.expected.
+expected_for() {
+    python3 - "$truth" "$flaws" "$1" "$tmp/$1.expected" <<'PY'
+import sys
+base, table, flaw, out = sys.argv[1:5]
+want, order = {}, []
+for line in open(base, encoding="utf-8"):
+    words = line.split("#", 1)[0].split()
+    if words:
+        want[words[0]] = words[1]
+        order.append(words[0])
+found = False
+for line in open(table, encoding="utf-8"):
+    words = line.split("#", 1)[0].split()
+    if not words or words[0] != flaw:
+        continue
+    found = True
+    for w in words[1:]:
+        cid, _, res = w.partition("=")
+        if cid not in want or not res:
+            sys.exit("%s: %s: bad change %r" % (table, flaw, w))
+        want[cid] = res
+if not found:
+    sys.exit("%s: no line for flaw %s" % (table, flaw))
+with open(out, "w", encoding="utf-8") as f:
+    for cid in order:
+        f.write("%s %s\n" % (cid, want[cid]))
+PY
+}
+
+# run NAME EXPECTED [--flaw FLAW]: the app (with the flaw), the suite
+# against it, the report judged against EXPECTED.
+run() {
+    _name=$1 _expected=$2
+    shift 2
+    af_start api_pid "$_name" "$py" "$here/app.py" --dependency "$dep_url" \
+        --token-lifetime 8 "$@" || { fail "$what $_name: the app did not start"; return; }
+    "$authprobe" api --suites-dir "$srcdir/conf/suites" --target "$here/profile.json" \
+        --var "api=$url" --report "json:$tmp/$_name.json" >"$tmp/$_name.log" 2>&1
+    _rc=$?
+    af_stop api_pid
+    kill -CONT "$DEP_PID" 2>/dev/null # whatever health.down left behind
+    if [ $_rc -gt 1 ]; then
+        fail "$what $_name: authprobe could not run the suite (exit $_rc)"
+        sed 's/^/    /' "$tmp/$_name.log"
+    elif ! python3 "$judge" expect "$tmp/$_name.json" "$_expected" 2>"$tmp/$_name.judge"; then
+        fail "$what $_name: the probe's verdicts differ from $(basename "$_expected")"
+        sed 's/^/    /' "$tmp/$_name.judge"
+    else
+        echo "PASS: $what $_name: the probe's verdicts equal the truth table"
+    fi
+}
+
+af_start dep_pid dependency "$py" "$srcdir/tests/fixtures/api_dependency.py" || exit 1
+dep_url=$url
+DEP_PID=$dep_pid
+export DEP_PID
+
+if [ $# -eq 0 ]; then
+    # shellcheck disable=SC2046 # one flaw name per word
+    set -- correct $(sed -n 's/^\([a-z0-9][a-z0-9-]*\)[[:space:]].*/\1/p' "$flaws" | uniq)
+fi
+for flaw in "$@"; do
+    if [ "$flaw" = correct ]; then
+        run correct "$truth"
+    elif expected_for "$flaw"; then
+        run "flaw-$flaw" "$tmp/$flaw.expected" --flaw "$flaw"
+    else
+        fail "--flaw $flaw: no expectation"
+    fi
+done
+
+af_exit
