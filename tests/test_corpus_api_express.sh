@@ -153,6 +153,13 @@ changes() {
 if [ $# -eq 0 ]; then
     # shellcheck disable=SC2046 # one flaw name per word
     set -- correct $(sed -n 's/^\([a-z0-9][a-z0-9-]*\)[[:space:]].*/\1/p' "$flaws" | uniq)
+    # Under the sanitizers (the second pass of .ci/run) the probe's code is
+    # what is checked: the correct variant and three flaws are enough, every
+    # flaw's verdicts having been judged in the first pass.
+    if [ -n "${ASAN_OPTIONS:-}" ]; then
+        _f1=$2 _f2=$3 _f3=$4
+        set -- correct "$_f1" "$_f2" "$_f3"
+    fi
 fi
 
 for what in "$@"; do

@@ -88,8 +88,9 @@ run() {
     shift 2
     af_start api_pid "$_name" "$py" "$here/app.py" --dependency "$dep_url" \
         --token-lifetime 8 "$@" || { fail "$what $_name: the app did not start"; return; }
+    # shellcheck disable=SC2086 # $extra is a list of options
     "$authprobe" api --suites-dir "$srcdir/conf/suites" --target "$here/profile.json" \
-        --var "api=$url" --report "json:$tmp/$_name.json" >"$tmp/$_name.log" 2>&1
+        --var "api=$url" --report "json:$tmp/$_name.json" $extra >"$tmp/$_name.log" 2>&1
     _rc=$?
     af_stop api_pid
     kill -CONT "$DEP_PID" 2>/dev/null # whatever health.down left behind
@@ -112,11 +113,26 @@ export DEP_PID
 if [ $# -eq 0 ]; then
     # shellcheck disable=SC2046 # one flaw name per word
     set -- correct $(sed -n 's/^\([a-z0-9][a-z0-9-]*\)[[:space:]].*/\1/p' "$flaws" | uniq)
+    # Under the sanitizers (the second pass of .ci/run) the probe's code is
+    # what is checked: the correct variant and three flaws are enough, every
+    # flaw's verdicts having been judged in the first pass.
+    if [ -n "${ASAN_OPTIONS:-}" ]; then
+        _f1=$2 _f2=$3 _f3=$4
+        set -- correct "$_f1" "$_f2" "$_f3"
+    fi
 fi
 for flaw in "$@"; do
+    extra=
     if [ "$flaw" = correct ]; then
         run correct "$truth"
     elif expected_for "$flaw"; then
+        # API-30 waits for a token to expire: only where the flaw is about
+        # it (else it is left out, and expected as not selected)
+        if ! grep "^$flaw[[:space:]]" "$flaws" | sed 's/#.*//' | grep -q 'API-30='; then
+            extra="--skip API-30"
+            sed 's/^API-30 .*/API-30 skip/' "$tmp/$flaw.expected" >"$tmp/$flaw.exp2" &&
+                mv "$tmp/$flaw.exp2" "$tmp/$flaw.expected"
+        fi
         run "flaw-$flaw" "$tmp/$flaw.expected" --flaw "$flaw"
     else
         fail "--flaw $flaw: no expectation"
