@@ -196,3 +196,47 @@ af_debian_python() {
     echo "SKIP: no python3 imports $_mods (the Debian packages of $_dir/debian-packages)"
     exit 77
 }
+
+# af_expected_with_flaw BASE TABLE FLAW OUT [ID]: the verdicts of BASE (a
+# truth table: "ID RESULT # why" lines) with the changes of FLAW's lines in
+# TABLE ("FLAW ID=RESULT ... # how"; a flaw may take several lines) written
+# to OUT, in BASE's order; ID, when given, is a check left out of the run
+# (--skip), expected as not selected. Status 1, the reason on stderr, when
+# FLAW has no line or a change names an unknown check.
+af_expected_with_flaw() {
+    python3 - "$@" <<'PY'
+import sys
+base, table, flaw, out = sys.argv[1:5]
+left_out = sys.argv[5] if len(sys.argv) > 5 else None
+want, order = {}, []
+for line in open(base, encoding="utf-8"):
+    words = line.split("#", 1)[0].split()
+    if words:
+        want[words[0]] = words[1]
+        order.append(words[0])
+found = False
+for line in open(table, encoding="utf-8"):
+    words = line.split("#", 1)[0].split()
+    if not words or words[0] != flaw:
+        continue
+    found = True
+    for w in words[1:]:
+        cid, _, res = w.partition("=")
+        if cid not in want or not res:
+            sys.exit("%s: %s: bad change %r" % (table, flaw, w))
+        want[cid] = res
+if not found:
+    sys.exit("%s: no line for flaw %s" % (table, flaw))
+if left_out in want:
+    want[left_out] = "skip"
+with open(out, "w", encoding="utf-8") as f:
+    for cid in order:
+        f.write("%s %s\n" % (cid, want[cid]))
+PY
+}
+
+# af_flaw_changes TABLE FLAW: the ID=RESULT words of FLAW's lines in TABLE.
+af_flaw_changes() {
+    grep "^${2}[[:space:]]" "$1" | sed 's/#.*//; s/^[^[:space:]]*//' | tr -s ' \n' '  ' |
+        sed 's/^ *//; s/ *$//'
+}

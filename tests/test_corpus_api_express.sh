@@ -113,41 +113,15 @@ judge() {
     fi
 }
 
-# expected_for FLAW: the truth table with the changes of FLAW's lines in
-# the flaws table ("FLAW ID=RESULT ... # how"), to $tmp/FLAW.expected.
+# expected_for FLAW [ID]: the truth table with FLAW's changes, ID left out
+# (tests/lib.sh), to $tmp/FLAW.expected.
 expected_for() {
-    python3 - "$truth" "$flaws" "$1" "$tmp/$1.expected" <<'EOF'
-import sys
-base, table, flaw, out = sys.argv[1:5]
-want, order = {}, []
-for line in open(base, encoding="utf-8"):
-    words = line.split("#", 1)[0].split()
-    if words:
-        want[words[0]] = words[1]
-        order.append(words[0])
-found = False
-for line in open(table, encoding="utf-8"):
-    words = line.split("#", 1)[0].split()
-    if not words or words[0] != flaw:
-        continue
-    found = True
-    for w in words[1:]:
-        cid, _, res = w.partition("=")
-        if cid not in want or not res:
-            sys.exit("%s: %s: bad change %r" % (table, flaw, w))
-        want[cid] = res
-if not found:
-    sys.exit("%s: no line for flaw %s" % (table, flaw))
-with open(out, "w", encoding="utf-8") as f:
-    for cid in order:
-        f.write("%s %s\n" % (cid, want[cid]))
-EOF
+    af_expected_with_flaw "$truth" "$flaws" "$1" "$tmp/$1.expected" ${2:+"$2"}
 }
 
 # changes FLAW: its ID=RESULT words.
 changes() {
-    grep "^${1}[[:space:]]" "$flaws" | sed 's/#.*//; s/^[^[:space:]]*//' | tr -s ' \n' '  ' |
-        sed 's/^ *//; s/ *$//'
+    af_flaw_changes "$flaws" "$1"
 }
 
 if [ $# -eq 0 ]; then
@@ -170,21 +144,14 @@ for what in "$@"; do
         judge correct "$truth" "api-express: the probe's verdicts equal the truth table"
         ;;
     *)
-        if ! expected_for "$what"; then
+        # API-30 waits for a token to expire: only where the flaw is about it
+        # (else it is left out, and expected as not selected)
+        extra="--skip API-30" left_out=API-30
+        case " $(changes "$what") " in *" API-30="*) extra='' left_out='' ;; esac
+        if ! expected_for "$what" "$left_out"; then
             fail "--flaw $what: no expectation"
             continue
         fi
-        # API-30 waits for a token to expire: only where the flaw is about it
-        # (else it is left out, and expected as not selected)
-        extra=
-        case " $(changes "$what") " in
-        *" API-30="*) ;;
-        *)
-            extra="--skip API-30"
-            sed 's/^API-30 .*/API-30 skip/' "$tmp/$what.expected" >"$tmp/$what.exp2" &&
-                mv "$tmp/$what.exp2" "$tmp/$what.expected"
-            ;;
-        esac
         run "flaw-$what" "$what"
         judge "flaw-$what" "$tmp/$what.expected" "api-express --flaw $what is reported as $(changes "$what")"
         ;;

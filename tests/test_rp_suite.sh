@@ -136,36 +136,9 @@ judge() {
     fi
 }
 
-# expected_for FLAW: the baseline with the changes of FLAW's line in
-# flaws.txt ("FLAW ID=RESULT ... # description"), to $tmp/FLAW.expected.
+# expected_for FLAW: the baseline with FLAW's changes (tests/lib.sh).
 expected_for() {
-    python3 - "$data/flawed-app.expected" "$data/flaws.txt" "$1" "$tmp/$1.expected" <<'EOF'
-import sys
-base, table, flaw, out = sys.argv[1:5]
-want = {}
-order = []
-for line in open(base, encoding="utf-8"):
-    line = line.split("#", 1)[0].split()
-    if line:
-        want[line[0]] = line[1]
-        order.append(line[0])
-found = False
-for line in open(table, encoding="utf-8"):
-    words = line.split("#", 1)[0].split()
-    if not words or words[0] != flaw:
-        continue
-    found = True
-    for w in words[1:]:
-        cid, _, res = w.partition("=")
-        if cid not in want or not res:
-            sys.exit("flaws.txt: %s: bad change %r" % (flaw, w))
-        want[cid] = res
-if not found:
-    sys.exit("flaws.txt: no line for flaw %s" % flaw)
-with open(out, "w", encoding="utf-8") as f:
-    for cid in order:
-        f.write("%s %s\n" % (cid, want[cid]))
-EOF
+    af_expected_with_flaw "$data/flawed-app.expected" "$data/flaws.txt" "$1" "$tmp/$1.expected"
 }
 
 # description FLAW: the comment of FLAW's first line in flaws.txt; changes
@@ -174,8 +147,7 @@ description() {
     sed -n "s/^${1}[[:space:]].*#[[:space:]]*//p" "$data/flaws.txt" | head -n 1
 }
 changes() {
-    grep "^${1}[[:space:]]" "$data/flaws.txt" | sed 's/#.*//; s/^[^[:space:]]*//' | tr -s ' \n' '  ' |
-        sed 's/^ *//; s/ *$//'
+    af_flaw_changes "$data/flaws.txt" "$1"
 }
 
 if [ $# -eq 0 ]; then
