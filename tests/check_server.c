@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,9 @@ END_TEST
 /* ---- the store ---- */
 
 static struct af_store *st;
+/* 4 codes, 6 of each other kind; revoked grants kept 60 s; sweeps by hand */
+static const struct af_store_limits store_limits = {
+    .max_codes = 4, .max_tokens = 6, .revoke_keep = 60, .no_sweeper = true};
 
 static void store_setup(void)
 {
@@ -506,7 +510,7 @@ static void store_setup(void)
      * record and checking it must not move the boundary */
     af_clock_freeze(time(NULL));
     st = NULL;
-    ck_assert_int_eq(af_store_new(4, 6, &st), AF_OK);
+    ck_assert_int_eq(af_store_new(&store_limits, &st), AF_OK);
 }
 
 static void store_teardown(void)
@@ -548,12 +552,44 @@ static struct af_token_rec tok_rec(const char *grant, bool refresh, long ttl)
     return r;
 }
 
-static bool token_live(const char *key)
+/* access_live: the store does not refuse access token jti. */
+static bool access_live(const char *jti)
+{
+    const struct af_scenario *sc;
+    return af_access_check(st, jti, &sc) == AF_OK;
+}
+
+static bool refresh_live(const char *token)
 {
     struct af_token_rec r;
-    af_rc rc = af_token_get(st, key, &r);
+    af_rc rc = af_refresh_get(st, token, &r);
     af_token_rec_clear(&r);
     return rc == AF_OK;
+}
+
+/* jti_of: a fresh jti of grant (caller frees). */
+static char *jti_of(const char *grant)
+{
+    char *jti = NULL;
+    ck_assert_int_eq(af_store_jti(grant, &jti), AF_OK);
+    return jti;
+}
+
+/* family: the refresh token of grant's family, issued or next (caller frees). */
+static char *family(const char *grant, long ttl)
+{
+    struct af_token_rec in = tok_rec(grant, true, ttl);
+    char *tok = NULL;
+    ck_assert_int_eq(af_refresh_issue(st, &in, &tok), AF_OK);
+    ck_assert_ptr_nonnull(tok);
+    return tok;
+}
+
+static struct af_store_counts counts(void)
+{
+    struct af_store_counts c;
+    af_store_counts(st, &c);
+    return c;
 }
 
 START_TEST(test_code_unknown)
@@ -571,8 +607,7 @@ START_TEST(test_code_single_use)
     /* RFC 6749 §4.1.2: a code is used once; a second use is refused and
      * revokes the tokens issued from it (§10.5, RFC 9700 §4.2.4) */
     struct af_code_rec in = code_rec(60), out;
-    struct af_token_rec at;
-    char *code = NULL, *code2 = NULL, *grant = NULL, *grant2 = NULL;
+    char *code = NULL, *code2 = NULL, *grant = NULL, *grant2 = NULL, *at1, *at2, *rt;
 
     ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
     ck_assert_int_eq(af_code_put(st, &in, &code2), AF_OK);
@@ -596,27 +631,27 @@ START_TEST(test_code_single_use)
     ck_assert_int_eq(af_code_take(st, code2, "app", &out, &grant2), AF_OK);
     af_code_rec_clear(&out);
     ck_assert_str_ne(grant, grant2); /* a fresh grant per code */
-    at = tok_rec(grant, false, 60);
-    ck_assert_int_eq(af_token_put(st, "jti-1", &at), AF_OK);
-    at = tok_rec(grant, true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-1", &at), AF_OK);
-    at = tok_rec(grant2, false, 60);
-    ck_assert_int_eq(af_token_put(st, "jti-2", &at), AF_OK);
-    ck_assert(token_live("jti-1"));
+    at1 = jti_of(grant);
+    at2 = jti_of(grant2);
+    rt = family(grant, 600);
+    ck_assert(access_live(at1));
 
     free(grant);
     grant = NULL;
     ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
     ck_assert_ptr_null(grant);
     ck_assert_ptr_null(out.client_id);
-    ck_assert(!token_live("jti-1"));
-    ck_assert(!token_live("rt-1"));
-    ck_assert(token_live("jti-2"));
+    ck_assert(!access_live(at1));
+    ck_assert(!refresh_live(rt));
+    ck_assert(access_live(at2));
     /* and again: still refused */
     ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
     free(code);
     free(code2);
     free(grant2);
+    free(at1);
+    free(at2);
+    free(rt);
 }
 END_TEST
 
@@ -682,79 +717,112 @@ START_TEST(test_code_cap)
 }
 END_TEST
 
-START_TEST(test_token_get)
+START_TEST(test_access_not_stored)
 {
-    struct af_token_rec in = tok_rec("g1", false, 60), out;
+    /* access tokens cost nothing: nothing is stored until one is revoked */
+    char *a = jti_of(NULL), *b = jti_of("g1"), *c = jti_of("g1");
 
-    ck_assert_int_eq(af_token_get(st, "unknown", &out), AF_ERR_NOTFOUND);
-    ck_assert_int_eq(af_token_put(st, "jti-1", &in), AF_OK);
-    /* one key, one token */
-    ck_assert_int_eq(af_token_put(st, "jti-1", &in), AF_ERR_STATE);
-    ck_assert_int_eq(af_token_get(st, "jti-1", &out), AF_OK);
-    ck_assert_str_eq(out.client_id, "app");
-    ck_assert_str_eq(out.sub, "u-1");
-    ck_assert_str_eq(out.scope, "openid");
-    ck_assert_str_eq(out.grant_id, "g1");
-    ck_assert_ptr_null(out.nonce);
-    ck_assert(!out.is_refresh);
-    ck_assert_int_eq(out.expires, in.expires);
-    af_token_rec_clear(&out);
-    /* expiry */
+    ck_assert_ptr_null(strchr(a, '.'));
+    ck_assert_int_eq(strncmp(b, "g1.", 3), 0);
+    ck_assert_str_ne(b, c);
+    ck_assert_uint_ge(strlen(a), 22); /* >= 128 bits */
+    ck_assert(access_live(a));
+    ck_assert(access_live(b));
+    ck_assert_uint_eq(counts().revoked, 0);
+    ck_assert_uint_eq(counts().grants, 0);
+    /* one access token alone (RFC 7009 §2.1), until its exp */
+    ck_assert_int_eq(af_access_revoke(st, b, af_now() + 60), AF_OK);
+    ck_assert_int_eq(af_access_revoke(st, b, af_now() + 60), AF_OK); /* again: no error */
+    ck_assert(!access_live(b));
+    ck_assert(access_live(c));
+    ck_assert(access_live(a));
+    ck_assert_uint_eq(counts().revoked, 1);
     af_clock_set_offset(59);
-    ck_assert(token_live("jti-1"));
+    af_store_sweep(st);
+    ck_assert(!access_live(b));
     af_clock_set_offset(60);
-    ck_assert_int_eq(af_token_get(st, "jti-1", &out), AF_ERR_NOTFOUND);
-    ck_assert_ptr_null(out.client_id);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().revoked, 0); /* its token has expired too */
+    free(a);
+    free(b);
+    free(c);
 }
 END_TEST
 
-START_TEST(test_token_cap)
+START_TEST(test_grant_revoke)
 {
-    /* max_tokens 6 */
-    struct af_token_rec in = tok_rec("g1", false, 60);
-    char key[16];
+    /* revoking a grant revokes its access tokens (kept revoke_keep = 60 s,
+     * the longest an access token lives) and its refresh family */
+    char *a1 = jti_of("g1"), *a2 = jti_of("g2"), *rt = family("g1", 600);
+
+    ck_assert_int_eq(af_grant_revoke(st, "g1"), AF_OK);
+    ck_assert(!access_live(a1));
+    ck_assert(!refresh_live(rt));
+    ck_assert(access_live(a2));
+    /* a grant never seen (no family, no scenario) is remembered too */
+    ck_assert_int_eq(af_grant_revoke(st, "g2"), AF_OK);
+    ck_assert(!access_live(a2));
+    ck_assert_uint_eq(counts().grants, 2);
+    af_clock_set_offset(59);
+    af_store_sweep(st);
+    ck_assert(!access_live(a1));
+    ck_assert_uint_eq(counts().grants, 2);
+    af_clock_set_offset(60);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().grants, 0);
+    /* a family whose last access token has expired leaves at once */
+    free(rt);
+    rt = family("g4", 600);
+    af_clock_set_offset(120);
+    ck_assert_int_eq(af_grant_revoke(st, "g4"), AF_OK);
+    ck_assert(!refresh_live(rt));
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().grants, 0);
+    free(a1);
+    free(a2);
+    free(rt);
+}
+END_TEST
+
+START_TEST(test_grant_note)
+{
+    /* a flow's scenario reaches /userinfo through the grant its jti names */
+    static const int marker = 1;
+    const struct af_scenario *sc = (const struct af_scenario *)(const void *)&marker, *got;
+    char *a = jti_of("g3"), *b = jti_of(NULL);
+
+    ck_assert_int_eq(af_grant_note(st, "g3", sc, af_now() + 60), AF_OK);
+    ck_assert_int_eq(af_grant_note(st, "g3", NULL, af_now() + 60), AF_OK); /* known: no-op */
+    ck_assert_int_eq(af_access_check(st, a, &got), AF_OK);
+    ck_assert_ptr_eq(got, sc);
+    ck_assert_int_eq(af_access_check(st, b, &got), AF_OK);
+    ck_assert_ptr_null(got);
+    ck_assert_int_eq(af_grant_revoke(st, "g3"), AF_OK);
+    ck_assert_int_eq(af_access_check(st, a, &got), AF_ERR_NOTFOUND);
+    ck_assert_ptr_null(got);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_store_cap)
+{
+    /* max_tokens 6 for each kind: the seventh revocation is refused;
+     * expired ones make room */
+    char jti[16];
     int i;
 
     for (i = 0; i < 6; i++) {
-        snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_int_eq(af_token_put(st, key, &in), AF_OK);
+        snprintf(jti, sizeof(jti), "k%d", i);
+        ck_assert_int_eq(af_access_revoke(st, jti, af_now() + 60), AF_OK);
     }
-    ck_assert_int_eq(af_token_put(st, "k6", &in), AF_ERR_TOOBIG);
-    ck_assert(!token_live("k6"));
-    /* a revoked but unexpired token still takes its place */
-    af_token_revoke(st, "k0", false);
-    ck_assert_int_eq(af_token_put(st, "k6", &in), AF_ERR_TOOBIG);
+    ck_assert_int_eq(af_access_revoke(st, "k6", af_now() + 60), AF_ERR_TOOBIG);
+    ck_assert(access_live("k6"));
+    /* the other kinds have their own cap */
+    ck_assert_int_eq(af_grant_revoke(st, "g1"), AF_OK);
     af_clock_set_offset(60);
-    in = tok_rec("g1", false, 60);
-    ck_assert_int_eq(af_token_put(st, "k6", &in), AF_OK);
-    ck_assert(token_live("k6"));
-}
-END_TEST
-
-START_TEST(test_token_revoke)
-{
-    struct af_token_rec in;
-
-    in = tok_rec("g1", false, 60);
-    ck_assert_int_eq(af_token_put(st, "at-1", &in), AF_OK);
-    ck_assert_int_eq(af_token_put(st, "at-2", &in), AF_OK);
-    in = tok_rec("g1", true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-1", &in), AF_OK);
-    in = tok_rec("g2", false, 60);
-    ck_assert_int_eq(af_token_put(st, "at-3", &in), AF_OK);
-
-    /* RFC 7009 §2.2: unknown keys are no error */
-    af_token_revoke(st, "unknown", true);
-    /* one access token alone */
-    af_token_revoke(st, "at-1", false);
-    ck_assert(!token_live("at-1"));
-    ck_assert(token_live("at-2"));
-    ck_assert(token_live("rt-1"));
-    /* RFC 7009 §2.1: a refresh token with its grant */
-    af_token_revoke(st, "rt-1", true);
-    ck_assert(!token_live("rt-1"));
-    ck_assert(!token_live("at-2"));
-    ck_assert(token_live("at-3"));
+    ck_assert_int_eq(af_access_revoke(st, "k6", af_now() + 60), AF_OK);
+    ck_assert(!access_live("k6"));
 }
 END_TEST
 
@@ -762,69 +830,143 @@ START_TEST(test_refresh_rotation)
 {
     /* RFC 9700 §4.14.2: rotation; the replay of a used refresh token
      * revokes the grant, including the token that replaced it */
-    struct af_token_rec in, out;
+    struct af_token_rec in = tok_rec("g1", true, 600), out;
+    char *rt1 = NULL, *rt2, *other = family("g2", 600), *at = jti_of("g1"), *forged;
+    int i;
 
-    in = tok_rec("g1", true, 600);
     in.nonce = (char *)"n-1";
-    ck_assert_int_eq(af_token_put(st, "rt-1", &in), AF_OK);
-    in = tok_rec("g1", false, 60);
-    ck_assert_int_eq(af_token_put(st, "at-1", &in), AF_OK);
-    in = tok_rec("g2", true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-other", &in), AF_OK);
-
+    ck_assert_int_eq(af_refresh_issue(st, &in, &rt1), AF_OK);
+    /* opaque: one base64url string, nothing like a JWT; a 128-bit MAC */
+    ck_assert_ptr_null(strchr(rt1, '.'));
+    ck_assert_uint_ge(strlen(rt1), (1 + 2 + 4 + 16) * 4 / 3);
+    ck_assert(refresh_live(rt1));
     ck_assert_int_eq(af_refresh_rotate(st, "unknown", &out), AF_ERR_NOTFOUND);
-    /* an access token's key is no refresh token, and stays untouched */
-    ck_assert_int_eq(af_refresh_rotate(st, "at-1", &out), AF_ERR_NOTFOUND);
-    ck_assert(token_live("at-1"));
+    /* an access token's jti is no refresh token */
+    ck_assert_int_eq(af_refresh_rotate(st, at, &out), AF_ERR_NOTFOUND);
+    /* a forged generation or MAC is unknown, and burns nothing */
+    forged = strdup(rt1);
+    forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(af_refresh_rotate(st, forged, &out), AF_ERR_NOTFOUND);
+    ck_assert(!refresh_live(forged));
+    /* len 2, "g1", generation 0 or 1, a MAC of zeros */
+    ck_assert_int_eq(af_refresh_rotate(st, "AmcxAAAAAAAAAAAAAAAAAAAAAAAAAAA", &out),
+                     AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_refresh_rotate(st, "AmcxAAAAAQAAAAAAAAAAAAAAAAAAAAA", &out),
+                     AF_ERR_NOTFOUND);
+    ck_assert(refresh_live(rt1));
 
-    ck_assert_int_eq(af_refresh_rotate(st, "rt-1", &out), AF_OK);
+    ck_assert_int_eq(af_refresh_rotate(st, rt1, &out), AF_OK);
     ck_assert(out.is_refresh);
     ck_assert_str_eq(out.grant_id, "g1");
     ck_assert_str_eq(out.nonce, "n-1");
+    ck_assert_str_eq(out.client_id, "app");
     af_token_rec_clear(&out);
-    /* used up: no longer live */
-    ck_assert(!token_live("rt-1"));
-    ck_assert(token_live("at-1"));
-    in = tok_rec("g1", true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-2", &in), AF_OK);
+    ck_assert(!refresh_live(rt1)); /* used up */
+    rt2 = family("g1", 600);
+    ck_assert_str_ne(rt1, rt2);
+    ck_assert(refresh_live(rt2));
+    ck_assert(access_live(at));
 
     /* replay */
-    ck_assert_int_eq(af_refresh_rotate(st, "rt-1", &out), AF_ERR_STATE);
+    ck_assert_int_eq(af_refresh_rotate(st, rt1, &out), AF_ERR_STATE);
     ck_assert_ptr_null(out.client_id);
-    ck_assert(!token_live("rt-2"));
-    ck_assert(!token_live("at-1"));
-    ck_assert_int_eq(af_refresh_rotate(st, "rt-2", &out), AF_ERR_NOTFOUND);
-    ck_assert(token_live("rt-other"));
-}
-END_TEST
+    ck_assert(!refresh_live(rt2));
+    ck_assert(!access_live(at));
+    ck_assert_int_eq(af_refresh_rotate(st, rt2, &out), AF_ERR_NOTFOUND);
+    ck_assert(refresh_live(other));
+    /* a revoked family gets no new token */
+    ck_assert_int_eq(af_refresh_issue(st, &in, &rt2), AF_ERR_STATE);
 
-START_TEST(test_refresh_revoke_used)
-{
-    /* RFC 7009 §2.1: revoking a refresh token that was already rotated
-     * still revokes its grant */
-    struct af_token_rec in, out;
-
-    in = tok_rec("g1", true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-1", &in), AF_OK);
-    ck_assert_int_eq(af_refresh_rotate(st, "rt-1", &out), AF_OK);
-    af_token_rec_clear(&out);
-    in = tok_rec("g1", true, 600);
-    ck_assert_int_eq(af_token_put(st, "rt-2", &in), AF_OK);
-    in = tok_rec("g1", false, 60);
-    ck_assert_int_eq(af_token_put(st, "at-2", &in), AF_OK);
-    af_token_revoke(st, "rt-1", true);
-    ck_assert(!token_live("rt-2"));
-    ck_assert(!token_live("at-2"));
+    /* constant memory: a family is one entry however often it rotates */
+    for (i = 0; i < 100; i++) {
+        ck_assert_int_eq(af_refresh_rotate(st, other, &out), AF_OK);
+        af_token_rec_clear(&out);
+        free(other);
+        other = family("g2", 600);
+    }
+    ck_assert(refresh_live(other));
+    ck_assert_uint_eq(counts().grants, 2);
+    free(rt1);
+    free(other);
+    free(at);
+    free(forged);
 }
 END_TEST
 
 START_TEST(test_refresh_expiry)
 {
-    struct af_token_rec in = tok_rec("g1", true, 600), out;
-    ck_assert_int_eq(af_token_put(st, "rt-1", &in), AF_OK);
+    char *rt = family("g1", 600);
+    struct af_token_rec out;
+
+    af_clock_set_offset(599);
+    ck_assert(refresh_live(rt));
     af_clock_set_offset(600);
-    ck_assert_int_eq(af_refresh_rotate(st, "rt-1", &out), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_refresh_rotate(st, rt, &out), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(out.client_id);
+    ck_assert_uint_eq(counts().grants, 1);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().grants, 0);
+    free(rt);
+}
+END_TEST
+
+START_TEST(test_store_wheel)
+{
+    /* lifetimes longer than the wheel's turn stay until they are due */
+    char *keep = family("g-long", 1000), *gone = family("g-short", 10);
+
+    af_clock_set_offset(300);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().grants, 1);
+    ck_assert(refresh_live(keep));
+    af_clock_set_offset(999);
+    af_store_sweep(st);
+    ck_assert(refresh_live(keep));
+    af_clock_set_offset(1000);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().grants, 0);
+    free(keep);
+    free(gone);
+}
+END_TEST
+
+struct race {
+    char *token;
+    int ok, replay;
+    pthread_mutex_t mu;
+};
+
+static void *race_rotate(void *arg)
+{
+    struct race *r = arg;
+    struct af_token_rec out;
+    af_rc rc = af_refresh_rotate(st, r->token, &out);
+    af_token_rec_clear(&out);
+    pthread_mutex_lock(&r->mu);
+    r->ok += rc == AF_OK;
+    r->replay += rc == AF_ERR_STATE;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+START_TEST(test_refresh_race)
+{
+    /* one refresh token presented by 8 threads at once: exactly one wins;
+     * the first to come after it is a replay and revokes the family */
+    struct race r = {.token = family("g1", 600)};
+    pthread_t t[8];
+    int i;
+
+    pthread_mutex_init(&r.mu, NULL);
+    for (i = 0; i < 8; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_rotate, &r), 0);
+    for (i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(r.ok, 1);
+    ck_assert_int_le(r.replay, 1);
+    ck_assert(!refresh_live(r.token));
+    pthread_mutex_destroy(&r.mu);
+    free(r.token);
 }
 END_TEST
 
@@ -832,7 +974,6 @@ START_TEST(test_sessions)
 {
     struct af_session_rec in, out;
     char *sid = NULL, *sid2 = NULL;
-    size_t codes = 9, tokens = 9, sessions = 9;
 
     memset(&in, 0, sizeof(in));
     in.sub = (char *)"u-1";
@@ -847,13 +988,13 @@ START_TEST(test_sessions)
     ck_assert_str_eq(out.sub, "u-1");
     ck_assert_int_eq(out.auth_time, in.auth_time);
     af_session_rec_clear(&out);
-    af_store_counts(st, &codes, &tokens, &sessions);
-    ck_assert_uint_eq(codes, 0);
-    ck_assert_uint_eq(tokens, 0);
-    ck_assert_uint_eq(sessions, 2);
-    /* logout */
+    ck_assert_uint_eq(counts().codes, 0);
+    ck_assert_uint_eq(counts().grants, 0);
+    ck_assert_uint_eq(counts().sessions, 2);
+    /* logout: gone at once */
     af_session_drop(st, sid);
     ck_assert_int_eq(af_session_get(st, sid, &out), AF_ERR_NOTFOUND);
+    ck_assert_uint_eq(counts().sessions, 1);
     af_session_drop(st, "unknown");
     /* expiry */
     af_clock_set_offset(299);
@@ -864,6 +1005,30 @@ START_TEST(test_sessions)
     ck_assert_ptr_null(out.sub);
     free(sid);
     free(sid2);
+}
+END_TEST
+
+START_TEST(test_sessions_evict)
+{
+    /* max_tokens 6: a seventh login drops the session due soonest */
+    struct af_session_rec in, out;
+    char *sid[8] = {NULL};
+    int i;
+
+    memset(&in, 0, sizeof(in));
+    in.sub = (char *)"u-1";
+    for (i = 0; i < 7; i++) {
+        in.expires = af_now() + 100 + i;
+        ck_assert_int_eq(af_session_put(st, &in, &sid[i]), AF_OK);
+    }
+    ck_assert_uint_eq(counts().sessions, 6);
+    ck_assert_int_eq(af_session_get(st, sid[0], &out), AF_ERR_NOTFOUND);
+    for (i = 1; i < 7; i++) {
+        ck_assert_int_eq(af_session_get(st, sid[i], &out), AF_OK);
+        af_session_rec_clear(&out);
+    }
+    for (i = 0; i < 7; i++)
+        free(sid[i]);
 }
 END_TEST
 
@@ -887,7 +1052,11 @@ static void server_setup(void)
     ck_assert_ptr_nonnull(srv.keys);
     ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &srv.keys[0], &err), AF_OK);
     srv.nkeys = 1;
-    ck_assert_int_eq(af_store_new(100, 100, &srv.store), AF_OK);
+    {
+        const struct af_store_limits lim = {
+            .max_codes = 100, .max_tokens = 100, .revoke_keep = 3600};
+        ck_assert_int_eq(af_store_new(&lim, &srv.store), AF_OK);
+    }
     /* a key of the attacker's that claims our kid */
     ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &other_key, &err), AF_OK);
     ck_assert_int_eq(af_key_set_kid(other_key, af_key_kid(srv.keys[0])), AF_OK);
@@ -1008,7 +1177,7 @@ START_TEST(test_lookup_rejects)
 END_TEST
 
 /* forged access tokens, each signed over claims built from a genuine one */
-enum forge { F_OTHER_KEY, F_TYP_JWT, F_OTHER_ISS, F_UNKNOWN_JTI, F_ALG_NONE, F_TAMPERED };
+enum forge { F_OTHER_KEY, F_TYP_JWT, F_OTHER_ISS, F_NO_JTI, F_ALG_NONE, F_TAMPERED };
 
 static const struct {
     const char *why;
@@ -1018,7 +1187,8 @@ static const struct {
     {"RFC 9068 §4: signed by another key with our kid", F_OTHER_KEY, "signature"},
     {"RFC 9068 §4: typ must be at+jwt", F_TYP_JWT, "typ"},
     {"RFC 9068 §4: iss must be ours", F_OTHER_ISS, "issued"},
-    {"a jti the store never saw", F_UNKNOWN_JTI, "unknown"},
+    /* tokens are not stored: our signature over a jti is what makes it ours */
+    {"RFC 9068 §2.2: jti required", F_NO_JTI, "jti"},
     {"RFC 7518 §3.6: alg none", F_ALG_NONE, "token"},
     {"RFC 7515 §5.2: payload altered after signing", F_TAMPERED, "signature"},
 };
@@ -1044,8 +1214,8 @@ START_TEST(test_check_access_forged)
         json_object_set_new(claims, AF_C_ISS, json_string("https://evil.example"));
         ck_assert_int_eq(af_jwt_sign(srv.keys[0], AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
         break;
-    case F_UNKNOWN_JTI:
-        json_object_set_new(claims, AF_C_JTI, json_string("never-issued"));
+    case F_NO_JTI:
+        json_object_del(claims, AF_C_JTI);
         ck_assert_int_eq(af_jwt_sign(srv.keys[0], AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
         break;
     case F_ALG_NONE:
@@ -1105,7 +1275,7 @@ START_TEST(test_check_access_expired_revoked)
     ck_assert_msg(strstr(err.msg, "expired") != NULL, "description \"%s\"", err.msg);
     af_clock_set_offset(0);
     /* RFC 7009 §2: revoked by jti */
-    af_token_revoke(srv.store, jti, false);
+    ck_assert_int_eq(af_access_revoke(srv.store, jti, af_now() + cfg->access_token_ttl), AF_OK);
     af_err_clear(&err);
     ck_assert_int_ne(af_tokens_check_access(&srv, access, &claims, &err), AF_OK);
     ck_assert_ptr_null(claims);
@@ -1909,13 +2079,16 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_code_other_client);
     tcase_add_test(tc, test_code_expiry);
     tcase_add_test(tc, test_code_cap);
-    tcase_add_test(tc, test_token_get);
-    tcase_add_test(tc, test_token_cap);
-    tcase_add_test(tc, test_token_revoke);
+    tcase_add_test(tc, test_access_not_stored);
+    tcase_add_test(tc, test_grant_revoke);
+    tcase_add_test(tc, test_grant_note);
+    tcase_add_test(tc, test_store_cap);
     tcase_add_test(tc, test_refresh_rotation);
-    tcase_add_test(tc, test_refresh_revoke_used);
     tcase_add_test(tc, test_refresh_expiry);
+    tcase_add_test(tc, test_store_wheel);
+    tcase_add_test(tc, test_refresh_race);
     tcase_add_test(tc, test_sessions);
+    tcase_add_test(tc, test_sessions_evict);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tokens");

@@ -297,15 +297,15 @@ af_rc af_mint_token(struct af_server *srv, const struct af_mint *m, json_t **out
     rc = sign(srv, m, c, &hdr, &token, err);
     if (rc != AF_OK)
         goto out;
-    /* Stored as issued tokens are, so that only the defect tells it apart.
-     * An expired one would be dead on arrival, and an ID token has no jti. */
+    /* Access tokens are not stored: a minted one is valid as an issued one
+     * is, and "revoked" puts its jti on the store's revocation list. */
     jti = json_string_value(json_object_get(c, AF_C_JTI));
-    if (!has(m, AF_DEFECT_WRONG_TYP) && !has(m, AF_DEFECT_EXPIRED) && jti != NULL) {
-        rc = af_tokens_access_store(srv, &sp, jti, NULL, NULL, err);
-        if (rc != AF_OK)
+    if (has(m, AF_DEFECT_REVOKED) && jti != NULL) {
+        rc = af_access_revoke(srv->store, jti, sp.exp);
+        if (rc != AF_OK) {
+            AF_ERR_SET(err, rc, "the revocation store refused the token (%s)", af_rc_str(rc));
             goto out;
-        if (has(m, AF_DEFECT_REVOKED))
-            af_token_revoke(srv->store, jti, false);
+        }
     }
     defects = defect_list(m);
     *out = json_pack("{s:s, s:s, s:I, s:O, s:O, s:O}", AF_P_ACCESS_TOKEN, token, AF_P_TOKEN_TYPE,

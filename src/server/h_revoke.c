@@ -47,7 +47,10 @@ static bool revoke_used(struct af_req *req, struct af_resp *resp,
         ok = false;
         goto out;
     }
-    af_token_revoke(req->srv->store, token, true);
+    if (af_grant_revoke(req->srv->store, rec.grant_id) != AF_OK) {
+        af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the revocation store is full");
+        ok = false;
+    }
 out:
     af_token_rec_clear(&rec);
     return ok;
@@ -75,7 +78,13 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
                                 "the token was issued to another client (RFC 7009 2.1)");
             goto out;
         }
-        af_token_revoke(req->srv->store, ti.key, ti.is_refresh);
+        /* §2.1: a refresh token takes its grant's access tokens along */
+        rc = ti.is_refresh ? af_grant_revoke(req->srv->store, ti.rec.grant_id)
+                           : af_access_revoke(req->srv->store, ti.key, ti.rec.expires);
+        if (rc != AF_OK) {
+            af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the revocation store is full");
+            goto out;
+        }
     } else if (rc == AF_ERR_NOTFOUND) {
         if (!revoke_used(req, resp, client, token))
             goto out;

@@ -141,7 +141,7 @@ static void answer(struct af_req *req, struct af_resp *resp, const struct af_iss
         if (ts != NULL && ts->fx.token_malformed && resp->status == 200 && resp->body.len > 1)
             scen_malform(resp);
     } else if (rc == AF_ERR_TOOBIG) {
-        af_log_warn("token: %s", err.msg);
+        /* the store logs a full table once per interval, not per request */
         af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the token store is full");
     } else {
         af_log_error("token: issuing failed: %s (%s)", err.msg, af_rc_str(rc));
@@ -359,7 +359,7 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     }
     /* a token that is not live (unknown, or used up) still goes to
      * af_refresh_rotate: a replay of a used one revokes its grant */
-    rc = af_token_get(req->srv->store, token, &rec);
+    rc = af_refresh_get(req->srv->store, token, &rec);
     why = rc == AF_OK ? refresh_problem(&rec, client, scope, &error) : NULL;
     af_token_rec_clear(&rec);
     memset(&rec, 0, sizeof(rec));

@@ -810,7 +810,13 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         AF_ERR_SET(err, rc, "no random bytes for the login form's key");
         goto out;
     }
-    rc = af_store_new(cfg->max_codes, cfg->max_tokens, &srv->store);
+    {
+        /* a revoked grant is kept as long as its access tokens can live */
+        struct af_store_limits lim = {.max_codes = cfg->max_codes,
+                                      .max_tokens = cfg->max_tokens,
+                                      .revoke_keep = (long)cfg->access_token_ttl};
+        rc = af_store_new(&lim, &srv->store);
+    }
     if (rc != AF_OK)
         goto out;
     rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);

@@ -1,6 +1,35 @@
 /*
- * store.h - the stores (store.c): authorization codes, access and refresh
- * tokens, login sessions, with expiry and caps. Private to src/server/.
+ * store.h - the stores (store.c): what the protocol needs remembered, and
+ * nothing more. Private to src/server/.
+ *
+ * Access tokens are self-contained JWTs and are NOT stored: issuing any
+ * number of them costs no memory. What is remembered:
+ *   - authorization codes, until they expire (single use, replay detection);
+ *   - grants: one entry per refresh-token family (the family's current
+ *     generation and record), per grant whose flow carries a scenario, and
+ *     per revoked grant until the last access token it issued has expired;
+ *   - revoked access-token ids (jti) until the token's own exp;
+ *   - login sessions.
+ * Each kind is capped (max_codes for codes, max_tokens for each of the
+ * others); an insert past the cap answers AF_ERR_TOOBIG and the store logs
+ * one warning per interval with the number of refusals, not one per call.
+ *
+ * Entries live in hash tables split into shards, each with its own mutex, so
+ * that two cores do not queue on one lock, and an expiry wheel per shard (one
+ * slot per second): insert, lookup, delete and expiry are O(1). A sweeper
+ * thread drops expired entries every second; lookups also treat an expired
+ * entry as absent, so correctness never waits for the sweep. After a sweep
+ * that freed many entries the allocator is asked to return memory to the
+ * system (glibc malloc_trim; other allocators keep it for reuse).
+ *
+ * A "grant" ties together everything one authorization produced: the code,
+ * the access tokens and the refresh tokens issued from it across rotations.
+ * Revoking a grant revokes all of them (code reuse, refresh token reuse:
+ * RFC 6749 §4.1.2, RFC 9700 §4.14.2). An access token names its grant in its
+ * jti (GRANT.RANDOM, af_store_jti); a refresh token names its grant and
+ * generation, authenticated with an HMAC under a key of this store
+ * (GRANT.GEN.MAC), so a rotated token is recognised as a replay without
+ * keeping it.
  */
 #ifndef AUTHFLOW_SERVER_STORE_H
 #define AUTHFLOW_SERVER_STORE_H
@@ -12,18 +41,15 @@
 #include "authflow/rc.h"
 
 struct af_scenario; /* scenario.h */
-struct af_store;    /* one mutex over every record */
+struct af_store;
 
-/* All records live in one store guarded by one mutex; every operation is
- * short. Entries expire at their own time and are swept as new ones come in;
- * each kind is capped (cfg->max_codes, cfg->max_tokens) and an insert past
- * the cap first drops expired entries, then fails with AF_ERR_TOOBIG.
- *
- * A "grant" ties together everything one authorization produced: the code,
- * the access tokens and the refresh tokens issued from it, across refresh
- * rotations. Revoking a grant revokes all of them (code reuse, refresh
- * token reuse: RFC 6749 §4.1.2, RFC 9700 §4.14.2).
- */
+struct af_store_limits {
+    size_t max_codes;  /* live authorization codes */
+    size_t max_tokens; /* grants, revoked jtis, sessions: each */
+    long revoke_keep;  /* seconds a revoked grant is remembered: the longest
+                        * lifetime of an access token it issued */
+    bool no_sweeper;   /* tests: no sweeper thread, call af_store_sweep() */
+};
 
 struct af_code_rec {
     char *client_id;
@@ -40,7 +66,7 @@ struct af_code_rec {
     unsigned scenario_delay_ms;         /* its delay (token_delay) */
 };
 
-struct af_token_rec { /* access tokens (keyed by jti) and refresh tokens */
+struct af_token_rec { /* a refresh-token family's current token */
     char *client_id;
     char *sub; /* NULL for client_credentials */
     char *scope;
@@ -59,7 +85,8 @@ struct af_session_rec { /* a login session (interactive mode, logout) */
     time_t expires;
 };
 
-af_rc af_store_new(size_t max_codes, size_t max_tokens, struct af_store **out) AF_WARN_UNUSED;
+af_rc af_store_new(const struct af_store_limits *lim, struct af_store **out) AF_WARN_UNUSED;
+/* af_store_free: stops the sweeper and frees everything (NULL is a no-op). */
 void af_store_free(struct af_store *st);
 
 /* af_code_put: store a copy of rec under a fresh code value (>= 128 bits
@@ -80,26 +107,48 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
 
 void af_code_rec_clear(struct af_code_rec *rec);
 
-/* af_token_put: remember a token (its jti for an access token, its value
- * for a refresh token) with a copy of rec. */
-af_rc af_token_put(struct af_store *st, const char *key,
-                   const struct af_token_rec *rec) AF_WARN_UNUSED;
+/* af_store_jti: a fresh jti for an access token of grant_id (GRANT.RANDOM),
+ * or of no grant when grant_id is NULL (RANDOM). Caller frees *out. */
+af_rc af_store_jti(const char *grant_id, char **out) AF_WARN_UNUSED;
 
-/* af_token_get: a copy of the live record (caller clears with
- * af_token_rec_clear()). AF_ERR_NOTFOUND when unknown, expired, revoked,
- * or its grant was revoked. */
-af_rc af_token_get(struct af_store *st, const char *key, struct af_token_rec *out) AF_WARN_UNUSED;
+/* af_grant_note: remember that grant_id's flow carries scenario until
+ * expires (an access token without a refresh family; a family keeps its own
+ * record). A no-op when the grant is already known. */
+af_rc af_grant_note(struct af_store *st, const char *grant_id, const struct af_scenario *scenario,
+                    time_t expires) AF_WARN_UNUSED;
 
-/* af_refresh_rotate: single use of a refresh token. The first call for a
- * live token fills *out and marks it used; a later call (a replay) revokes
- * the whole grant and returns AF_ERR_STATE. Unknown/expired/revoked:
- * AF_ERR_NOTFOUND. */
+/* af_access_check: AF_OK when the access token jti is neither revoked nor
+ * of a revoked grant; *scen_out its flow's scenario or NULL. Signature and
+ * lifetime are the caller's (tokens.c): nothing here knows the token. */
+af_rc af_access_check(struct af_store *st, const char *jti,
+                      const struct af_scenario **scen_out) AF_WARN_UNUSED;
+
+/* af_access_revoke: revoke one access token until its exp. */
+af_rc af_access_revoke(struct af_store *st, const char *jti, time_t exp) AF_WARN_UNUSED;
+
+/* af_refresh_issue: the refresh token of rec->grant_id's family: a new
+ * family from a copy of rec, or, after af_refresh_rotate, the family's next
+ * generation with rec's lifetime. Caller frees *token_out. AF_ERR_STATE when
+ * the family was revoked in between. */
+af_rc af_refresh_issue(struct af_store *st, const struct af_token_rec *rec,
+                       char **token_out) AF_WARN_UNUSED;
+
+/* af_refresh_get: a copy of the family record when token is its live
+ * current refresh token (caller clears with af_token_rec_clear()); else
+ * AF_ERR_NOTFOUND (unknown, forged, expired, rotated or revoked). */
+af_rc af_refresh_get(struct af_store *st, const char *token,
+                     struct af_token_rec *out) AF_WARN_UNUSED;
+
+/* af_refresh_rotate: single use of a refresh token. The first call for the
+ * live token fills *out and moves the family to its next generation; a later
+ * call with it (a replay) revokes the whole grant and returns AF_ERR_STATE.
+ * Unknown/forged/expired/revoked: AF_ERR_NOTFOUND. */
 af_rc af_refresh_rotate(struct af_store *st, const char *token,
                         struct af_token_rec *out) AF_WARN_UNUSED;
 
-/* af_token_revoke: revoke one token (by key); with whole_grant, its grant
- * too. Unknown keys are not an error (RFC 7009 §2.2). */
-void af_token_revoke(struct af_store *st, const char *key, bool whole_grant);
+/* af_grant_revoke: revoke grant_id: its refresh family and every access
+ * token it issued. Unknown grants are remembered as revoked all the same. */
+af_rc af_grant_revoke(struct af_store *st, const char *grant_id) AF_WARN_UNUSED;
 
 void af_token_rec_clear(struct af_token_rec *rec);
 
@@ -111,7 +160,14 @@ af_rc af_session_get(struct af_store *st, const char *sid,
 void af_session_drop(struct af_store *st, const char *sid);
 void af_session_rec_clear(struct af_session_rec *rec);
 
-/* af_store_counts: live entries, for tests and the benchmark. */
-void af_store_counts(struct af_store *st, size_t *codes, size_t *tokens, size_t *sessions);
+struct af_store_counts {
+    size_t codes, grants, revoked, sessions;
+};
+
+/* af_store_counts: live entries (expired ones not yet swept included). */
+void af_store_counts(struct af_store *st, struct af_store_counts *out);
+
+/* af_store_sweep: drop what expired by now (the sweeper thread's work). */
+void af_store_sweep(struct af_store *st);
 
 #endif

@@ -2,10 +2,10 @@
  * tokens.c - token issuance and validation, and looking up a presented
  * token (access or refresh) for the token-side handlers.
  *
- * Access tokens are JWTs (RFC 9068) signed with keys[0] and remembered by
- * jti, so that revocation and grant revocation (code or refresh replay)
- * take effect although the token itself is self-contained. Refresh tokens
- * are opaque random strings remembered by value.
+ * Access tokens are JWTs (RFC 9068) signed with keys[0] and not stored: a
+ * presented one is verified, then checked against the store's revocations
+ * (its own jti, and its grant, which the jti names). Refresh tokens are
+ * opaque values of the store's refresh families (store.h).
  */
 #include "config.h"
 
@@ -24,10 +24,8 @@
 #include "server/store.h"
 #include "server/tokens.h"
 
-/* Random sizes: jti 192 bits, refresh token 256 bits, grant id 128 bits. */
-#define JTI_BYTES     24
-#define REFRESH_BYTES 32
-#define GRANT_BYTES   16
+/* A grant id: 128 bits from the CSPRNG. */
+#define GRANT_BYTES 16
 
 /* ---- issuance ---- */
 
@@ -59,7 +57,7 @@ af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec
     af_rc rc;
 
     *out = NULL;
-    rc = af_rand_token(JTI_BYTES, &jti);
+    rc = af_store_jti(sp->grant_id, &jti);
     if (rc != AF_OK)
         goto out;
     aud = client_audience(sp->client);
@@ -91,41 +89,9 @@ out:
     return rc;
 }
 
-af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec *sp,
-                             const char *jti, const char *grant_id, const char *nonce,
-                             struct af_err *err)
-{
-    struct af_token_rec rec;
-    char *grant = NULL;
-    af_rc rc = AF_OK;
-
-    if (grant_id == NULL) {
-        rc = af_rand_token(GRANT_BYTES, &grant);
-        if (rc != AF_OK)
-            goto out;
-    }
-    /* rec borrows everything: af_token_put stores copies */
-    memset(&rec, 0, sizeof(rec));
-    rec.client_id = sp->client->id;
-    rec.sub = sp->user ? sp->user->sub : NULL;
-    rec.scope = (char *)sp->scope;
-    rec.grant_id = grant ? grant : (char *)grant_id;
-    rec.nonce = (char *)nonce;
-    rec.auth_time = sp->auth_time;
-    rec.issued = sp->iat;
-    rec.expires = sp->exp;
-    rec.is_refresh = false;
-    rec.scenario = sp->scenario;
-    rc = af_token_put(srv->store, jti, &rec);
-    if (rc != AF_OK)
-        AF_ERR_SET(err, rc, "the token store refused the access token (%s)", af_rc_str(rc));
-out:
-    free(grant);
-    return rc;
-}
-
-/* sign_access: the RFC 9068 access token, stored in grant; *jti_out its
- * jti (caller frees). */
+/* sign_access: the RFC 9068 access token of grant (NULL: of none). A flow
+ * with a scenario but no refresh family has its grant noted, so that
+ * /userinfo finds the scenario. */
 static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const char *grant,
                          time_t now, char **jwt_out, struct af_err *err)
 {
@@ -142,14 +108,18 @@ static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const
     sp.iat = now;
     sp.exp = now + srv->cfg->access_token_ttl;
     sp.scenario = is->scenario;
+    sp.grant_id = grant;
     rc = af_tokens_access_claims(srv, &sp, &c);
     if (rc != AF_OK)
         goto out;
     rc = af_jwt_sign(srv->keys[0], AF_TYP_AT_JWT, c, jwt_out, err);
     if (rc != AF_OK)
         goto out;
-    rc = af_tokens_access_store(srv, &sp, json_string_value(json_object_get(c, AF_C_JTI)), grant,
-                                is->nonce, err);
+    if (grant != NULL && is->scenario != NULL && !is->refresh_token) {
+        rc = af_grant_note(srv->store, grant, is->scenario, sp.exp);
+        if (rc != AF_OK)
+            AF_ERR_SET(err, rc, "the store refused the grant (%s)", af_rc_str(rc));
+    }
 out:
     if (rc != AF_OK) {
         free(*jwt_out);
@@ -310,7 +280,8 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
     af_rc rc;
 
     *out = NULL;
-    if (grant_id == NULL) {
+    /* a grant of its own only when something must be remembered of it */
+    if (grant_id == NULL && (is->refresh_token || is->scenario != NULL)) {
         rc = af_rand_token(GRANT_BYTES, &grant);
         if (rc != AF_OK)
             goto out;
@@ -325,10 +296,7 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
             goto out;
     }
     if (is->refresh_token) {
-        rc = af_rand_token(REFRESH_BYTES, &refresh);
-        if (rc != AF_OK)
-            goto out;
-        /* rec borrows everything: af_token_put stores copies */
+        /* rec borrows everything: af_refresh_issue stores copies */
         memset(&rec, 0, sizeof(rec));
         rec.client_id = is->client->id;
         rec.sub = is->user ? is->user->sub : NULL;
@@ -340,9 +308,9 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
         rec.expires = now + srv->cfg->refresh_token_ttl;
         rec.is_refresh = true;
         rec.scenario = is->scenario;
-        rc = af_token_put(srv->store, refresh, &rec);
+        rc = af_refresh_issue(srv->store, &rec, &refresh);
         if (rc != AF_OK) {
-            AF_ERR_SET(err, rc, "the token store refused the refresh token (%s)", af_rc_str(rc));
+            AF_ERR_SET(err, rc, "the store refused the refresh token (%s)", af_rc_str(rc));
             goto out;
         }
     }
@@ -364,22 +332,22 @@ static void rec_reset(struct af_token_rec *rec)
 }
 
 /* check_access: everything af_tokens_check_access does; also hands back the
- * store record (cleared on failure). The descriptions written to err go
+ * flow's scenario (NULL on failure). The descriptions written to err go
  * into error_description and a WWW-Authenticate quoted-string, so they hold
  * no quote or backslash. */
 static af_rc check_access(struct af_server *srv, const char *token, json_t **claims_out,
-                          struct af_token_rec *rec_out, struct af_err *err)
+                          const struct af_scenario **scen_out, struct af_err *err)
 {
     struct af_jws *jws = NULL;
     const struct af_key *key = NULL;
     const json_t *hdr, *claims, *v;
-    const char *kid, *typ, *jti, *cid;
+    const char *kid, *typ, *jti;
     time_t now = af_now();
     size_t i;
     af_rc rc;
 
     *claims_out = NULL;
-    memset(rec_out, 0, sizeof(*rec_out));
+    *scen_out = NULL;
     rc = af_jws_parse(token, &jws, NULL);
     if (rc != AF_OK) {
         rc = AF_ERR_SET(err, AF_ERR_PARSE, "the token is not a well-formed JWS");
@@ -424,16 +392,16 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is not valid yet");
         goto out;
     }
+    /* RFC 9068 §2.2: jti and client_id are required; every token this
+     * server issues has them */
     jti = json_string_value(json_object_get(claims, AF_C_JTI));
-    cid = json_string_value(json_object_get(claims, AF_C_CLIENT_ID));
-    rc = AF_ERR_NOTFOUND;
-    if (jti != NULL)
-        rc = af_token_get(srv->store, jti, rec_out);
-    /* the record must be this access token's: a jti is no refresh token */
-    if (rc == AF_OK && (rec_out->is_refresh || cid == NULL || strcmp(cid, rec_out->client_id) != 0))
-        rc = AF_ERR_NOTFOUND;
+    if (jti == NULL || !json_is_string(json_object_get(claims, AF_C_CLIENT_ID))) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token has no jti or client_id (RFC 9068 2.2)");
+        goto out;
+    }
+    rc = af_access_check(srv->store, jti, scen_out);
     if (rc != AF_OK) {
-        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "the token was revoked or is unknown");
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "the token was revoked");
         goto out;
     }
     *claims_out = json_deep_copy(claims);
@@ -441,7 +409,7 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
 out:
     if (rc != AF_OK)
-        rec_reset(rec_out);
+        *scen_out = NULL;
     af_jws_free(jws);
     return rc;
 }
@@ -486,11 +454,8 @@ af_rc af_tokens_check_access(struct af_server *srv, const char *token, json_t **
 af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json_t **claims_out,
                                   const struct af_scenario **scen_out, struct af_err *err)
 {
-    struct af_token_rec rec;
-    af_rc rc = check_access(srv, token, claims_out, &rec, err);
+    af_rc rc = check_access(srv, token, claims_out, scen_out, err);
 
-    *scen_out = rc == AF_OK ? rec.scenario : NULL;
-    af_token_rec_clear(&rec);
     if (rc == AF_OK && !aud_accepted(srv->cfg, *claims_out)) {
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is meant for another audience (aud)");
         json_decref(*claims_out);
@@ -502,24 +467,28 @@ af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json
 
 af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out)
 {
+    const struct af_scenario *sc;
+    const char *sub;
     af_rc rc;
 
     memset(out, 0, sizeof(*out));
-    rc = check_access(srv, token, &out->claims, &out->rec, NULL);
+    rc = check_access(srv, token, &out->claims, &sc, NULL);
     if (rc == AF_OK) {
         out->key = strdup(json_string_value(json_object_get(out->claims, AF_C_JTI)));
-        rc = out->key ? AF_OK : AF_ERR_NOMEM;
+        out->rec.client_id =
+            strdup(json_string_value(json_object_get(out->claims, AF_C_CLIENT_ID)));
+        out->rec.expires = (time_t)json_integer_value(json_object_get(out->claims, AF_C_EXP));
+        /* a user's token carries auth_time; a client's own (sub = client_id) does not */
+        sub = json_string_value(json_object_get(out->claims, AF_C_SUB));
+        if (sub != NULL && json_object_get(out->claims, AF_C_AUTH_TIME) != NULL)
+            out->rec.sub = strdup(sub);
+        rc = out->key && out->rec.client_id ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
-    /* Not a live access token: perhaps a refresh token. A bare jti is
-     * looked up too but refused below, so only real refresh tokens match. */
-    rc = af_token_get(srv->store, token, &out->rec);
+    /* Not a live access token: perhaps a live refresh token. */
+    rc = af_refresh_get(srv->store, token, &out->rec);
     if (rc != AF_OK)
         goto out;
-    if (!out->rec.is_refresh) {
-        rc = AF_ERR_NOTFOUND;
-        goto out;
-    }
     out->is_refresh = true;
     out->key = strdup(token);
     rc = out->key ? AF_OK : AF_ERR_NOMEM;

@@ -66,22 +66,16 @@ struct af_access_spec {
     const char *scope;                  /* NULL: no scope claim */
     time_t auth_time;                   /* used with a user only */
     time_t iat, exp;
-    const struct af_scenario *scenario; /* kept on the stored record; may be NULL */
+    const struct af_scenario *scenario; /* remembered with its grant; may be NULL */
+    const char *grant_id;               /* borrowed; NULL: a token of no grant */
 };
 
 /* af_tokens_access_claims: the RFC 9068 §2.2 claims: iss, sub, aud (the
- * client's access_token_audience), client_id, scope, iat, exp, a fresh jti (192 bits from the
- * CSPRNG) and, with a user, auth_time. New reference in *out. */
+ * client's access_token_audience), client_id, scope, iat, exp, a fresh jti
+ * naming sp->grant_id (af_store_jti) and, with a user, auth_time. New
+ * reference in *out. */
 af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec *sp,
                               json_t **out) AF_WARN_UNUSED;
-
-/* af_tokens_access_store: remember the access token sp describes under its
- * jti, so that /userinfo, /introspect and /revoke know it, as part of grant
- * grant_id (NULL: a fresh grant of its own); nonce (may be NULL) is kept
- * for the ID tokens of later refreshes. */
-af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec *sp,
-                             const char *jti, const char *grant_id, const char *nonce,
-                             struct af_err *err) AF_WARN_UNUSED;
 
 /* af_tokens_id_claims: an ID token's claims (OIDC Core §2) for is->user
  * (which must not be NULL) and is->client: the user's claims released by
@@ -91,12 +85,14 @@ af_rc af_tokens_access_store(struct af_server *srv, const struct af_access_spec 
 af_rc af_tokens_id_claims(struct af_server *srv, const struct af_issue *is, const char *at_hash,
                           time_t iat, time_t exp, json_t **out) AF_WARN_UNUSED;
 
-/* A presented token, found as a live access token (verified JWT whose jti
- * is live) or as a live refresh token. */
+/* A presented token, found as a live access token (a verified JWT neither
+ * revoked nor of a revoked grant) or as a live refresh token. */
 struct af_token_info {
     bool is_refresh;
     char *key;               /* owned: the jti, or the refresh token itself */
-    struct af_token_rec rec; /* owned: the store record */
+    struct af_token_rec rec; /* owned: the refresh family's record; for an
+                                access token only client_id, expires and
+                                (a user's token) sub */
     json_t *claims;          /* owned reference: the access token's claims; NULL for refresh */
 };
 

@@ -2769,6 +2769,73 @@ class T21ShippedConfig(unittest.TestCase):
 # ---------------------------------------------------------------- runner
 
 
+class T22BoundedStore(AFTestCase):
+    """Constant memory (issue: token issuance in constant memory; hostile
+    inputs item 5): access tokens are not stored, a refresh family is one
+    entry however often it rotates, revocations leave once the tokens they
+    cover have expired, and a full store says so once, not per request. A
+    cap of 20 makes each of these fail quickly if it regresses."""
+
+    CAP = 20
+    ACCESS_TTL = 2
+
+    @classmethod
+    def config_mods(cls, cfg):
+        cfg.setdefault("limits", {})["max_tokens"] = cls.CAP
+        cfg.setdefault("lifetimes", {})["access_token"] = cls.ACCESS_TTL
+
+    def refresh(self, rt):
+        return self.token("it-basic", [("grant_type", "refresh_token"), ("refresh_token", rt)])
+
+    def test_client_credentials_beyond_the_cap(self):
+        for i in range(5 * self.CAP):
+            r = self.client_credentials()
+            self.assertEqual(r.status, 200, "token %d: %r" % (i, r))
+        self.assertEqual(self.userinfo(r.json()["access_token"]).status, 403)  # verified, no openid
+
+    def test_rotations_beyond_the_cap(self):
+        tok = self.login()
+        rt, first = tok["refresh_token"], tok["refresh_token"]
+        for i in range(3 * self.CAP):
+            r = self.refresh(rt)
+            self.assertEqual(r.status, 200, "rotation %d: %r" % (i, r))
+            rt = r.json()["refresh_token"]
+            self.assertEqual(rt.count("."), 0)
+        # the first one, rotated long ago, is still known as a replay
+        self.assertTokenError(self.refresh(first), 400, "invalid_grant")
+        self.assertTokenError(self.refresh(rt), 400, "invalid_grant")
+
+    def test_revocations_leave_with_their_tokens(self):
+        # CAP families revoked: each revocation holds its place only while
+        # the access tokens of its grant live (ACCESS_TTL)
+        def round_of(n):
+            for i in range(n):
+                tok = self.login()
+                self.assertEqual(self.revoke(tok["refresh_token"]).status, 200)
+                r = self.userinfo(tok["access_token"])
+                self.assertEqual(r.status, 401, "revoked grant's access token: %r" % r)
+        round_of(self.CAP // 2)
+        time.sleep(self.ACCESS_TTL + 1.2)  # the sweeper runs every second
+        round_of(self.CAP // 2)
+        time.sleep(self.ACCESS_TTL + 1.2)
+        round_of(self.CAP // 2)
+
+    def test_full_store_warns_once(self):
+        # fill the revoked-token list (one revoked access token per place)
+        # with tokens that live long enough, then try more
+        statuses = []
+        for i in range(self.CAP + 10):
+            at = self.client_credentials().json()["access_token"]
+            statuses.append(self.revoke(at, cid="it-cc").status)
+        self.assertEqual(statuses[:self.CAP], [200] * self.CAP)
+        self.assertEqual(set(statuses[self.CAP:]), {503}, statuses)
+        warns = [l for l in self.daemon.stderr().splitlines() if "revoked token store is full" in l]
+        self.assertEqual(len(warns), 1, warns)
+        time.sleep(self.ACCESS_TTL + 1.2)
+        at = self.client_credentials().json()["access_token"]
+        self.assertEqual(self.revoke(at, cid="it-cc").status, 200)
+
+
 def run_tests(module, label, timing=True):
     """Run module's tests (those named on the command line, else all) and
     print the plain closing line CI reads ("LABEL: N passed, ..."). The
