@@ -105,12 +105,10 @@ af_rc af_jose_sign_input(const struct af_key *key, const unsigned char *in, size
     rc = digest_init(md, key, true, err);
     if (rc != AF_OK)
         goto out;
-    if (EVP_DigestSign(md, NULL, &derlen, in, len) != 1) {
-        rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "%s signing failed: %s", af_alg_name(key->alg),
-                        af_jose_ossl_reason(why, sizeof(why)));
-        goto out;
-    }
-    der = OPENSSL_malloc(derlen);
+    /* the key's largest signature, rather than a first EVP_DigestSign
+     * call that hashes the input only to say how long the result is */
+    derlen = (size_t)EVP_PKEY_get_size(key->pkey);
+    der = derlen > 0 ? OPENSSL_malloc(derlen) : NULL;
     if (der == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for a signature");
         goto out;

@@ -58,8 +58,11 @@
  * requests of a keep-alive connection, so its size costs time on every
  * request (a 256 KiB pool was 6% of the /token profile). It is sized for
  * the configured parameter cap (neutralise_query keeps MHD from splitting
- * a longer query) plus room for headers; larger headers get a 431. */
-#define SERVER_CONN_MEMORY_BASE  (48 * 1024)
+ * a longer query) plus room for the request line and headers: 24 KiB, as
+ * much as nginx's default large_client_header_buffers less one 8 KiB buffer
+ * (libmicrohttpd zeroes the pool between requests: 48 KiB were 86k
+ * instructions of a 690k /token request); larger headers get a 431. */
+#define SERVER_CONN_MEMORY_BASE  (24 * 1024)
 #define SERVER_CONN_MEMORY_PARAM 128
 #define SERVER_CONN_TIMEOUT_S    30
 #define SERVER_MAX_CONNECTIONS   1024
