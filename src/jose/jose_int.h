@@ -45,6 +45,10 @@ struct af_key {
     size_t secret_len;
     bool has_private; /* pkey holds a private part (can sign) */
     char *kid;        /* owned; never NULL once the key is built */
+    /* owned: a signing context set up once (algorithm fetch, key check,
+     * RSA-PSS parameters), copied for each signature; made by the first
+     * signature, published with a compare-and-swap (jws.c sign_template) */
+    _Atomic(EVP_MD_CTX *) sign_tmpl;
 };
 
 /* af_jose_ossl_reason: the text of the most recent OpenSSL error (or "no

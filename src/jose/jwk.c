@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,7 @@ void af_key_free(struct af_key *key)
 {
     if (key == NULL)
         return;
+    EVP_MD_CTX_free(atomic_load(&key->sign_tmpl));
     EVP_PKEY_free(key->pkey);
     if (key->secret != NULL)
         OPENSSL_clear_free(key->secret, key->secret_len);

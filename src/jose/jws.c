@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,6 +69,38 @@ static af_rc hs256(const struct af_key *key, const unsigned char *in, size_t len
     return rc;
 }
 
+/* sign_template: key's signing context in *out (borrowed), set up by the
+ * first signature: EVP_DigestSignInit fetches the algorithms from the
+ * provider each time (a quarter of the non-signature work of a token), a
+ * copy does not. A race makes two; the loser frees its own. */
+static af_rc sign_template(const struct af_key *key, EVP_MD_CTX **out, struct af_err *err)
+{
+    struct af_key *k = (struct af_key *)key; /* only the cache changes */
+    EVP_MD_CTX *tmpl = atomic_load(&k->sign_tmpl), *none = NULL;
+    af_rc rc;
+
+    *out = tmpl;
+    if (tmpl != NULL)
+        return AF_OK;
+    rc = af_jose_pkey_check(key->pkey, key->alg, err);
+    if (rc != AF_OK)
+        return rc;
+    tmpl = EVP_MD_CTX_new();
+    if (tmpl == NULL)
+        return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for a digest context");
+    rc = digest_init(tmpl, key, true, err);
+    if (rc != AF_OK) {
+        EVP_MD_CTX_free(tmpl);
+        return rc;
+    }
+    if (!atomic_compare_exchange_strong(&k->sign_tmpl, &none, tmpl)) {
+        EVP_MD_CTX_free(tmpl);
+        tmpl = none; /* the winner's */
+    }
+    *out = tmpl;
+    return AF_OK;
+}
+
 af_rc af_jose_sign_input(const struct af_key *key, const unsigned char *in, size_t len,
                          struct af_buf *sig, struct af_err *err)
 {
@@ -77,7 +110,7 @@ af_rc af_jose_sign_input(const struct af_key *key, const unsigned char *in, size
     const unsigned char *p;
     const BIGNUM *r = NULL, *s = NULL;
     ECDSA_SIG *es = NULL;
-    EVP_MD_CTX *md = NULL;
+    EVP_MD_CTX *md = NULL, *tmpl;
     unsigned char *der = NULL;
     size_t derlen = 0;
     char why[256];
@@ -94,17 +127,15 @@ af_rc af_jose_sign_input(const struct af_key *key, const unsigned char *in, size
                         af_alg_name(key->alg), af_key_kid(key));
         goto out;
     }
-    rc = af_jose_pkey_check(key->pkey, key->alg, err);
+    rc = sign_template(key, &tmpl, err);
     if (rc != AF_OK)
         goto out;
     md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for a digest context");
+    if (md == NULL || EVP_MD_CTX_copy_ex(md, tmpl) != 1) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "cannot copy the %s signing context: %s",
+                        af_alg_name(key->alg), af_jose_ossl_reason(why, sizeof(why)));
         goto out;
     }
-    rc = digest_init(md, key, true, err);
-    if (rc != AF_OK)
-        goto out;
     /* the key's largest signature, rather than a first EVP_DigestSign
      * call that hashes the input only to say how long the result is */
     derlen = (size_t)EVP_PKEY_get_size(key->pkey);
