@@ -22,6 +22,7 @@
 #include "authflow/util.h"
 #include "server/clientauth.h"
 #include "server/core.h"
+#include "server/doc.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/scenario.h"
@@ -1582,6 +1583,74 @@ START_TEST(test_scenario_login_hint)
 }
 END_TEST
 
+/* ---- shared documents (doc.c) ---- */
+
+/* The ETag is the first 128 bits of SHA-256 over the bytes, base64url,
+ * quoted: the same bytes give the same tag, other bytes another. */
+START_TEST(test_doc_etag)
+{
+    struct af_doc *empty = NULL, *a = NULL, *b = NULL;
+    json_t *o = json_pack("{s:[]}", AF_JWKS_KEYS);
+
+    ck_assert_int_eq(af_doc_new("", 0, &empty), AF_OK);
+    /* SHA-256("") = e3b0c442 98fc1c14 9afbf4c8 996fb924 ... */
+    ck_assert_str_eq(af_doc_etag(empty), "\"47DEQpj8HBSa-_TImW-5JA\"");
+    ck_assert_uint_eq(af_doc_len(empty), 0);
+    ck_assert_int_eq(af_doc_from_json(o, &a), AF_OK);
+    ck_assert_str_eq(af_doc_bytes(a), "{\"keys\":[]}");
+    ck_assert_str_eq(af_doc_etag(a), "\"ljjRGRRzXQByAC3U1nxzSg\"");
+    ck_assert_int_eq(af_doc_new("{\"keys\":[]}", 11, &b), AF_OK);
+    ck_assert_str_eq(af_doc_etag(b), af_doc_etag(a));
+    ck_assert_ptr_eq(af_doc_ref(b), b);
+    af_doc_release(b);
+    ck_assert_str_eq(af_doc_bytes(b), "{\"keys\":[]}"); /* one reference left */
+    af_doc_release(b);
+    af_doc_release(empty);
+    af_doc_release(a);
+    af_doc_release(NULL);
+    ck_assert_ptr_null(af_doc_ref(NULL));
+    json_decref(o);
+}
+END_TEST
+
+/* If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, matched
+ * by the weak comparison (§8.8.3.2); a value that does not parse matches
+ * nothing (the client gets the full answer). */
+static const struct {
+    const char *field;
+    bool match;
+} inm_cases[] = {
+    {NULL, false},
+    {"", false},
+    {"\"abc\"", true},
+    {"W/\"abc\"", true},       /* weak comparison: W/ ignored */
+    {"\"x\", \"abc\"", true},  /* a list */
+    {"\"x\",W/\"abc\"", true}, /* no OWS */
+    {" , \"abc\" ,\t", true},  /* empty elements (§5.6.1) */
+    {"*", true},               /* any current representation */
+    {" * ", true},
+    {"\"x\"", false},
+    {"\"x\", W/\"y\"", false},
+    {"abc", false},   /* unquoted */
+    {"\"abc", false}, /* unterminated */
+    {"\"abcd\"", false},
+    {"\"ab\"", false},
+    {"w/\"abc\"", false},     /* the weak prefix is case-sensitive */
+    {"*, \"abc\"", false},    /* "*" stands alone */
+    {"\"x\" \"abc\"", false}, /* no comma between members */
+    {"\"abc\" junk", false},
+    {"\"a c\", \"abc\"", false}, /* SP is not an etagc: the field is invalid */
+};
+
+START_TEST(test_etag_list_matches)
+{
+    ck_assert_msg(af_etag_list_matches(inm_cases[_i].field, "\"abc\"") == inm_cases[_i].match,
+                  "If-None-Match: %s: expected %s",
+                  inm_cases[_i].field ? inm_cases[_i].field : "(none)",
+                  inm_cases[_i].match ? "a match" : "no match");
+}
+END_TEST
+
 /* A server struct with a scenario engine over the unit test config. */
 static void scen_setup(void)
 {
@@ -1941,6 +2010,11 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_scenario_effects, 0, N(effect_cases));
     tcase_add_loop_test(tc, test_scenario_login_hint, 0, N(hint_cases));
     tcase_add_loop_test(tc, test_scenario_spec_check, 0, N(spec_bad));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("doc");
+    tcase_add_test(tc, test_doc_etag);
+    tcase_add_loop_test(tc, test_etag_list_matches, 0, N(inm_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scenario engine");
