@@ -1790,11 +1790,24 @@ static json_t *issue_with(const char *name, struct af_jws **jws)
     return r;
 }
 
+/* published_jwks: the key set /jwks publishes, parsed; new reference. */
+static json_t *published_jwks(void)
+{
+    struct af_doc *doc = af_scen_jwks_doc(&srv);
+    json_t *set;
+
+    ck_assert_ptr_nonnull(doc);
+    set = json_loadb(af_doc_bytes(doc), af_doc_len(doc), 0, NULL);
+    af_doc_release(doc);
+    ck_assert_ptr_nonnull(set);
+    return set;
+}
+
 /* verifies_with_jwks: the ID token verifies with the key /jwks publishes
  * under its kid. */
 static bool verifies_with_jwks(const struct af_jws *jws)
 {
-    json_t *set = af_scen_jwks(&srv);
+    json_t *set = published_jwks();
     struct af_key *key = NULL;
     const char *kid = json_string_value(json_object_get(af_jws_header(jws), AF_H_KID));
     bool ok;
@@ -1900,13 +1913,13 @@ START_TEST(test_scenario_signing_keys)
     af_jws_free(jws);
     json_decref(r);
 
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 1);
     json_decref(set);
     r1 = issue_with("id_token_key_rotated", &first);
     ck_assert_str_ne(member(af_jws_header(first), AF_H_KID), af_key_kid(srv.keys[0]));
     ck_assert(verifies_with_jwks(first));
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
     json_decref(set);
     /* a second rotation replaces the first rotated key */
@@ -1914,13 +1927,53 @@ START_TEST(test_scenario_signing_keys)
     ck_assert_str_ne(member(af_jws_header(jws), AF_H_KID), member(af_jws_header(first), AF_H_KID));
     ck_assert(verifies_with_jwks(jws));
     ck_assert(!verifies_with_jwks(first));
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
     json_decref(set);
     af_jws_free(jws);
     af_jws_free(first);
     json_decref(r);
     json_decref(r1);
+}
+END_TEST
+
+/* The published key set is a shared doc, serialised once: a doc taken
+ * before a rotation stays as it was (a request in flight sends what it
+ * started with), the rotation publishes one with the new kid and another
+ * ETag, and a clear publishes the configured one again. */
+START_TEST(test_scenario_jwks_doc)
+{
+    struct af_doc *before = af_scen_jwks_doc(&srv), *again = af_scen_jwks_doc(&srv);
+    struct af_doc *after, *cleared;
+    struct af_jws *jws = NULL;
+    char *bytes, *etag;
+    json_t *r;
+
+    ck_assert_ptr_nonnull(before);
+    ck_assert_ptr_eq(before, again); /* no copy per request */
+    bytes = strdup(af_doc_bytes(before));
+    etag = strdup(af_doc_etag(before));
+    r = issue_with("id_token_key_rotated", &jws);
+    after = af_scen_jwks_doc(&srv);
+    ck_assert_ptr_ne(after, before);
+    ck_assert_str_ne(af_doc_etag(after), etag);
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(after), member(af_jws_header(jws), AF_H_KID)));
+    ck_assert_str_eq(af_doc_bytes(before), bytes);
+    ck_assert_str_eq(af_doc_etag(before), etag);
+    af_scen_queue_clear(srv.scen, NULL);
+    cleared = af_scen_jwks_doc(&srv);
+    ck_assert_str_eq(af_doc_etag(cleared), etag);
+    ck_assert_str_eq(af_doc_bytes(cleared), bytes);
+    /* the rotated doc outlives its withdrawal while someone holds it */
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(after), member(af_jws_header(jws), AF_H_KID)));
+    af_doc_release(before);
+    af_doc_release(again);
+    af_doc_release(after);
+    af_doc_release(cleared);
+    af_jws_free(jws);
+    json_decref(r);
+    free(bytes);
+    free(etag);
 }
 END_TEST
 
@@ -2024,6 +2077,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_scenario_queue_cap);
     tcase_add_test(tc, test_scenario_id_token);
     tcase_add_test(tc, test_scenario_signing_keys);
+    tcase_add_test(tc, test_scenario_jwks_doc);
     tcase_add_test(tc, test_scenario_on_tokens);
     suite_add_tcase(s, tc);
     return s;
