@@ -23,6 +23,7 @@
 #include "authflow/util.h"
 #include "server/clientauth.h"
 #include "server/core.h"
+#include "server/doc.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/scenario.h"
@@ -1752,6 +1753,74 @@ START_TEST(test_scenario_login_hint)
 }
 END_TEST
 
+/* ---- shared documents (doc.c) ---- */
+
+/* The ETag is the first 128 bits of SHA-256 over the bytes, base64url,
+ * quoted: the same bytes give the same tag, other bytes another. */
+START_TEST(test_doc_etag)
+{
+    struct af_doc *empty = NULL, *a = NULL, *b = NULL;
+    json_t *o = json_pack("{s:[]}", AF_JWKS_KEYS);
+
+    ck_assert_int_eq(af_doc_new("", 0, &empty), AF_OK);
+    /* SHA-256("") = e3b0c442 98fc1c14 9afbf4c8 996fb924 ... */
+    ck_assert_str_eq(af_doc_etag(empty), "\"47DEQpj8HBSa-_TImW-5JA\"");
+    ck_assert_uint_eq(af_doc_len(empty), 0);
+    ck_assert_int_eq(af_doc_from_json(o, &a), AF_OK);
+    ck_assert_str_eq(af_doc_bytes(a), "{\"keys\":[]}");
+    ck_assert_str_eq(af_doc_etag(a), "\"ljjRGRRzXQByAC3U1nxzSg\"");
+    ck_assert_int_eq(af_doc_new("{\"keys\":[]}", 11, &b), AF_OK);
+    ck_assert_str_eq(af_doc_etag(b), af_doc_etag(a));
+    ck_assert_ptr_eq(af_doc_ref(b), b);
+    af_doc_release(b);
+    ck_assert_str_eq(af_doc_bytes(b), "{\"keys\":[]}"); /* one reference left */
+    af_doc_release(b);
+    af_doc_release(empty);
+    af_doc_release(a);
+    af_doc_release(NULL);
+    ck_assert_ptr_null(af_doc_ref(NULL));
+    json_decref(o);
+}
+END_TEST
+
+/* If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, matched
+ * by the weak comparison (§8.8.3.2); a value that does not parse matches
+ * nothing (the client gets the full answer). */
+static const struct {
+    const char *field;
+    bool match;
+} inm_cases[] = {
+    {NULL, false},
+    {"", false},
+    {"\"abc\"", true},
+    {"W/\"abc\"", true},       /* weak comparison: W/ ignored */
+    {"\"x\", \"abc\"", true},  /* a list */
+    {"\"x\",W/\"abc\"", true}, /* no OWS */
+    {" , \"abc\" ,\t", true},  /* empty elements (§5.6.1) */
+    {"*", true},               /* any current representation */
+    {" * ", true},
+    {"\"x\"", false},
+    {"\"x\", W/\"y\"", false},
+    {"abc", false},   /* unquoted */
+    {"\"abc", false}, /* unterminated */
+    {"\"abcd\"", false},
+    {"\"ab\"", false},
+    {"w/\"abc\"", false},     /* the weak prefix is case-sensitive */
+    {"*, \"abc\"", false},    /* "*" stands alone */
+    {"\"x\" \"abc\"", false}, /* no comma between members */
+    {"\"abc\" junk", false},
+    {"\"a c\", \"abc\"", false}, /* SP is not an etagc: the field is invalid */
+};
+
+START_TEST(test_etag_list_matches)
+{
+    ck_assert_msg(af_etag_list_matches(inm_cases[_i].field, "\"abc\"") == inm_cases[_i].match,
+                  "If-None-Match: %s: expected %s",
+                  inm_cases[_i].field ? inm_cases[_i].field : "(none)",
+                  inm_cases[_i].match ? "a match" : "no match");
+}
+END_TEST
+
 /* A server struct with a scenario engine over the unit test config. */
 static void scen_setup(void)
 {
@@ -1891,11 +1960,24 @@ static json_t *issue_with(const char *name, struct af_jws **jws)
     return r;
 }
 
+/* published_jwks: the key set /jwks publishes, parsed; new reference. */
+static json_t *published_jwks(void)
+{
+    struct af_doc *doc = af_scen_jwks_doc(&srv);
+    json_t *set;
+
+    ck_assert_ptr_nonnull(doc);
+    set = json_loadb(af_doc_bytes(doc), af_doc_len(doc), 0, NULL);
+    af_doc_release(doc);
+    ck_assert_ptr_nonnull(set);
+    return set;
+}
+
 /* verifies_with_jwks: the ID token verifies with the key /jwks publishes
  * under its kid. */
 static bool verifies_with_jwks(const struct af_jws *jws)
 {
-    json_t *set = af_scen_jwks(&srv);
+    json_t *set = published_jwks();
     struct af_key *key = NULL;
     const char *kid = json_string_value(json_object_get(af_jws_header(jws), AF_H_KID));
     bool ok;
@@ -2001,13 +2083,13 @@ START_TEST(test_scenario_signing_keys)
     af_jws_free(jws);
     json_decref(r);
 
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 1);
     json_decref(set);
     r1 = issue_with("id_token_key_rotated", &first);
     ck_assert_str_ne(member(af_jws_header(first), AF_H_KID), af_key_kid(srv.keys[0]));
     ck_assert(verifies_with_jwks(first));
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
     json_decref(set);
     /* a second rotation replaces the first rotated key */
@@ -2015,13 +2097,53 @@ START_TEST(test_scenario_signing_keys)
     ck_assert_str_ne(member(af_jws_header(jws), AF_H_KID), member(af_jws_header(first), AF_H_KID));
     ck_assert(verifies_with_jwks(jws));
     ck_assert(!verifies_with_jwks(first));
-    set = af_scen_jwks(&srv);
+    set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
     json_decref(set);
     af_jws_free(jws);
     af_jws_free(first);
     json_decref(r);
     json_decref(r1);
+}
+END_TEST
+
+/* The published key set is a shared doc, serialised once: a doc taken
+ * before a rotation stays as it was (a request in flight sends what it
+ * started with), the rotation publishes one with the new kid and another
+ * ETag, and a clear publishes the configured one again. */
+START_TEST(test_scenario_jwks_doc)
+{
+    struct af_doc *before = af_scen_jwks_doc(&srv), *again = af_scen_jwks_doc(&srv);
+    struct af_doc *after, *cleared;
+    struct af_jws *jws = NULL;
+    char *bytes, *etag;
+    json_t *r;
+
+    ck_assert_ptr_nonnull(before);
+    ck_assert_ptr_eq(before, again); /* no copy per request */
+    bytes = strdup(af_doc_bytes(before));
+    etag = strdup(af_doc_etag(before));
+    r = issue_with("id_token_key_rotated", &jws);
+    after = af_scen_jwks_doc(&srv);
+    ck_assert_ptr_ne(after, before);
+    ck_assert_str_ne(af_doc_etag(after), etag);
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(after), member(af_jws_header(jws), AF_H_KID)));
+    ck_assert_str_eq(af_doc_bytes(before), bytes);
+    ck_assert_str_eq(af_doc_etag(before), etag);
+    af_scen_queue_clear(srv.scen, NULL);
+    cleared = af_scen_jwks_doc(&srv);
+    ck_assert_str_eq(af_doc_etag(cleared), etag);
+    ck_assert_str_eq(af_doc_bytes(cleared), bytes);
+    /* the rotated doc outlives its withdrawal while someone holds it */
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(after), member(af_jws_header(jws), AF_H_KID)));
+    af_doc_release(before);
+    af_doc_release(again);
+    af_doc_release(after);
+    af_doc_release(cleared);
+    af_jws_free(jws);
+    json_decref(r);
+    free(bytes);
+    free(etag);
 }
 END_TEST
 
@@ -2116,6 +2238,11 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_scenario_spec_check, 0, N(spec_bad));
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("doc");
+    tcase_add_test(tc, test_doc_etag);
+    tcase_add_loop_test(tc, test_etag_list_matches, 0, N(inm_cases));
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("scenario engine");
     tcase_add_checked_fixture(tc, scen_setup, scen_teardown);
     tcase_set_timeout(tc, 30); /* RSA keys are generated for the signing scenarios */
@@ -2123,6 +2250,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_scenario_queue_cap);
     tcase_add_test(tc, test_scenario_id_token);
     tcase_add_test(tc, test_scenario_signing_keys);
+    tcase_add_test(tc, test_scenario_jwks_doc);
     tcase_add_test(tc, test_scenario_on_tokens);
     suite_add_tcase(s, tc);
     return s;

@@ -164,6 +164,8 @@
 #define AF_HDR_CONNECTION       "Connection"
 #define AF_HDR_USER_AGENT       "User-Agent"
 #define AF_HDR_ORIGIN           "Origin"
+#define AF_HDR_ETAG             "ETag"
+#define AF_HDR_IF_NONE_MATCH    "If-None-Match"
 #define AF_SCHEME_BASIC         "Basic"  /* RFC 7617 */
 #define AF_SCHEME_BEARER        "Bearer" /* RFC 6750 §2.1 */
 #define AF_CT_JSON              "application/json"

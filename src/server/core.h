@@ -16,6 +16,7 @@
 
 struct MHD_Daemon;
 struct af_delayer;     /* delay.h */
+struct af_doc;         /* doc.h */
 struct af_ledger;      /* ledger.h */
 struct af_listener;    /* server.c: a daemon's server, route table and limits */
 struct af_scen_engine; /* scenario.h */
@@ -26,7 +27,10 @@ struct af_server {
     char *issuer;                /* owned; no trailing slash */
     struct af_key **keys;        /* owned; keys[0] signs */
     size_t nkeys;
-    json_t *jwks;              /* owned reference: {"keys":[...]} */
+    json_t *jwks;              /* owned reference: {"keys":[...]}, the configured keys */
+    struct af_doc *discovery;  /* owned reference: the metadata document, serialised at
+                                  start (af_h_discovery_prepare); NULL in a server built by
+                                  hand, whose handler then builds it per request */
     struct af_store *store;    /* owned */
     struct MHD_Daemon *daemon; /* owned: stopped by af_server_stop */
     unsigned short port;

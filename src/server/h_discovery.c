@@ -6,6 +6,17 @@
  * OIDC ones, and one document keeps the two from drifting apart. The lists
  * are derived from the config (what the clients may actually use), so the
  * metadata never promises what the server would refuse.
+ *
+ * Both bodies are serialised once and served without per-request JSON work
+ * (doc.h: shared, with a strong ETag, and a 304 to a matching
+ * If-None-Match). The metadata depends on nothing a request says (the
+ * issuer is fixed at start, never taken from Host) and on nothing that
+ * changes while the server runs: the config is read-only, and the one key
+ * that comes and goes (id_token_key_rotated) has keys[0]'s algorithm, so
+ * id_token_signing_alg_values_supported stays the same; it is built at
+ * start. The key set does change: the scenario engine replaces its doc on
+ * a rotation and on a clear (af_scen_jwks_doc). A jwks scenario still
+ * answers per request, as it did.
  */
 #include "config.h"
 
@@ -16,6 +27,7 @@
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "server/core.h"
+#include "server/doc.h"
 #include "server/http_req.h"
 #include "server/routes.h"
 #include "server/scenario.h"
@@ -123,9 +135,24 @@ out:
     return doc;
 }
 
+af_rc af_h_discovery_prepare(struct af_server *srv)
+{
+    json_t *doc = metadata(srv);
+    af_rc rc;
+
+    if (doc == NULL)
+        return AF_ERR_NOMEM;
+    af_doc_release(srv->discovery);
+    srv->discovery = NULL;
+    rc = af_doc_from_json(doc, &srv->discovery);
+    json_decref(doc);
+    return rc;
+}
+
 void af_h_discovery(struct af_req *req, struct af_resp *resp)
 {
-    json_t *doc = NULL;
+    struct af_doc *doc = NULL;
+    json_t *md = NULL;
 
     /* the router sends both well-known paths here; anything else is not ours */
     if (strcmp(req->path, AF_PATH_OIDC_DISCOVERY) != 0 &&
@@ -133,14 +160,20 @@ void af_h_discovery(struct af_req *req, struct af_resp *resp)
         af_resp_oauth_error(resp, 404, AF_E_INVALID_REQUEST, "no such metadata document");
         goto out;
     }
-    doc = metadata(req->srv);
+    /* immutable once the server started: no lock */
+    doc = af_doc_ref(req->srv->discovery);
     if (doc == NULL) {
-        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        goto out;
+        /* a server built by hand (unit tests) */
+        md = metadata(req->srv);
+        if (md == NULL || af_doc_from_json(md, &doc) != AF_OK) {
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+            goto out;
+        }
     }
-    af_resp_json(resp, 200, doc);
+    af_resp_doc(resp, req, doc);
 out:
-    json_decref(doc);
+    json_decref(md);
+    af_doc_release(doc);
 }
 
 void af_h_jwks(struct af_req *req, struct af_resp *resp)
@@ -148,7 +181,7 @@ void af_h_jwks(struct af_req *req, struct af_resp *resp)
     struct af_scen_ctx sx = {0};
     const struct af_scenario *sc;
     unsigned delay_ms = 0;
-    json_t *set = NULL;
+    struct af_doc *set = NULL;
 
     /* jwks_error, jwks_slow (docs/scenarios.md) */
     sc = af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_JWKS), NULL, NULL, &delay_ms);
@@ -163,14 +196,14 @@ void af_h_jwks(struct af_req *req, struct af_resp *resp)
             req->facts.delay_ms = delay_ms;
     }
     /* the configured keys, plus a key id_token_key_rotated published */
-    set = af_scen_jwks(req->srv);
+    set = af_scen_jwks_doc(req->srv);
     if (set == NULL) {
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
         goto out;
     }
-    af_resp_json(resp, 200, set);
+    af_resp_doc(resp, req, set);
 out:
-    json_decref(set);
+    af_doc_release(set);
 }
 
 void af_h_healthz(struct af_req *req, struct af_resp *resp)

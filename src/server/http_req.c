@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -15,6 +16,7 @@
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
+#include "server/doc.h"
 #include "server/http_req.h"
 
 /* ---- request accessors ---- */
@@ -51,12 +53,46 @@ const struct af_params *af_req_params(const struct af_req *req)
     return req->method == AF_M_POST ? &req->form : &req->query;
 }
 
+/* An If-None-Match that may come as several field lines (RFC 9110 §5.3):
+ * MHD_lookup_connection_value would show the first one only. */
+struct inm_scan {
+    const char *etag;
+    bool hit;
+};
+
+static enum MHD_Result inm_line(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct inm_scan *s = cls;
+    (void)kind;
+    if (strcasecmp(key, AF_HDR_IF_NONE_MATCH) == 0 && af_etag_list_matches(value, s->etag))
+        s->hit = true;
+    return s->hit ? MHD_NO : MHD_YES;
+}
+
+static bool if_none_match(const struct af_req *req, const char *etag)
+{
+    struct inm_scan s = {etag, false};
+    if (req->conn != NULL)
+        MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, inm_line,
+                                  &s);
+    return s.hit;
+}
+
 /* ---- response builders ---- */
+
+/* body_reset: no body, neither built nor shared. */
+static void body_reset(struct af_resp *resp)
+{
+    af_buf_reset(&resp->body);
+    af_doc_release(resp->doc);
+    resp->doc = NULL;
+}
 
 void af_resp_fail(struct af_resp *resp)
 {
     resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    af_buf_reset(&resp->body);
+    body_reset(resp);
     resp->ctype = NULL;
 }
 
@@ -79,7 +115,7 @@ void af_resp_no_store(struct af_resp *resp)
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
 {
     char *s = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
-    af_buf_reset(&resp->body);
+    body_reset(resp);
     if (s == NULL || af_buf_adds(&resp->body, s) != AF_OK) {
         free(s);
         af_resp_fail(resp);
@@ -87,6 +123,31 @@ void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
     }
     free(s);
     resp->status = status;
+    resp->ctype = AF_CT_JSON;
+}
+
+void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc)
+{
+    const char *etag = af_doc_etag(doc);
+
+    body_reset(resp);
+    /* a 304 carries the validator and the caching rule a 200 would
+     * (RFC 9110 §15.4.5), and no content */
+    if (af_params_add(&resp->headers, AF_HDR_ETAG, etag) != AF_OK ||
+        af_params_add(&resp->headers, AF_HDR_CACHE_CONTROL, AF_DOC_CACHE_CONTROL) != AF_OK) {
+        af_resp_fail(resp);
+        return;
+    }
+    /* a 304 keeps the doc too: libmicrohttpd sends no body with a 304,
+     * and its Content-Length is then the 200's, as RFC 9110 §8.6 asks
+     * (an empty body would make it a wrong "Content-Length: 0") */
+    resp->doc = af_doc_ref(doc);
+    if (if_none_match(req, etag)) {
+        resp->status = MHD_HTTP_NOT_MODIFIED;
+        resp->ctype = NULL;
+        return;
+    }
+    resp->status = MHD_HTTP_OK;
     resp->ctype = AF_CT_JSON;
 }
 
@@ -107,7 +168,7 @@ void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *erro
 void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location)
 {
     resp->status = status ? status : MHD_HTTP_FOUND;
-    af_buf_reset(&resp->body);
+    body_reset(resp);
     resp->ctype = NULL;
     af_resp_header(resp, AF_HDR_LOCATION, location);
 }
@@ -141,7 +202,7 @@ af_rc af_html_escape(struct af_buf *out, const char *s)
 
 void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
 {
-    af_buf_reset(&resp->body);
+    body_reset(resp);
     if (af_buf_adds(&resp->body, html) != AF_OK) {
         af_resp_fail(resp);
         return;

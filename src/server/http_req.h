@@ -19,6 +19,7 @@
 
 typedef enum { AF_M_GET, AF_M_POST, AF_M_DELETE, AF_M_OTHER } af_method;
 
+struct af_doc;      /* doc.h: a shared, precomputed body */
 struct af_scenario; /* scenario.h: one row of the scenario table */
 struct af_server;   /* core.h */
 
@@ -79,7 +80,9 @@ struct af_resp {
     unsigned status;          /* 0 until a handler sets it */
     struct af_params headers; /* extra response headers, in order */
     struct af_buf body;
-    const char *ctype; /* static string; NULL: no Content-Type */
+    struct af_doc *doc; /* owned reference, or NULL: when set, the body sent
+                           (body is then empty; af_resp_doc) */
+    const char *ctype;  /* static string; NULL: no Content-Type */
 };
 
 /* Response builders. Each sets status, content type and body; on
@@ -87,6 +90,13 @@ struct af_resp {
 
 /* af_resp_json: serialise obj (borrowed) compactly. */
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
+
+/* af_resp_doc: answer a GET with doc (borrowed; the response takes its
+ * own reference), served as is without a copy: ETag and Cache-Control
+ * (AF_DOC_CACHE_CONTROL), then 304 without a body when an If-None-Match
+ * field of the request names the ETag (af_etag_list_matches), else 200
+ * JSON. */
+void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc);
 
 /* af_resp_oauth_error: {"error":..., "error_description":...} (RFC 6749
  * §5.2); description may be NULL. */

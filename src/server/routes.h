@@ -7,11 +7,15 @@
 #define AUTHFLOW_SERVER_ROUTES_H
 
 #include "authflow/proto.h"
+#include "authflow/rc.h"
 #include "server/http_req.h"
 
 typedef void (*af_handler)(struct af_req *req, struct af_resp *resp);
 
 void af_h_discovery(struct af_req *req, struct af_resp *resp); /* both well-known docs */
+/* af_h_discovery_prepare: serialise srv's metadata document once, into
+ * srv->discovery; srv's config, keys and issuer must be set. */
+af_rc af_h_discovery_prepare(struct af_server *srv) AF_WARN_UNUSED;
 void af_h_jwks(struct af_req *req, struct af_resp *resp);
 void af_h_healthz(struct af_req *req, struct af_resp *resp);
 void af_h_authorize(struct af_req *req, struct af_resp *resp); /* GET and POST */

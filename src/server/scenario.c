@@ -28,6 +28,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/core.h"
+#include "server/doc.h"
 #include "server/scenario.h"
 
 /* How far id_token_expired misses "now": beyond any usual clock skew. */
@@ -473,7 +474,9 @@ struct af_scen_engine {
     unsigned long next_id;
     struct af_key *ghost;   /* id_token_unknown_kid; NULL until first used */
     struct af_key *rotated; /* id_token_key_rotated: the latest; NULL until first used */
-    json_t *jwks;           /* owned: what /jwks publishes; replaced, never edited */
+    /* what /jwks publishes, serialised once: base is the configured set,
+     * jwks is base or the set with the rotated key; swapped, never edited */
+    struct af_doc *base, *jwks; /* owned references */
 };
 
 static void qentry_free(struct qentry *q)
@@ -594,20 +597,18 @@ out:
 size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id)
 {
     struct qentry **pp, *q;
-    json_t *set = NULL;
+    struct af_doc *old = NULL;
     size_t n = 0;
     char qid[32];
 
+    pthread_mutex_lock(&e->mu);
     /* clearing everything also withdraws a rotated key: back to the
      * configured key set, so that the next test starts from it */
-    if (id == NULL)
-        set = json_deep_copy(e->srv->jwks);
-    pthread_mutex_lock(&e->mu);
-    if (set != NULL) {
+    if (id == NULL) {
         af_key_free(e->rotated);
         e->rotated = NULL;
-        json_decref(e->jwks);
-        e->jwks = set;
+        old = e->jwks;
+        e->jwks = af_doc_ref(e->base);
     }
     pp = &e->head;
     while (*pp != NULL) {
@@ -623,6 +624,7 @@ size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id)
         }
     }
     pthread_mutex_unlock(&e->mu);
+    af_doc_release(old); /* requests in flight hold their own reference */
     return n;
 }
 
@@ -703,19 +705,23 @@ static json_t *jwks_with(const struct af_server *srv, const struct af_key *key)
     return set;
 }
 
-json_t *af_scen_jwks(struct af_server *srv)
+struct af_doc *af_scen_jwks_doc(struct af_server *srv)
 {
     struct af_scen_engine *e = srv->scen;
-    json_t *copy;
+    struct af_doc *doc = NULL;
 
-    if (e == NULL)
-        return srv->jwks != NULL ? json_deep_copy(srv->jwks) : NULL;
-    /* a deep copy under the mutex: the caller may serialise it while a
-     * rotation swaps e->jwks */
+    if (e == NULL) {
+        /* a server built by hand (unit tests): serialised on each call */
+        if (srv->jwks == NULL || af_doc_from_json(srv->jwks, &doc) != AF_OK)
+            return NULL;
+        return doc;
+    }
+    /* a reference taken under the mutex: a rotation may swap e->jwks the
+     * moment it is released, and the caller keeps the set it got */
     pthread_mutex_lock(&e->mu);
-    copy = json_deep_copy(e->jwks);
+    doc = af_doc_ref(e->jwks);
     pthread_mutex_unlock(&e->mu);
-    return copy;
+    return doc;
 }
 
 af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, const char *payload,
@@ -723,7 +729,8 @@ af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, co
 {
     struct af_scen_engine *e = srv->scen;
     struct af_key *fresh = NULL;
-    json_t *set = NULL;
+    struct af_doc *set = NULL;
+    json_t *jset = NULL;
     const struct af_key *key;
     bool need;
     af_rc rc = AF_OK;
@@ -744,8 +751,9 @@ af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, co
             goto out;
     }
     if (how == AF_SCEN_SIGN_ROTATED) {
-        set = jwks_with(srv, fresh);
-        if (set == NULL) {
+        /* serialised here, once, outside the mutex */
+        jset = jwks_with(srv, fresh);
+        if (jset == NULL || af_doc_from_json(jset, &set) != AF_OK) {
             rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory publishing the rotated key");
             goto out;
         }
@@ -756,12 +764,12 @@ af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, co
     if (how == AF_SCEN_SIGN_ROTATED) {
         /* published before the token exists: whoever fetches /jwks after
          * receiving it finds the key */
+        struct af_doc *old = e->jwks;
         af_key_free(e->rotated);
         e->rotated = fresh;
         fresh = NULL;
-        json_decref(e->jwks);
         e->jwks = set;
-        set = NULL;
+        set = old; /* released below, outside the mutex */
         key = e->rotated;
         af_log_info("scenario id_token_key_rotated: /jwks now publishes key %s", af_key_kid(key));
     } else {
@@ -778,7 +786,8 @@ af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, co
     pthread_mutex_unlock(&e->mu);
 out:
     af_key_free(fresh); /* a ghost key generated twice at once, or unused */
-    json_decref(set);
+    af_doc_release(set);
+    json_decref(jset);
     return rc;
 }
 
@@ -835,11 +844,11 @@ af_rc af_scen_engine_new(struct af_server *srv, struct af_scen_engine **out, str
         goto out;
     }
     e->srv = srv;
-    e->jwks = json_deep_copy(srv->jwks);
-    if (e->jwks == NULL) {
+    if (af_doc_from_json(srv->jwks, &e->base) != AF_OK) {
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for the scenario engine");
         goto out;
     }
+    e->jwks = af_doc_ref(e->base);
     rc = check_entries(srv->cfg, e, err);
     if (rc != AF_OK)
         goto out;
@@ -862,7 +871,8 @@ void af_scen_engine_free(struct af_scen_engine *e)
     }
     af_key_free(e->ghost);
     af_key_free(e->rotated);
-    json_decref(e->jwks);
+    af_doc_release(e->jwks);
+    af_doc_release(e->base);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }

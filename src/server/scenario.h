@@ -14,6 +14,7 @@
 #include "authflow/cfg.h"
 #include "authflow/rc.h"
 
+struct af_doc;    /* doc.h */
 struct af_server; /* core.h */
 
 /* A scenario is a named, documented fault authflowd applies on request: a
@@ -175,10 +176,12 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
                                        const char *client_id, const struct af_cfg_user *user,
                                        unsigned *delay_ms);
 
-/* af_scen_jwks: the key set /jwks publishes: the configured keys plus the
- * key of the latest id_token_key_rotated. New reference; NULL on allocation
- * failure. */
-json_t *af_scen_jwks(struct af_server *srv);
+/* af_scen_jwks_doc: the key set /jwks publishes, serialised: the
+ * configured keys plus the key of the latest id_token_key_rotated. A new
+ * reference to the published doc (it stays valid, and unchanged, after a
+ * later rotation or clear); caller releases with af_doc_release(). NULL on
+ * allocation failure. */
+struct af_doc *af_scen_jwks_doc(struct af_server *srv);
 
 /* af_scen_sign_with: a compact JWS over payload under hdr (edited: its
  * "kid" becomes the key's) signed with the ghost key (AF_SCEN_SIGN_GHOST:

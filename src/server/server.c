@@ -46,6 +46,7 @@
 #include "server/admin.h"
 #include "server/core.h"
 #include "server/delay.h"
+#include "server/doc.h"
 #include "server/guard.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
@@ -175,6 +176,7 @@ static void resp_free(struct af_resp *resp)
         return;
     af_params_free(&resp->headers);
     af_buf_free(&resp->body);
+    af_doc_release(resp->doc);
     free(resp);
 }
 
@@ -310,8 +312,18 @@ static enum MHD_Result send_resp(const struct af_server *srv, struct MHD_Connect
 
     if (resp->status == 0)
         af_resp_fail(resp);
-    r = MHD_create_response_from_buffer(resp->body.len, (void *)af_buf_str(&resp->body),
-                                        MHD_RESPMEM_MUST_COPY);
+    if (resp->doc != NULL) {
+        /* a shared body goes out as is: MHD holds a reference, which it
+         * drops once the answer is sent (af_doc_release_bytes) */
+        struct af_doc *doc = af_doc_ref(resp->doc);
+        r = MHD_create_response_from_buffer_with_free_callback(
+            af_doc_len(doc), (void *)af_doc_bytes(doc), af_doc_release_bytes);
+        if (r == NULL)
+            af_doc_release(doc);
+    } else {
+        r = MHD_create_response_from_buffer(resp->body.len, (void *)af_buf_str(&resp->body),
+                                            MHD_RESPMEM_MUST_COPY);
+    }
     if (r == NULL)
         return MHD_NO;
     for (i = 0; i < resp->headers.n; i++)
@@ -852,6 +864,11 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         rc = AF_ERR_NOMEM;
         goto out;
     }
+    rc = af_h_discovery_prepare(srv);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "cannot build the metadata document");
+        goto out;
+    }
     srv->daemon =
         start_daemon(srv->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS);
     if (srv->daemon == NULL) {
@@ -952,6 +969,7 @@ void af_server_stop(struct af_server *srv)
     af_scen_engine_free(srv->scen);
     af_ledger_free(srv->ledger);
     json_decref(srv->jwks);
+    af_doc_release(srv->discovery);
     af_store_free(srv->store);
     free(srv->issuer);
     free(srv->admin_url);

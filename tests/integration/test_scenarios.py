@@ -515,8 +515,16 @@ class S04IdTokenScenarios(ScenCase):
 
     def test_key_rotated(self):
         before = self.jwks()
+        tag0 = self.http.get("/jwks").header("ETag")
         h, c, t, _ = self.id_token("id_token_key_rotated")
         self.assertNotIn(h["kid"], [k["kid"] for k in before["keys"]], "a cached key set lacks it")
+        # a client revalidating its cached set gets the new one, new ETag
+        r = self.http.get("/jwks", headers={"If-None-Match": tag0})
+        self.assertEqual(r.status, 200, r)
+        tag1 = r.header("ETag")
+        self.assertNotEqual(tag1, tag0)
+        self.assertIn(h["kid"], [k["kid"] for k in r.json()["keys"]])
+        self.assertEqual(self.http.get("/jwks", headers={"If-None-Match": tag1}).status, 304)
         after = self.jwks()
         self.assertIn(h["kid"], [k["kid"] for k in after["keys"]], "published once the token exists")
         self.assertEqual(len(after["keys"]), len(before["keys"]) + 1)
@@ -532,9 +540,12 @@ class S04IdTokenScenarios(ScenCase):
         # ordinary tokens still come from keys[0]
         tok = self.tokens()
         self.assertEqual(jwt_parts(tok["id_token"])[0]["kid"], before["keys"][0]["kid"])
-        # clearing the scenarios withdraws the rotated key
+        self.assertNotIn(self.http.get("/jwks").header("ETag"), (tag0, tag1))
+        # clearing the scenarios withdraws the rotated key: the configured
+        # set again, byte for byte, so its ETag is the first one
         self.clear()
         self.assertEqual(self.jwks(), before)
+        self.assertEqual(self.http.get("/jwks", headers={"If-None-Match": tag0}).status, 304)
 
     def test_no_kid(self):
         h, c, t, _ = self.id_token("id_token_no_kid")
@@ -584,11 +595,14 @@ class S05UserinfoAndJwks(ScenCase):
         self.assertEqual(self.userinfo(tok["access_token"]).status, 200, "once")
 
     def test_jwks_error_and_slow(self):
+        etag = self.http.get("/jwks").header("ETag")
         self.queue("jwks_error", times=2)
-        for _ in range(2):
-            r = self.http.get("/jwks")
+        for inm in ({}, {"If-None-Match": etag}):
+            # the scenario answers before any conditional GET, without an ETag
+            r = self.http.get("/jwks", headers=inm)
             self.assertEqual(r.status, 500, r)
             self.assertEqual(r.json()["error"], "server_error")
+            self.assertIsNone(r.header("ETag"))
         self.assertEqual(self.http.get("/jwks").status, 200)
         self.queue("jwks_slow", delay_ms=600)
         t0 = time.monotonic()

@@ -812,6 +812,65 @@ class T02Discovery(AFTestCase):
             if "use" in k:
                 self.assertEqual(k["use"], "sig")
 
+    # ---- ETag, Cache-Control and conditional GET (RFC 9110 §8.8.3, §13.1.2)
+
+    DOCS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks")
+
+    def get_raw(self, path, inm_lines):
+        """GET with one If-None-Match field line per element of inm_lines."""
+        conn = http.client.HTTPConnection(self.http.host, self.http.port, timeout=HTTP_TIMEOUT)
+        try:
+            conn.putrequest("GET", path)
+            for v in inm_lines:
+                conn.putheader("If-None-Match", v)
+            conn.endheaders()
+            r = conn.getresponse()
+            return Resp(r.status, r.reason, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def test_etag_strong_stable_no_cache(self):
+        for path in self.DOCS:
+            with self.subTest(path=path):
+                r1, r2 = self.http.get(path), self.http.get(path)
+                self.assertEqual(r1.status, 200, r1)
+                etag = r1.header("ETag")
+                self.assertRegex(etag or "", r'^"[A-Za-z0-9_-]{22}"$', "a strong, quoted ETag")
+                self.assertEqual(r2.header("ETag"), etag, "stable across requests")
+                self.assertEqual(r2.body, r1.body)
+                self.assertEqual(r1.header("Cache-Control"), "no-cache")
+                self.assertEqual(r1.header_all("Cache-Control"), ["no-cache"])
+                self.assertEqual(r1.header("Content-Length"), str(len(r1.body)))
+        # one document behind both well-known paths; the key set is another
+        tags = [self.http.get(p).header("ETag") for p in self.DOCS]
+        self.assertEqual(tags[0], tags[1])
+        self.assertNotEqual(tags[0], tags[2])
+
+    def test_conditional_get(self):
+        for path in self.DOCS:
+            full = self.http.get(path)
+            etag = full.header("ETag")
+            for inm, status in [(etag, 304), ('"other", ' + etag, 304), ("W/" + etag, 304),
+                                ('W/"other" ,W/' + etag + " ,", 304), ("*", 304),
+                                ('"other"', 200), ("W/" + etag[:-2] + '"', 200), (etag[1:-1], 200),
+                                ("*, " + etag, 200), (etag + " junk", 200)]:
+                with self.subTest(path=path, inm=inm):
+                    r = self.http.get(path, headers={"If-None-Match": inm})
+                    self.assertEqual(r.status, status, r)
+                    self.assertEqual(r.header("ETag"), etag)
+                    self.assertEqual(r.header("Cache-Control"), "no-cache")
+                    if status == 304:
+                        self.assertEqual(r.body, b"", "a 304 has no content")
+                        self.assertIsNone(r.header("Content-Type"))
+                        # RFC 9110 §8.6: no Content-Length, or the 200's
+                        self.assertIn(r.header("Content-Length"), (None, str(len(full.body))))
+                    else:
+                        self.assertEqual(r.body, full.body)
+            with self.subTest(path=path, lines=2):
+                # a list split over two field lines (RFC 9110 §5.3)
+                self.assertEqual(self.get_raw(path, ['"other"', etag]).status, 304)
+                self.assertEqual(self.get_raw(path, ['"other"', '"more"']).status, 200)
+
     def test_healthz(self):
         r = self.http.get("/healthz")
         self.assertEqual(r.status, 200)
