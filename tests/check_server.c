@@ -1517,6 +1517,31 @@ START_TEST(test_ledger_entry_error)
 }
 END_TEST
 
+/* A request without a connection (unit tests, fuzz harnesses) reads its
+ * headers, by any case, and its cookies from lists; none without them. */
+START_TEST(test_req_without_connection)
+{
+    struct af_req req;
+    struct af_params hdrs, cookies;
+
+    memset(&req, 0, sizeof(req));
+    ck_assert_ptr_null(af_req_header(&req, AF_HDR_CONTENT_TYPE));
+    ck_assert_ptr_null(af_req_cookie(&req, "c"));
+    af_params_init(&hdrs, 4);
+    af_params_init(&cookies, 4);
+    ck_assert_int_eq(af_params_add(&hdrs, "content-type", AF_CT_JSON), AF_OK);
+    ck_assert_int_eq(af_params_add(&cookies, "c", "v"), AF_OK);
+    req.hdrs = &hdrs;
+    req.cookies = &cookies;
+    ck_assert_str_eq(af_req_header(&req, AF_HDR_CONTENT_TYPE), AF_CT_JSON);
+    ck_assert_ptr_null(af_req_header(&req, AF_HDR_COOKIE));
+    ck_assert_str_eq(af_req_cookie(&req, "c"), "v");
+    ck_assert_ptr_null(af_req_cookie(&req, "C")); /* cookie names are case-sensitive */
+    af_params_free(&hdrs);
+    af_params_free(&cookies);
+}
+END_TEST
+
 /* An error longer than an answer keeps is cut, not lost. */
 START_TEST(test_resp_error_long)
 {
@@ -2026,6 +2051,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_ledger_entry);
     tcase_add_loop_test(tc, test_ledger_entry_error, 0, N(resp_error_cases));
     tcase_add_test(tc, test_resp_error_long);
+    tcase_add_test(tc, test_req_without_connection);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scenarios");

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -21,16 +22,22 @@
 
 const char *af_req_header(const struct af_req *req, const char *name)
 {
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+    if (req->conn != NULL)
+        return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND,
+                                           name);
+    for (size_t i = 0; req->hdrs != NULL && i < req->hdrs->n; i++) {
+        if (strcasecmp(req->hdrs->v[i].name, name) == 0)
+            return req->hdrs->v[i].value;
+    }
+    return NULL;
 }
 
 const char *af_req_cookie(const struct af_req *req, const char *name)
 {
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
+    if (req->conn != NULL)
+        return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND,
+                                           name);
+    return req->cookies != NULL ? af_params_get(req->cookies, name) : NULL;
 }
 
 void af_req_set_client_id(struct af_req *req, const char *id)

@@ -58,6 +58,9 @@ struct af_req {
     struct af_buf body;     /* raw body, capped at cfg->max_body */
     bool body_too_big;
     struct af_req_facts facts;
+    /* a request built without a connection (unit tests, fuzz harnesses):
+     * its headers and cookies, borrowed; NULL: none */
+    const struct af_params *hdrs, *cookies;
 };
 
 /* af_req_set_client_id: remember id (copied) as the request's client, for
@@ -65,12 +68,11 @@ struct af_req {
 void af_req_set_client_id(struct af_req *req, const char *id);
 
 /* af_req_header: a request header (case-insensitive), borrowed, valid for
- * the request; NULL when absent (and for a request built without a
- * connection, in unit tests). */
+ * the request; NULL when absent. Without a connection, from req->hdrs. */
 const char *af_req_header(const struct af_req *req, const char *name);
 
 /* af_req_cookie: a cookie value, borrowed, valid for the request; NULL when
- * absent. */
+ * absent. Without a connection, from req->cookies. */
 const char *af_req_cookie(const struct af_req *req, const char *name);
 
 /* af_req_params: the parameters an endpoint reads: the query for GET, the
