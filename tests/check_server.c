@@ -1615,6 +1615,122 @@ START_TEST(test_ledger_entry)
 }
 END_TEST
 
+/* The error each builder leaves on an answer, as the entry shows it; every
+ * case starts from an answer that carried server_error, so that a builder
+ * that forgets to reset it fails. */
+enum { B_OAUTH, B_REDIRECT, B_PAGE, B_JSON, B_FORM_POST, B_FAIL };
+static const struct {
+    int builder;
+    const char *arg;  /* the error, or the redirect's location */
+    const char *want; /* NULL: JSON null */
+} resp_error_cases[] = {
+    {B_OAUTH, AF_E_INVALID_GRANT, AF_E_INVALID_GRANT},
+    {B_REDIRECT, "https://rp.example/cb?error=access_denied&state=x", AF_E_ACCESS_DENIED},
+    {B_REDIRECT, "https://rp.example/cb#state=x&error=invalid_scope", AF_E_INVALID_SCOPE},
+    {B_REDIRECT, "https://rp.example/cb?error=a&state=x#error=b", "a"},
+    {B_REDIRECT, "https://rp.example/cb?%65rror=login_required", "login_required"},
+    {B_REDIRECT, "https://rp.example/cb?code=abc&state=x", NULL},
+    {B_REDIRECT, "https://rp.example/", NULL},
+    {B_PAGE, AF_E_INVALID_REQUEST, NULL}, /* an HTML page carries no OAuth error */
+    {B_JSON, NULL, NULL},
+    {B_FORM_POST, AF_E_INVALID_SCOPE, AF_E_INVALID_SCOPE},
+    {B_FAIL, NULL, NULL},
+};
+
+START_TEST(test_ledger_entry_error)
+{
+    struct af_req req;
+    struct af_resp resp;
+    json_t *e, *ok = json_pack("{s:s}", AF_P_ACCESS_TOKEN, "t");
+    char *code = NULL;
+
+    memset(&req, 0, sizeof(req));
+    memset(&resp, 0, sizeof(resp));
+    af_params_init(&req.query, 8);
+    af_params_init(&req.form, 8);
+    af_params_init(&resp.headers, 8);
+    af_buf_init(&resp.body, 4096);
+    req.method_str = "GET";
+    req.path = "/authorize";
+    af_resp_oauth_error(&resp, 500, AF_E_SERVER_ERROR, NULL);
+    switch (resp_error_cases[_i].builder) {
+    case B_OAUTH:
+        af_resp_oauth_error(&resp, 400, resp_error_cases[_i].arg, "why");
+        break;
+    case B_REDIRECT:
+        af_resp_redirect(&resp, 302, resp_error_cases[_i].arg);
+        break;
+    case B_PAGE:
+        af_resp_error_page(&resp, 400, resp_error_cases[_i].arg, "why");
+        break;
+    case B_JSON:
+        af_resp_json(&resp, 200, ok);
+        break;
+    case B_FORM_POST:
+        af_resp_html(&resp, 200, "<form></form>");
+        af_resp_set_error(&resp, resp_error_cases[_i].arg);
+        break;
+    default:
+        af_resp_fail(&resp);
+    }
+    e = af_ledger_entry(&req, &resp, &code);
+    ck_assert_ptr_nonnull(e);
+    if (resp_error_cases[_i].want == NULL)
+        ck_assert_msg(json_is_null(json_object_get(e, "error")), "case %d: error not null", _i);
+    else
+        ck_assert_str_eq(member(e, "error"), resp_error_cases[_i].want);
+    json_decref(e);
+    json_decref(ok);
+    af_params_free(&req.query);
+    af_params_free(&req.form);
+    af_params_free(&resp.headers);
+    af_buf_free(&resp.body);
+}
+END_TEST
+
+/* A request without a connection (unit tests, fuzz harnesses) reads its
+ * headers, by any case, and its cookies from lists; none without them. */
+START_TEST(test_req_without_connection)
+{
+    struct af_req req;
+    struct af_params hdrs, cookies;
+
+    memset(&req, 0, sizeof(req));
+    ck_assert_ptr_null(af_req_header(&req, AF_HDR_CONTENT_TYPE));
+    ck_assert_ptr_null(af_req_cookie(&req, "c"));
+    af_params_init(&hdrs, 4);
+    af_params_init(&cookies, 4);
+    ck_assert_int_eq(af_params_add(&hdrs, "content-type", AF_CT_JSON), AF_OK);
+    ck_assert_int_eq(af_params_add(&cookies, "c", "v"), AF_OK);
+    req.hdrs = &hdrs;
+    req.cookies = &cookies;
+    ck_assert_str_eq(af_req_header(&req, AF_HDR_CONTENT_TYPE), AF_CT_JSON);
+    ck_assert_ptr_null(af_req_header(&req, AF_HDR_COOKIE));
+    ck_assert_str_eq(af_req_cookie(&req, "c"), "v");
+    ck_assert_ptr_null(af_req_cookie(&req, "C")); /* cookie names are case-sensitive */
+    af_params_free(&hdrs);
+    af_params_free(&cookies);
+}
+END_TEST
+
+/* An error longer than an answer keeps is cut, not lost. */
+START_TEST(test_resp_error_long)
+{
+    struct af_resp resp;
+    char loc[512];
+
+    memset(&resp, 0, sizeof(resp));
+    af_params_init(&resp.headers, 8);
+    af_buf_init(&resp.body, 64);
+    snprintf(loc, sizeof(loc), "https://rp.example/cb?error=%0300d", 7);
+    af_resp_redirect(&resp, 302, loc);
+    ck_assert_uint_eq(strlen(resp.error), AF_RESP_ERROR_MAX);
+    ck_assert_int_eq(resp.error[0], '0');
+    af_params_free(&resp.headers);
+    af_buf_free(&resp.body);
+}
+END_TEST
+
 /* ---- scenarios (scenario.c) ---- */
 
 static char *read_text(const char *rel)
@@ -2228,6 +2344,9 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_ledger_redact, 0, N(redact_cases));
     tcase_add_test(tc, test_ledger_redact_long);
     tcase_add_test(tc, test_ledger_entry);
+    tcase_add_loop_test(tc, test_ledger_entry_error, 0, N(resp_error_cases));
+    tcase_add_test(tc, test_resp_error_long);
+    tcase_add_test(tc, test_req_without_connection);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scenarios");

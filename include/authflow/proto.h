@@ -269,6 +269,11 @@
 #define AF_LEDGER_COUNT      "count"
 #define AF_LEDGER_DROPPED    "dropped"
 #define AF_LEDGER_ESCAPED    "escaped" /* values not UTF-8, shown with \xNN */
+/* An entry's member for a request the connection guard cut, and its values */
+#define AF_LEDGER_CUT         "cut"
+#define AF_LEDGER_CUT_TIMEOUT "request_timeout"  /* not received in time: 408 */
+#define AF_LEDGER_CUT_SHED    "connection_limit" /* made room for a new client: 408 */
+#define AF_LEDGER_CUT_BODY    "body_too_large"   /* a chunked body passed the cap: 413 */
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

@@ -59,15 +59,18 @@ static bool move(struct af_guard_conn *c, int from, int to)
 }
 
 /* cut: shut c's socket (under the guard's mutex) if it is still IDLE,
- * RECV or LINGER; a RECV one first gets the 408. */
-static void cut(struct af_guard *g, struct af_guard_conn *c)
+ * RECV or LINGER; a RECV one first gets the 408, and remembers why (for
+ * the ledger) before MHD can see the socket shut. */
+static void cut(struct af_guard *g, struct af_guard_conn *c, enum af_guard_cut why)
 {
     int s = state_of(c);
 
     if ((s != G_IDLE && s != G_RECV && s != G_LINGER) || !move(c, s, G_CUT))
         return;
-    if (s == G_RECV)
+    if (s == G_RECV) {
+        __atomic_store_n(&c->cut_why, (int)why, __ATOMIC_SEQ_CST);
         (void)!send(c->fd, g->r408, g->r408_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     shutdown(c->fd, SHUT_RDWR);
 }
 
@@ -90,7 +93,7 @@ static void *guard_main(void *arg)
         pthread_mutex_lock(&g->mu);
         for (struct af_guard_conn *c = g->head; c != NULL; c = c->next) {
             if (overdue(g, c, now))
-                cut(g, c);
+                cut(g, c, AF_GUARD_CUT_DEADLINE);
         }
         pthread_mutex_unlock(&g->mu);
         usleep(GUARD_TICK_MS * 1000);
@@ -153,6 +156,7 @@ void af_guard_add(struct af_guard *g, struct af_guard_conn *c, int fd)
         return;
     c->fd = fd;
     c->state = G_IDLE;
+    c->cut_why = AF_GUARD_KEPT;
     c->since_ms = af_monotonic_ms();
     c->next = NULL;
     pthread_mutex_lock(&g->mu);
@@ -168,7 +172,7 @@ void af_guard_add(struct af_guard *g, struct af_guard_conn *c, int fd)
                 old = x;
         }
         if (old != NULL)
-            cut(g, old);
+            cut(g, old, AF_GUARD_CUT_SHED);
     }
     c->prev = g->tail;
     if (g->tail != NULL)
@@ -228,6 +232,11 @@ bool af_guard_gone(const struct af_guard_conn *c)
 {
     int s = state_of(c);
     return s == G_LINGER || s == G_CUT;
+}
+
+enum af_guard_cut af_guard_cut_why(const struct af_guard_conn *c)
+{
+    return (enum af_guard_cut)__atomic_load_n(&c->cut_why, __ATOMIC_SEQ_CST);
 }
 
 size_t af_guard_open(struct af_guard *g)

@@ -35,6 +35,13 @@
 
 struct af_guard;
 
+/* Why the guard cut a request it answered 408 (af_guard_cut_why). */
+enum af_guard_cut {
+    AF_GUARD_KEPT = 0,     /* not cut, or cut before its request line came */
+    AF_GUARD_CUT_DEADLINE, /* not received within the deadline */
+    AF_GUARD_CUT_SHED,     /* the oldest waiting when a new client needed room */
+};
+
 /* One connection as the guard sees it; embedded in server.c's per-connection
  * state, linked into the guard by af_guard_add. Fields are the guard's. */
 struct af_guard_conn {
@@ -42,6 +49,7 @@ struct af_guard_conn {
     int fd;
     int state;         /* enum in guard.c; atomic access only */
     uint64_t since_ms; /* af_monotonic_ms() the deadline counts from; atomic */
+    int cut_why;       /* enum af_guard_cut; atomic */
 };
 
 /* af_guard_start: a guard cutting requests not received within deadline_s
@@ -82,6 +90,11 @@ bool af_guard_reply_early(struct af_guard_conn *c, const char *raw, size_t len);
 /* af_guard_gone: whether the guard cut c or lingers: the request must be
  * read and dropped, never answered. */
 bool af_guard_gone(const struct af_guard_conn *c);
+
+/* af_guard_cut_why: whether the guard cut c's request, with a 408, after
+ * its request line came and before it was answered, and why; for the
+ * ledger, from MHD's thread of c once the request ends. */
+enum af_guard_cut af_guard_cut_why(const struct af_guard_conn *c);
 
 /* af_guard_open: connections tracked now (for the drain at stop). */
 size_t af_guard_open(struct af_guard *g);

@@ -206,6 +206,9 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
         rc = form_post_page(&b, a->redirect_uri, p);
         if (rc == AF_OK)
             af_resp_html(resp, 200, af_buf_str(&b));
+        /* an error travels in the form: say so for the ledger */
+        if (rc == AF_OK && resp->ctype != NULL)
+            af_resp_set_error(resp, af_params_get(p, AF_P_ERROR));
     } else {
         af_buf_init(&b, AUTHZ_URL_MAX);
         rc = af_uri_add_params(&b, a->redirect_uri, p, strcmp(a->mode, AF_RM_FRAGMENT) == 0);

@@ -23,16 +23,22 @@
 
 const char *af_req_header(const struct af_req *req, const char *name)
 {
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+    if (req->conn != NULL)
+        return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND,
+                                           name);
+    for (size_t i = 0; req->hdrs != NULL && i < req->hdrs->n; i++) {
+        if (strcasecmp(req->hdrs->v[i].name, name) == 0)
+            return req->hdrs->v[i].value;
+    }
+    return NULL;
 }
 
 const char *af_req_cookie(const struct af_req *req, const char *name)
 {
-    if (req->conn == NULL)
-        return NULL;
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND, name);
+    if (req->conn != NULL)
+        return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_COOKIE_KIND,
+                                           name);
+    return req->cookies != NULL ? af_params_get(req->cookies, name) : NULL;
 }
 
 void af_req_set_client_id(struct af_req *req, const char *id)
@@ -89,11 +95,20 @@ static void body_reset(struct af_resp *resp)
     resp->doc = NULL;
 }
 
+void af_resp_set_error(struct af_resp *resp, const char *error)
+{
+    size_t n = error != NULL ? strnlen(error, AF_RESP_ERROR_MAX) : 0;
+
+    memcpy(resp->error, error != NULL ? error : "", n);
+    resp->error[n] = '\0';
+}
+
 void af_resp_fail(struct af_resp *resp)
 {
     resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     body_reset(resp);
     resp->ctype = NULL;
+    resp->error[0] = '\0';
 }
 
 void af_resp_header(struct af_resp *resp, const char *name, const char *value)
@@ -124,6 +139,7 @@ void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
     free(s);
     resp->status = status;
     resp->ctype = AF_CT_JSON;
+    resp->error[0] = '\0';
 }
 
 void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc)
@@ -131,6 +147,7 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
     const char *etag = af_doc_etag(doc);
 
     body_reset(resp);
+    resp->error[0] = '\0';
     /* a 304 carries the validator and the caching rule a 200 would
      * (RFC 9110 §15.4.5), and no content */
     if (af_params_add(&resp->headers, AF_HDR_ETAG, etag) != AF_OK ||
@@ -162,7 +179,34 @@ void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *erro
         return;
     }
     af_resp_json(resp, status, o);
+    if (resp->ctype != NULL) /* not af_resp_fail's 500 */
+        af_resp_set_error(resp, error);
     json_decref(o);
+}
+
+/* location_error: the error parameter of a redirect's location into
+ * resp->error: the first in the query, else the first in the fragment. */
+static void location_error(struct af_resp *resp, const char *location)
+{
+    const char *q = strpbrk(location, "?#"), *v = NULL;
+    struct af_params p;
+
+    resp->error[0] = '\0';
+    if (q == NULL)
+        return;
+    af_params_init(&p, 64);
+    if (af_params_parse(&p, q + 1, strcspn(q + 1, "#"), NULL) == AF_OK) {
+        v = af_params_get(&p, AF_P_ERROR);
+        af_resp_set_error(resp, v);
+    }
+    af_params_free(&p);
+    q = strchr(q + 1, '#');
+    if (v == NULL && q != NULL) {
+        af_params_init(&p, 64);
+        if (af_params_parse(&p, q + 1, strlen(q + 1), NULL) == AF_OK)
+            af_resp_set_error(resp, af_params_get(&p, AF_P_ERROR));
+        af_params_free(&p);
+    }
 }
 
 void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location)
@@ -170,6 +214,7 @@ void af_resp_redirect(struct af_resp *resp, unsigned status, const char *locatio
     resp->status = status ? status : MHD_HTTP_FOUND;
     body_reset(resp);
     resp->ctype = NULL;
+    location_error(resp, location);
     af_resp_header(resp, AF_HDR_LOCATION, location);
 }
 
@@ -209,6 +254,7 @@ void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
     }
     resp->status = status;
     resp->ctype = AF_CT_HTML;
+    resp->error[0] = '\0';
     /* RFC 9700 §4.16: pages of the AS must not be framed. */
     af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
     af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");

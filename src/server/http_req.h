@@ -43,6 +43,8 @@ struct af_req_facts {
     const char *sub;         /* borrowed from the config: the user of the flow; may be NULL */
     const struct af_scenario *scenario; /* the scenario applied to this request, or NULL */
     unsigned delay_ms;                  /* > 0: server.c holds the answer back this long */
+    const char *cut; /* static AF_LEDGER_CUT_*: the guard cut the request (408, or 413
+                        in the middle of a body); NULL: answered as usual */
 };
 
 struct af_req {
@@ -57,6 +59,9 @@ struct af_req {
     struct af_buf body;     /* raw body, capped at cfg->max_body */
     bool body_too_big;
     struct af_req_facts facts;
+    /* a request built without a connection (unit tests, fuzz harnesses):
+     * its headers and cookies, borrowed; NULL: none */
+    const struct af_params *hdrs, *cookies;
 };
 
 /* af_req_set_client_id: remember id (copied) as the request's client, for
@@ -64,17 +69,19 @@ struct af_req {
 void af_req_set_client_id(struct af_req *req, const char *id);
 
 /* af_req_header: a request header (case-insensitive), borrowed, valid for
- * the request; NULL when absent (and for a request built without a
- * connection, in unit tests). */
+ * the request; NULL when absent. Without a connection, from req->hdrs. */
 const char *af_req_header(const struct af_req *req, const char *name);
 
 /* af_req_cookie: a cookie value, borrowed, valid for the request; NULL when
- * absent. */
+ * absent. Without a connection, from req->cookies. */
 const char *af_req_cookie(const struct af_req *req, const char *name);
 
 /* af_req_params: the parameters an endpoint reads: the query for GET, the
  * form body for POST. Borrowed. */
 const struct af_params *af_req_params(const struct af_req *req);
+
+/* The longest OAuth error code an answer records; a longer one is cut. */
+#define AF_RESP_ERROR_MAX 127
 
 struct af_resp {
     unsigned status;          /* 0 until a handler sets it */
@@ -83,10 +90,16 @@ struct af_resp {
     struct af_doc *doc; /* owned reference, or NULL: when set, the body sent
                            (body is then empty; af_resp_doc) */
     const char *ctype;  /* static string; NULL: no Content-Type */
+    /* The OAuth error code the answer carries, for the ledger, so that it
+     * never reads an answer back: set where the error answer is built
+     * (af_resp_oauth_error, af_resp_redirect, af_resp_set_error); ""
+     * when none. A copy, valid as long as resp. */
+    char error[AF_RESP_ERROR_MAX + 1];
 };
 
-/* Response builders. Each sets status, content type and body; on
- * allocation failure they leave a 500 with an empty body behind. */
+/* Response builders. Each sets status, content type and body, and the
+ * answer's error ("" unless said otherwise); on allocation failure they
+ * leave a 500 with an empty body and no error behind. */
 
 /* af_resp_json: serialise obj (borrowed) compactly. */
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
@@ -103,7 +116,9 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
 void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
                          const char *description);
 
-/* af_resp_redirect: 302 (or status) with Location. */
+/* af_resp_redirect: 302 (or status) with Location. The answer's error is
+ * the location's error parameter: the first in its query, else in its
+ * fragment (RFC 6749 §4.1.2.1, §4.2.2.1). */
 void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location);
 
 /* af_resp_html: body taken as already-escaped HTML. Adds anti-framing
@@ -114,6 +129,11 @@ void af_resp_html(struct af_resp *resp, unsigned status, const char *html);
  * redirect URI: never a redirect); error and description are escaped. */
 void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
                         const char *description);
+
+/* af_resp_set_error: record error (copied; NULL: none) as the error resp
+ * carries, for an error answer that is no OAuth error body or redirect
+ * (the form_post page). Call after the builder. */
+void af_resp_set_error(struct af_resp *resp, const char *error);
 
 /* af_resp_header: add a response header (copied). */
 void af_resp_header(struct af_resp *resp, const char *name, const char *value);

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "authflow/buf.h"
@@ -160,8 +159,9 @@ static json_t *ledger_text(const char *s, unsigned *escaped)
     json_t *out = NULL;
     af_rc rc = AF_OK;
 
+    /* checked here: jansson need not check it again */
     if (af_utf8_valid(s, len))
-        return json_string(s);
+        return json_stringn_nocheck(s, len);
     af_buf_init(&b, 4 * len + 1);
     while (i < len && rc == AF_OK) {
         size_t n = seq_len(p[i]);
@@ -175,7 +175,7 @@ static json_t *ledger_text(const char *s, unsigned *escaped)
         }
     }
     if (rc == AF_OK) {
-        out = json_string(af_buf_str(&b));
+        out = json_stringn_nocheck(af_buf_str(&b), b.len);
         (*escaped)++;
     }
     af_buf_free(&b);
@@ -188,6 +188,23 @@ static json_t *text_or_null(const char *s, unsigned *escaped)
     return s != NULL ? ledger_text(s, escaped) : json_null();
 }
 
+/* shown_text: value of parameter (or header) name as an entry shows it
+ * (af_ledger_redact), through ledger_text. New reference; NULL on
+ * allocation failure. */
+static json_t *shown_text(const char *name, const char *value, unsigned *escaped)
+{
+    char *shown;
+    json_t *v;
+
+    /* most values show as they are: no copy to make */
+    if (af_proto_secret_kind(name) == AF_SECRET_NONE && strlen(value) <= AF_LEDGER_VALUE_MAX)
+        return ledger_text(value, escaped);
+    shown = af_ledger_redact(name, value);
+    v = shown != NULL ? ledger_text(shown, escaped) : NULL;
+    free(shown);
+    return v;
+}
+
 /* ---- building an entry ---- */
 
 /* params_json: {name: shown value}, a repeated name as an array of values.
@@ -197,12 +214,13 @@ static json_t *params_json(const struct af_params *p, unsigned *escaped)
     json_t *o = json_object();
 
     for (size_t i = 0; o != NULL && i < p->n; i++) {
-        char *shown = af_ledger_redact(p->v[i].name, p->v[i].value);
-        json_t *v = shown ? ledger_text(shown, escaped) : NULL, *prev;
-        json_t *name = ledger_text(p->v[i].name, escaped);
-        const char *key = json_string_value(name);
+        const char *key = p->v[i].name;
+        json_t *v = shown_text(key, p->v[i].value, escaped), *prev, *name = NULL;
         int bad;
-        free(shown);
+        if (!af_utf8_valid(key, strlen(key))) {
+            name = ledger_text(key, escaped);
+            key = json_string_value(name);
+        }
         if (v == NULL || key == NULL) {
             json_decref(v);
             json_decref(name);
@@ -211,12 +229,12 @@ static json_t *params_json(const struct af_params *p, unsigned *escaped)
         }
         prev = json_object_get(o, key);
         if (prev == NULL) {
-            bad = json_object_set_new(o, key, v);
+            bad = json_object_set_new_nocheck(o, key, v);
         } else if (json_is_array(prev)) {
             bad = json_array_append_new(prev, v);
         } else {
             json_t *arr = json_pack("[O,o]", prev, v);
-            bad = arr == NULL || json_object_set_new(o, key, arr) != 0;
+            bad = arr == NULL || json_object_set_new_nocheck(o, key, arr) != 0;
         }
         json_decref(name);
         if (bad) {
@@ -275,8 +293,15 @@ static char *shown_cookie(const char *hdr)
     return af_buf_detach(&b);
 }
 
-static const char *const shown_headers[] = {
-    AF_HDR_CONTENT_TYPE, AF_HDR_USER_AGENT, AF_HDR_ACCEPT, AF_HDR_ORIGIN, NULL,
+/* The headers an entry shows as they are, and the names it shows them by. */
+static const struct {
+    const char *hdr;
+    const char *name;
+} shown_headers[] = {
+    {AF_HDR_CONTENT_TYPE, "content-type"},
+    {AF_HDR_USER_AGENT, "user-agent"},
+    {AF_HDR_ACCEPT, "accept"},
+    {AF_HDR_ORIGIN, "origin"},
 };
 
 /* headers_json: a few request headers by lower-case name. New reference. */
@@ -284,32 +309,27 @@ static json_t *headers_json(const struct af_req *req, unsigned *escaped)
 {
     json_t *o = json_object();
     const char *v;
-    char name[32];
     char *shown;
     int bad = o == NULL;
 
-    for (size_t i = 0; !bad && shown_headers[i] != NULL; i++) {
-        v = af_req_header(req, shown_headers[i]);
-        if (v == NULL)
-            continue;
-        snprintf(name, sizeof(name), "%s", shown_headers[i]);
-        for (char *c = name; *c; c++)
-            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        shown = af_ledger_redact(name, v);
-        bad = shown == NULL || json_object_set_new(o, name, ledger_text(shown, escaped)) != 0;
-        free(shown);
+    for (size_t i = 0; !bad && i < sizeof(shown_headers) / sizeof(shown_headers[0]); i++) {
+        v = af_req_header(req, shown_headers[i].hdr);
+        if (v != NULL)
+            bad = json_object_set_new_nocheck(o, shown_headers[i].name,
+                                              shown_text(shown_headers[i].name, v, escaped)) != 0;
     }
     v = af_req_header(req, AF_HDR_AUTHORIZATION);
     if (!bad && v != NULL) {
         shown = shown_authorization(v);
         bad = shown == NULL ||
-              json_object_set_new(o, "authorization", ledger_text(shown, escaped)) != 0;
+              json_object_set_new_nocheck(o, "authorization", ledger_text(shown, escaped)) != 0;
         free(shown);
     }
     v = af_req_header(req, AF_HDR_COOKIE);
     if (!bad && v != NULL) {
         shown = shown_cookie(v);
-        bad = shown == NULL || json_object_set_new(o, "cookie", ledger_text(shown, escaped)) != 0;
+        bad = shown == NULL ||
+              json_object_set_new_nocheck(o, "cookie", ledger_text(shown, escaped)) != 0;
         free(shown);
     }
     if (bad) {
@@ -319,54 +339,48 @@ static json_t *headers_json(const struct af_req *req, unsigned *escaped)
     return o;
 }
 
-/* resp_error: the OAuth error code the answer carries, in a JSON body or
- * in the query or fragment of a redirect; NULL when none. Caller frees. */
-static char *resp_error(const struct af_resp *resp)
+/* now_rfc3339: "2026-01-02T03:04:05.678Z" on the server's clock, into buf
+ * (at least RFC3339_LEN + 1 bytes). The date and time to the second change
+ * once a second: each thread formats them then only. */
+#define RFC3339_LEN 24
+static void now_rfc3339(char *buf)
 {
-    const char *loc = NULL, *q;
-    struct af_params p;
-    char *out = NULL;
-
-    if (resp->ctype != NULL && strcmp(resp->ctype, AF_CT_JSON) == 0 && resp->body.len > 0) {
-        json_t *o = json_loadb(resp->body.p, resp->body.len, 0, NULL);
-        out = af_strdup(json_string_value(json_object_get(o, AF_P_ERROR)));
-        json_decref(o);
-        return out;
-    }
-    for (size_t i = 0; i < resp->headers.n; i++) {
-        if (strcasecmp(resp->headers.v[i].name, AF_HDR_LOCATION) == 0)
-            loc = resp->headers.v[i].value;
-    }
-    q = loc ? strpbrk(loc, "?#") : NULL;
-    if (q == NULL)
-        return NULL;
-    af_params_init(&p, 64);
-    /* the first error found in the query, else in the fragment */
-    if (af_params_parse(&p, q + 1, strcspn(q + 1, "#"), NULL) == AF_OK)
-        out = af_strdup(af_params_get(&p, AF_P_ERROR));
-    af_params_free(&p);
-    q = strchr(q + 1, '#');
-    if (out == NULL && q != NULL) {
-        af_params_init(&p, 64);
-        if (af_params_parse(&p, q + 1, strlen(q + 1), NULL) == AF_OK)
-            out = af_strdup(af_params_get(&p, AF_P_ERROR));
-        af_params_free(&p);
-    }
-    return out;
-}
-
-/* now_rfc3339: "2026-01-02T03:04:05.678Z" on the server's clock. */
-static void now_rfc3339(char *buf, size_t cap)
-{
+    static __thread time_t last;
+    static __thread char secs[RFC3339_LEN + 1]; /* "" until the first call */
     struct timespec ts;
     struct tm tm;
     time_t t = af_now();
+    long ms;
     size_t n;
 
+    if (secs[0] == '\0' || t != last) {
+        gmtime_r(&t, &tm);
+        if (strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            secs[0] = '\0';
+        last = t;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&t, &tm);
-    n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    ms = ts.tv_nsec / 1000000L;
+    n = strlen(secs);
+    memcpy(buf, secs, n);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + ms / 100);
+    buf[n++] = (char)('0' + ms / 10 % 10);
+    buf[n++] = (char)('0' + ms % 10);
+    buf[n++] = 'Z';
+    buf[n] = '\0';
+}
+
+/* entry_put: e[key] = v (reference taken, also when v is NULL or e is
+ * NULL); the entry dropped on failure. */
+static void entry_put(json_t **e, const char *key, json_t *v)
+{
+    if (*e != NULL && json_object_set_new_nocheck(*e, key, v) == 0)
+        return;
+    if (*e == NULL)
+        json_decref(v);
+    json_decref(*e);
+    *e = NULL;
 }
 
 json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out)
@@ -375,8 +389,8 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     struct af_params q;
     const struct af_params *query = &req->query;
     const char *client_id = f->client_id, *code;
-    char when[40], *err = resp_error(resp);
-    json_t *e = NULL, *pkce = json_null();
+    char when[RFC3339_LEN + 1];
+    json_t *e = json_object(), *pkce = json_null();
     unsigned esc = 0; /* values escaped (ledger_text) */
 
     *code_out = NULL;
@@ -391,34 +405,34 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
         client_id = af_params_get(&req->form, AF_P_CLIENT_ID);
     if (client_id == NULL)
         client_id = af_params_get(query, AF_P_CLIENT_ID);
-    if (f->pkce_seen) {
-        json_decref(pkce);
+    if (f->pkce_seen)
         pkce = json_pack("{s:b, s:o, s:o}", "sent", f->pkce_sent, "method",
                          text_or_null(f->pkce_method, &esc), "verified",
                          f->pkce_verified < 0 ? json_null() : json_boolean(f->pkce_verified));
-    }
-    now_rfc3339(when, sizeof(when));
-    e = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
-                  "seq", (json_int_t)0, "time", when, "method",
-                  ledger_text(req->method_str ? req->method_str : "?", &esc), "path",
-                  ledger_text(req->path ? req->path : "", &esc), "query", params_json(query, &esc),
-                  "form", params_json(&req->form, &esc), "headers", headers_json(req, &esc),
-                  "client_id", text_or_null(client_id, &esc), "client_auth",
-                  text_or_null(f->client_auth, &esc), "bearer", text_or_null(f->bearer, &esc),
-                  "pkce", pkce, "sub", text_or_null(f->sub, &esc), "scenario",
-                  text_or_null(f->scenario ? f->scenario->name : NULL, &esc), "status",
-                  (int)resp->status, "error", text_or_null(err, &esc));
-    pkce = NULL; /* "o" took it, also on failure */
-    if (e != NULL && f->delay_ms > 0 &&
-        json_object_set_new(e, "delay_ms", json_integer(f->delay_ms)) != 0) {
-        json_decref(e);
-        e = NULL;
-    }
-    if (e != NULL && esc > 0 &&
-        json_object_set_new(e, AF_LEDGER_ESCAPED, json_integer((json_int_t)esc)) != 0) {
-        json_decref(e);
-        e = NULL;
-    }
+    now_rfc3339(when);
+    /* members in the order entries have always shown them; af_ledger_add
+     * sets seq */
+    entry_put(&e, "seq", json_integer(0));
+    entry_put(&e, "time", json_string_nocheck(when));
+    entry_put(&e, "method", text_or_null(req->method_str, &esc));
+    entry_put(&e, "path", ledger_text(req->path ? req->path : "", &esc));
+    entry_put(&e, "query", params_json(query, &esc));
+    entry_put(&e, "form", params_json(&req->form, &esc));
+    entry_put(&e, "headers", headers_json(req, &esc));
+    entry_put(&e, "client_id", text_or_null(client_id, &esc));
+    entry_put(&e, "client_auth", text_or_null(f->client_auth, &esc));
+    entry_put(&e, "bearer", text_or_null(f->bearer, &esc));
+    entry_put(&e, "pkce", pkce);
+    entry_put(&e, "sub", text_or_null(f->sub, &esc));
+    entry_put(&e, "scenario", text_or_null(f->scenario ? f->scenario->name : NULL, &esc));
+    entry_put(&e, "status", json_integer((json_int_t)resp->status));
+    entry_put(&e, "error", text_or_null(resp->error[0] != '\0' ? resp->error : NULL, &esc));
+    if (f->cut != NULL)
+        entry_put(&e, AF_LEDGER_CUT, json_string(f->cut));
+    if (f->delay_ms > 0)
+        entry_put(&e, "delay_ms", json_integer(f->delay_ms));
+    if (esc > 0)
+        entry_put(&e, AF_LEDGER_ESCAPED, json_integer((json_int_t)esc));
     code = af_params_get(&req->form, AF_P_CODE);
     if (code == NULL)
         code = af_params_get(query, AF_P_CODE);
@@ -429,9 +443,7 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
             e = NULL;
         }
     }
-    json_decref(pkce);
     af_params_free(&q);
-    free(err);
     return e;
 }
 

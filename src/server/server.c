@@ -16,10 +16,11 @@
  * freed in the completion callback.
  *
  * Every request of the provider's port goes into the ledger once its
- * handler ran. A scenario delay (token_delay, jwks_slow) holds the answer
- * back without holding a worker thread: the connection is suspended and the
- * timer thread of delay.c resumes it when the delay is over, so a delayed
- * request never slows the others down, whatever the pool size.
+ * handler ran, or once the guard cut it (facts.cut). A scenario delay
+ * (token_delay, jwks_slow) holds the answer back without holding a worker
+ * thread: the connection is suspended and the timer thread of delay.c
+ * resumes it when the delay is over, so a delayed request never slows the
+ * others down, whatever the pool size.
  */
 #include "config.h"
 
@@ -283,15 +284,40 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     return st;
 }
 
+/* record_cut: the ledger entry of a request the guard cut with a 408
+ * before it was answered: what of it came (the method only once its
+ * headers were all in: libmicrohttpd shows it no sooner), the 408 and its
+ * error, and why. */
+static void record_cut(const struct af_listener *l, struct req_state *st,
+                       struct MHD_Connection *conn, enum af_guard_cut why)
+{
+    struct af_resp resp;
+
+    memset(&resp, 0, sizeof(resp));
+    af_params_init(&resp.headers, 1);
+    af_buf_init(&resp.body, 1);
+    resp.status = MHD_HTTP_REQUEST_TIMEOUT;
+    af_resp_set_error(&resp, AF_E_INVALID_REQUEST); /* as guard.c's answer says */
+    st->req.conn = conn;                            /* the headers that came */
+    st->req.facts.cut = why == AF_GUARD_CUT_SHED ? AF_LEDGER_CUT_SHED : AF_LEDGER_CUT_TIMEOUT;
+    af_ledger_record(l->srv->ledger, &st->req, &resp);
+    af_params_free(&resp.headers);
+    af_buf_free(&resp.body);
+}
+
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct af_server *srv = ((const struct af_listener *)cls)->srv;
+    const struct af_listener *l = cls;
+    struct af_server *srv = l->srv;
     struct req_state *st = *req_cls;
     struct conn_state *cs = conn_state_of(conn);
     (void)toe;
     if (st == NULL)
         return;
+    /* a request the guard cut was never answered here, nor recorded */
+    if (!l->is_admin && st->gc != NULL && af_guard_cut_why(st->gc) != AF_GUARD_KEPT)
+        record_cut(l, st, conn, af_guard_cut_why(st->gc));
     if (st->started)
         __atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&srv->last_activity_ms, af_monotonic_ms(), __ATOMIC_SEQ_CST);
@@ -409,8 +435,8 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
 
 /* ---- the access handler ---- */
 
-/* build_answer: dispatch and record the request in the ledger (provider
- * port only). Caller frees with resp_free(); NULL when out of memory. */
+/* build_answer: dispatch. Caller records it (record) once it is sure to
+ * go out, and frees it with resp_free(); NULL when out of memory. */
 static struct af_resp *build_answer(const struct af_listener *l, struct req_state *st,
                                     size_t body_cap)
 {
@@ -425,9 +451,14 @@ static struct af_resp *build_answer(const struct af_listener *l, struct req_stat
                  resp->status);
     if (resp->status == 0)
         af_resp_fail(resp);
+    return resp;
+}
+
+/* record: the request and its answer into the ledger (provider port only). */
+static void record(const struct af_listener *l, struct req_state *st, const struct af_resp *resp)
+{
     if (!l->is_admin)
         af_ledger_record(l->srv->ledger, &st->req, resp);
-    return resp;
 }
 
 /* answer_early: a chunked body passed the cap while it was read. MHD
@@ -443,6 +474,7 @@ static enum MHD_Result answer_early(const struct af_listener *l, struct req_stat
 
     if (st->gc == NULL)
         return MHD_NO; /* untracked: just close */
+    st->req.facts.cut = AF_LEDGER_CUT_BODY;
     resp = build_answer(l, st, 64 * 1024);
     if (resp == NULL)
         return MHD_NO;
@@ -460,6 +492,9 @@ static enum MHD_Result answer_early(const struct af_listener *l, struct req_stat
         rc = af_buf_add(&raw, resp->body.p, resp->body.len);
     if (rc == AF_OK)
         sent = af_guard_reply_early(st->gc, raw.p, raw.len);
+    /* not sent: the guard cut first, and completed_cb records its 408 */
+    if (sent)
+        record(l, st, resp);
     af_buf_free(&raw);
     resp_free(resp);
     return sent ? MHD_YES : MHD_NO;
@@ -479,6 +514,7 @@ static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection
     resp = build_answer(l, st, body_cap);
     if (resp == NULL)
         return MHD_NO;
+    record(l, st, resp);
     if (!l->is_admin && st->req.facts.delay_ms > 0 &&
         af_delayer_hold(srv->delayer, conn, st->req.facts.delay_ms)) {
         st->held = resp;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """seeds.py OUT - seed corpora for the harnesses of tests/fuzz/, picked from
-the tree (tests/data, conf/, the corpus profiles) and from a few inline
+the tree (tests/data, conf/, docs/, the corpus profiles) and from a few inline
 examples, one folder per harness under OUT. Small on purpose: the fuzzer
 grows its own corpus (tests/fuzz/README.md). Any file committed under
 tests/fuzz/regress/HARNESS/ (an input that once crashed) is added too.
@@ -10,7 +10,9 @@ import glob
 import hashlib
 import json
 import os
+import re
 import sys
+import urllib.parse
 
 SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -67,9 +69,93 @@ JWTS = [
 ]
 
 
+# fuzz_login: the authorization request of the harness's config
+# (tests/fuzz/fuzz_server.h) as the login page's hidden fields carry it.
+AUTHZ = ("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Frp.example%2Fcb"
+         "&scope=openid%20email&state=st-1&nonce=n-1"
+         "&code_challenge=E9Melhoa2OwvFrEMTJguCHgDZdHLB6MDsWLrSCz3ENO&code_challenge_method=S256")
+
+
+def login_seeds():
+    """A flags byte (1: the login cookie, 2: the page's af_csrf) and a
+    form: each way through /login, and the users of tests/data's configs."""
+    forms = [(3, AUTHZ + "&username=alice&password=pw&af_action=login"),
+             (3, AUTHZ + "&af_user=bob&af_action=login"),
+             (3, AUTHZ + "&af_action=cancel"),
+             (3, AUTHZ + "&username=alice&password=wrong&af_action=login"),
+             (3, AUTHZ + "&username=alice&username=bob"),
+             (3, AUTHZ.replace("state=st-1", "state=%22%3E%3Cscript%3E") + "&response_mode=form_post&af_user=alice"),
+             (3, "response_type=code&client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A5173%2Fcb"
+                 "&scope=openid&state=s&response_mode=fragment&af_user=bob"),
+             (3, AUTHZ.replace("client_id=app", "client_id=evil") + "&af_user=bob"),
+             (1, AUTHZ + "&af_csrf=forged-token&username=alice&password=pw"),
+             (2, AUTHZ + "&af_user=alice"),
+             (0, AUTHZ + "&af_user=alice")]
+    users = set()
+    for doc in json_files("tests/data/**/*.json"):
+        for u in doc.get("users", []) if isinstance(doc, dict) and isinstance(doc.get("users"), list) else []:
+            if isinstance(u, dict) and isinstance(u.get("username"), str):
+                users.add((u["username"], u.get("password") if isinstance(u.get("password"), str) else ""))
+    for name, pw in sorted(users):
+        forms.append((3, AUTHZ + "&" + urllib.parse.urlencode({"username": name, "password": pw})))
+    return [bytes([f]) + body.encode() for f, body in forms]
+
+
+def admin_seeds():
+    """A selector byte (bit 0: /admin/scenarios, else /admin/tokens) and a
+    JSON body: the scenario entries of tests/data's configs (the queue takes
+    the same members), the bodies of the docs' examples, and mint requests
+    with each member and defect."""
+    out, seen = [], set()
+
+    def add(sel, body):
+        t = json.dumps(body, sort_keys=True).encode()
+        if (sel, t) not in seen:
+            seen.add((sel, t))
+            out.append(bytes([sel]) + t)
+
+    for doc in json_files("tests/data/**/*.json"):
+        for sc in doc.get("scenarios", []) if isinstance(doc, dict) and isinstance(doc.get("scenarios"), list) else []:
+            add(1, sc)
+    for p in files("docs/*.md"):
+        for m in re.finditer(rb"-d '(\{[^']*\})'", read(p)):
+            try:
+                body = json.loads(m.group(1))
+            except ValueError:
+                continue
+            add(1 if "name" in body else 0, body)
+    for body in ({}, {"user": "alice", "defects": ["expired", "wrong_aud"]},
+                 {"user": None, "client": "app", "scope": "openid", "aud": ["a", "b"], "ttl": 60,
+                  "claims": {"roles": ["x"], "n": 1.5}},
+                 {"user": "bob", "defects": ["wrong_typ"]},
+                 {"defects": ["alg_none", "hs256_public_key", "unknown_kid", "revoked", "no_scope",
+                              "not_yet_valid", "wrong_iss", "bad_signature", "alg_none_mixed_case"]},
+                 {"user": "u-1", "claims": {"sub": "x"}}, {"ttl": 0}, {"aud": 5}):
+        add(0, body)
+    for body in ({"name": "token_delay", "client": "spa", "user": "alice", "times": 2, "delay_ms": 10},
+                 {"name": "authorize_access_denied"}, {"name": "nope"}):
+        add(1, body)
+    add(2, {"name": "jwks_error"})
+    return out
+
+
+LEDGER_QUERIES = [b"", b"limit=0", b"since=0&limit=10", b"path=/token&method=POST&client_id=app",
+                  b"code=code-AAAA-full-value", b"client=app&since=2&limit=1", b"path=%2Fcaf%E9",
+                  b"limit=1001", b"client_id=a&client=b", b"since=-1", b"since=99999999999999999999",
+                  b"path=/a&path=/b", b"x=1", b"code=code-%C3&client=app%FF",
+                  b"client_secret=s3cret&code_verifier=abc&password=pw&" + b"v=" + b"a" * 600]
+
+
 def seeds():
     out = {name: [] for name in
-           ("cfg", "url", "clientauth", "jose", "suite", "tmpl", "html", "expect", "hop")}
+           ("cfg", "url", "clientauth", "jose", "suite", "tmpl", "html", "expect", "hop",
+            "login", "admin", "ledger")}
+    out["login"] += login_seeds()
+    out["admin"] += admin_seeds()
+    out["ledger"] += LEDGER_QUERIES
+    # the ledger queries of the docs' examples
+    for p in files("docs/*.md"):
+        out["ledger"] += [m.group(1) for m in re.finditer(rb"/admin/ledger\?([^\s\"'|]*)", read(p))]
     out["cfg"] += [read(p) for p in files("tests/data/cfg/*.json", "conf/authflowd.json",
                                           "tests/data/rs/*.json", "tests/data/integration/*.json")]
     out["suite"] += [b"\0" + read(p) for p in files("conf/suites/*.json")]

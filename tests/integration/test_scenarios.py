@@ -868,6 +868,23 @@ class S09Ledger(ScenCase):
         self.assertEqual((e[3]["path"], e[3]["status"]), ("/no-such-path", 404))
         self.assertEqual((e[4]["method"], e[4]["status"]), ("DELETE", 405))
 
+    def test_error_of_each_answer(self):
+        """error is the one the answer carried, however it was delivered:
+        a JSON body, a redirect's query or fragment, a form_post page;
+        none for a success or an HTML error page."""
+        c = self.cursor()
+        for mode in ("query", "fragment", "form_post"):
+            r, _ = self.authorize("it-basic", scope="openid admin", extra=[("response_mode", mode)])
+            self.assertEqual(r.status, 200 if mode == "form_post" else 302, r)
+        self.authorize("it-basic", redirect_uri="https://evil.example/cb")
+        self.token("it-basic", [("grant_type", "authorization_code"), ("code", "no-such-code")])
+        self.flow()
+        e = self.entries(c)
+        self.assertEqual([(x["path"], x["status"], x["error"]) for x in e],
+                         [("/authorize", 302, "invalid_scope"), ("/authorize", 302, "invalid_scope"),
+                          ("/authorize", 200, "invalid_scope"), ("/authorize", 400, None),
+                          ("/token", 400, "invalid_grant"), ("/authorize", 302, None)])
+
     def test_cursor_filters_limit(self):
         c = self.cursor()
         ctx1 = self.code_flow()

@@ -3,6 +3,8 @@
 bodies trickled (slowloris), a chunked body over the cap, more held
 connections than the server's limit, and SIGTERM under keep-alive load.
 
+Each cut request is in the ledger (docs/admin.md), with what was cut.
+
 Everything stays on loopback, bounded in count (at most 1,100 sockets)
 and in time (each case well under 15 s). The assertions are on outcomes:
 a normal client still gets every answer, a slow connection is cut, the
@@ -25,6 +27,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_server as ts  # noqa: E402  (the shared helpers)
+from test_admin import attach_admin  # noqa: E402
 
 DEADLINE = 2  # limits.request_timeout of these daemons, seconds
 FORM = "application/x-www-form-urlencoded"
@@ -200,6 +203,125 @@ class W01SlowClients(ts.AFTestCase):
         self.assertAlive()
 
 
+def with_admin(cfg):
+    """The admin API on port 0, for the ledger."""
+    cfg["admin"] = {"enabled": True, "listen": "127.0.0.1:0"}
+
+
+def ledger_since(case, cursor, want, **q):
+    """The ledger's entries after cursor (filtered by q), once there are at
+    least want of them, or after 5 s: a cut request is recorded when the
+    server sees the socket shut, a moment after the client does."""
+    end = time.monotonic() + 5
+    while True:
+        r = case.admin.get("/admin/ledger", query=dict(q, since=cursor))
+        case.assertEqual(r.status, 200, r)
+        e = r.json()["entries"]
+        if len(e) >= want or time.monotonic() > end:
+            return e
+        time.sleep(0.1)
+
+
+def ledger_cursor(case):
+    return case.admin.get("/admin/ledger", query={"limit": 0}).json()["next"]
+
+
+class W04CutsInLedger(ts.AFTestCase):
+    """A request the guard cuts is in the ledger like any other: method,
+    path, query, the headers that came, the status sent (408, 413), the
+    error of that answer, and "cut" saying why; so that "the app never
+    called /token" is not concluded from a ledger that missed a call."""
+
+    tmp_prefix = "af-it-slow-"
+
+    @classmethod
+    def config_mods(cls, cfg):
+        cfg.setdefault("limits", {}).update(request_timeout=DEADLINE, max_body=8192)
+        with_admin(cfg)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        attach_admin(cls)
+
+    def trickle(self, head, drip):
+        t = Trickler(addr(self.daemon), [head], drip)
+        try:
+            t.run(DEADLINE + 3)
+        finally:
+            t.close()
+        self.assertEqual(len(t.result), 1, "not cut")
+        self.assertTrue(list(t.result.values())[0][1].startswith(b"HTTP/1.1 408 "))
+
+    def test_headers_trickled(self):
+        """Cut while its headers came: the method is not known yet (the
+        server's HTTP library shows it only with the last header), the
+        rest is."""
+        c = ledger_cursor(self)
+        self.trickle(b"GET /authorize?client_id=slow-app&state=s1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"User-Agent: slow-agent\r\n", b"X-Drip: 1\r\n")
+        e = ledger_since(self, c, 1)
+        self.assertEqual(len(e), 1, e)
+        e = e[0]
+        self.assertEqual((e["path"], e["method"], e["status"], e["error"], e["cut"]),
+                         ("/authorize", None, 408, "invalid_request", "request_timeout"))
+        self.assertEqual(e["query"], {"client_id": "slow-app", "state": "s1"})
+        self.assertEqual(e["client_id"], "slow-app")
+        self.assertEqual(e["headers"].get("user-agent"), "slow-agent")
+        self.assertEqual(e["seq"], c + 1)
+
+    def test_body_trickled(self):
+        """Cut while its body came: found by the path filter a verdict on
+        /token calls uses, with the headers, and no form (it never came
+        whole)."""
+        c = ledger_cursor(self)
+        self.trickle(("POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+                      "Authorization: Basic c2xvdzpzM2NyZXQ=\r\nContent-Length: 4000\r\n\r\n"
+                      "grant_type=" % FORM).encode(), b"aaaa")
+        e = ledger_since(self, c, 1, path="/token")
+        self.assertEqual(len(e), 1, e)
+        e = e[0]
+        self.assertEqual((e["method"], e["status"], e["error"], e["cut"]),
+                         ("POST", 408, "invalid_request", "request_timeout"))
+        self.assertEqual(e["headers"]["content-type"], FORM)
+        self.assertEqual(e["headers"]["authorization"], "Basic [redacted]")
+        self.assertEqual(e["form"], {})
+
+    def test_chunked_body_over_cap(self):
+        c = ledger_cursor(self)
+        s = socket.create_connection(addr(self.daemon), timeout=10)
+        try:
+            s.sendall(("POST /token?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n" % FORM).encode())
+            try:
+                for _ in range(64):
+                    s.sendall(b"%x\r\n%s\r\n" % (4096, b"a" * 4096))
+            except OSError:
+                pass  # cut
+            data = s.recv(4096)
+        finally:
+            s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:200])
+        e = ledger_since(self, c, 1)
+        self.assertEqual(len(e), 1, e)
+        e = e[0]
+        self.assertEqual((e["path"], e["method"], e["status"], e["error"], e["cut"]),
+                         ("/token", "POST", 413, "invalid_request", "body_too_large"))
+        self.assertEqual(e["query"], {"x": "1"})
+
+    def test_not_cut_not_marked(self):
+        """A request line never sent is no request: nothing recorded. An
+        answered request has no "cut"."""
+        c = ledger_cursor(self)
+        t = Trickler(addr(self.daemon), [b""], b"")
+        t.run(DEADLINE + 3)
+        t.close()
+        self.assertEqual(self.http.get("/healthz").status, 200)
+        e = ledger_since(self, c, 2)
+        self.assertEqual([x["path"] for x in e], ["/healthz"])
+        self.assertNotIn("cut", e[0])
+
+
 class W02Crowd(ts.AFTestCase):
     """More slow connections than the server's connection limit (1,024):
     the oldest are closed to make room, so a normal client is still served
@@ -211,6 +333,12 @@ class W02Crowd(ts.AFTestCase):
     @classmethod
     def config_mods(cls, cfg):
         cfg.setdefault("limits", {})["request_timeout"] = 60
+        with_admin(cfg)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        attach_admin(cls)
 
     def setUp(self):
         super().setUp()
@@ -223,6 +351,7 @@ class W02Crowd(ts.AFTestCase):
 
     def test_room_for_new_clients(self):
         where = addr(self.daemon)
+        cursor = ledger_cursor(self)
         held = []
         try:
             for _ in range(self.HELD):
@@ -247,6 +376,11 @@ class W02Crowd(ts.AFTestCase):
                     cut += 1
             self.assertGreater(cut, self.HELD - 1024 * 3 // 4 - 50)
             self.assertLess(cut, self.HELD)
+            # each one cut is in the ledger, saying why
+            shed = [x for x in ledger_since(self, cursor, n + cut, path="/healthz", limit=1000)
+                    if x.get("cut") == "connection_limit"]
+            self.assertEqual(len(shed), cut)
+            self.assertEqual({(x["status"], x["error"]) for x in shed}, {(408, "invalid_request")})
         finally:
             for s in held:
                 s.close()
