@@ -1,102 +1,427 @@
 #!/bin/sh
-# bench.sh - authflowd throughput and footprint, with a reference measured in
-# the same run. Not a test: it prints figures, it asserts nothing.
+# bench.sh - authflowd throughput and footprint, each figure next to a
+# reference measured in the same run. Not a test: it prints figures and
+# asserts nothing. Loopback only; every load is bounded by wrk -d seconds
+# and, for the long phases, by a count.
 #
 #   bench/bench.sh [BUILD_DIR]   (default: _build)
 #
-# Measures, on loopback only, each load bounded by -d seconds:
-#   - /token client_credentials with RS256 and with ES256 signing (wrk),
-#     next to `openssl speed` for the same signature in the same run, and
-#     the ratio token responses/s : signatures/s (1.0 would mean the HTTP,
-#     JSON and store work cost nothing next to the signature);
-#   - GET /jwks and GET /authorize (headless approval: a 302 with a code);
-#   - startup-to-ready time and resident memory idle and after the load.
-# Needs wrk and openssl (Debian: wrk, openssl).
+# Phases (AF_BENCH_PHASES, default all, in this order):
+#   ready   startup-to-ready with the shipped conf/authflowd.json on port 0,
+#           and with a PEM-key config as the reference; idle RSS.
+#   sign    /token client_credentials: ES256 req/s over ONE core's
+#           `openssl speed ecdsap256` sign/s, RS256 req/s over
+#           `openssl speed -multi 2 rsa2048` sign/s (both cores).
+#   peers   GET discovery and /jwks req/s over glewlwyd's (Debian package
+#           glewlwyd, sqlite, a minimal OIDC plugin) and oidc-provider's
+#           (npm, tests/interop/oidc-provider, installed into the build
+#           tree), with each server's CPU per request; a peer that is not
+#           installed or does not start is skipped with a message.
+#   tokens  AF_BENCH_TOKENS client_credentials tokens (default 1,000,000) in
+#           one run: failures by status and when the first came, RSS
+#           sampled during the run, warn lines logged.
+#   logins  AF_BENCH_LOGINS authorization-code logins (GET /authorize with
+#           headless approval, then the code at /token; default 1,000,000)
+#           with lifetimes of AF_BENCH_LIFETIME seconds: RSS during the run
+#           and after the codes' and refresh tokens' lifetimes have passed.
+# The ratios of sign and peers are taken AF_BENCH_ROUNDS times (default 3)
+# and their median printed: on a shared machine only same-run ratios mean
+# something (bench/callgrind-token.sh counts instructions per request).
+#
+# Environment: AF_BENCH_SECONDS (each wrk run and openssl speed, 5),
+# AF_BENCH_CONNS (32 connections, 2 wrk threads), AF_BENCH_ROUNDS (3),
+# AF_BENCH_TOKENS, AF_BENCH_LOGINS, AF_BENCH_LONG_SECONDS (cap of the
+# tokens and logins runs, 300), AF_BENCH_LIFETIME (10), AF_BENCH_PHASES,
+# AF_BENCH_KEEP (set: keep the temporary folder with logs and wrk output).
+# Needs wrk, openssl, python3 and curl (Debian packages of those names); the
+# peers need glewlwyd, and node 20.19+ with npm.
+# shellcheck disable=SC2086,SC2031 # figure lists split on purpose; tests/lib.sh is sourced in a subshell
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-bld=${1:-$top/_build}
+bld=$(cd "${1:-$top/_build}" && pwd)
 dur=${AF_BENCH_SECONDS:-5}
 conns=${AF_BENCH_CONNS:-32}
+rounds=${AF_BENCH_ROUNDS:-3}
+ntokens=${AF_BENCH_TOKENS:-1000000}
+nlogins=${AF_BENCH_LOGINS:-1000000}
+long=${AF_BENCH_LONG_SECONDS:-300}
+life=${AF_BENCH_LIFETIME:-10}
+phases=${AF_BENCH_PHASES:-ready sign peers tokens logins}
 threads=2
+afb="python3 $top/bench/afbench.py"
 tmp=$(mktemp -d)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
+procs=""
+cleanup() {
+    for p in $procs; do kill "$p" 2>/dev/null || true; done
+    if [ -n "${AF_BENCH_KEEP:-}" ]; then echo "bench.sh: kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-for c in wrk openssl python3; do
+for c in wrk openssl python3 curl; do
     command -v $c >/dev/null 2>&1 || { echo "bench.sh: needs $c" >&2; exit 2; }
 done
+[ -x "$bld/authflowd" ] || { echo "bench.sh: $bld/authflowd is not built" >&2; exit 2; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-echo "load: wrk -t$threads -c$conns -d${dur}s on 127.0.0.1"
+# ---- mechanics ----
 
-mkconf() { # alg
+# stop PID: SIGTERM, then wait for it to go (it is not our child when
+# afbench.py started it); SIGKILL after 10 s.
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -9 "$1" 2>/dev/null || true
+    procs=$(echo "$procs" | sed "s/\\b$1\\b//")
+}
+
+# afd NAME CONFIG [ARGS...]: start authflowd, set $pid, $url and $ready_ms.
+afd() {
+    _name=$1 _conf=$2
+    shift 2
+    $afb start "$tmp/$_name.ready" "$tmp/$_name.log" -- "$bld/authflowd" --config "$_conf" \
+        --ready-file "$tmp/$_name.ready" "$@" >"$tmp/started"
+    read -r pid ready_ms url <"$tmp/started"
+    procs="$procs $pid"
+}
+
+# load NAME URL [wrk args...]: wrk -t2 -c$conns -d${dur}s against URL while
+# $pid is measured; sets $rps, $nreq, $bad (non-2xx/3xx) and $cpu_us (CPU
+# microseconds of $pid per request).
+load() {
+    _name=$1 _url=$2
+    shift 2
+    _c0=$($afb cpu "$pid")
+    wrk -t$threads -c"$conns" -d"${dur}s" "$@" "$_url" >"$tmp/$_name.wrk" 2>&1
+    _c1=$($afb cpu "$pid")
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$tmp/$_name.wrk")
+    nreq=$(awk '/requests in/ {print $1}' "$tmp/$_name.wrk")
+    bad=$(awk '/Non-2xx/ {print $NF}' "$tmp/$_name.wrk")
+    bad=${bad:-0}
+    cpu_us=$(python3 -c "print(f'{($_c1 - $_c0) * 1e6 / max(1, $nreq):.0f}')")
+}
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+median() { $afb median "$@"; }
+mib() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
+
+# sign_rate NAME [openssl speed args]: signatures per second
+sign_rate() {
+    _n=$1
+    shift
+    openssl speed -seconds "$dur" "$@" 2>/dev/null | awk -v n="$_n" '$0 ~ n {print $(NF-1); exit}'
+}
+
+# Keys made once: no key generation inside a measured start or run.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/es.pem" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/rs.pem" 2>/dev/null
+
+# mkconf NAME ALG [LIFETIME]: a config with one key of ALG from its PEM, the
+# client_credentials client bench-client and the web client bench-app;
+# LIFETIME, when given, is that of codes (half of it), tokens and refresh
+# tokens. Limits are the defaults, the same as in the shipped config.
+mkconf() {
+    _pem=$tmp/es.pem
+    [ "$2" = RS256 ] && _pem=$tmp/rs.pem
+    _life=""
+    [ $# -ge 3 ] && _life="\"lifetimes\": {\"code\": $(($3 / 2)), \"access_token\": $3,
+  \"id_token\": $3, \"refresh_token\": $3},"
     cat >"$tmp/$1.json" <<JSON
-{"listen": "127.0.0.1:0", "keys": [{"alg": "$1"}],
- "limits": {"max_tokens": 2000000, "max_codes": 1000000, "threads": 4},
- "lifetimes": {"access_token": 60},
+{"listen": "127.0.0.1:0", "keys": [{"alg": "$2", "pem_file": "$_pem"}], $_life
+ "login": {"interactive": false, "default_user": "bench"},
  "clients": [{"client_id": "bench-client", "client_secret": "bench-secret",
    "grant_types": ["client_credentials"], "scope": "api.read"},
   {"client_id": "bench-app", "client_secret": "bench-app-secret",
-   "redirect_uris": ["http://127.0.0.1:8080/callback"], "scope": "openid"}],
+   "redirect_uris": ["http://127.0.0.1:8080/callback"],
+   "grant_types": ["authorization_code", "refresh_token"], "scope": "openid"}],
  "users": [{"sub": "u-bench", "username": "bench"}]}
 JSON
 }
+mkconf es ES256
+mkconf rs RS256
+mkconf login ES256 "$life"
 
-start() { # alg -> sets pid, url, ready_ms
-    rm -f "$tmp/ready"
-    t0=$(date +%s%N)
-    "$bld/authflowd" --config "$tmp/$1.json" --ready-file "$tmp/ready" --log-level error \
-        >/dev/null &
-    pid=$!
-    while [ ! -s "$tmp/ready" ]; do
-        kill -0 "$pid" 2>/dev/null || { echo "authflowd died" >&2; exit 1; }
-        sleep 0.002
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "openssl: $(openssl version | cut -d' ' -f1-2); wrk -t$threads -c$conns -d${dur}s on 127.0.0.1;" \
+    "$rounds rounds; median of rounds"
+echo "authflowd: $bld/authflowd ($(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+
+# ---- ready: startup time and idle memory ----
+phase_ready() {
+    echo
+    echo "== ready: startup-to-ready and idle RSS"
+    sh_ms="" pem_ms="" sh_rss=""
+    r=0
+    while [ $r -lt "$rounds" ]; do
+        afd shipped "$top/conf/authflowd.json" --listen 127.0.0.1:0 --log-level error
+        sh_ms="$sh_ms $ready_ms"
+        sleep 1
+        sh_rss="$sh_rss $($afb rss "$pid")"
+        stop "$pid"
+        afd pem "$tmp/es.json" --log-level error
+        pem_ms="$pem_ms $ready_ms"
+        stop "$pid"
+        r=$((r + 1))
     done
-    t1=$(date +%s%N)
-    ready_ms=$(( (t1 - t0) / 1000000 ))
-    url=$(cat "$tmp/ready")
+    echo "shipped conf/authflowd.json (two keys generated at start): ready ms:$sh_ms" \
+        "-> median $(median $sh_ms) ms (goal <= 15)"
+    echo "reference, ES256 key from a PEM file: ready ms:$pem_ms -> median $(median $pem_ms) ms"
+    echo "idle RSS, shipped config, 1 s after ready: $(mib "$(median $sh_rss)") MiB (goal <= 6)"
 }
 
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
-reqs() { awk '/Requests\/sec/ {print $2}'; }
-
-sign_rate() { # openssl speed name -> signs/s (one core)
-    openssl speed -seconds "$dur" "$1" 2>/dev/null | awk -v n="$2" '$0 ~ n {print $(NF-1); exit}'
+# ---- sign: /token against the signature's own rate ----
+phase_sign() {
+    echo
+    echo "== sign: /token client_credentials req/s over openssl speed sign/s, same run"
+    export AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret
+    es_r="" rs_r=""
+    r=1
+    while [ $r -le "$rounds" ]; do
+        afd es "$tmp/es.json" --log-level error
+        load es "$url/token" -s "$top/bench/flows.lua"
+        stop "$pid"
+        ref=$(sign_rate "256 bits ecdsa" ecdsap256)
+        x=$(ratio "$rps" "$ref")
+        es_r="$es_r $x"
+        echo "round $r ES256: /token $rps req/s (non-2xx $bad, $cpu_us us CPU/req);" \
+            "openssl ecdsap256 one core $ref sign/s; ratio $x"
+        afd rs "$tmp/rs.json" --log-level error
+        load rs "$url/token" -s "$top/bench/flows.lua"
+        stop "$pid"
+        ref=$(sign_rate "rsa 2048" -multi 2 rsa2048)
+        x=$(ratio "$rps" "$ref")
+        rs_r="$rs_r $x"
+        echo "round $r RS256: /token $rps req/s (non-2xx $bad, $cpu_us us CPU/req);" \
+            "openssl rsa2048 -multi 2 $ref sign/s; ratio $x"
+        r=$((r + 1))
+    done
+    echo "ES256 /token : one core's ecdsap256 sign/s, median $(median $es_r) (goal >= 1.0)"
+    echo "RS256 /token : -multi 2 rsa2048 sign/s, median $(median $rs_r) (goal >= 0.8)"
 }
 
-for alg in RS256 ES256; do
-    mkconf $alg
-    start $alg
-    idle=$(rss_kb)
-    AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret \
-        wrk -t$threads -c$conns -d"${dur}s" -s "$top/bench/token.lua" "$url/token" >"$tmp/w" 2>&1
-    tok=$(reqs <"$tmp/w")
-    non=$(awk '/non-200/ {print $2}' "$tmp/w")
-    loaded=$(rss_kb)
-    if [ $alg = RS256 ]; then
-        ref=$(sign_rate rsa2048 "rsa 2048")
-        refname="openssl speed rsa2048 sign/s"
-        wrk -t$threads -c$conns -d"${dur}s" "$url/jwks" >"$tmp/j" 2>&1
-        jw=$(reqs <"$tmp/j")
-        wrk -t$threads -c$conns -d"${dur}s" \
-            "$url/authorize?response_type=code&client_id=bench-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&scope=openid&state=s" \
-            >"$tmp/a" 2>&1
-        az=$(reqs <"$tmp/a")
-    else
-        ref=$(sign_rate ecdsap256 "256 bits ecdsa")
-        refname="openssl speed ecdsap256 sign/s"
+# ---- peers: discovery and /jwks next to glewlwyd and oidc-provider ----
+
+# start_glewlwyd: glewlwyd on a free loopback port with a sqlite database;
+# sets $gpid and $gbase (the OIDC plugin's base URL), or says why not.
+start_glewlwyd() {
+    gpid=""
+    schema=/usr/share/dbconfig-common/data/glewlwyd/install/sqlite3
+    if ! command -v glewlwyd >/dev/null 2>&1 || [ ! -f "$schema" ]; then
+        echo "glewlwyd: skipped, not installed (Debian: apt-get install glewlwyd)"
+        return 0
     fi
-    stop
-    python3 - "$alg" "$tok" "$non" "$ref" "$refname" "$ready_ms" "$idle" "$loaded" <<'PY'
-import sys
-alg, tok, non, ref, refname, ready, idle, loaded = sys.argv[1:]
-tok, ref = float(tok), float(ref)
-print(f"{alg}: /token {tok:.0f} req/s (non-200: {non}); {refname} {ref:.0f} (one core);"
-      f" ratio {tok/ref:.2f}")
-print(f"{alg}: startup-to-ready {ready} ms; RSS idle {int(idle)//1024} MiB,"
-      f" after load {int(loaded)//1024} MiB")
-PY
+    port=$($afb freeport)
+    gbase=http://127.0.0.1:$port/api/oidc
+    $afb glewlwyd-db "$tmp/glwd.db" "$schema" "$tmp/rs.pem" "$gbase/" || {
+        echo "glewlwyd: skipped, could not create its database"
+        return 0
+    }
+    mods=/usr/lib/glewlwyd
+    cat >"$tmp/glwd.conf" <<EOF
+port=$port
+bind_address="127.0.0.1"
+external_url="http://127.0.0.1:$port"
+api_prefix="api"
+log_mode="console"
+log_level="ERROR"
+cookie_secure=0
+admin_scope="g_admin"
+profile_scope="g_profile"
+user_module_path="$mods/user"
+client_module_path="$mods/client"
+user_auth_scheme_module_path="$mods/scheme"
+plugin_module_path="$mods/plugin"
+hash_algorithm="SHA512"
+database = { type = "sqlite3" path = "$tmp/glwd.db" };
+EOF
+    glewlwyd --config-file "$tmp/glwd.conf" >"$tmp/glwd.log" 2>&1 </dev/null &
+    gpid=$!
+    procs="$procs $gpid"
+    if ! $afb waiturl "$gbase/.well-known/openid-configuration" 20 >/dev/null 2>&1 ||
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$gbase/.well-known/openid-configuration")" != 200 ]; then
+        echo "glewlwyd: skipped, it did not serve discovery in 20 s ($(tail -n 2 "$tmp/glwd.log" | tr '\n' ' '))"
+        stop "$gpid"
+        gpid=""
+    fi
+}
+
+# start_oidcp: node-oidc-provider (tests/interop/oidc-provider/server.js,
+# its pinned version installed with npm ci into the build tree, where the
+# interop test puts it too); sets $opid and $obase, or says why not.
+start_oidcp() {
+    opid=""
+    node=node
+    if [ -x "$top/_tools/node/node_modules/.bin/node" ]; then
+        node=$top/_tools/node/node_modules/.bin/node
+    fi
+    if ! command -v "$node" >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1 ||
+        ! "$node" -e 'const [a, b] = process.versions.node.split(".").map(Number);
+            process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+        echo "oidc-provider: skipped, needs node 20.19+ and npm (./bootstrap.sh check installs them)"
+        return 0
+    fi
+    work=$bld/tests/interop/oidc-provider-run
+    # shellcheck source=tests/lib.sh
+    if ! (. "$top/tests/lib.sh" && af_npm_ci "$top/tests/interop/oidc-provider" "$work" \
+        oidc-provider 1 SKIP "oidc-provider") >"$tmp/npm.out" 2>&1; then
+        echo "oidc-provider: skipped, npm ci failed: $(tail -n 3 "$tmp/npm.out" | tr '\n' ' ')"
+        return 0
+    fi
+    if ! $afb start "$tmp/oidcp.out" "$tmp/oidcp.out" -- "$node" "$work/server.js" --port 0 \
+        >"$tmp/started" 2>"$tmp/oidcp.err"; then
+        echo "oidc-provider: skipped, it did not start: $(cat "$tmp/oidcp.err")"
+        return 0
+    fi
+    read -r opid _ms obase <"$tmp/started"
+    procs="$procs $opid"
+}
+
+# versus KEY NAME PID BASE: the request just sent to authflowd ($what at
+# $path, giving $a_rps and $a_cpu) sent to the peer NAME at BASE, whose
+# process is PID (empty: skipped); adds its figures to $line and the ratios
+# to the lists ${KEY}_$what (req/s) and ${KEY}_${what}c (CPU per request).
+versus() {
+    [ -n "$3" ] || return 0
+    pid=$3
+    load "$1-$what" "$4$path"
+    x=$(ratio "$a_rps" "$rps")
+    c=$(ratio "$cpu_us" "$a_cpu")
+    line="$line; $2 $rps req/s ($cpu_us us, non-2xx $bad): x$x"
+    eval "${1}_$what=\"\$${1}_$what $x\" ${1}_${what}c=\"\$${1}_${what}c $c\""
+}
+
+# peer_medians KEY NAME GOAL: the medians of the lists versus filled.
+peer_medians() {
+    _d="" _j="" _dc="" _jc=""
+    eval "_d=\$${1}_discovery _j=\$${1}_jwks _dc=\$${1}_discoveryc _jc=\$${1}_jwksc"
+    echo "authflowd : $2 req/s, median: discovery $(median $_d), /jwks $(median $_j) (goal >= $3);" \
+        "$2's CPU per request over authflowd's: discovery $(median $_dc), /jwks $(median $_jc)"
+}
+
+phase_peers() {
+    echo
+    echo "== peers: GET discovery and /jwks, req/s and CPU per request, same run"
+    afd peers "$tmp/rs.json" --log-level error
+    apid=$pid abase=$url
+    start_glewlwyd
+    start_oidcp
+    for srv in authflowd glewlwyd oidc-provider; do
+        case $srv in
+        authflowd) p=$apid base=$abase ;;
+        glewlwyd) p=$gpid base=${gbase:-} ;;
+        oidc-provider) p=$opid base=${obase:-} ;;
+        esac
+        [ -n "$p" ] || continue
+        echo "$srv: discovery $(curl -s "$base/.well-known/openid-configuration" | wc -c) bytes," \
+            "/jwks $(curl -s "$base/jwks" | wc -c) bytes"
+        # warm-up, not measured: node's JIT, first allocations
+        for path in /.well-known/openid-configuration /jwks; do
+            wrk -t1 -c4 -d1s "$base$path" >/dev/null 2>&1
+        done
+    done
+    for k in g o; do
+        for w in discovery jwks; do eval "${k}_$w='' ${k}_${w}c=''"; done
+    done
+    r=1
+    while [ $r -le "$rounds" ]; do
+        for what in discovery jwks; do
+            path=/.well-known/openid-configuration
+            [ $what = jwks ] && path=/jwks
+            pid=$apid
+            load "a-$what" "$abase$path"
+            a_rps=$rps a_cpu=$cpu_us
+            line="round $r $what: authflowd $rps req/s ($cpu_us us CPU/req, non-2xx $bad)"
+            versus g glewlwyd "$gpid" "${gbase:-}"
+            versus o oidc-provider "$opid" "${obase:-}"
+            echo "$line"
+        done
+        r=$((r + 1))
+    done
+    [ -z "$gpid" ] || peer_medians g glewlwyd 1.5
+    [ -z "$opid" ] || peer_medians o oidc-provider 5
+    stop "$apid"
+    [ -z "$gpid" ] || stop "$gpid"
+    [ -z "$opid" ] || stop "$opid"
+}
+
+# ---- tokens and logins: a count in one run, memory sampled ----
+
+# long NAME COUNT URL FLOW: the counted run of flows.lua against $pid, RSS
+# sampled every second into $tmp/NAME.rss by $spid (left running); prints
+# the figures and sets $run_t0 and $run_t1, the run's start and end.
+long() {
+    _name=$1 _count=$2 _url=$3 _flow=$4
+    $afb sample "$pid" "$tmp/$_name.rss" 1 &
+    spid=$!
+    procs="$procs $spid"
+    rm -f "$tmp/$_name.done"
+    _c0=$($afb cpu "$pid")
+    _t0=$(date +%s.%N)
+    AF_BENCH_FLOW=$_flow AF_BENCH_PER_THREAD=$(((_count + threads - 1) / threads)) \
+        AF_BENCH_THREADS=$threads AF_BENCH_DONE_FILE="$tmp/$_name.done" \
+        wrk -t$threads -c"$conns" -d"${long}s" --timeout 10s -s "$top/bench/flows.lua" "$_url" \
+        >"$tmp/$_name.wrk" 2>&1 || true
+    _t1=$(date +%s.%N)
+    run_t0=$_t0 run_t1=$_t1
+    _c1=$($afb cpu "$pid")
+    attempts=$(awk '/^af attempts/ {print $3}' "$tmp/$_name.wrk")
+    attempts=${attempts:-0}
+    _secs=$(python3 -c "print(f'{$_t1 - $_t0:.1f}')")
+    echo "attempts $attempts of $_count in $_secs s (cap ${long} s):" \
+        "$(python3 -c "print(f'{$attempts / ($_t1 - $_t0):.0f}')")/s," \
+        "$(python3 -c "print(f'{($_c1 - $_c0) * 1e6 / max(1, $attempts):.0f}')") us CPU each"
+    awk '/^af (ok|failed|statuses|first-error)/ {sub(/^af /, ""); print}' "$tmp/$_name.wrk"
+    grep -q '^af attempts' "$tmp/$_name.wrk" || tail -n 5 "$tmp/$_name.wrk"
+}
+
+# loglines NAME: what authflowd NAME wrote to stderr (its log, warn level).
+loglines() {
+    _f=$tmp/$1.log.err
+    _first=""
+    [ -s "$_f" ] && _first=" (first: $(head -n 1 "$_f" | cut -c 1-160))"
+    echo "log at warn level: $(grep -c . "$_f") lines, $(wc -c <"$_f") bytes$_first"
+}
+
+phase_tokens() {
+    echo
+    echo "== tokens: $ntokens client_credentials tokens (ES256) in one run, default limits"
+    afd tokens "$tmp/es.json" --log-level warn
+    idle=$($afb rss "$pid")
+    export AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret
+    long tokens "$ntokens" "$url/token" token
+    stop "$spid"
+    echo "RSS: idle $(mib "$idle") MiB; during the run $($afb series "$tmp/tokens.rss" 12 "$run_t0" "$run_t1") (goal <= 16, flat)"
+    stop "$pid"
+    loglines tokens
+}
+
+phase_logins() {
+    echo
+    echo "== logins: $nlogins authorization-code logins (authorize + token, ES256, new browser each)," \
+        "lifetimes: code $((life / 2)) s, tokens and refresh $life s"
+    afd logins "$tmp/login.json" --log-level warn
+    idle=$($afb rss "$pid")
+    export AF_BENCH_CLIENT=bench-app AF_BENCH_SECRET=bench-app-secret
+    long logins "$nlogins" "$url" login
+    end=$($afb rss "$pid")
+    wait_s=$((life + 5))
+    sleep "$wait_s"
+    after=$($afb rss "$pid")
+    t_after=$(date +%s.%N)
+    echo "RSS: idle $(mib "$idle") MiB; at the end $(mib "$end") MiB;" \
+        "$wait_s s later (lifetimes passed) $(mib "$after") MiB (goal: near idle)"
+    echo "RSS samples, run and wait: $($afb series "$tmp/logins.rss" 12 "$run_t0" "$t_after")"
+    stop "$spid"
+    stop "$pid"
+    loglines logins
+}
+
+for ph in $phases; do
+    case $ph in
+    ready | sign | peers | tokens | logins) "phase_$ph" ;;
+    *) echo "bench.sh: unknown phase $ph" >&2; exit 2 ;;
+    esac
 done
-echo "GET /jwks: $jw req/s; GET /authorize (302 with a code): $az req/s"
