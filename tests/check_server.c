@@ -718,6 +718,40 @@ START_TEST(test_code_cap)
 }
 END_TEST
 
+START_TEST(test_code_redeemed_leave_the_cap)
+{
+    /* a redeemed code only waits for its replay: pending codes alone count
+     * against max_codes (4), and the oldest redeemed give way */
+    struct af_code_rec in = code_rec(60), out;
+    char *code[12] = {NULL}, *grant = NULL, *last, *at;
+    int i;
+
+    for (i = 0; i < 12; i++) {
+        ck_assert_int_eq(af_code_put(st, &in, &code[i]), AF_OK);
+        ck_assert_int_eq(af_code_take(st, code[i], "app", &out, &grant), AF_OK);
+        af_code_rec_clear(&out);
+        if (i < 11)
+            free(grant);
+    }
+    ck_assert_uint_eq(counts().codes, 0);
+    ck_assert_uint_eq(counts().used_codes, 4);
+    /* the last one's replay is still caught and revokes its grant */
+    last = grant;
+    at = jti_of(last);
+    ck_assert_int_eq(af_code_take(st, code[11], "app", &out, &grant), AF_ERR_STATE);
+    ck_assert(!access_live(at));
+    /* the first one's record gave way: unknown now */
+    ck_assert_int_eq(af_code_take(st, code[0], "app", &out, &grant), AF_ERR_NOTFOUND);
+    af_clock_set_offset(60);
+    af_store_sweep(st);
+    ck_assert_uint_eq(counts().used_codes, 0);
+    for (i = 0; i < 12; i++)
+        free(code[i]);
+    free(at);
+    free(last);
+}
+END_TEST
+
 START_TEST(test_access_not_stored)
 {
     /* access tokens cost nothing: nothing is stored until one is revoked */
@@ -2317,6 +2351,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_code_other_client);
     tcase_add_test(tc, test_code_expiry);
     tcase_add_test(tc, test_code_cap);
+    tcase_add_test(tc, test_code_redeemed_leave_the_cap);
     tcase_add_test(tc, test_access_not_stored);
     tcase_add_test(tc, test_grant_revoke);
     tcase_add_test(tc, test_grant_note);

@@ -46,7 +46,7 @@
 /* Return memory to the system after a sweep that freed this many entries. */
 #define STORE_TRIM_AFTER 4096u
 
-typedef enum { E_CODE, E_GRANT, E_JTI, E_SESSION } entry_kind;
+typedef enum { E_CODE, E_USED, E_GRANT, E_JTI, E_SESSION } entry_kind;
 
 struct entry {
     struct entry *hnext;         /* hash chain */
@@ -57,7 +57,7 @@ struct entry {
     bool revoked;   /* grants */
     bool family;    /* grants: u.tok is a live refresh family */
     uint32_t gen;   /* grants: the family's current generation */
-    char *grant_id; /* codes */
+    char *grant_id; /* codes and used codes */
     union {
         struct af_code_rec code;
         struct af_token_rec tok; /* grants: the family, or only .scenario */
@@ -87,7 +87,7 @@ struct table {
 };
 
 struct af_store {
-    struct table codes, grants, jtis, sessions;
+    struct table codes, used, grants, jtis, sessions;
     long revoke_keep;
     unsigned char mac_key[STORE_KEY_BYTES];
     bool sync_ready;  /* stop_mu and stop_cv initialised */
@@ -594,14 +594,18 @@ af_rc af_store_new(const struct af_store_limits *lim, struct af_store **out)
     st->revoke_keep = lim->revoke_keep;
     if (table_init(&st->codes, E_CODE, "authorization code", "max_codes", lim->max_codes, now) !=
             AF_OK ||
+        table_init(&st->used, E_USED, "used authorization code", "max_codes", lim->max_codes,
+                   now) != AF_OK ||
         table_init(&st->grants, E_GRANT, "grant", "max_tokens", lim->max_tokens, now) != AF_OK ||
         table_init(&st->jtis, E_JTI, "revoked token", "max_tokens", lim->max_tokens, now) !=
             AF_OK ||
         table_init(&st->sessions, E_SESSION, "session", "max_tokens", lim->max_tokens, now) !=
             AF_OK)
         goto out;
-    /* a login never fails for old sessions: the oldest give way */
+    /* a login never fails for old sessions or for codes redeemed long ago:
+     * the oldest give way (a used code is kept only to catch its replay) */
     st->sessions.evict = true;
+    st->used.evict = true;
     rc = af_rand_bytes(st->mac_key, sizeof(st->mac_key));
     if (rc != AF_OK)
         goto out;
@@ -642,6 +646,7 @@ void af_store_free(struct af_store *st)
         pthread_mutex_destroy(&st->stop_mu);
     }
     table_free(&st->codes);
+    table_free(&st->used);
     table_free(&st->grants);
     table_free(&st->jtis);
     table_free(&st->sessions);
@@ -652,8 +657,9 @@ void af_store_free(struct af_store *st)
 void af_store_sweep(struct af_store *st)
 {
     time_t now = af_now();
-    size_t freed = table_sweep(&st->codes, now) + table_sweep(&st->grants, now) +
-                   table_sweep(&st->jtis, now) + table_sweep(&st->sessions, now);
+    size_t freed = table_sweep(&st->codes, now) + table_sweep(&st->used, now) +
+                   table_sweep(&st->grants, now) + table_sweep(&st->jtis, now) +
+                   table_sweep(&st->sessions, now);
 #ifdef __GLIBC__
     if (freed >= STORE_TRIM_AFTER)
         malloc_trim(0);
@@ -665,6 +671,7 @@ void af_store_sweep(struct af_store *st)
 void af_store_counts(struct af_store *st, struct af_store_counts *out)
 {
     out->codes = atomic_load(&st->codes.n);
+    out->used_codes = atomic_load(&st->used.n);
     out->grants = atomic_load(&st->grants.n);
     out->revoked = atomic_load(&st->jtis.n);
     out->sessions = atomic_load(&st->sessions.n);
@@ -706,6 +713,31 @@ out:
     return rc;
 }
 
+/* code_retire: move a code just marked used to the used-code table, which
+ * keeps only its grant id, until it expires, to catch a replay; pending
+ * codes alone count against max_codes. Marked used first, so a replay in
+ * between finds it either way. */
+static void code_retire(struct af_store *st, const char *code, const char *grant_id, time_t expires,
+                        time_t now)
+{
+    struct entry *u = NULL, *e;
+    struct shard *sh;
+
+    if (new_entry(code, &u) != AF_OK || (u->grant_id = strdup(grant_id)) == NULL) {
+        entry_free(E_USED, u);
+        return; /* kept where it is, marked used */
+    }
+    u->expires = expires;
+    if (table_insert(&st->used, u, now) != AF_OK) {
+        entry_free(E_USED, u);
+        return;
+    }
+    sh = locked_find(&st->codes, code, &e);
+    if (e != NULL && e->used)
+        shard_remove(&st->codes, sh, e);
+    pthread_mutex_unlock(&sh->mu);
+}
+
 af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
                    struct af_code_rec *out, char **grant_id_out)
 {
@@ -713,7 +745,7 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
     struct entry *e;
     struct shard *sh;
     char *replayed = NULL;
-    time_t now = af_now();
+    time_t now = af_now(), expires = 0;
 
     memset(out, 0, sizeof(*out));
     *grant_id_out = NULL;
@@ -731,6 +763,7 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
         rc = AF_ERR_NOTFOUND; /* checked before use: the code stays its client's */
     } else {
         e->used = true;
+        expires = e->expires;
         rc = code_copy(out, &e->u.code);
         if (rc == AF_OK) {
             *grant_id_out = strdup(e->grant_id);
@@ -741,6 +774,17 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
         }
     }
     pthread_mutex_unlock(&sh->mu);
+    if (e == NULL) {
+        /* a code redeemed before: its grant is all that is kept */
+        sh = locked_find(&st->used, code, &e);
+        if (e != NULL && e->expires > now) {
+            replayed = strdup(e->grant_id);
+            rc = AF_ERR_STATE;
+        }
+        pthread_mutex_unlock(&sh->mu);
+    } else if (rc == AF_OK) {
+        code_retire(st, code, *grant_id_out, expires, now);
+    }
     if (replayed != NULL && af_grant_revoke(st, replayed) != AF_OK)
         af_log_error("store: could not revoke the grant of a replayed code");
     free(replayed);

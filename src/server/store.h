@@ -4,15 +4,18 @@
  *
  * Access tokens are self-contained JWTs and are NOT stored: issuing any
  * number of them costs no memory. What is remembered:
- *   - authorization codes, until they expire (single use, replay detection);
+ *   - authorization codes until they are redeemed or expire, then, until
+ *     they expire, only the grant of each redeemed one (replay detection);
  *   - grants: one entry per refresh-token family (the family's current
  *     generation and record), per grant whose flow carries a scenario, and
  *     per revoked grant until the last access token it issued has expired;
  *   - revoked access-token ids (jti) until the token's own exp;
  *   - login sessions.
- * Each kind is capped (max_codes for codes, max_tokens for each of the
- * others); an insert past the cap answers AF_ERR_TOOBIG and the store logs
- * one warning per interval with the number of refusals, not one per call.
+ * Each kind is capped (max_codes for pending and for redeemed codes,
+ * max_tokens for each of the others); an insert past the cap answers
+ * AF_ERR_TOOBIG, except for sessions and redeemed codes, where the one due
+ * soonest gives way; either way the store logs one warning per interval
+ * with a count, not one per call.
  *
  * Entries live in hash tables split into shards, each with its own mutex, so
  * that two cores do not queue on one lock, and an expiry wheel per shard (one
@@ -161,7 +164,7 @@ void af_session_drop(struct af_store *st, const char *sid);
 void af_session_rec_clear(struct af_session_rec *rec);
 
 struct af_store_counts {
-    size_t codes, grants, revoked, sessions;
+    size_t codes, used_codes, grants, revoked, sessions;
 };
 
 /* af_store_counts: live entries (expired ones not yet swept included). */
