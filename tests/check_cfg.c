@@ -591,7 +591,7 @@ static const struct {
      "inline:1:12: login.interactiv: unknown key (did you mean \"interactive\"?)"},
     {"{\"lifetimes\": {\"refresh\": 60}}", AF_ERR_INVALID,
      "inline:1:16: lifetimes.refresh: unknown key (expected one of: code, access_token, "
-     "id_token, refresh_token)"},
+     "id_token, refresh_token, session)"},
     {"{\"limits\": {\"thread\": 2}}", AF_ERR_INVALID,
      "inline:1:13: limits.thread: unknown key (did you mean \"threads\"?)"},
     /* a swap of two letters is one edit */
@@ -1175,8 +1175,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 11 top-level keys and 42 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 53);
+    /* 11 top-level keys and 43 nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 54);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);

@@ -91,6 +91,7 @@ struct af_config {
     long access_token_ttl;  /* default 3600 */
     long id_token_ttl;      /* default 3600 */
     long refresh_token_ttl; /* default 86400 */
+    long session_ttl;       /* login sessions; default 28800 (8 h) */
     bool interactive_login; /* show a login page instead of auto-approving */
     char *default_user;     /* username approved headless; NULL: the first user */
     struct af_cfg_client *clients;

@@ -425,6 +425,12 @@ static const struct cfg_row lifetimes_rows[] = {
      .max = MAX_TTL,
      .def = 86400,
      .off = CF(refresh_token_ttl)},
+    {.name = "session",
+     .type = T_LONG,
+     .min = 1,
+     .max = MAX_TTL,
+     .def = 28800,
+     .off = CF(session_ttl)},
     {.name = NULL},
 };
 

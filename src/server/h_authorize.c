@@ -34,8 +34,6 @@
 #include "server/store.h"
 #include "server/users.h"
 
-/* cfg has no session lifetime: a login session lasts a working day. */
-#define AUTHZ_SESSION_TTL (8 * 3600)
 /* Caps for what this file builds: a redirect URL and an HTML page. The
  * request itself is already capped by cfg->max_body and max_params. */
 #define AUTHZ_URL_MAX  (256 * 1024)
@@ -657,7 +655,7 @@ static af_rc authz_new_session(struct authz *a, const struct af_cfg_user *user, 
         af_session_drop(a->srv->store, a->sid);
     rec.sub = user->sub;
     rec.auth_time = now;
-    rec.expires = now + AUTHZ_SESSION_TTL;
+    rec.expires = now + a->srv->cfg->session_ttl;
     rc = af_session_put(a->srv->store, &rec, sid_out);
     if (rc == AF_OK)
         *auth_time = now;

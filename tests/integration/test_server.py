@@ -2842,6 +2842,18 @@ class T22BoundedStore(AFTestCase):
     def config_mods(cls, cfg):
         cfg.setdefault("limits", {})["max_tokens"] = cls.CAP
         cfg.setdefault("lifetimes", {})["access_token"] = cls.ACCESS_TTL
+        cfg["lifetimes"]["session"] = cls.ACCESS_TTL
+
+    def test_session_lifetime(self):
+        # lifetimes.session: prompt=none succeeds with the session, then
+        # needs a login once it has expired
+        code, ctx = self.get_code("it-basic")
+        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith("authflow_session=")][0]
+        cookie = cookie.split(";")[0]
+        self.get_code("it-basic", headers={"Cookie": cookie}, extra=[("prompt", "none")])
+        time.sleep(self.ACCESS_TTL + 0.5)
+        r, ctx = self.authorize("it-basic", headers={"Cookie": cookie}, extra=[("prompt", "none")])
+        self.assertAuthzError(r, ctx, "login_required")
 
     def refresh(self, rt):
         return self.token("it-basic", [("grant_type", "refresh_token"), ("refresh_token", rt)])
