@@ -23,7 +23,8 @@
 #   logins  AF_BENCH_LOGINS authorization-code logins (GET /authorize with
 #           headless approval, then the code at /token; default 1,000,000)
 #           with lifetimes of AF_BENCH_LIFETIME seconds: RSS during the run
-#           and after the codes' and refresh tokens' lifetimes have passed.
+#           and after the codes', refresh tokens' and sessions' lifetimes
+#           have passed.
 # The ratios of sign and peers are taken AF_BENCH_ROUNDS times (default 3)
 # and their median printed: on a shared machine only same-run ratios mean
 # something (bench/callgrind-token.sh counts instructions per request).
@@ -128,7 +129,7 @@ mkconf() {
     [ "$2" = RS256 ] && _pem=$tmp/rs.pem
     _life=""
     [ $# -ge 3 ] && _life="\"lifetimes\": {\"code\": $(($3 / 2)), \"access_token\": $3,
-  \"id_token\": $3, \"refresh_token\": $3},"
+  \"id_token\": $3, \"refresh_token\": $3, \"session\": $3},"
     cat >"$tmp/$1.json" <<JSON
 {"listen": "127.0.0.1:0", "keys": [{"alg": "$2", "pem_file": "$_pem"}], $_life
  "login": {"interactive": false, "default_user": "bench"},
@@ -401,7 +402,7 @@ phase_tokens() {
 phase_logins() {
     echo
     echo "== logins: $nlogins authorization-code logins (authorize + token, ES256, new browser each)," \
-        "lifetimes: code $((life / 2)) s, tokens and refresh $life s"
+        "lifetimes: code $((life / 2)) s, tokens, refresh and sessions $life s"
     afd logins "$tmp/login.json" --log-level warn
     idle=$($afb rss "$pid")
     export AF_BENCH_CLIENT=bench-app AF_BENCH_SECRET=bench-app-secret
