@@ -12,6 +12,9 @@
 #include "config.h"
 
 #include <check.h>
+#include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -27,6 +30,7 @@
 #include "probe/forge.h"
 #include "probe/jsonutil.h"
 #include "probe/probe_int.h"
+#include "probe/serve.h"
 
 #define N(table) ((int)(sizeof(table) / sizeof(table[0])))
 
@@ -503,6 +507,212 @@ START_TEST(test_forge)
     af_key_free(k);
     free(real);
     json_decref(claims);
+}
+END_TEST
+
+/* forge_spec: spec_json with "from" set to from (caller decrefs). */
+static json_t *forge_spec(const char *spec_json, const char *from)
+{
+    json_t *spec = json_loads(spec_json, 0, NULL);
+    ck_assert_ptr_nonnull(spec);
+    ck_assert_int_eq(json_object_set_new(spec, "from", json_string(from)), 0);
+    return spec;
+}
+
+/* The identity swap of API-29: a claim at a path, re-signed with the
+ * secret guessed offline from the real token's own signature. */
+START_TEST(test_forge_guess_claim_path)
+{
+    struct af_key *hk = NULL, *ek = NULL;
+    struct af_jws *j = NULL;
+    json_t *claims = json_pack("{s:{s:i}}", "user", "id", 1), *spec;
+    char *real = NULL, *ec = NULL, *t = NULL;
+    struct af_err e;
+    af_err_clear(&e);
+    ck_assert_int_eq(af_key_from_secret((const unsigned char *)"changeme", 8, &hk, &e), AF_OK);
+    ck_assert_int_eq(af_jwt_sign(hk, "JWT", claims, &real, &e), AF_OK);
+
+    spec = forge_spec("{\"claim_path\": {\"path\": \"user.id\", \"value\": 2}, "
+                      "\"sign\": {\"hs256_guess\": [\"secret\", \"\", \"changeme\"]}}",
+                      real);
+    ck_assert_msg(af_forge(spec, &t, &e) == AF_OK, "%s", e.msg);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_msg(af_jws_verify(j, hk, &e) == AF_OK, "re-signed with the guessed secret: %s",
+                  e.msg);
+    ck_assert_int_eq(json_integer_value(af_json_path(af_jws_claims(j), "user.id")), 2);
+    af_jws_free(j);
+    free(t);
+    json_decref(spec);
+
+    /* no secret of the list gives the signature: NOTFOUND, no token */
+    spec = forge_spec("{\"sign\": {\"hs256_guess\": [\"secret\", \"key\"]}}", real);
+    t = NULL;
+    ck_assert_int_eq(af_forge(spec, &t, &e), AF_ERR_NOTFOUND);
+    ck_assert_ptr_null(t);
+    json_decref(spec);
+
+    /* an ES256 token has no secret to guess */
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &ek, &e), AF_OK);
+    ck_assert_int_eq(af_jwt_sign(ek, "JWT", claims, &ec, &e), AF_OK);
+    spec = forge_spec("{\"sign\": {\"hs256_guess\": [\"changeme\"]}}", ec);
+    ck_assert_int_eq(af_forge(spec, &t, &e), AF_ERR_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "not HS256"));
+    json_decref(spec);
+
+    /* the signature kept, the claim at a new path made on the way */
+    spec = forge_spec("{\"claim_path\": {\"path\": \"a.b\", \"value\": \"x\"}}", real);
+    ck_assert_int_eq(af_forge(spec, &t, &e), AF_OK);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(json_string_value(af_json_path(af_jws_claims(j), "a.b")), "x");
+    ck_assert_str_eq(strrchr(t, '.'), strrchr(real, '.'));
+    af_jws_free(j);
+    free(t);
+    json_decref(spec);
+    free(real);
+    free(ec);
+    af_key_free(hk);
+    af_key_free(ek);
+    json_decref(claims);
+}
+END_TEST
+
+/* rs256_verifies: the compact JWS t verifies under pkey (RS256). */
+static bool rs256_verifies(const char *t, EVP_PKEY *pkey)
+{
+    const char *last = strrchr(t, '.');
+    struct af_buf sig;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok;
+    af_buf_init(&sig, 4096);
+    ok = md != NULL && af_b64url_decode(&sig, last + 1, strlen(last + 1)) == AF_OK &&
+         EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+         EVP_DigestVerify(md, (const unsigned char *)af_buf_str(&sig), sig.len,
+                          (const unsigned char *)t, (size_t)(last - t)) == 1;
+    EVP_MD_CTX_free(md);
+    af_buf_free(&sig);
+    return ok;
+}
+
+/* jku and x5u (API-27): the header points at the URL given, and the
+ * document to serve there holds the key that signed the token. */
+START_TEST(test_forge_served)
+{
+    struct af_key *k = NULL, *sk = NULL;
+    struct af_jws *j = NULL;
+    json_t *claims = json_pack("{s:s}", "sub", "alice"), *spec, *set;
+    char *real = NULL, *t = NULL, *doc = NULL;
+    const char *url = "http://127.0.0.1:9/authprobe-x/jwks.json";
+    struct af_err e;
+    BIO *bio;
+    X509 *x;
+
+    af_err_clear(&e);
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &k, &e), AF_OK);
+    ck_assert_int_eq(af_jwt_sign(k, "JWT", claims, &real, &e), AF_OK);
+
+    spec = forge_spec("{\"sign\": {\"jku\": \"RS256\"}}", real);
+    ck_assert_str_eq(af_forge_serves(spec), "jku");
+    ck_assert_int_eq(af_forge(spec, &t, &e), AF_ERR_INVALID); /* no URL to point at */
+    ck_assert_msg(af_forge_served(spec, url, &t, &doc, &e) == AF_OK, "%s", e.msg);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(af_jws_alg_str(j), "RS256");
+    ck_assert_str_eq(json_string_value(json_object_get(af_jws_header(j), "jku")), url);
+    set = json_loads(doc, 0, NULL);
+    ck_assert_int_eq(af_jwks_find(set, json_string_value(json_object_get(af_jws_header(j), "kid")),
+                                  "RS256", &sk, &e),
+                     AF_OK);
+    ck_assert_msg(af_jws_verify(j, sk, &e) == AF_OK, "the served set's key: %s", e.msg);
+    ck_assert_int_ne(af_jws_verify(j, k, &e), AF_OK);
+    af_jws_free(j);
+    json_decref(set);
+    af_key_free(sk);
+    free(t);
+    free(doc);
+    json_decref(spec);
+
+    spec = forge_spec("{\"sign\": {\"x5u\": \"RS256\"}}", real);
+    ck_assert_str_eq(af_forge_serves(spec), "x5u");
+    ck_assert_int_eq(af_forge_served(spec, url, &t, &doc, &e), AF_OK);
+    ck_assert_int_eq(strncmp(doc, "-----BEGIN CERTIFICATE-----", 27), 0);
+    ck_assert_int_eq(af_jws_parse(t, &j, &e), AF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(af_jws_header(j), "x5u")), url);
+    ck_assert_ptr_null(json_object_get(af_jws_header(j), "kid"));
+    bio = BIO_new_mem_buf(doc, -1);
+    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(X509_verify(x, X509_get0_pubkey(x)), 1); /* self-signed */
+    ck_assert_msg(rs256_verifies(t, X509_get0_pubkey(x)), "the certificate's key signed it");
+    X509_free(x);
+    BIO_free(bio);
+    af_jws_free(j);
+    free(t);
+    free(doc);
+    json_decref(spec);
+    ck_assert_ptr_null(af_forge_serves(json_object_get(claims, "sub")));
+    free(real);
+    af_key_free(k);
+    json_decref(claims);
+}
+END_TEST
+
+static size_t into_buf(char *p, size_t sz, size_t n, void *ud)
+{
+    return af_buf_add(ud, p, sz * n) == AF_OK ? sz * n : 0;
+}
+
+/* get: GET url, the body into b; the status. */
+static long get(const char *url, struct af_buf *b)
+{
+    CURL *h = curl_easy_init();
+    long status = 0;
+    af_buf_reset(b);
+    ck_assert_ptr_nonnull(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, into_buf);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "check-serve");
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+/* The probe's loopback server: 127.0.0.1, the document at its URL, and a
+ * log that counts every request but its own. */
+START_TEST(test_serve)
+{
+    struct af_serve *s = NULL;
+    struct af_buf b;
+    struct af_err e;
+    char *url = NULL, *other = NULL;
+    json_t *log;
+    af_err_clear(&e);
+    af_buf_init(&b, 64 * 1024);
+    ck_assert_msg(af_serve_start(&s, &e) == AF_OK, "%s", e.msg);
+    ck_assert_int_eq(strncmp(af_serve_log_url(s), "http://127.0.0.1:", 17), 0);
+    ck_assert_int_eq(af_serve_url(s, "jwks.json", &url), AF_OK);
+    ck_assert_int_eq(af_serve_put(s, "jwks.json", "application/jwk-set+json", "{\"keys\":[]}"),
+                     AF_OK);
+    ck_assert_int_eq(get(af_serve_log_url(s), &b), 200);
+    log = json_loads(af_buf_str(&b), 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(log, "count")), 0);
+    json_decref(log);
+    ck_assert_int_eq(get(url, &b), 200);
+    ck_assert_str_eq(af_buf_str(&b), "{\"keys\":[]}");
+    ck_assert_int_eq(asprintf(&other, "%s.bak", url) > 0, 1);
+    ck_assert_int_eq(get(other, &b), 404);
+    ck_assert_int_eq(get(af_serve_log_url(s), &b), 200);
+    log = json_loads(af_buf_str(&b), 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(log, "count")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(log, "requests"), 0), "user_agent")),
+                     "check-serve");
+    json_decref(log);
+    af_serve_stop(s);
+    af_serve_stop(NULL);
+    free(url);
+    free(other);
+    af_buf_free(&b);
 }
 END_TEST
 
@@ -2696,6 +2906,9 @@ static Suite *probe_suite(void)
     tcase_add_test(tc, test_target_expand);
     tcase_add_test(tc, test_json_merge);
     tcase_add_test(tc, test_forge);
+    tcase_add_test(tc, test_forge_guess_claim_path);
+    tcase_add_test(tc, test_forge_served);
+    tcase_add_test(tc, test_serve);
     tcase_add_loop_test(tc, test_shipped_files, 0, N(shipped_files));
     suite_add_tcase(s, tc);
 

@@ -143,6 +143,16 @@ af_rc af_oidc_half_hash(af_alg alg, const char *value, char **out) AF_WARN_UNUSE
  * AF_ERR_INVALID (it has no public half). Caller frees *out with free(). */
 af_rc af_key_public_pem(const struct af_key *key, char **out) AF_WARN_UNUSED;
 
+/* af_key_self_signed_pem: a self-signed X.509 certificate of key (which
+ * must hold its private half; not HS256) with subject and issuer CN=cn,
+ * valid from a minute ago for lifetime seconds, in PEM
+ * ("-----BEGIN CERTIFICATE-----", the form RFC 7515 §4.1.5 wants at an
+ * x5u): the certificate an attacker serves for a key of its own.
+ * AF_ERR_INVALID for a key without a private half. Caller frees *out with
+ * free(). */
+af_rc af_key_self_signed_pem(const struct af_key *key, const char *cn, long lifetime,
+                             char **out) AF_WARN_UNUSED;
+
 /* af_jws_sign_as_is: a compact JWS over payload[0..len) signed with key's
  * own algorithm, under header exactly as given: unlike af_jws_sign, "alg"
  * and "kid" are neither set nor checked against key, so the header may name

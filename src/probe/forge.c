@@ -161,7 +161,9 @@ static af_rc pem_of(const json_t *jwk, char **out, struct af_err *err)
 
 af_rc af_forge_check(const json_t *spec, struct af_err *err)
 {
-    static const char *const keys[] = {"from", "header", "claims", "shift", "signature", "sign"};
+    static const char *const keys[] = {"from",  "header",    "claims", "claim_path",
+                                       "shift", "signature", "sign"};
+    const json_t *cp = json_object_get(spec, "claim_path");
     const json_t *sign = json_object_get(spec, "sign"), *sig = json_object_get(spec, "signature");
     const char *k;
     json_t *v;
@@ -175,8 +177,8 @@ af_rc af_forge_check(const json_t *spec, struct af_err *err)
             known = known || strcmp(k, keys[i]) == 0;
         if (!known)
             return AF_ERR_SET(err, AF_ERR_INVALID,
-                              "forge: unknown key \"%s\" (from, header, claims, shift, signature, "
-                              "sign)",
+                              "forge: unknown key \"%s\" (from, header, claims, claim_path, shift, "
+                              "signature, sign)",
                               k);
     }
     if (!json_is_string(json_object_get(spec, "from")))
@@ -185,6 +187,10 @@ af_rc af_forge_check(const json_t *spec, struct af_err *err)
         return AF_ERR_SET(err, AF_ERR_INVALID, "forge.header must be an object");
     if (json_object_get(spec, "claims") && !json_is_object(json_object_get(spec, "claims")))
         return AF_ERR_SET(err, AF_ERR_INVALID, "forge.claims must be an object");
+    if (cp != NULL && (!json_is_object(cp) || !json_is_string(json_object_get(cp, "path")) ||
+                       json_object_get(cp, "value") == NULL || json_object_size(cp) != 2))
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "forge.claim_path is {\"path\": \"a.b\", \"value\": VALUE}");
     if (json_object_get(spec, "shift")) {
         if (!json_is_object(json_object_get(spec, "shift")))
             return AF_ERR_SET(err, AF_ERR_INVALID, "forge.shift must be an object");
@@ -205,57 +211,159 @@ af_rc af_forge_check(const json_t *spec, struct af_err *err)
         if (!json_is_object(sign) || json_object_size(sign) != 1 ||
             !(json_is_string(json_object_get(sign, "hs256")) ||
               json_object_get(sign, "hs256_pem_of") != NULL ||
-              json_is_string(json_object_get(sign, "embedded"))))
+              json_object_get(sign, "hs256_guess") != NULL ||
+              json_is_string(json_object_get(sign, "embedded")) ||
+              json_is_string(json_object_get(sign, "jku")) ||
+              json_is_string(json_object_get(sign, "x5u"))))
             return AF_ERR_SET(err, AF_ERR_INVALID,
                               "forge.sign is one of {\"hs256\": SECRET}, {\"hs256_pem_of\": JWK}, "
-                              "{\"embedded\": \"RS256\" | \"ES256\"}");
+                              "{\"hs256_guess\": [SECRET, ...]}, {\"embedded\" | \"jku\" | "
+                              "\"x5u\": \"RS256\" | \"ES256\"}");
     }
     return AF_OK;
+}
+
+/* guess_secret: the secret of candidates (an array of strings) under
+ * which the token's own HS256 signature comes out, the way an attacker
+ * finds a weak one offline. Borrowed from candidates; AF_ERR_NOTFOUND (err
+ * says why) when none does. */
+static af_rc guess_secret(const struct jws_parts *p, const json_t *candidates, const char **out,
+                          struct af_err *err)
+{
+    const char *alg = json_string_value(json_object_get(p->header, "alg"));
+    struct af_buf mac;
+    json_t *c;
+    size_t i;
+    af_rc rc = AF_OK;
+
+    *out = NULL;
+    if (!json_is_array(candidates))
+        return AF_ERR_SET(err, AF_ERR_INVALID, "forge.sign.hs256_guess: a list of secrets");
+    if (alg == NULL || strcmp(alg, "HS256") != 0)
+        return AF_ERR_SET(err, AF_ERR_NOTFOUND,
+                          "the token is signed %s, not HS256: there is no secret to guess",
+                          alg ? alg : "(no alg)");
+    af_buf_init(&mac, 128);
+    json_array_foreach(candidates, i, c)
+    {
+        const char *sec = json_string_value(c);
+        if (sec == NULL)
+            continue;
+        af_buf_reset(&mac);
+        /* the signing input is the token's text up to the second dot */
+        rc = hs256(&mac, (const unsigned char *)sec, strlen(sec), p->seg[0],
+                   p->len[0] + 1 + p->len[1]);
+        if (rc != AF_OK)
+            break;
+        if (mac.len == p->len[2] && memcmp(af_buf_str(&mac), p->seg[2], mac.len) == 0) {
+            *out = sec;
+            break;
+        }
+    }
+    af_buf_free(&mac);
+    if (rc == AF_OK && *out == NULL)
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND,
+                        "none of the %zu secrets gives the token's HS256 signature",
+                        json_array_size(candidates));
+    return rc;
+}
+
+/* keyed_header: the header of a token signed by key, a key of the probe's:
+ * alg follows it (unless keep_alg), and "jwk" embeds its public JWK,
+ * "jku" points at url where a JWK set holds it, or "x5u" at url where a
+ * certificate holds it; *doc is that set or certificate (caller frees). */
+static af_rc keyed_header(json_t *h, const struct af_key *key, const char *how, const char *alg,
+                          bool keep_alg, const char *url, char **doc, struct af_err *err)
+{
+    json_t *jwk = NULL, *set = NULL;
+    af_rc rc = af_key_public_jwk(key, &jwk);
+    if (rc != AF_OK)
+        goto out;
+    if (!keep_alg)
+        json_object_set_new(h, "alg", json_string(alg));
+    if (strcmp(how, "embedded") == 0) {
+        json_object_set(h, "jwk", jwk);
+        goto out;
+    }
+    if (url == NULL || doc == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "forge.sign.%s: no URL to serve the key at", how);
+        goto out;
+    }
+    /* the API's kid names the API's key: the token names the probe's */
+    if (strcmp(how, "jku") == 0) {
+        json_object_set_new(h, "kid", json_string(af_key_kid(key)));
+        json_object_set_new(h, "jku", json_string(url));
+        set = json_pack("{s:[O]}", "keys", jwk);
+        *doc = set ? json_dumps(set, JSON_COMPACT) : NULL;
+        rc = *doc ? AF_OK : AF_ERR_NOMEM;
+    } else {
+        json_object_del(h, "kid");
+        json_object_set_new(h, "x5u", json_string(url));
+        rc = af_key_self_signed_pem(key, "authprobe", 3600, doc);
+    }
+out:
+    json_decref(set);
+    json_decref(jwk);
+    return rc;
+}
+
+/* sign_own: sign with a fresh key of the probe's (RS256 or ES256) that the
+ * header embeds or points at (keyed_header). */
+static af_rc sign_own(const json_t *spec, struct jws_parts *p, const char *how, const char *alg_s,
+                      bool keep_alg, const char *url, char **doc, struct af_buf *b,
+                      struct af_err *err)
+{
+    struct af_key *key = NULL;
+    char *jws = NULL, *c = NULL;
+    af_alg alg;
+    af_rc rc = af_alg_parse(alg_s, &alg);
+
+    if (rc != AF_OK || (alg != AF_ALG_RS256 && alg != AF_ALG_ES256)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "forge.sign.%s: RS256 or ES256, not %s", how, alg_s);
+        goto out;
+    }
+    rc = af_key_generate(alg, &key, err);
+    if (rc == AF_OK)
+        rc = keyed_header(p->header, key, how, alg_s, keep_alg, url, doc, err);
+    if (rc != AF_OK)
+        goto out;
+    apply(p->header, json_object_get(spec, "header"));
+    /* af_jws_sign_as_is encodes the payload bytes it is given */
+    c = json_dumps(p->claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (c == NULL) {
+        rc = AF_ERR_NOMEM;
+        goto out;
+    }
+    rc = af_jws_sign_as_is(key, p->header, c, strlen(c), &jws, err);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, jws);
+out:
+    free(c);
+    free(jws);
+    af_key_free(key);
+    return rc;
 }
 
 /* sign_with: the header's alg follows the key (unless the spec's header
  * names one), then header, claims and the signature in b. */
 static af_rc sign_with(const json_t *spec, struct jws_parts *p, const json_t *sign, bool keep_alg,
-                       struct af_buf *b, struct af_err *err)
+                       const char *url, char **doc, struct af_buf *b, struct af_err *err)
 {
+    static const char *const own[] = {"embedded", "jku", "x5u"};
     const char *secret = json_string_value(json_object_get(sign, "hs256"));
-    const char *emb = json_string_value(json_object_get(sign, "embedded"));
-    char *pem = NULL, *jws = NULL;
-    struct af_key *key = NULL;
-    json_t *jwk = NULL;
-    size_t hl;
-    af_alg alg;
+    char *pem = NULL;
+    size_t hl, i;
     af_rc rc = AF_OK;
 
-    if (emb != NULL) {
-        rc = af_alg_parse(emb, &alg);
-        if (rc != AF_OK || (alg != AF_ALG_RS256 && alg != AF_ALG_ES256)) {
-            rc =
-                AF_ERR_SET(err, AF_ERR_INVALID, "forge.sign.embedded: RS256 or ES256, not %s", emb);
-            goto out;
-        }
-        rc = af_key_generate(alg, &key, err);
-        if (rc == AF_OK)
-            rc = af_key_public_jwk(key, &jwk);
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        const char *alg = json_string_value(json_object_get(sign, own[i]));
+        if (alg != NULL)
+            return sign_own(spec, p, own[i], alg, keep_alg, url, doc, b, err);
+    }
+    if (json_object_get(sign, "hs256_guess") != NULL) {
+        rc = guess_secret(p, json_object_get(sign, "hs256_guess"), &secret, err);
         if (rc != AF_OK)
             goto out;
-        if (!keep_alg)
-            json_object_set_new(p->header, "alg", json_string(emb));
-        json_object_set(p->header, "jwk", jwk);
-        apply(p->header, json_object_get(spec, "header"));
-        {
-            /* af_jws_sign_as_is encodes the payload bytes it is given */
-            char *c = json_dumps(p->claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (c == NULL) {
-                rc = AF_ERR_NOMEM;
-                goto out;
-            }
-            rc = af_jws_sign_as_is(key, p->header, c, strlen(c), &jws, err);
-            free(c);
-        }
-        if (rc == AF_OK)
-            rc = af_buf_adds(b, jws);
-        goto out;
     }
     if (json_object_get(sign, "hs256_pem_of") != NULL) {
         rc = pem_of(json_object_get(sign, "hs256_pem_of"), &pem, err);
@@ -281,13 +389,62 @@ static af_rc sign_with(const json_t *spec, struct jws_parts *p, const json_t *si
         rc = hs256(b, (const unsigned char *)secret, strlen(secret), af_buf_str(b), hl);
 out:
     free(pem);
-    free(jws);
-    json_decref(jwk);
-    af_key_free(key);
     return rc;
 }
 
+/* claim_path: set (null: remove) the claim at a dotted path, making the
+ * objects on the way; true when anything changed. */
+static bool claim_path(json_t *claims, const json_t *cp)
+{
+    const char *path = json_string_value(json_object_get(cp, "path"));
+    const json_t *val = json_object_get(cp, "value");
+    json_t *obj = claims;
+    char *dup, *seg, *dot;
+    bool changed = false;
+
+    if (path == NULL || val == NULL || (dup = strdup(path)) == NULL)
+        return false;
+    seg = dup;
+    while ((dot = strchr(seg, '.')) != NULL) {
+        json_t *next;
+        *dot = '\0';
+        next = json_object_get(obj, seg);
+        if (!json_is_object(next)) {
+            if (json_is_null(val))
+                goto out; /* nothing to remove */
+            next = json_object();
+            if (next == NULL || json_object_set_new(obj, seg, next) != 0)
+                goto out;
+        }
+        obj = next;
+        seg = dot + 1;
+    }
+    if (json_is_null(val))
+        changed = json_object_del(obj, seg) == 0;
+    else if (!json_equal(json_object_get(obj, seg), val))
+        changed = json_object_set(obj, seg, (json_t *)val) == 0;
+out:
+    free(dup);
+    return changed;
+}
+
+const char *af_forge_serves(const json_t *spec)
+{
+    const json_t *sign = json_object_get(spec, "sign");
+    if (json_object_get(sign, "jku") != NULL)
+        return "jku";
+    if (json_object_get(sign, "x5u") != NULL)
+        return "x5u";
+    return NULL;
+}
+
 af_rc af_forge(const json_t *spec, char **out, struct af_err *err)
+{
+    return af_forge_served(spec, NULL, out, NULL, err);
+}
+
+af_rc af_forge_served(const json_t *spec, const char *url, char **out, char **doc,
+                      struct af_err *err)
 {
     const json_t *hset = json_object_get(spec, "header"), *sign = json_object_get(spec, "sign");
     const char *sig = json_string_value(json_object_get(spec, "signature"));
@@ -297,6 +454,8 @@ af_rc af_forge(const json_t *spec, char **out, struct af_err *err)
     af_rc rc;
 
     *out = NULL;
+    if (doc != NULL)
+        *doc = NULL;
     rc = af_forge_check(spec, err);
     if (rc != AF_OK)
         return rc;
@@ -306,8 +465,9 @@ af_rc af_forge(const json_t *spec, char **out, struct af_err *err)
     af_buf_init(&b, 2 * AF_JWS_MAX_LEN);
     cchanged = apply(p.claims, json_object_get(spec, "claims"));
     cchanged = shift(p.claims, json_object_get(spec, "shift")) || cchanged;
+    cchanged = claim_path(p.claims, json_object_get(spec, "claim_path")) || cchanged;
     if (sign != NULL) {
-        rc = sign_with(spec, &p, sign, json_object_get(hset, "alg") != NULL, &b, err);
+        rc = sign_with(spec, &p, sign, json_object_get(hset, "alg") != NULL, url, doc, &b, err);
         goto out;
     }
     hchanged = apply(p.header, hset);
@@ -333,6 +493,10 @@ out:
         *out = af_buf_detach(&b);
         if (*out == NULL)
             rc = AF_ERR_NOMEM;
+    }
+    if (rc != AF_OK && doc != NULL) {
+        free(*doc);
+        *doc = NULL;
     }
     af_buf_free(&b);
     parts_clear(&p);

@@ -459,6 +459,8 @@ static void run_instance(struct af_run *r, const json_t *chk, struct af_check_re
     af_step_run_needs(&c, json_object_get(chk, "needs"), NULL, 0, false);
     af_step_run_steps(&c, json_object_get(chk, "steps"), NULL, NULL);
 out:
+    for (i = 0; i < c.nserved; i++) /* before the verdict is timed: nothing serves past it */
+        af_serve_stop(c.served[i]);
     ck_finish(&c);
     af_scope_bind_pop(&c.sc, s2);
     af_scope_bind_pop(&c.sc, s1);

@@ -9,6 +9,7 @@
 #define AUTHFLOW_PROBE_RUN_INT_H
 
 #include "probe/probe_int.h"
+#include "probe/serve.h"
 
 /* The last response of one flow (owned), for a later form submit. */
 struct af_prev_hop {
@@ -62,6 +63,9 @@ struct af_ck {
     bool outcome_failed;    /* an outcome failure stopped the check ("always" steps still run) */
     bool gathering;         /* an "always" step runs after the verdict: what it finds is
                                the result's evidence, never a verdict */
+    struct af_serve *served[AF_PROBE_MAX_SERVED]; /* owned: the forge steps' servers,
+                                                     stopped when the check ends */
+    size_t nserved;
 };
 
 /* af_ck_fail: record that step failed with msg (then "; why" and the spec

@@ -162,11 +162,21 @@ static void do_captures(struct af_ck *c, const json_t *cap, struct af_step_view 
         if (val.kind == AF_SV_VALUE && claim != NULL) {
             struct af_jws *jws = NULL;
             const json_t *cl = NULL;
+            char *xclaim = NULL;
+            /* a templated claim: the profile names it (auth.identity_claim) */
+            if (strstr(claim, "{{") != NULL &&
+                af_tmpl_expand_str(&c->sc, claim, &xclaim, NULL, &e) != AF_OK) {
+                snprintf(msg, sizeof(msg), "capture %s: claim %s: %s", k, claim, e.msg);
+                af_ck_error(c, step, msg);
+                af_sv_clear(&val);
+                goto next;
+            }
             if (json_is_string(val.json) &&
                 af_jws_parse(json_string_value(val.json), &jws, NULL) == AF_OK)
-                cl = af_json_path(af_jws_claims(jws), claim);
+                cl = af_json_path(af_jws_claims(jws), xclaim ? xclaim : claim);
             store = cl ? json_incref((json_t *)cl) : NULL;
             af_jws_free(jws);
+            free(xclaim);
         } else if (val.kind == AF_SV_VALUE) {
             store = json_incref(val.json);
         }
@@ -322,12 +332,53 @@ static void step_sleep(struct af_ck *c, const json_t *v, const char *stepname)
         ;
 }
 
+/* forge_serve: start a server for the check (stopped when it ends) and
+ * make the token under it: the header points at a document of it that
+ * holds the key the token is signed with; log_as (may be NULL) gets the
+ * URL of the server's log of requests. */
+static af_rc forge_serve(struct af_ck *c, const json_t *spec, const char *how, const char *log_as,
+                         char **tok, struct af_err *e)
+{
+    const bool jku = strcmp(how, "jku") == 0;
+    const char *name = jku ? "jwks.json" : "cert.pem";
+    struct af_serve *srv = NULL;
+    char *url = NULL, *doc = NULL;
+    json_t *lj = NULL;
+    af_rc rc;
+
+    if (c->nserved >= AF_PROBE_MAX_SERVED)
+        return AF_ERR_SET(e, AF_ERR_TOOBIG, "more than %d forge steps serve in one check",
+                          AF_PROBE_MAX_SERVED);
+    rc = af_serve_start(&srv, e);
+    if (rc != AF_OK)
+        goto out;
+    c->served[c->nserved++] = srv;
+    rc = af_serve_url(srv, name, &url);
+    if (rc == AF_OK)
+        rc = af_forge_served(spec, url, tok, &doc, e);
+    if (rc == AF_OK)
+        rc = af_serve_put(
+            srv, name, jku ? "application/jwk-set+json" : "application/pem-certificate-chain", doc);
+    if (rc == AF_OK && log_as != NULL) {
+        lj = json_string(af_serve_log_url(srv));
+        rc = lj ? af_scope_set(&c->sc, log_as, lj) : AF_ERR_NOMEM;
+    }
+out:
+    json_decref(lj);
+    free(url);
+    free(doc);
+    return rc;
+}
+
 /* step_forge: make the token a "forge" step describes (forge.h) and keep
  * it under the step's "as". A token that is not a JWS is the premise
- * failing (inconclusive: the API's tokens are opaque, nothing to forge). */
+ * failing (inconclusive: the API's tokens are opaque, nothing to forge);
+ * in an "optional" step, a token that cannot be made (no secret guessed)
+ * leaves "as" undefined and the check goes on. */
 static void step_forge(struct af_ck *c, const json_t *step, const char *stepname)
 {
     const char *as = json_string_value(json_object_get(step, "as"));
+    const char *how;
     json_t *spec = NULL, *tok = NULL;
     char *s = NULL;
     struct af_err e;
@@ -339,8 +390,14 @@ static void step_forge(struct af_ck *c, const json_t *step, const char *stepname
         af_ck_var_problem(c, stepname, rc, &e);
         goto out;
     }
-    rc = af_forge(spec, &s, &e);
-    if (rc == AF_ERR_PARSE) {
+    how = af_forge_serves(spec);
+    if (how != NULL)
+        rc = forge_serve(c, spec, how, json_string_value(json_object_get(step, "log_as")), &s, &e);
+    else
+        rc = af_forge(spec, &s, &e);
+    if (rc == AF_ERR_NOTFOUND && json_is_true(json_object_get(step, "optional")))
+        goto out;
+    if (rc == AF_ERR_PARSE || rc == AF_ERR_NOTFOUND) {
         af_ck_inconclusive(c, stepname, e.msg);
         goto out;
     }
@@ -680,7 +737,8 @@ void af_step_run_steps(struct af_ck *c, const json_t *steps, const char *fixture
             struct af_buf b;
             step_name(name, sizeof(name), st, i, fixture);
             af_buf_init(&b, 1024);
-            af_msg_addf(&b, "%s [%s] held", c->id, name);
+            af_msg_addf(&b, "%s [%s%s%s] held", c->id, c->label ? c->label : "",
+                        c->label ? ": " : "", name);
             af_ck_evidence(c, af_buf_str(&b));
             af_buf_free(&b);
         }

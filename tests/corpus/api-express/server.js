@@ -45,6 +45,12 @@
 //   403-no-auth          a request without a token gets 403 {"message": "No token provided!"}
 //   any-scheme           the token is the second word of Authorization, whatever the scheme
 //   cacheable-token      the token answer has no Cache-Control: no-store
+//   trust-jku            a token whose header has a jku is verified with the key of that kid in
+//                        the JWK set fetched from the jku (RS256/ES256): the key source is the token's
+//   trust-x5u            a token whose header has an x5u is verified with the public key of the
+//                        PEM certificate fetched from the x5u
+//   fetch-jku            a token's jku is fetched (to look its kid up) before the URL is compared
+//                        with the API's own key set, which refuses it: a fetch of any URL, no acceptance
 //
 // It binds 127.0.0.1 (port 0 unless --port) and prints its base URL as the
 // first stdout line once the socket listens; SIGTERM or SIGINT stops it.
@@ -60,7 +66,8 @@ const bcrypt = require('bcryptjs');
 const FLAWS = [
   'idor', 'decode-not-verify', 'alg-none', 'weak-secret', 'ignore-exp', 'refresh-reuse',
   'logout-noop', 'stateless-logout', 'shared-user', 'health-lies', '500-on-missing-field',
-  'no-error-key', '403-no-auth', 'any-scheme', 'cacheable-token',
+  'no-error-key', '403-no-auth', 'any-scheme', 'cacheable-token', 'trust-jku', 'trust-x5u',
+  'fetch-jku',
 ];
 
 const { values: opts } = parseArgs({
@@ -175,7 +182,41 @@ function bearerToken(req) {
   return m ? m[1] : null;
 }
 
+// The key a token's header points at by URL (the trust-jku, trust-x5u and
+// fetch-jku flaws): the JWK set of its jku (the key of its kid), or the
+// certificate of its x5u, fetched with node's fetch (2 s).
+async function keyFromUrl(header) {
+  const url = header.jku || header.x5u;
+  const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!r.ok) throw new Error(`key URL answered ${r.status}`);
+  if (header.x5u) return new crypto.X509Certificate(await r.text()).publicKey;
+  const set = await r.json();
+  const jwk = (set.keys || []).find((k) => !header.kid || k.kid === header.kid);
+  if (!jwk) throw new Error('no key of that kid');
+  return crypto.createPublicKey({ key: jwk, format: 'jwk' });
+}
+
+function tokenHeader(token) {
+  try {
+    return JSON.parse(Buffer.from(String(token).split('.')[0], 'base64url').toString());
+  } catch {
+    return {};
+  }
+}
+
+function verifyByUrl(token, header, callback) {
+  keyFromUrl(header).then((key) => {
+    // fetch-jku: the allow-list is applied, but only after the fetch
+    if (flaw('fetch-jku')) return callback(new Error('untrusted jku'));
+    return jwt.verify(token, key, { algorithms: ['RS256', 'ES256'] }, callback);
+  }, (err) => callback(err));
+}
+
 function verifyToken(token, callback) {
+  const header = tokenHeader(token);
+  if ((header.jku && (flaw('trust-jku') || flaw('fetch-jku'))) || (header.x5u && flaw('trust-x5u'))) {
+    return verifyByUrl(token, header, callback);
+  }
   if (flaw('decode-not-verify')) {
     const payload = jwt.decode(token);
     return callback(payload ? null : new Error('invalid token'), payload);
