@@ -727,6 +727,8 @@ START_TEST(test_code_redeemed_leave_the_cap)
     int i;
 
     for (i = 0; i < 12; i++) {
+        af_clock_set_offset(i); /* the earlier issued, the sooner due */
+        in = code_rec(60);
         ck_assert_int_eq(af_code_put(st, &in, &code[i]), AF_OK);
         ck_assert_int_eq(af_code_take(st, code[i], "app", &out, &grant), AF_OK);
         af_code_rec_clear(&out);
@@ -742,7 +744,7 @@ START_TEST(test_code_redeemed_leave_the_cap)
     ck_assert(!access_live(at));
     /* the first one's record gave way: unknown now */
     ck_assert_int_eq(af_code_take(st, code[0], "app", &out, &grant), AF_ERR_NOTFOUND);
-    af_clock_set_offset(60);
+    af_clock_set_offset(11 + 60);
     af_store_sweep(st);
     ck_assert_uint_eq(counts().used_codes, 0);
     for (i = 0; i < 12; i++)

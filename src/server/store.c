@@ -90,8 +90,9 @@ struct af_store {
     struct table codes, used, grants, jtis, sessions;
     long revoke_keep;
     unsigned char mac_key[STORE_KEY_BYTES];
-    bool sync_ready;  /* stop_mu and stop_cv initialised */
-    bool has_sweeper; /* the sweeper thread runs */
+    size_t freed_since_trim; /* the sweeper's alone */
+    bool sync_ready;         /* stop_mu and stop_cv initialised */
+    bool has_sweeper;        /* the sweeper thread runs */
     pthread_t sweeper;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
@@ -661,8 +662,16 @@ void af_store_sweep(struct af_store *st)
                    table_sweep(&st->grants, now) + table_sweep(&st->jtis, now) +
                    table_sweep(&st->sessions, now);
 #ifdef __GLIBC__
-    if (freed >= STORE_TRIM_AFTER)
+    /* after a burst, or once the burst's last entries are gone (the store
+     * nearly empty), give free pages back */
+    size_t live = atomic_load(&st->codes.n) + atomic_load(&st->used.n) +
+                  atomic_load(&st->grants.n) + atomic_load(&st->jtis.n) +
+                  atomic_load(&st->sessions.n);
+    st->freed_since_trim += freed;
+    if (st->freed_since_trim >= STORE_TRIM_AFTER || (freed > 0 && live < STORE_TRIM_AFTER / 4)) {
         malloc_trim(0);
+        st->freed_since_trim = 0;
+    }
 #else
     (void)freed; /* the allocator keeps freed memory for reuse */
 #endif
