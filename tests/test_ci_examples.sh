@@ -173,6 +173,10 @@ for f in "$tmp"/steps/*.sh; do
         cat "$tmp/sc.out"
     fi
 done
-[ "$n" -ge 8 ] && echo "ok: $n shell steps pass sh -n" || fail "only $n shell steps found"
+if [ "$n" -ge 8 ]; then
+    echo "ok: $n shell steps pass sh -n"
+else
+    fail "only $n shell steps found"
+fi
 
 af_exit
