@@ -1,26 +1,43 @@
 #!/bin/sh
 # bootstrap.sh - the newcomer's entry point: install what is missing, build,
 # then either start the mock provider or run the whole test suite.
-#
-#   ./bootstrap.sh serve            build and start authflowd on 127.0.0.1:9000
-#   ./bootstrap.sh check            build and run `make check`
-#   ./bootstrap.sh check --sanitize the same under ASan + UBSan (own build dir)
-#   ./bootstrap.sh build            just build
+# `./bootstrap.sh --help` prints the usage of every command.
 #
 # Debian 12 packages are installed with apt-get when something is missing
-# (as root, or through sudo when it is there).
+# (as root, or through sudo when it is there). tests/test_bootstrap.sh
+# sources this file with AF_BOOTSTRAP_LIB=1, which defines the functions
+# below and runs nothing, to try `serve` on a build of its own.
 set -eu
 
 top=$(cd "$(dirname "$0")" && pwd)
-cmd=${1:-check}
-[ $# -gt 0 ] && shift
-sanitize=no
-for a in "$@"; do
-    case "$a" in
-    --sanitize) sanitize=yes ;;
-    *) echo "bootstrap.sh: unknown option $a" >&2; exit 2 ;;
-    esac
-done
+
+usage() {
+    cat <<'USAGE'
+usage: ./bootstrap.sh [COMMAND] [OPTIONS]
+
+Installs the Debian 12 packages that are missing (apt-get, as root or
+through sudo), builds into _build/, then runs COMMAND:
+
+  serve [AUTHFLOWD OPTIONS]
+        Start authflowd. Without options: the shipped configuration
+        (conf/authflowd.json) on 127.0.0.1:9000. The options go to authflowd
+        as they are (_build/authflowd --help lists them all), for instance:
+          --listen ADDR:PORT    another address (port 0: a free one)
+          --config FILE         another configuration, served on the address
+                                it names unless --listen is given too
+          --admin-listen ADDR:PORT, --issuer URL, --ready-file PATH,
+          --log-level LEVEL
+        e.g. ./bootstrap.sh serve --listen 127.0.0.1:9100 --config my.json
+  check [--sanitize]
+        Run the whole test suite (make check); the default COMMAND.
+        --sanitize: the same, built with AddressSanitizer and
+        UndefinedBehaviorSanitizer into _build-san/.
+  build
+        Only build (_build/authflowd, _build/authprobe).
+  help, --help, -h
+        Print this help; installs and builds nothing.
+USAGE
+}
 
 # Build tools and libraries (Debian 12 names).
 build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
@@ -100,18 +117,43 @@ build() {
     make -C "$dir" -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 }
 
-case "$cmd" in
-build)
-    build "$top/_build"
-    ;;
-serve)
-    build "$top/_build"
-    exec "$top/_build/authflowd" --config "$top/conf/authflowd.json" --listen 127.0.0.1:9000
-    ;;
-check)
+# serve AUTHFLOWD [ARGS...]: run AUTHFLOWD (exec) with ARGS, adding the
+# shipped configuration when ARGS name none, and 127.0.0.1:9000 when they
+# name neither a configuration nor an address (a configuration of one's own
+# is served where it says).
+serve() {
+    bin=$1
+    shift
+    has_config=no has_listen=no
+    for a in "$@"; do
+        case "$a" in
+        -c | -c?* | --config | --config=*) has_config=yes ;;
+        -l | -l?* | --listen | --listen=*) has_listen=yes ;;
+        esac
+    done
+    if [ "$has_config" = no ]; then
+        [ "$has_listen" = yes ] || set -- --listen 127.0.0.1:9000 "$@"
+        set -- --config "$top/conf/authflowd.json" "$@"
+    fi
+    exec "$bin" "$@"
+}
+
+check() {
+    sanitize=no
+    for a in "$@"; do
+        case "$a" in
+        --sanitize) sanitize=yes ;;
+        *)
+            echo "bootstrap.sh: check: unknown option $a" >&2
+            usage >&2
+            exit 2
+            ;;
+        esac
+    done
     if have_cmd_or_pkg node && have_cmd_or_pkg npm; then
         install_pkgs python3 curl ca-certificates
     else
+        # shellcheck disable=SC2086 # a list of package names
         install_pkgs $test_pkgs
     fi
     # shellcheck disable=SC2086 # a list of package names
@@ -134,9 +176,36 @@ check)
         done
         exit 1
     fi
-    ;;
-*)
-    echo "usage: $0 serve|check [--sanitize]|build" >&2
-    exit 2
-    ;;
-esac
+}
+
+main() {
+    cmd=${1:-check}
+    [ $# -gt 0 ] && shift
+    case "$cmd" in
+    help | --help | -h)
+        usage
+        ;;
+    build)
+        if [ $# -gt 0 ]; then
+            echo "bootstrap.sh: build: unknown option $1" >&2
+            usage >&2
+            exit 2
+        fi
+        build "$top/_build"
+        ;;
+    serve)
+        build "$top/_build"
+        serve "$top/_build/authflowd" "$@"
+        ;;
+    check)
+        check "$@"
+        ;;
+    *)
+        echo "bootstrap.sh: unknown command $cmd" >&2
+        usage >&2
+        exit 2
+        ;;
+    esac
+}
+
+[ -n "${AF_BOOTSTRAP_LIB:-}" ] || main "$@"

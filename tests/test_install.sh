@@ -58,5 +58,66 @@ case "$rc:$out" in
 *) echo "FAIL: --suites-dir: exit $rc: $out"; failures=$((failures + 1)) ;;
 esac
 
+# The man pages: installed where man looks for them, found by name through
+# that tree's MANPATH, and rendered without a warning (groff -ww), also the
+# way man(1) does it.
+for page in man8/authflowd.8 man1/authprobe.1 man5/authflowd.json.5 man5/authprobe-suite.5; do
+    f=$prefix/share/man/$page
+    if [ ! -s "$f" ]; then
+        echo "FAIL: $page is not installed in $prefix/share/man"
+        failures=$((failures + 1))
+        continue
+    fi
+    name=$(basename "$page")
+    sect=${name##*.}
+    name=${name%.*}
+    if command -v groff >/dev/null 2>&1; then
+        out=$(groff -ww -z -man "$f" 2>&1)
+        if [ -n "$out" ]; then
+            echo "FAIL: groff -ww -man $page: $out"
+            failures=$((failures + 1))
+        fi
+        text=$(groff -ww -man -Tutf8 "$f" 2>/dev/null | sed 's/.\x08//g')
+        case "$text" in
+        *NAME*"$name"*SEE\ ALSO*) ;;
+        *) echo "FAIL: $page renders without NAME ... SEE ALSO"; failures=$((failures + 1)) ;;
+        esac
+    fi
+    if command -v man >/dev/null 2>&1; then
+        where=$(MANPATH="$prefix/share/man" man -w "$sect" "$name" 2>&1)
+        [ "$where" = "$f" ] || {
+            echo "FAIL: man -w $sect $name: $where"
+            failures=$((failures + 1))
+        }
+        err=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+        [ -z "$err" ] || {
+            echo "FAIL: man -l $page: $err"
+            failures=$((failures + 1))
+        }
+    fi
+done
+command -v groff >/dev/null 2>&1 || echo "note: no groff, the man pages were not rendered"
+[ "$failures" -eq 0 ] && echo "ok: the four man pages are installed and render without warnings"
+
+# The systemd unit: installed, naming the installed authflowd and the
+# installed shipped config (which passes --check-config).
+unit=$prefix/lib/systemd/system/authflowd.service
+if [ -f "$unit" ]; then
+    exec_line=$(grep '^ExecStart=' "$unit")
+    # shellcheck disable=SC2086 # the command's words
+    set -- ${exec_line#ExecStart=}
+    stage=$tmp/stage
+    if [ "$#" -eq 3 ] && [ "$2" = --config ] && [ -x "$stage$1" ] && [ -f "$stage$3" ] &&
+        "$stage$1" --config "$stage$3" --check-config >/dev/null 2>&1; then
+        echo "ok: the unit runs the installed authflowd with the installed config: $exec_line"
+    else
+        echo "FAIL: the unit's $exec_line: not the installed binary and config (under $stage)"
+        failures=$((failures + 1))
+    fi
+else
+    echo "FAIL: no lib/systemd/system/authflowd.service in the staged install"
+    failures=$((failures + 1))
+fi
+
 [ "$failures" -eq 0 ] || exit 1
 exit 0
