@@ -17,12 +17,16 @@ struct af_server_opts {
                                  cfg->admin_enabled says; NULL keeps the config */
 };
 
-/* af_server_start: generate or load the keys, bind, and serve on worker
- * threads; with the admin API on, bind and serve its listener too. cfg is
- * borrowed and must outlive the server. opts may be NULL. A busy port is
- * AF_ERR_IO with the address in err; a non-loopback admin address without
- * cfg->admin_allow_remote (or without a secret) is AF_ERR_INVALID. Caller stops and frees
- * the server with af_server_stop(). */
+/* af_server_start: generate or load the keys (writing the missing files of
+ * keys[].generate), bind, and serve on worker threads; with the admin API
+ * on, bind and serve its listener too. cfg is borrowed and must outlive the
+ * server. opts may be NULL. A busy port is AF_ERR_IO with the address in
+ * err; a non-loopback admin address without cfg->admin_allow_remote (or
+ * without a secret) is AF_ERR_INVALID; a key file holding garbage or a key
+ * that does not fit its alg is AF_ERR_PARSE or AF_ERR_INVALID with
+ * "SOURCE: keys[N]: FILE: ..." in err. AF_ERR_INVALID and AF_ERR_PARSE are
+ * always mistakes of the configuration; other codes are runtime failures.
+ * Caller stops and frees the server with af_server_stop(). */
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
                       struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
 

@@ -45,6 +45,9 @@ struct af_server {
     struct af_ledger *ledger;    /* owned */
     struct af_delayer *delayer;  /* owned (delay.c): answers held back by a delay */
     unsigned char csrf_key[32];  /* random at start: keys the login form's token */
+    time_t started;              /* af_now() at start; 0 in a server built by hand. An
+                                    access token issued before it, by a key kept across
+                                    the restart, is adopted (tokens.c) */
 };
 
 #endif

@@ -670,12 +670,29 @@ static af_rc load_keys(struct af_server *srv, struct af_err *err)
     for (i = 0; i < n; i++) {
         const struct af_cfg_key *k = cfg->nkeys ? &cfg->keys[i] : NULL;
         json_t *jwk = NULL;
-        if (k != NULL && k->pem_file != NULL)
-            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], err);
+        struct af_err kerr;
+        bool created = false;
+
+        af_err_clear(&kerr);
+        if (k != NULL && k->generate)
+            rc = af_key_load_or_create(k->pem_file, k->alg, &srv->keys[i], &created, &kerr);
+        else if (k != NULL && k->pem_file != NULL)
+            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], &kerr);
         else
-            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], err);
-        if (rc != AF_OK)
+            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], &kerr);
+        if (rc != AF_OK) {
+            /* a file that is there is never replaced (keyfile.c): say how
+             * to get a fresh key rather than leave the user guessing */
+            bool kept = k != NULL && k->generate && (rc == AF_ERR_PARSE || rc == AF_ERR_INVALID);
+            AF_ERR_SET(err, rc, "%s: keys[%zu]: %s%s", cfg->source, i, kerr.msg,
+                       kept ? " (authflowd never overwrites a key file: move it away to have "
+                              "a new key generated)"
+                            : "");
             goto out;
+        }
+        if (created)
+            af_log_info("keys[%zu]: generated a new %s key (kid %s) into %s", i,
+                        af_alg_name(k->alg), af_key_kid(srv->keys[i]), k->pem_file);
         srv->nkeys++;
         if (k != NULL && k->kid != NULL) {
             rc = af_key_set_kid(srv->keys[i], k->kid);
@@ -802,6 +819,7 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     if (srv == NULL)
         return AF_ERR_NOMEM;
     srv->cfg = cfg;
+    srv->started = af_now();
     rc = load_keys(srv, err);
     if (rc != AF_OK)
         goto out;

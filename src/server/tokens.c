@@ -23,6 +23,7 @@
 #include "server/scope.h"
 #include "server/store.h"
 #include "server/tokens.h"
+#include "server/users.h"
 
 /* Random sizes: jti 192 bits, refresh token 256 bits, grant id 128 bits. */
 #define JTI_BYTES     24
@@ -367,6 +368,36 @@ static void rec_reset(struct af_token_rec *rec)
  * store record (cleared on failure). The descriptions written to err go
  * into error_description and a WWW-Authenticate quoted-string, so they hold
  * no quote or backslash. */
+/* adopt_earlier: an access token that verified, unknown to the store but
+ * issued (iat) before this run started, came from an earlier run that
+ * signed it with a key kept across the restart (keys[].generate): store it
+ * now as issued then, so that it works until it expires and can be revoked
+ * like any other. A token of this run missing from the store was revoked or
+ * dropped: AF_ERR_NOTFOUND, as for a client or user no longer configured.
+ * Revocations do not survive a restart (docs/config.md). */
+static af_rc adopt_earlier(struct af_server *srv, const json_t *claims, const char *jti,
+                           const char *cid)
+{
+    struct af_access_spec sp;
+    const json_t *iat = json_object_get(claims, AF_C_IAT);
+    const json_t *at = json_object_get(claims, AF_C_AUTH_TIME);
+    const char *sub = json_string_value(json_object_get(claims, AF_C_SUB));
+
+    memset(&sp, 0, sizeof(sp));
+    if (!json_is_integer(iat) || json_integer_value(iat) >= (json_int_t)srv->started || sub == NULL)
+        return AF_ERR_NOTFOUND;
+    sp.client = af_cfg_client_find(srv->cfg, cid);
+    /* with auth_time a user logged in; without, the client's own token */
+    sp.user = at != NULL ? af_user_by_sub(srv->cfg, sub) : NULL;
+    if (sp.client == NULL || (at != NULL && sp.user == NULL))
+        return AF_ERR_NOTFOUND;
+    sp.scope = json_string_value(json_object_get(claims, AF_C_SCOPE));
+    sp.auth_time = (time_t)json_integer_value(at);
+    sp.iat = (time_t)json_integer_value(iat);
+    sp.exp = (time_t)json_integer_value(json_object_get(claims, AF_C_EXP));
+    return af_tokens_access_store(srv, &sp, jti, NULL, NULL, NULL);
+}
+
 static af_rc check_access(struct af_server *srv, const char *token, json_t **claims_out,
                           struct af_token_rec *rec_out, struct af_err *err)
 {
@@ -428,6 +459,9 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
     cid = json_string_value(json_object_get(claims, AF_C_CLIENT_ID));
     rc = AF_ERR_NOTFOUND;
     if (jti != NULL)
+        rc = af_token_get(srv->store, jti, rec_out);
+    if (rc == AF_ERR_NOTFOUND && jti != NULL && cid != NULL &&
+        adopt_earlier(srv, claims, jti, cid) == AF_OK)
         rc = af_token_get(srv->store, jti, rec_out);
     /* the record must be this access token's: a jti is no refresh token */
     if (rc == AF_OK && (rec_out->is_refresh || cid == NULL || strcmp(cid, rec_out->client_id) != 0))
