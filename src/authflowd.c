@@ -111,7 +111,6 @@ int main(int argc, char **argv)
     struct af_server *srv = NULL;
     struct af_err err;
     af_log_level lvl = AF_LOG_INFO;
-    af_rc rc;
     int check_only = 0, c, sig, ret = 0;
     sigset_t set;
 
@@ -189,12 +188,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = af_server_start(cfg, &sopts, &srv, &err);
-    if (rc != AF_OK) {
+    if (af_server_start(cfg, &sopts, &srv, &err) != AF_OK) {
         fprintf(stderr, "authflowd: %s\n", err.msg);
-        /* a key file of the wrong kind is as much a config error as a
-         * typo in the file (server.h) */
-        ret = rc == AF_ERR_INVALID || rc == AF_ERR_PARSE ? EXIT_USAGE : EXIT_RUNTIME;
+        ret = EXIT_RUNTIME;
         goto out;
     }
     print_banner(cfg, af_server_issuer(srv), af_server_admin_url(srv));

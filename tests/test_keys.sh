@@ -9,8 +9,8 @@
 # 2. two authflowd started at once with an empty state folder agree on
 #    one key each and leave no temporary file;
 # 3. a key file holding garbage, or a key of the wrong kind, stops
-#    authflowd with exit 2 and a message naming the file, which is left as
-#    it was; a state folder that cannot be created is refused naming it;
+#    authflowd (and --check-config) with exit 2 and a message naming the
+#    file, which is left as it was; a state folder that cannot be created is refused naming it;
 #    no state folder at all is a config error;
 # 4. authflowd does not load libcurl (its start time and idle memory).
 #
@@ -147,6 +147,12 @@ echo "not a key" >"$AUTHFLOW_STATE_DIR/es256.pem"
 refused "a garbage key file" 2 "keys[1]: $AUTHFLOW_STATE_DIR/es256.pem holds no unencrypted PEM private key" \
     "move it away"
 [ "$(cat "$AUTHFLOW_STATE_DIR/es256.pem")" = "not a key" ] || fail "the garbage key file was replaced"
+out=$("$authflowd" --config "$conf" --check-config 2>&1)
+rc=$?
+case "$rc:$out" in
+2:*"keys[1]: $AUTHFLOW_STATE_DIR/es256.pem holds no"*) ;;
+*) fail "--check-config with a garbage key file: exit $rc: $out" ;;
+esac
 cp "$AUTHFLOW_STATE_DIR/rs256.pem" "$AUTHFLOW_STATE_DIR/es256.pem"
 refused "an RSA key for ES256" 2 "keys[1]: $AUTHFLOW_STATE_DIR/es256.pem: ES256 needs an EC key, got RSA"
 cmp -s "$AUTHFLOW_STATE_DIR/rs256.pem" "$AUTHFLOW_STATE_DIR/es256.pem" ||
