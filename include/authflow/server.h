@@ -30,13 +30,13 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
                       struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_server_check_config: the checks of cfg only the server can make, for
- * authflowd --check-config and before every start: the names of the queued
- * "scenarios" against its scenario table (AF_ERR_INVALID with "FILE:
- * scenarios[N].name: ..." in err), and every key file that exists must
- * hold a key fitting its alg (AF_ERR_PARSE or AF_ERR_INVALID with "FILE:
- * keys[N]: PEM: ..."). Writes nothing: a missing file of keys[].generate
- * passes, af_server_start writes it. af_server_start makes the scenario
- * checks too. */
+ * authflowd --check-config: the names of the queued "scenarios" against
+ * its scenario table (AF_ERR_INVALID with "FILE: scenarios[N].name: ..." in
+ * err), and every key file that exists must hold a key fitting its alg
+ * (AF_ERR_PARSE or AF_ERR_INVALID with "FILE: keys[N]: PEM: ..."). Writes
+ * nothing: a missing file of keys[].generate passes, af_server_start
+ * writes it. af_server_start fails on all of these too, so a caller may
+ * start first and ask this only to classify a failure. */
 af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_server_port: the bound TCP port (useful after binding port 0). */
