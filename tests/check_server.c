@@ -1115,6 +1115,51 @@ START_TEST(test_check_access_expired_revoked)
 }
 END_TEST
 
+/* A restart with kept keys (keys[].generate) empties the store: an access
+ * token issued before the start (iat < srv.started) is adopted, keeps its
+ * client and user, and can be revoked again; one of this run missing from
+ * the store stays refused (revoked or dropped). */
+START_TEST(test_check_access_earlier_run)
+{
+    json_t *r = issue(NULL, false), *claims = NULL;
+    const char *access = member(r, AF_P_ACCESS_TOKEN);
+    time_t iat;
+    char *jti;
+
+    ck_assert_int_eq(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+    jti = strdup(member(claims, AF_C_JTI));
+    iat = (time_t)json_integer_value(json_object_get(claims, AF_C_IAT));
+    json_decref(claims);
+
+    /* the same run: a token missing from the store is not brought back */
+    af_token_revoke(srv.store, jti, false);
+    srv.started = iat;
+    ck_assert_int_ne(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+
+    /* a later run, its store empty */
+    af_store_free(srv.store);
+    ck_assert_int_eq(af_store_new(100, 100, &srv.store), AF_OK);
+    srv.started = iat + 1;
+    ck_assert_int_eq(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+    ck_assert_str_eq(member(claims, AF_C_SUB), "u-1");
+    json_decref(claims);
+    {
+        struct af_token_info ti;
+        ck_assert_int_eq(af_tokens_lookup(&srv, access, &ti), AF_OK);
+        ck_assert_str_eq(ti.rec.client_id, "app");
+        ck_assert_str_eq(ti.rec.sub, "u-1");
+        ck_assert_str_eq(ti.rec.scope, "openid email");
+        af_token_info_clear(&ti);
+    }
+    /* adopted, it is revoked like any other */
+    af_token_revoke(srv.store, jti, false);
+    ck_assert_int_ne(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+    srv.started = 0;
+    free(jti);
+    json_decref(r);
+}
+END_TEST
+
 START_TEST(test_refresh_replay_revokes_issued)
 {
     /* RFC 9700 §4.14.2 end to end over issued tokens: rotate once, issue
@@ -1921,6 +1966,7 @@ static Suite *server_suite(void)
     tc = tcase_create("tokens");
     tcase_add_checked_fixture(tc, server_setup, server_teardown);
     tcase_add_test(tc, test_issue_response);
+    tcase_add_test(tc, test_check_access_earlier_run);
     tcase_add_test(tc, test_lookup_rejects);
     tcase_add_loop_test(tc, test_check_access_forged, 0, N(forge_cases));
     tcase_add_test(tc, test_check_access_expired_revoked);

@@ -364,10 +364,6 @@ static void rec_reset(struct af_token_rec *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
-/* check_access: everything af_tokens_check_access does; also hands back the
- * store record (cleared on failure). The descriptions written to err go
- * into error_description and a WWW-Authenticate quoted-string, so they hold
- * no quote or backslash. */
 /* adopt_earlier: an access token that verified, unknown to the store but
  * issued (iat) before this run started, came from an earlier run that
  * signed it with a key kept across the restart (keys[].generate): store it
@@ -398,6 +394,10 @@ static af_rc adopt_earlier(struct af_server *srv, const json_t *claims, const ch
     return af_tokens_access_store(srv, &sp, jti, NULL, NULL, NULL);
 }
 
+/* check_access: everything af_tokens_check_access does; also hands back the
+ * store record (cleared on failure). The descriptions written to err go
+ * into error_description and a WWW-Authenticate quoted-string, so they hold
+ * no quote or backslash. */
 static af_rc check_access(struct af_server *srv, const char *token, json_t **claims_out,
                           struct af_token_rec *rec_out, struct af_err *err)
 {
