@@ -169,13 +169,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "authflowd: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    /* what only the server knows (scenario names) is a config error too */
-    if (af_server_check_config(cfg, &err) != AF_OK) {
-        fprintf(stderr, "authflowd: %s\n", err.msg);
-        ret = EXIT_USAGE;
-        goto out;
-    }
     if (check_only) {
+        /* what only the server knows (scenario names, what the key files
+         * hold) is a config error too */
+        if (af_server_check_config(cfg, &err) != AF_OK) {
+            fprintf(stderr, "authflowd: %s\n", err.msg);
+            ret = EXIT_USAGE;
+            goto out;
+        }
         printf("%s: OK\n", config);
         goto out;
     }
@@ -190,7 +191,11 @@ int main(int argc, char **argv)
 
     if (af_server_start(cfg, &sopts, &srv, &err) != AF_OK) {
         fprintf(stderr, "authflowd: %s\n", err.msg);
-        ret = EXIT_RUNTIME;
+        /* The start makes the server's config checks as it goes; asking
+         * them again only after a failure tells a config error (exit 2)
+         * from a runtime one, without reading every key file twice on
+         * each start. */
+        ret = af_server_check_config(cfg, NULL) != AF_OK ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
     print_banner(cfg, af_server_issuer(srv), af_server_admin_url(srv));

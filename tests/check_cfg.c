@@ -162,7 +162,11 @@ START_TEST(test_shipped_config)
     ck_assert_uint_eq(cfg->nkeys, 2);
     ck_assert_int_eq(cfg->keys[0].alg, AF_ALG_RS256);
     ck_assert_int_eq(cfg->keys[1].alg, AF_ALG_ES256);
-    ck_assert_ptr_null(cfg->keys[0].pem_file);
+    /* both generated once into the state folder (make check sets it) */
+    ck_assert(cfg->keys[0].generate && cfg->keys[1].generate);
+    ck_assert_ptr_nonnull(cfg->keys[0].pem_file);
+    ck_assert_ptr_nonnull(strstr(cfg->keys[0].pem_file, "/rs256.pem"));
+    ck_assert_ptr_nonnull(strstr(cfg->keys[1].pem_file, "/es256.pem"));
     ck_assert_ptr_null(cfg->keys[0].kid);
     ck_assert(!cfg->interactive_login);
     ck_assert_str_eq(cfg->default_user, "alice");
@@ -419,7 +423,7 @@ static const struct {
      "\"redirect_uris\"?)"},
     {"unknown-key-in-key.json", AF_ERR_INVALID,
      "unknown-key-in-key.json:3:22: keys[0].algorithm: unknown key (expected one of: alg, "
-     "pem_file, kid)"},
+     "pem_file, generate, kid)"},
     {"unknown-key-in-lifetimes.json", AF_ERR_INVALID,
      "unknown-key-in-lifetimes.json:4:5: lifetimes.acess_token: unknown key (did you mean "
      "\"access_token\"?)"},
@@ -1056,6 +1060,80 @@ END_TEST
 
 /* ---- pem_file resolution ---- */
 
+/* keys[].generate without pem_file: the file is named after the alg in the
+ * state folder, which comes from AUTHFLOW_STATE_DIR, else an absolute
+ * XDG_STATE_HOME, else HOME (docs/config.md "Keys that survive a
+ * restart"). NULL: the variable is unset. */
+static const struct {
+    const char *state, *xdg, *home;
+    const char *want0, *want2; /* keys[0] (RS256) and keys[2] (the second RS256) */
+    const char *error;         /* NULL: loads */
+} state_cases[] = {
+    {"/s", "/x", "/h", "/s/rs256.pem", "/s/rs256-2.pem", NULL},
+    {"rel/state", NULL, NULL, "rel/state/rs256.pem", "rel/state/rs256-2.pem", NULL},
+    {"", "/x", "/h", "/x/authflow/rs256.pem", "/x/authflow/rs256-2.pem", NULL},
+    {NULL, "/x", "/h", "/x/authflow/rs256.pem", "/x/authflow/rs256-2.pem", NULL},
+    /* the XDG Base Directory Specification: a relative path is ignored */
+    {NULL, "x", "/h", "/h/.local/state/authflow/rs256.pem", "/h/.local/state/authflow/rs256-2.pem",
+     NULL},
+    {NULL, NULL, "/h", "/h/.local/state/authflow/rs256.pem", "/h/.local/state/authflow/rs256-2.pem",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL,
+     "<string>:1:40: keys[0].generate: no folder for the generated key: set AUTHFLOW_STATE_DIR "
+     "(or XDG_STATE_HOME or HOME), or give pem_file"},
+};
+
+static void set_or_unset(const char *name, const char *value)
+{
+    if (value == NULL)
+        unsetenv(name);
+    else
+        setenv(name, value, 1);
+}
+
+START_TEST(test_generated_key_files)
+{
+    static const char *const names[] = {AF_CFG_ENV_STATE_DIR, "XDG_STATE_HOME", "HOME"};
+    const char *text = "{\"keys\": [{\"alg\": \"RS256\", \"generate\": true}, {\"alg\": "
+                       "\"ES256\", \"generate\": true}, {\"alg\": \"RS256\", \"generate\": "
+                       "true}, {\"alg\": \"EdDSA\", \"generate\": true, \"pem_file\": "
+                       "\"/elsewhere/k.pem\"}, {\"alg\": \"PS256\"}]}";
+    char *saved[3];
+    struct af_config *cfg = NULL;
+    struct af_err err = {0};
+    size_t i;
+    af_rc rc;
+
+    for (i = 0; i < 3; i++) {
+        saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+    }
+    set_or_unset(names[0], state_cases[_i].state);
+    set_or_unset(names[1], state_cases[_i].xdg);
+    set_or_unset(names[2], state_cases[_i].home);
+    rc = af_cfg_load_string(text, NULL, &cfg, &err);
+    for (i = 0; i < 3; i++) {
+        set_or_unset(names[i], saved[i]);
+        free(saved[i]);
+    }
+    if (state_cases[_i].error != NULL) {
+        ck_assert_int_eq(rc, AF_ERR_INVALID);
+        ck_assert_str_eq(err.msg, state_cases[_i].error);
+        return;
+    }
+    ck_assert_msg(rc == AF_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->keys[0].pem_file, state_cases[_i].want0);
+    ck_assert(cfg->keys[0].generate);
+    ck_assert_ptr_nonnull(strstr(cfg->keys[1].pem_file, "/es256.pem"));
+    ck_assert_str_eq(cfg->keys[2].pem_file, state_cases[_i].want2);
+    /* a pem_file given is kept, and may be missing: it is written at start */
+    ck_assert_str_eq(cfg->keys[3].pem_file, "/elsewhere/k.pem");
+    /* without generate, a key without pem_file stays in memory */
+    ck_assert_ptr_null(cfg->keys[4].pem_file);
+    ck_assert(!cfg->keys[4].generate);
+    af_cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_pem_file_resolution)
 {
     char *dir = make_tmpdir();
@@ -1313,6 +1391,8 @@ static Suite *cfg_suite(void)
     tcase_add_loop_test(tc, test_listen_loopback, 0,
                         (int)(sizeof(loopback_cases) / sizeof(loopback_cases[0])));
     tcase_add_test(tc, test_pem_file_resolution);
+    tcase_add_loop_test(tc, test_generated_key_files, 0,
+                        (int)(sizeof(state_cases) / sizeof(state_cases[0])));
     tcase_add_test(tc, test_lookups);
     tcase_add_test(tc, test_doc_complete);
     suite_add_tcase(s, tc);

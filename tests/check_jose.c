@@ -6,9 +6,13 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -1348,6 +1352,144 @@ START_TEST(test_pem_alg_mismatch)
 }
 END_TEST
 
+/* ---- key files that outlive a restart (keyfile.c) ---- */
+
+/* keyfile_dir: a fresh folder "TMPDIR/af_check_keyfile_XXXXXX". Caller
+ * frees. */
+static char *keyfile_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = NULL;
+    ck_assert_int_ge(asprintf(&dir, "%s/af_check_keyfile_XXXXXX", tmp && *tmp ? tmp : "/tmp"), 0);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* The first call writes the file (missing folders 0700, the file 0600),
+ * the next one loads the same key; a file of the wrong kind or of garbage
+ * is refused naming it and left as it was. */
+START_TEST(test_keyfile_create_then_load)
+{
+    char *dir = keyfile_dir(), *path = NULL, *junk = NULL;
+    struct af_key *a = NULL, *b = NULL;
+    struct af_err err;
+    struct stat st;
+    bool created = false;
+    FILE *f;
+
+    ck_assert_int_ge(asprintf(&path, "%s/a/b/es256.pem", dir), 0);
+    af_err_clear(&err);
+    ck_assert_msg(af_key_load_or_create(path, AF_ALG_ES256, &a, &created, &err) == AF_OK, "%s",
+                  err.msg);
+    ck_assert(created);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(dirname(strdupa(path)), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+
+    ck_assert_msg(af_key_load_or_create(path, AF_ALG_ES256, &b, &created, &err) == AF_OK, "%s",
+                  err.msg);
+    ck_assert(!created);
+    ck_assert_str_eq(af_key_kid(a), af_key_kid(b));
+    af_key_free(b);
+    b = NULL;
+
+    /* an EC key where an RSA one is configured: refused, file untouched */
+    ck_assert_int_eq(af_key_load_or_create(path, AF_ALG_RS256, &b, &created, &err), AF_ERR_INVALID);
+    ck_assert_ptr_null(b);
+    ck_assert(!created);
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+    ck_assert_ptr_nonnull(strstr(err.msg, "RS256 needs an RSA key"));
+    ck_assert_msg(af_key_load_or_create(path, AF_ALG_ES256, &b, &created, &err) == AF_OK, "%s",
+                  err.msg);
+    ck_assert_str_eq(af_key_kid(a), af_key_kid(b));
+    af_key_free(b);
+    b = NULL;
+
+    /* garbage is never regenerated */
+    ck_assert_int_ge(asprintf(&junk, "%s/junk.pem", dir), 0);
+    f = fopen(junk, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    ck_assert_int_eq(af_key_load_or_create(junk, AF_ALG_ES256, &b, &created, &err), AF_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(err.msg, junk));
+    ck_assert_int_eq(stat(junk, &st), 0);
+    ck_assert_int_eq(st.st_size, 10);
+
+    af_key_free(a);
+    unlink(junk);
+    unlink(path);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+    rmdir(dir);
+    free(junk);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+/* Processes that find the file missing at the same moment all generate,
+ * one publishes, the others load its key: every one ends with the same
+ * kid, and no temporary file is left. RS256, whose generation takes long
+ * enough for the processes to overlap. */
+START_TEST(test_keyfile_concurrent)
+{
+    enum { N = 4 };
+    char *dir = keyfile_dir(), *path = NULL;
+    char kids[N][128];
+    int fds[N][2], i, status, n = 0;
+    pid_t pids[N];
+    struct dirent *de;
+    DIR *d;
+
+    ck_assert_int_ge(asprintf(&path, "%s/rs256.pem", dir), 0);
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(pipe(fds[i]), 0);
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            struct af_key *k = NULL;
+            bool created;
+            const char *kid = "error";
+            if (af_key_load_or_create(path, AF_ALG_RS256, &k, &created, NULL) == AF_OK)
+                kid = af_key_kid(k);
+            if (write(fds[i][1], kid, strlen(kid)) < 0)
+                _exit(2);
+            _exit(0);
+        }
+        close(fds[i][1]);
+    }
+    for (i = 0; i < N; i++) {
+        ssize_t got = read(fds[i][0], kids[i], sizeof(kids[i]) - 1);
+        kids[i][got > 0 ? got : 0] = '\0';
+        close(fds[i][0]);
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    for (i = 0; i < N; i++) {
+        ck_assert_str_ne(kids[i], "error");
+        ck_assert_str_eq(kids[i], kids[0]);
+    }
+    d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            ck_assert_str_eq(de->d_name, "rs256.pem");
+            n++;
+        }
+    }
+    closedir(d);
+    ck_assert_int_eq(n, 1);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_pem_load_failures)
 {
     const char *dir = getenv("TMPDIR");
@@ -1646,6 +1788,8 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, test_rsa_1024_refused);
     tcase_add_test(tc, test_pem_alg_mismatch);
     tcase_add_test(tc, test_pem_load_failures);
+    tcase_add_test(tc, test_keyfile_create_then_load);
+    tcase_add_test(tc, test_keyfile_concurrent);
     LOOP(tc, test_jwk_rejects, jwk_bad_cases);
     suite_add_tcase(s, tc);
 

@@ -1322,6 +1322,32 @@ START_TEST(test_check_access_expired_revoked)
 }
 END_TEST
 
+/* A restart with kept keys (keys[].generate) starts with an empty store:
+ * access tokens are not stored, so one issued before is valid after it
+ * (its signature and claims are all there is to check), keeps its client
+ * and user, and can be revoked. */
+START_TEST(test_check_access_earlier_run)
+{
+    const struct af_store_limits lim = {.max_codes = 100, .max_tokens = 100, .revoke_keep = 3600};
+    json_t *r = issue(NULL, false), *claims = NULL;
+    const char *access = member(r, AF_P_ACCESS_TOKEN);
+    struct af_token_info ti;
+
+    af_store_free(srv.store);
+    ck_assert_int_eq(af_store_new(&lim, &srv.store), AF_OK);
+    ck_assert_int_eq(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+    ck_assert_str_eq(member(claims, AF_C_SUB), "u-1");
+    json_decref(claims);
+    ck_assert_int_eq(af_tokens_lookup(&srv, access, &ti), AF_OK);
+    ck_assert_str_eq(ti.rec.client_id, "app");
+    ck_assert_str_eq(ti.rec.sub, "u-1");
+    ck_assert_int_eq(af_access_revoke(srv.store, ti.key, ti.rec.expires), AF_OK);
+    af_token_info_clear(&ti);
+    ck_assert_int_ne(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
+    json_decref(r);
+}
+END_TEST
+
 START_TEST(test_refresh_replay_revokes_issued)
 {
     /* RFC 9700 §4.14.2 end to end over issued tokens: rotate once, issue
@@ -2369,6 +2395,7 @@ static Suite *server_suite(void)
     tc = tcase_create("tokens");
     tcase_add_checked_fixture(tc, server_setup, server_teardown);
     tcase_add_test(tc, test_issue_response);
+    tcase_add_test(tc, test_check_access_earlier_run);
     tcase_add_test(tc, test_lookup_rejects);
     tcase_add_loop_test(tc, test_check_access_forged, 0, N(forge_cases));
     tcase_add_test(tc, test_check_access_expired_revoked);

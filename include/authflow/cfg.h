@@ -63,11 +63,20 @@ struct af_cfg_user {
     json_t *claims; /* extra claims (email, name, roles, groups...): owned reference, object */
 };
 
+/* The environment variable naming the folder of generated keys that have
+ * no pem_file (keys[].generate); unset: $XDG_STATE_HOME/authflow, else
+ * $HOME/.local/state/authflow. */
+#define AF_CFG_ENV_STATE_DIR "AUTHFLOW_STATE_DIR"
+
 struct af_cfg_key {
     af_alg alg;
-    char *pem_file; /* NULL: generated at start; relative paths are resolved
-                       against the config file's folder */
+    char *pem_file; /* NULL: generated at start, in memory only; relative
+                       paths are resolved against the config file's folder.
+                       With generate, the loader fills it in when absent
+                       (the state folder, AF_CFG_ENV_STATE_DIR) */
     char *kid;      /* NULL: the RFC 7638 thumbprint */
+    bool generate;  /* "generate": pem_file is written at start when missing
+                       (af_key_load_or_create), so the key survives restarts */
 };
 
 /* A scenario queued when the server starts ("scenarios", docs/scenarios.md).

@@ -50,9 +50,23 @@ struct af_key; /* opaque; holds an EVP_PKEY or an HMAC secret */
 af_rc af_key_generate(af_alg alg, struct af_key **out, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_key_load_pem: read a private key in PEM (PKCS#8 or traditional) from
- * path, at most 64 KiB, and check that it fits alg. Caller frees *out. */
+ * path, at most 64 KiB, and check that it fits alg. Every error message
+ * names path. Caller frees *out. */
 af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out,
                       struct af_err *err) AF_WARN_UNUSED;
+
+/* af_key_load_or_create: the key in the PEM file path, as af_key_load_pem
+ * reads it, when path exists; when it does not, a fresh key for alg
+ * (af_key_generate) written there as unencrypted PKCS#8 PEM, mode 0600,
+ * the missing folders created (mode 0700). The file is published whole and
+ * never replaced: when another process creates path first, its key is
+ * loaded instead, so concurrent starts agree on one key. A file that exists
+ * but holds no key fitting alg is an error naming path (AF_ERR_PARSE or
+ * AF_ERR_INVALID), never regenerated; AF_ERR_IO when path cannot be read
+ * or written. *created tells whether this call wrote the file. Caller frees
+ * *out with af_key_free(). */
+af_rc af_key_load_or_create(const char *path, af_alg alg, struct af_key **out, bool *created,
+                            struct af_err *err) AF_WARN_UNUSED;
 
 /* af_key_from_secret: an HS256 key over a copy of secret[0..len). */
 af_rc af_key_from_secret(const unsigned char *secret, size_t len, struct af_key **out,

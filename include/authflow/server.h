@@ -17,19 +17,26 @@ struct af_server_opts {
                                  cfg->admin_enabled says; NULL keeps the config */
 };
 
-/* af_server_start: generate or load the keys, bind, and serve on worker
- * threads; with the admin API on, bind and serve its listener too. cfg is
- * borrowed and must outlive the server. opts may be NULL. A busy port is
- * AF_ERR_IO with the address in err; a non-loopback admin address without
- * cfg->admin_allow_remote (or without a secret) is AF_ERR_INVALID. Caller stops and frees
- * the server with af_server_stop(). */
+/* af_server_start: generate or load the keys (writing the missing files of
+ * keys[].generate), bind, and serve on worker threads; with the admin API
+ * on, bind and serve its listener too. cfg is borrowed and must outlive the
+ * server. opts may be NULL. A busy port is AF_ERR_IO with the address in
+ * err; a non-loopback admin address without cfg->admin_allow_remote (or
+ * without a secret) is AF_ERR_INVALID; a key file that cannot be read or
+ * written, or holds no key fitting its alg, names the file in err
+ * ("SOURCE: keys[N]: FILE..."). Caller stops and frees the server with
+ * af_server_stop(). */
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
                       struct af_server **out, struct af_err *err) AF_WARN_UNUSED;
 
-/* af_server_check_config: the checks of cfg only the server can make (the
- * names of the queued "scenarios" against its scenario table), for
- * authflowd --check-config; af_server_start makes them too. AF_ERR_INVALID
- * with "FILE: scenarios[N].name: ..." in err. */
+/* af_server_check_config: the checks of cfg only the server can make, for
+ * authflowd --check-config: the names of the queued "scenarios" against
+ * its scenario table (AF_ERR_INVALID with "FILE: scenarios[N].name: ..." in
+ * err), and every key file that exists must hold a key fitting its alg
+ * (AF_ERR_PARSE or AF_ERR_INVALID with "FILE: keys[N]: PEM: ..."). Writes
+ * nothing: a missing file of keys[].generate passes, af_server_start
+ * writes it. af_server_start fails on all of these too, so a caller may
+ * start first and ask this only to classify a failure. */
 af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_server_port: the bound TCP port (useful after binding port 0). */

@@ -481,6 +481,7 @@ static const struct cfg_row key_rows[] = {
      .en = alg_enum,
      .off = CK(alg)},
     {.name = "pem_file", .type = T_STRING, .flags = F_NULLABLE | F_NONEMPTY, .off = CK(pem_file)},
+    {.name = "generate", .type = T_BOOL, .def = 0, .off = CK(generate)},
     {.name = "kid",
      .type = T_STRING,
      .flags = F_NULLABLE | F_NONEMPTY,
@@ -1350,9 +1351,12 @@ static const char *key_validate(struct cfg_ctx *c, const json_t *obj, void *base
         k->pem_file = joined;
     }
     /* Checked here, where the error can point at the key; the key itself
-     * is read when the server starts. */
+     * is read when the server starts, which writes a missing one first
+     * when generate is on. */
     if (access(k->pem_file, R_OK) != 0) {
         e = errno;
+        if (k->generate && e == ENOENT)
+            return NULL;
         where_key(w, "pem_file");
         snprintf(c->msg, sizeof(c->msg), "cannot read %s: %s", quoted(c, k->pem_file), strerror(e));
         return c->msg;
@@ -1523,6 +1527,86 @@ static const char *scenarios_validate(struct cfg_ctx *c, const struct af_config 
     return NULL;
 }
 
+/* state_dir: the folder of generated keys without a pem_file:
+ * $AUTHFLOW_STATE_DIR, else $XDG_STATE_HOME/authflow (an absolute
+ * XDG_STATE_HOME only, as the XDG Base Directory Specification asks), else
+ * $HOME/.local/state/authflow. Caller frees; NULL when none is set, or out
+ * of memory (*nomem). */
+static char *state_dir(bool *nomem)
+{
+    const char *env = getenv(AF_CFG_ENV_STATE_DIR);
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char *dir = NULL;
+    int n = 0;
+
+    *nomem = false;
+    if (env != NULL && env[0] != '\0')
+        n = asprintf(&dir, "%s", env);
+    else if (xdg != NULL && xdg[0] == '/')
+        n = asprintf(&dir, "%s/authflow", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = asprintf(&dir, "%s/.local/state/authflow", home);
+    if (n < 0) {
+        *nomem = true;
+        dir = NULL;
+    }
+    return dir;
+}
+
+/* key_file_name: "rs256.pem" for the first key of alg in the list, then
+ * "rs256-2.pem", "rs256-3.pem"... into name. */
+static void key_file_name(af_alg alg, size_t nth, char *name, size_t cap)
+{
+    char lower[16];
+    const char *a = af_alg_name(alg);
+    size_t i;
+
+    for (i = 0; i < sizeof(lower) - 1 && a[i] != '\0'; i++)
+        lower[i] = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
+    lower[i] = '\0';
+    if (nth == 1)
+        snprintf(name, cap, "%s.pem", lower);
+    else
+        snprintf(name, cap, "%s-%zu.pem", lower, nth);
+}
+
+/* key_files: give each generated key without a pem_file its file in the
+ * state folder (key_file_name). */
+static const char *key_files(struct cfg_ctx *c, struct af_config *cfg, struct cfg_where *w)
+{
+    const char *m = NULL;
+    char *dir = NULL, name[40];
+    bool nomem = false;
+    size_t i, j, nth;
+
+    for (j = 0; j < cfg->nkeys && m == NULL; j++) {
+        struct af_cfg_key *k = &cfg->keys[j];
+        if (!k->generate || k->pem_file != NULL)
+            continue;
+        if (dir == NULL)
+            dir = state_dir(&nomem);
+        if (dir == NULL) {
+            where_key(where_index(where_key(w, "keys"), j), "generate");
+            c->vrc = nomem ? AF_ERR_NOMEM : AF_ERR_INVALID;
+            m = nomem ? "out of memory"
+                      : "no folder for the generated key: set " AF_CFG_ENV_STATE_DIR
+                        " (or XDG_STATE_HOME or HOME), or give pem_file";
+            break;
+        }
+        for (nth = 1, i = 0; i < j; i++)
+            nth += cfg->keys[i].alg == k->alg;
+        key_file_name(k->alg, nth, name, sizeof(name));
+        if (asprintf(&k->pem_file, "%s/%s", dir, name) < 0) {
+            k->pem_file = NULL;
+            c->vrc = AF_ERR_NOMEM;
+            m = "out of memory";
+        }
+    }
+    free(dir);
+    return m;
+}
+
 static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
                                  struct cfg_where *w)
 {
@@ -1540,6 +1624,9 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
         cfg->nkeys = 1;
         cfg->keys[0].alg = AF_ALG_RS256;
     }
+    m = key_files(c, cfg, w);
+    if (m != NULL)
+        return m;
     for (j = 0; j < cfg->nkeys; j++) {
         for (i = 0; cfg->keys[j].kid != NULL && i < j; i++) {
             if (cfg->keys[i].kid != NULL && strcmp(cfg->keys[i].kid, cfg->keys[j].kid) == 0) {

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -495,6 +496,7 @@ af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct 
     size_t len = 0;
     FILE *f = NULL;
     BIO *bio = NULL;
+    struct af_err why_err;
     char why[256];
     af_rc rc;
 
@@ -505,7 +507,7 @@ af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct 
     }
     f = fopen(path, "rb");
     if (f == NULL) {
-        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot open key file %s", path);
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot open key file %s: %s", path, strerror(errno));
         goto out;
     }
     data = OPENSSL_malloc(AF_JOSE_PEM_MAX + 1);
@@ -536,9 +538,12 @@ af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct 
         goto out;
     }
     key->has_private = true;
-    rc = af_jose_pkey_check(key->pkey, alg, err);
-    if (rc != AF_OK)
+    af_err_clear(&why_err);
+    rc = af_jose_pkey_check(key->pkey, alg, &why_err);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "%s: %s", path, why_err.msg);
         goto out;
+    }
     rc = key_finish(key, err);
     if (rc != AF_OK)
         goto out;

@@ -705,6 +705,45 @@ out:
 
 /* ---- keys ---- */
 
+/* key_error: "SOURCE: keys[N]: what kerr says" into err. */
+static void key_error(const struct af_config *cfg, size_t i, af_rc rc, const struct af_err *kerr,
+                      struct af_err *err)
+{
+    /* a file that is there is never replaced (keyfile.c): say how to get
+     * a fresh key rather than leave the user guessing */
+    bool kept =
+        i < cfg->nkeys && cfg->keys[i].generate && (rc == AF_ERR_PARSE || rc == AF_ERR_INVALID);
+    AF_ERR_SET(err, rc, "%s: keys[%zu]: %s%s", cfg->source, i, kerr->msg,
+               kept ? " (authflowd never overwrites a key file: move it away to have a new key "
+                      "generated)"
+                    : "");
+}
+
+/* check_key_files: every key file there is must hold a key that fits its
+ * alg, so that a wrong one is a config error (authflowd exits 2, also with
+ * --check-config) rather than a failed start. A missing file of a
+ * generated key is fine: the start writes it. */
+static af_rc check_key_files(const struct af_config *cfg, struct af_err *err)
+{
+    af_rc rc = AF_OK;
+    size_t i;
+
+    for (i = 0; i < cfg->nkeys && rc == AF_OK; i++) {
+        const struct af_cfg_key *k = &cfg->keys[i];
+        struct af_key *key = NULL;
+        struct af_err kerr;
+
+        if (k->pem_file == NULL || (k->generate && access(k->pem_file, F_OK) != 0))
+            continue;
+        af_err_clear(&kerr);
+        rc = af_key_load_pem(k->pem_file, k->alg, &key, &kerr);
+        if (rc != AF_OK)
+            key_error(cfg, i, rc, &kerr, err);
+        af_key_free(key);
+    }
+    return rc;
+}
+
 static af_rc load_keys(struct af_server *srv, struct af_err *err)
 {
     af_rc rc = AF_OK;
@@ -721,12 +760,23 @@ static af_rc load_keys(struct af_server *srv, struct af_err *err)
     for (i = 0; i < n; i++) {
         const struct af_cfg_key *k = cfg->nkeys ? &cfg->keys[i] : NULL;
         json_t *jwk = NULL;
-        if (k != NULL && k->pem_file != NULL)
-            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], err);
+        struct af_err kerr;
+        bool created = false;
+
+        af_err_clear(&kerr);
+        if (k != NULL && k->generate)
+            rc = af_key_load_or_create(k->pem_file, k->alg, &srv->keys[i], &created, &kerr);
+        else if (k != NULL && k->pem_file != NULL)
+            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], &kerr);
         else
-            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], err);
-        if (rc != AF_OK)
+            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], &kerr);
+        if (rc != AF_OK) {
+            key_error(cfg, i, rc, &kerr, err);
             goto out;
+        }
+        if (created)
+            af_log_info("keys[%zu]: generated a new %s key (kid %s) into %s", i,
+                        af_alg_name(k->alg), af_key_kid(srv->keys[i]), k->pem_file);
         srv->nkeys++;
         if (k != NULL && k->kid != NULL) {
             rc = af_key_set_kid(srv->keys[i], k->kid);
@@ -929,7 +979,10 @@ out:
 
 af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err)
 {
-    return af_scen_config_check(cfg, err);
+    af_rc rc = af_scen_config_check(cfg, err);
+    if (rc == AF_OK)
+        rc = check_key_files(cfg, err);
+    return rc;
 }
 
 unsigned short af_server_port(const struct af_server *srv)
