@@ -1253,8 +1253,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 11 top-level keys and 43 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 54);
+    /* 11 top-level keys and 44 nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 55);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
