@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -79,6 +80,34 @@ uint64_t af_monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void af_rfc3339_now(char *buf)
+{
+    static __thread time_t last;
+    static __thread char secs[AF_RFC3339_MS_LEN + 1]; /* "" until the first call */
+    struct timespec ts;
+    struct tm tm;
+    time_t t = af_now();
+    long ms;
+    size_t n;
+
+    if (secs[0] == '\0' || t != last) {
+        gmtime_r(&t, &tm);
+        if (strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            secs[0] = '\0';
+        last = t;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = ts.tv_nsec / 1000000L;
+    n = strlen(secs);
+    memcpy(buf, secs, n);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + ms / 100);
+    buf[n++] = (char)('0' + ms / 10 % 10);
+    buf[n++] = (char)('0' + ms % 10);
+    buf[n++] = 'Z';
+    buf[n] = '\0';
 }
 
 char *af_strdup(const char *s)
