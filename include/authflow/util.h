@@ -163,6 +163,11 @@ void af_rfc3339_now(char *buf);
 /* af_strdup: strdup that returns NULL for NULL. Caller frees. */
 char *af_strdup(const char *s);
 
+/* af_strv_join: v[0..n) joined by sep into out (outlen bytes, at least 1),
+ * cut with "..." when it does not fit; out is always NUL-terminated. For
+ * messages ("registered: a, b"). */
+void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char *sep);
+
 /* af_str_has_space_token: true when the space-separated list contains tok. */
 bool af_str_has_space_token(const char *list, const char *tok);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,6 +114,24 @@ void af_rfc3339_now(char *buf)
 char *af_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char *sep)
+{
+    size_t used = 0, i;
+    int k;
+
+    out[0] = '\0';
+    for (i = 0; i < n; i++) {
+        k = snprintf(out + used, outlen - used, "%s%s", i > 0 ? sep : "", v[i]);
+        if (k < 0 || (size_t)k >= outlen - used) {
+            /* cut: end with "..." where it fits */
+            if (outlen >= 4)
+                memcpy(out + outlen - 4, "...", 4);
+            return;
+        }
+        used += (size_t)k;
+    }
 }
 
 bool af_str_has_space_token(const char *list, const char *tok)

@@ -215,16 +215,15 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
     resp->ctype = AF_CT_JSON;
 }
 
-void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
-                         const char *description)
+/* json_error: {"error": error, "error_description": shown (when not NULL)},
+ * with error and reason recorded. */
+static void json_error(struct af_resp *resp, unsigned status, const char *error, const char *shown,
+                       const char *description)
 {
-    char desc[AF_RESP_REASON_MAX + 1];
     json_t *o = json_pack("{s:s}", AF_P_ERROR, error);
 
-    if (o != NULL && description != NULL) {
-        af_resp_desc_clean(desc, sizeof(desc), description);
-        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(desc));
-    }
+    if (o != NULL && shown != NULL)
+        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(shown));
     if (o == NULL) {
         af_resp_fail(resp);
         return;
@@ -235,6 +234,22 @@ void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *erro
         reason_set(resp, description);
     }
     json_decref(o);
+}
+
+void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description)
+{
+    char desc[AF_RESP_REASON_MAX + 1];
+
+    if (description != NULL)
+        af_resp_desc_clean(desc, sizeof(desc), description);
+    json_error(resp, status, error, description != NULL ? desc : NULL, description);
+}
+
+void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description)
+{
+    json_error(resp, status, error, description, description);
 }
 
 /* location_error: the error parameter of a redirect's location into

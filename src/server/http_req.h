@@ -138,6 +138,11 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
 void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
                          const char *description);
 
+/* af_resp_json_error: the same answer for an API that is not OAuth (the
+ * admin API): error_description is the description as given. */
+void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description);
+
 /* af_resp_redirect: 302 (or status) with Location. The answer's error is
  * the location's error parameter: the first in its query, else in its
  * fragment (RFC 6749 §4.1.2.1, §4.2.2.1). */
