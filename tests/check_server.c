@@ -915,6 +915,7 @@ START_TEST(test_refresh_rotation)
     ck_assert_int_eq(af_refresh_rotate(st, rt2, &out), AF_ERR_NOTFOUND);
     ck_assert(refresh_live(other));
     /* a revoked family gets no new token */
+    free(rt2);
     ck_assert_int_eq(af_refresh_issue(st, &in, &rt2), AF_ERR_STATE);
 
     /* constant memory: a family is one entry however often it rotates */
