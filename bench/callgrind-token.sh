@@ -7,6 +7,10 @@
 #
 #   bench/callgrind-token.sh [BUILD_DIR] [REQUESTS]   (default: _build 500)
 #
+# authflowd runs with --log-level error (no line per request) unless
+# AF_BENCH_LOG_ARGS says otherwise, e.g. AF_BENCH_LOG_ARGS="--log-level info"
+# to count the request log line too (written to /dev/null).
+#
 # For each, authflowd runs under callgrind twice, serving 1 and REQUESTS
 # keep-alive requests from one client, and the script prints
 # (total(REQUESTS) - total(1)) / (REQUESTS - 1): what startup and shutdown
@@ -18,6 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bld=${1:-$top/_build}
 n=${2:-500}
 afb="python3 $top/bench/afbench.py"
+logargs=${AF_BENCH_LOG_ARGS:---log-level error}
 tmp=$(mktemp -d)
 pid=""
 cleanup() {
@@ -50,8 +55,9 @@ total() {
     _conf=$1 _count=$2
     shift 2
     rm -f "$tmp"/cg.out.* "$tmp/ready"
+    # shellcheck disable=SC2086 # the arguments split on purpose
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out.%p" "$bld/authflowd" \
-        --config "$_conf" --ready-file "$tmp/ready" --log-level error >/dev/null 2>&1 &
+        --config "$_conf" --ready-file "$tmp/ready" $logargs >/dev/null 2>&1 &
     pid=$!
     while [ ! -s "$tmp/ready" ]; do
         kill -0 "$pid" 2>/dev/null || { echo "callgrind-token.sh: authflowd died" >&2; exit 1; }
@@ -78,7 +84,7 @@ per_request() {
 }
 
 echo "callgrind, $n keep-alive requests from one client minus 1, authflowd $bld/authflowd" \
-    "($(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    "($(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')), $logargs"
 body="grant_type=client_credentials&scope=api.read"
 per_request "ES256 /token client_credentials" "$tmp/ES256.json" POST /token "$body"
 per_request "RS256 /token client_credentials" "$tmp/RS256.json" POST /token "$body"

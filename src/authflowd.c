@@ -42,7 +42,9 @@ static void usage(FILE *f)
                "      --ready-file PATH  write the issuer URL (and the admin URL on a second\n"
                "                         line) to PATH once listening\n"
                "      --check-config     load and validate the configuration, then exit\n"
-               "  -v, --log-level LEVEL  error, warn, info or debug (default: info)\n"
+               "  -v, --log-level LEVEL  error, warn, info or debug (default: info: one line\n"
+               "                         per request; refusals at warn, with the reason)\n"
+               "      --log-format FMT   text or json (one JSON object a line) (default: text)\n"
                "  -V, --version          print the version and exit\n"
                "  -h, --help             print this help and exit\n\n"
                "The first line written to stdout is the issuer URL; with the admin API on, a\n"
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
                                          {"admin-listen", required_argument, NULL, 'A'},
                                          {"check-config", no_argument, NULL, 'C'},
                                          {"log-level", required_argument, NULL, 'v'},
+                                         {"log-format", required_argument, NULL, 'F'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
     struct af_server *srv = NULL;
     struct af_err err;
     af_log_level lvl = AF_LOG_INFO;
+    af_log_format fmt = AF_LOG_TEXT;
     int check_only = 0, c, sig, ret = 0;
     sigset_t set;
 
@@ -141,6 +145,13 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'F':
+            if (af_log_format_parse(optarg, &fmt) != AF_OK) {
+                fprintf(stderr, "authflowd: --log-format: unknown format '%s' (text or json)\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'V':
             printf("authflowd %s\n", PACKAGE_VERSION);
             return 0;
@@ -158,6 +169,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     af_log_set_level(lvl);
+    af_log_set_format(fmt);
     if (config == NULL && access(AF_SYSCONFDIR "/authflow/authflowd.json", R_OK) == 0)
         config = AF_SYSCONFDIR "/authflow/authflowd.json";
     if (config == NULL) {

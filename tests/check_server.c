@@ -666,6 +666,11 @@ START_TEST(test_code_other_client)
     ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
     ck_assert_int_eq(af_code_take(st, code, "other", &out, &grant), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(grant);
+    /* whose it is, for the refusal's reason; nothing else */
+    ck_assert_str_eq(out.client_id, "app");
+    ck_assert_ptr_null(out.scope);
+    af_code_rec_clear(&out);
+    ck_assert_int_eq(af_code_take(st, "no-such-code", "other", &out, &grant), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(out.client_id);
     ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_OK);
     ck_assert_str_eq(out.client_id, "app");
@@ -912,6 +917,7 @@ START_TEST(test_refresh_rotation)
     ck_assert_int_eq(af_refresh_rotate(st, rt2, &out), AF_ERR_NOTFOUND);
     ck_assert(refresh_live(other));
     /* a revoked family gets no new token */
+    free(rt2);
     ck_assert_int_eq(af_refresh_issue(st, &in, &rt2), AF_ERR_STATE);
 
     /* constant memory: a family is one entry however often it rotates */
@@ -1172,12 +1178,12 @@ START_TEST(test_issue_response)
     ck_assert_ptr_nonnull(json_object_get(af_jws_claims(jws), AF_C_AT_HASH));
 
     /* lookup: the access token by its JWS, the refresh token by value */
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_ACCESS_TOKEN), &ti), AF_OK);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_ACCESS_TOKEN), &ti, NULL), AF_OK);
     ck_assert(!ti.is_refresh);
     ck_assert_str_eq(ti.key, member(claims, AF_C_JTI));
     ck_assert_ptr_nonnull(ti.claims);
     af_token_info_clear(&ti);
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_REFRESH_TOKEN), &ti), AF_OK);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_REFRESH_TOKEN), &ti, NULL), AF_OK);
     ck_assert(ti.is_refresh);
     ck_assert_str_eq(ti.key, member(r, AF_P_REFRESH_TOKEN));
     ck_assert_str_eq(ti.rec.scope, "openid email");
@@ -1200,12 +1206,12 @@ START_TEST(test_lookup_rejects)
                      AF_OK);
     jti = member(claims, AF_C_JTI);
     /* a bare jti is the store key of an access token, not a token */
-    ck_assert_int_eq(af_tokens_lookup(&srv, jti, &ti), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, jti, &ti, NULL), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(ti.key);
     /* an ID token is no access token (RFC 9068 §4: typ) */
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_ID_TOKEN), &ti), AF_ERR_NOTFOUND);
-    ck_assert_int_eq(af_tokens_lookup(&srv, "garbage", &ti), AF_ERR_NOTFOUND);
-    ck_assert_int_eq(af_tokens_lookup(&srv, "", &ti), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r, AF_P_ID_TOKEN), &ti, NULL), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, "garbage", &ti, NULL), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, "", &ti, NULL), AF_ERR_NOTFOUND);
     /* no refresh token was asked for */
     ck_assert_ptr_null(json_object_get(r, AF_P_REFRESH_TOKEN));
     json_decref(claims);
@@ -1361,10 +1367,11 @@ START_TEST(test_refresh_replay_revokes_issued)
     ck_assert_int_eq(af_refresh_rotate(srv.store, member(r1, AF_P_REFRESH_TOKEN), &rec), AF_OK);
     r2 = issue(rec.grant_id, true);
     af_token_rec_clear(&rec);
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r2, AF_P_REFRESH_TOKEN), &ti), AF_OK);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r2, AF_P_REFRESH_TOKEN), &ti, NULL), AF_OK);
     af_token_info_clear(&ti);
     /* the used one is no longer live for introspection or revocation */
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r1, AF_P_REFRESH_TOKEN), &ti), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r1, AF_P_REFRESH_TOKEN), &ti, NULL),
+                     AF_ERR_NOTFOUND);
 
     ck_assert_int_eq(af_refresh_rotate(srv.store, member(r1, AF_P_REFRESH_TOKEN), &rec),
                      AF_ERR_STATE);
@@ -1372,7 +1379,8 @@ START_TEST(test_refresh_replay_revokes_issued)
                      AF_OK);
     ck_assert_int_ne(af_tokens_check_access(&srv, member(r2, AF_P_ACCESS_TOKEN), &claims, NULL),
                      AF_OK);
-    ck_assert_int_eq(af_tokens_lookup(&srv, member(r2, AF_P_REFRESH_TOKEN), &ti), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_tokens_lookup(&srv, member(r2, AF_P_REFRESH_TOKEN), &ti, NULL),
+                     AF_ERR_NOTFOUND);
     ck_assert_int_eq(af_tokens_check_access(&srv, member(other, AF_P_ACCESS_TOKEN), &claims, NULL),
                      AF_OK);
     json_decref(claims);

@@ -148,10 +148,25 @@ void af_clock_freeze(time_t t);
 /* af_monotonic_ms: a monotonic clock in milliseconds (timeouts, benchmarks). */
 uint64_t af_monotonic_ms(void);
 
+/* AF_RFC3339_MS_LEN: the length of af_rfc3339_now's text. */
+#define AF_RFC3339_MS_LEN 24
+
+/* af_rfc3339_now: "2026-01-02T03:04:05.678Z", af_now()'s second and the
+ * real clock's millisecond, into buf (at least AF_RFC3339_MS_LEN + 1
+ * bytes). The date and time to the second change once a second: each
+ * thread formats them then only, so a call costs little (the ledger and
+ * the log stamp every request). */
+void af_rfc3339_now(char *buf);
+
 /* ---- small string helpers ---- */
 
 /* af_strdup: strdup that returns NULL for NULL. Caller frees. */
 char *af_strdup(const char *s);
+
+/* af_strv_join: v[0..n) joined by sep into out (outlen bytes, at least 1),
+ * cut with "..." when it does not fit; out is always NUL-terminated. For
+ * messages ("registered: a, b"). */
+void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char *sep);
 
 /* af_str_has_space_token: true when the space-separated list contains tok. */
 bool af_str_has_space_token(const char *list, const char *tok);

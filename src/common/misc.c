@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -81,9 +83,55 @@ uint64_t af_monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+void af_rfc3339_now(char *buf)
+{
+    static __thread time_t last;
+    static __thread char secs[AF_RFC3339_MS_LEN + 1]; /* "" until the first call */
+    struct timespec ts;
+    struct tm tm;
+    time_t t = af_now();
+    long ms;
+    size_t n;
+
+    if (secs[0] == '\0' || t != last) {
+        gmtime_r(&t, &tm);
+        if (strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            secs[0] = '\0';
+        last = t;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = ts.tv_nsec / 1000000L;
+    n = strlen(secs);
+    memcpy(buf, secs, n);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + ms / 100);
+    buf[n++] = (char)('0' + ms / 10 % 10);
+    buf[n++] = (char)('0' + ms % 10);
+    buf[n++] = 'Z';
+    buf[n] = '\0';
+}
+
 char *af_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char *sep)
+{
+    size_t used = 0, i;
+    int k;
+
+    out[0] = '\0';
+    for (i = 0; i < n; i++) {
+        k = snprintf(out + used, outlen - used, "%s%s", i > 0 ? sep : "", v[i]);
+        if (k < 0 || (size_t)k >= outlen - used) {
+            /* cut: end with "..." where it fits */
+            if (outlen >= 4)
+                memcpy(out + outlen - 4, "...", 4);
+            return;
+        }
+        used += (size_t)k;
+    }
 }
 
 bool af_str_has_space_token(const char *list, const char *tok)

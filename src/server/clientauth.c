@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -147,8 +148,18 @@ out:
     return rc;
 }
 
+const char *af_client_auth_name(af_client_auth m)
+{
+    return m == AF_CLIENT_AUTH_POST   ? AF_AUTH_POST
+           : m == AF_CLIENT_AUTH_NONE ? AF_AUTH_NONE
+                                      : AF_AUTH_BASIC;
+}
+
+/* The longest client id or scheme a reason names; longer ones are cut. */
+#define CA_NAME_MAX 128
+
 af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_client **client,
-                                    bool *used_basic, const char **why)
+                                    bool *used_basic, char *why, size_t why_len)
 {
     const struct af_params *form = &req->form;
     const char *hdr = af_req_header(req, AF_HDR_AUTHORIZATION);
@@ -163,23 +174,27 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
 
     *client = NULL;
     *used_basic = false;
-    *why = NULL;
+    why[0] = '\0';
     if (af_params_count(form, AF_P_CLIENT_ID) > 1 ||
         af_params_count(form, AF_P_CLIENT_SECRET) > 1) {
         res = AF_CA_INVALID_REQUEST;
-        *why = "client_id or client_secret sent more than once";
+        snprintf(why, why_len, "client_id or client_secret sent more than once");
         goto out;
     }
     if (hdr != NULL) {
         rc = af_basic_parse(hdr, &b_id, &b_secret);
         if (rc == AF_ERR_TOOBIG) {
             res = AF_CA_INVALID_REQUEST;
-            *why = "the Authorization header is too long";
+            snprintf(why, why_len, "the Authorization header is too long");
             goto out;
         }
         if (rc == AF_ERR_NOTFOUND) {
+            /* the scheme only: what follows it is a credential */
             res = AF_CA_INVALID_CLIENT;
-            *why = "unsupported client authentication scheme (use Basic)";
+            snprintf(why, why_len,
+                     "unsupported client authentication scheme %.*s in the Authorization header "
+                     "(use Basic, RFC 6749 2.3.1)",
+                     (int)(strcspn(hdr, " \t") < 32 ? strcspn(hdr, " \t") : 32), hdr);
             goto out;
         }
         *used_basic = true;
@@ -187,19 +202,25 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         af_req_set_client_id(req, b_id);
         if (rc != AF_OK) {
             res = AF_CA_INVALID_REQUEST;
-            *why = "malformed Basic credentials (RFC 6749 2.3.1: base64 of "
-                   "form-urlencoded id:secret)";
+            snprintf(why, why_len,
+                     "malformed Basic credentials (RFC 6749 2.3.1: base64 of "
+                     "form-urlencoded id:secret)");
             goto out;
         }
         if (body_secret != NULL) {
             res = AF_CA_INVALID_REQUEST;
-            *why = "more than one client authentication method (Basic and client_secret)";
+            snprintf(why, why_len,
+                     "client %.*s sent more than one client authentication method (Basic and "
+                     "client_secret in the body)",
+                     CA_NAME_MAX, b_id);
             goto out;
         }
         /* a client_id in the body may accompany Basic, but must agree */
         if (body_id != NULL && strcmp(body_id, b_id) != 0) {
             res = AF_CA_INVALID_REQUEST;
-            *why = "client_id in the body differs from the Basic credentials";
+            snprintf(why, why_len,
+                     "client_id %.*s in the body differs from %.*s in the Basic credentials",
+                     CA_NAME_MAX, body_id, CA_NAME_MAX, b_id);
             goto out;
         }
         id = b_id;
@@ -208,7 +229,7 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
     } else if (body_secret != NULL) {
         if (body_id == NULL) {
             res = AF_CA_INVALID_REQUEST;
-            *why = "client_secret without client_id";
+            snprintf(why, why_len, "client_secret without client_id");
             goto out;
         }
         id = body_id;
@@ -222,30 +243,36 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         req->facts.client_auth = AF_AUTH_NONE;
     } else {
         res = AF_CA_INVALID_CLIENT;
-        *why = "no client authentication";
+        snprintf(why, why_len,
+                 "no client authentication: neither an Authorization header nor a client_id");
         goto out;
     }
 
     c = af_cfg_client_find(req->srv->cfg, id);
     if (c == NULL) {
         res = AF_CA_INVALID_CLIENT;
-        *why = "unknown client";
+        snprintf(why, why_len, "unknown client %.*s", CA_NAME_MAX, id);
         goto out;
     }
     if (c->auth_method != method) {
         res = AF_CA_INVALID_CLIENT;
         if (method == AF_CLIENT_AUTH_NONE)
-            *why = "client authentication required";
+            snprintf(why, why_len,
+                     "client %s sent no secret (client_id alone) but is registered for %s", c->id,
+                     af_client_auth_name(c->auth_method));
         else if (c->auth_method == AF_CLIENT_AUTH_NONE)
-            *why = "public client: send client_id alone, no secret";
+            snprintf(why, why_len,
+                     "client %s sent %s but is a public client (none): send client_id alone, no "
+                     "secret",
+                     c->id, af_client_auth_name(method));
         else
-            *why = "authentication method differs from the registered "
-                   "token_endpoint_auth_method";
+            snprintf(why, why_len, "client %s sent %s but is registered for %s", c->id,
+                     af_client_auth_name(method), af_client_auth_name(c->auth_method));
         goto out;
     }
     if (method != AF_CLIENT_AUTH_NONE && !af_ct_streq(secret, c->secret)) {
         res = AF_CA_INVALID_CLIENT;
-        *why = "client authentication failed";
+        snprintf(why, why_len, "wrong secret for client %s", c->id);
         goto out;
     }
     *client = c;
@@ -274,7 +301,8 @@ static bool form_ctype(const char *ct)
 bool af_client_request_check(struct af_req *req, struct af_resp *resp,
                              const struct af_cfg_client **client)
 {
-    const char *why = NULL, *dup;
+    const char *dup, *ctype;
+    char why[AF_CA_WHY_MAX];
     bool used_basic;
     size_t i;
 
@@ -284,8 +312,11 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
         af_resp_header(resp, AF_HDR_ALLOW, "POST");
         return false;
     }
-    if (!form_ctype(af_req_header(req, AF_HDR_CONTENT_TYPE))) {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, "Content-Type must be " AF_CT_FORM);
+    ctype = af_req_header(req, AF_HDR_CONTENT_TYPE);
+    if (!form_ctype(ctype)) {
+        snprintf(why, sizeof(why), "Content-Type must be " AF_CT_FORM " (got %.64s)",
+                 ctype ? ctype : "none");
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
         return false;
     }
     /* the ledger shows a secret sent in the URL, the mistake RFC 6749 §2.3.1
@@ -296,18 +327,21 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
     }
     for (i = 0; query_credentials[i] != NULL; i++) {
         if (af_params_count(&req->query, query_credentials[i]) > 0) {
-            af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
-                                "credentials must not be sent in the URL query");
+            snprintf(why, sizeof(why),
+                     "%s must not be sent in the URL query: credentials go in the body or the "
+                     "Authorization header (RFC 6749 2.3.1)",
+                     query_credentials[i]);
+            af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
             return false;
         }
     }
     dup = af_params_first_dup(&req->form);
     if (dup != NULL) {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
-                            "a parameter was sent more than once (RFC 6749 3.2)");
+        snprintf(why, sizeof(why), "%.64s was sent more than once (RFC 6749 3.2)", dup);
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
         return false;
     }
-    switch (af_client_authenticate(req, client, &used_basic, &why)) {
+    switch (af_client_authenticate(req, client, &used_basic, why, sizeof(why))) {
     case AF_CA_OK:
         return true;
     case AF_CA_INVALID_REQUEST:

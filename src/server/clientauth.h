@@ -20,12 +20,22 @@ typedef enum {
     AF_CA_INVALID_CLIENT,  /* unknown client, wrong secret, no auth for a confidential client */
 } af_ca_result;
 
+/* The room a reason of af_client_authenticate needs. */
+#define AF_CA_WHY_MAX 320
+
 /* af_client_authenticate: RFC 6749 §2.3.1 over the request's Authorization
  * header and form body. *client gets the borrowed client on AF_CA_OK;
  * *used_basic tells whether Basic was attempted (401 + WWW-Authenticate
- * Basic is due then); *why a static description. */
+ * Basic is due then). Otherwise why (why_len bytes, AF_CA_WHY_MAX is ample)
+ * says precisely what is wrong, naming the client and the methods but
+ * never a secret: "unknown client X", "wrong secret for client X", "client
+ * X sent client_secret_post but is registered for client_secret_basic". */
 af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_client **client,
-                                    bool *used_basic, const char **why);
+                                    bool *used_basic, char *why, size_t why_len);
+
+/* af_client_auth_name: the RFC 7591 name of a token_endpoint_auth_method
+ * (AF_AUTH_*). */
+const char *af_client_auth_name(af_client_auth m);
 
 typedef enum {
     AF_BEARER_OK,        /* *token_out holds the token */

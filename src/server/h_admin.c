@@ -47,7 +47,7 @@ void af_admin_error(struct af_resp *resp, unsigned status, const char *error, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    af_resp_oauth_error(resp, status, error, msg);
+    af_resp_json_error(resp, status, error, msg);
     af_resp_no_store(resp);
 }
 

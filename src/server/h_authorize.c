@@ -38,8 +38,9 @@
  * request itself is already capped by cfg->max_body and max_params. */
 #define AUTHZ_URL_MAX  (256 * 1024)
 #define AUTHZ_PAGE_MAX (512 * 1024)
-/* Room for an error_description that names a parameter or a scope. */
-#define AUTHZ_DESC_MAX 160
+/* Room for an error_description that names a parameter, a scope, a client
+ * and what it registered. */
+#define AUTHZ_DESC_MAX 512
 /* The largest max_age accepted (ten years); beyond it is a typo. */
 #define AUTHZ_MAX_AGE_MAX 315360000L
 
@@ -232,13 +233,16 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
 static void authz_error(struct af_resp *resp, const struct authz *a, const char *error,
                         const char *desc)
 {
+    char clean[AF_RESP_REASON_MAX + 1];
     struct af_params p;
     af_rc rc;
 
     af_params_init(&p, 8);
     rc = af_params_add(&p, AF_P_ERROR, error);
-    if (rc == AF_OK && desc != NULL)
-        rc = af_params_add(&p, AF_P_ERROR_DESCRIPTION, desc);
+    if (rc == AF_OK && desc != NULL) {
+        af_resp_desc_clean(clean, sizeof(clean), desc);
+        rc = af_params_add(&p, AF_P_ERROR_DESCRIPTION, clean);
+    }
     if (rc == AF_OK && a->state != NULL)
         rc = af_params_add(&p, AF_P_STATE, a->state);
     if (rc == AF_OK)
@@ -247,6 +251,9 @@ static void authz_error(struct af_resp *resp, const struct authz *a, const char 
         authz_deliver(resp, a, &p);
     else
         af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+    /* delivered (not a 500 page): the reason is desc as given */
+    if (resp->error[0] != '\0' && desc != NULL)
+        af_resp_reason(resp, "%s", desc);
     af_params_free(&p);
 }
 
@@ -259,8 +266,6 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
                          size_t desc_len)
 {
     af_rc rc = AF_OK;
-    const char *bad;
-    size_t len;
 
     *out = NULL;
     if (want == NULL) {
@@ -268,16 +273,7 @@ static af_rc authz_scope(const struct af_cfg_client *c, const char *want, char *
         rc = *out ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
-    switch (af_scope_client_check(c, want, &bad, &len)) {
-    case AF_SCOPE_OK:
-        break;
-    case AF_SCOPE_MALFORMED:
-        snprintf(desc, desc_len, "scope is malformed (RFC 6749 section 3.3)");
-        rc = AF_ERR_INVALID;
-        goto out;
-    case AF_SCOPE_NOT_ALLOWED:
-        snprintf(desc, desc_len, "scope %.*s is not allowed for this client",
-                 (int)(len < 64 ? len : 64), bad);
+    if (!af_scope_client_explain(c, want, desc, desc_len)) {
         rc = AF_ERR_INVALID;
         goto out;
     }
@@ -381,6 +377,7 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
     af_rc rc = AF_ERR_INVALID;
     const struct af_cfg_client *c;
     const char *v;
+    char desc[AUTHZ_DESC_MAX], registered[200];
     size_t i, n;
 
     /* 1. The client: an error page, never a redirect. */
@@ -390,9 +387,12 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
                            n == 0 ? "client_id is missing" : "client_id is repeated");
         goto out;
     }
-    c = af_cfg_client_find(cfg, af_params_get(in, AF_P_CLIENT_ID));
+    v = af_params_get(in, AF_P_CLIENT_ID);
+    c = af_cfg_client_find(cfg, v);
     if (c == NULL) {
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "client_id names no registered client");
+        snprintf(desc, sizeof(desc), "unknown client %.128s: client_id names no registered client",
+                 v);
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     a->client = c;
@@ -411,17 +411,23 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
                 a->redirect_uri = c->redirect_uris.v[i];
         }
         if (a->redirect_uri == NULL) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
-                               "redirect_uri is not registered for this client "
-                               "(exact match required)");
+            af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n,
+                         ", ");
+            snprintf(desc, sizeof(desc),
+                     "redirect_uri %.160s is not registered for %.64s; registered: %s (exact "
+                     "match required)",
+                     v, c->id, c->redirect_uris.n > 0 ? registered : "none");
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
         a->redirect_sent = v;
     } else if (c->redirect_uris.n == 1) {
         a->redirect_uri = c->redirect_uris.v[0]; /* RFC 6749 §3.1.2.3 */
     } else {
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
-                           "redirect_uri is required: the client has several registered");
+        af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n, ", ");
+        snprintf(desc, sizeof(desc), "redirect_uri is required: %.64s has %s registered (%s)",
+                 c->id, c->redirect_uris.n > 0 ? "several" : "none", registered);
+        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     rc = AF_OK;
@@ -453,8 +459,11 @@ static af_rc authz_check_request(const struct af_params *in, struct authz *a, st
     } else if (n == 1 && strcmp(v, AF_RM_FORM_POST) == 0) {
         a->mode = AF_RM_FORM_POST;
     } else if (n > 0) {
-        authz_error(resp, a, AF_E_INVALID_REQUEST,
-                    n > 1 ? "response_mode is repeated" : "response_mode is not supported");
+        snprintf(desc, sizeof(desc),
+                 n > 1 ? "response_mode is repeated"
+                       : "response_mode %.64s is not supported (query, fragment, form_post)",
+                 v);
+        authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]); i++) {
@@ -471,7 +480,9 @@ static af_rc authz_check_request(const struct af_params *in, struct authz *a, st
         goto out;
     }
     if (strcmp(v, AF_RT_CODE) != 0) {
-        authz_error(resp, a, AF_E_UNSUPPORTED_RT, "only response_type=code is supported");
+        snprintf(desc, sizeof(desc),
+                 "response_type %.64s is not supported: only response_type=code is", v);
+        authz_error(resp, a, AF_E_UNSUPPORTED_RT, desc);
         goto out;
     }
     /* OIDC Core §6.1, §6.2: an OP without request objects MUST say so
@@ -485,8 +496,9 @@ static af_rc authz_check_request(const struct af_params *in, struct authz *a, st
         goto out;
     }
     if (!(c->grant_types & AF_GRANT_AUTHORIZATION_CODE)) {
-        authz_error(resp, a, AF_E_UNAUTHORIZED_CLIENT,
-                    "the client may not use the authorization_code grant");
+        snprintf(desc, sizeof(desc), "client %s is not registered for the authorization_code grant",
+                 c->id);
+        authz_error(resp, a, AF_E_UNAUTHORIZED_CLIENT, desc);
         goto out;
     }
     rc = AF_OK;
@@ -509,8 +521,10 @@ static af_rc authz_check_pkce(struct af_req *req, const struct af_params *in, st
     a->challenge = af_params_get(in, AF_P_CODE_CHALLENGE);
     method = af_params_get(in, AF_P_CODE_CHALLENGE_METHOD);
     if (method != NULL && strcmp(method, AF_PKCE_S256) != 0 && strcmp(method, AF_PKCE_PLAIN) != 0) {
-        authz_error(resp, a, AF_E_INVALID_REQUEST,
-                    "code_challenge_method is neither S256 nor plain");
+        char desc[AUTHZ_DESC_MAX];
+        snprintf(desc, sizeof(desc), "code_challenge_method %.64s is neither S256 nor plain",
+                 method);
+        authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     if (method != NULL && a->challenge == NULL) {
@@ -541,7 +555,10 @@ static af_rc authz_check_pkce(struct af_req *req, const struct af_params *in, st
             goto out;
         }
     } else if (c->require_pkce) {
-        authz_error(resp, a, AF_E_INVALID_REQUEST, "code_challenge is required for this client");
+        char desc[AUTHZ_DESC_MAX];
+        snprintf(desc, sizeof(desc),
+                 "code_challenge is required for client %s (require_pkce; RFC 7636 4.4.1)", c->id);
+        authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
     rc = AF_OK;
@@ -770,9 +787,7 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     if (rc == AF_OK && !sx.fx.drop_iss)
         rc = af_params_add(&p, AF_P_ISS, iss);
     if (rc == AF_OK) {
-        authz_deliver(resp, a, &p);
-        af_log_debug("authorize: code issued to client %s for sub %s%s%s", a->client->id, user->sub,
-                     sc ? ", scenario " : "", sc ? sc->name : "");
+        authz_deliver(resp, a, &p); /* server.c logs it, with the sub and the scenario */
     } else if (rc == AF_ERR_TOOBIG) {
         /* The store's cap on live codes (cfg->max_codes) was reached. */
         authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
@@ -998,6 +1013,7 @@ void af_h_authorize(struct af_req *req, struct af_resp *resp)
         if (a.prompt_login || a.sess_user == NULL ||
             (a.hint_user != NULL && a.hint_user != a.sess_user)) {
             login_page(resp, &a, NULL);
+            resp->detail = "login page";
             goto out;
         }
         authz_grant(resp, &a, a.sess_user, false);
@@ -1025,7 +1041,7 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     const struct af_config *cfg = req->srv->cfg;
     const struct af_params *in = &req->form;
     const struct af_cfg_user *user = NULL;
-    const char *action, *typed, *password, *chosen, *notice = NULL;
+    const char *action, *typed, *password, *chosen, *notice = NULL, *why = NULL;
     struct authz a;
     size_t i;
 
@@ -1059,21 +1075,31 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
         user = af_cfg_user_find(cfg, typed);
         /* A user with a password needs it, also when the field came empty;
          * one message for both failures so the page does not tell which
-         * usernames exist. */
-        if (user == NULL || (user->password != NULL &&
-                             (password == NULL || !af_ct_streq(password, user->password)))) {
+         * usernames exist (the log and the ledger do: the reason). */
+        why = user == NULL                             ? "unknown user"
+              : user->password == NULL                 ? NULL
+              : password == NULL || *password == '\0'  ? "no password for user"
+              : !af_ct_streq(password, user->password) ? "wrong password for user"
+                                                       : NULL;
+        if (why != NULL) {
             user = NULL;
             notice = "Unknown user or wrong password.";
         }
     } else if (chosen != NULL && *chosen != '\0') {
         user = af_cfg_user_find(cfg, chosen);
+        why = "unknown user";
+        typed = chosen;
         if (user == NULL)
             notice = "Unknown user.";
     } else {
+        why = "neither a user chosen nor a username typed";
+        typed = NULL;
         notice = "Choose a user or type a username.";
     }
     if (user == NULL) {
         login_page(resp, &a, notice);
+        af_resp_reason(resp, "login refused: %s%s%.128s", why, typed ? " " : "",
+                       typed ? typed : "");
         goto out;
     }
     authz_grant(resp, &a, user, true);

@@ -60,21 +60,31 @@ void af_h_introspect(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_client *client;
     struct af_token_info ti;
+    struct af_err err;
     const char *token;
     json_t *r = NULL;
+    bool active;
 
     memset(&ti, 0, sizeof(ti));
+    af_err_clear(&err);
     token = af_client_token_check(req, resp, &client);
     if (token == NULL)
         goto out;
-    if (af_tokens_lookup(req->srv, token, &ti) == AF_OK)
+    active = af_tokens_lookup(req->srv, token, &ti, &err) == AF_OK;
+    if (active)
         r = describe(req->srv, &ti);
     else
         r = json_pack("{s:b}", AF_P_ACTIVE, 0);
-    if (r == NULL)
+    if (r == NULL) {
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-    else
-        af_resp_json(resp, 200, r);
+        goto out;
+    }
+    af_resp_json(resp, 200, r);
+    /* the answer gives no hint why (RFC 7662 §2.2); the log and the ledger do */
+    resp->detail =
+        active ? (ti.is_refresh ? "active refresh_token" : "active access_token") : "inactive";
+    if (!active)
+        af_resp_reason(resp, "%s", err.msg);
 out:
     af_resp_no_store(resp);
     json_decref(r);

@@ -16,7 +16,6 @@
 #include "authflow/buf.h"
 #include "authflow/cfg.h"
 #include "authflow/jose.h"
-#include "authflow/log.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
@@ -120,7 +119,7 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
     struct af_jws *jws = NULL;
     struct af_params p;
     struct af_buf b;
-    char desc[160];
+    char desc[512], registered[200];
     size_t i;
 
     af_params_init(&p, 4);
@@ -148,19 +147,22 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
         }
         /* Both given: they must name the same client (RP-Initiated Logout §2). */
         if (client_id != NULL && strcmp(client_id, aud) != 0) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
-                               "client_id is not the audience of id_token_hint");
+            snprintf(desc, sizeof(desc),
+                     "client_id %.128s is not %.128s, the audience of id_token_hint", client_id,
+                     aud);
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
     }
     if (aud != NULL || client_id != NULL) {
         client = af_cfg_client_find(srv->cfg, aud != NULL ? aud : client_id);
         if (client == NULL) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
-                               "the client named by id_token_hint or client_id is not "
-                               "registered");
+            snprintf(desc, sizeof(desc), "unknown client %.128s, named by %s",
+                     aud != NULL ? aud : client_id, aud != NULL ? "id_token_hint" : "client_id");
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
+        af_req_set_client_id(req, client->id);
     }
     if (target != NULL) {
         if (client == NULL) {
@@ -169,9 +171,13 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
             goto out;
         }
         if (!af_cfg_strlist_has(&client->post_logout_uris, target)) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST,
-                               "post_logout_redirect_uri is not registered for this client "
-                               "(exact match required)");
+            af_strv_join(registered, sizeof(registered), client->post_logout_uris.v,
+                         client->post_logout_uris.n, ", ");
+            snprintf(desc, sizeof(desc),
+                     "post_logout_redirect_uri %.160s is not registered for %.64s; registered: "
+                     "%s (exact match required)",
+                     target, client->id, client->post_logout_uris.n > 0 ? registered : "none");
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
     }
@@ -194,7 +200,7 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
         af_resp_error_page(resp, 500, AF_E_SERVER_ERROR, "the page could not be built");
     }
     af_session_cookie_clear(resp, srv);
-    af_log_debug("logout: session dropped (client %s)", client ? client->id : "-");
+    resp->detail = sid != NULL && *sid != '\0' ? "session ended" : "no session";
 out:
     af_jws_free(jws);
     af_params_free(&p);

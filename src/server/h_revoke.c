@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "authflow/cfg.h"
@@ -19,6 +20,16 @@
 #include "server/routes.h"
 #include "server/store.h"
 #include "server/tokens.h"
+
+/* other_client: the refusal of a token issued to owner, not to caller. */
+static void other_client(struct af_resp *resp, const char *owner, const char *caller)
+{
+    char why[320];
+
+    snprintf(why, sizeof(why), "the token was issued to %.128s, not %.128s (RFC 7009 2.1)", owner,
+             caller);
+    af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
+}
 
 /* revoke_used: token is no live token; if it is a refresh token that was
  * already rotated, revoking it must still revoke its grant (§2.1: the
@@ -37,13 +48,14 @@ static bool revoke_used(struct af_req *req, struct af_resp *resp,
     rc = af_refresh_rotate(req->srv->store, token, &rec);
     /* AF_ERR_STATE: a used refresh token, its grant now revoked; anything
      * else but AF_OK: unknown, expired or revoked, nothing to do (§2.2) */
+    if (rc == AF_ERR_STATE)
+        af_resp_reason(resp, "a used refresh token: its grant is revoked now (RFC 9700 4.14.2)");
     if (rc != AF_OK)
         goto out;
     /* a live refresh token, which af_tokens_lookup would have found: it is
      * used up now, so finish the job as for any refresh token */
     if (strcmp(rec.client_id, client->id) != 0) {
-        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
-                            "the token was issued to another client (RFC 7009 2.1)");
+        other_client(resp, rec.client_id, client->id);
         ok = false;
         goto out;
     }
@@ -60,10 +72,12 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_client *client;
     struct af_token_info ti;
+    struct af_err err;
     const char *token;
     af_rc rc;
 
     memset(&ti, 0, sizeof(ti));
+    af_err_clear(&err);
     token = af_client_token_check(req, resp, &client);
     if (token == NULL)
         goto out;
@@ -71,11 +85,10 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
      * and an unknown value "is ignored by the authorization server and does
      * not influence the revocation response" (RFC 7009 §2.2). We revoke both
      * token types, so unsupported_token_type is never due. */
-    rc = af_tokens_lookup(req->srv, token, &ti);
+    rc = af_tokens_lookup(req->srv, token, &ti, &err);
     if (rc == AF_OK) {
         if (strcmp(ti.rec.client_id, client->id) != 0) {
-            af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST,
-                                "the token was issued to another client (RFC 7009 2.1)");
+            other_client(resp, ti.rec.client_id, client->id);
             goto out;
         }
         /* §2.1: a refresh token takes its grant's access tokens along */
@@ -86,13 +99,18 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
             goto out;
         }
     } else if (rc == AF_ERR_NOTFOUND) {
+        /* nothing live to revoke: say why, unless revoke_used says more */
+        af_resp_reason(resp, "nothing to revoke: %s", err.msg);
         if (!revoke_used(req, resp, client, token))
             goto out;
     } else {
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "token lookup failed");
         goto out;
     }
-    resp->status = 200; /* empty body */
+    resp->status = 200; /* empty body; the reason stays */
+    if (rc == AF_OK)
+        resp->detail =
+            ti.is_refresh ? "refresh_token revoked with its grant" : "access_token revoked";
 out:
     af_resp_no_store(resp);
     af_token_info_clear(&ti);

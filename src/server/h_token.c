@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ typedef void (*grant_fn)(struct af_req *req, struct af_resp *resp,
                          const struct af_cfg_client *client);
 
 #define REALM_BASIC "Basic realm=\"authflow\""
+/* Room for a refusal's reason: client ids, redirect URIs, scopes. */
+#define TOKEN_WHY_MAX 512
 
 static void fail(struct af_resp *resp, const char *error, const char *why)
 {
@@ -159,11 +162,13 @@ static const char *requested_scope(const struct af_req *req, struct af_resp *res
                                    const struct af_cfg_client *client, char **owned)
 {
     const char *scope = af_params_get(&req->form, AF_P_SCOPE);
+    char why[TOKEN_WHY_MAX];
 
     *owned = NULL;
+
     if (scope != NULL) {
-        if (!af_scope_client_allows(client, scope)) {
-            fail(resp, AF_E_INVALID_SCOPE, "scope not allowed for this client");
+        if (!af_scope_client_explain(client, scope, why, sizeof(why))) {
+            fail(resp, AF_E_INVALID_SCOPE, why);
             scope = NULL;
         }
         goto out;
@@ -178,55 +183,89 @@ out:
 
 /* redirect_problem: RFC 6749 §4.1.3: a redirect_uri sent at /authorize
  * must come again, identical. When none was sent, the client had exactly
- * one registered, and only that one may be named here. */
-static const char *redirect_problem(const struct af_cfg_client *client,
-                                    const struct af_code_rec *rec, const char *redirect)
+ * one registered, and only that one may be named here. false with why
+ * (len bytes) set when redirect is wrong. */
+static bool redirect_problem(const struct af_cfg_client *client, const struct af_code_rec *rec,
+                             const char *redirect, char *why, size_t len)
 {
     if (rec->redirect_uri != NULL) {
-        if (redirect == NULL)
-            return "redirect_uri is missing: it was sent at /authorize (RFC 6749 4.1.3)";
-        if (strcmp(redirect, rec->redirect_uri) != 0)
-            return "redirect_uri differs from the one sent at /authorize (RFC 6749 4.1.3)";
-        return NULL;
+        if (redirect == NULL) {
+            snprintf(why, len,
+                     "redirect_uri is missing: %.200s was sent at /authorize (RFC 6749 4.1.3)",
+                     rec->redirect_uri);
+            return true;
+        }
+        if (strcmp(redirect, rec->redirect_uri) != 0) {
+            snprintf(why, len,
+                     "redirect_uri %.200s differs from %.200s sent at /authorize (RFC 6749 "
+                     "4.1.3)",
+                     redirect, rec->redirect_uri);
+            return true;
+        }
+        return false;
     }
     if (redirect != NULL &&
-        (client->redirect_uris.n != 1 || strcmp(redirect, client->redirect_uris.v[0]) != 0))
-        return "redirect_uri differs from the one the code was issued for (RFC 6749 4.1.3)";
-    return NULL;
+        (client->redirect_uris.n != 1 || strcmp(redirect, client->redirect_uris.v[0]) != 0)) {
+        snprintf(why, len,
+                 "redirect_uri %.200s was sent, but none was sent at /authorize (RFC 6749 4.1.3)",
+                 redirect);
+        return true;
+    }
+    return false;
 }
 
 /* pkce_problem: RFC 7636 §4.6, and no downgrade (RFC 9700 §2.1.1): every
- * failure is invalid_grant, including a malformed verifier. */
-static const char *pkce_problem(const struct af_code_rec *rec, const char *verifier)
+ * failure is invalid_grant, including a malformed verifier. true with why
+ * (len bytes) set when the verifier fails; never shows it. */
+static bool pkce_problem(const struct af_code_rec *rec, const char *verifier, char *why, size_t len)
 {
+    const char *method = rec->challenge_method ? rec->challenge_method : AF_PKCE_PLAIN;
     struct af_buf b;
-    const char *why = NULL;
     bool ok;
 
-    if (rec->challenge == NULL)
-        return verifier ? "code_verifier sent, but no code_challenge was sent at /authorize" : NULL;
-    if (verifier == NULL)
-        return "code_verifier is missing (RFC 7636 4.5)";
-    if (!af_pkce_verifier_valid(verifier))
-        return "code_verifier must be 43 to 128 unreserved characters (RFC 7636 4.1)";
+    if (rec->challenge == NULL) {
+        if (verifier != NULL)
+            snprintf(why, len, "code_verifier sent, but no code_challenge was sent at /authorize");
+        return verifier != NULL;
+    }
+    if (verifier == NULL) {
+        snprintf(why, len,
+                 "code_verifier is missing: a %s code_challenge was sent at /authorize (RFC "
+                 "7636 4.5)",
+                 method);
+        return true;
+    }
+    if (!af_pkce_verifier_valid(verifier)) {
+        snprintf(why, len,
+                 "code_verifier must be 43 to 128 unreserved characters (RFC 7636 4.1); it has "
+                 "%zu characters%s",
+                 strlen(verifier),
+                 strspn(verifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                  "-._~") == strlen(verifier)
+                     ? ""
+                     : ", some not unreserved");
+        return true;
+    }
     af_buf_init(&b, 128);
-    if (rec->challenge_method == NULL || strcmp(rec->challenge_method, AF_PKCE_PLAIN) == 0)
+    if (strcmp(method, AF_PKCE_PLAIN) == 0)
         ok = af_ct_streq(verifier, rec->challenge);
-    else if (strcmp(rec->challenge_method, AF_PKCE_S256) == 0)
+    else if (strcmp(method, AF_PKCE_S256) == 0)
         ok = af_pkce_s256(verifier, &b) == AF_OK && af_ct_streq(af_buf_str(&b), rec->challenge);
     else
         ok = false;
-    if (!ok)
-        why = "code_verifier does not match the code_challenge (RFC 7636 4.6)";
     af_buf_free(&b);
-    return why;
+    if (!ok)
+        snprintf(why, len, "code_verifier does not match the %s challenge (RFC 7636 4.6)", method);
+    return !ok;
 }
 
 static void grant_code(struct af_req *req, struct af_resp *resp, const struct af_cfg_client *client)
 {
     const struct af_params *p = &req->form;
-    const char *code = af_params_get(p, AF_P_CODE), *why, *pkce_why;
+    const char *code = af_params_get(p, AF_P_CODE);
     const char *verifier = af_params_get(p, AF_P_CODE_VERIFIER);
+    char why[TOKEN_WHY_MAX], pkce_why[TOKEN_WHY_MAX];
+    bool pkce_bad;
     const struct af_cfg_user *user;
     struct af_code_rec rec;
     struct af_issue is;
@@ -247,11 +286,20 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
              "revoked (RFC 6749 4.1.2)");
         goto out;
     }
-    if (rc == AF_ERR_INVALID || rc == AF_ERR_NOTFOUND) {
+    if (rc == AF_ERR_INVALID) {
+        fail(resp, AF_E_INVALID_GRANT, "the code has expired");
+        goto out;
+    }
+    if (rc == AF_ERR_NOTFOUND && rec.client_id != NULL) {
+        snprintf(why, sizeof(why), "code was issued to %s, not %s (RFC 6749 4.1.3)", rec.client_id,
+                 client->id);
+        fail(resp, AF_E_INVALID_GRANT, why);
+        goto out;
+    }
+    if (rc == AF_ERR_NOTFOUND) {
         fail(resp, AF_E_INVALID_GRANT,
-             rc == AF_ERR_INVALID ? "the code has expired"
-                                  : "unknown code, or a code issued to another client "
-                                    "(RFC 6749 4.1.3)");
+             "unknown code: not issued by this server, or forgotten since (restart, or long "
+             "expired)");
         goto out;
     }
     if (rc != AF_OK) {
@@ -263,7 +311,7 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         goto out;
     }
     /* the ledger tells whether the client proved PKCE, whatever else fails */
-    pkce_why = pkce_problem(&rec, verifier);
+    pkce_bad = pkce_problem(&rec, verifier, pkce_why, sizeof(pkce_why));
     req->facts.pkce_seen = true;
     req->facts.pkce_sent = verifier != NULL;
     req->facts.pkce_method =
@@ -271,17 +319,19 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         : rec.challenge_method != NULL && strcmp(rec.challenge_method, AF_PKCE_S256) == 0
             ? AF_PKCE_S256
             : AF_PKCE_PLAIN;
-    req->facts.pkce_verified = rec.challenge == NULL && verifier == NULL ? -1 : pkce_why == NULL;
-    why = redirect_problem(client, &rec, af_params_get(p, AF_P_REDIRECT_URI));
-    if (why == NULL)
-        why = pkce_why;
-    if (why != NULL) {
+    req->facts.pkce_verified = rec.challenge == NULL && verifier == NULL ? -1 : !pkce_bad;
+    if (redirect_problem(client, &rec, af_params_get(p, AF_P_REDIRECT_URI), why, sizeof(why))) {
         fail(resp, AF_E_INVALID_GRANT, why);
+        goto out;
+    }
+    if (pkce_bad) {
+        fail(resp, AF_E_INVALID_GRANT, pkce_why);
         goto out;
     }
     user = af_user_by_sub(req->srv->cfg, rec.sub);
     if (user == NULL) {
-        fail(resp, AF_E_INVALID_GRANT, "the code's user is not configured any more");
+        snprintf(why, sizeof(why), "the code's user %s is not configured any more", rec.sub);
+        fail(resp, AF_E_INVALID_GRANT, why);
         goto out;
     }
     req->facts.sub = user->sub;
@@ -319,34 +369,44 @@ out:
 
 /* refresh_problem: the checks made on a refresh token's record; the client
  * binding is checked before rotating so that another client cannot use up
- * (or, replaying, revoke) someone else's live token. *error gets the code. */
-static const char *refresh_problem(const struct af_token_rec *rec,
-                                   const struct af_cfg_client *client, const char *scope,
-                                   const char **error)
+ * (or, replaying, revoke) someone else's live token. true with why (len
+ * bytes) and *error set when the request fails them. */
+static bool refresh_problem(const struct af_token_rec *rec, const struct af_cfg_client *client,
+                            const char *scope, const char **error, char *why, size_t len)
 {
     *error = AF_E_INVALID_GRANT;
-    if (!rec->is_refresh)
-        return "unknown refresh token";
-    if (strcmp(rec->client_id, client->id) != 0)
-        return "the refresh token was issued to another client (RFC 6749 6)";
+    if (!rec->is_refresh) {
+        snprintf(why, len, "unknown refresh token");
+        return true;
+    }
+    if (strcmp(rec->client_id, client->id) != 0) {
+        snprintf(why, len, "the refresh token was issued to %s, not %s (RFC 6749 6)",
+                 rec->client_id, client->id);
+        return true;
+    }
     if (scope != NULL && !af_scope_valid(scope)) {
         *error = AF_E_INVALID_SCOPE;
-        return "scope is malformed (RFC 6749 3.3)";
+        snprintf(why, len, "scope is malformed (RFC 6749 3.3)");
+        return true;
     }
     if (scope != NULL && !af_scope_subset(scope, rec->scope)) {
         *error = AF_E_INVALID_SCOPE;
-        return "scope is wider than the one granted (RFC 6749 6)";
+        snprintf(why, len, "scope %.128s is wider than the %.128s granted (RFC 6749 6)", scope,
+                 rec->scope ? rec->scope : "");
+        return true;
     }
-    return NULL;
+    return false;
 }
 
 static void grant_refresh(struct af_req *req, struct af_resp *resp,
                           const struct af_cfg_client *client)
 {
     const struct af_params *p = &req->form;
-    const char *token = af_params_get(p, AF_P_REFRESH_TOKEN), *why;
+    const char *token = af_params_get(p, AF_P_REFRESH_TOKEN);
     const char *scope = af_params_get(p, AF_P_SCOPE);
     const char *error = AF_E_INVALID_GRANT;
+    char why[TOKEN_WHY_MAX];
+    bool bad;
     struct af_token_rec rec;
     struct af_issue is;
     struct tok_scen ts = {0};
@@ -360,19 +420,22 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     /* a token that is not live (unknown, or used up) still goes to
      * af_refresh_rotate: a replay of a used one revokes its grant */
     rc = af_refresh_get(req->srv->store, token, &rec);
-    why = rc == AF_OK ? refresh_problem(&rec, client, scope, &error) : NULL;
+    bad = rc == AF_OK && refresh_problem(&rec, client, scope, &error, why, sizeof(why));
     af_token_rec_clear(&rec);
     memset(&rec, 0, sizeof(rec));
-    if (why == NULL) {
+    if (!bad) {
         rc = af_refresh_rotate(req->srv->store, token, &rec);
+        bad = true;
         if (rc == AF_ERR_STATE)
-            why = "the refresh token was already used; its grant is revoked (RFC 9700 4.14.2)";
+            snprintf(why, sizeof(why),
+                     "the refresh token was already used; its grant is revoked (RFC 9700 "
+                     "4.14.2)");
         else if (rc != AF_OK)
-            why = "unknown, expired or revoked refresh token";
+            snprintf(why, sizeof(why), "unknown, expired or revoked refresh token");
         else
-            why = refresh_problem(&rec, client, scope, &error);
+            bad = refresh_problem(&rec, client, scope, &error, why, sizeof(why));
     }
-    if (why != NULL) {
+    if (bad) {
         fail(resp, error, why);
         goto out;
     }
@@ -409,7 +472,8 @@ static void grant_client_credentials(struct af_req *req, struct af_resp *resp,
     memset(&is, 0, sizeof(is));
     if (client->auth_method == AF_CLIENT_AUTH_NONE) {
         fail(resp, AF_E_UNAUTHORIZED_CLIENT,
-             "client_credentials is for confidential clients only (RFC 6749 4.4)");
+             "client_credentials is for confidential clients only, and this client is public "
+             "(RFC 6749 4.4)");
         goto out;
     }
     is.scope = requested_scope(req, resp, client, &owned);
@@ -432,7 +496,7 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
     const struct af_cfg_user *user;
     struct af_issue is;
     struct tok_scen ts = {0};
-    char *owned = NULL;
+    char *owned = NULL, why[TOKEN_WHY_MAX];
     bool match;
 
     memset(&is, 0, sizeof(is));
@@ -444,7 +508,14 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
     /* compare even for an unknown user, so the timing tells nothing */
     match = af_ct_streq(password, user && user->password ? user->password : "");
     if (user == NULL || user->password == NULL || !match) {
-        fail(resp, AF_E_INVALID_GRANT, "wrong username or password");
+        /* the client authenticated: a developer's mock says which (docs/config.md) */
+        snprintf(why, sizeof(why),
+                 user == NULL             ? "unknown user %.128s"
+                 : user->password == NULL ? "user %.128s has no password: it cannot use the "
+                                            "password grant"
+                                          : "wrong password for user %.128s",
+                 username);
+        fail(resp, AF_E_INVALID_GRANT, why);
         goto out;
     }
     is.scope = requested_scope(req, resp, client, &owned);
@@ -479,6 +550,7 @@ void af_h_token(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_client *client;
     const char *gt;
+    char why[TOKEN_WHY_MAX];
     size_t i;
 
     if (!af_client_request_check(req, resp, &client))
@@ -493,13 +565,20 @@ void af_h_token(struct af_req *req, struct af_resp *resp)
             break;
     }
     if (i == sizeof(grants) / sizeof(grants[0])) {
-        fail(resp, AF_E_UNSUPPORTED_GT, "unknown grant_type");
+        snprintf(why, sizeof(why),
+                 "unknown grant_type %.64s (authorization_code, refresh_token, "
+                 "client_credentials, password)",
+                 gt);
+        fail(resp, AF_E_UNSUPPORTED_GT, why);
         goto out;
     }
     if ((client->grant_types & grants[i].bit) == 0) {
-        fail(resp, AF_E_UNAUTHORIZED_CLIENT, "the client may not use this grant_type");
+        snprintf(why, sizeof(why), "client %s is not registered for grant_type %s", client->id,
+                 grants[i].name);
+        fail(resp, AF_E_UNAUTHORIZED_CLIENT, why);
         goto out;
     }
+    resp->detail = grants[i].name;
     grants[i].fn(req, resp, client);
 out:
     af_resp_no_store(resp);

@@ -88,6 +88,14 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
         /* no credentials: a bare challenge, no error attribute (RFC 6750 §3.1) */
         resp->status = 401;
         af_resp_header(resp, AF_HDR_WWW_AUTHENTICATE, REALM_BEARER);
+        if (req->facts.bearer != NULL)
+            af_resp_reason(resp,
+                           "the access token came in the %s, not in the Authorization header: "
+                           "userinfo takes it from the header only",
+                           req->facts.bearer);
+        else
+            af_resp_reason(resp, "no access token: no Authorization header with a Bearer token "
+                                 "(RFC 6750 2.1)");
         goto out;
     case AF_BEARER_MALFORMED:
         bearer_error(resp, 400, AF_E_INVALID_REQUEST, "malformed Bearer credentials (RFC 6750 2.1)",
@@ -137,6 +145,15 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
         bearer_error(resp, 403, AF_E_INSUFFICIENT_SCOPE,
                      "userinfo needs a token issued to a user with the openid scope",
                      AF_SCOPE_OPENID);
+        if (json_object_get(claims, AF_C_AUTH_TIME) == NULL)
+            af_resp_reason(resp, "userinfo needs a user's token: this one is the client's own "
+                                 "(client_credentials, sub is the client)");
+        else if (user == NULL)
+            af_resp_reason(resp, "the token's user %.128s is not configured any more",
+                           sub ? sub : "(none)");
+        else
+            af_resp_reason(resp, "the token's scope (%.200s) has no openid",
+                           scope ? scope : "none");
         goto out;
     }
     out = json_object();

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,6 +54,17 @@ void af_req_set_client_id(struct af_req *req, const char *id)
         return; /* the ledger then falls back to the parameters */
     free(req->facts.client_id);
     req->facts.client_id = copy;
+}
+
+const char *af_req_client_named(const struct af_req *req)
+{
+    const char *id = req->facts.client_id;
+
+    if (id == NULL)
+        id = af_params_get(&req->form, AF_P_CLIENT_ID);
+    if (id == NULL)
+        id = af_params_get(&req->query, AF_P_CLIENT_ID);
+    return id;
 }
 
 const struct af_params *af_req_params(const struct af_req *req)
@@ -103,12 +116,44 @@ void af_resp_set_error(struct af_resp *resp, const char *error)
     resp->error[n] = '\0';
 }
 
+void af_resp_reason(struct af_resp *resp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(resp->reason, sizeof(resp->reason), fmt, ap);
+    va_end(ap);
+}
+
+/* reason_set: the builders' reason: s (NULL: none), cut to fit. */
+static void reason_set(struct af_resp *resp, const char *s)
+{
+    size_t n = s != NULL ? strnlen(s, AF_RESP_REASON_MAX) : 0;
+
+    memcpy(resp->reason, s != NULL ? s : "", n);
+    resp->reason[n] = '\0';
+}
+
+void af_resp_desc_clean(char *out, size_t outlen, const char *s)
+{
+    size_t i;
+
+    if (outlen == 0)
+        return;
+    for (i = 0; s[i] != '\0' && i + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c >= 0x20 && c <= 0x7E && c != '"' && c != '\\' ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
 void af_resp_fail(struct af_resp *resp)
 {
     resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     body_reset(resp);
     resp->ctype = NULL;
     resp->error[0] = '\0';
+    resp->reason[0] = '\0';
 }
 
 void af_resp_header(struct af_resp *resp, const char *name, const char *value)
@@ -140,6 +185,7 @@ void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
     resp->status = status;
     resp->ctype = AF_CT_JSON;
     resp->error[0] = '\0';
+    resp->reason[0] = '\0';
 }
 
 void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc)
@@ -148,6 +194,7 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
 
     body_reset(resp);
     resp->error[0] = '\0';
+    resp->reason[0] = '\0';
     /* a 304 carries the validator and the caching rule a 200 would
      * (RFC 9110 §15.4.5), and no content */
     if (af_params_add(&resp->headers, AF_HDR_ETAG, etag) != AF_OK ||
@@ -168,20 +215,41 @@ void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *
     resp->ctype = AF_CT_JSON;
 }
 
-void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
-                         const char *description)
+/* json_error: {"error": error, "error_description": shown (when not NULL)},
+ * with error and reason recorded. */
+static void json_error(struct af_resp *resp, unsigned status, const char *error, const char *shown,
+                       const char *description)
 {
     json_t *o = json_pack("{s:s}", AF_P_ERROR, error);
-    if (o != NULL && description != NULL)
-        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(description));
+
+    if (o != NULL && shown != NULL)
+        json_object_set_new(o, AF_P_ERROR_DESCRIPTION, json_string(shown));
     if (o == NULL) {
         af_resp_fail(resp);
         return;
     }
     af_resp_json(resp, status, o);
-    if (resp->ctype != NULL) /* not af_resp_fail's 500 */
+    if (resp->ctype != NULL) { /* not af_resp_fail's 500 */
         af_resp_set_error(resp, error);
+        reason_set(resp, description);
+    }
     json_decref(o);
+}
+
+void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
+                         const char *description)
+{
+    char desc[AF_RESP_REASON_MAX + 1];
+
+    if (description != NULL)
+        af_resp_desc_clean(desc, sizeof(desc), description);
+    json_error(resp, status, error, description != NULL ? desc : NULL, description);
+}
+
+void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description)
+{
+    json_error(resp, status, error, description, description);
 }
 
 /* location_error: the error parameter of a redirect's location into
@@ -214,6 +282,7 @@ void af_resp_redirect(struct af_resp *resp, unsigned status, const char *locatio
     resp->status = status ? status : MHD_HTTP_FOUND;
     body_reset(resp);
     resp->ctype = NULL;
+    resp->reason[0] = '\0';
     location_error(resp, location);
     af_resp_header(resp, AF_HDR_LOCATION, location);
 }
@@ -255,6 +324,7 @@ void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
     resp->status = status;
     resp->ctype = AF_CT_HTML;
     resp->error[0] = '\0';
+    resp->reason[0] = '\0';
     /* RFC 9700 §4.16: pages of the AS must not be framed. */
     af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
     af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");
@@ -277,9 +347,12 @@ void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error
         rc = af_html_escape(&b, description ? description : "");
     if (rc == AF_OK)
         rc = af_buf_adds(&b, "</p></body></html>\n");
-    if (rc == AF_OK)
+    if (rc == AF_OK) {
         af_resp_html(resp, status, af_buf_str(&b));
-    else
+        if (resp->ctype != NULL) /* not af_resp_fail's 500 */
+            reason_set(resp, description);
+    } else {
         af_resp_fail(resp);
+    }
     af_buf_free(&b);
 }

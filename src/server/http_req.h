@@ -68,6 +68,11 @@ struct af_req {
  * the ledger; a later call replaces it. NULL is ignored. */
 void af_req_set_client_id(struct af_req *req, const char *id);
 
+/* af_req_client_named: the client the request named, borrowed, valid for
+ * the request: facts.client_id, else the form's client_id, else the
+ * query's; NULL when none. Not necessarily a registered client. */
+const char *af_req_client_named(const struct af_req *req);
+
 /* af_req_header: a request header (case-insensitive), borrowed, valid for
  * the request; NULL when absent. Without a connection, from req->hdrs. */
 const char *af_req_header(const struct af_req *req, const char *name);
@@ -82,6 +87,8 @@ const struct af_params *af_req_params(const struct af_req *req);
 
 /* The longest OAuth error code an answer records; a longer one is cut. */
 #define AF_RESP_ERROR_MAX 127
+/* The longest reason an answer records (struct af_resp); a longer one is cut. */
+#define AF_RESP_REASON_MAX 511
 
 struct af_resp {
     unsigned status;          /* 0 until a handler sets it */
@@ -95,11 +102,23 @@ struct af_resp {
      * (af_resp_oauth_error, af_resp_redirect, af_resp_set_error); ""
      * when none. A copy, valid as long as resp. */
     char error[AF_RESP_ERROR_MAX + 1];
+    /* Why the answer is what it is, in one line, for the log line and the
+     * ledger (server.c writes both once the handler ran): the description
+     * an error builder was given (af_resp_oauth_error, af_resp_error_page),
+     * or what a handler says with af_resp_reason (a redirected error, an
+     * inactive token, a failed login). Never a secret: handlers name
+     * clients, users, URIs and parameters, never a credential's value. ""
+     * when none; cut at AF_RESP_REASON_MAX. */
+    char reason[AF_RESP_REASON_MAX + 1];
+    /* What the log line shows after the client on success as on failure
+     * (the grant type of /token, "login page"), or NULL: a static string,
+     * or borrowed from the request. */
+    const char *detail;
 };
 
 /* Response builders. Each sets status, content type and body, and the
- * answer's error ("" unless said otherwise); on allocation failure they
- * leave a 500 with an empty body and no error behind. */
+ * answer's error and reason ("" unless said otherwise); on allocation
+ * failure they leave a 500 with an empty body and no error behind. */
 
 /* af_resp_json: serialise obj (borrowed) compactly. */
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
@@ -112,9 +131,17 @@ void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
 void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc);
 
 /* af_resp_oauth_error: {"error":..., "error_description":...} (RFC 6749
- * §5.2); description may be NULL. */
+ * §5.2); description may be NULL. The description is the answer's reason
+ * as given; the body's error_description is it with every character
+ * outside %x20-21 / %x23-5B / %x5D-7E (§5.2) shown as '?'
+ * (af_resp_desc_clean). */
 void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *error,
                          const char *description);
+
+/* af_resp_json_error: the same answer for an API that is not OAuth (the
+ * admin API): error_description is the description as given. */
+void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description);
 
 /* af_resp_redirect: 302 (or status) with Location. The answer's error is
  * the location's error parameter: the first in its query, else in its
@@ -126,7 +153,9 @@ void af_resp_redirect(struct af_resp *resp, unsigned status, const char *locatio
 void af_resp_html(struct af_resp *resp, unsigned status, const char *html);
 
 /* af_resp_error_page: a small HTML error page (400 for a bad client or
- * redirect URI: never a redirect); error and description are escaped. */
+ * redirect URI: never a redirect); error and description are escaped. The
+ * description is the answer's reason; an HTML page carries no OAuth error
+ * (error stays ""). */
 void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
                         const char *description);
 
@@ -134,6 +163,16 @@ void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error
  * carries, for an error answer that is no OAuth error body or redirect
  * (the form_post page). Call after the builder. */
 void af_resp_set_error(struct af_resp *resp, const char *error);
+
+/* af_resp_reason: set the answer's reason (printf-style, cut at
+ * AF_RESP_REASON_MAX), replacing what a builder set. Call after the
+ * builder. */
+void af_resp_reason(struct af_resp *resp, const char *fmt, ...) AF_PRINTF(2, 3);
+
+/* af_resp_desc_clean: s with every byte outside %x20-21 / %x23-5B /
+ * %x5D-7E, the characters RFC 6749 §4.1.2.1 and §5.2 allow in
+ * error_description, replaced by '?', into out (outlen bytes, cut to fit). */
+void af_resp_desc_clean(char *out, size_t outlen, const char *s);
 
 /* af_resp_header: add a response header (copied). */
 void af_resp_header(struct af_resp *resp, const char *name, const char *value);

@@ -377,38 +377,6 @@ static json_t *headers_json(const struct af_req *req, unsigned *escaped)
     return o;
 }
 
-/* now_rfc3339: "2026-01-02T03:04:05.678Z" on the server's clock, into buf
- * (at least RFC3339_LEN + 1 bytes). The date and time to the second change
- * once a second: each thread formats them then only. */
-#define RFC3339_LEN 24
-static void now_rfc3339(char *buf)
-{
-    static __thread time_t last;
-    static __thread char secs[RFC3339_LEN + 1]; /* "" until the first call */
-    struct timespec ts;
-    struct tm tm;
-    time_t t = af_now();
-    long ms;
-    size_t n;
-
-    if (secs[0] == '\0' || t != last) {
-        gmtime_r(&t, &tm);
-        if (strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-            secs[0] = '\0';
-        last = t;
-    }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ms = ts.tv_nsec / 1000000L;
-    n = strlen(secs);
-    memcpy(buf, secs, n);
-    buf[n++] = '.';
-    buf[n++] = (char)('0' + ms / 100);
-    buf[n++] = (char)('0' + ms / 10 % 10);
-    buf[n++] = (char)('0' + ms % 10);
-    buf[n++] = 'Z';
-    buf[n] = '\0';
-}
-
 /* entry_put: e[key] = v (reference taken, also when v is NULL or e is
  * NULL); the entry dropped on failure. */
 static void entry_put(json_t **e, const char *key, json_t *v)
@@ -426,8 +394,8 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     const struct af_req_facts *f = &req->facts;
     struct af_params q;
     const struct af_params *query = &req->query;
-    const char *client_id = f->client_id, *code;
-    char when[RFC3339_LEN + 1];
+    const char *client_id, *code;
+    char when[AF_RFC3339_MS_LEN + 1];
     json_t *e = json_object(), *pkce = json_null();
     unsigned esc = 0; /* values escaped (ledger_text) */
 
@@ -439,15 +407,14 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
         if (af_params_parse(&q, req->raw_query, strlen(req->raw_query), NULL) == AF_OK)
             query = &q;
     }
-    if (client_id == NULL)
-        client_id = af_params_get(&req->form, AF_P_CLIENT_ID);
-    if (client_id == NULL)
+    client_id = af_req_client_named(req);
+    if (client_id == NULL && query != &req->query)
         client_id = af_params_get(query, AF_P_CLIENT_ID);
     if (f->pkce_seen)
         pkce = json_pack("{s:b, s:o, s:o}", "sent", f->pkce_sent, "method",
                          text_or_null(f->pkce_method, &esc), "verified",
                          f->pkce_verified < 0 ? json_null() : json_boolean(f->pkce_verified));
-    now_rfc3339(when);
+    af_rfc3339_now(when);
     /* members in the order entries have always shown them; af_ledger_add
      * sets seq */
     entry_put(&e, "seq", json_integer(0));
@@ -465,6 +432,7 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     entry_put(&e, "scenario", text_or_null(f->scenario ? f->scenario->name : NULL, &esc));
     entry_put(&e, "status", json_integer((json_int_t)resp->status));
     entry_put(&e, "error", text_or_null(resp->error[0] != '\0' ? resp->error : NULL, &esc));
+    entry_put(&e, "reason", text_or_null(resp->reason[0] != '\0' ? resp->reason : NULL, &esc));
     if (f->cut != NULL)
         entry_put(&e, AF_LEDGER_CUT, json_string(f->cut));
     if (f->delay_ms > 0)
@@ -515,15 +483,16 @@ out:
     return seq;
 }
 
-void af_ledger_record(struct af_ledger *l, const struct af_req *req, const struct af_resp *resp)
+unsigned long long af_ledger_record(struct af_ledger *l, const struct af_req *req,
+                                    const struct af_resp *resp)
 {
     char *code = NULL;
     json_t *e;
 
     if (l == NULL || l->cap == 0)
-        return;
+        return 0;
     e = af_ledger_entry(req, resp, &code);
-    af_ledger_add(l, e, code);
+    return af_ledger_add(l, e, code);
 }
 
 /* ---- queries ---- */

@@ -18,8 +18,8 @@ struct af_resp; /* http_req.h */
 /* One entry per request on the provider port (never the admin port), in a
  * ring of cfg->ledger_max_entries under its own mutex: what came in
  * (secrets redacted), what the handler learnt (struct af_req_facts) and
- * what went out. Entries carry a monotonic seq that clearing does not
- * reset, so a cursor stays valid.
+ * what went out, with its reason (struct af_resp). Entries carry a monotonic seq that clearing does
+ * not reset, so a cursor stays valid.
  */
 
 /* The longest value an entry shows; longer ones are cut. */
@@ -54,8 +54,10 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
  * the seq given, 0 when nothing was recorded (l NULL or off). */
 unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code);
 
-/* af_ledger_record: af_ledger_entry then af_ledger_add. */
-void af_ledger_record(struct af_ledger *l, const struct af_req *req, const struct af_resp *resp);
+/* af_ledger_record: af_ledger_entry then af_ledger_add; the seq given (0:
+ * nothing recorded). */
+unsigned long long af_ledger_record(struct af_ledger *l, const struct af_req *req,
+                                    const struct af_resp *resp);
 
 struct af_ledger_filter {
     unsigned long long since; /* entries with seq > since */

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,28 @@ af_scope_fault af_scope_client_check(const struct af_cfg_client *client, const c
 bool af_scope_subset(const char *scope, const char *granted)
 {
     return af_scope_valid(scope) && granted != NULL && every_token(scope, in_space_list, granted);
+}
+
+bool af_scope_client_explain(const struct af_cfg_client *client, const char *scope, char *why,
+                             size_t len)
+{
+    char allowed[160];
+    const char *bad;
+    size_t n;
+
+    switch (af_scope_client_check(client, scope, &bad, &n)) {
+    case AF_SCOPE_OK:
+        return true;
+    case AF_SCOPE_MALFORMED:
+        snprintf(why, len, "scope is malformed (RFC 6749 3.3)");
+        return false;
+    case AF_SCOPE_NOT_ALLOWED:
+    default:
+        af_strv_join(allowed, sizeof(allowed), client->scopes.v, client->scopes.n, " ");
+        snprintf(why, len, "scope %.*s is not allowed for client %s (allowed: %s)",
+                 (int)(n < 64 ? n : 64), bad, client->id, allowed);
+        return false;
+    }
 }
 
 char *af_scope_client_default(const struct af_cfg_client *client)

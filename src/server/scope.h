@@ -36,6 +36,13 @@ typedef enum {
 af_scope_fault af_scope_client_check(const struct af_cfg_client *client, const char *scope,
                                      const char **bad, size_t *bad_len);
 
+/* af_scope_client_explain: af_scope_client_check, with the reason of a
+ * refusal written to why (len bytes): "scope X is not allowed for client
+ * C (allowed: ...)" or "scope is malformed (RFC 6749 3.3)". true when the
+ * client may have scope. */
+bool af_scope_client_explain(const struct af_cfg_client *client, const char *scope, char *why,
+                             size_t len);
+
 /* af_scope_subset: scope is valid and each token is in granted (a
  * space-separated list), e.g. a narrowed refresh (RFC 6749 §6). */
 bool af_scope_subset(const char *scope, const char *granted);

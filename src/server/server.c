@@ -51,6 +51,7 @@
 #include "server/guard.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
+#include "server/reqlog.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/store.h"
@@ -284,23 +285,41 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     return st;
 }
 
-/* record_cut: the ledger entry of a request the guard cut with a 408
- * before it was answered: what of it came (the method only once its
- * headers were all in: libmicrohttpd shows it no sooner), the 408 and its
- * error, and why. */
+/* record: the request and its answer into the ledger (provider port
+ * only) and into the log, one line, with the ledger's seq. */
+static void record(const struct af_listener *l, struct req_state *st, const struct af_resp *resp)
+{
+    unsigned long long seq = 0;
+
+    if (!l->is_admin)
+        seq = af_ledger_record(l->srv->ledger, &st->req, resp);
+    af_reqlog_write(&st->req, resp, seq, l->is_admin);
+}
+
+/* record_cut: the record of a request the guard cut with a 408 before it
+ * was answered: what of it came (the method only once its headers were
+ * all in: libmicrohttpd shows it no sooner), the 408 and its error, and
+ * why. */
 static void record_cut(const struct af_listener *l, struct req_state *st,
                        struct MHD_Connection *conn, enum af_guard_cut why)
 {
     struct af_resp resp;
+    unsigned deadline = l->srv->cfg->request_timeout;
 
     memset(&resp, 0, sizeof(resp));
     af_params_init(&resp.headers, 1);
     af_buf_init(&resp.body, 1);
     resp.status = MHD_HTTP_REQUEST_TIMEOUT;
     af_resp_set_error(&resp, AF_E_INVALID_REQUEST); /* as guard.c's answer says */
-    st->req.conn = conn;                            /* the headers that came */
+    if (why == AF_GUARD_CUT_SHED)
+        af_resp_reason(&resp, "cut before it was complete, to make room for a new client "
+                              "(connection limit)");
+    else
+        af_resp_reason(&resp, "not received completely within %u s (request timeout)",
+                       deadline ? deadline : SERVER_REQUEST_TIMEOUT_S);
+    st->req.conn = conn; /* the headers that came */
     st->req.facts.cut = why == AF_GUARD_CUT_SHED ? AF_LEDGER_CUT_SHED : AF_LEDGER_CUT_TIMEOUT;
-    af_ledger_record(l->srv->ledger, &st->req, &resp);
+    record(l, st, &resp);
     af_params_free(&resp.headers);
     af_buf_free(&resp.body);
 }
@@ -437,8 +456,7 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
 
 /* build_answer: dispatch. Caller records it (record) once it is sure to
  * go out, and frees it with resp_free(); NULL when out of memory. */
-static struct af_resp *build_answer(const struct af_listener *l, struct req_state *st,
-                                    size_t body_cap)
+static struct af_resp *build_answer(struct req_state *st, size_t body_cap)
 {
     struct af_resp *resp = calloc(1, sizeof(*resp));
 
@@ -447,18 +465,9 @@ static struct af_resp *build_answer(const struct af_listener *l, struct req_stat
     af_params_init(&resp->headers, 32);
     af_buf_init(&resp->body, body_cap);
     dispatch(st, resp);
-    af_log_debug("%s%s %s -> %u", l->is_admin ? "admin: " : "", st->req.method_str, st->req.path,
-                 resp->status);
     if (resp->status == 0)
         af_resp_fail(resp);
     return resp;
-}
-
-/* record: the request and its answer into the ledger (provider port only). */
-static void record(const struct af_listener *l, struct req_state *st, const struct af_resp *resp)
-{
-    if (!l->is_admin)
-        af_ledger_record(l->srv->ledger, &st->req, resp);
 }
 
 /* answer_early: a chunked body passed the cap while it was read. MHD
@@ -475,7 +484,7 @@ static enum MHD_Result answer_early(const struct af_listener *l, struct req_stat
     if (st->gc == NULL)
         return MHD_NO; /* untracked: just close */
     st->req.facts.cut = AF_LEDGER_CUT_BODY;
-    resp = build_answer(l, st, 64 * 1024);
+    resp = build_answer(st, 64 * 1024);
     if (resp == NULL)
         return MHD_NO;
     af_buf_init(&raw, 96 * 1024);
@@ -511,7 +520,7 @@ static enum MHD_Result answer(const struct af_listener *l, struct MHD_Connection
 
     if (st->gc != NULL && !af_guard_answer(st->gc))
         return MHD_NO;
-    resp = build_answer(l, st, body_cap);
+    resp = build_answer(st, body_cap);
     if (resp == NULL)
         return MHD_NO;
     record(l, st, resp);

@@ -769,7 +769,10 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
     } else if (e->expires <= now) {
         rc = AF_ERR_INVALID;
     } else if (strcmp(e->u.code.client_id, client_id) != 0) {
-        rc = AF_ERR_NOTFOUND; /* checked before use: the code stays its client's */
+        /* checked before use: the code stays its client's; the caller
+         * learns whose it is, to say so */
+        out->client_id = strdup(e->u.code.client_id);
+        rc = out->client_id != NULL ? AF_ERR_NOTFOUND : AF_ERR_NOMEM;
     } else {
         e->used = true;
         expires = e->expires;

@@ -104,7 +104,9 @@ af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec,
  * an expired code AF_ERR_INVALID (the caller reports invalid_grant either
  * way); an unknown one, or one issued to another client, AF_ERR_NOTFOUND,
  * and such a code stays usable by its own client (RFC 6749 §4.1.3): another
- * client cannot burn it. */
+ * client cannot burn it. For another client's code, out->client_id names
+ * the client it was issued to (nothing else of out is set; the caller
+ * clears it with af_code_rec_clear() whatever the result). */
 af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
                    struct af_code_rec *out, char **grant_id_out) AF_WARN_UNUSED;
 

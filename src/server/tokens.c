@@ -465,14 +465,15 @@ af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json
     return rc;
 }
 
-af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out)
+af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out,
+                       struct af_err *err)
 {
     const struct af_scenario *sc;
     const char *sub;
     af_rc rc;
 
     memset(out, 0, sizeof(*out));
-    rc = check_access(srv, token, &out->claims, &sc, NULL);
+    rc = check_access(srv, token, &out->claims, &sc, err);
     if (rc == AF_OK) {
         out->key = strdup(json_string_value(json_object_get(out->claims, AF_C_JTI)));
         out->rec.client_id =
@@ -485,8 +486,13 @@ af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token
         rc = out->key && out->rec.client_id ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
-    /* Not a live access token: perhaps a live refresh token. */
+    /* Not a live access token: perhaps a live refresh token. A JWS is no
+     * refresh token: its access check says why it is not live. */
     rc = af_refresh_get(srv->store, token, &out->rec);
+    if (rc != AF_OK && (err == NULL || err->rc == AF_ERR_PARSE))
+        AF_ERR_SET(err, rc,
+                   "neither an access token (not a JWS) nor a live refresh token (unknown, "
+                   "used, expired or revoked)");
     if (rc != AF_OK)
         goto out;
     out->is_refresh = true;

@@ -97,9 +97,11 @@ struct af_token_info {
 };
 
 /* af_tokens_lookup: AF_ERR_NOTFOUND (or another error) when token is
- * neither; out is then empty. Caller clears out with af_token_info_clear(). */
-af_rc af_tokens_lookup(struct af_server *srv, const char *token,
-                       struct af_token_info *out) AF_WARN_UNUSED;
+ * neither; out is then empty, and err (may be NULL) says why the token is
+ * no live access token, or that it is no live refresh token either.
+ * Caller clears out with af_token_info_clear(). */
+af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token_info *out,
+                       struct af_err *err) AF_WARN_UNUSED;
 void af_token_info_clear(struct af_token_info *ti);
 
 #endif
