@@ -1344,7 +1344,7 @@ START_TEST(test_check_access_earlier_run)
     ck_assert_int_eq(af_tokens_check_access(&srv, access, &claims, NULL), AF_OK);
     ck_assert_str_eq(member(claims, AF_C_SUB), "u-1");
     json_decref(claims);
-    ck_assert_int_eq(af_tokens_lookup(&srv, access, &ti), AF_OK);
+    ck_assert_int_eq(af_tokens_lookup(&srv, access, &ti, NULL), AF_OK);
     ck_assert_str_eq(ti.rec.client_id, "app");
     ck_assert_str_eq(ti.rec.sub, "u-1");
     ck_assert_int_eq(af_access_revoke(srv.store, ti.key, ti.rec.expires), AF_OK);
