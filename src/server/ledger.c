@@ -99,20 +99,23 @@ static bool slot_fill(struct slot *s, const json_t *entry, const char *code)
                         json_string_value(json_object_get(entry, "method")),
                         json_string_value(json_object_get(entry, "client_id")), code};
     const char **dst[4] = {&s->path, &s->method, &s->client_id, &s->code};
-    size_t tlen = json_dumpb(entry, NULL, 0, JSON_COMPACT), len = tlen + 1, i;
-    char *p;
+    char *text = json_dumps(entry, JSON_COMPACT), *blob, *p;
+    size_t tlen, len, i;
 
-    if (tlen == 0)
+    if (text == NULL)
         return false;
+    /* serialised once; the filter values go after the text's NUL */
+    tlen = strlen(text);
+    len = tlen + 1;
     for (i = 0; i < 4; i++)
         len += v[i] != NULL ? strlen(v[i]) + 1 : 0;
-    s->blob = malloc(len);
-    if (s->blob == NULL || json_dumpb(entry, s->blob, tlen, JSON_COMPACT) != tlen) {
-        slot_clear(s);
+    blob = realloc(text, len);
+    if (blob == NULL) {
+        free(text);
         return false;
     }
-    s->blob[tlen] = '\0';
-    p = s->blob + tlen + 1;
+    s->blob = blob;
+    p = blob + tlen + 1;
     for (i = 0; i < 4; i++) {
         if (v[i] == NULL)
             continue;
