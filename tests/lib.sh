@@ -85,7 +85,7 @@ af_wait_url() {
     while [ "$_i" -lt "$3" ]; do
         if [ -s "$1" ] && [ "$(wc -l <"$1")" -ge 1 ]; then
             url=$(head -n 1 "$1")
-            case $url in http://*) return 0 ;; esac
+            case $url in http://* | https://*) return 0 ;; esac
         fi
         kill -0 "$2" 2>/dev/null || break
         sleep "$4"

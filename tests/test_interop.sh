@@ -1,10 +1,11 @@
 #!/bin/sh
 # test_interop.sh - interop with a relying-party library nobody here wrote:
 # openid-client 5.x (npm, pinned in tests/interop/openid-client/) logs in
-# against a real authflowd on 127.0.0.1:0 with its default settings, three
+# against a real authflowd on 127.0.0.1:0 with its default settings, four
 # times: a confidential client (client_secret_basic, RS256), the same with
-# an ES256 signing key, and the public client (token_endpoint_auth_method
-# none).
+# an ES256 signing key, the same over https (tls.generate, the local CA
+# trusted through NODE_EXTRA_CA_CERTS), and the public client
+# (token_endpoint_auth_method none).
 #
 # Exit: 0 pass, 1 fail, 77 skip (only when node or npm are absent), 99 hard
 # error (no authflowd binary, npm install failed).
@@ -63,21 +64,23 @@ echo "openid-client $ocver, node $(node --version)"
 
 # ---- configs: the shipped one, issuer from the bound address; the client
 # under test gets the refresh_token grant the flow exercises.
-# make_config OUT CLIENT_ID KEYS_JSON
+# make_config OUT CLIENT_ID KEYS_JSON [CA_FILE]: with CA_FILE, served over
+# https with a certificate of authflowd's local CA, written to CA_FILE.
 make_config() {
     node -e '
         const fs = require("fs");
-        const [src, out, id, keys] = process.argv.slice(1);
+        const [src, out, id, keys, ca] = process.argv.slice(1);
         const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
         delete cfg.issuer;
         delete cfg.listen;
         if (keys !== "") cfg.keys = JSON.parse(keys);
+        if (ca) cfg.tls = { generate: true, ca_file: ca };
         const c = (cfg.clients || []).find((x) => x.client_id === id);
         if (!c) { console.error("no client " + id + " in " + src); process.exit(1); }
         c.grant_types = c.grant_types || ["authorization_code"];
         if (!c.grant_types.includes("refresh_token")) c.grant_types.push("refresh_token");
         fs.writeFileSync(out, JSON.stringify(cfg, null, 2));
-    ' "$shipped" "$1" "$2" "$3"
+    ' "$shipped" "$1" "$2" "$3" "${4:-}"
 }
 
 # pick_client confidential|public PREFERRED_ID...: the first preferred (else
@@ -99,17 +102,24 @@ pick_client() {
     ' "$shipped" "$@"
 }
 
-# run_case NAME CLIENT_ID ALG KEYS_JSON
+# run_case NAME CLIENT_ID ALG KEYS_JSON [https]: with https, authflowd
+# serves TLS with a certificate of its local CA for the name "localhost"
+# (the issuer as typed), which node trusts only through NODE_EXTRA_CA_CERTS
+# and only for this login: the same login without it must fail.
 passes=0
 run_case() {
-    name=$1 client=$2 alg=$3 keys=$4
+    name=$1 client=$2 alg=$3 keys=$4 scheme=${5:-http}
     cfg=$tmp/$name.json
-    if ! make_config "$cfg" "$client" "$keys"; then
+    ca= listen=127.0.0.1:0
+    if [ "$scheme" = https ]; then
+        ca=$tmp/$name-ca.pem listen=localhost:0
+    fi
+    if ! make_config "$cfg" "$client" "$keys" "$ca"; then
         echo "FAIL: $name: cannot build the config"
         failures=$((failures + 1))
         return
     fi
-    "$authflowd" --config "$cfg" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    "$authflowd" --config "$cfg" --listen "$listen" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
     if ! af_wait_url "$tmp/$name.out" "$pid" 150 0.1; then
         echo "FAIL: $name: authflowd did not start"
@@ -118,8 +128,26 @@ run_case() {
         af_stop pid
         return
     fi
-    node "$ocdir/login.js" --issuer "$url" --client-id "$client" --alg "$alg" \
-        --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
+    if [ "$scheme" = https ]; then
+        case $url in
+        https://localhost:*) ;;
+        *)
+            echo "FAIL: $name: issuer $url is not https://localhost:PORT"
+            failures=$((failures + 1))
+            ;;
+        esac
+        if node "$ocdir/login.js" --issuer "$url" --client-id "$client" --alg "$alg" \
+            --from-config "$cfg" >"$tmp/$name.untrusted" 2>&1; then
+            echo "FAIL: $name: the login succeeded without trusting authflowd's CA"
+            failures=$((failures + 1))
+        elif ! grep -q 'self-signed\|local issuer\|unable to verify' "$tmp/$name.untrusted"; then
+            echo "FAIL: $name: without the CA the login failed, but not on the certificate:"
+            cat "$tmp/$name.untrusted"
+            failures=$((failures + 1))
+        fi
+    fi
+    NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url" --client-id "$client" \
+        --alg "$alg" --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
     lrc=$?
     kill -TERM "$pid"
     wait "$pid"
@@ -151,6 +179,7 @@ if [ -z "$confidential" ]; then
 else
     run_case basic-rs256 "$confidential" RS256 ""
     run_case basic-es256 "$confidential" ES256 '[{"alg":"ES256"}]'
+    run_case basic-https "$confidential" RS256 "" https
 fi
 if [ -z "$public" ]; then
     echo "FAIL: no public client in $shipped"

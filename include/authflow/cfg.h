@@ -67,6 +67,9 @@ struct af_cfg_user {
  * no pem_file (keys[].generate); unset: $XDG_STATE_HOME/authflow, else
  * $HOME/.local/state/authflow. */
 #define AF_CFG_ENV_STATE_DIR "AUTHFLOW_STATE_DIR"
+/* The generated local CA's files in that folder (tls.generate without
+ * tls.ca_file): NAME.pem, the certificate clients trust, and NAME-key.pem. */
+#define AF_CFG_TLS_CA_NAME "tls-ca"
 
 struct af_cfg_key {
     af_alg alg;
@@ -126,6 +129,20 @@ struct af_config {
     size_t nscenarios;
     size_t ledger_max_entries; /* "ledger.max_entries", default 1000; 0: no ledger */
     long max_delay_ms;         /* "limits.max_delay_ms": cap of scenario delays, default 10000 */
+    /* HTTPS on the main listener ("tls"; the admin API stays plain http on
+     * loopback). At most one of: a certificate and key from files, or a
+     * certificate made at start by a local CA (generate), or none. */
+    char *tls_cert_file;         /* PEM chain, the server certificate first */
+    char *tls_key_file;          /* its unencrypted PEM private key */
+    bool tls_generate;           /* sign a certificate at start with the local CA */
+    char *tls_ca_file;           /* generate: where the CA certificate is (written once);
+                                    the loader fills it in when absent (the state folder) */
+    char *tls_ca_key_file;       /* generate: the CA's key, beside tls_ca_file (derived by the
+                                    loader, not a config key) */
+    struct af_strlist tls_names; /* generate: names the certificate carries besides the
+                                    listen host, the issuer's host and the loopback names */
+    bool tls_proxy;              /* a proxy in front terminates TLS: an https issuer on
+                                    this plain listener is intended */
 };
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and

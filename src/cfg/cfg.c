@@ -277,6 +277,25 @@ static const char *check_listen(const char *s)
     return check_port(colon + 1);
 }
 
+/* A name a generated certificate can carry (tls.names): an IP address, or
+ * a DNS name of letters, digits, '-' and '.', optionally "*." first. */
+static const char *check_cert_name(const char *s)
+{
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *p = strncmp(s, "*.", 2) == 0 ? s + 2 : s;
+
+    if (inet_pton(AF_INET, s, bin) == 1 || inet_pton(AF_INET6, s, bin) == 1)
+        return NULL;
+    if (*p == '\0' || *p == '.')
+        return "not a DNS name or IP address";
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-')
+            return "not a DNS name or IP address (letters, digits, '.', '-', a leading \"*.\")";
+    }
+    return NULL;
+}
+
 /* RFC 6749 Appendix A: client_id, client_secret are VSCHAR (%x20-7E). */
 static const char *check_vschar(const char *s)
 {
@@ -377,6 +396,26 @@ static const struct cfg_enum grant_enum[] = {
 };
 
 /* ---- the tables ---- */
+
+/* resolve_path: a relative file name in the config is relative to the
+ * config file's folder (c->dir); *path is replaced by the joined name.
+ * false when memory ran out (c->vrc is set). */
+static bool resolve_path(struct cfg_ctx *c, char **path)
+{
+    char *joined;
+    bool slash;
+
+    if (*path == NULL || (*path)[0] == '/' || c->dir == NULL)
+        return true;
+    slash = c->dir[strlen(c->dir) - 1] == '/';
+    if (asprintf(&joined, "%s%s%s", c->dir, slash ? "" : "/", *path) < 0) {
+        c->vrc = AF_ERR_NOMEM;
+        return false;
+    }
+    free(*path);
+    *path = joined;
+    return true;
+}
 
 static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
                                  struct cfg_where *w);
@@ -604,7 +643,24 @@ static const struct cfg_row ledger_rows[] = {
     {.name = NULL},
 };
 
+static const struct cfg_row tls_rows[] = {
+    {.name = "cert_file",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .off = CF(tls_cert_file)},
+    {.name = "key_file",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .off = CF(tls_key_file)},
+    {.name = "generate", .type = T_BOOL, .def = 0, .off = CF(tls_generate)},
+    {.name = "ca_file", .type = T_STRING, .flags = F_NULLABLE | F_NONEMPTY, .off = CF(tls_ca_file)},
+    {.name = "names", .type = T_STRLIST, .check = check_cert_name, .off = CF(tls_names)},
+    {.name = "proxy", .type = T_BOOL, .def = 0, .off = CF(tls_proxy)},
+    {.name = NULL},
+};
+
 static const struct cfg_table login_table = {login_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table tls_table = {tls_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table admin_table = {admin_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table lifetimes_table = {lifetimes_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table limits_table = {limits_rows, sizeof(struct af_config), NULL};
@@ -649,6 +705,7 @@ static const struct cfg_row root_rows[] = {
      .off = CF(scenarios),
      .off_n = CF(nscenarios)},
     {.name = "ledger", .type = T_GROUP, .sub = &ledger_table},
+    {.name = "tls", .type = T_GROUP, .sub = &tls_table},
     {.name = NULL},
 };
 
@@ -1340,16 +1397,8 @@ static const char *key_validate(struct cfg_ctx *c, const json_t *obj, void *base
     (void)obj;
     if (k->pem_file == NULL)
         return NULL;
-    if (k->pem_file[0] != '/' && c->dir != NULL) {
-        char *joined;
-        bool slash = c->dir[strlen(c->dir) - 1] == '/';
-        if (asprintf(&joined, "%s%s%s", c->dir, slash ? "" : "/", k->pem_file) < 0) {
-            c->vrc = AF_ERR_NOMEM;
-            return "out of memory";
-        }
-        free(k->pem_file);
-        k->pem_file = joined;
-    }
+    if (!resolve_path(c, &k->pem_file))
+        return "out of memory";
     /* Checked here, where the error can point at the key; the key itself
      * is read when the server starts, which writes a missing one first
      * when generate is on. */
@@ -1607,6 +1656,83 @@ static const char *key_files(struct cfg_ctx *c, struct af_config *cfg, struct cf
     return m;
 }
 
+/* tls_validate: one way of serving https at most; files readable; the
+ * generated CA's files named (the state folder by default); an http issuer
+ * refused on an https listener, where every client would fail on it. */
+static const char *tls_validate(struct cfg_ctx *c, struct af_config *cfg, struct cfg_where *w)
+{
+    bool files = cfg->tls_cert_file != NULL || cfg->tls_key_file != NULL;
+    bool nomem = false;
+    char *dir = NULL;
+    const char *m = NULL;
+    size_t n;
+
+    where_key(w, "tls");
+    if (files && (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL)) {
+        where_key(w, cfg->tls_cert_file == NULL ? "cert_file" : "key_file");
+        return "cert_file and key_file go together";
+    }
+    if (files && cfg->tls_generate) {
+        where_key(w, "generate");
+        return "either a certificate from cert_file and key_file, or generate, not both";
+    }
+    if (cfg->tls_proxy && (files || cfg->tls_generate)) {
+        where_key(w, "proxy");
+        return "proxy says a proxy in front terminates TLS, so authflowd serves plain http: "
+               "drop it, or drop cert_file/key_file/generate";
+    }
+    if ((cfg->tls_ca_file != NULL || cfg->tls_names.n > 0) && !cfg->tls_generate) {
+        where_key(w, cfg->tls_ca_file != NULL ? "ca_file" : "names");
+        return "only used with generate";
+    }
+    if ((files || cfg->tls_generate) && cfg->issuer != NULL &&
+        strncmp(cfg->issuer, "http://", 7) == 0) {
+        w->n = 0;
+        where_key(w, "issuer");
+        return "an http:// issuer on a listener that serves https (tls): write https://";
+    }
+    if (!resolve_path(c, &cfg->tls_cert_file) || !resolve_path(c, &cfg->tls_key_file) ||
+        !resolve_path(c, &cfg->tls_ca_file))
+        return "out of memory";
+    for (n = 0; files && n < 2; n++) {
+        const char *f = n == 0 ? cfg->tls_cert_file : cfg->tls_key_file;
+        if (access(f, R_OK) != 0) {
+            int e = errno;
+            where_key(w, n == 0 ? "cert_file" : "key_file");
+            snprintf(c->msg, sizeof(c->msg), "cannot read %s: %s", quoted(c, f), strerror(e));
+            return c->msg;
+        }
+    }
+    if (!cfg->tls_generate)
+        return NULL;
+    if (cfg->tls_ca_file == NULL) {
+        dir = state_dir(&nomem);
+        if (dir == NULL) {
+            where_key(w, "generate");
+            c->vrc = nomem ? AF_ERR_NOMEM : AF_ERR_INVALID;
+            return nomem ? "out of memory"
+                         : "no folder for the local CA: set " AF_CFG_ENV_STATE_DIR
+                           " (or XDG_STATE_HOME or HOME), or give ca_file";
+        }
+        if (asprintf(&cfg->tls_ca_file, "%s/" AF_CFG_TLS_CA_NAME ".pem", dir) < 0)
+            cfg->tls_ca_file = NULL;
+    }
+    /* the CA's key beside its certificate: "x.pem" -> "x-key.pem" */
+    n = cfg->tls_ca_file != NULL ? strlen(cfg->tls_ca_file) : 0;
+    if (n > 4 && strcmp(cfg->tls_ca_file + n - 4, ".pem") == 0) {
+        if (asprintf(&cfg->tls_ca_key_file, "%.*s-key.pem", (int)(n - 4), cfg->tls_ca_file) < 0)
+            cfg->tls_ca_key_file = NULL;
+    } else if (n > 0 && asprintf(&cfg->tls_ca_key_file, "%s.key", cfg->tls_ca_file) < 0) {
+        cfg->tls_ca_key_file = NULL;
+    }
+    if (cfg->tls_ca_file == NULL || cfg->tls_ca_key_file == NULL) {
+        c->vrc = AF_ERR_NOMEM;
+        m = "out of memory";
+    }
+    free(dir);
+    return m;
+}
+
 static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
                                  struct cfg_where *w)
 {
@@ -1627,6 +1753,10 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
     m = key_files(c, cfg, w);
     if (m != NULL)
         return m;
+    m = tls_validate(c, cfg, w);
+    if (m != NULL)
+        return m;
+    w->n = 0;
     for (j = 0; j < cfg->nkeys; j++) {
         for (i = 0; cfg->keys[j].kid != NULL && i < j; i++) {
             if (cfg->keys[i].kid != NULL && strcmp(cfg->keys[i].kid, cfg->keys[j].kid) == 0) {
@@ -1848,6 +1978,7 @@ void af_cfg_free(struct af_config *cfg)
     if (cfg == NULL)
         return;
     free_table(&root_table, (char *)cfg);
+    free(cfg->tls_ca_key_file);
     free(cfg->source);
     free(cfg);
 }

@@ -95,4 +95,15 @@ const unsigned char *af_jws_payload(const struct af_jws *jws, size_t *len);
  * lives. Never NULL. */
 const unsigned char *af_jws_signature(const struct af_jws *jws, size_t *len);
 
+/* af_jose_make_parents (keyfile.c): create the folders leading to path
+ * (mode 0700), as mkdir -p would; AF_ERR_IO names the one that failed. */
+af_rc af_jose_make_parents(const char *path, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_jose_file_publish (keyfile.c): path gets data[0..len) whole or not at
+ * all: written to a temporary file beside it (mode 0600) and linked to
+ * path, which never replaces an existing name. *lost is true when path
+ * appeared meanwhile (another process won): nothing was written there. */
+af_rc af_jose_file_publish(const char *path, const char *data, size_t len, bool *lost,
+                           struct af_err *err) AF_WARN_UNUSED;
+
 #endif

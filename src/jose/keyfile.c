@@ -30,10 +30,10 @@
 #include "authflow/jose.h"
 #include "jose/jose_int.h"
 
-/* make_parents: create the folders leading to path (mode 0700: they hold
+/* af_jose_make_parents (jose_int.h): create the folders leading to path (mode 0700: they hold
  * private keys), as mkdir -p would. AF_ERR_IO names the folder that could
  * not be made. */
-static af_rc make_parents(const char *path, struct af_err *err)
+af_rc af_jose_make_parents(const char *path, struct af_err *err)
 {
     af_rc rc = AF_OK;
     char *dir = strdup(path);
@@ -72,31 +72,20 @@ static int write_all(int fd, const char *data, size_t len)
     return fsync(fd);
 }
 
-/* publish: write key as PKCS#8 PEM to a temporary file beside path and link
- * it to path. *lost is true when path appeared meanwhile (another process
- * won): nothing was written there, and the caller loads it. */
-static af_rc publish(const struct af_key *key, const char *path, bool *lost, struct af_err *err)
+af_rc af_jose_file_publish(const char *path, const char *data, size_t len, bool *lost,
+                           struct af_err *err)
 {
     af_rc rc = AF_OK;
-    BIO *mem = BIO_new(BIO_s_secmem());
     char *tmp = NULL;
-    char *pem;
-    long len;
     int fd = -1;
     bool made = false; /* tmp exists and must go */
 
     *lost = false;
-    if (mem == NULL || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
         tmp = NULL;
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory writing %s", path);
         goto out;
     }
-    if (PEM_write_bio_PrivateKey(mem, key->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-        rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "cannot encode the %s key for %s",
-                        af_alg_name(key->alg), path);
-        goto out;
-    }
-    len = BIO_get_mem_data(mem, &pem);
     fd = mkstemp(tmp);
     if (fd < 0) {
         rc =
@@ -104,7 +93,7 @@ static af_rc publish(const struct af_key *key, const char *path, bool *lost, str
         goto out;
     }
     made = true;
-    if (write_all(fd, pem, (size_t)len) != 0 || close(fd) != 0) {
+    if (write_all(fd, data, len) != 0 || close(fd) != 0) {
         fd = -1;
         rc = AF_ERR_SET(err, AF_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
@@ -122,6 +111,30 @@ out:
     if (made)
         unlink(tmp);
     free(tmp);
+    return rc;
+}
+
+/* publish: write key as PKCS#8 PEM to path (af_jose_file_publish). */
+static af_rc publish(const struct af_key *key, const char *path, bool *lost, struct af_err *err)
+{
+    af_rc rc;
+    BIO *mem = BIO_new(BIO_s_secmem());
+    char *pem;
+    long len;
+
+    *lost = false;
+    if (mem == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory writing %s", path);
+        goto out;
+    }
+    if (PEM_write_bio_PrivateKey(mem, key->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+        rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "cannot encode the %s key for %s",
+                        af_alg_name(key->alg), path);
+        goto out;
+    }
+    len = BIO_get_mem_data(mem, &pem);
+    rc = af_jose_file_publish(path, pem, (size_t)len, lost, err);
+out:
     BIO_free(mem);
     return rc;
 }
@@ -143,7 +156,7 @@ af_rc af_key_load_or_create(const char *path, af_alg alg, struct af_key **out, b
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "alg %s has no PEM private key", af_alg_name(alg));
         goto out;
     }
-    rc = make_parents(path, err);
+    rc = af_jose_make_parents(path, err);
     if (rc != AF_OK)
         goto out;
     rc = af_key_generate(alg, &key, err);

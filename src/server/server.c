@@ -44,6 +44,7 @@
 #include "authflow/rc.h"
 #include "authflow/server.h"
 #include "authflow/util.h"
+#include "authflow/x509.h"
 #include "server/admin.h"
 #include "server/core.h"
 #include "server/delay.h"
@@ -55,6 +56,7 @@
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/store.h"
+#include "server/tls.h"
 
 /* libmicrohttpd's per-connection pool holds the request line, the headers
  * and one record per query parameter, and it is cleared between the
@@ -610,7 +612,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- binding ---- */
 
-/* parse_listen: "host:port" or "[v6]:port" into a sockaddr. */
+/* parse_listen: "host:port" or "[v6]:port" into a sockaddr; host gets the
+ * host as written ("localhost" stays so, though it binds 127.0.0.1). */
 static af_rc parse_listen(const char *listen_s, struct sockaddr_storage *ss, socklen_t *len,
                           char *host, size_t hostlen, struct af_err *err)
 {
@@ -644,16 +647,15 @@ static af_rc parse_listen(const char *listen_s, struct sockaddr_storage *ss, soc
     port = strtoul(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || port > 65535 || errno != 0)
         return AF_ERR_SET(err, AF_ERR_INVALID, "listen address %s: bad port", listen_s);
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, hostlen, "127.0.0.1");
     {
         struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        const char *addr = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+        if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
             a4->sin_family = AF_INET;
             a4->sin_port = htons((uint16_t)port);
             *len = sizeof(*a4);
-        } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        } else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
             a6->sin6_family = AF_INET6;
             a6->sin6_port = htons((uint16_t)port);
             *len = sizeof(*a6);
@@ -665,14 +667,27 @@ static af_rc parse_listen(const char *listen_s, struct sockaddr_storage *ss, soc
     return AF_OK;
 }
 
-static af_rc bind_listen(const char *listen_s, int *fd_out, unsigned short *port_out,
-                         char **origin_out, struct af_err *err)
+/* wildcard: is the sockaddr the any-address (0.0.0.0 or ::)? */
+static bool wildcard(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+/* bind_listen: a listening socket on listen_s and its origin
+ * "SCHEME://HOST:PORT" with the host as the user wrote it (the port the
+ * kernel chose for port 0). A wildcard address names no host a client can
+ * use: the origin then says localhost and *any is set, for the caller to
+ * explain. */
+static af_rc bind_listen(const char *listen_s, const char *scheme, int *fd_out,
+                         unsigned short *port_out, char **origin_out, bool *any, struct af_err *err)
 {
     af_rc rc = AF_OK;
     struct sockaddr_storage ss, got;
     socklen_t len = 0, glen = sizeof(got);
-    char host[INET6_ADDRSTRLEN + 1];
-    char origin[INET6_ADDRSTRLEN + 32];
+    char host[256];
+    char origin[sizeof(host) + 32];
     int fd = -1, one = 1;
 
     rc = parse_listen(listen_s, &ss, &len, host, sizeof(host), err);
@@ -692,13 +707,15 @@ static af_rc bind_listen(const char *listen_s, int *fd_out, unsigned short *port
         rc = AF_ERR_SET(err, AF_ERR_IO, "cannot listen on %s: %s", listen_s, strerror(errno));
         goto out;
     }
-    if (got.ss_family == AF_INET6) {
-        *port_out = ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
-        snprintf(origin, sizeof(origin), "http://[%s]:%u", host, *port_out);
-    } else {
-        *port_out = ntohs(((struct sockaddr_in *)&got)->sin_port);
-        snprintf(origin, sizeof(origin), "http://%s:%u", host, *port_out);
-    }
+    *any = wildcard(&got);
+    *port_out = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                : ((struct sockaddr_in *)&got)->sin_port);
+    if (*any)
+        snprintf(origin, sizeof(origin), "%s://localhost:%u", scheme, *port_out);
+    else if (got.ss_family == AF_INET6)
+        snprintf(origin, sizeof(origin), "%s://[%s]:%u", scheme, host, *port_out);
+    else
+        snprintf(origin, sizeof(origin), "%s://%s:%u", scheme, host, *port_out);
     *origin_out = strdup(origin);
     if (*origin_out == NULL) {
         rc = AF_ERR_NOMEM;
@@ -833,8 +850,15 @@ static void listener_free(struct af_listener *l)
 
 /* start_daemon: serve fd (taken over by MHD on success) for listener l. */
 static struct MHD_Daemon *start_daemon(struct af_listener *l, int fd, unsigned threads,
-                                       unsigned max_conns)
+                                       unsigned max_conns, const struct af_tls *tls)
 {
+    /* https: libmicrohttpd (GnuTLS on Debian) takes the PEM text */
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? tls->cert_pem : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key_pem : NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+
     /* the logger first, so that MHD reports nothing past it. poll(), not
      * epoll (MHD_USE_AUTO picks epoll on Linux): with a thread pool,
      * Debian 12's libmicrohttpd (0.9.75) can abort the whole process in
@@ -844,14 +868,14 @@ static struct MHD_Daemon *start_daemon(struct af_listener *l, int fd, unsigned t
      * cost per wake-up bounded. */
     return MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME,
+            MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l->srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, l, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l,
         MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)SERVER_CONN_MEMORY_BASE + l->srv->cfg->max_params * SERVER_CONN_MEMORY_PARAM,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        max_conns, MHD_OPTION_END);
+        max_conns, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 }
 
 /* admin_start: bind and serve the admin API on listen_s. The config loader
@@ -861,6 +885,7 @@ static af_rc admin_start(struct af_server *srv, const char *listen_s, struct af_
 {
     const struct af_config *cfg = srv->cfg;
     int fd = -1;
+    bool any = false;
     af_rc rc;
 
     if (!af_cfg_listen_is_loopback(listen_s) && !cfg->admin_allow_remote) {
@@ -880,10 +905,10 @@ static af_rc admin_start(struct af_server *srv, const char *listen_s, struct af_
                       &srv->admin_l);
     if (rc != AF_OK)
         goto out;
-    rc = bind_listen(listen_s, &fd, &srv->admin_port, &srv->admin_url, err);
+    rc = bind_listen(listen_s, "http", &fd, &srv->admin_port, &srv->admin_url, &any, err);
     if (rc != AF_OK)
         goto out;
-    srv->admin_daemon = start_daemon(srv->admin_l, fd, 1, ADMIN_MAX_CONNECTIONS);
+    srv->admin_daemon = start_daemon(srv->admin_l, fd, 1, ADMIN_MAX_CONNECTIONS, NULL);
     if (srv->admin_daemon == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the admin HTTP server on %s", listen_s);
         goto out;
@@ -893,6 +918,44 @@ out:
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+/* issuer_settle: srv->issuer from the one given (config or --issuer; a
+ * trailing slash dropped) or else the listener's origin, which is taken
+ * from *origin. Says what a client would trip over: an issuer nobody
+ * reaches by a wildcard address, an https issuer on a plain listener
+ * (fine behind a TLS proxy: tls.proxy), and refuses an http issuer on an
+ * https listener, which no client could use. */
+static af_rc issuer_settle(struct af_server *srv, const char *issuer, char **origin, bool any,
+                           const char *listen_s, bool https, struct af_err *err)
+{
+    if (issuer != NULL) {
+        size_t l = strlen(issuer);
+        while (l > 0 && issuer[l - 1] == '/')
+            l--;
+        srv->issuer = strndup(issuer, l);
+    } else {
+        srv->issuer = *origin;
+        *origin = NULL;
+    }
+    if (srv->issuer == NULL)
+        return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+    if (https && strncmp(srv->issuer, "http://", 7) == 0)
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "the issuer %s is http:// but the listener serves https (tls): give "
+                          "an https:// issuer",
+                          srv->issuer);
+    if (!https && !srv->cfg->tls_proxy && strncmp(srv->issuer, "https://", 8) == 0)
+        af_log_warn("the issuer %s is https:// but %s serves plain http: clients will fail to "
+                    "connect, unless a proxy in front terminates TLS (say so with "
+                    "\"tls\": {\"proxy\": true}), or serve https (tls.generate or tls.cert_file)",
+                    srv->issuer, listen_s);
+    if (any && issuer == NULL)
+        af_log_warn("listening on every address (%s): the issuer is %s; clients that reach "
+                    "authflowd by another name need --issuer (or \"issuer\" in the config) "
+                    "with that name",
+                    listen_s, srv->issuer);
+    return AF_OK;
 }
 
 af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *opts,
@@ -906,6 +969,8 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
                                : cfg->admin_enabled       ? cfg->admin_listen
                                                           : NULL;
     char *origin = NULL;
+    struct af_tls *tls = NULL;
+    bool any = false, https = cfg->tls_cert_file != NULL || cfg->tls_generate;
     int fd = -1;
 
     *out = NULL;
@@ -943,31 +1008,27 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = listener_new(srv, main_routes, false, cfg->max_body, SERVER_MAX_CONNECTIONS, &srv->main_l);
     if (rc != AF_OK)
         goto out;
-    rc = bind_listen(listen_s ? listen_s : "127.0.0.1:9000", &fd, &srv->port, &origin, err);
+    if (listen_s == NULL)
+        listen_s = "127.0.0.1:9000";
+    rc = bind_listen(listen_s, https ? "https" : "http", &fd, &srv->port, &origin, &any, err);
     if (rc != AF_OK)
         goto out;
-    if (issuer != NULL) {
-        size_t l = strlen(issuer);
-        while (l > 0 && issuer[l - 1] == '/')
-            l--;
-        srv->issuer = strndup(issuer, l);
-    } else {
-        srv->issuer = origin;
-        origin = NULL;
-    }
-    if (srv->issuer == NULL) {
-        rc = AF_ERR_NOMEM;
+    rc = issuer_settle(srv, issuer, &origin, any, listen_s, https, err);
+    if (rc != AF_OK)
         goto out;
-    }
+    rc = af_tls_prepare(cfg, origin ? origin : srv->issuer, any, srv->issuer, &tls, err);
+    if (rc != AF_OK)
+        goto out;
     rc = af_h_discovery_prepare(srv);
     if (rc != AF_OK) {
         AF_ERR_SET(err, rc, "cannot build the metadata document");
         goto out;
     }
     srv->daemon =
-        start_daemon(srv->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS);
+        start_daemon(srv->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS, tls);
     if (srv->daemon == NULL) {
-        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the HTTP server on %s", listen_s);
+        rc = AF_ERR_SET(err, AF_ERR_IO, "cannot start the HTTP%s server on %s", https ? "S" : "",
+                        listen_s);
         goto out;
     }
     fd = -1; /* owned by MHD now */
@@ -982,6 +1043,7 @@ out:
     if (fd >= 0)
         close(fd);
     free(origin);
+    af_tls_free(tls); /* libmicrohttpd made its own copy */
     af_server_stop(srv);
     return rc;
 }
@@ -991,6 +1053,18 @@ af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err)
     af_rc rc = af_scen_config_check(cfg, err);
     if (rc == AF_OK)
         rc = check_key_files(cfg, err);
+    if (rc == AF_OK && cfg->tls_cert_file != NULL) {
+        /* the pair is read again at start: checked here so that a key of
+         * another certificate is a config error, as a wrong signing key is */
+        char *cert = NULL, *key = NULL;
+        struct af_err terr;
+        af_err_clear(&terr);
+        rc = af_x509_load_pair(cfg->tls_cert_file, cfg->tls_key_file, &cert, &key, &terr);
+        if (rc != AF_OK)
+            AF_ERR_SET(err, rc, "%s: tls: %s", cfg->source, terr.msg);
+        free(cert);
+        af_x509_secret_free(key);
+    }
     return rc;
 }
 
