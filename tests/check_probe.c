@@ -78,6 +78,11 @@ static const struct {
     {"§7.2 url_path", "{{client.redirect_uri | url_path}}", AF_OK, "/cb", false},
     {"§7.2 url_origin", "{{client.redirect_uri | url_origin}}", AF_OK, "https://app.example:8443",
      false},
+    /* RS-16's plain form of an https URL keeps an explicit port */
+    {"§7.2 url_authority", "{{client.redirect_uri | url_authority}}", AF_OK, "app.example:8443",
+     false},
+    {"§7.2 url_authority, no port", "{{target.issuer | url_authority}}", AF_OK, "as.example",
+     false},
     {"§7.2 url_path of no path", "[{{target.issuer | url_path}}]", AF_OK, "[]", false},
     {"§7.2 url filter on a non-URL", "{{target.name | url_host}}", AF_ERR_INVALID, NULL, false},
     {"§7.2 undefined target: skip", "{{target.nothing}}", AF_ERR_NOTFOUND, NULL, false},

@@ -443,6 +443,8 @@ static void hop_finish(CURL *c, CURLcode cc, const char *errbuf, size_t max_body
         } else {
             hop->status = 0;
             hop->unreachable = unreachable_code(cc);
+            hop->no_http_answer =
+                cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_WEIRD_SERVER_REPLY;
             hop->bad_url = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
             hop->transport_error = strdup(why);
         }

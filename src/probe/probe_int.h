@@ -120,6 +120,8 @@ struct af_hop {
     bool body_toobig;
     char *transport_error; /* NULL on success */
     bool unreachable;      /* connect / resolve / TLS handshake failure */
+    bool no_http_answer;   /* connected, but the server closed (or reset) without
+                              an HTTP answer, or answered something not HTTP */
     bool bad_url;          /* curl refused the URL (malformed, not http/https) */
     uint64_t ms;
     bool submitted; /* this request submitted a form (engine or step) */

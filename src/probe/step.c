@@ -488,8 +488,10 @@ out:
 }
 
 /* step_hops_failed: true (with the failure recorded) when a hop got no
- * answer or a server error the step does not allow; an unreachable hop
- * in an allow_unreachable step is left to the expectations. */
+ * answer or a server error the step does not allow; an unreachable hop,
+ * or one the server closed without an HTTP answer (a TLS-only port sent
+ * plain http does that), in an allow_unreachable step is left to the
+ * expectations. */
 static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *stepname,
                              const struct af_hops *hs)
 {
@@ -498,7 +500,8 @@ static bool step_hops_failed(struct af_ck *c, const json_t *step, const char *st
         const struct af_hop *h = &hs->v[i];
         char m[1024], u[201];
         af_trace_redact_url(u, sizeof(u), h->url, c->r->o->show_secrets);
-        if (h->transport_error != NULL && c->allow_unreachable && h->unreachable) {
+        if (h->transport_error != NULL && c->allow_unreachable &&
+            (h->unreachable || h->no_http_answer)) {
             continue; /* judged by the expectations: status is 0 */
         } else if (h->transport_error != NULL && h->unreachable) {
             /* No answer is not a verdict on the target: the run could not

@@ -332,7 +332,7 @@ af_rc af_var_get(struct af_scope *sc, const char *name, json_t **out, bool *lite
 
 static const char *const filters[] = {"urlencode", "base64",   "b64url",     "s256",
                                       "upper",     "lower",    "url_scheme", "url_host",
-                                      "url_port",  "url_path", "url_origin"};
+                                      "url_port",  "url_path", "url_origin", "url_authority"};
 
 /* url_part: a part of an absolute URL "scheme://[userinfo@]host[:port]/path".
  * Split by hand rather than with curl's URL API so that the parts come back
@@ -380,6 +380,11 @@ static af_rc url_part(const char *url, const char *part, size_t plen, struct af_
     }
     if (strncmp(part, "url_path", plen) == 0)
         return af_buf_add(o, aend, strcspn(aend, "?#"));
+    /* url_authority: host[:port] as written, without userinfo: the URL's
+     * own place under another scheme ("http://" + it is the plain form of
+     * an https URL: the same explicit port, else http's default) */
+    if (strncmp(part, "url_authority", plen) == 0)
+        return af_buf_add(o, host, (size_t)(aend - host));
     /* url_origin: scheme://host[:port], without userinfo */
     {
         af_rc rc = af_buf_add(o, url, (size_t)(sep - url) + 3);
