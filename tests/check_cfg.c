@@ -607,7 +607,29 @@ static const struct {
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
      "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, login, "
-     "lifetimes, keys, limits, clients, users, admin, scenarios, ledger)"},
+     "lifetimes, keys, limits, clients, users, admin, scenarios, ledger, tls)"},
+    /* tls: one way of serving https, and an issuer that fits it */
+    {"{\"tls\": {\"cert_file\": \"c.pem\"}}", AF_ERR_INVALID,
+     "tls.key_file: cert_file and key_file go together"},
+    {"{\"tls\": {\"key_file\": \"k.pem\"}}", AF_ERR_INVALID,
+     "tls.cert_file: cert_file and key_file go together"},
+    {"{\"tls\": {\"cert_file\": \"c.pem\", \"key_file\": \"k.pem\", \"generate\": true}}",
+     AF_ERR_INVALID, "tls.generate: either a certificate from cert_file and key_file, or generate"},
+    {"{\"tls\": {\"generate\": true, \"proxy\": true}}", AF_ERR_INVALID,
+     "tls.proxy: proxy says a proxy in front terminates TLS"},
+    {"{\"tls\": {\"ca_file\": \"ca.pem\"}}", AF_ERR_INVALID,
+     "tls.ca_file: only used with generate"},
+    {"{\"tls\": {\"names\": [\"a.example\"]}}", AF_ERR_INVALID,
+     "tls.names: only used with generate"},
+    {"{\"tls\": {\"generate\": true, \"names\": [\"a b\"]}}", AF_ERR_INVALID,
+     "tls.names[0]: not a DNS name or IP address"},
+    {"{\"tls\": {\"generate\": true, \"names\": [\"*.\"]}}", AF_ERR_INVALID,
+     "tls.names[0]: not a DNS name or IP address"},
+    {"{\"issuer\": \"http://idp.example\", \"tls\": {\"generate\": true}}", AF_ERR_INVALID,
+     "issuer: an http:// issuer on a listener that serves https (tls): write https://"},
+    {"{\"tls\": {\"cert_file\": \"/nonexistent/c.pem\", \"key_file\": \"/nonexistent/k.pem\"}}",
+     AF_ERR_INVALID,
+     "tls.cert_file: cannot read \"/nonexistent/c.pem\": No such file or directory"},
     /* values */
     {"{\"listen\": \"[::1:9000\"}", AF_ERR_INVALID, "listen: unclosed \"[\""},
     {"{\"listen\": \"[fe80::zz]:9000\"}", AF_ERR_INVALID, "listen: not an IPv6 address"},
@@ -1254,7 +1276,7 @@ START_TEST(test_doc_complete)
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
     /* 11 top-level keys and 44 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 55);
+    ck_assert_uint_eq(d.seen, 62);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
