@@ -51,6 +51,8 @@ struct af_cfg_client {
     unsigned grant_types;               /* AF_GRANT_* bits */
     bool require_pkce;                  /* default: true for public clients */
     bool allow_plain_pkce;              /* default: false (S256 only) */
+    struct af_strlist access_claims;    /* "access_token_claims": user claims copied into
+                                           the access tokens of a user's login */
     struct af_strlist audience;         /* "access_token_audience": the access tokens' aud
                                            (RFC 9068 §3: the resource); never empty, the
                                            loader puts the client_id when it is absent */

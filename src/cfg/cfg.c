@@ -277,6 +277,26 @@ static const char *check_listen(const char *s)
     return check_port(colon + 1);
 }
 
+static const char *check_vschar(const char *s);
+
+/* Claims the server sets itself in every token it issues. */
+static const char *const reserved_claims[] = {
+    AF_C_SUB,   AF_C_ISS,       AF_C_AUD,   AF_C_EXP,     AF_C_NBF,    AF_C_IAT,
+    AF_C_JTI,   AF_C_AUTH_TIME, AF_C_NONCE, AF_C_AT_HASH, AF_C_C_HASH, AF_C_AZP,
+    AF_C_SCOPE, AF_C_CLIENT_ID, AF_C_SID,   NULL,
+};
+
+/* A claim copied into access tokens (clients[].access_token_claims): not
+ * one the server sets itself, and printable. */
+static const char *check_claim_copy(const char *s)
+{
+    for (size_t i = 0; reserved_claims[i] != NULL; i++) {
+        if (strcmp(s, reserved_claims[i]) == 0)
+            return "set by the server in each token: it cannot be copied from the user";
+    }
+    return check_vschar(s);
+}
+
 /* A name a generated certificate can carry (tls.names): an IP address, or
  * a DNS name of letters, digits, '-' and '.', optionally "*." first. */
 static const char *check_cert_name(const char *s)
@@ -569,6 +589,10 @@ static const struct cfg_row client_rows[] = {
      .off = CC(scopes)},
     {.name = "require_pkce", .type = T_BOOL, .off = CC(require_pkce)}, /* see client_validate */
     {.name = "allow_plain_pkce", .type = T_BOOL, .def = 0, .off = CC(allow_plain_pkce)},
+    {.name = "access_token_claims",
+     .type = T_STRLIST,
+     .check = check_claim_copy,
+     .off = CC(access_claims)},
     {.name = "access_token_audience", /* see client_validate for the default */
      .type = T_STRLIST,
      .flags = F_NONEMPTY | F_ONE_OR_MANY,
@@ -1458,13 +1482,6 @@ static const char *client_validate(struct cfg_ctx *c, const json_t *obj, void *b
     }
     return NULL;
 }
-
-/* Claims the server sets itself in every token it issues. */
-static const char *const reserved_claims[] = {
-    AF_C_SUB,   AF_C_ISS,       AF_C_AUD,   AF_C_EXP,     AF_C_NBF,    AF_C_IAT,
-    AF_C_JTI,   AF_C_AUTH_TIME, AF_C_NONCE, AF_C_AT_HASH, AF_C_C_HASH, AF_C_AZP,
-    AF_C_SCOPE, AF_C_CLIENT_ID, AF_C_SID,   NULL,
-};
 
 static const char *user_validate(struct cfg_ctx *c, const json_t *obj, void *base,
                                  struct cfg_where *w)

@@ -50,6 +50,23 @@ static json_t *client_audience(const struct af_cfg_client *client)
     return arr;
 }
 
+/* copy_user_claims: the user's claims the client's access_token_claims
+ * names, into c (copies: the user's are shared by every worker). A claim
+ * the user does not have is left out. The config refuses the names the
+ * server sets itself. */
+static af_rc copy_user_claims(const struct af_access_spec *sp, json_t *c)
+{
+    size_t i;
+
+    for (i = 0; sp->user != NULL && i < sp->client->access_claims.n; i++) {
+        const char *name = sp->client->access_claims.v[i];
+        const json_t *v = json_object_get(sp->user->claims, name);
+        if (v != NULL && json_object_set_new(c, name, json_deep_copy(v)) != 0)
+            return AF_ERR_NOMEM;
+    }
+    return AF_OK;
+}
+
 af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec *sp, json_t **out)
 {
     json_t *c = NULL, *aud = NULL;
@@ -80,6 +97,9 @@ af_rc af_tokens_access_claims(struct af_server *srv, const struct af_access_spec
         rc = AF_ERR_NOMEM;
         goto out;
     }
+    rc = copy_user_claims(sp, c);
+    if (rc != AF_OK)
+        goto out;
     *out = c;
     c = NULL;
 out:

@@ -2828,6 +2828,65 @@ class T21ShippedConfig(unittest.TestCase):
 # ---------------------------------------------------------------- runner
 
 
+class T23AccessTokenClaims(AFTestCase):
+    """clients[].access_token_claims: a user's claims reach the access
+    token of a real login (code and refresh), only for the
+    client that asks, only the claims named, never for client_credentials,
+    and /userinfo and /introspect still accept the token."""
+
+    @classmethod
+    def config_mods(cls, cfg):
+        for c in cfg["clients"]:
+            if c["client_id"] in ("it-basic", "it-cc"):
+                c["access_token_claims"] = ["roles", "email", "no_such_claim"]
+
+    def alice(self):
+        u = next(u for u in self.cfg["users"] if u["username"] == "alice")
+        return user_claims(u)
+
+    def test_code_flow_and_refresh(self):
+        tok = self.login("it-basic", scope="openid offline_access")
+        _, claims, _ = jwt_parts(tok["access_token"])
+        want = self.alice()
+        self.assertEqual(claims.get("roles"), want["roles"], claims)
+        self.assertEqual(claims.get("email"), want["email"], claims)
+        self.assertNotIn("no_such_claim", claims)
+        # only what was named: name is a claim alice has, not copied
+        self.assertNotIn("name", claims)
+        self.assertEqual(claims["sub"], "u-alice")
+        r = self.userinfo(tok["access_token"])
+        self.assertEqual(r.status, 200, r)
+        r = self.introspect(tok["access_token"])
+        self.assertEqual(r.json().get("active"), True, r)
+        r = self.token("it-basic", [("grant_type", "refresh_token"), ("refresh_token", tok["refresh_token"])])
+        self.assertEqual(r.status, 200, r)
+        _, claims, _ = jwt_parts(r.json()["access_token"])
+        self.assertEqual(claims.get("roles"), want["roles"], claims)
+
+    def test_other_client_unchanged(self):
+        tok = self.login("it-other", scope="openid")
+        _, claims, _ = jwt_parts(tok["access_token"])
+        self.assertNotIn("roles", claims)
+        self.assertNotIn("email", claims)
+
+    def test_client_credentials_has_no_user(self):
+        r = self.client_credentials("it-cc")
+        self.assertEqual(r.status, 200, r)
+        _, claims, _ = jwt_parts(r.json()["access_token"])
+        self.assertNotIn("roles", claims)
+
+    def test_reserved_name_refused(self):
+        cfg = base_config()
+        cfg["clients"][0]["access_token_claims"] = ["roles", "aud"]
+        path = os.path.join(self.tmpdir, "reserved.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f)
+        p = subprocess.run([find_authflowd(), "--config", path, "--check-config"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 2, p)
+        self.assertIn("clients[0].access_token_claims[1]: set by the server in each token", p.stderr)
+
+
 class T22BoundedStore(AFTestCase):
     """Constant memory (issue: token issuance in constant memory; hostile
     inputs item 5): access tokens are not stored, a refresh family is one
