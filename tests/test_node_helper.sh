@@ -7,7 +7,8 @@
 #   name, as its users do);
 # - the Jest example, with Jest pinned by tests/fixtures/jest/'s
 #   package-lock.json and installed into the build tree, the helper
-#   installed next to it from its `npm pack` tarball.
+#   installed next to it from its `npm pack` tarball;
+# - docs/testing-frameworks.md shows both examples as they are.
 #
 # Exit: 0 pass, 1 fail, 77 skip (node or npm absent, or node older than
 # 20: bootstrap.sh provides a newer one), 99 hard error (npm ci failed).
@@ -51,4 +52,7 @@ tar -xzf "$tmp"/authflow-testing-*.tgz -C "$run/node_modules/authflow-testing" \
 cp "$pkg/examples/example.jest.test.js" "$run/" || exit 99
 (cd "$run" && node node_modules/jest/bin/jest.js --ci --cacheDirectory "$tmp/jest-cache" \
     example.jest.test.js) || fail "jest"
+
+af_doc_example docs/testing-frameworks.md contrib/node-authflow/examples/example.test.js
+af_doc_example docs/testing-frameworks.md contrib/node-authflow/examples/example.jest.test.js
 af_exit

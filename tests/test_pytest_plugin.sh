@@ -4,10 +4,12 @@
 #
 # - its own tests (contrib/pytest-authflow/tests/, with pytester for what a
 #   user sees: a bad config, a failed test's report, the process gone) and
-#   its example, loaded with -p pytest_authflow from the source tree;
+#   its example, loaded with -p pytest_authflow from the source tree, as
+#   docs/testing-frameworks.md shows;
 # - installed with pip (into a folder of $tmp, from a copy: a build writes
 #   next to pyproject.toml), the example again, the plugin now found by its
-#   pytest11 entry point, without -p.
+#   pytest11 entry point, without -p;
+# - docs/testing-frameworks.md shows the example file as it is.
 #
 # Exit: 0 pass, 1 fail, 77 skip (python3-pytest, python3-pip or
 # python3-setuptools missing: tests/data/pytest-authflow/debian-packages),
@@ -55,4 +57,6 @@ else
     cat "$tmp/pip.log"
     fail "pip install of $pkg"
 fi
+
+af_doc_example docs/testing-frameworks.md contrib/pytest-authflow/examples/test_example.py
 af_exit
