@@ -86,8 +86,9 @@ class Authflowd {
     running.add(this);
   }
 
-  /** What authflowd wrote to stderr so far. */
+  /** What authflowd wrote to stderr so far (all of it, once stopped). */
   stderr() {
+    if (this.stderrText !== undefined) return this.stderrText;
     try {
       return fs.readFileSync(this.stderrPath, 'utf8');
     } catch {
@@ -106,7 +107,7 @@ class Authflowd {
         await this.exited;
         clearTimeout(timer);
       }
-      this.stderrText = this.stderr();
+      this.stderrText = this.stderr(); // the folder goes, the text stays
       fs.rmSync(this.tmp, { recursive: true, force: true });
     }
     return this.exitCode;
@@ -209,7 +210,7 @@ async function start(options = {}) {
   const server = new Authflowd(child, tmp, secret);
   const fail = async (message) => {
     await server.stop();
-    return new AuthflowdStartError(message + server.stderrText);
+    return new AuthflowdStartError(message + server.stderr());
   };
   const deadline = Date.now() + timeoutMs;
   while (!fs.existsSync(ready)) { // written whole, by a rename

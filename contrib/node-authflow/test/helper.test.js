@@ -37,7 +37,7 @@ describe('a started authflowd', () => {
     af = await start();
   });
   afterEach(async () => {
-    assert.strictEqual(await af.stop(), 0, af.stderrText);
+    assert.strictEqual(await af.stop(), 0, af.stderr());
   });
 
   test('its URLs name the running provider', async () => {
@@ -164,6 +164,16 @@ describe('starting', () => {
     } finally {
       await af.stop();
     }
+  });
+
+  test('args go to authflowd; stderr() outlives stop()', async () => {
+    const [loud, quiet] = await Promise.all([start(), start({ args: ['--log-level', 'error'] })]);
+    for (const af of [loud, quiet]) {
+      await clientCredentials(af, 'Basic ' + Buffer.from('demo-service:wrong').toString('base64'));
+      assert.strictEqual(await af.stop(), 0);
+    }
+    assert.match(loud.stderr(), /wrong secret for client demo-service/);
+    assert.strictEqual(quiet.stderr(), '', 'a warn line at the default level');
   });
 
   test('two servers are two providers', async () => {

@@ -167,6 +167,15 @@ def test_two_servers_in_one_test(authflowd_start, authflowd_config):
     assert client_credentials(a)[0] == 400
 
 
+def test_args_go_to_authflowd(authflowd, authflowd_start, authflowd_config):
+    quiet = authflowd_start(authflowd_config, args=["--log-level", "error"])
+    for af in (authflowd, quiet):
+        client_credentials(af, secret="wrong")  # a warn line at the default level
+        assert af.stop() == 0
+    assert "wrong secret for client demo-service" in authflowd.stderr()
+    assert quiet.stderr() == "", quiet.stderr()
+
+
 def test_stop_is_sigterm_and_a_clean_exit(authflowd):
     assert authflowd.stop() == 0
     with pytest.raises(ProcessLookupError):
