@@ -42,8 +42,10 @@ USAGE
 # Build tools and libraries (Debian 12 names).
 build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libjansson-dev check"
-# Test peers: python3 runs the integration tests, node/npm the interop ones.
-test_pkgs="python3 nodejs npm curl ca-certificates"
+# Test peers: python3 runs the integration tests, node/npm the interop ones;
+# pytest, pip and setuptools run and install contrib/pytest-authflow
+# (tests/data/pytest-authflow/debian-packages).
+test_pkgs="python3 nodejs npm curl ca-certificates python3-pytest python3-pip python3-setuptools"
 # The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
 # nobody here wrote, from Debian's packages (each folder's debian-packages).
 corpus_pkgs="python3-authlib python3-flask python3-django python3-requests python3-fastapi \

@@ -130,10 +130,10 @@ af_authflowd_admin() {
 # af_npm_ci SRC DIR PKG STATUS LEVEL [WHAT]: install SRC's package.json and
 # package-lock.json into DIR (in the build tree, never committed) with npm
 # ci (exactly the lock file) unless this lock is installed there already
-# (DIR/node_modules/PKG present), then copy SRC/server.js. When npm fails:
-# "LEVEL: npm ci failed", its log, the lock forgotten (so that the next run
-# tries again) and exit STATUS. WHAT, when given, is announced before an
-# install.
+# (DIR/node_modules/PKG present), then copy SRC/server.js, if any. When
+# npm fails: "LEVEL: npm ci failed", its log, the lock forgotten (so that
+# the next run tries again) and exit STATUS. WHAT, when given, is announced
+# before an install.
 af_npm_ci() {
     _src=$1 _dir=$2 _pkg=$3 _status=$4 _level=$5 _what=${6:-}
     mkdir -p "$_dir" || exit "$_status"
@@ -148,7 +148,9 @@ af_npm_ci() {
             exit "$_status"
         }
     fi
-    cp "$_src/server.js" "$_dir/server.js" || exit "$_status"
+    if [ -f "$_src/server.js" ]; then
+        cp "$_src/server.js" "$_dir/server.js" || exit "$_status"
+    fi
 }
 
 # fail MESSAGE: report a failure and count it in $failures.
@@ -195,6 +197,25 @@ af_debian_python() {
     done
     echo "SKIP: no python3 imports $_mods (the Debian packages of $_dir/debian-packages)"
     exit 77
+}
+
+# af_doc_example DOC FILE: the fenced code block that follows the line
+# "<!-- example: FILE -->" in DOC (both relative to $srcdir) must be FILE,
+# byte for byte, so that the example a reader copies is the one the tests
+# run; else a failure (counted in $failures) with the difference.
+af_doc_example() {
+    awk -v marker="<!-- example: $2 -->" '
+        $0 == marker { state = 1; next }
+        state == 1 && /^```/ { state = 2; next }
+        state == 2 && /^```$/ { exit }
+        state == 2 { print }
+    ' "$srcdir/$1" >"$tmp/doc-example"
+    if cmp -s "$tmp/doc-example" "$srcdir/$2"; then
+        echo "ok: $1 shows $2 as it is"
+    else
+        fail "$1: the example after <!-- example: $2 --> is not that file"
+        diff "$srcdir/$2" "$tmp/doc-example" | head -20
+    fi
 }
 
 # af_expected_with_flaw BASE TABLE FLAW OUT [ID]: the verdicts of BASE (a
