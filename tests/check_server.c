@@ -30,7 +30,7 @@
 #include "server/scope.h"
 #include "server/store.h"
 #include "server/tokens.h"
-#include "server/users.h"
+#include "server/registry.h"
 
 #define N(table) ((int)(sizeof(table) / sizeof(table[0])))
 
@@ -244,7 +244,8 @@ static size_t count_tokens(const char *s)
 
 START_TEST(test_claims_release)
 {
-    const struct af_cfg_user *user = af_user_by_sub(cfg, "u-1");
+    struct af_server hand = {.cfg = cfg};
+    const struct af_cfg_user *user = af_user_by_sub(&hand, "u-1");
     json_t *obj = json_object(), *v;
     const char *name;
 
@@ -278,12 +279,68 @@ END_TEST
 START_TEST(test_user_lookup)
 {
     /* exact match on one field: a stored sub must not match a username */
-    ck_assert_ptr_nonnull(af_user_by_sub(cfg, "u-1"));
-    ck_assert_ptr_null(af_user_by_sub(cfg, "alice"));
-    ck_assert_ptr_null(af_user_by_sub(cfg, NULL));
-    ck_assert_ptr_nonnull(af_user_by_username(cfg, "alice"));
-    ck_assert_ptr_null(af_user_by_username(cfg, "u-1"));
-    ck_assert_ptr_null(af_user_by_username(cfg, "Alice"));
+    struct af_server hand = {.cfg = cfg};
+    ck_assert_ptr_nonnull(af_user_by_sub(&hand, "u-1"));
+    ck_assert_ptr_null(af_user_by_sub(&hand, "alice"));
+    ck_assert_ptr_null(af_user_by_sub(&hand, NULL));
+    ck_assert_ptr_nonnull(af_user_by_username(&hand, "alice"));
+    ck_assert_ptr_null(af_user_by_username(&hand, "u-1"));
+    ck_assert_ptr_null(af_user_by_username(&hand, "Alice"));
+}
+END_TEST
+
+/* the registry: changes are seen at once, validated as the config file
+ * is, and never free what a request may still hold */
+START_TEST(test_registry)
+{
+    struct af_server s = {.cfg = cfg};
+    const struct af_cfg_user *alice, *u;
+    const struct af_cfg_client *c;
+    struct af_err err;
+    bool created;
+    static const char bob[] = "{\"sub\": \"u-9\", \"username\": \"bob9\", \"claims\": "
+                              "{\"roles\": [\"a\"]}}";
+    static const char bob2[] = "{\"sub\": \"u-9\", \"username\": \"bob9\"}";
+    static const char clash[] = "{\"sub\": \"u-1\", \"username\": \"other\"}";
+    static const char app[] = "{\"client_id\": \"rt-app\", \"redirect_uris\": "
+                              "[\"https://rt.example/cb\"]}";
+    static const char bad[] = "{\"client_id\": \"rt-bad\", \"redirect_uris\": [\"rt.example\"]}";
+
+    af_err_clear(&err);
+    ck_assert_int_eq(af_registry_new(cfg, &s.reg), AF_OK);
+    alice = af_user_by_sub(&s, "u-1");
+    ck_assert_ptr_eq(alice, &cfg->users[0]);
+    ck_assert_int_eq(af_registry_put_user(s.reg, bob, strlen(bob), "body", &u, &created, &err),
+                     AF_OK);
+    ck_assert(created);
+    ck_assert_ptr_eq(af_user_by_sub(&s, "u-9"), u);
+    ck_assert_ptr_eq(af_user_find(&s, "bob9"), u);
+    /* a replacement: the old entry stays readable (a request may hold it) */
+    ck_assert_int_eq(af_registry_put_user(s.reg, bob2, strlen(bob2), "body", &u, &created, &err),
+                     AF_OK);
+    ck_assert(!created);
+    ck_assert_ptr_eq(af_user_by_username(&s, "bob9"), u);
+    ck_assert_ptr_null(json_object_get(u->claims, "roles"));
+    /* another user's sub */
+    ck_assert_int_eq(af_registry_put_user(s.reg, clash, strlen(clash), "body", &u, &created, &err),
+                     AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "clashes with user alice"));
+    /* validated by the loader's rules, with its messages */
+    ck_assert_int_eq(af_registry_put_client(s.reg, bad, strlen(bad), "body", &c, &created, &err),
+                     AF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "body:1:"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "redirect_uris[0]"));
+    ck_assert_int_eq(af_registry_put_client(s.reg, app, strlen(app), "body", &c, &created, &err),
+                     AF_OK);
+    ck_assert_ptr_eq(af_client_find(&s, "rt-app"), c);
+    ck_assert_int_eq(af_registry_remove_client(s.reg, "rt-app", &err), AF_OK);
+    ck_assert_ptr_null(af_client_find(&s, "rt-app"));
+    ck_assert_str_eq(c->id, "rt-app"); /* kept until the registry goes */
+    ck_assert_int_eq(af_registry_remove_client(s.reg, "rt-app", &err), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_registry_remove_user(s.reg, "bob9", &err), AF_OK);
+    ck_assert_ptr_null(af_user_find(&s, "bob9"));
+    ck_assert_ptr_eq(af_user_by_sub(&s, "u-1"), alice);
+    af_registry_free(s.reg);
 }
 END_TEST
 
@@ -1125,7 +1182,7 @@ static json_t *issue(const char *grant_id, bool refresh)
 
     memset(&is, 0, sizeof(is));
     is.client = client("app");
-    is.user = af_user_by_sub(cfg, "u-1");
+    is.user = af_user_by_sub(&srv, "u-1");
     is.scope = "openid email";
     is.nonce = "n-0S6_WzA2Mj";
     is.grant_id = grant_id;
@@ -2035,7 +2092,7 @@ static void queue(const char *name, const char *client, const char *user, long t
     struct af_scen_spec spec = {af_scenario_find(name), client, user, times, delay_ms};
     char msg[256];
     ck_assert_ptr_nonnull(spec.sc);
-    ck_assert_ptr_null(af_scen_spec_check(cfg, &spec, msg, sizeof(msg)));
+    ck_assert_ptr_null(af_scen_spec_check(cfg, NULL, &spec, msg, sizeof(msg)));
     ck_assert_int_eq(af_scen_queue_add(srv.scen, &spec, NULL), AF_OK);
 }
 
@@ -2048,7 +2105,7 @@ static const char *take(unsigned stages, const char *client, const struct af_cfg
 /* First queued, first taken; client and user filters; times; stages. */
 START_TEST(test_scenario_queue)
 {
-    const struct af_cfg_user *alice = af_user_by_sub(cfg, "u-1");
+    const struct af_cfg_user *alice = af_user_by_sub(&srv, "u-1");
     unsigned delay = 0;
     json_t *q;
 
@@ -2116,7 +2173,7 @@ START_TEST(test_scenario_spec_check)
     struct af_scen_spec spec = {af_scenario_find(spec_bad[_i].name), spec_bad[_i].client,
                                 spec_bad[_i].user, spec_bad[_i].times, spec_bad[_i].delay_ms};
     char msg[256];
-    const char *m = af_scen_spec_check(cfg, &spec, msg, sizeof(msg));
+    const char *m = af_scen_spec_check(cfg, NULL, &spec, msg, sizeof(msg));
 
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strncmp(m, spec_bad[_i].starts, strlen(spec_bad[_i].starts)) == 0, "%s", m);
@@ -2133,7 +2190,7 @@ static json_t *issue_with(const char *name, struct af_jws **jws)
 
     memset(&is, 0, sizeof(is));
     is.client = client("app");
-    is.user = af_user_by_sub(cfg, "u-1");
+    is.user = af_user_by_sub(&srv, "u-1");
     is.scope = "openid email";
     is.nonce = "n-0S6_WzA2Mj";
     is.auth_time = af_now() - 5;
@@ -2370,6 +2427,7 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_claims_release, 0, N(release_cases));
     tcase_add_test(tc, test_claims_release_no_user);
     tcase_add_test(tc, test_user_lookup);
+    tcase_add_test(tc, test_registry);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("authorization");

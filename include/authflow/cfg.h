@@ -160,6 +160,22 @@ af_rc af_cfg_load_string(const char *text, const char *name, struct af_config **
 /* af_cfg_free: NULL is a no-op. */
 void af_cfg_free(struct af_config *cfg);
 
+/* af_cfg_client_parse / af_cfg_user_parse: one element of "clients" /
+ * "users" from the JSON text[0..len) (the admin API's request body), read
+ * with the loader's own rules, defaults and messages ("SOURCE:1:15:
+ * redirect_uris: ..."). The checks across elements (unique ids, a user
+ * for the code grant) are the caller's. Caller frees *out with
+ * af_cfg_client_free / af_cfg_user_free; NULL on error. */
+af_rc af_cfg_client_parse(const char *text, size_t len, const char *source,
+                          struct af_cfg_client **out, struct af_err *err) AF_WARN_UNUSED;
+af_rc af_cfg_user_parse(const char *text, size_t len, const char *source, struct af_cfg_user **out,
+                        struct af_err *err) AF_WARN_UNUSED;
+
+/* af_cfg_client_free / af_cfg_user_free: an element parsed alone; NULL is
+ * a no-op. Never for the elements of a struct af_config. */
+void af_cfg_client_free(struct af_cfg_client *cl);
+void af_cfg_user_free(struct af_cfg_user *u);
+
 /* af_cfg_client_find: borrowed, valid while cfg lives; NULL if unknown. */
 const struct af_cfg_client *af_cfg_client_find(const struct af_config *cfg, const char *id);
 

@@ -274,6 +274,13 @@
 #define AF_LEDGER_CUT_TIMEOUT "request_timeout"  /* not received in time: 408 */
 #define AF_LEDGER_CUT_SHED    "connection_limit" /* made room for a new client: 408 */
 #define AF_LEDGER_CUT_BODY    "body_too_large"   /* a chunked body passed the cap: 413 */
+/* clients and users at run time (docs/admin.md): GET lists, POST adds or
+ * replaces (the body is one element of the config's "clients" / "users"),
+ * DELETE with the query parameter removes */
+#define AF_ADMIN_PATH_CLIENTS "/admin/clients"
+#define AF_ADMIN_PATH_USERS   "/admin/users"
+#define AF_ADMIN_Q_CLIENT_ID  "client_id"
+#define AF_ADMIN_Q_USERNAME   "username"
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

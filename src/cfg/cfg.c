@@ -1918,6 +1918,89 @@ out:
     return rc;
 }
 
+/* parse_element: one object of table t (an element of "clients" or
+ * "users") from text, read and validated as the loader reads one in a
+ * file. *out is a calloc'd struct of t->size; NULL on error. */
+static af_rc parse_element(const char *text, size_t len, const char *source,
+                           const struct cfg_table *t, const char *what, void **out,
+                           struct af_err *err)
+{
+    struct cfg_ctx c;
+    json_error_t je;
+    json_t *root = NULL;
+    char *base = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    memset(&c, 0, sizeof(c));
+    c.source = source;
+    c.text = text;
+    c.len = len;
+    c.err = err;
+    if (len > AF_CFG_MAX_FILE) {
+        rc = AF_ERR_SET(err, AF_ERR_TOOBIG, "%s: larger than %d bytes", source, AF_CFG_MAX_FILE);
+        goto out;
+    }
+    base = calloc(1, t->size);
+    if (base == NULL) {
+        rc = cfg_nomem(&c);
+        goto out;
+    }
+    rc = apply_defaults(&c, t, base);
+    if (rc != AF_OK)
+        goto out;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        rc = syntax_error(&c, &je);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = cfg_fail(&c, NULL, AF_ERR_INVALID, "wrong type (expected %s object, got %s)", what,
+                      json_kind(root));
+        goto out;
+    }
+    rc = parse_table(&c, t, root, base);
+    if (rc != AF_OK)
+        goto out;
+    *out = base;
+    base = NULL;
+out:
+    json_decref(root);
+    if (base != NULL) {
+        free_table(t, base);
+        free(base);
+    }
+    return rc;
+}
+
+af_rc af_cfg_client_parse(const char *text, size_t len, const char *source,
+                          struct af_cfg_client **out, struct af_err *err)
+{
+    return parse_element(text, len, source, &client_table, "a client", (void **)out, err);
+}
+
+af_rc af_cfg_user_parse(const char *text, size_t len, const char *source, struct af_cfg_user **out,
+                        struct af_err *err)
+{
+    return parse_element(text, len, source, &user_table, "a user", (void **)out, err);
+}
+
+void af_cfg_client_free(struct af_cfg_client *cl)
+{
+    if (cl == NULL)
+        return;
+    free_table(&client_table, (char *)cl);
+    free(cl);
+}
+
+void af_cfg_user_free(struct af_cfg_user *u)
+{
+    if (u == NULL)
+        return;
+    free_table(&user_table, (char *)u);
+    free(u);
+}
+
 af_rc af_cfg_load_string(const char *text, const char *name, struct af_config **out,
                          struct af_err *err)
 {

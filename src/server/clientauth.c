@@ -22,6 +22,7 @@
 #include "authflow/util.h"
 #include "server/clientauth.h"
 #include "server/core.h"
+#include "server/registry.h"
 #include "server/http_req.h"
 
 #define REALM_BASIC "Basic realm=\"authflow\""
@@ -248,7 +249,7 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         goto out;
     }
 
-    c = af_cfg_client_find(req->srv->cfg, id);
+    c = af_client_find(req->srv, id);
     if (c == NULL) {
         res = AF_CA_INVALID_CLIENT;
         snprintf(why, why_len, "unknown client %.*s", CA_NAME_MAX, id);

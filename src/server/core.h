@@ -32,6 +32,8 @@ struct af_server {
                                   start (af_h_discovery_prepare); NULL in a server built by
                                   hand, whose handler then builds it per request */
     struct af_store *store;    /* owned */
+    struct af_registry *reg;   /* owned: the clients and users (registry.h); NULL in a server
+                                  built by hand, whose lookups read cfg */
     struct MHD_Daemon *daemon; /* owned: stopped by af_server_stop */
     unsigned short port;
     int inflight;              /* requests being served (both listeners); atomic access only */

@@ -28,10 +28,10 @@
 #include "server/admin_tokens.h"
 #include "server/clientauth.h"
 #include "server/core.h"
+#include "server/registry.h"
 #include "server/http_req.h"
 #include "server/routes.h"
 #include "server/scope.h"
-#include "server/users.h"
 
 /* Longest token lifetime a mint request may ask for: one year, the bound
  * of the lifetimes.* keys. */
@@ -298,30 +298,30 @@ static bool read_defects(const json_t *v, unsigned *out, struct af_resp *resp)
 
 /* default_user: whom headless /authorize would log in: login.default_user,
  * else the first user; NULL when there are none. */
-static const struct af_cfg_user *default_user(const struct af_config *cfg)
+static const struct af_cfg_user *default_user(const struct af_server *srv)
 {
-    if (cfg->default_user != NULL)
-        return af_user_by_username(cfg, cfg->default_user);
-    return cfg->nusers > 0 ? &cfg->users[0] : NULL;
+    if (srv->cfg->default_user != NULL)
+        return af_user_by_username(srv, srv->cfg->default_user);
+    return af_user_at(srv, 0);
 }
 
-static bool read_who(const struct af_config *cfg, const json_t *body, struct af_mint *m,
+static bool read_who(const struct af_server *srv, const json_t *body, struct af_mint *m,
                      struct af_resp *resp)
 {
     const json_t *v = json_object_get(body, AF_MINT_CLIENT);
 
-    if (v == NULL && cfg->nclients == 0) {
-        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
-                       AF_MINT_CLIENT ": missing, and no client is configured");
-        return false;
-    }
     if (v == NULL) {
-        m->client = &cfg->clients[0];
+        m->client = af_client_at(srv, 0);
+        if (m->client == NULL) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_CLIENT ": missing, and no client is configured");
+            return false;
+        }
     } else if (!json_is_string(v)) {
         af_admin_error(resp, 400, AF_E_INVALID_REQUEST, AF_MINT_CLIENT ": expected a client_id");
         return false;
     } else {
-        m->client = af_cfg_client_find(cfg, json_string_value(v));
+        m->client = af_client_find(srv, json_string_value(v));
         if (m->client == NULL) {
             af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
                            AF_MINT_CLIENT ": names no configured client (got \"%.64s\")",
@@ -331,7 +331,7 @@ static bool read_who(const struct af_config *cfg, const json_t *body, struct af_
     }
     v = json_object_get(body, AF_MINT_USER);
     if (v == NULL) {
-        m->user = default_user(cfg);
+        m->user = default_user(srv);
     } else if (json_is_null(v)) {
         m->user = NULL; /* the client's own token, as client_credentials */
     } else if (!json_is_string(v)) {
@@ -339,7 +339,7 @@ static bool read_who(const struct af_config *cfg, const json_t *body, struct af_
                        AF_MINT_USER ": expected a username or sub, or null");
         return false;
     } else {
-        m->user = af_cfg_user_find(cfg, json_string_value(v));
+        m->user = af_user_find(srv, json_string_value(v));
         if (m->user == NULL) {
             af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
                            AF_MINT_USER ": names no configured user (got \"%.64s\")",
@@ -476,7 +476,7 @@ static bool read_claims(const json_t *body, struct af_mint *m, struct af_resp *r
 /* read_mint: body into m (which borrows from body and cfg; *scope_owned,
  * freed by the caller, may back m->scope). false with resp set when the
  * request is refused. */
-static bool read_mint(const struct af_config *cfg, const json_t *body, struct af_mint *m,
+static bool read_mint(const struct af_server *srv, const json_t *body, struct af_mint *m,
                       char **scope_owned, struct af_resp *resp)
 {
     const char *key;
@@ -497,8 +497,9 @@ static bool read_mint(const struct af_config *cfg, const json_t *body, struct af
     }
     /* defects first: they change what the other members may be */
     return read_defects(json_object_get(body, AF_MINT_DEFECTS), &m->defects, resp) &&
-           read_who(cfg, body, m, resp) && read_scope(body, m, scope_owned, resp) &&
-           read_aud(body, m, resp) && read_ttl(cfg, body, m, resp) && read_claims(body, m, resp);
+           read_who(srv, body, m, resp) && read_scope(body, m, scope_owned, resp) &&
+           read_aud(body, m, resp) && read_ttl(srv->cfg, body, m, resp) &&
+           read_claims(body, m, resp);
 }
 
 bool af_admin_is_json(const char *ctype)
@@ -544,7 +545,7 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
     body = af_admin_json_body(req, resp);
     if (body == NULL)
         goto out;
-    if (!read_mint(req->srv->cfg, body, &m, &scope_owned, resp))
+    if (!read_mint(req->srv, body, &m, &scope_owned, resp))
         goto out;
     if (af_mint_token(req->srv, &m, &out, &err) != AF_OK) {
         af_admin_error(resp, 500, AF_E_SERVER_ERROR, "%s", err.msg);

@@ -100,7 +100,7 @@ static bool opt_long(const json_t *body, const char *name, long def, long *out,
 }
 
 /* read_spec: the queue request in body; false with resp set when refused. */
-static bool read_spec(const struct af_config *cfg, const json_t *body, struct af_scen_spec *spec,
+static bool read_spec(const struct af_server *srv, const json_t *body, struct af_scen_spec *spec,
                       struct af_resp *resp)
 {
     const char *key, *name, *m;
@@ -138,7 +138,7 @@ static bool read_spec(const struct af_config *cfg, const json_t *body, struct af
         !opt_long(body, AF_SCEN_TIMES, 1, &spec->times, resp) ||
         !opt_long(body, AF_SCEN_DELAY_MS, -1, &spec->delay_ms, resp))
         return false;
-    m = af_scen_spec_check(cfg, spec, msg, sizeof(msg));
+    m = af_scen_spec_check(srv->cfg, srv, spec, msg, sizeof(msg));
     if (m != NULL) {
         af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "%s", m);
         return false;
@@ -155,7 +155,7 @@ static void scenarios_queue(struct af_req *req, struct af_resp *resp)
     body = af_admin_json_body(req, resp);
     if (body == NULL)
         goto out;
-    if (!read_spec(req->srv->cfg, body, &spec, resp))
+    if (!read_spec(req->srv, body, &spec, resp))
         goto out;
     rc = af_scen_queue_add(req->srv->scen, &spec, &entry);
     if (rc == AF_ERR_TOOBIG) {

@@ -32,7 +32,7 @@
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
-#include "server/users.h"
+#include "server/registry.h"
 
 /* Caps for what this file builds: a redirect URL and an HTML page. The
  * request itself is already capped by cfg->max_body and max_params. */
@@ -316,7 +316,7 @@ static void authz_load_session(struct af_req *req, struct authz *a)
     if (af_session_get(req->srv->store, sid, &rec) != AF_OK)
         return;
     if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time <= a->max_age)) {
-        a->sess_user = af_user_by_sub(req->srv->cfg, rec.sub);
+        a->sess_user = af_user_by_sub(req->srv, rec.sub);
         a->sess_auth_time = rec.auth_time;
     }
     af_session_rec_clear(&rec);

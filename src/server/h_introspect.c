@@ -16,13 +16,13 @@
 #include "server/http_req.h"
 #include "server/routes.h"
 #include "server/tokens.h"
-#include "server/users.h"
+#include "server/registry.h"
 
 /* describe: the §2.2 members for a live token; new reference, NULL on
  * allocation failure. */
 static json_t *describe(struct af_server *srv, const struct af_token_info *ti)
 {
-    const struct af_cfg_user *user = af_user_by_sub(srv->cfg, ti->rec.sub);
+    const struct af_cfg_user *user = af_user_by_sub(srv, ti->rec.sub);
     json_t *r;
 
     if (ti->is_refresh) {

@@ -20,6 +20,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/core.h"
+#include "server/registry.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
 #include "server/routes.h"
@@ -155,7 +156,7 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
         }
     }
     if (aud != NULL || client_id != NULL) {
-        client = af_cfg_client_find(srv->cfg, aud != NULL ? aud : client_id);
+        client = af_client_find(srv, aud != NULL ? aud : client_id);
         if (client == NULL) {
             snprintf(desc, sizeof(desc), "unknown client %.128s, named by %s",
                      aud != NULL ? aud : client_id, aud != NULL ? "id_token_hint" : "client_id");

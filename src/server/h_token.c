@@ -24,7 +24,7 @@
 #include "server/scope.h"
 #include "server/store.h"
 #include "server/tokens.h"
-#include "server/users.h"
+#include "server/registry.h"
 
 typedef void (*grant_fn)(struct af_req *req, struct af_resp *resp,
                          const struct af_cfg_client *client);
@@ -328,7 +328,7 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         fail(resp, AF_E_INVALID_GRANT, pkce_why);
         goto out;
     }
-    user = af_user_by_sub(req->srv->cfg, rec.sub);
+    user = af_user_by_sub(req->srv, rec.sub);
     if (user == NULL) {
         snprintf(why, sizeof(why), "the code's user %s is not configured any more", rec.sub);
         fail(resp, AF_E_INVALID_GRANT, why);
@@ -441,7 +441,7 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     }
     memset(&is, 0, sizeof(is));
     is.client = client;
-    is.user = af_user_by_sub(req->srv->cfg, rec.sub);
+    is.user = af_user_by_sub(req->srv, rec.sub);
     if (is.user == NULL) {
         fail(resp, AF_E_INVALID_GRANT, "the refresh token's user is not configured any more");
         goto out;
@@ -504,7 +504,7 @@ static void grant_password(struct af_req *req, struct af_resp *resp,
         fail(resp, AF_E_INVALID_REQUEST, "username and password are required (RFC 6749 4.3.2)");
         goto out;
     }
-    user = af_user_by_username(req->srv->cfg, username);
+    user = af_user_by_username(req->srv, username);
     /* compare even for an unknown user, so the timing tells nothing */
     match = af_ct_streq(password, user && user->password ? user->password : "");
     if (user == NULL || user->password == NULL || !match) {

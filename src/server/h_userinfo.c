@@ -21,7 +21,7 @@
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/tokens.h"
-#include "server/users.h"
+#include "server/registry.h"
 
 #define REALM_BEARER "Bearer realm=\"authflow\""
 
@@ -116,7 +116,7 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
     }
     scope = json_string_value(json_object_get(claims, AF_C_SCOPE));
     sub = json_string_value(json_object_get(claims, AF_C_SUB));
-    user = af_user_by_sub(req->srv->cfg, sub);
+    user = af_user_by_sub(req->srv, sub);
     af_req_set_client_id(req, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
     if (user != NULL)
         req->facts.sub = user->sub;

@@ -28,6 +28,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/core.h"
+#include "server/registry.h"
 #include "server/doc.h"
 #include "server/scenario.h"
 
@@ -488,17 +489,21 @@ static void qentry_free(struct qentry *q)
     free(q);
 }
 
-const char *af_scen_spec_check(const struct af_config *cfg, const struct af_scen_spec *spec,
-                               char *buf, size_t cap)
+const char *af_scen_spec_check(const struct af_config *cfg, const struct af_server *srv,
+                               const struct af_scen_spec *spec, char *buf, size_t cap)
 {
     const struct af_scenario *sc = spec->sc;
+    bool client_ok = srv != NULL ? af_client_find(srv, spec->client) != NULL
+                                 : af_cfg_client_find(cfg, spec->client) != NULL;
+    bool user_ok = srv != NULL ? af_user_find(srv, spec->user) != NULL
+                               : af_cfg_user_find(cfg, spec->user) != NULL;
 
-    if (spec->client != NULL && af_cfg_client_find(cfg, spec->client) == NULL) {
+    if (spec->client != NULL && !client_ok) {
         snprintf(buf, cap, AF_SCEN_CLIENT ": names no configured client (got \"%.64s\")",
                  spec->client);
         return buf;
     }
-    if (spec->user != NULL && af_cfg_user_find(cfg, spec->user) == NULL) {
+    if (spec->user != NULL && !user_ok) {
         snprintf(buf, cap, AF_SCEN_USER ": names no configured user (got \"%.64s\")", spec->user);
         return buf;
     }
@@ -811,7 +816,7 @@ static af_rc check_entries(const struct af_config *cfg, struct af_scen_engine *e
                             src, i, cs->name);
             break;
         }
-        m = af_scen_spec_check(cfg, &spec, msg, sizeof(msg));
+        m = af_scen_spec_check(cfg, NULL, &spec, msg, sizeof(msg));
         if (m != NULL) {
             rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s: scenarios[%zu].%s", src, i, m);
             break;

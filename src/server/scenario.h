@@ -133,11 +133,13 @@ struct af_scen_spec {
     long delay_ms;                /* -1: the default (delay scenarios only) */
 };
 
-/* af_scen_spec_check: NULL when spec fits cfg, else what is wrong, starting
+/* af_scen_spec_check: NULL when spec fits, else what is wrong, starting
  * with the member at fault ("client: names no configured client"), written
- * to buf (cap bytes) or static. */
-const char *af_scen_spec_check(const struct af_config *cfg, const struct af_scen_spec *spec,
-                               char *buf, size_t cap);
+ * to buf (cap bytes) or static. The client and user are looked up in srv's
+ * registry (the clients and users of the moment), or in cfg when srv is
+ * NULL (the config check, before any server). */
+const char *af_scen_spec_check(const struct af_config *cfg, const struct af_server *srv,
+                               const struct af_scen_spec *spec, char *buf, size_t cap);
 
 /* af_scen_engine_new: the engine of srv (whose cfg and keys are loaded),
  * with the config's scenarios queued in order; an unknown name or a bad

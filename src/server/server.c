@@ -52,6 +52,7 @@
 #include "server/guard.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
+#include "server/registry.h"
 #include "server/reqlog.h"
 #include "server/routes.h"
 #include "server/scenario.h"
@@ -118,6 +119,8 @@ static const struct route admin_routes[] = {
     {AF_ADMIN_TOKENS, M_POST, af_h_admin_tokens},
     {AF_ADMIN_SCENARIOS, M_GET | M_POST | M_DELETE, af_h_admin_scenarios},
     {AF_ADMIN_LEDGER, M_GET | M_DELETE, af_h_admin_ledger},
+    {AF_ADMIN_CLIENTS, M_GET | M_POST | M_DELETE, af_h_admin_clients},
+    {AF_ADMIN_USERS, M_GET | M_POST | M_DELETE, af_h_admin_users},
     {NULL, M_GET | M_POST | M_DELETE, h_not_found},
 };
 
@@ -994,6 +997,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     }
     if (rc != AF_OK)
         goto out;
+    rc = af_registry_new(cfg, &srv->reg);
+    if (rc != AF_OK)
+        goto out;
     rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);
     if (rc != AF_OK)
         goto out;
@@ -1143,6 +1149,7 @@ void af_server_stop(struct af_server *srv)
     json_decref(srv->jwks);
     af_doc_release(srv->discovery);
     af_store_free(srv->store);
+    af_registry_free(srv->reg);
     free(srv->issuer);
     free(srv->admin_url);
     listener_free(srv->main_l);

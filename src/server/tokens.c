@@ -19,6 +19,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/core.h"
+#include "server/registry.h"
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
@@ -445,10 +446,10 @@ static bool audience_has(const struct af_cfg_client *client, const char *aud)
 
 /* aud_accepted: the token's aud (a string or an array, RFC 7519 §4.1.3)
  * holds one of the audiences its client's access tokens are issued for. */
-static bool aud_accepted(const struct af_config *cfg, const json_t *claims)
+static bool aud_accepted(const struct af_server *srv, const json_t *claims)
 {
     const struct af_cfg_client *client =
-        af_cfg_client_find(cfg, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
+        af_client_find(srv, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
     const json_t *aud = json_object_get(claims, AF_C_AUD), *v;
     size_t i;
 
@@ -476,7 +477,7 @@ af_rc af_tokens_check_access_scen(struct af_server *srv, const char *token, json
 {
     af_rc rc = check_access(srv, token, claims_out, scen_out, err);
 
-    if (rc == AF_OK && !aud_accepted(srv->cfg, *claims_out)) {
+    if (rc == AF_OK && !aud_accepted(srv, *claims_out)) {
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token is meant for another audience (aud)");
         json_decref(*claims_out);
         *claims_out = NULL;
