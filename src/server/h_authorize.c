@@ -28,6 +28,7 @@
 #include "server/core.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
+#include "server/page.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -169,16 +170,17 @@ static af_rc add_hidden(struct af_buf *b, const char *name, const char *value)
 }
 
 /* form_post_page: the OAuth 2.0 Form Post Response Mode page: a form that
- * POSTs the response parameters to the redirect URI, submitted by a one-line
- * script, with a button for browsers without script. */
+ * POSTs the response parameters to the redirect URI, submitted by the one
+ * script a page may carry (af_page_autosubmit), with a button for browsers
+ * without script. */
 static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_params *p)
 {
     af_rc rc;
     size_t i;
 
-    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<title>Submit this form</title></head>\n<body>\n"
-                        "<form method=\"post\" action=\"");
+    rc = af_page_open(b, "Submit this form");
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "<form method=\"post\" action=\"");
     if (rc == AF_OK)
         rc = af_html_escape(b, uri);
     if (rc == AF_OK)
@@ -188,8 +190,11 @@ static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_p
     if (rc == AF_OK)
         rc = af_buf_adds(b, "<noscript><p>Script is off: press Continue to return to the "
                             "application.</p><button type=\"submit\">Continue</button>"
-                            "</noscript>\n</form>\n"
-                            "<script>document.forms[0].submit();</script>\n</body></html>\n");
+                            "</noscript>\n</form>\n");
+    if (rc == AF_OK)
+        rc = af_page_autosubmit(b);
+    if (rc == AF_OK)
+        rc = af_page_close(b);
     return rc;
 }
 
@@ -204,7 +209,7 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
         af_buf_init(&b, AUTHZ_PAGE_MAX);
         rc = form_post_page(&b, a->redirect_uri, p);
         if (rc == AF_OK)
-            af_resp_html(resp, 200, af_buf_str(&b));
+            af_resp_html_autosubmit(resp, 200, af_buf_str(&b));
         /* an error travels in the form: say so for the ledger */
         if (rc == AF_OK && resp->ctype != NULL)
             af_resp_set_error(resp, af_params_get(p, AF_P_ERROR));
