@@ -395,9 +395,18 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
     v = af_params_get(in, AF_P_CLIENT_ID);
     c = af_cfg_client_find(cfg, v);
     if (c == NULL) {
+        /* The page names what came, not what is registered: client ids
+         * are no secret (RFC 6749 §2.2), but this page answers anyone who
+         * asks, and a list of every client is the configuration's to show,
+         * not an unauthenticated page's. */
+        const struct af_page_detail d = {
+            .rows = {{.label = "client_id received", .value = v}},
+            .hint = "authflowd knows the clients of its configuration file (clients[].client_id): "
+                    "check the spelling, or the configuration the server was started with.",
+        };
         snprintf(desc, sizeof(desc), "unknown client %.128s: client_id names no registered client",
                  v);
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+        af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
         goto out;
     }
     a->client = c;
@@ -416,23 +425,38 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
                 a->redirect_uri = c->redirect_uris.v[i];
         }
         if (a->redirect_uri == NULL) {
+            const struct af_page_detail d = {
+                .rows = {{.label = "redirect_uri received", .value = v},
+                         {.label = "redirect_uris registered for this client",
+                          .list = c->redirect_uris.v,
+                          .nlist = c->redirect_uris.n}},
+                .hint = AF_HINT_EXACT_URI,
+            };
             af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n,
                          ", ");
             snprintf(desc, sizeof(desc),
                      "redirect_uri %.160s is not registered for %.64s; registered: %s (exact "
                      "match required)",
                      v, c->id, c->redirect_uris.n > 0 ? registered : "none");
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+            af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
             goto out;
         }
         a->redirect_sent = v;
     } else if (c->redirect_uris.n == 1) {
         a->redirect_uri = c->redirect_uris.v[0]; /* RFC 6749 §3.1.2.3 */
     } else {
+        const struct af_page_detail d = {
+            .rows = {{.label = "redirect_uris registered for this client",
+                      .list = c->redirect_uris.v,
+                      .nlist = c->redirect_uris.n}},
+            .hint = c->redirect_uris.n > 0
+                        ? "Send one of them as redirect_uri (RFC 6749 §3.1.2.3)."
+                        : "Register one in the configuration (clients[].redirect_uris).",
+        };
         af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n, ", ");
         snprintf(desc, sizeof(desc), "redirect_uri is required: %.64s has %s registered (%s)",
                  c->id, c->redirect_uris.n > 0 ? "several" : "none", registered);
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+        af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
         goto out;
     }
     rc = AF_OK;
