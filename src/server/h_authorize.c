@@ -914,11 +914,39 @@ static af_rc add_form_open(struct af_buf *b, const struct authz *a, const char *
     return rc;
 }
 
-static af_rc login_page_build(struct af_buf *b, const struct authz *a, const char *notice,
-                              const char *csrf)
+/* Which field of the password form a login page's notice is about. */
+enum login_field { LOGIN_FIELD_NONE, LOGIN_FIELD_USERNAME, LOGIN_FIELD_PASSWORD };
+
+/* What a login page shows besides the request: all NULL on the first
+ * page; after a refused POST /login, why, and what the user typed. */
+struct login_view {
+    const char *notice;     /* why the last attempt failed, or NULL */
+    enum login_field field; /* the field the notice is about: focused, marked
+                               aria-invalid and described by the notice */
+    const char *username;   /* the username typed, kept in its field; NULL:
+                               login_hint's */
+};
+
+/* add_field_attrs: a password form field's id, then autofocus when it
+ * takes the focus and, when the notice is about it, aria-invalid and
+ * aria-describedby. */
+static af_rc add_field_attrs(struct af_buf *b, const char *id, bool focus, bool invalid)
+{
+    af_rc rc = af_buf_addf(b, " id=\"%s\"", id);
+
+    if (rc == AF_OK && focus)
+        rc = af_buf_adds(b, " autofocus");
+    if (rc == AF_OK && invalid)
+        rc = af_buf_adds(b, " aria-invalid=\"true\" aria-describedby=\"" AF_PAGE_NOTICE_ID "\"");
+    return rc;
+}
+
+static af_rc login_page_build(struct af_buf *b, const struct authz *a,
+                              const struct login_view *view, const char *csrf)
 {
     const struct af_config *cfg = a->srv->cfg;
     const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
+    bool focus_password;
     af_rc rc;
     size_t i;
 
@@ -926,22 +954,19 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
      * in the hidden login_hint */
     if (a->hint_scen != NULL)
         hint = a->hint_user ? a->hint_user->username : "";
+    if (view->username != NULL)
+        hint = view->username;
+    /* the password when the username is there already, or is what failed */
+    focus_password = view->field == LOGIN_FIELD_PASSWORD ||
+                     (view->field == LOGIN_FIELD_NONE && hint != NULL && *hint != '\0');
 
-    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                        "<title>Sign in - authflowd</title></head>\n<body>\n<h1>Sign in</h1>\n"
-                        "<p>to continue to <strong>");
+    rc = af_page_open(b, "Sign in");
     if (rc == AF_OK)
-        rc = af_html_escape(b, a->client->name ? a->client->name : a->client->id);
-    if (rc == AF_OK)
-        rc = af_buf_adds(b, "</strong></p>\n");
-    if (rc == AF_OK && notice != NULL) {
-        rc = af_buf_adds(b, "<p role=\"alert\"><strong>");
-        if (rc == AF_OK)
-            rc = af_html_escape(b, notice);
-        if (rc == AF_OK)
-            rc = af_buf_adds(b, "</strong></p>\n");
-    }
+        rc = af_html_wrap(b, "<h1>Sign in</h1>\n<p>to continue to <strong>",
+                          a->client->name ? a->client->name : a->client->id, "</strong></p>\n");
+    if (rc == AF_OK && view->notice != NULL)
+        rc = af_html_wrap(b, "<p id=\"" AF_PAGE_NOTICE_ID "\" class=\"err\" role=\"alert\">",
+                          view->notice, "</p>\n");
 
     /* One form per way of logging in, so that pressing Enter in the password
      * form submits that form and not a user button. */
@@ -952,7 +977,8 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
         for (i = 0; i < cfg->nusers && rc == AF_OK; i++) {
             const struct af_cfg_user *u = &cfg->users[i];
             const char *name = json_string_value(json_object_get(u->claims, "name"));
-            rc = af_buf_adds(b, "<p><button type=\"submit\" name=\"" AF_LOGIN_USER "\" value=\"");
+            rc = af_buf_adds(b, "<button type=\"submit\" class=\"alt\" name=\"" AF_LOGIN_USER
+                                "\" value=\"");
             if (rc == AF_OK)
                 rc = af_html_escape(b, u->username);
             if (rc == AF_OK)
@@ -967,7 +993,7 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
                     rc = af_buf_adds(b, ")");
             }
             if (rc == AF_OK)
-                rc = af_buf_adds(b, "</button></p>\n");
+                rc = af_buf_adds(b, "</button>\n");
         }
         if (rc == AF_OK)
             rc = af_buf_adds(b, "</fieldset>\n</form>\n");
@@ -976,27 +1002,38 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
     if (rc == AF_OK)
         rc = add_form_open(b, a, csrf);
     if (rc == AF_OK)
-        rc = af_buf_adds(b, "<fieldset><legend>Sign in with a password</legend>\n"
-                            "<p><label>Username <input name=\"" AF_P_USERNAME
-                            "\" autocomplete=\"username\" value=\"");
+        rc = af_buf_adds(b,
+                         "<fieldset><legend>Sign in with a password</legend>\n"
+                         "<label for=\"af-username\">Username</label>\n<input name=\"" AF_P_USERNAME
+                         "\" autocomplete=\"username\"");
+    if (rc == AF_OK)
+        rc =
+            add_field_attrs(b, "af-username", !focus_password, view->field == LOGIN_FIELD_USERNAME);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, " value=\"");
     if (rc == AF_OK)
         rc = af_html_escape(b, hint ? hint : "");
     if (rc == AF_OK)
-        rc = af_buf_adds(b, "\"></label></p>\n"
-                            "<p><label>Password <input type=\"password\" name=\"" AF_P_PASSWORD
-                            "\" autocomplete=\"current-password\"></label></p>\n"
-                            "<p><button type=\"submit\" name=\"" AF_LOGIN_ACTION
+        rc = af_buf_adds(b, "\">\n<label for=\"af-password\">Password</label>\n"
+                            "<input type=\"password\" name=\"" AF_P_PASSWORD
+                            "\" autocomplete=\"current-password\"");
+    if (rc == AF_OK)
+        rc = add_field_attrs(b, "af-password", focus_password, view->field == LOGIN_FIELD_PASSWORD);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, ">\n<button type=\"submit\" name=\"" AF_LOGIN_ACTION
                             "\" value=\"" AF_LOGIN_ACTION_LOGIN "\">Sign in</button>\n"
-                            "<button type=\"submit\" name=\"" AF_LOGIN_ACTION
-                            "\" value=\"" AF_LOGIN_ACTION_CANCEL "\">Cancel</button></p>\n"
-                            "</fieldset>\n</form>\n</body></html>\n");
+                            "<button type=\"submit\" class=\"alt\" name=\"" AF_LOGIN_ACTION
+                            "\" value=\"" AF_LOGIN_ACTION_CANCEL "\">Cancel</button>\n"
+                            "</fieldset>\n</form>\n");
+    if (rc == AF_OK)
+        rc = af_page_close(b);
     return rc;
 }
 
-/* login_page: 200 with the login page; notice (may be NULL) says why the
- * last attempt failed. The browser's login cookie is kept (another tab's
- * page stays valid), or a new one is set. */
-static void login_page(struct af_resp *resp, const struct authz *a, const char *notice)
+/* login_page: 200 with the login page, as view says (the first page: all
+ * zero). The browser's login cookie is kept (another tab's page stays
+ * valid), or a new one is set. */
+static void login_page(struct af_resp *resp, const struct authz *a, const struct login_view *view)
 {
     const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
     char *fresh = NULL, *csrf = NULL;
@@ -1011,7 +1048,7 @@ static void login_page(struct af_resp *resp, const struct authz *a, const char *
     }
     if (rc == AF_OK)
         csrf = login_csrf(a, cookie);
-    if (csrf != NULL && login_page_build(&b, a, notice, csrf) == AF_OK) {
+    if (csrf != NULL && login_page_build(&b, a, view, csrf) == AF_OK) {
         af_resp_html(resp, 200, af_buf_str(&b));
         /* Strict: the form posts from our own page, never from another
          * site's */
@@ -1041,7 +1078,8 @@ void af_h_authorize(struct af_req *req, struct af_resp *resp)
          * or when the session is another user's than login_hint names. */
         if (a.prompt_login || a.sess_user == NULL ||
             (a.hint_user != NULL && a.hint_user != a.sess_user)) {
-            login_page(resp, &a, NULL);
+            const struct login_view first = {0};
+            login_page(resp, &a, &first);
             resp->detail = "login page";
             goto out;
         }
@@ -1070,7 +1108,9 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     const struct af_config *cfg = req->srv->cfg;
     const struct af_params *in = &req->form;
     const struct af_cfg_user *user = NULL;
-    const char *action, *typed, *password, *chosen, *notice = NULL, *why = NULL;
+    const char *action, *typed, *password, *chosen, *named, *why = NULL;
+    struct login_view view = {0};
+    char desc[AUTHZ_DESC_MAX];
     struct authz a;
     size_t i;
 
@@ -1078,7 +1118,9 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
         goto out;
     for (i = 0; i < sizeof(login_field_names) / sizeof(login_field_names[0]); i++) {
         if (af_params_count(in, login_field_names[i]) > 1) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "a login form field is repeated");
+            snprintf(desc, sizeof(desc), "the login form field %s is repeated",
+                     login_field_names[i]);
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
     }
@@ -1100,8 +1142,10 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     typed = af_params_get(in, AF_P_USERNAME);
     password = af_params_get(in, AF_P_PASSWORD);
     chosen = af_params_get(in, AF_LOGIN_USER);
+    named = NULL; /* the username the reason names */
     if (typed != NULL && *typed != '\0') {
         user = af_cfg_user_find(cfg, typed);
+        named = typed;
         /* A user with a password needs it, also when the field came empty;
          * one message for both failures so the page does not tell which
          * usernames exist (the log and the ledger do: the reason). */
@@ -1112,23 +1156,26 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
                                                        : NULL;
         if (why != NULL) {
             user = NULL;
-            notice = "Unknown user or wrong password.";
+            /* what was typed stays; the password is to type again */
+            view.notice = "Unknown user or wrong password.";
+            view.field = LOGIN_FIELD_PASSWORD;
+            view.username = typed;
         }
     } else if (chosen != NULL && *chosen != '\0') {
         user = af_cfg_user_find(cfg, chosen);
         why = "unknown user";
-        typed = chosen;
+        named = chosen;
         if (user == NULL)
-            notice = "Unknown user.";
+            view.notice = "Unknown user.";
     } else {
         why = "neither a user chosen nor a username typed";
-        typed = NULL;
-        notice = "Choose a user or type a username.";
+        view.notice = "Choose a user or type a username.";
+        view.field = LOGIN_FIELD_USERNAME;
     }
     if (user == NULL) {
-        login_page(resp, &a, notice);
-        af_resp_reason(resp, "login refused: %s%s%.128s", why, typed ? " " : "",
-                       typed ? typed : "");
+        login_page(resp, &a, &view);
+        af_resp_reason(resp, "login refused: %s%s%.128s", why, named ? " " : "",
+                       named ? named : "");
         goto out;
     }
     authz_grant(resp, &a, user, true);
