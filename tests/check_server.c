@@ -4,11 +4,13 @@
  * Authorization header parsing for Bearer (RFC 6750 §2.1) and Basic client
  * credentials (RFC 6749 §2.3.1, RFC 7617), the store (codes, tokens, grants,
  * sessions, caps) and token issuance and validation over a server struct
- * built by hand (no daemon).
+ * built by hand (no daemon), and the HTML pages of the front channel (error
+ * pages, the login page, their stylesheet and CSP) from the handlers.
  */
 #include "config.h"
 
 #include <check.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +26,11 @@
 #include "server/clientauth.h"
 #include "server/core.h"
 #include "server/doc.h"
+#include "server/front_channel.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
+#include "server/page.h"
+#include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
@@ -1858,6 +1863,315 @@ START_TEST(test_resp_error_long)
 }
 END_TEST
 
+/* ---- HTML pages (page.c; the pages of h_authorize.c and h_logout.c) ---- */
+
+/* A front-channel request without a connection and its answer. */
+struct page_call {
+    struct af_req req;
+    struct af_resp resp;
+    struct af_params cookies;
+};
+
+/* page_call: h answers params (form-encoded: the query of a GET, the form
+ * of a POST), with login_cookie (or NULL) as the login page's cookie. Free
+ * with page_call_free. */
+static void page_call(struct page_call *c, af_handler h, af_method m, const char *params,
+                      const char *login_cookie)
+{
+    memset(c, 0, sizeof(*c));
+    c->req.srv = &srv;
+    c->req.method = m;
+    c->req.method_str = m == AF_M_POST ? "POST" : "GET";
+    af_params_init(&c->req.query, 64);
+    af_params_init(&c->req.form, 64);
+    af_params_init(&c->cookies, 4);
+    c->req.cookies = &c->cookies;
+    ck_assert_int_eq(af_params_parse(m == AF_M_POST ? &c->req.form : &c->req.query, params,
+                                     strlen(params), NULL),
+                     AF_OK);
+    if (login_cookie != NULL)
+        ck_assert_int_eq(af_params_add(&c->cookies, AF_LOGIN_COOKIE, login_cookie), AF_OK);
+    af_params_init(&c->resp.headers, 16);
+    af_buf_init(&c->resp.body, 1024 * 1024);
+    h(&c->req, &c->resp);
+}
+
+static void page_call_free(struct page_call *c)
+{
+    free(c->req.facts.client_id);
+    af_params_free(&c->req.query);
+    af_params_free(&c->req.form);
+    af_params_free(&c->cookies);
+    af_params_free(&c->resp.headers);
+    af_buf_free(&c->resp.body);
+    af_doc_release(c->resp.doc);
+}
+
+/* b64_sha256: base64 (not base64url) of SHA-256(s, n), as CSP hash-sources
+ * want (CSP3 §8.4), into out (at least 45 bytes). */
+static void b64_sha256(const char *s, size_t n, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    ck_assert_int_eq(EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL), 1);
+    ck_assert_int_eq(EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen), 44);
+}
+
+/* between: the text between the first open and the next close in s, into
+ * out (outlen bytes); fails the test when either is missing. */
+static void between(const char *s, const char *open, const char *close, char *out, size_t outlen)
+{
+    const char *a = strstr(s, open), *z;
+
+    ck_assert_msg(a != NULL, "no %s in %s", open, s);
+    a += strlen(open);
+    z = strstr(a, close);
+    ck_assert_msg(z != NULL, "no %s after %s", close, open);
+    ck_assert_uint_lt((size_t)(z - a), outlen);
+    memcpy(out, a, (size_t)(z - a));
+    out[z - a] = '\0';
+}
+
+/* The frame every page shares (lang, viewport, title, the stylesheet) and
+ * the headers they carry: the CSP admits the stylesheet by its hash and no
+ * script. */
+static void assert_page_frame(const struct page_call *c)
+{
+    const char *body = af_buf_str((struct af_buf *)&c->resp.body);
+    char css[4096], hash[64], want[128];
+
+    ck_assert_str_eq(c->resp.ctype, AF_CT_HTML);
+    ck_assert_ptr_nonnull(strstr(body, "<html lang=\"en\">"));
+    ck_assert_ptr_nonnull(strstr(body, "<meta name=\"viewport\""));
+    ck_assert_ptr_nonnull(strstr(body, " - authflowd</title>"));
+    ck_assert_msg(strstr(body, " style=") == NULL, "a style attribute: the CSP hash blocks it");
+    between(body, "<style>", "</style>", css, sizeof(css));
+    b64_sha256(css, strlen(css), hash);
+    snprintf(want, sizeof(want), "style-src 'sha256-%s'", hash);
+    ck_assert_str_eq(af_params_get(&c->resp.headers, AF_HDR_CSP), af_page_csp(false));
+    ck_assert_ptr_nonnull(strstr(af_page_csp(false), want));
+    ck_assert_ptr_nonnull(strstr(af_page_csp(false), "default-src 'none'"));
+    ck_assert_ptr_nonnull(strstr(af_page_csp(false), "frame-ancestors 'none'"));
+    ck_assert_ptr_null(strstr(af_page_csp(false), "script-src"));
+    ck_assert_ptr_null(strstr(af_page_csp(false), "unsafe"));
+    ck_assert_str_eq(af_params_get(&c->resp.headers, AF_HDR_X_FRAME_OPTIONS), "DENY");
+    ck_assert_str_eq(af_params_get(&c->resp.headers, AF_HDR_CACHE_CONTROL), "no-store");
+}
+
+/* The form_post page's one script is admitted by its hash, nothing else. */
+START_TEST(test_page_csp_autosubmit)
+{
+    struct af_buf b;
+    char js[256], hash[64], want[128];
+
+    af_buf_init(&b, 4096);
+    ck_assert_int_eq(af_page_autosubmit(&b), AF_OK);
+    between(af_buf_str(&b), "<script>", "</script>", js, sizeof(js));
+    b64_sha256(js, strlen(js), hash);
+    snprintf(want, sizeof(want), "script-src 'sha256-%s'", hash);
+    ck_assert_ptr_nonnull(strstr(af_page_csp(true), want));
+    /* the same policy otherwise */
+    ck_assert_int_eq(strncmp(af_page_csp(true), af_page_csp(false), strlen(af_page_csp(false))), 0);
+    af_buf_free(&b);
+}
+END_TEST
+
+/* Error pages of /authorize and /logout: each names what was received,
+ * escaped, and lists what is registered; its reason is the one the log
+ * line and the ledger record. */
+static const struct {
+    const char *why;
+    af_handler h;
+    const char *params;
+    const char *want[3]; /* in the page, as they must appear (escaped) */
+} error_page_cases[] = {
+    {"unknown client: the client_id received, escaped; no list of clients",
+     af_h_authorize,
+     "response_type=code&client_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%27",
+     {"<dt>client_id received</dt><dd><code>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"
+      "</code></dd>",
+      "names no registered client", "clients[].client_id"}},
+    {"unregistered redirect_uri: the URI received, escaped, and the ones registered",
+     af_h_authorize,
+     "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Frp.example%2F%3Cscript%3E%22%27",
+     {"<dt>redirect_uri received</dt><dd><code>https://rp.example/&lt;script&gt;&quot;&#39;"
+      "</code></dd>",
+      "<dt>redirect_uris registered for this client</dt><dd><ul><li><code>https://rp.example/cb"
+      "</code></li></ul></dd>",
+      "exact"}},
+    {"client_id missing: names the parameter",
+     af_h_authorize,
+     "response_type=code",
+     {"client_id is missing"}},
+    {"client_id repeated: names the parameter",
+     af_h_authorize,
+     "client_id=app&client_id=app",
+     {"client_id is repeated"}},
+    {"redirect_uri repeated: names the parameter",
+     af_h_authorize,
+     "client_id=app&redirect_uri=a&redirect_uri=b",
+     {"redirect_uri is repeated"}},
+    {"logout: unknown client, escaped",
+     af_h_logout,
+     "client_id=%3Cb%3E%22",
+     {"<dt>client_id received</dt><dd><code>&lt;b&gt;&quot;</code></dd>"}},
+    {"logout: post_logout_redirect_uri not registered, none registered",
+     af_h_logout,
+     "client_id=app&post_logout_redirect_uri=https%3A%2F%2Frp.example%2F%3Cb%3E",
+     {"<dt>post_logout_redirect_uri received</dt><dd><code>https://rp.example/&lt;b&gt;</code>",
+      "<dt>post_logout_redirect_uris registered for this client</dt><dd>none</dd>"}},
+    {"logout: repeated parameter named", af_h_logout, "state=a&state=b", {"state is repeated"}},
+};
+
+START_TEST(test_error_pages)
+{
+    struct page_call c;
+    struct af_buf reason;
+    const char *body;
+
+    page_call(&c, error_page_cases[_i].h, AF_M_GET, error_page_cases[_i].params, NULL);
+    body = af_buf_str(&c.resp.body);
+    ck_assert_msg(c.resp.status == 400, "%s: status %u", error_page_cases[_i].why, c.resp.status);
+    assert_page_frame(&c);
+    for (size_t k = 0; k < 3 && error_page_cases[_i].want[k] != NULL; k++)
+        ck_assert_msg(strstr(body, error_page_cases[_i].want[k]) != NULL, "%s: no %s in %s",
+                      error_page_cases[_i].why, error_page_cases[_i].want[k], body);
+    /* nothing received comes out as markup */
+    ck_assert_msg(strstr(body, "<script") == NULL && strstr(body, "<b>") == NULL &&
+                      strstr(body, "\"'") == NULL,
+                  "%s: unescaped in %s", error_page_cases[_i].why, body);
+    /* one text: the reason of the log line and the ledger, escaped */
+    ck_assert_str_ne(c.resp.reason, "");
+    af_buf_init(&reason, 4096);
+    ck_assert_int_eq(af_html_wrap(&reason, "<p class=\"err\">", c.resp.reason, "</p>"), AF_OK);
+    ck_assert_msg(strstr(body, af_buf_str(&reason)) != NULL, "%s: reason %s not in %s",
+                  error_page_cases[_i].why, c.resp.reason, body);
+    af_buf_free(&reason);
+    page_call_free(&c);
+}
+END_TEST
+
+/* A received value too long for the page is left to the reason (cut),
+ * not a 500. */
+START_TEST(test_error_page_long_value)
+{
+    struct page_call c;
+    char *params = malloc(100 * 1024);
+
+    ck_assert_ptr_nonnull(params);
+    strcpy(params, "client_id=");
+    memset(params + 10, 'x', 90 * 1024);
+    params[10 + 90 * 1024] = '\0';
+    page_call(&c, af_h_authorize, AF_M_GET, params, NULL);
+    ck_assert_uint_eq(c.resp.status, 400);
+    ck_assert_ptr_nonnull(strstr(af_buf_str(&c.resp.body), "names no registered client"));
+    ck_assert_ptr_null(strstr(af_buf_str(&c.resp.body), "<dt>client_id received"));
+    page_call_free(&c);
+    free(params);
+}
+END_TEST
+
+/* input_tag: the <input ...> of the login page whose id is id, into out. */
+static void input_tag(const char *body, const char *id, char *out, size_t outlen)
+{
+    char needle[64];
+    const char *at, *start;
+
+    snprintf(needle, sizeof(needle), "id=\"%s\"", id);
+    at = strstr(body, needle);
+    ck_assert_msg(at != NULL, "no %s in %s", needle, body);
+    for (start = at; start > body && strncmp(start, "<input", 6) != 0; start--)
+        ;
+    between(start, "<input", ">", out, outlen);
+}
+
+#define LOGIN_AUTHZ                                                                                \
+    "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid"     \
+    "&state=s1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"                         \
+    "&code_challenge_method=S256"
+
+/* The login page: labels tied to inputs, focus on the first empty field; a
+ * refused POST /login comes back with the typed username kept (escaped),
+ * and the notice tied to the field it is about. The CSRF token still
+ * binds the POST to the page's cookie. */
+START_TEST(test_login_page)
+{
+    static const struct {
+        const char *why;
+        const char *fields;  /* added to the form */
+        const char *kept;    /* the username field's value, escaped */
+        const char *invalid; /* the id of the field the notice is about, or NULL */
+        const char *reason;
+    } posts[] = {
+        {"wrong password: the username stays, the password is marked",
+         "&username=alice&password=nope&af_action=login", "alice", "af-password",
+         "login refused: wrong password for user alice"},
+        {"unknown user: what was typed stays, escaped",
+         "&username=%3Cscript%3E%22x%27&password=nope&af_action=login",
+         "&lt;script&gt;&quot;x&#39;", "af-password", "login refused: unknown user <script>\"x'"},
+        {"nothing typed or chosen: the username is marked", "&username=&password=&af_action=login",
+         "", "af-username", "login refused: neither a user chosen nor a username typed"},
+    };
+    struct page_call c;
+    char cookie[128], csrf[128], tag[512], want[128], *form;
+    const char *body, *set;
+
+    cfg->interactive_login = true;
+    page_call(&c, af_h_authorize, AF_M_GET, LOGIN_AUTHZ, NULL);
+    ck_assert_uint_eq(c.resp.status, 200);
+    assert_page_frame(&c);
+    body = af_buf_str(&c.resp.body);
+    ck_assert_ptr_nonnull(strstr(body, "<label for=\"af-username\">Username</label>"));
+    ck_assert_ptr_nonnull(strstr(body, "<label for=\"af-password\">Password</label>"));
+    input_tag(body, "af-username", tag, sizeof(tag));
+    ck_assert_msg(strstr(tag, " autofocus") != NULL && strstr(tag, "aria-invalid") == NULL, "%s",
+                  tag);
+    ck_assert_ptr_null(strstr(body, AF_PAGE_NOTICE_ID));
+    set = af_params_get(&c.resp.headers, AF_HDR_SET_COOKIE);
+    ck_assert_ptr_nonnull(set);
+    between(set, AF_LOGIN_COOKIE "=", ";", cookie, sizeof(cookie));
+    between(body, "name=\"" AF_LOGIN_CSRF "\" value=\"", "\"", csrf, sizeof(csrf));
+    page_call_free(&c);
+
+    for (size_t k = 0; k < sizeof(posts) / sizeof(posts[0]); k++) {
+        ck_assert_int_ge(
+            asprintf(&form, "%s&" AF_LOGIN_CSRF "=%s%s", LOGIN_AUTHZ, csrf, posts[k].fields), 0);
+        page_call(&c, af_h_login, AF_M_POST, form, cookie);
+        body = af_buf_str(&c.resp.body);
+        ck_assert_msg(c.resp.status == 200, "%s: %u %s", posts[k].why, c.resp.status, body);
+        assert_page_frame(&c);
+        ck_assert_str_eq(c.resp.reason, posts[k].reason);
+        ck_assert_msg(strstr(body, "<script") == NULL, "%s: unescaped", posts[k].why);
+        ck_assert_ptr_nonnull(strstr(body, "<p id=\"" AF_PAGE_NOTICE_ID "\" class=\"err\" "
+                                           "role=\"alert\">"));
+        input_tag(body, "af-username", tag, sizeof(tag));
+        snprintf(want, sizeof(want), " value=\"%s\"", posts[k].kept);
+        ck_assert_msg(strstr(tag, want) != NULL, "%s: %s", posts[k].why, tag);
+        for (int f = 0; f < 2; f++) {
+            const char *id = f == 0 ? "af-username" : "af-password";
+            bool marked = strcmp(id, posts[k].invalid) == 0;
+            input_tag(body, id, tag, sizeof(tag));
+            ck_assert_msg(
+                (strstr(tag, " aria-invalid=\"true\" aria-describedby=\"" AF_PAGE_NOTICE_ID "\"") !=
+                 NULL) == marked &&
+                    (strstr(tag, " autofocus") != NULL) == marked,
+                "%s: %s", posts[k].why, tag);
+        }
+        page_call_free(&c);
+        free(form);
+    }
+
+    /* the token is still checked: another cookie is refused */
+    ck_assert_int_ge(
+        asprintf(&form, "%s&" AF_LOGIN_CSRF "=%s%s", LOGIN_AUTHZ, csrf, posts[0].fields), 0);
+    page_call(&c, af_h_login, AF_M_POST, form, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    ck_assert_uint_eq(c.resp.status, 403);
+    page_call_free(&c);
+    free(form);
+}
+END_TEST
+
 /* ---- scenarios (scenario.c) ---- */
 
 static char *read_text(const char *rel)
@@ -2477,6 +2791,14 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_ledger_entry_error, 0, N(resp_error_cases));
     tcase_add_test(tc, test_resp_error_long);
     tcase_add_test(tc, test_req_without_connection);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pages");
+    tcase_add_checked_fixture(tc, server_setup, server_teardown);
+    tcase_add_test(tc, test_page_csp_autosubmit);
+    tcase_add_loop_test(tc, test_error_pages, 0, N(error_page_cases));
+    tcase_add_test(tc, test_error_page_long_value);
+    tcase_add_test(tc, test_login_page);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scenarios");

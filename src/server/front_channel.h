@@ -21,6 +21,12 @@ struct af_server; /* core.h */
  * bound to (login CSRF). */
 #define AF_LOGIN_COOKIE "authflow_login"
 
+/* What an error page about a redirect URI that is not registered advises
+ * (redirect_uri, post_logout_redirect_uri). */
+#define AF_HINT_EXACT_URI                                                                          \
+    "The match is exact, byte for byte (RFC 9700 §2.1): scheme, host, port, path, query and "     \
+    "trailing slash included."
+
 /* af_uri_add_params: append uri with p added: to its query with '?' or,
  * when uri already has a query, '&' (RFC 6749 §3.1.2 keeps that query), or
  * with fragment set as its fragment. A fragment of uri itself is dropped.

@@ -28,6 +28,7 @@
 #include "server/core.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
+#include "server/page.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -169,16 +170,17 @@ static af_rc add_hidden(struct af_buf *b, const char *name, const char *value)
 }
 
 /* form_post_page: the OAuth 2.0 Form Post Response Mode page: a form that
- * POSTs the response parameters to the redirect URI, submitted by a one-line
- * script, with a button for browsers without script. */
+ * POSTs the response parameters to the redirect URI, submitted by the one
+ * script a page may carry (af_page_autosubmit), with a button for browsers
+ * without script. */
 static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_params *p)
 {
     af_rc rc;
     size_t i;
 
-    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<title>Submit this form</title></head>\n<body>\n"
-                        "<form method=\"post\" action=\"");
+    rc = af_page_open(b, "Submit this form");
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, "<form method=\"post\" action=\"");
     if (rc == AF_OK)
         rc = af_html_escape(b, uri);
     if (rc == AF_OK)
@@ -188,8 +190,11 @@ static af_rc form_post_page(struct af_buf *b, const char *uri, const struct af_p
     if (rc == AF_OK)
         rc = af_buf_adds(b, "<noscript><p>Script is off: press Continue to return to the "
                             "application.</p><button type=\"submit\">Continue</button>"
-                            "</noscript>\n</form>\n"
-                            "<script>document.forms[0].submit();</script>\n</body></html>\n");
+                            "</noscript>\n</form>\n");
+    if (rc == AF_OK)
+        rc = af_page_autosubmit(b);
+    if (rc == AF_OK)
+        rc = af_page_close(b);
     return rc;
 }
 
@@ -204,7 +209,7 @@ static void authz_deliver(struct af_resp *resp, const struct authz *a, const str
         af_buf_init(&b, AUTHZ_PAGE_MAX);
         rc = form_post_page(&b, a->redirect_uri, p);
         if (rc == AF_OK)
-            af_resp_html(resp, 200, af_buf_str(&b));
+            af_resp_html_autosubmit(resp, 200, af_buf_str(&b));
         /* an error travels in the form: say so for the ledger */
         if (rc == AF_OK && resp->ctype != NULL)
             af_resp_set_error(resp, af_params_get(p, AF_P_ERROR));
@@ -390,9 +395,18 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
     v = af_params_get(in, AF_P_CLIENT_ID);
     c = af_cfg_client_find(cfg, v);
     if (c == NULL) {
+        /* The page names what came, not what is registered: client ids
+         * are no secret (RFC 6749 §2.2), but this page answers anyone who
+         * asks, and a list of every client is the configuration's to show,
+         * not an unauthenticated page's. */
+        const struct af_page_detail d = {
+            .rows = {{.label = "client_id received", .value = v}},
+            .hint = "authflowd knows the clients of its configuration file (clients[].client_id): "
+                    "check the spelling, or the configuration the server was started with.",
+        };
         snprintf(desc, sizeof(desc), "unknown client %.128s: client_id names no registered client",
                  v);
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+        af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
         goto out;
     }
     a->client = c;
@@ -411,23 +425,38 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
                 a->redirect_uri = c->redirect_uris.v[i];
         }
         if (a->redirect_uri == NULL) {
+            const struct af_page_detail d = {
+                .rows = {{.label = "redirect_uri received", .value = v},
+                         {.label = "redirect_uris registered for this client",
+                          .list = c->redirect_uris.v,
+                          .nlist = c->redirect_uris.n}},
+                .hint = AF_HINT_EXACT_URI,
+            };
             af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n,
                          ", ");
             snprintf(desc, sizeof(desc),
                      "redirect_uri %.160s is not registered for %.64s; registered: %s (exact "
                      "match required)",
                      v, c->id, c->redirect_uris.n > 0 ? registered : "none");
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+            af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
             goto out;
         }
         a->redirect_sent = v;
     } else if (c->redirect_uris.n == 1) {
         a->redirect_uri = c->redirect_uris.v[0]; /* RFC 6749 §3.1.2.3 */
     } else {
+        const struct af_page_detail d = {
+            .rows = {{.label = "redirect_uris registered for this client",
+                      .list = c->redirect_uris.v,
+                      .nlist = c->redirect_uris.n}},
+            .hint = c->redirect_uris.n > 0
+                        ? "Send one of them as redirect_uri (RFC 6749 §3.1.2.3)."
+                        : "Register one in the configuration (clients[].redirect_uris).",
+        };
         af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n, ", ");
         snprintf(desc, sizeof(desc), "redirect_uri is required: %.64s has %s registered (%s)",
                  c->id, c->redirect_uris.n > 0 ? "several" : "none", registered);
-        af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+        af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
         goto out;
     }
     rc = AF_OK;
@@ -885,11 +914,39 @@ static af_rc add_form_open(struct af_buf *b, const struct authz *a, const char *
     return rc;
 }
 
-static af_rc login_page_build(struct af_buf *b, const struct authz *a, const char *notice,
-                              const char *csrf)
+/* Which field of the password form a login page's notice is about. */
+enum login_field { LOGIN_FIELD_NONE, LOGIN_FIELD_USERNAME, LOGIN_FIELD_PASSWORD };
+
+/* What a login page shows besides the request: all NULL on the first
+ * page; after a refused POST /login, why, and what the user typed. */
+struct login_view {
+    const char *notice;     /* why the last attempt failed, or NULL */
+    enum login_field field; /* the field the notice is about: focused, marked
+                               aria-invalid and described by the notice */
+    const char *username;   /* the username typed, kept in its field; NULL:
+                               login_hint's */
+};
+
+/* add_field_attrs: a password form field's id, then autofocus when it
+ * takes the focus and, when the notice is about it, aria-invalid and
+ * aria-describedby. */
+static af_rc add_field_attrs(struct af_buf *b, const char *id, bool focus, bool invalid)
+{
+    af_rc rc = af_buf_addf(b, " id=\"%s\"", id);
+
+    if (rc == AF_OK && focus)
+        rc = af_buf_adds(b, " autofocus");
+    if (rc == AF_OK && invalid)
+        rc = af_buf_adds(b, " aria-invalid=\"true\" aria-describedby=\"" AF_PAGE_NOTICE_ID "\"");
+    return rc;
+}
+
+static af_rc login_page_build(struct af_buf *b, const struct authz *a,
+                              const struct login_view *view, const char *csrf)
 {
     const struct af_config *cfg = a->srv->cfg;
     const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
+    bool focus_password;
     af_rc rc;
     size_t i;
 
@@ -897,22 +954,19 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
      * in the hidden login_hint */
     if (a->hint_scen != NULL)
         hint = a->hint_user ? a->hint_user->username : "";
+    if (view->username != NULL)
+        hint = view->username;
+    /* the password when the username is there already, or is what failed */
+    focus_password = view->field == LOGIN_FIELD_PASSWORD ||
+                     (view->field == LOGIN_FIELD_NONE && hint != NULL && *hint != '\0');
 
-    rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                        "<title>Sign in - authflowd</title></head>\n<body>\n<h1>Sign in</h1>\n"
-                        "<p>to continue to <strong>");
+    rc = af_page_open(b, "Sign in");
     if (rc == AF_OK)
-        rc = af_html_escape(b, a->client->name ? a->client->name : a->client->id);
-    if (rc == AF_OK)
-        rc = af_buf_adds(b, "</strong></p>\n");
-    if (rc == AF_OK && notice != NULL) {
-        rc = af_buf_adds(b, "<p role=\"alert\"><strong>");
-        if (rc == AF_OK)
-            rc = af_html_escape(b, notice);
-        if (rc == AF_OK)
-            rc = af_buf_adds(b, "</strong></p>\n");
-    }
+        rc = af_html_wrap(b, "<h1>Sign in</h1>\n<p>to continue to <strong>",
+                          a->client->name ? a->client->name : a->client->id, "</strong></p>\n");
+    if (rc == AF_OK && view->notice != NULL)
+        rc = af_html_wrap(b, "<p id=\"" AF_PAGE_NOTICE_ID "\" class=\"err\" role=\"alert\">",
+                          view->notice, "</p>\n");
 
     /* One form per way of logging in, so that pressing Enter in the password
      * form submits that form and not a user button. */
@@ -923,7 +977,8 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
         for (i = 0; i < cfg->nusers && rc == AF_OK; i++) {
             const struct af_cfg_user *u = &cfg->users[i];
             const char *name = json_string_value(json_object_get(u->claims, "name"));
-            rc = af_buf_adds(b, "<p><button type=\"submit\" name=\"" AF_LOGIN_USER "\" value=\"");
+            rc = af_buf_adds(b, "<button type=\"submit\" class=\"alt\" name=\"" AF_LOGIN_USER
+                                "\" value=\"");
             if (rc == AF_OK)
                 rc = af_html_escape(b, u->username);
             if (rc == AF_OK)
@@ -938,7 +993,7 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
                     rc = af_buf_adds(b, ")");
             }
             if (rc == AF_OK)
-                rc = af_buf_adds(b, "</button></p>\n");
+                rc = af_buf_adds(b, "</button>\n");
         }
         if (rc == AF_OK)
             rc = af_buf_adds(b, "</fieldset>\n</form>\n");
@@ -947,27 +1002,38 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a, const cha
     if (rc == AF_OK)
         rc = add_form_open(b, a, csrf);
     if (rc == AF_OK)
-        rc = af_buf_adds(b, "<fieldset><legend>Sign in with a password</legend>\n"
-                            "<p><label>Username <input name=\"" AF_P_USERNAME
-                            "\" autocomplete=\"username\" value=\"");
+        rc = af_buf_adds(b,
+                         "<fieldset><legend>Sign in with a password</legend>\n"
+                         "<label for=\"af-username\">Username</label>\n<input name=\"" AF_P_USERNAME
+                         "\" autocomplete=\"username\"");
+    if (rc == AF_OK)
+        rc =
+            add_field_attrs(b, "af-username", !focus_password, view->field == LOGIN_FIELD_USERNAME);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, " value=\"");
     if (rc == AF_OK)
         rc = af_html_escape(b, hint ? hint : "");
     if (rc == AF_OK)
-        rc = af_buf_adds(b, "\"></label></p>\n"
-                            "<p><label>Password <input type=\"password\" name=\"" AF_P_PASSWORD
-                            "\" autocomplete=\"current-password\"></label></p>\n"
-                            "<p><button type=\"submit\" name=\"" AF_LOGIN_ACTION
+        rc = af_buf_adds(b, "\">\n<label for=\"af-password\">Password</label>\n"
+                            "<input type=\"password\" name=\"" AF_P_PASSWORD
+                            "\" autocomplete=\"current-password\"");
+    if (rc == AF_OK)
+        rc = add_field_attrs(b, "af-password", focus_password, view->field == LOGIN_FIELD_PASSWORD);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b, ">\n<button type=\"submit\" name=\"" AF_LOGIN_ACTION
                             "\" value=\"" AF_LOGIN_ACTION_LOGIN "\">Sign in</button>\n"
-                            "<button type=\"submit\" name=\"" AF_LOGIN_ACTION
-                            "\" value=\"" AF_LOGIN_ACTION_CANCEL "\">Cancel</button></p>\n"
-                            "</fieldset>\n</form>\n</body></html>\n");
+                            "<button type=\"submit\" class=\"alt\" name=\"" AF_LOGIN_ACTION
+                            "\" value=\"" AF_LOGIN_ACTION_CANCEL "\">Cancel</button>\n"
+                            "</fieldset>\n</form>\n");
+    if (rc == AF_OK)
+        rc = af_page_close(b);
     return rc;
 }
 
-/* login_page: 200 with the login page; notice (may be NULL) says why the
- * last attempt failed. The browser's login cookie is kept (another tab's
- * page stays valid), or a new one is set. */
-static void login_page(struct af_resp *resp, const struct authz *a, const char *notice)
+/* login_page: 200 with the login page, as view says (the first page: all
+ * zero). The browser's login cookie is kept (another tab's page stays
+ * valid), or a new one is set. */
+static void login_page(struct af_resp *resp, const struct authz *a, const struct login_view *view)
 {
     const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
     char *fresh = NULL, *csrf = NULL;
@@ -982,7 +1048,7 @@ static void login_page(struct af_resp *resp, const struct authz *a, const char *
     }
     if (rc == AF_OK)
         csrf = login_csrf(a, cookie);
-    if (csrf != NULL && login_page_build(&b, a, notice, csrf) == AF_OK) {
+    if (csrf != NULL && login_page_build(&b, a, view, csrf) == AF_OK) {
         af_resp_html(resp, 200, af_buf_str(&b));
         /* Strict: the form posts from our own page, never from another
          * site's */
@@ -1012,7 +1078,8 @@ void af_h_authorize(struct af_req *req, struct af_resp *resp)
          * or when the session is another user's than login_hint names. */
         if (a.prompt_login || a.sess_user == NULL ||
             (a.hint_user != NULL && a.hint_user != a.sess_user)) {
-            login_page(resp, &a, NULL);
+            const struct login_view first = {0};
+            login_page(resp, &a, &first);
             resp->detail = "login page";
             goto out;
         }
@@ -1041,7 +1108,9 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     const struct af_config *cfg = req->srv->cfg;
     const struct af_params *in = &req->form;
     const struct af_cfg_user *user = NULL;
-    const char *action, *typed, *password, *chosen, *notice = NULL, *why = NULL;
+    const char *action, *typed, *password, *chosen, *named, *why = NULL;
+    struct login_view view = {0};
+    char desc[AUTHZ_DESC_MAX];
     struct authz a;
     size_t i;
 
@@ -1049,7 +1118,9 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
         goto out;
     for (i = 0; i < sizeof(login_field_names) / sizeof(login_field_names[0]); i++) {
         if (af_params_count(in, login_field_names[i]) > 1) {
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "a login form field is repeated");
+            snprintf(desc, sizeof(desc), "the login form field %s is repeated",
+                     login_field_names[i]);
+            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
     }
@@ -1071,8 +1142,10 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     typed = af_params_get(in, AF_P_USERNAME);
     password = af_params_get(in, AF_P_PASSWORD);
     chosen = af_params_get(in, AF_LOGIN_USER);
+    named = NULL; /* the username the reason names */
     if (typed != NULL && *typed != '\0') {
         user = af_cfg_user_find(cfg, typed);
+        named = typed;
         /* A user with a password needs it, also when the field came empty;
          * one message for both failures so the page does not tell which
          * usernames exist (the log and the ledger do: the reason). */
@@ -1083,23 +1156,26 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
                                                        : NULL;
         if (why != NULL) {
             user = NULL;
-            notice = "Unknown user or wrong password.";
+            /* what was typed stays; the password is to type again */
+            view.notice = "Unknown user or wrong password.";
+            view.field = LOGIN_FIELD_PASSWORD;
+            view.username = typed;
         }
     } else if (chosen != NULL && *chosen != '\0') {
         user = af_cfg_user_find(cfg, chosen);
         why = "unknown user";
-        typed = chosen;
+        named = chosen;
         if (user == NULL)
-            notice = "Unknown user.";
+            view.notice = "Unknown user.";
     } else {
         why = "neither a user chosen nor a username typed";
-        typed = NULL;
-        notice = "Choose a user or type a username.";
+        view.notice = "Choose a user or type a username.";
+        view.field = LOGIN_FIELD_USERNAME;
     }
     if (user == NULL) {
-        login_page(resp, &a, notice);
-        af_resp_reason(resp, "login refused: %s%s%.128s", why, typed ? " " : "",
-                       typed ? typed : "");
+        login_page(resp, &a, &view);
+        af_resp_reason(resp, "login refused: %s%s%.128s", why, named ? " " : "",
+                       named ? named : "");
         goto out;
     }
     authz_grant(resp, &a, user, true);

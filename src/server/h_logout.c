@@ -23,6 +23,7 @@
 #include "server/registry.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
+#include "server/page.h"
 #include "server/routes.h"
 #include "server/store.h"
 
@@ -101,13 +102,13 @@ out:
 
 static af_rc signed_out_page(struct af_buf *b, const char *issuer)
 {
-    af_rc rc = af_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                              "<title>Signed out - authflowd</title></head>\n<body>\n"
-                              "<h1>Signed out</h1>\n<p>You are signed out of ");
+    af_rc rc = af_page_open(b, "Signed out");
+
     if (rc == AF_OK)
-        rc = af_html_escape(b, issuer);
+        rc = af_html_wrap(b, "<h1>Signed out</h1>\n<p>You are signed out of <code>", issuer,
+                          "</code>.</p>\n");
     if (rc == AF_OK)
-        rc = af_buf_adds(b, ".</p>\n</body></html>\n");
+        rc = af_page_close(b);
     return rc;
 }
 
@@ -158,9 +159,15 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
     if (aud != NULL || client_id != NULL) {
         client = af_client_find(srv, aud != NULL ? aud : client_id);
         if (client == NULL) {
+            /* as /authorize: what came, not the list of clients */
+            const struct af_page_detail d = {
+                .rows = {{.label = aud != NULL ? "client named by id_token_hint (aud)"
+                                               : "client_id received",
+                          .value = aud != NULL ? aud : client_id}},
+            };
             snprintf(desc, sizeof(desc), "unknown client %.128s, named by %s",
                      aud != NULL ? aud : client_id, aud != NULL ? "id_token_hint" : "client_id");
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+            af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
             goto out;
         }
         af_req_set_client_id(req, client->id);
@@ -172,13 +179,20 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
             goto out;
         }
         if (!af_cfg_strlist_has(&client->post_logout_uris, target)) {
+            const struct af_page_detail d = {
+                .rows = {{.label = "post_logout_redirect_uri received", .value = target},
+                         {.label = "post_logout_redirect_uris registered for this client",
+                          .list = client->post_logout_uris.v,
+                          .nlist = client->post_logout_uris.n}},
+                .hint = AF_HINT_EXACT_URI,
+            };
             af_strv_join(registered, sizeof(registered), client->post_logout_uris.v,
                          client->post_logout_uris.n, ", ");
             snprintf(desc, sizeof(desc),
                      "post_logout_redirect_uri %.160s is not registered for %.64s; registered: "
                      "%s (exact match required)",
                      target, client->id, client->post_logout_uris.n > 0 ? registered : "none");
-            af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, desc);
+            af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
             goto out;
         }
     }

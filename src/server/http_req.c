@@ -20,6 +20,7 @@
 #include "authflow/util.h"
 #include "server/doc.h"
 #include "server/http_req.h"
+#include "server/page.h"
 
 /* ---- request accessors ---- */
 
@@ -314,7 +315,20 @@ af_rc af_html_escape(struct af_buf *out, const char *s)
     return rc;
 }
 
-void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
+af_rc af_html_wrap(struct af_buf *out, const char *before, const char *s, const char *after)
+{
+    af_rc rc = af_buf_adds(out, before);
+
+    if (rc == AF_OK)
+        rc = af_html_escape(out, s);
+    if (rc == AF_OK)
+        rc = af_buf_adds(out, after);
+    return rc;
+}
+
+/* html_answer: the page html with the headers every page carries and the
+ * content security policy csp. */
+static void html_answer(struct af_resp *resp, unsigned status, const char *html, const char *csp)
 {
     body_reset(resp);
     if (af_buf_adds(&resp->body, html) != AF_OK) {
@@ -325,28 +339,97 @@ void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
     resp->ctype = AF_CT_HTML;
     resp->error[0] = '\0';
     resp->reason[0] = '\0';
-    /* RFC 9700 §4.16: pages of the AS must not be framed. */
+    /* RFC 9700 §4.16: pages of the AS must not be framed; the CSP says it
+     * too (frame-ancestors), and admits no script but the form_post one */
     af_resp_header(resp, AF_HDR_X_FRAME_OPTIONS, "DENY");
-    af_resp_header(resp, AF_HDR_CSP, "frame-ancestors 'none'");
+    af_resp_header(resp, AF_HDR_CSP, csp);
     af_resp_header(resp, AF_HDR_CACHE_CONTROL, "no-store");
 }
 
-void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
-                        const char *description)
+void af_resp_html(struct af_resp *resp, unsigned status, const char *html)
+{
+    html_answer(resp, status, html, af_page_csp(false));
+}
+
+void af_resp_html_autosubmit(struct af_resp *resp, unsigned status, const char *html)
+{
+    html_answer(resp, status, html, af_page_csp(true));
+}
+
+/* The largest error page: a received value longer than fits is left to the
+ * reason, which cuts it. */
+#define ERROR_PAGE_MAX (64 * 1024)
+
+/* detail_add: detail's rows as a description list, then its hint. */
+static af_rc detail_add(struct af_buf *b, const struct af_page_detail *d)
+{
+    af_rc rc = AF_OK;
+    size_t i, j;
+
+    for (i = 0; i < AF_PAGE_ROWS_MAX && d->rows[i].label != NULL && rc == AF_OK; i++) {
+        rc = af_html_wrap(b, i == 0 ? "<dl>\n<dt>" : "<dt>", d->rows[i].label, "</dt><dd>");
+        if (rc == AF_OK && d->rows[i].value != NULL)
+            rc = af_html_wrap(b, "<code>", d->rows[i].value, "</code>");
+        else if (rc == AF_OK && d->rows[i].nlist == 0)
+            rc = af_buf_adds(b, "none");
+        else if (rc == AF_OK)
+            rc = af_buf_adds(b, "<ul>");
+        for (j = 0; d->rows[i].value == NULL && j < d->rows[i].nlist && rc == AF_OK; j++)
+            rc = af_html_wrap(b, "<li><code>", d->rows[i].list[j], "</code></li>");
+        if (rc == AF_OK && d->rows[i].value == NULL && d->rows[i].nlist > 0)
+            rc = af_buf_adds(b, "</ul>");
+        if (rc == AF_OK)
+            rc = af_buf_adds(b, "</dd>\n");
+    }
+    if (rc == AF_OK && i > 0)
+        rc = af_buf_adds(b, "</dl>\n");
+    if (rc == AF_OK && d->hint != NULL)
+        rc = af_html_wrap(b, "<p>", d->hint, "</p>\n");
+    return rc;
+}
+
+/* error_page_build: the error page into b. */
+static af_rc error_page_build(struct af_buf *b, unsigned status, const char *error,
+                              const char *description, const struct af_page_detail *detail)
+{
+    char title[AF_RESP_ERROR_MAX + 16];
+    af_rc rc;
+
+    snprintf(title, sizeof(title), "Error: %s", error);
+    rc = af_page_open(b, title);
+    if (rc == AF_OK)
+        rc = af_buf_adds(b,
+                         status >= 500 ? "<h1>Server error</h1>\n" : "<h1>Request refused</h1>\n");
+    if (rc == AF_OK && description != NULL && *description != '\0')
+        rc = af_html_wrap(b, "<p class=\"err\">", description, "</p>\n");
+    if (rc == AF_OK && detail != NULL)
+        rc = detail_add(b, detail);
+    if (rc == AF_OK)
+        rc = af_html_wrap(b, "<p class=\"note\">Error <code>", error, "</code>");
+    if (rc == AF_OK)
+        rc = af_buf_addf(b,
+                         ", HTTP %u. authflowd shows this page instead of redirecting to the "
+                         "application; its log line and its ledger entry give the same "
+                         "reason.</p>\n",
+                         status);
+    if (rc == AF_OK)
+        rc = af_page_close(b);
+    return rc;
+}
+
+void af_resp_error_page_detail(struct af_resp *resp, unsigned status, const char *error,
+                               const char *description, const struct af_page_detail *detail)
 {
     struct af_buf b;
     af_rc rc;
-    af_buf_init(&b, 16 * 1024);
-    rc = af_buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>authflow: "
-                         "error</title></head><body><h1>Authorization error</h1><p><code>");
-    if (rc == AF_OK)
-        rc = af_html_escape(&b, error);
-    if (rc == AF_OK)
-        rc = af_buf_adds(&b, "</code></p><p>");
-    if (rc == AF_OK)
-        rc = af_html_escape(&b, description ? description : "");
-    if (rc == AF_OK)
-        rc = af_buf_adds(&b, "</p></body></html>\n");
+
+    af_buf_init(&b, ERROR_PAGE_MAX);
+    rc = error_page_build(&b, status, error, description, detail);
+    if (rc != AF_OK && detail != NULL) {
+        /* values too long to show in full: the reason alone (cut) */
+        af_buf_reset(&b);
+        rc = error_page_build(&b, status, error, description, NULL);
+    }
     if (rc == AF_OK) {
         af_resp_html(resp, status, af_buf_str(&b));
         if (resp->ctype != NULL) /* not af_resp_fail's 500 */
@@ -355,4 +438,10 @@ void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error
         af_resp_fail(resp);
     }
     af_buf_free(&b);
+}
+
+void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
+                        const char *description)
+{
+    af_resp_error_page_detail(resp, status, error, description, NULL);
 }

@@ -148,16 +148,46 @@ void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error
  * fragment (RFC 6749 §4.1.2.1, §4.2.2.1). */
 void af_resp_redirect(struct af_resp *resp, unsigned status, const char *location);
 
-/* af_resp_html: body taken as already-escaped HTML. Adds anti-framing
- * headers (X-Frame-Options: DENY, CSP frame-ancestors 'none'). */
+/* af_resp_html: body taken as already-escaped HTML, a page framed by
+ * page.h (af_page_open, af_page_close). Adds Cache-Control: no-store,
+ * anti-framing (X-Frame-Options: DENY, and CSP frame-ancestors 'none') and
+ * the CSP of af_page_csp(false): its stylesheet and nothing else, no
+ * script. */
 void af_resp_html(struct af_resp *resp, unsigned status, const char *html);
 
+/* af_resp_html_autosubmit: the same for a page that carries
+ * af_page_autosubmit's script (the form_post page), admitted by its hash
+ * (af_page_csp(true)). */
+void af_resp_html_autosubmit(struct af_resp *resp, unsigned status, const char *html);
+
+/* The most rows an error page shows below its reason. */
+#define AF_PAGE_ROWS_MAX 4
+
+/* What an error page shows below its reason, so that a developer sees the
+ * values in full (the reason cuts them to fit a log line) and what would
+ * have been accepted. Every string is borrowed for the call and escaped. */
+struct af_page_detail {
+    struct {
+        const char *label; /* e.g. "client_id received"; NULL ends the rows */
+        const char *value; /* shown as code; NULL: the list instead */
+        char *const *list; /* nlist values, each shown as code ("none" when empty) */
+        size_t nlist;
+    } rows[AF_PAGE_ROWS_MAX];
+    const char *hint; /* a sentence on what to check, or NULL */
+};
+
 /* af_resp_error_page: a small HTML error page (400 for a bad client or
- * redirect URI: never a redirect); error and description are escaped. The
- * description is the answer's reason; an HTML page carries no OAuth error
- * (error stays ""). */
+ * redirect URI: never a redirect): a heading, the description, the error
+ * code and status; error and description are escaped. The description is
+ * the answer's reason (the log line's and the ledger's: one text for all
+ * three); an HTML page carries no OAuth error (error stays ""). */
 void af_resp_error_page(struct af_resp *resp, unsigned status, const char *error,
                         const char *description);
+
+/* af_resp_error_page_detail: the same page with detail's rows and hint
+ * (detail may be NULL). */
+void af_resp_error_page_detail(struct af_resp *resp, unsigned status, const char *error,
+                               const char *description, const struct af_page_detail *detail);
 
 /* af_resp_set_error: record error (copied; NULL: none) as the error resp
  * carries, for an error answer that is no OAuth error body or redirect
@@ -188,5 +218,10 @@ void af_resp_fail(struct af_resp *resp);
 
 /* af_html_escape: append s with & < > " ' escaped. */
 af_rc af_html_escape(struct af_buf *out, const char *s) AF_WARN_UNUSED;
+
+/* af_html_wrap: append before and after (markup, as they are) around s
+ * escaped (af_html_escape). */
+af_rc af_html_wrap(struct af_buf *out, const char *before, const char *s,
+                   const char *after) AF_WARN_UNUSED;
 
 #endif

@@ -303,17 +303,27 @@ class R02Authorize(WhyCase):
         p.update(kw)
         return lambda: self.http.get("/authorize", query={k: v for k, v in p.items() if v is not None})
 
+    def assertPageSays(self, answer):
+        """Issue 12: the page shows the reason the ledger and the log line
+        record, one text for the three, escaped."""
+        r, e, line = answer
+        self.assertIn("text/html", r.header("Content-Type"))
+        self.assertIn('<p class="err">%s</p>' % ts.html_escape(e["reason"]), r.text)
+        self.assertTrue(line.endswith(e["reason"]), line)
+
     def test_pages(self):
-        self.assertWhy(self.q(client_id=None), 400, None, "client_id is missing$")
-        self.assertWhy(self.q(client_id="it-nope"), 400, None, "unknown client it-nope: ", client="it-nope")
-        r, _, _ = self.assertWhy(
+        self.assertPageSays(self.assertWhy(self.q(client_id=None), 400, None, "client_id is missing$"))
+        self.assertPageSays(self.assertWhy(self.q(client_id="it-nope"), 400, None, "unknown client it-nope: ",
+                                           client="it-nope"))
+        self.assertPageSays(self.assertWhy(
             self.q(redirect_uri="http://localhost:1/cb"), 400, None,
             re.escape("redirect_uri http://localhost:1/cb is not registered for it-basic; registered: "
                       "http://127.0.0.1:1/cb, http://127.0.0.1:1/cb2, http://127.0.0.1:1/cbq?tenant=a"),
-            client="it-basic")
-        self.assertIn("text/html", r.header("Content-Type"))
-        self.assertWhy(self.q(redirect_uri=None), 400, None, "redirect_uri is required: it-basic has several",
-                       client="it-basic")
+            client="it-basic"))
+        self.assertPageSays(self.assertWhy(self.q(redirect_uri=None), 400, None,
+                                           "redirect_uri is required: it-basic has several", client="it-basic"))
+        self.assertPageSays(self.assertWhy(self.q(client_id='<i>"x\''), 400, None,
+                                           re.escape('unknown client <i>"x\''), client='<i>"x\''))
 
     def test_redirects(self):
         def check(send, error, reason):

@@ -400,6 +400,49 @@ def parse_forms(html):
     return p.forms
 
 
+class HTMLIds(HTMLParser):
+    """The attributes of every element with an id, and each one's text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids, self.text = {}, {}
+        self._open = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids[a["id"]] = dict(a, tag=tag)
+            self.text[a["id"]] = ""
+            if tag != "input":
+                self._open.append(a["id"])
+
+    def handle_data(self, data):
+        for i in self._open:
+            self.text[i] += data
+
+    def handle_endtag(self, tag):
+        if self._open and self.ids[self._open[-1]]["tag"] == tag:
+            self._open.pop()
+
+
+def parse_ids(html):
+    p = HTMLIds()
+    p.feed(html)
+    p.close()
+    return p.ids, p.text
+
+
+def html_escape(s):
+    """authflowd's escaping (af_html_escape): & < > " and '."""
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def csp_hash(text):
+    """A CSP hash-source of text (CSP3 §8.4)."""
+    return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
 class AFTestCase(unittest.TestCase):
     """One daemon per class, from a config built by config_mods(), started
     with extra_args, in a temporary folder named from tmp_prefix."""
@@ -614,15 +657,37 @@ class AFTestCase(unittest.TestCase):
         csp = r.header("Content-Security-Policy") or ""
         self.assertIn("frame-ancestors 'none'", csp, r)
 
+    def assertPage(self, r, script=None):
+        """Issue 12: every page has lang, a title, a viewport and the one
+        inline stylesheet, which the CSP admits by its hash; no script but
+        the form_post page's, also by hash; no framing; no caching."""
+        self.assertTrue((r.header("Content-Type") or "").startswith("text/html"), r)
+        self.assertAntiFraming(r)
+        self.assertEqual(r.header_all("Cache-Control"), ["no-store"], r)
+        self.assertIn('<html lang="en">', r.text)
+        self.assertRegex(r.text, r"<title>[^<]+ - authflowd</title>")
+        self.assertIn('<meta name="viewport" content="width=device-width, initial-scale=1">', r.text)
+        styles = re.findall(r"<style>(.*?)</style>", r.text, re.S)
+        self.assertEqual(len(styles), 1, r.text)
+        self.assertNotIn(" style=", r.text)  # a hash admits no style attribute
+        csp = [d.strip() for d in r.header("Content-Security-Policy").split(";")]
+        want = ["default-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+                "style-src " + csp_hash(styles[0])]
+        scripts = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+        if script:
+            self.assertEqual(len(scripts), 1, r.text)
+            want.append("script-src " + csp_hash(scripts[0]))
+        else:
+            self.assertEqual(scripts, [], r.text)
+        self.assertEqual(sorted(csp), sorted(want), r)
+
     def assertErrorPage(self, r, status=400):
         """Never a redirect: a bad client or redirect_uri gets an HTML page
         (RFC 6749 §4.1.2.1, RFC 9700 §4.11)."""
         self.assertEqual(r.status, status, r)
         self.assertIsNone(r.location, r)
-        self.assertTrue((r.header("Content-Type") or "").startswith("text/html"), r)
-        self.assertAntiFraming(r)
         # one Cache-Control field, not the page's and the error's (issue 15)
-        self.assertEqual(r.header_all("Cache-Control"), ["no-store"], r)
+        self.assertPage(r)
 
     def assertAuthzError(self, r, ctx, error, mode="query", status=(302,)):
         """An error redirected to the client (RFC 6749 §4.1.2.1) with
@@ -958,10 +1023,42 @@ class T04AuthorizeClientAndRedirect(AFTestCase):
     def test_redirect_uri_duplicated(self):
         r, ctx = self.authorize("it-basic", extra=[("redirect_uri", "http://127.0.0.1:1/cb")])
         self.assertErrorPage(r)
+        self.assertIn("redirect_uri is repeated", r.text)
+
+    def test_unknown_client_page_names_it(self):
+        """Issue 12: the page names the client_id received, escaped, and
+        lists no client (the hint points at the configuration)."""
+        evil = '<script>alert("x")</script>\'"'
+        uri = 'http://127.0.0.1:1/<script>"\''
+        r = self.http.get("/authorize", query=[("response_type", "code"), ("client_id", evil),
+                                               ("redirect_uri", uri)])
+        self.assertErrorPage(r)
+        self.assertIn("<dt>client_id received</dt><dd><code>%s</code></dd>" % html_escape(evil), r.text)
+        self.assertIn("names no registered client", r.text)
+        self.assertNotIn("<script>", r.text)
+        self.assertNotIn(evil, r.text)
+        for c in self.cfg["clients"]:
+            self.assertNotIn(">%s<" % c["client_id"], r.text)
+
+    def test_unregistered_redirect_uri_page_lists_registered(self):
+        """Issue 12: the page names the redirect_uri received, escaped, and
+        every URI registered for the client."""
+        uri = 'http://127.0.0.1:1/cb?<script>alert("x")</script>\'&a=1'
+        r, ctx = self.authorize("it-basic", redirect_uri=uri)
+        self.assertErrorPage(r)
+        self.assertIn("<dt>redirect_uri received</dt><dd><code>%s</code></dd>" % html_escape(uri), r.text)
+        self.assertNotIn("<script>", r.text)
+        self.assertNotIn(uri, r.text)
+        listed = re.search(r"<dt>redirect_uris registered for this client</dt><dd><ul>(.*?)</ul></dd>", r.text)
+        self.assertIsNotNone(listed, r.text)
+        self.assertEqual(re.findall(r"<li><code>(.*?)</code></li>", listed.group(1)),
+                         [html_escape(u) for u in self.client("it-basic")["redirect_uris"]])
 
     def test_redirect_uri_omitted_with_several_registered(self):
         r, ctx = self.authorize("it-basic", redirect_uri=None)
         self.assertErrorPage(r)
+        for u in self.client("it-basic")["redirect_uris"]:
+            self.assertIn("<li><code>%s</code></li>" % html_escape(u), r.text)
 
     def test_redirect_uri_omitted_with_one_registered(self):
         r, ctx = self.authorize("it-nopkce", redirect_uri=None)
@@ -1195,8 +1292,7 @@ class T06AuthorizeSuccess(AFTestCase):
         state = "<b>&\"'"
         r, ctx = self.authorize("it-basic", state=state, extra=[("response_mode", "form_post")])
         self.assertEqual(r.status, 200, r)
-        self.assertTrue(r.header("Content-Type").startswith("text/html"))
-        self.assertAntiFraming(r)
+        self.assertPage(r, script=True)
         self.assertNotIn("<b>&", r.text)
         forms = parse_forms(r.text)
         self.assertEqual(len(forms), 1)
@@ -2115,9 +2211,20 @@ class T13Logout(AFTestCase):
     def test_plain_logout_signed_out_page(self):
         r = self.http.get("/logout")
         self.assertEqual(r.status, 200, r)
-        self.assertTrue(r.header("Content-Type").startswith("text/html"))
-        self.assertAntiFraming(r)
+        self.assertPage(r)
         self.assertIsNone(r.location)
+
+    def test_unregistered_post_logout_uri_page(self):
+        """Issue 12: the URI received, escaped, and the ones registered."""
+        uri = 'http://127.0.0.1:1/bye?"><script>x</script>'
+        r = self.http.get("/logout", query=[("client_id", "it-basic"), ("post_logout_redirect_uri", uri)])
+        self.assertErrorPage(r)
+        self.assertIn("<dt>post_logout_redirect_uri received</dt><dd><code>%s</code></dd>" % html_escape(uri),
+                      r.text)
+        self.assertNotIn("<script>", r.text)
+        self.assertIn("<dt>post_logout_redirect_uris registered for this client</dt><dd><ul>%s</ul></dd>" %
+                      "".join("<li><code>%s</code></li>" % html_escape(u)
+                              for u in self.client("it-basic")["post_logout_redirect_uris"]), r.text)
 
     def test_valid_hint_and_redirect_with_state(self):
         tok, cookie = self.session_login()
@@ -2234,8 +2341,7 @@ class T14Interactive(AFTestCase):
     def login_page(self, **kw):
         r, ctx = self.authorize("it-basic", **kw)
         self.assertEqual(r.status, 200, r)
-        self.assertTrue(r.header("Content-Type").startswith("text/html"), r)
-        self.assertAntiFraming(r)
+        self.assertPage(r)
         forms = [f for f in parse_forms(r.text) if (f["action"] or "").endswith("/login")]
         self.assertTrue(forms, r.text)
         for f in forms:
@@ -2381,6 +2487,63 @@ class T14Interactive(AFTestCase):
         self.assertNotIn("code=", loc, "a wrong password must not produce a code: %r" % r)
         self.assertFalse([c for c in r.header_all("Set-Cookie") if c.startswith("authflow_session=") and
                           "max-age=0" not in c.lower()], r)
+
+    def assertLabelled(self, html, ids):
+        """Each field of ids has a <label for=> naming it."""
+        for i in ids:
+            self.assertRegex(html, r'<label for="%s">[^<]+</label>' % i)
+
+    def test_wrong_password_page(self):
+        """Issue 12: the page comes back with the username typed (escaped),
+        the password field focused, marked invalid and described by the
+        notice; and it still logs in (the CSRF token and cookie hold)."""
+        u = self.user_with_password()
+        r, ctx = self.password_submit(u, u["password"] + "-wrong")
+        self.assertEqual(r.status, 200, r)
+        self.assertPage(r)
+        ids, text = parse_ids(r.text)
+        user_in = [a for a in ids.values() if a["tag"] == "input" and a.get("name") == "username"][0]
+        pw_in = [a for a in ids.values() if a["tag"] == "input" and a.get("type") == "password"][0]
+        self.assertLabelled(r.text, [user_in["id"], pw_in["id"]])
+        self.assertEqual(user_in.get("value"), u["username"])
+        self.assertIn("autofocus", pw_in)
+        self.assertNotIn("autofocus", user_in)
+        self.assertEqual(pw_in.get("aria-invalid"), "true")
+        self.assertEqual(text[pw_in["aria-describedby"]], "Unknown user or wrong password.")
+        self.assertEqual(ids[pw_in["aria-describedby"]].get("role"), "alert")
+        # the page it came back as is a working login page
+        forms = [f for f in parse_forms(r.text) if (f["action"] or "").endswith("/login")]
+        f = self.password_form(forms)
+        data = self.hidden(f) + [("username", user_in["value"]), ("password", u["password"]),
+                                 ("af_action", "login")]
+        r = self.http.post("/login", data, headers={"Cookie": self.login_cookie})
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("code=", r.location or "")
+
+    def test_unknown_username_escaped(self):
+        """Issue 12: what was typed comes back escaped."""
+        r, ctx, forms = self.login_page()
+        f = self.password_form(forms)
+        typed = '"><script>alert(1)</script>\''
+        r = self.submit(f, None, [("username", typed), ("password", "x"), ("af_action", "login")])
+        self.assertEqual(r.status, 200, r)
+        self.assertIn('value="%s"' % html_escape(typed), r.text)
+        self.assertNotIn("<script>", r.text)
+        ids, _ = parse_ids(r.text)
+        self.assertEqual([a.get("value") for a in ids.values() if a.get("name") == "username"], [typed])
+
+    def test_first_page_focus(self):
+        """The first page focuses the username; with login_hint, the
+        password; nothing is marked invalid and there is no notice."""
+        u = self.user_with_password()
+        for extra, focus in (([], "username"), ([("login_hint", u["username"])], "password")):
+            with self.subTest(extra=extra):
+                r, ctx, forms = self.login_page(extra=extra)
+                ids, _ = parse_ids(r.text)
+                focused = [a.get("name") for a in ids.values() if "autofocus" in a]
+                self.assertEqual(focused, [focus])
+                self.assertFalse([a for a in ids.values() if "aria-invalid" in a])
+                self.assertLabelled(r.text, [a["id"] for a in ids.values() if a["tag"] == "input"])
 
     def test_cancel(self):
         r, ctx, forms = self.login_page()
