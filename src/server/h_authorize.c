@@ -331,14 +331,14 @@ static void authz_load_session(struct af_req *req, struct authz *a)
  * authflowd's convention "USER+SCENARIO" (docs/scenarios.md), a user (or
  * nobody: "+SCENARIO") and a scenario bound to this one flow. false with
  * desc set when it names neither. */
-static bool authz_login_hint(const struct af_config *cfg, const char *hint, struct authz *a,
+static bool authz_login_hint(const struct af_server *srv, const char *hint, struct authz *a,
                              char *desc, size_t desc_len)
 {
     char user[256];
     size_t ulen;
     const char *sep;
 
-    a->hint_user = af_cfg_user_find(cfg, hint);
+    a->hint_user = af_user_find(srv, hint);
     if (a->hint_user != NULL)
         return true;
     if (af_scen_login_hint(hint, &a->hint_scen, &ulen)) {
@@ -347,7 +347,7 @@ static bool authz_login_hint(const struct af_config *cfg, const char *hint, stru
         if (ulen < sizeof(user)) {
             memcpy(user, hint, ulen);
             user[ulen] = '\0';
-            a->hint_user = af_cfg_user_find(cfg, user);
+            a->hint_user = af_user_find(srv, user);
         }
         if (a->hint_user != NULL)
             return true;
@@ -363,7 +363,7 @@ static bool authz_login_hint(const struct af_config *cfg, const char *hint, stru
     if (sep != NULL && ulen < sizeof(user)) {
         memcpy(user, hint, ulen);
         user[ulen] = '\0';
-        if (ulen == 0 || af_cfg_user_find(cfg, user) != NULL) {
+        if (ulen == 0 || af_user_find(srv, user) != NULL) {
             snprintf(desc, desc_len, "login_hint: unknown scenario %.64s (docs/scenarios.md)",
                      sep + 1);
             return false;
@@ -376,7 +376,7 @@ static bool authz_login_hint(const struct af_config *cfg, const char *hint, stru
 /* authz_check_client: steps 1 and 2, the client and its redirect URI:
  * AF_OK with a->client and a->redirect_uri set, else AF_ERR_INVALID with an
  * error page in resp (never a redirect: the target is not trusted yet). */
-static af_rc authz_check_client(const struct af_config *cfg, const struct af_params *in,
+static af_rc authz_check_client(const struct af_server *srv, const struct af_params *in,
                                 struct authz *a, struct af_resp *resp)
 {
     af_rc rc = AF_ERR_INVALID;
@@ -393,7 +393,7 @@ static af_rc authz_check_client(const struct af_config *cfg, const struct af_par
         goto out;
     }
     v = af_params_get(in, AF_P_CLIENT_ID);
-    c = af_cfg_client_find(cfg, v);
+    c = af_client_find(srv, v);
     if (c == NULL) {
         /* The page names what came, not what is registered: client ids
          * are no secret (RFC 6749 §2.2), but this page answers anyone who
@@ -602,7 +602,6 @@ static af_rc authz_check_login(struct af_req *req, const struct af_params *in, s
                                struct af_resp *resp)
 {
     af_rc rc = AF_ERR_INVALID;
-    const struct af_config *cfg = req->srv->cfg;
     const char *v, *prompt;
     char desc[AUTHZ_DESC_MAX];
     bool hint_ok;
@@ -622,7 +621,7 @@ static af_rc authz_check_login(struct af_req *req, const struct af_params *in, s
 
     authz_load_session(req, a);
     v = af_params_get(in, AF_P_LOGIN_HINT);
-    hint_ok = v == NULL || authz_login_hint(cfg, v, a, desc, sizeof(desc));
+    hint_ok = v == NULL || authz_login_hint(a->srv, v, a, desc, sizeof(desc));
     if (prompt != NULL && strcmp(prompt, AF_PROMPT_NONE) == 0) {
         if (a->sess_user == NULL) {
             authz_error(resp, a, AF_E_LOGIN_REQUIRED, "prompt=none and no login session");
@@ -662,7 +661,7 @@ static af_rc authz_check(struct af_req *req, const struct af_params *in, struct 
     a->max_age = -1;
     a->redirect_status = req->method == AF_M_POST ? 303 : 302;
 
-    rc = authz_check_client(req->srv->cfg, in, a, resp);
+    rc = authz_check_client(req->srv, in, a, resp);
     if (rc != AF_OK)
         goto out;
     rc = authz_check_request(in, a, resp);
@@ -944,7 +943,6 @@ static af_rc add_field_attrs(struct af_buf *b, const char *id, bool focus, bool 
 static af_rc login_page_build(struct af_buf *b, const struct authz *a,
                               const struct login_view *view, const char *csrf)
 {
-    const struct af_config *cfg = a->srv->cfg;
     const char *hint = af_params_get(a->in, AF_P_LOGIN_HINT);
     bool focus_password;
     af_rc rc;
@@ -970,12 +968,12 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a,
 
     /* One form per way of logging in, so that pressing Enter in the password
      * form submits that form and not a user button. */
-    if (rc == AF_OK && cfg->nusers > 0) {
+    if (rc == AF_OK && af_user_at(a->srv, 0) != NULL) {
         rc = add_form_open(b, a, csrf);
         if (rc == AF_OK)
             rc = af_buf_adds(b, "<fieldset><legend>Continue as</legend>\n");
-        for (i = 0; i < cfg->nusers && rc == AF_OK; i++) {
-            const struct af_cfg_user *u = &cfg->users[i];
+        const struct af_cfg_user *u;
+        for (i = 0; rc == AF_OK && (u = af_user_at(a->srv, i)) != NULL; i++) {
             const char *name = json_string_value(json_object_get(u->claims, "name"));
             rc = af_buf_adds(b, "<button type=\"submit\" class=\"alt\" name=\"" AF_LOGIN_USER
                                 "\" value=\"");
@@ -1091,9 +1089,9 @@ void af_h_authorize(struct af_req *req, struct af_resp *resp)
      * else the configured default, else the first user. */
     user = a.hint_user ? a.hint_user : a.sess_user;
     if (user == NULL && cfg->default_user != NULL)
-        user = af_cfg_user_find(cfg, cfg->default_user);
-    if (user == NULL && cfg->nusers > 0)
-        user = &cfg->users[0];
+        user = af_user_find(req->srv, cfg->default_user);
+    if (user == NULL)
+        user = af_user_at(req->srv, 0);
     if (user == NULL) {
         authz_error(resp, &a, AF_E_SERVER_ERROR, "no user is configured");
         goto out;
@@ -1105,7 +1103,6 @@ out:
 
 void af_h_login(struct af_req *req, struct af_resp *resp)
 {
-    const struct af_config *cfg = req->srv->cfg;
     const struct af_params *in = &req->form;
     const struct af_cfg_user *user = NULL;
     const char *action, *typed, *password, *chosen, *named, *why = NULL;
@@ -1144,7 +1141,7 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
     chosen = af_params_get(in, AF_LOGIN_USER);
     named = NULL; /* the username the reason names */
     if (typed != NULL && *typed != '\0') {
-        user = af_cfg_user_find(cfg, typed);
+        user = af_user_find(req->srv, typed);
         named = typed;
         /* A user with a password needs it, also when the field came empty;
          * one message for both failures so the page does not tell which
@@ -1162,7 +1159,7 @@ void af_h_login(struct af_req *req, struct af_resp *resp)
             view.username = typed;
         }
     } else if (chosen != NULL && *chosen != '\0') {
-        user = af_cfg_user_find(cfg, chosen);
+        user = af_user_find(req->srv, chosen);
         why = "unknown user";
         named = chosen;
         if (user == NULL)

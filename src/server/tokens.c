@@ -520,6 +520,13 @@ af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token
     out->key = strdup(token);
     rc = out->key ? AF_OK : AF_ERR_NOMEM;
 out:
+    /* a client removed through the admin API takes its tokens with it,
+     * as /userinfo's audience check does for access tokens */
+    if (rc == AF_OK && af_client_find(srv, out->rec.client_id) == NULL)
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND,
+                        "a token of client %.128s, which is no longer "
+                        "registered",
+                        out->rec.client_id);
     if (rc != AF_OK)
         af_token_info_clear(out);
     return rc;
