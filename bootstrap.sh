@@ -53,6 +53,11 @@ python3-uvicorn python3-jwt python3-starlette python3-pydantic python3-cryptogra
 python3-multipart python3-passlib python3-bcrypt python3-djangorestframework \
 python3-djangorestframework-simplejwt"
 
+# The container image's test (tests/test_container.sh): its root file
+# system by mmdebstrap, the compose file read with PyYAML, a network
+# namespace's loopback brought up with ip.
+container_pkgs="mmdebstrap python3-yaml iproute2"
+
 missing_pkgs() {
     miss=""
     for p in "$@"; do
@@ -159,7 +164,7 @@ check() {
         install_pkgs $test_pkgs
     fi
     # shellcheck disable=SC2086 # a list of package names
-    install_pkgs $corpus_pkgs
+    install_pkgs $corpus_pkgs $container_pkgs
     ensure_node
     if [ "$sanitize" = yes ]; then
         san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
