@@ -84,7 +84,12 @@ static void print_banner(const struct af_config *cfg, const char *issuer, const 
     printf("# authflowd %s is ready\n", PACKAGE_VERSION);
     printf("#   discovery: %s/.well-known/openid-configuration\n", issuer);
     if (admin_url != NULL)
-        printf("#   admin:     %s (/admin/tokens, /admin/scenarios, /admin/ledger)\n", admin_url);
+        printf("#   admin:     %s (/admin/tokens, /admin/scenarios, /admin/ledger, "
+               "/admin/clients, /admin/users)\n",
+               admin_url);
+    if (cfg->tls_generate)
+        printf("#   tls:       clients trust %s (curl --cacert, NODE_EXTRA_CA_CERTS)\n",
+               cfg->tls_ca_file);
     if (demo != NULL) {
         printf("#   client:    client_id=%s client_secret=%s\n", demo->id, demo->secret);
         if (demo->redirect_uris.n > 0)

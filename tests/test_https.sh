@@ -178,6 +178,12 @@ else
     fail "no CA at $ca or no line saying so:"
     cat "$tmp/gen1.err"
 fi
+if grep -q "^#   tls:       clients trust $ca " "$tmp/gen1.out"; then
+    ok "the banner names the CA file to trust"
+else
+    fail "no banner line names the CA file:"
+    cat "$tmp/gen1.out"
+fi
 cp "$ca" "$tmp/ca-first.pem"
 got=$(discovered_issuer "$url" --cacert "$ca")
 case $url in https://localhost:*) ;; *) fail "tls.generate gave the issuer $url" ;; esac
