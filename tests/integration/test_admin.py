@@ -871,7 +871,7 @@ class KeysCase(AdminCase):
         return [k["kid"] for k in self.jwks()["keys"]]
 
 
-class A09KeysRefused(KeysCase):
+class A10KeysRefused(KeysCase):
     """Every refusal names the member at fault and changes nothing."""
 
     def tearDown(self):
@@ -948,7 +948,7 @@ class A09KeysRefused(KeysCase):
         self.assertEqual(r.status, 405, r)
 
 
-class A10KeyRotation(KeysCase):
+class A11KeyRotation(KeysCase):
     """A rotation: a new key signs, the old one verifies during its grace
     (and /jwks publishes it), then is gone: /userinfo and /introspect refuse
     its tokens, and every change gave /jwks another ETag."""
@@ -1015,7 +1015,7 @@ class A10KeyRotation(KeysCase):
                          "the set is the configured one again, byte for byte")
 
 
-class A11KeysConcurrent(KeysCase):
+class A12KeysConcurrent(KeysCase):
     """Token requests on several connections while keys rotate: every token
     is issued and verified, nothing fails, the daemon lives."""
 
