@@ -150,14 +150,20 @@ run_case() {
     fi
     NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url" --client-id "$client" \
         --alg "$alg" --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
-    lrc=$?
+    judge $? login.js
+}
+
+# judge STATUS SCRIPT: stop authflowd ($pid), then count the case $name
+# passed when SCRIPT exited 0 with "ok":true and authflowd stopped cleanly.
+judge() {
+    lrc=$1
     kill -TERM "$pid"
     wait "$pid"
     drc=$?
     pid=
     echo "$name: $(cat "$tmp/$name.result")"
-    if [ $lrc -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
-        echo "FAIL: $name: login.js exited $lrc"
+    if [ "$lrc" -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
+        echo "FAIL: $name: $2 exited $lrc"
         cat "$tmp/$name.node.err"
         echo "--- authflowd stderr"
         cat "$tmp/$name.err"
@@ -214,25 +220,7 @@ run_rotation() {
     admin=$(sed -n 2p "$tmp/$name.ready")
     node "$ocdir/rotation.js" --issuer "$url" --admin "$admin" --client-id "$client" \
         --from-config "$cfg" --alg RS256 --grace 3 >"$tmp/$name.result" 2>"$tmp/$name.node.err"
-    lrc=$?
-    kill -TERM "$pid"
-    wait "$pid"
-    drc=$?
-    pid=
-    echo "$name: $(cat "$tmp/$name.result")"
-    if [ $lrc -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
-        echo "FAIL: $name: rotation.js exited $lrc"
-        cat "$tmp/$name.node.err"
-        echo "--- authflowd stderr"
-        cat "$tmp/$name.err"
-        failures=$((failures + 1))
-    elif [ $drc -ne 0 ]; then
-        echo "FAIL: $name: authflowd exited $drc on SIGTERM"
-        failures=$((failures + 1))
-    else
-        echo "PASS: $name"
-        passes=$((passes + 1))
-    fi
+    judge $? rotation.js
 }
 
 [ -n "$confidential" ] && run_rotation "$confidential"
