@@ -28,6 +28,7 @@
 #include "server/doc.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
+#include "server/keyring.h"
 #include "server/ledger.h"
 #include "server/page.h"
 #include "server/routes.h"
@@ -1142,6 +1143,7 @@ END_TEST
 #define ISSUER "https://as.example"
 
 static struct af_server srv;
+static struct af_key *skey; /* the signing key of srv's key ring */
 static struct af_key *other_key;
 
 static void server_setup(void)
@@ -1152,11 +1154,10 @@ static void server_setup(void)
     memset(&srv, 0, sizeof(srv));
     srv.cfg = cfg;
     srv.issuer = strdup(ISSUER);
-    srv.keys = calloc(1, sizeof(*srv.keys));
     ck_assert_ptr_nonnull(srv.issuer);
-    ck_assert_ptr_nonnull(srv.keys);
-    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &srv.keys[0], &err), AF_OK);
-    srv.nkeys = 1;
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &skey, &err), AF_OK);
+    af_err_clear(&err);
+    ck_assert_msg(af_keyring_new(&srv, &skey, 1, &srv.keyring, &err) == AF_OK, "%s", err.msg);
     {
         const struct af_store_limits lim = {
             .max_codes = 100, .max_tokens = 100, .revoke_keep = 3600};
@@ -1164,18 +1165,29 @@ static void server_setup(void)
     }
     /* a key of the attacker's that claims our kid */
     ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &other_key, &err), AF_OK);
-    ck_assert_int_eq(af_key_set_kid(other_key, af_key_kid(srv.keys[0])), AF_OK);
+    ck_assert_int_eq(af_key_set_kid(other_key, af_key_kid(skey)), AF_OK);
 }
 
 static void server_teardown(void)
 {
     af_store_free(srv.store);
-    af_key_free(srv.keys[0]);
-    free(srv.keys);
+    af_keyring_free(srv.keyring);
+    af_key_free(skey);
+    skey = NULL;
     free(srv.issuer);
     af_key_free(other_key);
     memset(&srv, 0, sizeof(srv));
     cfg_teardown();
+}
+
+/* jwks_doc: the key set srv publishes now; caller releases. */
+static struct af_doc *jwks_doc(void)
+{
+    struct af_keyset *ks = af_keyring_get(srv.keyring);
+    struct af_doc *doc = af_doc_ref(af_keyset_jwks(ks));
+
+    af_keyset_release(ks);
+    return doc;
 }
 
 /* issue: tokens for alice at client "app"; new reference. */
@@ -1232,7 +1244,7 @@ START_TEST(test_issue_response)
 
     /* the ID token: our key, nonce, at_hash, released claims */
     ck_assert_int_eq(af_jws_parse(member(r, AF_P_ID_TOKEN), &jws, NULL), AF_OK);
-    ck_assert_int_eq(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    ck_assert_int_eq(af_jws_verify(jws, skey, NULL), AF_OK);
     ck_assert_str_eq(member(af_jws_claims(jws), AF_C_NONCE), "n-0S6_WzA2Mj");
     ck_assert_str_eq(member(af_jws_claims(jws), AF_C_AZP), "app");
     ck_assert_str_eq(member(af_jws_claims(jws), AF_C_EMAIL), "alice@example.com");
@@ -1313,19 +1325,19 @@ START_TEST(test_check_access_forged)
         ck_assert_int_eq(af_jwt_sign(other_key, AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
         break;
     case F_TYP_JWT:
-        ck_assert_int_eq(af_jwt_sign(srv.keys[0], AF_TYP_JWT, claims, &forged, NULL), AF_OK);
+        ck_assert_int_eq(af_jwt_sign(skey, AF_TYP_JWT, claims, &forged, NULL), AF_OK);
         break;
     case F_OTHER_ISS:
         json_object_set_new(claims, AF_C_ISS, json_string("https://evil.example"));
-        ck_assert_int_eq(af_jwt_sign(srv.keys[0], AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
+        ck_assert_int_eq(af_jwt_sign(skey, AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
         break;
     case F_NO_JTI:
         json_object_del(claims, AF_C_JTI);
-        ck_assert_int_eq(af_jwt_sign(srv.keys[0], AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
+        ck_assert_int_eq(af_jwt_sign(skey, AF_TYP_AT_JWT, claims, &forged, NULL), AF_OK);
         break;
     case F_ALG_NONE:
         hdr = json_pack("{s:s, s:s, s:s}", AF_H_ALG, "none", AF_H_TYP, AF_TYP_AT_JWT, AF_H_KID,
-                        af_key_kid(srv.keys[0]));
+                        af_key_kid(skey));
         ck_assert_int_eq(af_jws_encode_unsigned(hdr, claims, &forged), AF_OK);
         json_decref(hdr);
         break;
@@ -2382,12 +2394,8 @@ END_TEST
 static void scen_setup(void)
 {
     struct af_err err;
-    json_t *jwk = NULL;
 
     server_setup();
-    ck_assert_int_eq(af_key_public_jwk(srv.keys[0], &jwk), AF_OK);
-    srv.jwks = json_pack("{s:[o]}", AF_JWKS_KEYS, jwk);
-    ck_assert_ptr_nonnull(srv.jwks);
     af_err_clear(&err);
     ck_assert_msg(af_scen_engine_new(&srv, &srv.scen, &err) == AF_OK, "%s", err.msg);
 }
@@ -2395,9 +2403,7 @@ static void scen_setup(void)
 static void scen_teardown(void)
 {
     af_scen_engine_free(srv.scen);
-    json_decref(srv.jwks);
     srv.scen = NULL;
-    srv.jwks = NULL;
     server_teardown();
 }
 
@@ -2520,7 +2526,7 @@ static json_t *issue_with(const char *name, struct af_jws **jws)
 /* published_jwks: the key set /jwks publishes, parsed; new reference. */
 static json_t *published_jwks(void)
 {
-    struct af_doc *doc = af_scen_jwks_doc(&srv);
+    struct af_doc *doc = jwks_doc();
     json_t *set;
 
     ck_assert_ptr_nonnull(doc);
@@ -2604,8 +2610,8 @@ START_TEST(test_scenario_id_token)
 
     /* signatures: corrupted, none, no kid */
     r = issue_with("id_token_bad_signature", &jws);
-    ck_assert_int_ne(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
-    ck_assert_str_eq(member(af_jws_header(jws), AF_H_KID), af_key_kid(srv.keys[0]));
+    ck_assert_int_ne(af_jws_verify(jws, skey, NULL), AF_OK);
+    ck_assert_str_eq(member(af_jws_header(jws), AF_H_KID), af_key_kid(skey));
     af_jws_free(jws);
     json_decref(r);
 
@@ -2619,7 +2625,7 @@ START_TEST(test_scenario_id_token)
 
     r = issue_with("id_token_no_kid", &jws);
     ck_assert_ptr_null(json_object_get(af_jws_header(jws), AF_H_KID));
-    ck_assert_int_eq(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    ck_assert_int_eq(af_jws_verify(jws, skey, NULL), AF_OK);
     af_jws_free(jws);
     json_decref(r);
 }
@@ -2635,7 +2641,7 @@ START_TEST(test_scenario_signing_keys)
 
     r = issue_with("id_token_unknown_kid", &jws);
     kid = member(af_jws_header(jws), AF_H_KID);
-    ck_assert_str_ne(kid, af_key_kid(srv.keys[0]));
+    ck_assert_str_ne(kid, af_key_kid(skey));
     ck_assert(!verifies_with_jwks(jws));
     af_jws_free(jws);
     json_decref(r);
@@ -2644,7 +2650,7 @@ START_TEST(test_scenario_signing_keys)
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 1);
     json_decref(set);
     r1 = issue_with("id_token_key_rotated", &first);
-    ck_assert_str_ne(member(af_jws_header(first), AF_H_KID), af_key_kid(srv.keys[0]));
+    ck_assert_str_ne(member(af_jws_header(first), AF_H_KID), af_key_kid(skey));
     ck_assert(verifies_with_jwks(first));
     set = published_jwks();
     ck_assert_uint_eq(json_array_size(json_object_get(set, AF_JWKS_KEYS)), 2);
@@ -2670,7 +2676,7 @@ END_TEST
  * ETag, and a clear publishes the configured one again. */
 START_TEST(test_scenario_jwks_doc)
 {
-    struct af_doc *before = af_scen_jwks_doc(&srv), *again = af_scen_jwks_doc(&srv);
+    struct af_doc *before = jwks_doc(), *again = jwks_doc();
     struct af_doc *after, *cleared;
     struct af_jws *jws = NULL;
     char *bytes, *etag;
@@ -2681,14 +2687,14 @@ START_TEST(test_scenario_jwks_doc)
     bytes = strdup(af_doc_bytes(before));
     etag = strdup(af_doc_etag(before));
     r = issue_with("id_token_key_rotated", &jws);
-    after = af_scen_jwks_doc(&srv);
+    after = jwks_doc();
     ck_assert_ptr_ne(after, before);
     ck_assert_str_ne(af_doc_etag(after), etag);
     ck_assert_ptr_nonnull(strstr(af_doc_bytes(after), member(af_jws_header(jws), AF_H_KID)));
     ck_assert_str_eq(af_doc_bytes(before), bytes);
     ck_assert_str_eq(af_doc_etag(before), etag);
     af_scen_queue_clear(srv.scen, NULL);
-    cleared = af_scen_jwks_doc(&srv);
+    cleared = jwks_doc();
     ck_assert_str_eq(af_doc_etag(cleared), etag);
     ck_assert_str_eq(af_doc_bytes(cleared), bytes);
     /* the rotated doc outlives its withdrawal while someone holds it */
@@ -2704,6 +2710,147 @@ START_TEST(test_scenario_jwks_doc)
 }
 END_TEST
 
+/* issue_plain: tokens for alice at "app" without a scenario; the access
+ * token in *access (caller frees). */
+static void issue_plain(char **access)
+{
+    struct af_issue is;
+    struct af_err err;
+    json_t *r = NULL;
+
+    memset(&is, 0, sizeof(is));
+    is.client = client("app");
+    is.user = af_user_by_sub(cfg, "u-1");
+    is.scope = "openid email";
+    is.auth_time = af_now() - 5;
+    is.id_token = true;
+    af_err_clear(&err);
+    ck_assert_msg(af_tokens_issue(&srv, &is, &r, &err) == AF_OK, "%s", err.msg);
+    *access = strdup(member(r, AF_P_ACCESS_TOKEN));
+    json_decref(r);
+}
+
+static bool access_ok(const char *token)
+{
+    json_t *claims = NULL;
+    struct af_err err;
+    bool ok;
+
+    af_err_clear(&err);
+    ok = af_tokens_check_access(&srv, token, &claims, &err) == AF_OK;
+    json_decref(claims);
+    return ok;
+}
+
+/* The admin API's rotation, on the ring: a new key signs, the old one
+ * verifies until retired, every change has another ETag, and the refusals
+ * (duplicate kid, the signing key, unknown kid) change nothing. */
+START_TEST(test_keyring_rotation)
+{
+    struct af_key *k2 = NULL, *dup = NULL;
+    struct af_doc *d0 = jwks_doc(), *d1, *d2;
+    char *old_at = NULL, *new_at = NULL;
+    struct af_err err;
+    json_t *list;
+
+    issue_plain(&old_at);
+    ck_assert(access_ok(old_at));
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &k2, &err), AF_OK);
+    ck_assert_int_eq(af_key_set_kid(k2, "k2"), AF_OK);
+    ck_assert_int_eq(af_keyring_add(srv.keyring, af_key_ref(k2), true, NULL, &err), AF_OK);
+    d1 = jwks_doc();
+    ck_assert_str_ne(af_doc_etag(d1), af_doc_etag(d0));
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(d1), "\"k2\""));
+    /* refusals */
+    ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &dup, &err), AF_OK);
+    ck_assert_int_eq(af_key_set_kid(dup, "k2"), AF_OK);
+    ck_assert_int_eq(af_keyring_add(srv.keyring, dup, false, NULL, &err), AF_ERR_STATE);
+    ck_assert_int_eq(af_keyring_retire(srv.keyring, "k2", 0, NULL, &err), AF_ERR_STATE);
+    ck_assert_int_eq(af_keyring_retire(srv.keyring, "nope", 0, NULL, &err), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_keyring_sign_with(srv.keyring, "nope", NULL, &err), AF_ERR_NOTFOUND);
+    /* the new key signs; the old token still verifies */
+    issue_plain(&new_at);
+    ck_assert(strstr(new_at, ".") != NULL);
+    ck_assert(access_ok(new_at));
+    ck_assert(access_ok(old_at));
+    /* retired with a grace: still published */
+    ck_assert_int_eq(af_keyring_retire(srv.keyring, af_key_kid(skey), 60, NULL, &err), AF_OK);
+    ck_assert(access_ok(old_at));
+    ck_assert_int_eq(af_keyring_sign_with(srv.keyring, af_key_kid(skey), NULL, &err), AF_ERR_STATE);
+    /* grace 0: gone now, and the tokens it signed fail */
+    ck_assert_int_eq(af_keyring_retire(srv.keyring, af_key_kid(skey), 0, NULL, &err), AF_OK);
+    ck_assert(!access_ok(old_at));
+    ck_assert(access_ok(new_at));
+    d2 = jwks_doc();
+    ck_assert_str_ne(af_doc_etag(d2), af_doc_etag(d1));
+    ck_assert_ptr_null(strstr(af_doc_bytes(d2), af_key_kid(skey)));
+    /* a doc taken before stays as it was */
+    ck_assert_ptr_nonnull(strstr(af_doc_bytes(d0), af_key_kid(skey)));
+    list = af_keyring_json(srv.keyring);
+    ck_assert_ptr_nonnull(list);
+    ck_assert_str_eq(member(list, "signing"), "k2");
+    ck_assert_uint_eq(json_array_size(json_object_get(list, AF_JWKS_KEYS)), 1);
+    json_decref(list);
+    af_doc_release(d0);
+    af_doc_release(d1);
+    af_doc_release(d2);
+    af_key_free(k2);
+    free(old_at);
+    free(new_at);
+}
+END_TEST
+
+/* Sets taken on several threads while the ring rotates: every token signed
+ * by a set's signer verifies against that set (the sanitizer build also
+ * checks that no key is used after it was freed). */
+static void *sign_loop(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        struct af_keyset *ks = af_keyring_get(srv.keyring);
+        json_t *c = json_pack("{s:i}", "n", i);
+        struct af_jws *jws = NULL;
+        char *tok = NULL;
+        bool ok = c != NULL && af_jwt_sign(af_keyset_signer(ks), NULL, c, &tok, NULL) == AF_OK &&
+                  af_jws_parse(tok, &jws, NULL) == AF_OK &&
+                  af_jws_verify(jws, af_keyset_signer(ks), NULL) == AF_OK;
+        af_jws_free(jws);
+        free(tok);
+        json_decref(c);
+        af_keyset_release(ks);
+        if (!ok)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(test_keyring_concurrent)
+{
+    pthread_t th[4];
+    void *res;
+    char kid[32];
+
+    for (int t = 0; t < 4; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, sign_loop, NULL), 0);
+    for (int i = 0; i < 40; i++) {
+        struct af_key *k = NULL;
+        struct af_keyset *ks = af_keyring_get(srv.keyring);
+        char prev[64];
+        snprintf(prev, sizeof(prev), "%s", af_key_kid(af_keyset_signer(ks)));
+        af_keyset_release(ks);
+        ck_assert_int_eq(af_key_generate(AF_ALG_ES256, &k, NULL), AF_OK);
+        snprintf(kid, sizeof(kid), "c-%d", i);
+        ck_assert_int_eq(af_key_set_kid(k, kid), AF_OK);
+        ck_assert_int_eq(af_keyring_add(srv.keyring, k, true, NULL, NULL), AF_OK);
+        ck_assert_int_eq(af_keyring_retire(srv.keyring, prev, 0, NULL, NULL), AF_OK);
+    }
+    for (int t = 0; t < 4; t++) {
+        ck_assert_int_eq(pthread_join(th[t], &res), 0);
+        ck_assert_ptr_null(res);
+    }
+}
+END_TEST
+
 /* A scenario rides on the tokens issued from its flow (userinfo stage). */
 START_TEST(test_scenario_on_tokens)
 {
@@ -2713,7 +2860,7 @@ START_TEST(test_scenario_on_tokens)
     struct af_err err;
 
     /* not an ID token scenario: the ID token is untouched */
-    ck_assert_int_eq(af_jws_verify(jws, srv.keys[0], NULL), AF_OK);
+    ck_assert_int_eq(af_jws_verify(jws, skey, NULL), AF_OK);
     ck_assert_str_eq(member(af_jws_claims(jws), AF_C_SUB), "u-1");
     ck_assert_int_eq(
         af_tokens_check_access_scen(&srv, member(r, AF_P_ACCESS_TOKEN), &claims, &sc, &err), AF_OK);
@@ -2823,6 +2970,13 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_scenario_signing_keys);
     tcase_add_test(tc, test_scenario_jwks_doc);
     tcase_add_test(tc, test_scenario_on_tokens);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("keyring");
+    tcase_add_checked_fixture(tc, scen_setup, scen_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_keyring_rotation);
+    tcase_add_test(tc, test_keyring_concurrent);
     suite_add_tcase(s, tc);
     return s;
 }

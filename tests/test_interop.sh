@@ -5,7 +5,9 @@
 # times: a confidential client (client_secret_basic, RS256), the same with
 # an ES256 signing key, the same over https (tls.generate, the local CA
 # trusted through NODE_EXTRA_CA_CERTS), and the public client
-# (token_endpoint_auth_method none).
+# (token_endpoint_auth_method none). Then a signing key rotation through
+# the admin API (rotation.js): the old key's tokens verify, with
+# openid-client and jose, during the grace and fail after it.
 #
 # Exit: 0 pass, 1 fail, 77 skip (only when node or npm are absent), 99 hard
 # error (no authflowd binary, npm install failed).
@@ -57,7 +59,7 @@ if ! cmp -s "$pkgsrc/package-lock.json" "$ocdir/package-lock.json" ||
     fi
 fi
 if [ $same_dir = no ]; then
-    cp "$pkgsrc/login.js" "$ocdir/login.js" || exit 99
+    cp "$pkgsrc/login.js" "$pkgsrc/rotation.js" "$ocdir/" || exit 99
 fi
 ocver=$(node -p "require('$ocdir/node_modules/openid-client/package.json').version")
 echo "openid-client $ocver, node $(node --version)"
@@ -148,14 +150,20 @@ run_case() {
     fi
     NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url" --client-id "$client" \
         --alg "$alg" --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
-    lrc=$?
+    judge $? login.js
+}
+
+# judge STATUS SCRIPT: stop authflowd ($pid), then count the case $name
+# passed when SCRIPT exited 0 with "ok":true and authflowd stopped cleanly.
+judge() {
+    lrc=$1
     kill -TERM "$pid"
     wait "$pid"
     drc=$?
     pid=
     echo "$name: $(cat "$tmp/$name.result")"
-    if [ $lrc -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
-        echo "FAIL: $name: login.js exited $lrc"
+    if [ "$lrc" -ne 0 ] || ! grep -q '"ok":true' "$tmp/$name.result"; then
+        echo "FAIL: $name: $2 exited $lrc"
         cat "$tmp/$name.node.err"
         echo "--- authflowd stderr"
         cat "$tmp/$name.err"
@@ -187,6 +195,35 @@ if [ -z "$public" ]; then
 else
     run_case public-none "$public" RS256 ""
 fi
+
+# run_rotation CLIENT_ID: authflowd with its admin API on port 0; the
+# admin URL is the ready file's second line.
+run_rotation() {
+    name=rotation client=$1
+    cfg=$tmp/$name.json
+    if ! make_config "$cfg" "$client" ""; then
+        echo "FAIL: $name: cannot build the config"
+        failures=$((failures + 1))
+        return
+    fi
+    "$authflowd" --config "$cfg" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+        --ready-file "$tmp/$name.ready" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    pid=$!
+    if ! af_wait_url "$tmp/$name.ready" "$pid" 150 0.1 ||
+        [ "$(wc -l <"$tmp/$name.ready")" -lt 2 ]; then
+        echo "FAIL: $name: authflowd did not start"
+        cat "$tmp/$name.err"
+        failures=$((failures + 1))
+        af_stop pid
+        return
+    fi
+    admin=$(sed -n 2p "$tmp/$name.ready")
+    node "$ocdir/rotation.js" --issuer "$url" --admin "$admin" --client-id "$client" \
+        --from-config "$cfg" --alg RS256 --grace 3 >"$tmp/$name.result" 2>"$tmp/$name.node.err"
+    judge $? rotation.js
+}
+
+[ -n "$confidential" ] && run_rotation "$confidential"
 
 echo "interop: $passes passed, $failures failed"
 [ $failures -eq 0 ]

@@ -190,6 +190,12 @@ bool af_cfg_strlist_has(const struct af_strlist *l, const char *s);
  * Anything else, a wildcard address or another name included, is not. */
 bool af_cfg_listen_is_loopback(const char *listen);
 
+/* af_cfg_key_alg_parse: name as keys[].alg reads it (the same accepted
+ * and refused values, the same words): NULL with *out set, or the message
+ * ("unknown value (expected ...)", "\"HS256\" is refused: ...") written
+ * to buf (cap bytes) and returned. For the admin API's POST /admin/keys. */
+const char *af_cfg_key_alg_parse(const char *name, af_alg *out, char *buf, size_t cap);
+
 /* af_cfg_keys_foreach: call fn once for every key the loader accepts, in
  * table order, with its path: "listen", "login", "limits.max_body",
  * "clients[].redirect_uris" ("[]" stands for every element of an array).

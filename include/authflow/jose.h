@@ -55,6 +55,12 @@ af_rc af_key_generate(af_alg alg, struct af_key **out, struct af_err *err) AF_WA
 af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out,
                       struct af_err *err) AF_WARN_UNUSED;
 
+/* af_key_from_pem: af_key_load_pem over pem[0..len) (at most 64 KiB, need
+ * not be NUL-terminated) instead of a file; what names the source in every
+ * error message (a path, or a request member). Caller frees *out. */
+af_rc af_key_from_pem(const char *pem, size_t len, af_alg alg, const char *what,
+                      struct af_key **out, struct af_err *err) AF_WARN_UNUSED;
+
 /* af_key_load_or_create: the key in the PEM file path, as af_key_load_pem
  * reads it, when path exists; when it does not, a fresh key for alg
  * (af_key_generate) written there as unencrypted PKCS#8 PEM, mode 0600,
@@ -78,7 +84,14 @@ af_rc af_key_from_secret(const unsigned char *secret, size_t len, struct af_key 
  * JWK's "kid" when present, else the thumbprint. Caller frees *out. */
 af_rc af_key_from_jwk(const json_t *jwk, struct af_key **out, struct af_err *err) AF_WARN_UNUSED;
 
-/* af_key_free: NULL is a no-op. */
+/* af_key_ref: a new reference to key (returned; NULL gives NULL), safe
+ * from any thread: a key shared by several owners (the server's published
+ * key sets) lives until the last one calls af_key_free(). A key is
+ * immutable once shared: af_key_set_kid only before. */
+struct af_key *af_key_ref(struct af_key *key);
+
+/* af_key_free: drop one reference; the last frees the key. NULL is a
+ * no-op. */
 void af_key_free(struct af_key *key);
 
 af_alg af_key_alg(const struct af_key *key);

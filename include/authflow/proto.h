@@ -255,6 +255,15 @@
 #define AF_SCEN_USER            "user"
 #define AF_SCEN_TIMES           "times"
 #define AF_SCEN_DELAY_MS        "delay_ms"
+/* keys at run time: GET /admin/keys lists, POST adds, DELETE ?kid= retires;
+ * POST /admin/keys/signing {"kid"} picks the signing key */
+#define AF_ADMIN_PATH_KEYS         "/admin/keys"
+#define AF_ADMIN_PATH_KEYS_SIGNING "/admin/keys/signing"
+#define AF_KEYS_ALG                "alg"
+#define AF_KEYS_PEM                "pem"
+#define AF_KEYS_KID                "kid"
+#define AF_KEYS_SIGN               "sign"
+#define AF_KEYS_GRACE              "grace_seconds"
 /* the request ledger: GET /admin/ledger query parameters and answer */
 #define AF_ADMIN_PATH_LEDGER "/admin/ledger" /* GET queries, DELETE clears */
 #define AF_LEDGER_SINCE      "since"

@@ -938,6 +938,22 @@ static const char *enum_lookup(struct cfg_ctx *c, const struct cfg_enum *en, con
     return c->msg;
 }
 
+const char *af_cfg_key_alg_parse(const char *name, af_alg *out, char *buf, size_t cap)
+{
+    struct cfg_ctx c;
+    const char *m;
+    int val = 0;
+
+    memset(&c, 0, sizeof(c));
+    m = enum_lookup(&c, alg_enum, name, &val);
+    if (m != NULL) {
+        snprintf(buf, cap, "%s", m);
+        return buf;
+    }
+    *out = (af_alg)val;
+    return NULL;
+}
+
 /* Split a space-separated list (RFC 6749 §3.3) into l. On a bad token the
  * message is returned (c->msg) and l is left empty. */
 static const char *spacelist_split(struct cfg_ctx *c, const struct cfg_row *r, const char *s,

@@ -39,6 +39,7 @@
 #define AF_JOSE_PEM_MAX (64 * 1024)
 
 struct af_key {
+    _Atomic unsigned refs; /* af_key_ref adds one, af_key_free drops one */
     af_alg alg;
     EVP_PKEY *pkey;        /* owned; NULL for HS256 */
     unsigned char *secret; /* owned, cleansed when freed; HS256 only */

@@ -145,9 +145,16 @@ out:
 
 /* ---- construction and teardown ---- */
 
+struct af_key *af_key_ref(struct af_key *key)
+{
+    if (key != NULL)
+        atomic_fetch_add(&key->refs, 1);
+    return key;
+}
+
 void af_key_free(struct af_key *key)
 {
-    if (key == NULL)
+    if (key == NULL || atomic_fetch_sub(&key->refs, 1) > 1)
         return;
     EVP_MD_CTX_free(atomic_load(&key->sign_tmpl));
     EVP_PKEY_free(key->pkey);
@@ -396,8 +403,10 @@ out:
 static struct af_key *key_new(af_alg alg)
 {
     struct af_key *key = calloc(1, sizeof(*key));
-    if (key != NULL)
+    if (key != NULL) {
+        atomic_init(&key->refs, 1);
         key->alg = alg;
+    }
     return key;
 }
 
@@ -489,15 +498,59 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
-af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct af_err *err)
+af_rc af_key_from_pem(const char *pem, size_t len, af_alg alg, const char *what,
+                      struct af_key **out, struct af_err *err)
 {
-    unsigned char *data = NULL;
     struct af_key *key = NULL;
-    size_t len = 0;
-    FILE *f = NULL;
     BIO *bio = NULL;
     struct af_err why_err;
     char why[256];
+    af_rc rc;
+
+    *out = NULL;
+    if (alg == AF_ALG_HS256 || alg == AF_ALG_NONE || alg == AF_ALG_UNKNOWN) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "alg %s has no PEM private key", af_alg_name(alg));
+        goto out;
+    }
+    if (len > AF_JOSE_PEM_MAX) {
+        rc = AF_ERR_SET(err, AF_ERR_TOOBIG, "%s is larger than %d bytes", what, AF_JOSE_PEM_MAX);
+        goto out;
+    }
+    bio = BIO_new_mem_buf(pem, (int)len);
+    key = key_new(alg);
+    if (bio == NULL || key == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory loading %s", what);
+        goto out;
+    }
+    key->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    if (key->pkey == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_PARSE, "%s holds no unencrypted PEM private key: %s", what,
+                        af_jose_ossl_reason(why, sizeof(why)));
+        goto out;
+    }
+    key->has_private = true;
+    af_err_clear(&why_err);
+    rc = af_jose_pkey_check(key->pkey, alg, &why_err);
+    if (rc != AF_OK) {
+        AF_ERR_SET(err, rc, "%s: %s", what, why_err.msg);
+        goto out;
+    }
+    rc = key_finish(key, err);
+    if (rc != AF_OK)
+        goto out;
+    *out = key;
+    key = NULL;
+out:
+    BIO_free(bio);
+    af_key_free(key);
+    return rc;
+}
+
+af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct af_err *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
     af_rc rc;
 
     *out = NULL;
@@ -525,37 +578,12 @@ af_rc af_key_load_pem(const char *path, af_alg alg, struct af_key **out, struct 
                         AF_JOSE_PEM_MAX);
         goto out;
     }
-    bio = BIO_new_mem_buf(data, (int)len);
-    key = key_new(alg);
-    if (bio == NULL || key == NULL) {
-        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory loading %s", path);
-        goto out;
-    }
-    key->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    if (key->pkey == NULL) {
-        rc = AF_ERR_SET(err, AF_ERR_PARSE, "%s holds no unencrypted PEM private key: %s", path,
-                        af_jose_ossl_reason(why, sizeof(why)));
-        goto out;
-    }
-    key->has_private = true;
-    af_err_clear(&why_err);
-    rc = af_jose_pkey_check(key->pkey, alg, &why_err);
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "%s: %s", path, why_err.msg);
-        goto out;
-    }
-    rc = key_finish(key, err);
-    if (rc != AF_OK)
-        goto out;
-    *out = key;
-    key = NULL;
+    rc = af_key_from_pem((const char *)data, len, alg, path, out, err);
 out:
     if (f != NULL)
         fclose(f);
-    BIO_free(bio);
     if (data != NULL)
         OPENSSL_clear_free(data, AF_JOSE_PEM_MAX + 1);
-    af_key_free(key);
     return rc;
 }
 

@@ -44,6 +44,12 @@ bool af_admin_authorized(struct af_req *req, struct af_resp *resp);
  * reference, released here. */
 void af_admin_reply(struct af_resp *resp, unsigned status, json_t *o);
 
+/* af_admin_only_params: true when every query parameter is one of names
+ * (NULL-terminated) and none is repeated; else false, and resp holds the
+ * 400 naming the parameter (expected: the names, for the message). */
+bool af_admin_only_params(const struct af_params *q, const char *const *names, const char *expected,
+                          struct af_resp *resp);
+
 /* af_admin_is_json: the Content-Type is application/json (parameters allowed). */
 bool af_admin_is_json(const char *ctype);
 

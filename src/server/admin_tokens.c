@@ -4,7 +4,7 @@
  *
  * A minted token starts as exactly what the token endpoint would issue:
  * the claims come from af_tokens_access_claims (or af_tokens_id_claims for
- * wrong_typ) and the signature from keys[0]. Each defect then changes one
+ * wrong_typ) and the signature from the signing key. Each defect then changes one
  * thing, so a verifier that accepts the token has missed exactly that
  * check. Good tokens are stored like issued ones, so /userinfo and
  * /introspect accept them.
@@ -21,6 +21,7 @@
 #include "authflow/util.h"
 #include "server/admin_tokens.h"
 #include "server/core.h"
+#include "server/keyring.h"
 #include "server/store.h"
 #include "server/tokens.h"
 
@@ -203,7 +204,8 @@ out:
 static af_rc sign(struct af_server *srv, const struct af_mint *m, const json_t *c, json_t **hdr_out,
                   char **out, struct af_err *err)
 {
-    const struct af_key *key = srv->keys[0];
+    struct af_keyset *ks = af_keyring_get(srv->keyring);
+    const struct af_key *key = af_keyset_signer(ks); /* the signing key of now */
     struct af_key *hkey = NULL;
     json_t *hdr = header_for(m, key);
     char *payload = json_dumps(c, JSON_COMPACT), *pem = NULL;
@@ -222,7 +224,7 @@ static af_rc sign(struct af_server *srv, const struct af_mint *m, const json_t *
             AF_ERR_SET(err, rc, "cannot encode the unsigned token (%s)", af_rc_str(rc));
     } else if (has(m, AF_DEFECT_HS256_PUBLIC_KEY)) {
         /* the algorithm confusion attack: HMAC keyed with the text of the
-         * public key a verifier would fetch, under keys[0]'s kid */
+         * public key a verifier would fetch, under the signing key's kid */
         rc = af_key_public_pem(key, &pem);
         if (rc != AF_OK)
             AF_ERR_SET(err, rc, "cannot export the public key as PEM (%s)", af_rc_str(rc));
@@ -240,6 +242,7 @@ static af_rc sign(struct af_server *srv, const struct af_mint *m, const json_t *
     *hdr_out = hdr;
     hdr = NULL;
 out:
+    af_keyset_release(ks);
     af_key_free(hkey);
     free(pem);
     free(payload);

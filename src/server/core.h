@@ -17,6 +17,7 @@
 struct MHD_Daemon;
 struct af_delayer;     /* delay.h */
 struct af_doc;         /* doc.h */
+struct af_keyring;     /* keyring.h */
 struct af_ledger;      /* ledger.h */
 struct af_listener;    /* server.c: a daemon's server, route table and limits */
 struct af_scen_engine; /* scenario.h */
@@ -25,12 +26,10 @@ struct af_store;       /* store.h */
 struct af_server {
     const struct af_config *cfg; /* borrowed */
     char *issuer;                /* owned; no trailing slash */
-    struct af_key **keys;        /* owned; keys[0] signs */
-    size_t nkeys;
-    json_t *jwks;              /* owned reference: {"keys":[...]}, the configured keys */
-    struct af_doc *discovery;  /* owned reference: the metadata document, serialised at
-                                  start (af_h_discovery_prepare); NULL in a server built by
-                                  hand, whose handler then builds it per request */
+    /* owned: the keys, which one signs, /jwks and the metadata document
+     * (which advertises the keys' algorithms), changed at run time by the
+     * admin API; readers take a snapshot (af_keyring_get) */
+    struct af_keyring *keyring;
     struct af_store *store;    /* owned */
     struct af_registry *reg;   /* owned: the clients and users (registry.h); NULL in a server
                                   built by hand, whose lookups read cfg */

@@ -63,6 +63,28 @@ out:
     json_decref(o);
 }
 
+bool af_admin_only_params(const struct af_params *q, const char *const *names, const char *expected,
+                          struct af_resp *resp)
+{
+    const char *dup = af_params_first_dup(q);
+    size_t j;
+
+    if (dup != NULL) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "%.64s: repeated", dup);
+        return false;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        for (j = 0; names[j] != NULL && strcmp(names[j], q->v[i].name) != 0; j++)
+            ;
+        if (names[j] == NULL) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           "%.64s: unknown query parameter (expected %s)", q->v[i].name, expected);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* host_is_local: whether name (the Host header without its port, len
  * bytes) is an IP address, localhost or a name under .localhost (RFC 6761
  * §6.3): names no page on the web can make a browser send to us. */

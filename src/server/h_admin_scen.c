@@ -176,27 +176,6 @@ out:
     json_decref(body);
 }
 
-/* only_params: true when every query parameter is in names and none is
- * repeated; else resp holds the 400. */
-static bool only_params(const struct af_params *q, const char *const *names, const char *expected,
-                        struct af_resp *resp)
-{
-    const char *dup = af_params_first_dup(q);
-
-    if (dup != NULL) {
-        af_admin_error(resp, 400, AF_E_INVALID_REQUEST, "%.64s: repeated", dup);
-        return false;
-    }
-    for (size_t i = 0; i < q->n; i++) {
-        if (!known(names, q->v[i].name)) {
-            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
-                           "%.64s: unknown query parameter (expected %s)", q->v[i].name, expected);
-            return false;
-        }
-    }
-    return true;
-}
-
 /* reply_cleared: the 200 answer of a DELETE, {"cleared": n}. */
 static void reply_cleared(struct af_resp *resp, size_t n)
 {
@@ -209,7 +188,7 @@ static void scenarios_clear(struct af_req *req, struct af_resp *resp)
     const char *id = af_params_get(&req->query, AF_SCEN_ID);
     size_t n;
 
-    if (!only_params(&req->query, names, AF_SCEN_ID " or nothing", resp))
+    if (!af_admin_only_params(&req->query, names, AF_SCEN_ID " or nothing", resp))
         return;
     n = af_scen_queue_clear(req->srv->scen, id);
     if (id != NULL && n == 0) {
@@ -262,11 +241,11 @@ static void ledger_query(struct af_req *req, struct af_resp *resp)
     unsigned long long v;
     json_t *out = NULL;
 
-    if (!only_params(q, names,
-                     AF_LEDGER_SINCE ", " AF_LEDGER_PATH ", " AF_LEDGER_METHOD
-                                     ", " AF_LEDGER_CLIENT_ID " (or " AF_LEDGER_CLIENT
-                                     "), " AF_LEDGER_CODE ", " AF_LEDGER_LIMIT,
-                     resp))
+    if (!af_admin_only_params(q, names,
+                              AF_LEDGER_SINCE ", " AF_LEDGER_PATH ", " AF_LEDGER_METHOD
+                                              ", " AF_LEDGER_CLIENT_ID " (or " AF_LEDGER_CLIENT
+                                              "), " AF_LEDGER_CODE ", " AF_LEDGER_LIMIT,
+                              resp))
         return;
     memset(&f, 0, sizeof(f));
     f.limit = AF_LEDGER_LIMIT_MAX;
@@ -314,7 +293,7 @@ static void ledger_clear(struct af_req *req, struct af_resp *resp)
 {
     static const char *const names[] = {NULL};
 
-    if (!only_params(&req->query, names, "none", resp))
+    if (!af_admin_only_params(&req->query, names, "none", resp))
         return;
     reply_cleared(resp, af_ledger_clear(req->srv->ledger));
 }

@@ -10,13 +10,13 @@
  * Both bodies are serialised once and served without per-request JSON work
  * (doc.h: shared, with a strong ETag, and a 304 to a matching
  * If-None-Match). The metadata depends on nothing a request says (the
- * issuer is fixed at start, never taken from Host) and on nothing that
- * changes while the server runs: the config is read-only, and the one key
- * that comes and goes (id_token_key_rotated) has keys[0]'s algorithm, so
- * id_token_signing_alg_values_supported stays the same; it is built at
- * start. The key set does change: the scenario engine replaces its doc on
- * a rotation and on a clear (af_scen_jwks_doc). A jwks scenario still
- * answers per request, as it did.
+ * issuer is fixed at start, never taken from Host); of what changes while
+ * the server runs, it depends on the published keys
+ * (id_token_signing_alg_values_supported). So both documents belong to the
+ * key ring's set (keyring.h): a key added, retired or withdrawn publishes
+ * a new set with both rebuilt (af_h_discovery_build), under new ETags
+ * where the bytes changed. A jwks scenario still answers per request, as
+ * it did.
  */
 #include "config.h"
 
@@ -29,6 +29,7 @@
 #include "server/core.h"
 #include "server/doc.h"
 #include "server/http_req.h"
+#include "server/keyring.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 
@@ -65,8 +66,8 @@ static int push_unique(json_t *arr, const char *s)
 
 /* derived_lists: fill the arrays that depend on the config. Returns 0, or
  * -1 on allocation failure. */
-static int derived_lists(const struct af_server *srv, json_t *grants, json_t *scopes, json_t *algs,
-                         json_t *pkce, json_t *claims)
+static int derived_lists(const struct af_server *srv, const struct af_keyset *ks, json_t *grants,
+                         json_t *scopes, json_t *algs, json_t *pkce, json_t *claims)
 {
     const struct af_config *cfg = srv->cfg;
     bool plain = false;
@@ -88,8 +89,10 @@ static int derived_lists(const struct af_server *srv, json_t *grants, json_t *sc
     bad |= push_unique(pkce, AF_PKCE_S256);
     if (plain)
         bad |= push_unique(pkce, AF_PKCE_PLAIN);
-    for (i = 0; i < srv->nkeys; i++)
-        bad |= push_unique(algs, af_alg_name(af_key_alg(srv->keys[i])));
+    /* the signing key's first: the alg of the tokens issued now */
+    bad |= push_unique(algs, af_alg_name(af_key_alg(af_keyset_signer(ks))));
+    for (i = 0; i < af_keyset_count(ks); i++)
+        bad |= push_unique(algs, af_alg_name(af_key_alg(af_keyset_at(ks, i))));
     for (i = 0; protocol_claims[i] != NULL; i++)
         bad |= push_unique(claims, protocol_claims[i]);
     for (i = 0; i < cfg->nusers; i++) {
@@ -101,15 +104,16 @@ static int derived_lists(const struct af_server *srv, json_t *grants, json_t *sc
     return bad ? -1 : 0;
 }
 
-/* metadata: the document, new reference; NULL on allocation failure. */
-static json_t *metadata(const struct af_server *srv)
+/* metadata: the document for the key set ks, new reference; NULL on
+ * allocation failure. */
+static json_t *metadata(const struct af_server *srv, const struct af_keyset *ks)
 {
     const char *iss = srv->issuer;
     json_t *grants = json_array(), *scopes = json_array(), *algs = json_array();
     json_t *pkce = json_array(), *claims = json_array(), *doc = NULL;
 
     if (grants == NULL || scopes == NULL || algs == NULL || pkce == NULL || claims == NULL ||
-        derived_lists(srv, grants, scopes, algs, pkce, claims) != 0)
+        derived_lists(srv, ks, grants, scopes, algs, pkce, claims) != 0)
         goto out;
     doc = json_pack(
         "{s:s, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+,"
@@ -135,24 +139,24 @@ out:
     return doc;
 }
 
-af_rc af_h_discovery_prepare(struct af_server *srv)
+af_rc af_h_discovery_build(const struct af_server *srv, const struct af_keyset *ks,
+                           struct af_doc **out)
 {
-    json_t *doc = metadata(srv);
+    json_t *doc = metadata(srv, ks);
     af_rc rc;
 
+    *out = NULL;
     if (doc == NULL)
         return AF_ERR_NOMEM;
-    af_doc_release(srv->discovery);
-    srv->discovery = NULL;
-    rc = af_doc_from_json(doc, &srv->discovery);
+    rc = af_doc_from_json(doc, out);
     json_decref(doc);
     return rc;
 }
 
 void af_h_discovery(struct af_req *req, struct af_resp *resp)
 {
+    struct af_keyset *ks = NULL;
     struct af_doc *doc = NULL;
-    json_t *md = NULL;
 
     /* the router sends both well-known paths here; anything else is not ours */
     if (strcmp(req->path, AF_PATH_OIDC_DISCOVERY) != 0 &&
@@ -160,20 +164,17 @@ void af_h_discovery(struct af_req *req, struct af_resp *resp)
         af_resp_oauth_error(resp, 404, AF_E_INVALID_REQUEST, "no such metadata document");
         goto out;
     }
-    /* immutable once the server started: no lock */
-    doc = af_doc_ref(req->srv->discovery);
-    if (doc == NULL) {
-        /* a server built by hand (unit tests) */
-        md = metadata(req->srv);
-        if (md == NULL || af_doc_from_json(md, &doc) != AF_OK) {
-            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-            goto out;
-        }
+    ks = af_keyring_get(req->srv->keyring);
+    doc = af_doc_ref(af_keyset_discovery(ks));
+    /* a server built by hand (unit tests) has no prepared document */
+    if (doc == NULL && af_h_discovery_build(req->srv, ks, &doc) != AF_OK) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
     }
     af_resp_doc(resp, req, doc);
 out:
-    json_decref(md);
     af_doc_release(doc);
+    af_keyset_release(ks);
 }
 
 void af_h_jwks(struct af_req *req, struct af_resp *resp)
@@ -181,7 +182,7 @@ void af_h_jwks(struct af_req *req, struct af_resp *resp)
     struct af_scen_ctx sx = {0};
     const struct af_scenario *sc;
     unsigned delay_ms = 0;
-    struct af_doc *set = NULL;
+    struct af_keyset *ks = NULL;
 
     /* jwks_error, jwks_slow (docs/scenarios.md) */
     sc = af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_JWKS), NULL, NULL, &delay_ms);
@@ -195,15 +196,11 @@ void af_h_jwks(struct af_req *req, struct af_resp *resp)
         if (sx.fx.delay)
             req->facts.delay_ms = delay_ms;
     }
-    /* the configured keys, plus a key id_token_key_rotated published */
-    set = af_scen_jwks_doc(req->srv);
-    if (set == NULL) {
-        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
-        goto out;
-    }
-    af_resp_doc(resp, req, set);
+    /* the published keys: configured, added, retiring, a scenario's */
+    ks = af_keyring_get(req->srv->keyring);
+    af_resp_doc(resp, req, af_keyset_jwks(ks));
 out:
-    af_doc_release(set);
+    af_keyset_release(ks);
 }
 
 void af_h_healthz(struct af_req *req, struct af_resp *resp)

@@ -21,6 +21,7 @@
 #include "authflow/util.h"
 #include "server/core.h"
 #include "server/registry.h"
+#include "server/keyring.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
 #include "server/page.h"
@@ -52,13 +53,14 @@ static af_rc hint_verify(const struct af_server *srv, const struct af_jws *jws,
     const char *typ = json_string_value(json_object_get(hdr, AF_H_TYP));
     const char *iss, *aud, *azp;
     const json_t *audj;
+    struct af_keyset *ks = af_keyring_get(srv->keyring);
     bool verified = false;
     size_t i;
     af_rc rc = AF_ERR_INVALID;
 
     *aud_out = NULL;
-    for (i = 0; i < srv->nkeys && !verified; i++) {
-        const struct af_key *k = srv->keys[i];
+    for (i = 0; i < af_keyset_count(ks) && !verified; i++) {
+        const struct af_key *k = af_keyset_at(ks, i);
         if (kid != NULL ? strcmp(af_key_kid(k), kid) != 0
                         : strcmp(af_alg_name(af_key_alg(k)), af_jws_alg_str(jws)) != 0)
             continue;
@@ -97,6 +99,7 @@ static af_rc hint_verify(const struct af_server *srv, const struct af_jws *jws,
     *aud_out = aud;
     rc = AF_OK;
 out:
+    af_keyset_release(ks);
     return rc;
 }
 

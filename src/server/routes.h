@@ -13,9 +13,13 @@
 typedef void (*af_handler)(struct af_req *req, struct af_resp *resp);
 
 void af_h_discovery(struct af_req *req, struct af_resp *resp); /* both well-known docs */
-/* af_h_discovery_prepare: serialise srv's metadata document once, into
- * srv->discovery; srv's config, keys and issuer must be set. */
-af_rc af_h_discovery_prepare(struct af_server *srv) AF_WARN_UNUSED;
+struct af_doc;
+struct af_keyset;
+/* af_h_discovery_build: srv's metadata document for the key set ks,
+ * serialised (new reference in *out); srv's config and issuer must be set.
+ * The key ring calls it for every set it publishes (af_keyring_set_meta). */
+af_rc af_h_discovery_build(const struct af_server *srv, const struct af_keyset *ks,
+                           struct af_doc **out) AF_WARN_UNUSED;
 void af_h_jwks(struct af_req *req, struct af_resp *resp);
 void af_h_healthz(struct af_req *req, struct af_resp *resp);
 void af_h_authorize(struct af_req *req, struct af_resp *resp); /* GET and POST */
@@ -38,18 +42,22 @@ void af_h_logout(struct af_req *req, struct af_resp *resp);
 #define AF_EP_HEALTHZ    "/healthz"
 
 /* The admin API's paths (docs/admin.md), on its own listener. */
-#define AF_ADMIN_HEALTHZ   AF_ADMIN_PATH_HEALTHZ
-#define AF_ADMIN_TOKENS    AF_ADMIN_PATH_TOKENS
-#define AF_ADMIN_SCENARIOS AF_ADMIN_PATH_SCENARIOS
-#define AF_ADMIN_LEDGER    AF_ADMIN_PATH_LEDGER
-#define AF_ADMIN_CLIENTS   AF_ADMIN_PATH_CLIENTS
-#define AF_ADMIN_USERS     AF_ADMIN_PATH_USERS
+#define AF_ADMIN_HEALTHZ      AF_ADMIN_PATH_HEALTHZ
+#define AF_ADMIN_TOKENS       AF_ADMIN_PATH_TOKENS
+#define AF_ADMIN_SCENARIOS    AF_ADMIN_PATH_SCENARIOS
+#define AF_ADMIN_LEDGER       AF_ADMIN_PATH_LEDGER
+#define AF_ADMIN_CLIENTS      AF_ADMIN_PATH_CLIENTS
+#define AF_ADMIN_USERS        AF_ADMIN_PATH_USERS
+#define AF_ADMIN_KEYS         AF_ADMIN_PATH_KEYS
+#define AF_ADMIN_KEYS_SIGNING AF_ADMIN_PATH_KEYS_SIGNING
 
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp);
-void af_h_admin_tokens(struct af_req *req, struct af_resp *resp);    /* POST: mint */
-void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp); /* GET, POST, DELETE */
-void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);    /* GET, DELETE */
-void af_h_admin_clients(struct af_req *req, struct af_resp *resp);   /* GET, POST, DELETE */
-void af_h_admin_users(struct af_req *req, struct af_resp *resp);     /* GET, POST, DELETE */
+void af_h_admin_tokens(struct af_req *req, struct af_resp *resp);       /* POST: mint */
+void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp);    /* GET, POST, DELETE */
+void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);       /* GET, DELETE */
+void af_h_admin_clients(struct af_req *req, struct af_resp *resp);      /* GET, POST, DELETE */
+void af_h_admin_users(struct af_req *req, struct af_resp *resp);        /* GET, POST, DELETE */
+void af_h_admin_keys(struct af_req *req, struct af_resp *resp);         /* GET, POST, DELETE */
+void af_h_admin_keys_signing(struct af_req *req, struct af_resp *resp); /* POST */
 
 #endif

@@ -12,7 +12,8 @@
  *
  * The queue is a short list under one mutex (at most AF_SCEN_QUEUE_MAX
  * entries, scanned in order: first in, first taken). The same mutex guards
- * the ghost key (unknown_kid), the rotated key and the published key set.
+ * the ghost key (unknown_kid). The rotated key is published by the key
+ * ring (keyring.h), as the last key of /jwks.
  */
 #include "config.h"
 
@@ -30,6 +31,7 @@
 #include "server/core.h"
 #include "server/registry.h"
 #include "server/doc.h"
+#include "server/keyring.h"
 #include "server/scenario.h"
 
 /* How far id_token_expired misses "now": beyond any usual clock skew. */
@@ -473,11 +475,9 @@ struct af_scen_engine {
     struct qentry *head;
     size_t n;
     unsigned long next_id;
-    struct af_key *ghost;   /* id_token_unknown_kid; NULL until first used */
-    struct af_key *rotated; /* id_token_key_rotated: the latest; NULL until first used */
-    /* what /jwks publishes, serialised once: base is the configured set,
-     * jwks is base or the set with the rotated key; swapped, never edited */
-    struct af_doc *base, *jwks; /* owned references */
+    struct af_key *ghost; /* id_token_unknown_kid; NULL until first used */
+    /* the key of id_token_key_rotated lives in the key ring (keyring.h),
+     * which publishes it */
 };
 
 static void qentry_free(struct qentry *q)
@@ -602,19 +602,14 @@ out:
 size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id)
 {
     struct qentry **pp, *q;
-    struct af_doc *old = NULL;
     size_t n = 0;
     char qid[32];
 
+    /* clearing everything also withdraws a rotated key: back to the key
+     * set before it, so that the next test starts from it */
+    if (id == NULL && e->srv->keyring != NULL)
+        af_keyring_scenario_withdraw(e->srv->keyring);
     pthread_mutex_lock(&e->mu);
-    /* clearing everything also withdraws a rotated key: back to the
-     * configured key set, so that the next test starts from it */
-    if (id == NULL) {
-        af_key_free(e->rotated);
-        e->rotated = NULL;
-        old = e->jwks;
-        e->jwks = af_doc_ref(e->base);
-    }
     pp = &e->head;
     while (*pp != NULL) {
         q = *pp;
@@ -629,7 +624,6 @@ size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id)
         }
     }
     pthread_mutex_unlock(&e->mu);
-    af_doc_release(old); /* requests in flight hold their own reference */
     return n;
 }
 
@@ -695,47 +689,11 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
 
 /* ---- keys ---- */
 
-/* jwks_with: the configured key set plus key (may be NULL); new reference. */
-static json_t *jwks_with(const struct af_server *srv, const struct af_key *key)
-{
-    json_t *set = json_deep_copy(srv->jwks), *jwk = NULL;
-
-    if (set == NULL || key == NULL)
-        return set;
-    if (af_key_public_jwk(key, &jwk) != AF_OK ||
-        json_array_append_new(json_object_get(set, AF_JWKS_KEYS), jwk) != 0) {
-        json_decref(set);
-        set = NULL;
-    }
-    return set;
-}
-
-struct af_doc *af_scen_jwks_doc(struct af_server *srv)
-{
-    struct af_scen_engine *e = srv->scen;
-    struct af_doc *doc = NULL;
-
-    if (e == NULL) {
-        /* a server built by hand (unit tests): serialised on each call */
-        if (srv->jwks == NULL || af_doc_from_json(srv->jwks, &doc) != AF_OK)
-            return NULL;
-        return doc;
-    }
-    /* a reference taken under the mutex: a rotation may swap e->jwks the
-     * moment it is released, and the caller keeps the set it got */
-    pthread_mutex_lock(&e->mu);
-    doc = af_doc_ref(e->jwks);
-    pthread_mutex_unlock(&e->mu);
-    return doc;
-}
-
-af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, const char *payload,
-                        char **out, struct af_err *err)
+af_rc af_scen_sign_with(struct af_server *srv, af_alg alg, af_scen_sign how, json_t *hdr,
+                        const char *payload, char **out, struct af_err *err)
 {
     struct af_scen_engine *e = srv->scen;
     struct af_key *fresh = NULL;
-    struct af_doc *set = NULL;
-    json_t *jset = NULL;
     const struct af_key *key;
     bool need;
     af_rc rc = AF_OK;
@@ -746,53 +704,48 @@ af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, co
         goto out;
     }
     /* Generated outside the mutex (an RSA key takes a while); a rotation
-     * always makes a new one, the ghost key only the first time. */
+     * always makes a new one, the ghost key the first time and when the
+     * signing key's algorithm changed (the admin API). */
     pthread_mutex_lock(&e->mu);
-    need = how == AF_SCEN_SIGN_ROTATED || e->ghost == NULL;
+    need = how == AF_SCEN_SIGN_ROTATED || e->ghost == NULL || af_key_alg(e->ghost) != alg;
     pthread_mutex_unlock(&e->mu);
     if (need) {
-        rc = af_key_generate(af_key_alg(srv->keys[0]), &fresh, err);
+        rc = af_key_generate(alg, &fresh, err);
         if (rc != AF_OK)
             goto out;
     }
     if (how == AF_SCEN_SIGN_ROTATED) {
-        /* serialised here, once, outside the mutex */
-        jset = jwks_with(srv, fresh);
-        if (jset == NULL || af_doc_from_json(jset, &set) != AF_OK) {
-            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory publishing the rotated key");
+        /* published before the token exists: whoever fetches /jwks after
+         * receiving it finds the key. The ring takes its own reference,
+         * so the key outlives a clear or a later rotation while it signs. */
+        rc = srv->keyring ? af_keyring_scenario_publish(srv->keyring, fresh) : AF_ERR_STATE;
+        if (rc != AF_OK) {
+            AF_ERR_SET(err, rc, "cannot publish the rotated key (%s)", af_rc_str(rc));
             goto out;
         }
+        af_log_info("scenario id_token_key_rotated: /jwks now publishes key %s", af_key_kid(fresh));
+        if (json_object_set_new(hdr, AF_H_KID, json_string(af_key_kid(fresh))) != 0)
+            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+        if (rc == AF_OK)
+            rc = af_jws_sign_as_is(fresh, hdr, payload, strlen(payload), out, err);
+        goto out;
     }
-    /* signed under the mutex: a clear or another rotation may replace the
-     * key the moment it is released */
+    /* signed under the mutex: another thread may replace the ghost key the
+     * moment it is released */
     pthread_mutex_lock(&e->mu);
-    if (how == AF_SCEN_SIGN_ROTATED) {
-        /* published before the token exists: whoever fetches /jwks after
-         * receiving it finds the key */
-        struct af_doc *old = e->jwks;
-        af_key_free(e->rotated);
-        e->rotated = fresh;
+    if (fresh != NULL && (e->ghost == NULL || af_key_alg(e->ghost) != alg)) {
+        af_key_free(e->ghost);
+        e->ghost = fresh;
         fresh = NULL;
-        e->jwks = set;
-        set = old; /* released below, outside the mutex */
-        key = e->rotated;
-        af_log_info("scenario id_token_key_rotated: /jwks now publishes key %s", af_key_kid(key));
-    } else {
-        if (e->ghost == NULL) {
-            e->ghost = fresh;
-            fresh = NULL;
-        }
-        key = e->ghost;
     }
+    key = e->ghost;
     if (json_object_set_new(hdr, AF_H_KID, json_string(af_key_kid(key))) != 0)
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
     if (rc == AF_OK)
         rc = af_jws_sign_as_is(key, hdr, payload, strlen(payload), out, err);
     pthread_mutex_unlock(&e->mu);
 out:
-    af_key_free(fresh); /* a ghost key generated twice at once, or unused */
-    af_doc_release(set);
-    json_decref(jset);
+    af_key_free(fresh); /* a ghost key generated twice at once, or our own reference */
     return rc;
 }
 
@@ -849,11 +802,6 @@ af_rc af_scen_engine_new(struct af_server *srv, struct af_scen_engine **out, str
         goto out;
     }
     e->srv = srv;
-    if (af_doc_from_json(srv->jwks, &e->base) != AF_OK) {
-        rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory for the scenario engine");
-        goto out;
-    }
-    e->jwks = af_doc_ref(e->base);
     rc = check_entries(srv->cfg, e, err);
     if (rc != AF_OK)
         goto out;
@@ -875,9 +823,6 @@ void af_scen_engine_free(struct af_scen_engine *e)
         qentry_free(q);
     }
     af_key_free(e->ghost);
-    af_key_free(e->rotated);
-    af_doc_release(e->jwks);
-    af_doc_release(e->base);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }

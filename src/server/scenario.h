@@ -12,9 +12,9 @@
 #include <jansson.h>
 
 #include "authflow/cfg.h"
+#include "authflow/jose.h"
 #include "authflow/rc.h"
 
-struct af_doc;    /* doc.h */
 struct af_server; /* core.h */
 
 /* A scenario is a named, documented fault authflowd applies on request: a
@@ -51,9 +51,9 @@ typedef enum {
 
 /* How an ID token is signed once its scenario ran. */
 typedef enum {
-    AF_SCEN_SIGN_NORMAL = 0, /* keys[0] */
+    AF_SCEN_SIGN_NORMAL = 0, /* the signing key */
     AF_SCEN_SIGN_NONE,       /* unsigned (RFC 7518 §3.6): the header says alg none */
-    AF_SCEN_SIGN_CORRUPT,    /* keys[0], then one signature character changed */
+    AF_SCEN_SIGN_CORRUPT,    /* the signing key, then one signature character changed */
     AF_SCEN_SIGN_GHOST,      /* a key never published in /jwks */
     AF_SCEN_SIGN_ROTATED,    /* a fresh key, published in /jwks from then on */
 } af_scen_sign;
@@ -178,20 +178,14 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
                                        const char *client_id, const struct af_cfg_user *user,
                                        unsigned *delay_ms);
 
-/* af_scen_jwks_doc: the key set /jwks publishes, serialised: the
- * configured keys plus the key of the latest id_token_key_rotated. A new
- * reference to the published doc (it stays valid, and unchanged, after a
- * later rotation or clear); caller releases with af_doc_release(). NULL on
- * allocation failure. */
-struct af_doc *af_scen_jwks_doc(struct af_server *srv);
-
 /* af_scen_sign_with: a compact JWS over payload under hdr (edited: its
  * "kid" becomes the key's) signed with the ghost key (AF_SCEN_SIGN_GHOST:
- * generated once, never published) or a fresh key (AF_SCEN_SIGN_ROTATED:
- * published in /jwks from now on, replacing the previous rotated one), both
- * of keys[0]'s algorithm. Caller frees *out. */
-af_rc af_scen_sign_with(struct af_server *srv, af_scen_sign how, json_t *hdr, const char *payload,
-                        char **out, struct af_err *err) AF_WARN_UNUSED;
+ * generated once per algorithm, never published) or a fresh key
+ * (AF_SCEN_SIGN_ROTATED: published in /jwks from now on by the key ring,
+ * replacing the previous rotated one), both of algorithm alg (the signing
+ * key's). Caller frees *out. */
+af_rc af_scen_sign_with(struct af_server *srv, af_alg alg, af_scen_sign how, json_t *hdr,
+                        const char *payload, char **out, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_scen_corrupt_signature: change the first signature character of a
  * compact JWS to another base64url character (the encoding stays canonical

@@ -51,6 +51,7 @@
 #include "server/doc.h"
 #include "server/guard.h"
 #include "server/http_req.h"
+#include "server/keyring.h"
 #include "server/ledger.h"
 #include "server/registry.h"
 #include "server/reqlog.h"
@@ -121,6 +122,8 @@ static const struct route admin_routes[] = {
     {AF_ADMIN_LEDGER, M_GET | M_DELETE, af_h_admin_ledger},
     {AF_ADMIN_CLIENTS, M_GET | M_POST | M_DELETE, af_h_admin_clients},
     {AF_ADMIN_USERS, M_GET | M_POST | M_DELETE, af_h_admin_users},
+    {AF_ADMIN_KEYS, M_GET | M_POST | M_DELETE, af_h_admin_keys},
+    {AF_ADMIN_KEYS_SIGNING, M_POST, af_h_admin_keys_signing},
     {NULL, M_GET | M_POST | M_DELETE, h_not_found},
 };
 
@@ -773,53 +776,50 @@ static af_rc check_key_files(const struct af_config *cfg, struct af_err *err)
     return rc;
 }
 
+/* load_keys: the configured keys (or one generated RS256 key), handed to
+ * a new key ring; keys[0] signs. */
 static af_rc load_keys(struct af_server *srv, struct af_err *err)
 {
     af_rc rc = AF_OK;
     const struct af_config *cfg = srv->cfg;
-    size_t i, n = cfg->nkeys ? cfg->nkeys : 1;
-    json_t *arr = json_array();
+    size_t i, n = cfg->nkeys ? cfg->nkeys : 1, have = 0;
+    struct af_key **keys = calloc(n, sizeof(*keys));
 
-    srv->keys = calloc(n, sizeof(*srv->keys));
-    srv->jwks = json_pack("{s:o}", "keys", arr);
-    if (srv->keys == NULL || srv->jwks == NULL) {
+    if (keys == NULL) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
     for (i = 0; i < n; i++) {
         const struct af_cfg_key *k = cfg->nkeys ? &cfg->keys[i] : NULL;
-        json_t *jwk = NULL;
         struct af_err kerr;
         bool created = false;
 
         af_err_clear(&kerr);
         if (k != NULL && k->generate)
-            rc = af_key_load_or_create(k->pem_file, k->alg, &srv->keys[i], &created, &kerr);
+            rc = af_key_load_or_create(k->pem_file, k->alg, &keys[i], &created, &kerr);
         else if (k != NULL && k->pem_file != NULL)
-            rc = af_key_load_pem(k->pem_file, k->alg, &srv->keys[i], &kerr);
+            rc = af_key_load_pem(k->pem_file, k->alg, &keys[i], &kerr);
         else
-            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &srv->keys[i], &kerr);
+            rc = af_key_generate(k ? k->alg : AF_ALG_RS256, &keys[i], &kerr);
         if (rc != AF_OK) {
             key_error(cfg, i, rc, &kerr, err);
             goto out;
         }
+        have++;
         if (created)
             af_log_info("keys[%zu]: generated a new %s key (kid %s) into %s", i,
-                        af_alg_name(k->alg), af_key_kid(srv->keys[i]), k->pem_file);
-        srv->nkeys++;
+                        af_alg_name(k->alg), af_key_kid(keys[i]), k->pem_file);
         if (k != NULL && k->kid != NULL) {
-            rc = af_key_set_kid(srv->keys[i], k->kid);
+            rc = af_key_set_kid(keys[i], k->kid);
             if (rc != AF_OK)
                 goto out;
         }
-        rc = af_key_public_jwk(srv->keys[i], &jwk);
-        if (rc != AF_OK) {
-            AF_ERR_SET(err, rc, "keys[%zu]: cannot export the public key", i);
-            goto out;
-        }
-        json_array_append_new(arr, jwk);
     }
+    rc = af_keyring_new(srv, keys, n, &srv->keyring, err);
 out:
+    for (i = 0; keys != NULL && i < have; i++)
+        af_key_free(keys[i]); /* the ring holds its own references */
+    free(keys);
     return rc;
 }
 
@@ -1025,7 +1025,7 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     rc = af_tls_prepare(cfg, origin ? origin : srv->issuer, any, srv->issuer, &tls, err);
     if (rc != AF_OK)
         goto out;
-    rc = af_h_discovery_prepare(srv);
+    rc = af_keyring_set_meta(srv->keyring, af_h_discovery_build);
     if (rc != AF_OK) {
         AF_ERR_SET(err, rc, "cannot build the metadata document");
         goto out;
@@ -1140,14 +1140,10 @@ void af_server_stop(struct af_server *srv)
         if (socks[i] != MHD_INVALID_SOCKET)
             close(socks[i]);
     }
-    for (i = 0; i < srv->nkeys; i++)
-        af_key_free(srv->keys[i]);
-    free(srv->keys);
     af_delayer_free(srv->delayer);
     af_scen_engine_free(srv->scen);
     af_ledger_free(srv->ledger);
-    json_decref(srv->jwks);
-    af_doc_release(srv->discovery);
+    af_keyring_free(srv->keyring);
     af_store_free(srv->store);
     af_registry_free(srv->reg);
     free(srv->issuer);

@@ -20,6 +20,7 @@
 #include "authflow/util.h"
 #include "server/core.h"
 #include "server/registry.h"
+#include "server/keyring.h"
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
@@ -113,8 +114,8 @@ out:
 /* sign_access: the RFC 9068 access token of grant (NULL: of none). A flow
  * with a scenario but no refresh family has its grant noted, so that
  * /userinfo finds the scenario. */
-static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const char *grant,
-                         time_t now, char **jwt_out, struct af_err *err)
+static af_rc sign_access(struct af_server *srv, const struct af_key *key, const struct af_issue *is,
+                         const char *grant, time_t now, char **jwt_out, struct af_err *err)
 {
     struct af_access_spec sp;
     json_t *c = NULL;
@@ -133,7 +134,7 @@ static af_rc sign_access(struct af_server *srv, const struct af_issue *is, const
     rc = af_tokens_access_claims(srv, &sp, &c);
     if (rc != AF_OK)
         goto out;
-    rc = af_jwt_sign(srv->keys[0], AF_TYP_AT_JWT, c, jwt_out, err);
+    rc = af_jwt_sign(key, AF_TYP_AT_JWT, c, jwt_out, err);
     if (rc != AF_OK)
         goto out;
     if (grant != NULL && is->scenario != NULL && !is->refresh_token) {
@@ -193,10 +194,9 @@ out:
 /* sign_scenario: the ID token of claims c as an id_token scenario wants it
  * (OIDC Core §3.1.3.7 lists what the client must refuse): the scenario
  * edits the claims and the header {alg, kid, typ} and says how to sign. */
-static af_rc sign_scenario(struct af_server *srv, const struct af_scenario *sc, json_t *c,
-                           char **out, struct af_err *err)
+static af_rc sign_scenario(struct af_server *srv, const struct af_key *key,
+                           const struct af_scenario *sc, json_t *c, char **out, struct af_err *err)
 {
-    const struct af_key *key = srv->keys[0];
     struct af_scen_ctx sx = {0};
     json_t *hdr = json_pack("{s:s, s:s, s:s}", AF_H_ALG, af_alg_name(af_key_alg(key)), AF_H_KID,
                             af_key_kid(key), AF_H_TYP, AF_TYP_JWT);
@@ -226,7 +226,7 @@ static af_rc sign_scenario(struct af_server *srv, const struct af_scenario *sc, 
         break;
     case AF_SCEN_SIGN_GHOST:
     case AF_SCEN_SIGN_ROTATED:
-        rc = af_scen_sign_with(srv, sx.fx.sign, hdr, payload, out, err);
+        rc = af_scen_sign_with(srv, af_key_alg(key), sx.fx.sign, hdr, payload, out, err);
         break;
     case AF_SCEN_SIGN_NORMAL:
     case AF_SCEN_SIGN_CORRUPT:
@@ -242,13 +242,14 @@ out:
     return rc;
 }
 
-/* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6). */
-static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const char *access,
-                     time_t now, char **out, struct af_err *err)
+/* sign_id: the ID token (OIDC Core §2, at_hash §3.1.3.6), signed with key,
+ * which signed access too (at_hash uses its algorithm's hash). */
+static af_rc sign_id(struct af_server *srv, const struct af_key *key, const struct af_issue *is,
+                     const char *access, time_t now, char **out, struct af_err *err)
 {
     json_t *c = NULL;
     char *at_hash = NULL;
-    af_alg alg = af_key_alg(srv->keys[0]);
+    af_alg alg = af_key_alg(key);
     af_rc rc;
 
     *out = NULL;
@@ -261,9 +262,9 @@ static af_rc sign_id(struct af_server *srv, const struct af_issue *is, const cha
     if (rc != AF_OK)
         goto out;
     if (is->scenario != NULL && is->scenario->stage == AF_STAGE_ID_TOKEN)
-        rc = sign_scenario(srv, is->scenario, c, out, err);
+        rc = sign_scenario(srv, key, is->scenario, c, out, err);
     else
-        rc = af_jwt_sign(srv->keys[0], AF_TYP_JWT, c, out, err);
+        rc = af_jwt_sign(key, AF_TYP_JWT, c, out, err);
 out:
     free(at_hash);
     json_decref(c);
@@ -298,6 +299,10 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
     time_t now = af_now();
     char *grant = NULL, *access = NULL, *id = NULL, *refresh = NULL;
     const char *grant_id = is->grant_id;
+    /* one set for the whole answer: the access and ID tokens are signed by
+     * the same key even when the admin API picks another meanwhile */
+    struct af_keyset *ks = af_keyring_get(srv->keyring);
+    const struct af_key *key = af_keyset_signer(ks);
     af_rc rc;
 
     *out = NULL;
@@ -308,11 +313,11 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
             goto out;
         grant_id = grant;
     }
-    rc = sign_access(srv, is, grant_id, now, &access, err);
+    rc = sign_access(srv, key, is, grant_id, now, &access, err);
     if (rc != AF_OK)
         goto out;
     if (is->id_token && is->user != NULL) {
-        rc = sign_id(srv, is, access, now, &id, err);
+        rc = sign_id(srv, key, is, access, now, &id, err);
         if (rc != AF_OK)
             goto out;
     }
@@ -337,6 +342,7 @@ af_rc af_tokens_issue(struct af_server *srv, const struct af_issue *is, json_t *
     }
     rc = token_response(srv, is, access, id, refresh, out);
 out:
+    af_keyset_release(ks);
     free(grant);
     free(access);
     free(id);
@@ -360,11 +366,11 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
                           const struct af_scenario **scen_out, struct af_err *err)
 {
     struct af_jws *jws = NULL;
+    struct af_keyset *ks = NULL;
     const struct af_key *key = NULL;
     const json_t *hdr, *claims, *v;
     const char *kid, *typ, *jti;
     time_t now = af_now();
-    size_t i;
     af_rc rc;
 
     *claims_out = NULL;
@@ -383,11 +389,11 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
             AF_ERR_SET(err, AF_ERR_INVALID, "the token is not an access token (typ is not at+jwt)");
         goto out;
     }
+    /* the keys published now: a key retired after its grace verifies
+     * nothing any more */
     kid = json_string_value(json_object_get(hdr, AF_H_KID));
-    for (i = 0; kid != NULL && i < srv->nkeys; i++) {
-        if (strcmp(af_key_kid(srv->keys[i]), kid) == 0)
-            key = srv->keys[i];
-    }
+    ks = af_keyring_get(srv->keyring);
+    key = af_keyset_find(ks, kid);
     if (key == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_CRYPTO, "the token names no signing key of this server");
         goto out;
@@ -431,6 +437,7 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
 out:
     if (rc != AF_OK)
         *scen_out = NULL;
+    af_keyset_release(ks);
     af_jws_free(jws);
     return rc;
 }

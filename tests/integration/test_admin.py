@@ -840,6 +840,227 @@ class A09AdminHost(AdminCase):
         self.assertEqual(r.status, 200, r)
 
 
+# ====================================================================== keys
+
+
+class KeysCase(AdminCase):
+    """Helpers of the key routes (docs/admin.md, "Keys")."""
+
+    def keys_req(self, method, path="/admin/keys", body=None, query=None):
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        return self.admin.request(method, path, query=query, body=body,
+                                  headers=self.admin_headers())
+
+    def keys(self):
+        r = self.keys_req("GET")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Cache-Control"), "no-store", r)
+        return r.json()
+
+    def add_key(self, **body):
+        r = self.keys_req("POST", body=body)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def retire(self, kid, grace=None):
+        q = [("kid", kid)] + ([("grace_seconds", str(grace))] if grace is not None else [])
+        return self.keys_req("DELETE", query=q)
+
+    def jwks_kids(self):
+        return [k["kid"] for k in self.jwks()["keys"]]
+
+
+class A10KeysRefused(KeysCase):
+    """Every refusal names the member at fault and changes nothing."""
+
+    def tearDown(self):
+        self.assertEqual(len(self.keys()["keys"]), len(self.jwks()["keys"]))
+
+    def test_list_matches_jwks(self):
+        k = self.keys()
+        r = self.http.get("/jwks")
+        self.assertEqual([e["kid"] for e in k["keys"]], [j["kid"] for j in r.json()["keys"]])
+        self.assertEqual(k["jwks_etag"], r.header("ETag"))
+        self.assertEqual(k["signing"], k["keys"][0]["kid"])
+        self.assertEqual({e["origin"] for e in k["keys"]}, {"config"})
+        self.assertEqual([e["signing"] for e in k["keys"]], [True] + [False] * (len(k["keys"]) - 1))
+
+    def test_bad_alg(self):
+        for body, starts in [({}, "alg: required"),
+                             ({"alg": "HS256"}, 'alg: "HS256" is refused'),
+                             ({"alg": "none"}, 'alg: "none" is refused'),
+                             ({"alg": "rs256"}, "alg: unknown value"),
+                             ({"alg": 256}, "alg: required")]:
+            with self.subTest(body=body):
+                self.assertAdminError(self.keys_req("POST", body=body), 400, "invalid_request",
+                                      starts)
+
+    def test_bad_members(self):
+        pem_ec = subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            capture_output=True, check=True).stdout.decode()
+        for body, starts in [({"alg": "ES256", "colour": "red"}, "colour: unknown member"),
+                             ({"alg": "ES256", "sign": "yes"}, "sign: expected true or false"),
+                             ({"alg": "ES256", "kid": 7}, "kid: expected a string"),
+                             ({"alg": "ES256", "kid": ""}, "kid: expected 1 to 128"),
+                             ({"alg": "ES256", "kid": "a\tb"}, "kid: contains a character"),
+                             ({"alg": "ES256", "pem": 1}, "pem: expected a private key"),
+                             ({"alg": "ES256", "pem": "garbage"}, "pem holds no"),
+                             ({"alg": "RS256", "pem": pem_ec}, "pem: RS256 needs an RSA key")]:
+            with self.subTest(body=body):
+                self.assertAdminError(self.keys_req("POST", body=body), 400, "invalid_request",
+                                      starts)
+        self.assertAdminError(self.keys_req("POST", body="[]"), 400, "invalid_request")
+
+    def test_duplicate_kid(self):
+        kid = self.keys()["signing"]
+        self.assertAdminError(self.keys_req("POST", body={"alg": "ES256", "kid": kid}), 409,
+                              "invalid_request", "kid: a published key has the kid")
+
+    def test_retire_refused(self):
+        signing = self.keys()["signing"]
+        self.assertAdminError(self.retire(signing, 0), 409, "invalid_request",
+                              "kid: %s is the signing key" % signing)
+        self.assertAdminError(self.retire(signing), 409, "invalid_request")
+        self.assertAdminError(self.retire("no-such-kid", 0), 404, "not_found",
+                              'kid: no published key has the kid "no-such-kid"')
+        self.assertAdminError(self.keys_req("DELETE"), 400, "invalid_request", "kid: required")
+        for g in ["-1", "abc", "31536001", "1.5", ""]:
+            with self.subTest(grace=g):
+                self.assertAdminError(self.keys_req("DELETE", query=[("kid", signing),
+                                                                     ("grace_seconds", g)]),
+                                      400, "invalid_request", "grace_seconds: expected")
+        self.assertAdminError(self.keys_req("DELETE", query=[("kid", signing), ("id", "x")]),
+                              400, "invalid_request", "id: unknown query parameter")
+        self.assertAdminError(self.keys_req("GET", query=[("kid", signing)]), 400,
+                              "invalid_request", "kid: unknown query parameter")
+        self.assertEqual(self.keys()["signing"], signing)
+
+    def test_signing_refused(self):
+        self.assertAdminError(self.keys_req("POST", "/admin/keys/signing", {"kid": "nope"}), 404,
+                              "not_found", "kid: no published key")
+        self.assertAdminError(self.keys_req("POST", "/admin/keys/signing", {}), 400,
+                              "invalid_request", "kid: required")
+        self.assertAdminError(self.keys_req("POST", "/admin/keys/signing", {"kid": "x", "y": 1}),
+                              400, "invalid_request", "y: unknown member")
+        r = self.keys_req("GET", "/admin/keys/signing")
+        self.assertEqual(r.status, 405, r)
+
+
+class A11KeyRotation(KeysCase):
+    """A rotation: a new key signs, the old one verifies during its grace
+    (and /jwks publishes it), then is gone: /userinfo and /introspect refuse
+    its tokens, and every change gave /jwks another ETag."""
+
+    def test_rotation(self):
+        k1 = self.keys()["signing"]
+        r0 = self.http.get("/jwks")
+        etag0 = r0.header("ETag")
+        old = self.mint(user="alice", client="it-basic", scope="openid email")["access_token"]
+        self.assertEqual(jwt_parts(old)[0]["kid"], k1)
+
+        added = self.add_key(alg="ES256", kid="rotated-1", sign=True)
+        self.assertEqual(added, {"kid": "rotated-1", "alg": "ES256", "origin": "admin",
+                                 "signing": True, "retire_at": None})
+        r1 = self.http.get("/jwks", headers={"If-None-Match": etag0})
+        self.assertEqual(r1.status, 200, "the old ETag must not get a 304 after a rotation")
+        self.assertNotEqual(r1.header("ETag"), etag0)
+        self.assertEqual(self.http.get("/jwks", headers={"If-None-Match": r1.header("ETag")}).status,
+                         304)
+        self.assertIn(k1, [k["kid"] for k in r1.json()["keys"]])
+        new = self.mint(user="alice", client="it-basic", scope="openid email")["access_token"]
+        self.assertEqual(jwt_parts(new)[0], {"alg": "ES256", "kid": "rotated-1", "typ": "at+jwt"})
+        md = self.http.get("/.well-known/openid-configuration").json()
+        self.assertEqual(md["id_token_signing_alg_values_supported"][0], "ES256")
+
+        r = self.retire(k1, 2)
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(r.json()["retire_at"], time.time())
+        self.assertIn(k1, self.jwks_kids())
+        self.assertEqual(self.userinfo(old).status, 200)
+        self.assertIs(self.introspect(old).json()["active"], True)
+        # the retiring key cannot sign again
+        self.assertAdminError(self.keys_req("POST", "/admin/keys/signing", {"kid": k1}), 409,
+                              "invalid_request", "kid: %s is being retired" % k1)
+
+        time.sleep(2.3)
+        etag2 = self.http.get("/jwks").header("ETag")
+        self.assertNotIn(k1, self.jwks_kids())
+        self.assertNotIn(k1, [e["kid"] for e in self.keys()["keys"]])
+        self.assertNotEqual(etag2, r1.header("ETag"))
+        self.assertInvalidToken(self.userinfo(old))
+        self.assertIs(self.introspect(old).json()["active"], False)
+        self.assertEqual(self.userinfo(new).status, 200)
+        self.assertIs(self.introspect(new).json()["active"], True)
+
+    def test_add_without_signing_then_switch(self):
+        before = self.keys()
+        added = self.add_key(alg="EdDSA")
+        self.assertFalse(added["signing"])
+        self.assertEqual(self.keys()["signing"], before["signing"])
+        self.assertIn(added["kid"], self.jwks_kids())
+        r = self.keys_req("POST", "/admin/keys/signing", {"kid": added["kid"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json()["signing"])
+        tok = self.mint(user="bob", client="it-basic", scope="openid")["access_token"]
+        self.assertEqual(jwt_parts(tok)[0]["alg"], "EdDSA")
+        self.assertEqual(self.userinfo(tok).status, 200)
+        # back, and the added key goes at once
+        r = self.keys_req("POST", "/admin/keys/signing", {"kid": before["signing"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.retire(added["kid"], 0).status, 200)
+        self.assertInvalidToken(self.userinfo(tok))
+        self.assertEqual(self.keys()["jwks_etag"], before["jwks_etag"],
+                         "the set is the configured one again, byte for byte")
+
+
+class A12KeysConcurrent(KeysCase):
+    """Token requests on several connections while keys rotate: every token
+    is issued and verified, nothing fails, the daemon lives."""
+
+    ROTATIONS = 8
+    WORKERS = 4
+
+    def test_tokens_during_rotations(self):
+        import threading
+        stop = threading.Event()
+        problems, counts = [], [0] * self.WORKERS
+
+        def work(i):
+            while not stop.is_set() and not problems:
+                r = self.client_credentials("it-api")
+                if r.status != 200:
+                    problems.append(("token", r.status, r.body[:200]))
+                    return
+                tok = r.json()["access_token"]
+                ri = self.introspect(tok, cid="it-api")
+                if ri.status != 200 or ri.json().get("active") is not True:
+                    problems.append(("introspect", ri.status, ri.body[:200]))
+                    return
+                counts[i] += 1
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(self.WORKERS)]
+        for t in threads:
+            t.start()
+        try:
+            for n in range(self.ROTATIONS):
+                prev = self.keys()["signing"]
+                self.add_key(alg="ES256", kid="c-%d" % n, sign=True)
+                # a grace long enough for the tokens in flight
+                r = self.retire(prev, 60)
+                self.assertEqual(r.status, 200, r)
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(problems, [])
+        self.assertTrue(all(c > 0 for c in counts), counts)
+        self.assertEqual(self.daemon.proc.poll(), None, "authflowd is still running")
+        self.assertEqual(self.keys()["signing"], "c-%d" % (self.ROTATIONS - 1))
+
+
 def main():
     return ts.run_tests(sys.modules[__name__], "admin", timing=False)
 

@@ -207,4 +207,7 @@ async function main() {
   process.exit(summary.ok ? 0 : 1);
 }
 
-main();
+if (require.main === module) main();
+
+/* rotation.js reuses the registration reader and the redirect step. */
+module.exports = { fromConfig, getNoFollow, check };
