@@ -2720,7 +2720,7 @@ static void issue_plain(char **access)
 
     memset(&is, 0, sizeof(is));
     is.client = client("app");
-    is.user = af_user_by_sub(cfg, "u-1");
+    is.user = af_user_by_sub(&srv, "u-1");
     is.scope = "openid email";
     is.auth_time = af_now() - 5;
     is.id_token = true;
