@@ -42,10 +42,13 @@ void af_h_logout(struct af_req *req, struct af_resp *resp);
 #define AF_ADMIN_TOKENS    AF_ADMIN_PATH_TOKENS
 #define AF_ADMIN_SCENARIOS AF_ADMIN_PATH_SCENARIOS
 #define AF_ADMIN_LEDGER    AF_ADMIN_PATH_LEDGER
+#define AF_ADMIN_FINDINGS  AF_ADMIN_PATH_FINDINGS
+#define AF_ADMIN_INSPECTOR AF_ADMIN_PATH_INSPECTOR
 
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp);
 void af_h_admin_tokens(struct af_req *req, struct af_resp *resp);    /* POST: mint */
 void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp); /* GET, POST, DELETE */
 void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);    /* GET, DELETE */
+void af_h_admin_findings(struct af_req *req, struct af_resp *resp);  /* GET */
 
 #endif
