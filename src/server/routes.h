@@ -50,5 +50,6 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp);    /* POST: mi
 void af_h_admin_scenarios(struct af_req *req, struct af_resp *resp); /* GET, POST, DELETE */
 void af_h_admin_ledger(struct af_req *req, struct af_resp *resp);    /* GET, DELETE */
 void af_h_admin_findings(struct af_req *req, struct af_resp *resp);  /* GET */
+void af_h_admin_inspector(struct af_req *req, struct af_resp *resp); /* GET: the HTML page */
 
 #endif

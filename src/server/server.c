@@ -119,6 +119,7 @@ static const struct route admin_routes[] = {
     {AF_ADMIN_SCENARIOS, M_GET | M_POST | M_DELETE, af_h_admin_scenarios},
     {AF_ADMIN_LEDGER, M_GET | M_DELETE, af_h_admin_ledger},
     {AF_ADMIN_FINDINGS, M_GET, af_h_admin_findings},
+    {AF_ADMIN_INSPECTOR, M_GET, af_h_admin_inspector},
     {NULL, M_GET | M_POST | M_DELETE, h_not_found},
 };
 

@@ -8,12 +8,13 @@ test_admin.py. Each class starts its own daemon on 127.0.0.1:0.
 """
 
 import os
+import re
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_server as ts  # noqa: E402
-from test_admin import AdminCase  # noqa: E402
+from test_admin import SECRET as SECRET_IN_PAGE, AdminCase  # noqa: E402
 from test_server import split_location  # noqa: E402
 
 # the findings docs/admin.md lists, with their severity
@@ -362,6 +363,49 @@ class F09Filters(FindingsCase):
         self.assertEqual(self.ids(c, user="u-bob"), ["no_pkce"])  # a sub
         self.assertEqual(self.ids(c, id="no_pkce"), ["no_pkce"])
         self.assertEqual(self.ids(self.cursor()), [])
+
+
+class F10InspectorPage(FindingsCase):
+    """GET /admin/inspector: a static page, served without the secret (a
+    browser cannot send it with a navigation) but not to another Host, with
+    a CSP that admits only its own nonce'd style and script."""
+
+    def test_page_without_the_secret(self):
+        r = self.admin_get("/admin/inspector", secret=None)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("text/html"), r)
+        self.assertEqual(r.header("Cache-Control"), "no-store", r)
+        self.assertEqual(r.header("X-Frame-Options"), "DENY", r)
+        csp = " ".join(r.header_all("Content-Security-Policy"))
+        m = re.search(r"script-src 'nonce-([A-Za-z0-9_-]{22,})'", csp)
+        self.assertIsNotNone(m, csp)
+        for d in ("default-src 'none'", "connect-src 'self'", "base-uri 'none'",
+                  "frame-ancestors 'none'", "style-src 'nonce-" + m.group(1) + "'"):
+            self.assertIn(d, csp)
+        page = r.text
+        self.assertEqual(page.count('nonce="%s"' % m.group(1)), 2, "the style and the script")
+        self.assertNotIn("__AF_NONCE__", page)
+        self.assertNotIn("innerHTML", page)
+        self.assertNotIn(SECRET_IN_PAGE, page)
+        # no external asset
+        self.assertIsNone(re.search(r"""(src|href)=["']?(https?:)?//""", page))
+        other = self.admin_get("/admin/inspector", secret=None).header_all("Content-Security-Policy")
+        self.assertNotEqual(" ".join(other), csp, "a nonce per answer")
+
+    def test_the_data_still_needs_the_secret(self):
+        for path in ("/admin/ledger", "/admin/findings"):
+            self.assertEqual(self.admin_get(path, secret=None).status, 401, path)
+
+    def test_another_host_is_refused(self):
+        r = self.admin.get("/admin/inspector", headers={"Host": "evil.example"})
+        self.assertEqual(r.status, 421, r)
+
+    def test_strict_about_the_request(self):
+        self.assertEqual(self.admin_get("/admin/inspector", [("secret", "x")], secret=None).status, 400)
+        r = self.admin.request("POST", "/admin/inspector", body="{}", headers=self.admin_headers())
+        self.assertEqual(r.status, 405, r)
+        # only this path is let through without the secret
+        self.assertEqual(self.admin_get("/admin/inspector/", secret=None).status, 401)
 
 
 if __name__ == "__main__":
