@@ -756,6 +756,8 @@ START_TEST(test_code_redeemed_leave_the_cap)
     last = grant;
     at = jti_of(last);
     ck_assert_int_eq(af_code_take(st, code[11], "app", &out, &grant), AF_ERR_STATE);
+    ck_assert_str_eq(grant, last); /* the grant it revoked */
+    free(grant);
     ck_assert(!access_live(at));
     /* the first one's record gave way: unknown now */
     ck_assert_int_eq(af_code_take(st, code[0], "app", &out, &grant), AF_ERR_NOTFOUND);

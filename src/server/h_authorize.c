@@ -788,14 +788,17 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     if (rc == AF_OK && !sx.fx.drop_iss)
         rc = af_params_add(&p, AF_P_ISS, iss);
     if (rc == AF_OK) {
-        /* what the client's callback gets, against what it sent (the
-         * findings: a code redeemed after a state it never sent) */
-        a->req->facts.state_returned =
-            sx.fx.drop_state && a->state != NULL ? AF_LEDGER_STATE_DROPPED
-            : sx.fx.change_state
-                ? (a->state != NULL ? AF_LEDGER_STATE_CHANGED : AF_LEDGER_STATE_UNSOLICITED)
-            : a->state != NULL ? AF_LEDGER_STATE_AS_SENT
-                               : NULL;
+        /* what the client's callback gets with the code, against what it
+         * sent (the findings: a code redeemed after a state it never sent) */
+        if (code == NULL)
+            a->req->facts.state_returned = NULL;
+        else if (sx.fx.drop_state && a->state != NULL)
+            a->req->facts.state_returned = AF_LEDGER_STATE_DROPPED;
+        else if (sx.fx.change_state)
+            a->req->facts.state_returned =
+                a->state != NULL ? AF_LEDGER_STATE_CHANGED : AF_LEDGER_STATE_UNSOLICITED;
+        else if (a->state != NULL)
+            a->req->facts.state_returned = AF_LEDGER_STATE_AS_SENT;
         authz_deliver(resp, a, &p); /* server.c logs it, with the sub and the scenario */
     } else if (rc == AF_ERR_TOOBIG) {
         /* The store's cap on live codes (cfg->max_codes) was reached. */
