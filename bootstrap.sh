@@ -44,8 +44,9 @@ build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libjansson-dev check"
 # Test peers: python3 runs the integration tests, node/npm the interop ones;
 # pytest, pip and setuptools run and install contrib/pytest-authflow
-# (tests/data/pytest-authflow/debian-packages).
-test_pkgs="python3 nodejs npm curl ca-certificates python3-pytest python3-pip python3-setuptools"
+# (tests/data/pytest-authflow/debian-packages); chromium the inspector
+# page's (tests/test_inspector_browser.sh).
+test_pkgs="python3 nodejs npm curl ca-certificates python3-pytest python3-pip python3-setuptools chromium"
 # The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
 # nobody here wrote, from Debian's packages (each folder's debian-packages).
 corpus_pkgs="python3-authlib python3-flask python3-django python3-requests python3-fastapi \
@@ -158,7 +159,7 @@ check() {
         esac
     done
     if have_cmd_or_pkg node && have_cmd_or_pkg npm; then
-        install_pkgs python3 curl ca-certificates
+        install_pkgs python3 curl ca-certificates chromium
     else
         # shellcheck disable=SC2086 # a list of package names
         install_pkgs $test_pkgs

@@ -27,6 +27,7 @@
 #include "server/core.h"
 #include "server/doc.h"
 #include "server/front_channel.h"
+#include "server/findings.h"
 #include "server/http_req.h"
 #include "server/keyring.h"
 #include "server/ledger.h"
@@ -673,8 +674,10 @@ START_TEST(test_code_single_use)
     struct af_code_rec in = code_rec(60), out;
     char *code = NULL, *code2 = NULL, *grant = NULL, *grant2 = NULL, *at1, *at2, *rt;
 
-    ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
-    ck_assert_int_eq(af_code_put(st, &in, &code2), AF_OK);
+    char *put_grant = NULL, *first;
+
+    ck_assert_int_eq(af_code_put(st, &in, &code, &put_grant), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code2, NULL), AF_OK);
     /* RFC 6749 §10.10: >= 128 bits of entropy, base64url */
     ck_assert_uint_ge(strlen(code), 22);
     ck_assert_str_ne(code, code2);
@@ -689,6 +692,7 @@ START_TEST(test_code_single_use)
     ck_assert_str_eq(out.nonce, in.nonce);
     ck_assert_int_eq(out.auth_time, in.auth_time);
     ck_assert_ptr_nonnull(grant);
+    ck_assert_str_eq(grant, put_grant); /* the flow the ledger names */
     af_code_rec_clear(&out);
 
     /* tokens from this grant, and one from the other code's grant */
@@ -700,16 +704,22 @@ START_TEST(test_code_single_use)
     rt = family(grant, 600);
     ck_assert(access_live(at1));
 
-    free(grant);
+    first = grant;
     grant = NULL;
+    /* the replay names the grant it revoked */
     ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
-    ck_assert_ptr_null(grant);
+    ck_assert_str_eq(grant, first);
+    free(grant);
+    free(first);
+    free(put_grant);
+    grant = NULL;
     ck_assert_ptr_null(out.client_id);
     ck_assert(!access_live(at1));
     ck_assert(!refresh_live(rt));
     ck_assert(access_live(at2));
     /* and again: still refused */
     ck_assert_int_eq(af_code_take(st, code, "app", &out, &grant), AF_ERR_STATE);
+    free(grant);
     free(code);
     free(code2);
     free(grant2);
@@ -726,7 +736,7 @@ START_TEST(test_code_other_client)
     struct af_code_rec in = code_rec(60), out;
     char *code = NULL, *grant = NULL;
 
-    ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code, NULL), AF_OK);
     ck_assert_int_eq(af_code_take(st, code, "other", &out, &grant), AF_ERR_NOTFOUND);
     ck_assert_ptr_null(grant);
     /* whose it is, for the refusal's reason; nothing else */
@@ -749,8 +759,8 @@ START_TEST(test_code_expiry)
     struct af_code_rec in = code_rec(60), out;
     char *code = NULL, *code2 = NULL, *grant = NULL;
 
-    ck_assert_int_eq(af_code_put(st, &in, &code), AF_OK);
-    ck_assert_int_eq(af_code_put(st, &in, &code2), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code, NULL), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code2, NULL), AF_OK);
     af_clock_set_offset(59);
     ck_assert_int_eq(af_code_take(st, code2, "app", &out, &grant), AF_OK);
     af_code_rec_clear(&out);
@@ -775,12 +785,12 @@ START_TEST(test_code_cap)
     int i;
 
     for (i = 0; i < 4; i++)
-        ck_assert_int_eq(af_code_put(st, &in, &code[i]), AF_OK);
-    ck_assert_int_eq(af_code_put(st, &in, &code[4]), AF_ERR_TOOBIG);
+        ck_assert_int_eq(af_code_put(st, &in, &code[i], NULL), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code[4], NULL), AF_ERR_TOOBIG);
     ck_assert_ptr_null(code[4]);
     af_clock_set_offset(61);
     in = code_rec(60);
-    ck_assert_int_eq(af_code_put(st, &in, &code[4]), AF_OK);
+    ck_assert_int_eq(af_code_put(st, &in, &code[4], NULL), AF_OK);
     for (i = 0; i < 5; i++)
         free(code[i]);
 }
@@ -797,7 +807,7 @@ START_TEST(test_code_redeemed_leave_the_cap)
     for (i = 0; i < 12; i++) {
         af_clock_set_offset(i); /* the earlier issued, the sooner due */
         in = code_rec(60);
-        ck_assert_int_eq(af_code_put(st, &in, &code[i]), AF_OK);
+        ck_assert_int_eq(af_code_put(st, &in, &code[i], NULL), AF_OK);
         ck_assert_int_eq(af_code_take(st, code[i], "app", &out, &grant), AF_OK);
         af_code_rec_clear(&out);
         if (i < 11)
@@ -809,6 +819,8 @@ START_TEST(test_code_redeemed_leave_the_cap)
     last = grant;
     at = jti_of(last);
     ck_assert_int_eq(af_code_take(st, code[11], "app", &out, &grant), AF_ERR_STATE);
+    ck_assert_str_eq(grant, last); /* the grant it revoked */
+    free(grant);
     ck_assert(!access_live(at));
     /* the first one's record gave way: unknown now */
     ck_assert_int_eq(af_code_take(st, code[0], "app", &out, &grant), AF_ERR_NOTFOUND);
@@ -975,6 +987,8 @@ START_TEST(test_refresh_rotation)
     /* replay */
     ck_assert_int_eq(af_refresh_rotate(st, rt1, &out), AF_ERR_STATE);
     ck_assert_ptr_null(out.client_id);
+    ck_assert_str_eq(out.grant_id, "g1"); /* the flow the ledger names */
+    af_token_rec_clear(&out);
     ck_assert(!refresh_live(rt2));
     ck_assert(!access_live(at));
     ck_assert_int_eq(af_refresh_rotate(st, rt2, &out), AF_ERR_NOTFOUND);
@@ -1449,6 +1463,7 @@ START_TEST(test_refresh_replay_revokes_issued)
 
     ck_assert_int_eq(af_refresh_rotate(srv.store, member(r1, AF_P_REFRESH_TOKEN), &rec),
                      AF_ERR_STATE);
+    af_token_rec_clear(&rec);
     ck_assert_int_ne(af_tokens_check_access(&srv, member(r1, AF_P_ACCESS_TOKEN), &claims, NULL),
                      AF_OK);
     ck_assert_int_ne(af_tokens_check_access(&srv, member(r2, AF_P_ACCESS_TOKEN), &claims, NULL),
@@ -1709,6 +1724,9 @@ START_TEST(test_ledger_entry)
     req.facts.pkce_verified = 0;
     req.facts.scenario = af_scenario_find("token_invalid_grant");
     req.facts.delay_ms = 1500;
+    af_req_set_flow(&req, "grant-1");
+    req.facts.replayed = AF_LEDGER_REPLAYED_CODE;
+    req.facts.redirect_mismatch = AF_LEDGER_REDIRECT_DIFFERS;
     af_resp_oauth_error(&resp, 400, AF_E_INVALID_GRANT, "nope");
 
     e = af_ledger_entry(&req, &resp, &code);
@@ -1736,6 +1754,11 @@ START_TEST(test_ledger_entry)
     ck_assert(json_is_false(json_object_get(pkce, "verified")));
     ck_assert_str_eq(member(pkce, "method"), AF_PKCE_S256);
     ck_assert(json_is_null(json_object_get(e, "bearer")));
+    /* the flow and the facts the findings read */
+    ck_assert_str_eq(member(e, AF_LEDGER_FLOW), "grant-1");
+    ck_assert_str_eq(member(e, AF_LEDGER_REPLAYED), AF_LEDGER_REPLAYED_CODE);
+    ck_assert_str_eq(member(e, AF_LEDGER_REDIRECT_MISMATCH), AF_LEDGER_REDIRECT_DIFFERS);
+    ck_assert(json_is_null(json_object_get(e, AF_LEDGER_STATE_RETURNED)));
     free(text);
     free(code);
     json_decref(e);
@@ -1756,6 +1779,194 @@ START_TEST(test_ledger_entry)
     af_params_free(&req.form);
     af_params_free(&resp.headers);
     af_buf_free(&resp.body);
+}
+END_TEST
+
+/* ---- findings (findings.c) over hand-made ledger entries ---- */
+
+static const char findings_config[] =
+    "{\"clients\": ["
+    " {\"client_id\": \"conf\", \"client_secret\": \"s3cret\","
+    "  \"redirect_uris\": [\"https://rp.example/cb\"], \"require_pkce\": false,"
+    "  \"grant_types\": [\"authorization_code\", \"refresh_token\"], \"scope\": \"openid\"},"
+    " {\"client_id\": \"pub\", \"token_endpoint_auth_method\": \"none\","
+    "  \"redirect_uris\": [\"https://rp.example/cb\"], \"require_pkce\": false,"
+    "  \"grant_types\": [\"authorization_code\"], \"scope\": \"openid\"}],"
+    " \"users\": [{\"sub\": \"u-1\", \"username\": \"alice\"}]}";
+
+/* Entry fragments: an authorization request of client C with pkce P (sent,
+ * method), a code redemption, each with seq and flow. */
+#define AZ(seq, c, sent, method, extra)                                                            \
+    "{\"seq\":" #seq ",\"path\":\"/authorize\",\"client_id\":\"" c "\",\"sub\":\"u-1\","           \
+    "\"pkce\":{\"sent\":" sent ",\"method\":" method ",\"verified\":null}" extra "}"
+#define TOK(seq, flow, extra)                                                                      \
+    "{\"seq\":" #seq ",\"path\":\"/token\",\"client_id\":\"conf\",\"flow\":\"" flow "\","          \
+    "\"form\":{\"grant_type\":\"authorization_code\"}" extra "}"
+
+static const struct {
+    const char *why;
+    const char *entries; /* a JSON array, oldest first */
+    const char *want;    /* the ids found, sorted, comma-separated */
+} finding_cases[] = {
+    {"RFC 9700 2.1.1: a public client without PKCE", "[" AZ(1, "pub", "false", "null", "") "]",
+     "no_pkce"},
+    {"a public client with PKCE", "[" AZ(1, "pub", "true", "\"S256\"", "") "]", ""},
+    {"a confidential client without PKCE",
+     "[" AZ(1, "conf", "false", "null", ",\"query\":{\"scope\":\"openid\"}") "]",
+     "no_pkce_confidential"},
+    {"a confidential OIDC client with a nonce instead",
+     "[" AZ(1, "conf", "false", "null", ",\"query\":{\"scope\":\"openid\",\"nonce\":\"n\"}") "]",
+     ""},
+    {"a nonce without openid stands in for nothing",
+     "[" AZ(1, "conf", "false", "null", ",\"query\":{\"scope\":\"email\",\"nonce\":\"n\"}") "]",
+     "no_pkce_confidential"},
+    {"a client not configured", "[" AZ(1, "gone", "false", "null", "") "]", ""},
+    {"refused before PKCE was looked at",
+     "[{\"seq\":1,\"path\":\"/authorize\",\"client_id\":\"pub\",\"pkce\":null}]", ""},
+    {"plain PKCE", "[" AZ(1, "pub", "true", "\"plain\"", "") "]", "pkce_plain"},
+    {"RFC 7636 4.5: no verifier for a challenge",
+     "[" TOK(1, "g", ",\"pkce\":{\"sent\":false,\"method\":\"S256\",\"verified\":false}") "]",
+     "pkce_verifier_missing"},
+    {"no verifier and no challenge",
+     "[" TOK(1, "g", ",\"pkce\":{\"sent\":false,\"method\":null,\"verified\":null}") "]", ""},
+    {"RFC 6749 2.3.1: a secret in the query",
+     "[" TOK(1, "g", ",\"query\":{\"client_secret\":\"[redacted 6 chars]\"}") "]",
+     "client_secret_in_query"},
+    {"RFC 6749 2.3: Basic and a body secret",
+     "[{\"seq\":1,\"path\":\"/token\",\"client_id\":\"conf\",\"client_auth\":"
+     "\"client_secret_basic\",\"form\":{\"client_secret\":\"[redacted 6 chars]\"}}]",
+     "two_client_auth_methods"},
+    {"Basic alone",
+     "[{\"seq\":1,\"path\":\"/token\",\"client_id\":\"conf\",\"client_auth\":"
+     "\"client_secret_basic\",\"form\":{\"grant_type\":\"authorization_code\"}}]",
+     ""},
+    {"RFC 6749 4.1.2: a code used twice",
+     "[" TOK(1, "g", "") "," TOK(2, "g", ",\"replayed\":\"code\"") "]", "code_reused"},
+    {"RFC 6749 6: a rotated refresh token again",
+     "[" TOK(1, "g", "") "," TOK(2, "g", ",\"replayed\":\"refresh_token\"") "]",
+     "refresh_token_replayed"},
+    {"RFC 6749 4.1.3: redirect_uri left out",
+     "[" TOK(1, "g", ",\"redirect_uri_mismatch\":\"missing\"") "]", "redirect_uri_mismatch"},
+    {"a changed state, redeemed, no PKCE and no nonce",
+     "[" AZ(1, "conf", "false", "null",
+            ",\"flow\":\"g\",\"state_returned\":\"changed\"") "," TOK(2, "g", "") "]",
+     "no_pkce_confidential,state_not_checked"},
+    {"a dropped state, redeemed twice: found once",
+     "[" AZ(1, "conf", "false", "null", ",\"flow\":\"g\",\"state_returned\":\"dropped\"") "," TOK(
+         2, "g", "") "," TOK(3, "g", ",\"replayed\":\"code\"") "]",
+     "code_reused,no_pkce_confidential,state_not_checked"},
+    {"a changed state, with PKCE",
+     "[" AZ(1, "conf", "true", "\"S256\"",
+            ",\"flow\":\"g\",\"state_returned\":\"changed\"") "," TOK(2, "g", "") "]",
+     ""},
+    {"a changed state, with an OIDC nonce",
+     "[" AZ(1, "conf", "false", "null",
+            ",\"flow\":\"g\",\"state_returned\":\"changed\",\"query\":{\"scope\":\"openid\","
+            "\"nonce\":\"n\"}") "," TOK(2, "g", "") "]",
+     ""},
+    {"a changed state, another flow redeemed",
+     "[" AZ(1, "conf", "false", "null",
+            ",\"flow\":\"g\",\"state_returned\":\"changed\"") "," TOK(2, "h", "") "]",
+     "no_pkce_confidential"},
+    {"the state as sent",
+     "[" AZ(1, "conf", "false", "null",
+            ",\"flow\":\"g\",\"state_returned\":\"as_sent\"") "," TOK(2, "g", "") "]",
+     "no_pkce_confidential"},
+    {"an unsolicited state (none was sent)",
+     "[" AZ(1, "conf", "false", "null",
+            ",\"flow\":\"g\",\"state_returned\":\"unsolicited\"") "," TOK(2, "g", "") "]",
+     "no_pkce_confidential"},
+    {"RFC 9700 4.3.2: a token in the query",
+     "[{\"seq\":1,\"path\":\"/userinfo\",\"bearer\":\"query\",\"status\":401}]", "bearer_in_query"},
+    {"a refused token",
+     "[{\"seq\":1,\"path\":\"/userinfo\",\"bearer\":\"header\",\"status\":401,\"error\":"
+     "\"invalid_token\",\"reason\":\"expired\"}]",
+     "userinfo_token_refused"},
+    {"no token at all is no refused token",
+     "[{\"seq\":1,\"path\":\"/userinfo\",\"bearer\":null,\"status\":401,\"error\":null}]", ""},
+};
+
+START_TEST(test_findings)
+{
+    struct af_config *fcfg = NULL;
+    struct af_findings_filter f = {0};
+    struct af_err err;
+    json_t *entries = json_loads(finding_cases[_i].entries, 0, NULL), *out = NULL;
+    char got[512] = "";
+    const char *ids[16];
+    size_t i, j, n;
+
+    af_err_clear(&err);
+    ck_assert_msg(entries != NULL, "%s: bad JSON", finding_cases[_i].why);
+    ck_assert_int_eq(af_cfg_load_string(findings_config, "findings", &fcfg, &err), AF_OK);
+    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    n = json_array_size(out);
+    ck_assert_uint_le(n, 16);
+    for (i = 0; i < n; i++) {
+        const json_t *x = json_array_get(out, i);
+        ids[i] = json_string_value(json_object_get(x, "id"));
+        /* each finding is a row of the table, as the table says */
+        ck_assert_ptr_nonnull(af_findings_def(ids[i]));
+        ck_assert_str_eq(json_string_value(json_object_get(x, "severity")),
+                         af_findings_def(ids[i])->severity);
+        ck_assert_uint_ge(json_array_size(json_object_get(x, "entries")), 1);
+    }
+    for (i = 1; i < n; i++) { /* sorted, to compare */
+        for (j = i; j > 0 && strcmp(ids[j - 1], ids[j]) > 0; j--) {
+            const char *t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    }
+    for (i = 0; i < n; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "," : "", ids[i]);
+    ck_assert_msg(strcmp(got, finding_cases[_i].want) == 0, "%s: found [%s], want [%s]",
+                  finding_cases[_i].why, got, finding_cases[_i].want);
+    json_decref(out);
+    json_decref(entries);
+    af_cfg_free(fcfg);
+}
+END_TEST
+
+START_TEST(test_findings_filters)
+{
+    struct af_config *fcfg = NULL;
+    struct af_findings_filter f = {0};
+    struct af_err err;
+    json_t *entries = json_loads(
+               "[" AZ(1, "pub", "false", "null", "") "," AZ(2, "conf", "false", "null", "") "]", 0,
+               NULL),
+           *out = NULL;
+
+    af_err_clear(&err);
+    ck_assert_int_eq(af_cfg_load_string(findings_config, "findings", &fcfg, &err), AF_OK);
+    f.client = "pub";
+    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_uint_eq(json_array_size(out), 1);
+    ck_assert_str_eq(member(json_array_get(out, 0), "id"), "no_pkce");
+    json_decref(out);
+    f.client = NULL;
+    f.id = "no_pkce_confidential";
+    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_uint_eq(json_array_size(out), 1);
+    ck_assert_str_eq(member(json_array_get(out, 0), "client"), "conf");
+    json_decref(out);
+    f.id = NULL;
+    f.sub = "u-2";
+    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_uint_eq(json_array_size(out), 0);
+    json_decref(out);
+    /* the table: unique ids, a severity word, a clause */
+    for (size_t i = 0; af_findings_def_at(i) != NULL; i++) {
+        const struct af_finding_def *d = af_findings_def_at(i);
+        ck_assert_ptr_eq(af_findings_def(d->id), d);
+        ck_assert(strcmp(d->severity, AF_FINDING_MUST) == 0 ||
+                  strcmp(d->severity, AF_FINDING_SHOULD) == 0 ||
+                  strcmp(d->severity, AF_FINDING_NOTE) == 0);
+        ck_assert(strncmp(d->clause, "RFC ", 4) == 0);
+    }
+    json_decref(entries);
+    af_cfg_free(fcfg);
 }
 END_TEST
 
@@ -2936,6 +3147,8 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_ledger_redact_long);
     tcase_add_test(tc, test_ledger_entry);
     tcase_add_loop_test(tc, test_ledger_entry_error, 0, N(resp_error_cases));
+    tcase_add_loop_test(tc, test_findings, 0, N(finding_cases));
+    tcase_add_test(tc, test_findings_filters);
     tcase_add_test(tc, test_resp_error_long);
     tcase_add_test(tc, test_req_without_connection);
     suite_add_tcase(s, tc);

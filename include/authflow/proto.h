@@ -290,6 +290,30 @@
 #define AF_ADMIN_PATH_USERS   "/admin/users"
 #define AF_ADMIN_Q_CLIENT_ID  "client_id"
 #define AF_ADMIN_Q_USERNAME   "username"
+/* An entry's correlation and the facts the findings read (docs/admin.md) */
+#define AF_LEDGER_FLOW              "flow"                  /* the grant id of the request's flow */
+#define AF_LEDGER_REPLAYED          "replayed"              /* what came again: */
+#define AF_LEDGER_REPLAYED_CODE     "code"                  /* a used authorization code */
+#define AF_LEDGER_REPLAYED_REFRESH  "refresh_token"         /* a rotated refresh token */
+#define AF_LEDGER_REDIRECT_MISMATCH "redirect_uri_mismatch" /* /token against /authorize: */
+#define AF_LEDGER_REDIRECT_MISSING  "missing"               /* sent at /authorize, not at /token */
+#define AF_LEDGER_REDIRECT_DIFFERS  "differs"               /* another value at /token */
+#define AF_LEDGER_STATE_RETURNED    "state_returned"        /* the state the redirect carried: */
+#define AF_LEDGER_STATE_AS_SENT     "as_sent"               /* the client's */
+#define AF_LEDGER_STATE_CHANGED     "changed"               /* altered by a scenario */
+#define AF_LEDGER_STATE_DROPPED     "dropped"               /* left out by a scenario */
+#define AF_LEDGER_STATE_UNSOLICITED "unsolicited"           /* added by a scenario; none was sent */
+/* GET /admin/findings (docs/admin.md): query parameters and answer */
+#define AF_ADMIN_PATH_FINDINGS "/admin/findings"
+#define AF_FINDINGS_SINCE      "since"
+#define AF_FINDINGS_CLIENT     "client"
+#define AF_FINDINGS_USER       "user"
+#define AF_FINDINGS_ID         "id"
+#define AF_FINDINGS_FINDINGS   "findings"
+#define AF_FINDINGS_COUNT      "count"
+#define AF_FINDINGS_SCANNED    "scanned"
+/* GET /admin/inspector: the HTML page over the ledger and the findings */
+#define AF_ADMIN_PATH_INSPECTOR "/admin/inspector"
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

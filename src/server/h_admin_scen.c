@@ -1,7 +1,8 @@
 /*
  * h_admin_scen.c - the admin API's scenario and ledger routes
- * (docs/admin.md): GET/POST/DELETE /admin/scenarios and GET/DELETE
- * /admin/ledger. Requests are read strictly, as /admin/tokens reads its
+ * (docs/admin.md): GET/POST/DELETE /admin/scenarios, GET/DELETE
+ * /admin/ledger and GET /admin/findings (the ledger read by findings.c).
+ * Requests are read strictly, as /admin/tokens reads its
  * own: unknown members or query parameters are refused, each error naming
  * the one at fault.
  */
@@ -18,10 +19,12 @@
 #include "authflow/util.h"
 #include "server/admin.h"
 #include "server/core.h"
+#include "server/findings.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/routes.h"
 #include "server/scenario.h"
+#include "server/users.h"
 
 /* ---- /admin/scenarios ---- */
 
@@ -308,4 +311,100 @@ void af_h_admin_ledger(struct af_req *req, struct af_resp *resp)
         ledger_query(req, resp);
     else
         ledger_clear(req, resp);
+}
+
+/* ---- /admin/findings ---- */
+
+/* ledger_since: every entry after since, oldest first, page by page
+ * (af_ledger_query answers at most AF_LEDGER_LIMIT_MAX at a time), in
+ * *entries (new reference); *dropped as the first page says. The pages are
+ * bounded by the ring's size, plus one for what came meanwhile. */
+static af_rc ledger_since(struct af_server *srv, unsigned long long since, json_t **entries,
+                          json_int_t *dropped)
+{
+    struct af_ledger_filter lf;
+    size_t pages = srv->cfg->ledger_max_entries / AF_LEDGER_LIMIT_MAX + 2;
+    json_t *all = json_array(), *page = NULL;
+    af_rc rc = all != NULL ? AF_OK : AF_ERR_NOMEM;
+
+    *entries = NULL;
+    *dropped = 0;
+    memset(&lf, 0, sizeof(lf));
+    lf.since = since;
+    lf.limit = AF_LEDGER_LIMIT_MAX;
+    while (rc == AF_OK && pages-- > 0) {
+        rc = af_ledger_query(srv->ledger, &lf, &page);
+        if (rc != AF_OK)
+            break;
+        if (lf.since == since)
+            *dropped = json_integer_value(json_object_get(page, AF_LEDGER_DROPPED));
+        if (json_array_extend(all, json_object_get(page, AF_LEDGER_ENTRIES)) != 0)
+            rc = AF_ERR_NOMEM;
+        lf.since = (unsigned long long)json_integer_value(json_object_get(page, AF_LEDGER_NEXT));
+        if (json_integer_value(json_object_get(page, AF_LEDGER_COUNT)) < AF_LEDGER_LIMIT_MAX)
+            pages = 0;
+        json_decref(page);
+        page = NULL;
+    }
+    if (rc == AF_OK) {
+        *entries = all;
+        all = NULL;
+    }
+    json_decref(all);
+    return rc;
+}
+
+void af_h_admin_findings(struct af_req *req, struct af_resp *resp)
+{
+    static const char *const names[] = {
+        AF_FINDINGS_SINCE, AF_FINDINGS_CLIENT, AF_FINDINGS_USER, AF_FINDINGS_ID, NULL,
+    };
+    const struct af_params *q = &req->query;
+    const struct af_cfg_user *user;
+    struct af_findings_filter f;
+    unsigned long long since = 0;
+    json_int_t dropped = 0;
+    json_t *entries = NULL, *found = NULL;
+
+    if (req->srv->ledger == NULL) {
+        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "the ledger is not available");
+        return;
+    }
+    if (!only_params(q, names,
+                     AF_FINDINGS_SINCE ", " AF_FINDINGS_CLIENT ", " AF_FINDINGS_USER
+                                       ", " AF_FINDINGS_ID,
+                     resp))
+        return;
+    if (af_params_get(q, AF_FINDINGS_SINCE) != NULL &&
+        !parse_count(af_params_get(q, AF_FINDINGS_SINCE), ~0ULL >> 1, &since)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_FINDINGS_SINCE ": expected a sequence number (a non-negative integer)");
+        return;
+    }
+    memset(&f, 0, sizeof(f));
+    f.client = af_params_get(q, AF_FINDINGS_CLIENT);
+    f.id = af_params_get(q, AF_FINDINGS_ID);
+    if (f.id != NULL && af_findings_def(f.id) == NULL) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_FINDINGS_ID ": unknown finding \"%.64s\" (docs/admin.md lists them)",
+                       f.id);
+        return;
+    }
+    /* a username names its user's sub, which is what entries record */
+    f.sub = af_params_get(q, AF_FINDINGS_USER);
+    user = f.sub != NULL ? af_user_by_username(req->srv->cfg, f.sub) : NULL;
+    if (user != NULL)
+        f.sub = user->sub;
+    if (ledger_since(req->srv, since, &entries, &dropped) != AF_OK ||
+        af_findings_compute(req->srv->cfg, entries, &f, &found) != AF_OK) {
+        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    af_admin_reply(resp, 200,
+                   json_pack("{s:O, s:I, s:I, s:I}", AF_FINDINGS_FINDINGS, found, AF_FINDINGS_COUNT,
+                             (json_int_t)json_array_size(found), AF_FINDINGS_SCANNED,
+                             (json_int_t)json_array_size(entries), AF_LEDGER_DROPPED, dropped));
+out:
+    json_decref(entries);
+    json_decref(found);
 }

@@ -742,7 +742,7 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     const struct af_scenario *sc;
     const char *state = a->state, *iss = a->srv->issuer;
     struct af_params p;
-    char *sid = NULL, *code = NULL, *changed = NULL, *wrong_iss = NULL;
+    char *sid = NULL, *code = NULL, *changed = NULL, *wrong_iss = NULL, *grant = NULL;
     unsigned delay_ms = 0;
     time_t auth_time;
     af_rc rc;
@@ -792,7 +792,8 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     }
     /* authorize_code_missing: no code is issued at all */
     if (!sx.fx.drop_code)
-        rc = af_code_put(a->srv->store, &rec, &code);
+        rc = af_code_put(a->srv->store, &rec, &code, &grant);
+    af_req_set_flow(a->req, grant);
     if (rc == AF_OK && sx.fx.change_state) {
         if (asprintf(&changed, "%s%s", state ? state : AF_SCEN_UNSOLICITED_STATE,
                      state ? AF_SCEN_STATE_SUFFIX : "") < 0) {
@@ -815,6 +816,17 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     if (rc == AF_OK && !sx.fx.drop_iss)
         rc = af_params_add(&p, AF_P_ISS, iss);
     if (rc == AF_OK) {
+        /* what the client's callback gets with the code, against what it
+         * sent (the findings: a code redeemed after a state it never sent) */
+        if (code == NULL)
+            a->req->facts.state_returned = NULL;
+        else if (sx.fx.drop_state && a->state != NULL)
+            a->req->facts.state_returned = AF_LEDGER_STATE_DROPPED;
+        else if (sx.fx.change_state)
+            a->req->facts.state_returned =
+                a->state != NULL ? AF_LEDGER_STATE_CHANGED : AF_LEDGER_STATE_UNSOLICITED;
+        else if (a->state != NULL)
+            a->req->facts.state_returned = AF_LEDGER_STATE_AS_SENT;
         authz_deliver(resp, a, &p); /* server.c logs it, with the sub and the scenario */
     } else if (rc == AF_ERR_TOOBIG) {
         /* The store's cap on live codes (cfg->max_codes) was reached. */
@@ -827,6 +839,7 @@ cookie:
     af_session_cookie_set(resp, a->srv, sid);
 out:
     free(code);
+    free(grant);
     free(sid);
     free(changed);
     free(wrong_iss);

@@ -280,7 +280,9 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
         goto out;
     }
     rc = af_code_take(req->srv->store, code, client->id, &rec, &grant_id);
+    af_req_set_flow(req, grant_id);
     if (rc == AF_ERR_STATE) {
+        req->facts.replayed = AF_LEDGER_REPLAYED_CODE;
         fail(resp, AF_E_INVALID_GRANT,
              "the code was already used; the tokens issued for it are "
              "revoked (RFC 6749 4.1.2)");
@@ -321,6 +323,11 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
             : AF_PKCE_PLAIN;
     req->facts.pkce_verified = rec.challenge == NULL && verifier == NULL ? -1 : !pkce_bad;
     if (redirect_problem(client, &rec, af_params_get(p, AF_P_REDIRECT_URI), why, sizeof(why))) {
+        /* the two the client broke (RFC 6749 §4.1.3), for the findings */
+        if (rec.redirect_uri != NULL)
+            req->facts.redirect_mismatch = af_params_get(p, AF_P_REDIRECT_URI) == NULL
+                                               ? AF_LEDGER_REDIRECT_MISSING
+                                               : AF_LEDGER_REDIRECT_DIFFERS;
         fail(resp, AF_E_INVALID_GRANT, why);
         goto out;
     }
@@ -426,6 +433,9 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     if (!bad) {
         rc = af_refresh_rotate(req->srv->store, token, &rec);
         bad = true;
+        af_req_set_flow(req, rec.grant_id);
+        if (rc == AF_ERR_STATE)
+            req->facts.replayed = AF_LEDGER_REPLAYED_REFRESH;
         if (rc == AF_ERR_STATE)
             snprintf(why, sizeof(why),
                      "the refresh token was already used; its grant is revoked (RFC 9700 "

@@ -26,6 +26,9 @@ struct af_server;   /* core.h */
 /* facts.client_auth when the client's secret came in the URL query. */
 #define AF_LEDGER_SECRET_IN_QUERY "secret_in_query"
 
+/* The longest flow (grant id) an entry shows; the store's are 22 chars. */
+#define AF_FLOW_MAX 63
+
 /* What a handler learnt about a request, for the ledger (ledger.c) and the
  * delay of a scenario. Handlers fill what applies; server.c records the
  * request once the handler ran. */
@@ -45,6 +48,17 @@ struct af_req_facts {
     unsigned delay_ms;                  /* > 0: server.c holds the answer back this long */
     const char *cut; /* static AF_LEDGER_CUT_*: the guard cut the request (408, or 413
                         in the middle of a body); NULL: answered as usual */
+    /* The flow the request belongs to: the grant id of the code issued
+     * (/authorize, /login), redeemed (/token), of the refresh token or the
+     * access token presented (/token, /userinfo); "" when unknown. Set
+     * with af_req_set_flow. */
+    char flow[AF_FLOW_MAX + 1];
+    const char *replayed;          /* static AF_LEDGER_REPLAYED_*: a used code or a rotated refresh
+                                      token came again (and its grant was revoked); NULL: no */
+    const char *redirect_mismatch; /* static AF_LEDGER_REDIRECT_*: /token's redirect_uri
+                                      against /authorize's (RFC 6749 §4.1.3); NULL: agreed */
+    const char *state_returned;    /* static AF_LEDGER_STATE_*: the state the redirect to
+                                      the client carried; NULL: no redirect with a code */
 };
 
 struct af_req {
@@ -67,6 +81,10 @@ struct af_req {
 /* af_req_set_client_id: remember id (copied) as the request's client, for
  * the ledger; a later call replaces it. NULL is ignored. */
 void af_req_set_client_id(struct af_req *req, const char *id);
+
+/* af_req_set_flow (ledger.c): remember grant_id (copied, cut at
+ * AF_FLOW_MAX) as the request's flow; NULL is ignored. */
+void af_req_set_flow(struct af_req *req, const char *grant_id);
 
 /* af_req_client_named: the client the request named, borrowed, valid for
  * the request: facts.client_id, else the form's client_id, else the

@@ -433,6 +433,10 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     entry_put(&e, "pkce", pkce);
     entry_put(&e, "sub", text_or_null(f->sub, &esc));
     entry_put(&e, "scenario", text_or_null(f->scenario ? f->scenario->name : NULL, &esc));
+    entry_put(&e, AF_LEDGER_FLOW, text_or_null(f->flow[0] != '\0' ? f->flow : NULL, &esc));
+    entry_put(&e, AF_LEDGER_REPLAYED, text_or_null(f->replayed, &esc));
+    entry_put(&e, AF_LEDGER_REDIRECT_MISMATCH, text_or_null(f->redirect_mismatch, &esc));
+    entry_put(&e, AF_LEDGER_STATE_RETURNED, text_or_null(f->state_returned, &esc));
     entry_put(&e, "status", json_integer((json_int_t)resp->status));
     entry_put(&e, "error", text_or_null(resp->error[0] != '\0' ? resp->error : NULL, &esc));
     entry_put(&e, "reason", text_or_null(resp->reason[0] != '\0' ? resp->reason : NULL, &esc));
@@ -454,6 +458,12 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     }
     af_params_free(&q);
     return e;
+}
+
+void af_req_set_flow(struct af_req *req, const char *grant_id)
+{
+    if (grant_id != NULL)
+        snprintf(req->facts.flow, sizeof(req->facts.flow), "%s", grant_id);
 }
 
 unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)

@@ -50,6 +50,8 @@ void af_h_logout(struct af_req *req, struct af_resp *resp);
 #define AF_ADMIN_USERS        AF_ADMIN_PATH_USERS
 #define AF_ADMIN_KEYS         AF_ADMIN_PATH_KEYS
 #define AF_ADMIN_KEYS_SIGNING AF_ADMIN_PATH_KEYS_SIGNING
+#define AF_ADMIN_FINDINGS     AF_ADMIN_PATH_FINDINGS
+#define AF_ADMIN_INSPECTOR    AF_ADMIN_PATH_INSPECTOR
 
 void af_h_admin_healthz(struct af_req *req, struct af_resp *resp);
 void af_h_admin_tokens(struct af_req *req, struct af_resp *resp);       /* POST: mint */
@@ -59,5 +61,7 @@ void af_h_admin_clients(struct af_req *req, struct af_resp *resp);      /* GET, 
 void af_h_admin_users(struct af_req *req, struct af_resp *resp);        /* GET, POST, DELETE */
 void af_h_admin_keys(struct af_req *req, struct af_resp *resp);         /* GET, POST, DELETE */
 void af_h_admin_keys_signing(struct af_req *req, struct af_resp *resp); /* POST */
+void af_h_admin_findings(struct af_req *req, struct af_resp *resp);     /* GET */
+void af_h_admin_inspector(struct af_req *req, struct af_resp *resp);    /* GET: the HTML page */
 
 #endif

@@ -124,6 +124,8 @@ static const struct route admin_routes[] = {
     {AF_ADMIN_USERS, M_GET | M_POST | M_DELETE, af_h_admin_users},
     {AF_ADMIN_KEYS, M_GET | M_POST | M_DELETE, af_h_admin_keys},
     {AF_ADMIN_KEYS_SIGNING, M_POST, af_h_admin_keys_signing},
+    {AF_ADMIN_FINDINGS, M_GET, af_h_admin_findings},
+    {AF_ADMIN_INSPECTOR, M_GET, af_h_admin_inspector},
     {NULL, M_GET | M_POST | M_DELETE, h_not_found},
 };
 

@@ -688,13 +688,16 @@ void af_store_counts(struct af_store *st, struct af_store_counts *out)
 
 /* ---- codes ---- */
 
-af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **code_out)
+af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **code_out,
+                  char **grant_out)
 {
     af_rc rc;
     struct entry *e = NULL;
-    char *copy = NULL;
+    char *copy = NULL, *grant = NULL;
 
     *code_out = NULL;
+    if (grant_out != NULL)
+        *grant_out = NULL;
     rc = new_entry(NULL, &e);
     if (rc != AF_OK)
         goto out;
@@ -706,7 +709,9 @@ af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **cod
         goto out;
     e->expires = rec->expires;
     copy = strdup(e->key);
-    if (copy == NULL) {
+    if (grant_out != NULL)
+        grant = strdup(e->grant_id);
+    if (copy == NULL || (grant_out != NULL && grant == NULL)) {
         rc = AF_ERR_NOMEM;
         goto out;
     }
@@ -716,8 +721,12 @@ af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **cod
     e = NULL;
     *code_out = copy;
     copy = NULL;
+    if (grant_out != NULL)
+        *grant_out = grant;
+    grant = NULL;
 out:
     free(copy);
+    free(grant);
     entry_free(E_CODE, e);
     return rc;
 }
@@ -799,7 +808,11 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
     }
     if (replayed != NULL && af_grant_revoke(st, replayed) != AF_OK)
         af_log_error("store: could not revoke the grant of a replayed code");
-    free(replayed);
+    /* the caller names the flow of the replay (the ledger) */
+    if (rc == AF_ERR_STATE)
+        *grant_id_out = replayed;
+    else
+        free(replayed);
     return rc;
 }
 
@@ -1136,6 +1149,9 @@ af_rc af_refresh_rotate(struct af_store *st, const char *token, struct af_token_
     } else if (gen < e->gen) {
         /* RFC 9700 §4.14.2: replay of a rotated refresh token revokes the
          * active one too, i.e. the whole grant. */
+        /* the flow of the replay, for the ledger (NULL when out of
+         * memory); taken first: revoking clears the record */
+        out->grant_id = strdup(e->key);
         revoke_locked(st, sh, e);
         rc = AF_ERR_STATE;
     } else {

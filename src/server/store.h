@@ -93,14 +93,18 @@ af_rc af_store_new(const struct af_store_limits *lim, struct af_store **out) AF_
 void af_store_free(struct af_store *st);
 
 /* af_code_put: store a copy of rec under a fresh code value (>= 128 bits
- * from the CSPRNG) with a fresh grant id. Caller frees *code_out. */
-af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec,
-                  char **code_out) AF_WARN_UNUSED;
+ * from the CSPRNG) with a fresh grant id. Caller frees *code_out and, when
+ * grant_out is not NULL, *grant_out (the grant id, the flow's name in the
+ * ledger). */
+af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **code_out,
+                  char **grant_out) AF_WARN_UNUSED;
 
 /* af_code_take: single use. On the first call for a live code issued to
  * client_id, *out gets a copy (caller frees with af_code_rec_clear()) and
  * *grant_id_out the grant id (caller frees); the code is marked used. A
- * second call for the same code revokes the grant and returns AF_ERR_STATE;
+ * second call for the same code revokes the grant and returns AF_ERR_STATE,
+ * with *grant_id_out the grant revoked (caller frees; NULL when the code's
+ * record was already gone, or out of memory);
  * an expired code AF_ERR_INVALID (the caller reports invalid_grant either
  * way); an unknown one, or one issued to another client, AF_ERR_NOTFOUND,
  * and such a code stays usable by its own client (RFC 6749 §4.1.3): another
@@ -146,7 +150,8 @@ af_rc af_refresh_get(struct af_store *st, const char *token,
 
 /* af_refresh_rotate: single use of a refresh token. The first call for the
  * live token fills *out and moves the family to its next generation; a later
- * call with it (a replay) revokes the whole grant and returns AF_ERR_STATE.
+ * call with it (a replay) revokes the whole grant and returns AF_ERR_STATE,
+ * with only out->grant_id set (the grant revoked; NULL when out of memory).
  * Unknown/forged/expired/revoked: AF_ERR_NOTFOUND. */
 af_rc af_refresh_rotate(struct af_store *st, const char *token,
                         struct af_token_rec *out) AF_WARN_UNUSED;
