@@ -1899,7 +1899,8 @@ START_TEST(test_findings)
     af_err_clear(&err);
     ck_assert_msg(entries != NULL, "%s: bad JSON", finding_cases[_i].why);
     ck_assert_int_eq(af_cfg_load_string(findings_config, "findings", &fcfg, &err), AF_OK);
-    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_int_eq(af_findings_compute(&(struct af_server){.cfg = fcfg}, entries, &f, &out),
+                     AF_OK);
     n = json_array_size(out);
     ck_assert_uint_le(n, 16);
     for (i = 0; i < n; i++) {
@@ -1941,19 +1942,22 @@ START_TEST(test_findings_filters)
     af_err_clear(&err);
     ck_assert_int_eq(af_cfg_load_string(findings_config, "findings", &fcfg, &err), AF_OK);
     f.client = "pub";
-    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_int_eq(af_findings_compute(&(struct af_server){.cfg = fcfg}, entries, &f, &out),
+                     AF_OK);
     ck_assert_uint_eq(json_array_size(out), 1);
     ck_assert_str_eq(member(json_array_get(out, 0), "id"), "no_pkce");
     json_decref(out);
     f.client = NULL;
     f.id = "no_pkce_confidential";
-    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_int_eq(af_findings_compute(&(struct af_server){.cfg = fcfg}, entries, &f, &out),
+                     AF_OK);
     ck_assert_uint_eq(json_array_size(out), 1);
     ck_assert_str_eq(member(json_array_get(out, 0), "client"), "conf");
     json_decref(out);
     f.id = NULL;
     f.sub = "u-2";
-    ck_assert_int_eq(af_findings_compute(fcfg, entries, &f, &out), AF_OK);
+    ck_assert_int_eq(af_findings_compute(&(struct af_server){.cfg = fcfg}, entries, &f, &out),
+                     AF_OK);
     ck_assert_uint_eq(json_array_size(out), 0);
     json_decref(out);
     /* the table: unique ids, a severity word, a clause */

@@ -25,13 +25,14 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/findings.h"
+#include "server/registry.h"
 #include "server/routes.h"
 
 /* Room for one explanation: a client id, a reason (both cut). */
 #define EXPLAIN_MAX 768
 
 struct scan {
-    const struct af_config *cfg;
+    const struct af_server *srv;
     const struct af_findings_filter *f;
     json_t *out;   /* the findings, oldest first */
     json_t *flows; /* flow -> {"authz": seq, "state": word, "csrf": bool,
@@ -98,7 +99,7 @@ static bool oidc_nonce(const json_t *e)
 static int client_public(const struct scan *sc, const json_t *e)
 {
     const char *id = str(e, "client_id");
-    const struct af_cfg_client *c = id != NULL ? af_cfg_client_find(sc->cfg, id) : NULL;
+    const struct af_cfg_client *c = id != NULL ? af_client_find(sc->srv, id) : NULL;
     return c == NULL ? -1 : c->auth_method == AF_CLIENT_AUTH_NONE;
 }
 
@@ -399,10 +400,10 @@ const struct af_finding_def *af_findings_def(const char *id)
     return NULL;
 }
 
-af_rc af_findings_compute(const struct af_config *cfg, const json_t *entries,
+af_rc af_findings_compute(const struct af_server *srv, const json_t *entries,
                           const struct af_findings_filter *f, json_t **out)
 {
-    struct scan sc = {cfg, f, json_array(), json_object(), AF_OK};
+    struct scan sc = {srv, f, json_array(), json_object(), AF_OK};
     size_t i, k;
 
     *out = NULL;

@@ -47,14 +47,17 @@ struct af_findings_filter {
     const char *id;     /* one definition; NULL: all */
 };
 
+struct af_server;
+
 /* af_findings_compute: the findings shown by entries (borrowed: a JSON
  * array of ledger entries, oldest first), as a JSON array, oldest first,
  * in *out (new reference). Each finding: {"id", "severity", "clause",
- * "client", "user", "flow", "entries": [seq...], "explanation"}. cfg
- * (borrowed) tells public clients from confidential ones. AF_ERR_NOMEM on
+ * "client", "user", "flow", "entries": [seq...], "explanation"}. srv's
+ * clients of the moment (registry.h) tell public clients from
+ * confidential ones. AF_ERR_NOMEM on
  * allocation failure (*out NULL). Time and memory are linear in the
  * number of entries. */
-af_rc af_findings_compute(const struct af_config *cfg, const json_t *entries,
+af_rc af_findings_compute(const struct af_server *srv, const json_t *entries,
                           const struct af_findings_filter *f, json_t **out) AF_WARN_UNUSED;
 
 #endif

@@ -71,14 +71,13 @@ void af_h_admin_inspector(struct af_req *req, struct af_resp *resp)
         af_admin_error(resp, 500, AF_E_SERVER_ERROR, "the page could not be built");
         goto out;
     }
-    af_resp_html(resp, 200, af_buf_str(&b));
-    /* besides af_resp_html's frame-ancestors: a second policy, both apply */
+    /* its own policy, the only one: the page's script and style by nonce */
     snprintf(csp, sizeof(csp),
              "default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; connect-src "
              "'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors "
              "'none'",
              nonce, nonce);
-    af_resp_header(resp, AF_HDR_CSP, csp);
+    af_resp_html_csp(resp, 200, af_buf_str(&b), csp);
     af_resp_header(resp, "Referrer-Policy", "no-referrer");
     af_resp_no_store(resp);
 out:

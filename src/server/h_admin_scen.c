@@ -22,9 +22,9 @@
 #include "server/findings.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
+#include "server/registry.h"
 #include "server/routes.h"
 #include "server/scenario.h"
-#include "server/users.h"
 
 /* ---- /admin/scenarios ---- */
 
@@ -370,10 +370,10 @@ void af_h_admin_findings(struct af_req *req, struct af_resp *resp)
         af_admin_error(resp, 500, AF_E_SERVER_ERROR, "the ledger is not available");
         return;
     }
-    if (!only_params(q, names,
-                     AF_FINDINGS_SINCE ", " AF_FINDINGS_CLIENT ", " AF_FINDINGS_USER
-                                       ", " AF_FINDINGS_ID,
-                     resp))
+    if (!af_admin_only_params(q, names,
+                              AF_FINDINGS_SINCE ", " AF_FINDINGS_CLIENT ", " AF_FINDINGS_USER
+                                                ", " AF_FINDINGS_ID,
+                              resp))
         return;
     if (af_params_get(q, AF_FINDINGS_SINCE) != NULL &&
         !parse_count(af_params_get(q, AF_FINDINGS_SINCE), ~0ULL >> 1, &since)) {
@@ -392,11 +392,11 @@ void af_h_admin_findings(struct af_req *req, struct af_resp *resp)
     }
     /* a username names its user's sub, which is what entries record */
     f.sub = af_params_get(q, AF_FINDINGS_USER);
-    user = f.sub != NULL ? af_user_by_username(req->srv->cfg, f.sub) : NULL;
+    user = f.sub != NULL ? af_user_by_username(req->srv, f.sub) : NULL;
     if (user != NULL)
         f.sub = user->sub;
     if (ledger_since(req->srv, since, &entries, &dropped) != AF_OK ||
-        af_findings_compute(req->srv->cfg, entries, &f, &found) != AF_OK) {
+        af_findings_compute(req->srv, entries, &f, &found) != AF_OK) {
         af_admin_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
         goto out;
     }

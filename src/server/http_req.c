@@ -356,6 +356,11 @@ void af_resp_html_autosubmit(struct af_resp *resp, unsigned status, const char *
     html_answer(resp, status, html, af_page_csp(true));
 }
 
+void af_resp_html_csp(struct af_resp *resp, unsigned status, const char *html, const char *csp)
+{
+    html_answer(resp, status, html, csp);
+}
+
 /* The largest error page: a received value longer than fits is left to the
  * reason, which cuts it. */
 #define ERROR_PAGE_MAX (64 * 1024)

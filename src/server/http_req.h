@@ -178,6 +178,11 @@ void af_resp_html(struct af_resp *resp, unsigned status, const char *html);
  * (af_page_csp(true)). */
 void af_resp_html_autosubmit(struct af_resp *resp, unsigned status, const char *html);
 
+/* af_resp_html_csp: as af_resp_html, under csp (borrowed; its own policy,
+ * the only one sent) instead of page.h's: for a page with a script of its
+ * own, such as the admin inspector's. */
+void af_resp_html_csp(struct af_resp *resp, unsigned status, const char *html, const char *csp);
+
 /* The most rows an error page shows below its reason. */
 #define AF_PAGE_ROWS_MAX 4
 
