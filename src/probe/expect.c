@@ -53,9 +53,11 @@ static const char *const type_names[] = {"string", "number", "integer", "boolean
 static const char *const format_names[] = {"error-code", "url", "https", "no-query-fragment",
                                            "jwt"};
 static const char *const on_names[] = {"last", "first", "page", "after_submit", "all", "any"};
-static const char *const jwt_keys[] = {"jwt",    "verify", "alg",   "typ",   "iss",
-                                       "aud",    "exp",    "iat",   "nonce", "at_hash",
-                                       "c_hash", "claims", "header"};
+static const char *const jwt_keys[] = {"jwt",   "verify", "alg",    "typ",   "iss",
+                                       "aud",   "exp",    "iat",    "nonce", "at_hash",
+                                       "c_hash", "kid",  "claims", "header"};
+static const char *const jwks_keys[] = {"public_only", "distinct_kids", "kids", "rsa_min_bits",
+                                        "ec_curves"};
 
 static bool in_list(const char *s, const char *const *l, size_t n)
 {
@@ -418,8 +420,8 @@ static af_rc expect_kind(const json_t *ex, const char **kind, struct af_err *err
         if (strcmp(k, "header") == 0 && json_object_get(ex, "jwt") != NULL)
             continue;
         if (strcmp(k, "status") == 0 || strcmp(k, "redirect") == 0 || strcmp(k, "any") == 0 ||
-            strcmp(k, "all") == 0 || strcmp(k, "jwt") == 0 || strcmp(k, "that") == 0 ||
-            IN(k, shorthands)) {
+            strcmp(k, "all") == 0 || strcmp(k, "jwt") == 0 || strcmp(k, "jwks") == 0 ||
+            strcmp(k, "that") == 0 || IN(k, shorthands)) {
             kinds++;
             *kind = k;
         }
@@ -427,9 +429,9 @@ static af_rc expect_kind(const json_t *ex, const char **kind, struct af_err *err
     if (kinds != 1)
         return AF_ERR_SET(err, AF_ERR_INVALID,
                           kinds == 0 ? "no kind: give one of status, that, header, json, params, "
-                                       "cookie, location, body, redirect, jwt, any, all"
+                                       "cookie, location, body, redirect, jwt, jwks, any, all"
                                      : "more than one kind (status, that, header, json, params, "
-                                       "cookie, location, body, redirect, jwt, any, all)");
+                                       "cookie, location, body, redirect, jwt, jwks, any, all)");
     return AF_OK;
 }
 
@@ -452,6 +454,8 @@ static af_rc expect_keys_check(const json_t *ex, const char *kind, struct af_buf
             continue;
         }
         if (strcmp(kind, "jwt") == 0 && IN(k, jwt_keys))
+            continue;
+        if (strcmp(kind, "jwks") == 0 && IN(k, jwks_keys))
             continue;
         if ((strcmp(kind, "that") == 0 || IN(kind, shorthands)) && pred_find(k) != NULL)
             continue;
@@ -505,7 +509,8 @@ static af_rc jwt_check(const json_t *ex, struct af_buf *path, struct af_err *err
     }
     json_object_foreach((json_t *)ex, k, v)
     {
-        if ((strcmp(k, "verify") == 0 || strcmp(k, "exp") == 0 || strcmp(k, "iat") == 0) &&
+        if ((strcmp(k, "verify") == 0 || strcmp(k, "exp") == 0 || strcmp(k, "iat") == 0 ||
+             strcmp(k, "kid") == 0) &&
             !json_is_boolean(v)) {
             (void)path_key(path, k);
             return AF_ERR_SET(err, AF_ERR_INVALID, "must be a boolean");
@@ -526,12 +531,64 @@ static af_rc jwt_check(const json_t *ex, struct af_buf *path, struct af_err *err
             (void)path_key(path, k);
             return AF_ERR_SET(err, AF_ERR_INVALID, "must be a string or a list of strings");
         }
+        if (strcmp(k, "alg") == 0) {
+            size_t mark = path->len;
+            if (path_key(path, k) != AF_OK)
+                return AF_ERR_NOMEM;
+            rc = af_tmpl_tree_check(v, path, err);
+            if (rc != AF_OK)
+                return rc;
+            path->len = mark;
+            path->p[mark] = '\0';
+        }
         if (strcmp(k, "claims") == 0 || strcmp(k, "header") == 0) {
             rc = check_sub_list(v, k, true, path, err);
             if (rc != AF_OK)
                 return rc;
         }
     }
+    return AF_OK;
+}
+
+/* jwks_check: the keys of a "jwks" expectation: a selector and its rules
+ * (true, or a number of bits for rsa_min_bits); at least one rule. */
+static af_rc jwks_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+{
+    const json_t *s = json_object_get(ex, "jwks");
+    const char *k;
+    json_t *v;
+    af_rc rc;
+    int rules = 0;
+
+    if (!json_is_string(s)) {
+        (void)path_key(path, "jwks");
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be a selector string");
+    }
+    rc = af_sel_check(json_string_value(s), err);
+    if (rc != AF_OK) {
+        (void)path_key(path, "jwks");
+        return rc;
+    }
+    json_object_foreach((json_t *)ex, k, v)
+    {
+        if (!IN(k, jwks_keys))
+            continue;
+        rules++;
+        if (strcmp(k, "rsa_min_bits") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 512 ||
+                json_integer_value(v) > 16384) {
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a number of bits (512 to 16384)");
+            }
+        } else if (!json_is_true(v)) {
+            (void)path_key(path, k);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be true");
+        }
+    }
+    if (rules == 0)
+        return AF_ERR_SET(err, AF_ERR_INVALID,
+                          "a jwks expectation needs a rule: public_only, distinct_kids, kids, "
+                          "rsa_min_bits or ec_curves");
     return AF_OK;
 }
 
@@ -602,6 +659,8 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
         return redirect_check(v, path, err);
     if (strcmp(kind, "jwt") == 0)
         return jwt_check(ex, path, err);
+    if (strcmp(kind, "jwks") == 0)
+        return jwks_check(ex, path, err);
     rc = selector_check(kind, v, path, err);
     if (rc != AF_OK)
         return rc;
@@ -1367,22 +1426,31 @@ static af_ex_result jwt_claim_eq(struct af_scope *sc, const json_t *claims, cons
     return r;
 }
 
-/* jwt_alg: the "alg" expectation x (a name or a list of names) against
- * the header's alg. */
-static af_ex_result jwt_alg(const char *what, const json_t *x, const char *algs, struct af_buf *msg)
+/* jwt_alg: the "alg" expectation x (a name, a list of names, or a
+ * template that expands to either: "{{meta.id_token_signing_alg_values_supported}}")
+ * against the header's alg. */
+static af_ex_result jwt_alg(struct af_scope *sc, const char *what, const json_t *x,
+                            const char *algs, struct af_buf *msg)
 {
-    bool ok = json_is_string(x) ? strcmp(json_string_value(x), algs) == 0 : false;
+    json_t *e = NULL;
+    af_ex_result r = expand_expected(sc, x, &e, msg);
+    bool ok;
     size_t i;
     json_t *m;
-    json_array_foreach(json_is_array(x) ? x : NULL, i, m) ok =
+    if (r != AF_EX_PASS)
+        return r;
+    ok = json_is_string(e) ? strcmp(json_string_value(e), algs) == 0 : false;
+    json_array_foreach(json_is_array(e) ? e : NULL, i, m) ok =
         ok || (json_is_string(m) && strcmp(json_string_value(m), algs) == 0);
-    if (ok)
-        return AF_EX_PASS;
-    af_buf_reset(msg);
-    af_msg_addf(msg, "%s: alg: expected ", what);
-    (void)add_json(msg, x);
-    af_msg_addf(msg, ", got \"%s\"", algs);
-    return AF_EX_FAIL;
+    if (!ok) {
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: alg: expected ", what);
+        (void)add_json(msg, e);
+        af_msg_addf(msg, ", got \"%s\"", algs);
+        r = AF_EX_FAIL;
+    }
+    json_decref(e);
+    return r;
 }
 
 /* jwt_signature: the signature verifies with the target's key for the
@@ -1432,6 +1500,63 @@ static af_ex_result jwt_signature(const struct af_step_view *sv, const char *wha
 out:
     af_key_free(key);
     return r;
+}
+
+/* jwt_kid: "kid": true. The header's kid names a key of the target's
+ * JWKS; a JWT without kid passes only when the JWKS holds one key (OIDC
+ * Core §10.1: "If there are multiple keys in the referenced JWK Set
+ * document, a kid value MUST be provided in the JOSE Header"). A JWT
+ * signed with a shared secret (HS*) or not at all has no JWKS key to
+ * name: nothing to check. */
+static af_ex_result jwt_kid(const struct af_step_view *sv, const char *what, const json_t *hdr,
+                            af_alg alg, struct af_buf *msg)
+{
+    const char *kid = json_string_value(json_object_get(hdr, AF_H_KID));
+    const json_t *jwks, *keys, *jwk;
+    size_t i, n;
+
+    if (alg == AF_ALG_NONE || alg == AF_ALG_HS256)
+        return AF_EX_PASS;
+    af_buf_reset(msg);
+    jwks = sv->jwks != NULL ? sv->jwks(sv->jwks_ud, msg) : NULL;
+    if (jwks == NULL) {
+        char *why = af_buf_detach(msg);
+        af_buf_reset(msg);
+        af_msg_addf(msg, "%s: kid: cannot check: %s", what,
+                    why && *why ? why : "no JWKS");
+        free(why);
+        return AF_EX_FAIL;
+    }
+    keys = json_object_get(jwks, "keys");
+    n = json_array_size(keys);
+    if (kid == NULL) {
+        if (n <= 1 && json_object_get(hdr, AF_H_KID) == NULL)
+            return AF_EX_PASS;
+        af_msg_addf(msg, "%s: header.kid: expected a kid naming one of the %zu keys of the "
+                    "target's JWKS, got %s", what, n,
+                    json_object_get(hdr, AF_H_KID) ? "a kid that is not a string" : "none");
+        return AF_EX_FAIL;
+    }
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *k = json_string_value(json_object_get(jwk, AF_H_KID));
+        if (k != NULL && strcmp(k, kid) == 0)
+            return AF_EX_PASS;
+    }
+    af_msg_addf(msg, "%s: header.kid: expected the kid of a key in the target's JWKS, got \"%.64s\" "
+                "(the JWKS's kids:", what, kid);
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *k = json_string_value(json_object_get(jwk, AF_H_KID));
+        if (i == 8) {
+            af_msg_add(msg, " ...");
+            break;
+        }
+        af_msg_addf(msg, "%s%s%.64s%s", i ? ", " : " ", k ? "\"" : "", k ? k : "(none)",
+                    k ? "\"" : "");
+    }
+    af_msg_add(msg, ")");
+    return AF_EX_FAIL;
 }
 
 /* jwt_typ: the header's typ is the expected one (x, a template), with or
@@ -1621,13 +1746,234 @@ static af_ex_result eval_jwt(const struct af_step_view *sv, const struct af_sel_
     }
     x = json_object_get(ex, "alg");
     if (x != NULL)
-        r = jwt_alg(what, x, algs, msg);
+        r = jwt_alg(sv->sc, what, x, algs, msg);
     if (r == AF_EX_PASS && !json_is_false(json_object_get(ex, "verify")))
         r = jwt_signature(sv, what, jws, alg, algs, msg);
+    if (r == AF_EX_PASS && json_is_true(json_object_get(ex, "kid")))
+        r = jwt_kid(sv, what, af_jws_header(jws), alg, msg);
     if (r == AF_EX_PASS)
         r = jwt_claims_checks(sv, cx, what, ex, claims, af_jws_header(jws), alg, msg);
 out:
     af_jws_free(jws);
+    af_sv_clear(&v);
+    return r;
+}
+
+/* ---- JWK sets ---- */
+
+/* jwk_label: "key N" and its kid, for messages about one key of a set. */
+static void jwk_label(char *out, size_t len, size_t i, const json_t *jwk)
+{
+    const char *kid = json_string_value(json_object_get(jwk, AF_H_KID));
+    if (kid != NULL)
+        snprintf(out, len, "key %zu (kid \"%.64s\")", i, kid);
+    else
+        snprintf(out, len, "key %zu", i);
+}
+
+/* jwk_b64_len: the number of octets the base64url member m of jwk decodes
+ * to, leading zero octets left out when strip is set; -1 when it is absent
+ * or not canonical base64url. */
+static long jwk_b64_len(const json_t *jwk, const char *m, bool strip, unsigned char *first)
+{
+    const char *s = json_string_value(json_object_get(jwk, m));
+    struct af_buf b;
+    long n = -1;
+    size_t off = 0;
+
+    af_buf_init(&b, 8192);
+    if (s != NULL && af_b64url_decode(&b, s, strlen(s)) == AF_OK) {
+        while (strip && off < b.len && b.p[off] == 0)
+            off++;
+        n = (long)(b.len - off);
+        if (first != NULL)
+            *first = n > 0 ? (unsigned char)b.p[off] : 0;
+    }
+    af_buf_free(&b);
+    return n;
+}
+
+/* jwks_private: a member that only a private or symmetric JWK has
+ * (RFC 7518 §6.2.2, §6.3.2, §6.4), or NULL. */
+static const char *jwks_private(const json_t *jwk)
+{
+    static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
+    size_t i;
+    for (i = 0; i < sizeof(priv) / sizeof(priv[0]); i++)
+        if (json_object_get(jwk, priv[i]) != NULL)
+            return priv[i];
+    return NULL;
+}
+
+/* jwks_rsa_bits: the size in bits of an RSA key's modulus; -1 if unreadable. */
+static long jwks_rsa_bits(const json_t *jwk)
+{
+    unsigned char first = 0;
+    long n = jwk_b64_len(jwk, "n", true, &first), bits;
+    if (n <= 0)
+        return -1;
+    bits = (n - 1) * 8;
+    while (first != 0) {
+        bits++;
+        first >>= 1;
+    }
+    return bits;
+}
+
+/* jwks_ec: the curve rule for one EC key (RFC 7518 §3.4, §6.2.1): a curve
+ * of RFC 7518, the one its alg names, coordinates of that curve's size,
+ * and, for P-256, a point OpenSSL accepts. NULL when it holds, else the
+ * reason, written into why. */
+static const char *jwks_ec(const json_t *jwk, char *why, size_t len)
+{
+    static const struct {
+        const char *crv, *alg;
+        long size;
+    } curves[] = {{"P-256", "ES256", 32}, {"P-384", "ES384", 48}, {"P-521", "ES512", 66}};
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    const char *alg = json_string_value(json_object_get(jwk, "alg"));
+    size_t i, c = 3;
+
+    for (i = 0; i < 3; i++)
+        if (crv != NULL && strcmp(crv, curves[i].crv) == 0)
+            c = i;
+    if (c == 3) {
+        snprintf(why, len, "expected crv P-256, P-384 or P-521, got %s%.32s%s", crv ? "\"" : "",
+                 crv ? crv : "none", crv ? "\"" : "");
+        return why;
+    }
+    for (i = 0; alg != NULL && i < 3; i++)
+        if (strcmp(alg, curves[i].alg) == 0 && i != c) {
+            snprintf(why, len, "expected crv %s for alg %s, got \"%s\"", curves[i].crv, alg, crv);
+            return why;
+        }
+    if (jwk_b64_len(jwk, "x", false, NULL) != curves[c].size ||
+        jwk_b64_len(jwk, "y", false, NULL) != curves[c].size) {
+        snprintf(why, len, "expected x and y of %ld octets each for %s, got %ld and %ld",
+                 curves[c].size, crv, jwk_b64_len(jwk, "x", false, NULL),
+                 jwk_b64_len(jwk, "y", false, NULL));
+        return why;
+    }
+    if (c == 0 && jwks_private(jwk) == NULL) {
+        /* Only the point is judged here: an encryption key imports too. */
+        struct af_key *key = NULL;
+        struct af_err e;
+        json_t *pub = json_pack("{s:s, s:s, s:O, s:O}", "kty", "EC", "crv", crv, "x",
+                                json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
+        af_rc irc;
+        af_err_clear(&e);
+        irc = pub != NULL ? af_key_from_jwk(pub, &key, &e) : AF_ERR_NOMEM;
+        json_decref(pub);
+        if (irc != AF_OK) {
+            snprintf(why, len, "expected a point on %s, got one that does not import (%.100s)",
+                     crv, e.msg);
+            return why;
+        }
+        af_key_free(key);
+    }
+    return NULL;
+}
+
+/* jwks_one_key: the rules of ex that apply to one key: public_only,
+ * rsa_min_bits, ec_curves. */
+static af_ex_result jwks_one_key(const char *what, const json_t *ex, size_t i, const json_t *jwk,
+                                 struct af_buf *msg)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const json_t *min = json_object_get(ex, "rsa_min_bits");
+    char label[96], why[192];
+    const char *m;
+
+    jwk_label(label, sizeof(label), i, jwk);
+    if (!json_is_object(jwk)) {
+        af_msg_addf(msg, "%s: %s: expected a JWK (an object), got %s", what, label,
+                    af_json_type_name(jwk));
+        return AF_EX_FAIL;
+    }
+    if (json_is_true(json_object_get(ex, "public_only"))) {
+        m = jwks_private(jwk);
+        if (m != NULL || (kty != NULL && strcmp(kty, "oct") == 0)) {
+            af_msg_addf(msg, "%s: %s: expected a public key, got %s%s%s", what, label,
+                        m ? "the private member \"" : "a symmetric key (kty \"oct\")",
+                        m ? m : "", m ? "\"" : "");
+            return AF_EX_FAIL;
+        }
+    }
+    if (min != NULL && kty != NULL && strcmp(kty, "RSA") == 0) {
+        long bits = jwks_rsa_bits(jwk);
+        if (bits < (long)json_integer_value(min)) {
+            af_msg_addf(msg, "%s: %s: expected an RSA modulus of at least %lld bits, got ", what,
+                        label, (long long)json_integer_value(min));
+            if (bits < 0)
+                af_msg_add(msg, "none that decodes");
+            else
+                af_msg_addf(msg, "%ld bits", bits);
+            return AF_EX_FAIL;
+        }
+    }
+    if (json_is_true(json_object_get(ex, "ec_curves")) && kty != NULL && strcmp(kty, "EC") == 0) {
+        m = jwks_ec(jwk, why, sizeof(why));
+        if (m != NULL) {
+            af_msg_addf(msg, "%s: %s: %s", what, label, m);
+            return AF_EX_FAIL;
+        }
+    }
+    return AF_EX_PASS;
+}
+
+/* eval_jwks: a "jwks" expectation: the value the selector names is a JWK
+ * set ({"keys": [...]}) whose keys obey the rules asked for. */
+static af_ex_result eval_jwks(const struct af_step_view *sv, const struct af_sel_ctx *cx,
+                              const json_t *ex, struct af_buf *msg)
+{
+    const char *what = json_string_value(json_object_get(ex, "jwks"));
+    const json_t *keys, *jwk, *other;
+    struct af_sv v;
+    struct af_err e;
+    af_ex_result r = AF_EX_PASS;
+    size_t i, j, n;
+    char label[96];
+
+    af_err_clear(&e);
+    memset(&v, 0, sizeof(v));
+    af_buf_reset(msg);
+    if (af_sel_eval(cx, what, &v, &e) != AF_OK) {
+        af_msg_addf(msg, "%s: %s", what, e.msg);
+        return AF_EX_FAIL;
+    }
+    keys = v.kind == AF_SV_VALUE ? json_object_get(v.json, "keys") : NULL;
+    if (!json_is_array(keys)) {
+        r = fail(msg, what, &v, sv->show_secrets, "a JWK set (an object with a \"keys\" array)");
+        goto out;
+    }
+    n = json_array_size(keys);
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *kid = json_string_value(json_object_get(jwk, AF_H_KID));
+        r = jwks_one_key(what, ex, i, jwk, msg);
+        if (r != AF_EX_PASS)
+            goto out;
+        if (json_is_true(json_object_get(ex, "kids")) && n > 1 && kid == NULL) {
+            jwk_label(label, sizeof(label), i, jwk);
+            af_msg_addf(msg, "%s: %s: expected a kid (the set has %zu keys), got none", what,
+                        label, n);
+            r = AF_EX_FAIL;
+            goto out;
+        }
+        if (!json_is_true(json_object_get(ex, "distinct_kids")) || kid == NULL)
+            continue;
+        for (j = i + 1; j < n; j++) {
+            other = json_array_get(keys, j);
+            if (json_is_string(json_object_get(other, AF_H_KID)) &&
+                strcmp(json_string_value(json_object_get(other, AF_H_KID)), kid) == 0) {
+                af_msg_addf(msg, "%s: expected distinct kids, got \"%.64s\" on keys %zu and %zu",
+                            what, kid, i, j);
+                r = AF_EX_FAIL;
+                goto out;
+            }
+        }
+    }
+out:
     af_sv_clear(&v);
     return r;
 }
@@ -1661,6 +2007,9 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     v = json_object_get(ex, "jwt");
     if (v != NULL)
         return eval_jwt(sv, &cx, ex, msg);
+    v = json_object_get(ex, "jwks");
+    if (v != NULL)
+        return eval_jwks(sv, &cx, ex, msg);
     v = json_object_get(ex, "any");
     if (v == NULL)
         v = json_object_get(ex, "all");
