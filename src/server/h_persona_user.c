@@ -43,6 +43,7 @@ struct user_ctx {
     const char *sub; /* the subject shown: the user's, or the wrong one of a scenario */
     const char *client_id;
     const char *scope; /* space-separated; never NULL */
+    bool wrong_sub;    /* userinfo_wrong_sub: another subject is shown */
 };
 
 static void user_ctx_clear(struct user_ctx *u)
@@ -119,8 +120,11 @@ static int user_front(struct af_req *req, const char *const *schemes, struct use
                                    "user's");
         return UE_NOT_USER;
     }
-    if (sx.fx.userinfo_wrong_sub)
+    u->sub = u->user->sub;
+    if (sx.fx.userinfo_wrong_sub) {
         u->sub = AF_SCEN_WRONG_SUB;
+        u->wrong_sub = true;
+    }
     return -1;
 }
 
@@ -362,7 +366,7 @@ static json_int_t github_id(const struct user_ctx *u)
     json_int_t id = 0;
     size_t i, len = strlen(u->sub);
 
-    if (json_is_integer(own) && u->sub == u->user->sub)
+    if (json_is_integer(own) && !u->wrong_sub)
         return json_integer_value(own);
     for (i = 0; i < len && isdigit((unsigned char)u->sub[i]); i++)
         ;
@@ -427,7 +431,7 @@ void af_h_github_user(struct af_req *req, struct af_resp *resp)
     af_buf_init(&b, 4096);
     if (!github_front(req, resp, &u))
         goto out;
-    login = u.sub == u.user->sub ? u.user->username : u.sub;
+    login = u.wrong_sub ? u.sub : u.user->username;
     snprintf(node, sizeof(node), "U_%llx", (unsigned long long)github_id(&u));
     out = json_pack("{s:s, s:I, s:s}", "login", login, "id", github_id(&u), "node_id", node);
     ok = out != NULL;
@@ -474,7 +478,7 @@ void af_h_github_user_emails(struct af_req *req, struct af_resp *resp)
     }
     email = claim_str(u.user, "email");
     verified = json_object_get(u.user->claims, "email_verified");
-    out = email == NULL || u.sub != u.user->sub
+    out = email == NULL || u.wrong_sub
               ? json_array()
               : json_pack("[{s:s, s:b, s:b, s:s}]", "email", email, "primary", 1, "verified",
                           json_is_true(verified), "visibility", "public");
