@@ -263,6 +263,9 @@ static const struct {
     {"audience-wrong-type.json", AF_ERR_INVALID,
      "audience-wrong-type.json:7:32: clients[0].access_token_audience: wrong type (expected a "
      "string or an array of strings, got an object)"},
+    /* a persona authflowd does not speak yet */
+    {"persona-unknown.json", AF_ERR_INVALID,
+     "persona-unknown.json:2:14: persona: unknown value"},
     {"auth-method-unknown.json", AF_ERR_INVALID,
      "auth-method-unknown.json:6:37: clients[0].token_endpoint_auth_method: unknown value"},
     {"basic-without-secret.json", AF_ERR_INVALID,
@@ -606,7 +609,7 @@ static const struct {
     {"{\"users\": [{\"sub\": \"s\", \"user_name\": \"u\"}]}", AF_ERR_INVALID,
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
-     "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, login, "
+     "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, persona, login, "
      "lifetimes, keys, limits, clients, users, admin, scenarios, ledger, tls)"},
     /* tls: one way of serving https, and an issuer that fits it */
     {"{\"tls\": {\"cert_file\": \"c.pem\"}}", AF_ERR_INVALID,
@@ -1275,8 +1278,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 11 top-level keys and 44 nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 63);
+    /* 12 top-level keys and the nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 64);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);

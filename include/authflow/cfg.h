@@ -35,6 +35,14 @@ typedef enum {
     AF_CLIENT_AUTH_NONE,      /* public client (default without a secret) */
 } af_client_auth;
 
+/* "persona": the dialect the issuer speaks (docs/personas.md); the
+ * server's table of dialect choices is src/server/persona.c. */
+typedef enum {
+    AF_PERSONA_STANDARD = 0, /* OAuth 2.0 / OpenID Connect as the RFCs say */
+    AF_PERSONA_TIKTOK,       /* TikTok Login Kit v2 */
+    AF_PERSONA_GITHUB,       /* GitHub OAuth apps */
+} af_persona_kind;
+
 struct af_strlist {
     char **v; /* owned */
     size_t n;
@@ -99,6 +107,7 @@ struct af_config {
     char *source;            /* the file it was read from, or "<string>" */
     char *issuer;            /* NULL: derived from the bound address */
     char *listen;            /* "127.0.0.1:9000" */
+    af_persona_kind persona; /* "persona", default AF_PERSONA_STANDARD */
     struct af_cfg_key *keys; /* keys[0] signs; all are published */
     size_t nkeys;
     long code_ttl;          /* seconds, default 60 */

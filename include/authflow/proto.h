@@ -315,6 +315,66 @@
 /* GET /admin/inspector: the HTML page over the ledger and the findings */
 #define AF_ADMIN_PATH_INSPECTOR "/admin/inspector"
 
+/* ---- provider personas (docs/personas.md): the wire names of the
+ *      dialects authflowd can speak besides the standard one ---- */
+/* the config values of "persona" */
+#define AF_PERSONA_N_STANDARD "standard"
+#define AF_PERSONA_N_TIKTOK   "tiktok"
+#define AF_PERSONA_N_GITHUB   "github"
+/* TikTok Login Kit v2 and its Display API */
+#define AF_TT_PATH_AUTHORIZE     "/v2/auth/authorize/"
+#define AF_TT_PATH_TOKEN         "/v2/oauth/token/"
+#define AF_TT_PATH_USER_INFO     "/v2/user/info/"
+#define AF_TT_P_CLIENT_KEY       "client_key"
+#define AF_TT_P_SCOPES           "scopes" /* the granted scopes on the redirect back */
+#define AF_TT_P_DISABLE_AUTO     "disable_auto_auth"
+#define AF_TT_P_FIELDS           "fields"
+#define AF_TT_OPEN_ID            "open_id"
+#define AF_TT_UNION_ID           "union_id"
+#define AF_TT_REFRESH_EXPIRES_IN "refresh_expires_in"
+#define AF_TT_LOG_ID             "log_id"
+#define AF_TT_DATA               "data"
+#define AF_TT_USER               "user"
+#define AF_TT_CODE               "code"
+#define AF_TT_MESSAGE            "message"
+#define AF_TT_OK                 "ok"
+#define AF_TT_E_TOKEN_INVALID    "access_token_invalid"
+#define AF_TT_E_INVALID_PARAMS   "invalid_params"
+#define AF_TT_E_SCOPE_NOT_AUTH   "scope_not_authorized"
+#define AF_TT_E_SCOPE_MISSED     "scope_permission_missed"
+#define AF_TT_E_INTERNAL         "internal_error"
+#define AF_TT_SCOPE_BASIC        "user.info.basic"
+#define AF_TT_SCOPE_PROFILE      "user.info.profile"
+#define AF_TT_SCOPE_STATS        "user.info.stats"
+/* GitHub OAuth apps, with the REST API under the GitHub Enterprise prefix */
+#define AF_GH_PATH_AUTHORIZE   "/login/oauth/authorize"
+#define AF_GH_PATH_TOKEN       "/login/oauth/access_token"
+#define AF_GH_API_PREFIX       "/api/v3"
+#define AF_GH_PATH_USER        AF_GH_API_PREFIX "/user"
+#define AF_GH_PATH_USER_EMAILS AF_GH_API_PREFIX "/user/emails"
+#define AF_GH_P_LOGIN          "login"
+#define AF_GH_P_ALLOW_SIGNUP   "allow_signup"
+#define AF_GH_AUTH_TOKEN       "token" /* Authorization: token X */
+#define AF_GH_E_BAD_CODE       "bad_verification_code"
+#define AF_GH_E_BAD_CLIENT     "incorrect_client_credentials"
+#define AF_GH_E_REDIRECT       "redirect_uri_mismatch"
+#define AF_GH_MESSAGE          "message"
+#define AF_GH_DOC_URL          "documentation_url"
+#define AF_GH_STATUS           "status"
+#define AF_GH_BAD_CREDENTIALS  "Bad credentials"
+#define AF_GH_REQUIRES_AUTH    "Requires authentication"
+#define AF_GH_NOT_FOUND        "Not Found"
+#define AF_GH_DOCS_REST        "https://docs.github.com/rest"
+#define AF_GH_DOCS_TOKEN_ERRORS                                                                    \
+    "https://docs.github.com/apps/managing-oauth-apps/"                                            \
+    "troubleshooting-oauth-app-access-token-request-errors/"
+#define AF_GH_DOCS_AUTHZ_ERRORS                                                                    \
+    "https://docs.github.com/apps/managing-oauth-apps/"                                            \
+    "troubleshooting-authorization-request-errors/"
+#define AF_HDR_X_OAUTH_SCOPES  "X-OAuth-Scopes"
+#define AF_GH_SCOPE_USER       "user"
+#define AF_GH_SCOPE_USER_EMAIL "user:email"
+
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */
 int af_proto_error_code_valid(const char *s);

@@ -399,6 +399,13 @@ static const struct cfg_enum alg_enum[] = {
     {0, NULL, NULL},
 };
 
+static const struct cfg_enum persona_enum[] = {
+    {AF_PERSONA_STANDARD, AF_PERSONA_N_STANDARD, NULL},
+    {AF_PERSONA_TIKTOK, AF_PERSONA_N_TIKTOK, NULL},
+    {AF_PERSONA_GITHUB, AF_PERSONA_N_GITHUB, NULL},
+    {0, NULL, NULL},
+};
+
 static const struct cfg_enum auth_enum[] = {
     {AF_CLIENT_AUTH_BASIC, AF_AUTH_BASIC, NULL},
     {AF_CLIENT_AUTH_POST, AF_AUTH_POST, NULL},
@@ -707,6 +714,11 @@ static const struct cfg_row root_rows[] = {
      .def_str = "127.0.0.1:9000",
      .check = check_listen,
      .off = CF(listen)},
+    {.name = "persona",
+     .type = T_ENUM,
+     .def = AF_PERSONA_STANDARD,
+     .en = persona_enum,
+     .off = CF(persona)},
     {.name = "login", .type = T_GROUP, .sub = &login_table},
     {.name = "lifetimes", .type = T_GROUP, .sub = &lifetimes_table},
     {.name = "keys",

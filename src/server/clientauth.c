@@ -21,6 +21,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/clientauth.h"
+#include "server/persona.h"
 #include "server/core.h"
 #include "server/registry.h"
 #include "server/http_req.h"
@@ -255,6 +256,11 @@ af_ca_result af_client_authenticate(struct af_req *req, const struct af_cfg_clie
         snprintf(why, why_len, "unknown client %.*s", CA_NAME_MAX, id);
         goto out;
     }
+    /* a persona whose clients send their secret in the body (persona.h)
+     * takes it there from any confidential client */
+    if (af_persona_of(req->srv)->secret_in_body && c->auth_method != AF_CLIENT_AUTH_NONE &&
+        method == AF_CLIENT_AUTH_POST)
+        method = c->auth_method;
     if (c->auth_method != method) {
         res = AF_CA_INVALID_CLIENT;
         if (method == AF_CLIENT_AUTH_NONE)

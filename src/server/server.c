@@ -55,6 +55,7 @@
 #include "server/ledger.h"
 #include "server/registry.h"
 #include "server/reqlog.h"
+#include "server/persona.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/store.h"
@@ -415,6 +416,10 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     const struct af_listener *l = st->l;
     struct af_req *req = &st->req;
     const struct route *rt = route_find(l->routes, req->path);
+    /* a persona's endpoints come before the standard table (persona.h) */
+    const struct af_persona_route *pr =
+        l->is_admin ? NULL : af_persona_route(af_persona_of(l->srv), req->path);
+    struct route prt;
     unsigned m = req->method == AF_M_GET      ? M_GET
                  : req->method == AF_M_POST   ? M_POST
                  : req->method == AF_M_DELETE ? M_DELETE
@@ -422,6 +427,13 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     struct af_err err;
 
     af_err_clear(&err);
+    if (pr != NULL) {
+        prt.path = pr->path;
+        prt.methods =
+            (pr->methods & AF_PM_GET ? M_GET : 0) | (pr->methods & AF_PM_POST ? M_POST : 0);
+        prt.handler = pr->handler;
+        rt = &prt;
+    }
     if (l->is_admin && !af_admin_authorized(req, resp))
         return;
     if (rt->path != NULL && (rt->methods & m) == 0) {

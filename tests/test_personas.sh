@@ -1,0 +1,68 @@
+#!/bin/sh
+# test_personas.sh - authflowd's provider personas (docs/personas.md)
+# against clients nobody here wrote: for each persona a passport strategy
+# from npm (passport-tiktok-auth, passport-github2; pinned in
+# tests/interop/personas/), configured only by its endpoint URL options,
+# logs in and reads the user (login.js); then the refusals and scenarios
+# in the provider's exact shape, minted tokens at the user API
+# (negative.js). Each persona runs against its own authflowd on
+# 127.0.0.1:0 with tests/data/personas/PERSONA.json.
+#
+# Exit: 0 pass, 1 fail, 77 skip (only when node or npm are absent), 99 hard
+# error (no authflowd binary, npm ci failed).
+#
+# Environment (set by `make check`): AF_SRCDIR, AF_BUILDDIR.
+
+set -u
+
+srcdir=${AF_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
+builddir=${AF_BUILDDIR:-$(pwd)}
+authflowd=${AF_AUTHFLOWD:-$builddir/authflowd}
+pkgsrc=$srcdir/tests/interop/personas
+# node_modules lives in the build tree, never in the source tree.
+pdir=$builddir/tests/interop/personas
+failures=0
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "SKIP: node and npm are needed for the persona interop test"
+    exit 77
+fi
+if [ ! -x "$authflowd" ]; then
+    echo "ERROR: $authflowd is not built"
+    exit 99
+fi
+
+af_tmpdir af-personas 99
+af_procs=afd_pid
+af_npm_ci "$pkgsrc" "$pdir" passport-github2 99 ERROR "the persona interop clients"
+
+for persona in tiktok github; do
+    if ! af_authflowd_admin "$srcdir/tests/data/personas/$persona.json" "$tmp/$persona.ready" \
+        "$tmp/$persona.out" "$tmp/$persona.err"; then
+        cat "$tmp/$persona.err"
+        fail "$persona: authflowd did not start"
+        continue
+    fi
+    case $persona in
+    tiktok) client="tt-app tt-secret" ;;
+    github) client="gh-app gh-secret" ;;
+    esac
+    # shellcheck disable=SC2086 # the client's id and secret
+    out=$(NODE_PATH="$pdir/node_modules" node "$pkgsrc/login.js" "$persona" "$issuer" $client \
+        http://127.0.0.1:5555/cb)
+    echo "$out"
+    case $out in
+    '{"ok":true'*) ;;
+    *) fail "$persona: the library's login did not complete" ;;
+    esac
+    if ! NODE_PATH="$pdir/node_modules" node "$pkgsrc/negative.js" "$persona" "$issuer" \
+        "$admin" >"$tmp/$persona.neg" 2>&1; then
+        fail "$persona: refusals and scenarios"
+    fi
+    cat "$tmp/$persona.neg"
+    af_stop afd_pid
+done
+
+af_exit
