@@ -52,15 +52,6 @@ static void user_ctx_clear(struct user_ctx *u)
     memset(u, 0, sizeof(*u));
 }
 
-/* note_flow: the token's grant (before the dot of its jti) for the ledger. */
-static void note_flow(struct af_req *req, const char *jti)
-{
-    const char *dot = jti != NULL ? strchr(jti, '.') : NULL;
-
-    if (dot != NULL && dot > jti && (size_t)(dot - jti) <= AF_FLOW_MAX)
-        snprintf(req->facts.flow, sizeof(req->facts.flow), "%.*s", (int)(dot - jti), jti);
-}
-
 /* user_front: the token of the Authorization header under one of schemes
  * (NULL ended), checked; on failure *why says what went wrong (a reason,
  * never the token) and the result is not UE_* < 0. Returns -1 on success. */
@@ -94,7 +85,7 @@ static int user_front(struct af_req *req, const char *const *schemes, struct use
     u->sub = json_string_value(json_object_get(u->claims, AF_C_SUB));
     u->user = af_user_by_sub(req->srv, u->sub);
     af_req_set_client_id(req, u->client_id);
-    note_flow(req, json_string_value(json_object_get(u->claims, AF_C_JTI)));
+    af_req_set_flow_of_jti(req, json_string_value(json_object_get(u->claims, AF_C_JTI)));
     if (u->user != NULL)
         req->facts.sub = u->user->sub;
     if (sc == NULL || sc->stage != AF_STAGE_USERINFO)

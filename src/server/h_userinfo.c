@@ -62,16 +62,6 @@ static void bearer_error(struct af_resp *resp, unsigned status, const char *erro
     af_buf_free(&h);
 }
 
-/* note_flow: the token's flow for the ledger: its jti names the grant
- * before the dot (af_store_jti); a token of no grant has none. */
-static void note_flow(struct af_req *req, const char *jti)
-{
-    const char *dot = jti != NULL ? strchr(jti, '.') : NULL;
-
-    if (dot != NULL && dot > jti && (size_t)(dot - jti) <= AF_FLOW_MAX)
-        snprintf(req->facts.flow, sizeof(req->facts.flow), "%.*s", (int)(dot - jti), jti);
-}
-
 void af_h_userinfo(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_user *user;
@@ -128,7 +118,7 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
     sub = json_string_value(json_object_get(claims, AF_C_SUB));
     user = af_user_by_sub(req->srv, sub);
     af_req_set_client_id(req, json_string_value(json_object_get(claims, AF_C_CLIENT_ID)));
-    note_flow(req, json_string_value(json_object_get(claims, AF_C_JTI)));
+    af_req_set_flow_of_jti(req, json_string_value(json_object_get(claims, AF_C_JTI)));
     if (user != NULL)
         req->facts.sub = user->sub;
     /* the flow's scenario, else one queued for this client and user */

@@ -86,6 +86,11 @@ void af_req_set_client_id(struct af_req *req, const char *id);
  * AF_FLOW_MAX) as the request's flow; NULL is ignored. */
 void af_req_set_flow(struct af_req *req, const char *grant_id);
 
+/* af_req_set_flow_of_jti (ledger.c): the flow of an access token: its jti
+ * names the grant before the dot (af_store_jti); a token of no grant (or
+ * NULL) leaves the flow unset. */
+void af_req_set_flow_of_jti(struct af_req *req, const char *jti);
+
 /* af_req_client_named: the client the request named, borrowed, valid for
  * the request: facts.client_id, else the form's client_id, else the
  * query's; NULL when none. Not necessarily a registered client. */

@@ -466,6 +466,14 @@ void af_req_set_flow(struct af_req *req, const char *grant_id)
         snprintf(req->facts.flow, sizeof(req->facts.flow), "%s", grant_id);
 }
 
+void af_req_set_flow_of_jti(struct af_req *req, const char *jti)
+{
+    const char *dot = jti != NULL ? strchr(jti, '.') : NULL;
+
+    if (dot != NULL && dot > jti && (size_t)(dot - jti) <= AF_FLOW_MAX)
+        snprintf(req->facts.flow, sizeof(req->facts.flow), "%.*s", (int)(dot - jti), jti);
+}
+
 unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
 {
     unsigned long long seq = 0;
