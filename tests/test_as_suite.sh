@@ -136,11 +136,18 @@ want() {
     # No ID token: the checks of its parts have nothing to judge, and the
     # userinfo checks no sub to compare; AS-47b redeems a code of its own
     # and finds no ID token either.
-    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive" ;;
-    # An ID token without sub: the userinfo checks have no sub to compare.
-    AS-46) echo "AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive" ;;
+    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive" ;;
+    # An ID token without sub: the userinfo checks and AS-57 have no sub to
+    # compare.
+    AS-46) echo "AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive" ;;
+    # The scenario changes the iss of the code's ID token only: the refreshed
+    # one then names another issuer than the first, which AS-57 reports.
+    AS-42) echo "AS-57=fail" ;;
     # No Bearer challenge: refused, in the wrong form.
     AS-51d) echo "AS-51d=format" ;;
+    # A server that takes any well-formed verifier also takes the S256
+    # challenge as one (the plain downgrade of AS-53).
+    AS-30b) echo "AS-53=fail" ;;
     *) echo "" ;;
     esac
 }
