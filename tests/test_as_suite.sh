@@ -136,13 +136,19 @@ want() {
     # No ID token: the checks of its parts have nothing to judge, and the
     # userinfo checks no sub to compare; AS-47b redeems a code of its own
     # and finds no ID token either.
-    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive" ;;
+    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive,AS-60=inconclusive" ;;
     # An ID token without sub: the userinfo checks and AS-57 have no sub to
     # compare.
     AS-46) echo "AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive" ;;
     # The scenario changes the iss of the code's ID token only: the refreshed
     # one then names another issuer than the first, which AS-57 reports.
     AS-42) echo "AS-57=fail" ;;
+    # Successful authorization responses without state: AS-59's silent
+    # answer to prompt=none lacks it too.
+    AS-08) echo "AS-59=format" ;;
+    # Tokens for a confidential client that sent only its client_id: at a
+    # refresh too (AS-58), the same rule.
+    AS-26) echo "AS-58=fail" ;;
     # No Bearer challenge: refused, in the wrong form.
     AS-51d) echo "AS-51d=format" ;;
     # A server that takes any well-formed verifier also takes the S256
