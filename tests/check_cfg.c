@@ -135,6 +135,8 @@ static const struct {
     {"demo-spa", NULL, AF_CLIENT_AUTH_NONE, AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
      "http://127.0.0.1:5173/callback", "http://127.0.0.1:5173/",
      "openid profile email offline_access", true},
+    {"demo-cli", NULL, AF_CLIENT_AUTH_NONE, AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
+     "http://127.0.0.1/callback", "", "openid profile email offline_access", true},
     {"demo-service", "demo-service-secret", AF_CLIENT_AUTH_BASIC, AF_GRANT_CLIENT_CREDENTIALS, "",
      "", "api.read api.write", false},
     {"legacy-app", "legacy-app-secret", AF_CLIENT_AUTH_BASIC,
@@ -198,6 +200,8 @@ START_TEST(test_shipped_config)
         ck_assert_str_eq(pl, shipped_clients[i].post_logout);
         ck_assert_str_eq(sc, shipped_clients[i].scope);
         ck_assert_msg(c->require_pkce == shipped_clients[i].require_pkce, "%s require_pkce", c->id);
+        /* only the command-line app is native (the loopback port exception) */
+        ck_assert_int_eq(c->app_type, strcmp(c->id, "demo-cli") == 0 ? AF_APP_NATIVE : AF_APP_WEB);
         ck_assert(!c->allow_plain_pkce);
         /* RFC 9068 §3 aud: the client itself unless configured */
         ck_assert_uint_eq(c->audience.n, 1);
@@ -266,6 +270,8 @@ static const struct {
     /* a persona authflowd does not speak yet */
     {"persona-unknown.json", AF_ERR_INVALID,
      "persona-unknown.json:2:14: persona: unknown value"},
+    {"application-type-unknown.json", AF_ERR_INVALID,
+     "application-type-unknown.json:5:27: clients[0].application_type: unknown value"},
     {"auth-method-unknown.json", AF_ERR_INVALID,
      "auth-method-unknown.json:6:37: clients[0].token_endpoint_auth_method: unknown value"},
     {"basic-without-secret.json", AF_ERR_INVALID,
@@ -1279,7 +1285,7 @@ START_TEST(test_doc_complete)
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
     /* 12 top-level keys and the nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 64);
+    ck_assert_uint_eq(d.seen, 65);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);

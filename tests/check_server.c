@@ -49,7 +49,9 @@ static const char config_text[] =
     " {\"client_id\": \"app\", \"client_secret\": \"s3cret\","
     "  \"redirect_uris\": [\"https://rp.example/cb\"],"
     "  \"grant_types\": [\"authorization_code\", \"refresh_token\"],"
-    "  \"scope\": \"openid profile email roles\"}],"
+    "  \"scope\": \"openid profile email roles\"},"
+    " {\"client_id\": \"cli\", \"application_type\": \"native\","
+    "  \"redirect_uris\": [\"http://127.0.0.1/cb\", \"http://[::1]:8000/cb?x=1\"]}],"
     " \"users\": [{\"sub\": \"u-1\", \"username\": \"alice\", \"password\": \"pw\","
     "  \"claims\": {"
     "   \"name\": \"Alice Example\", \"family_name\": \"Example\", \"given_name\": \"Alice\","
@@ -2279,6 +2281,55 @@ START_TEST(test_error_pages)
 }
 END_TEST
 
+/* RFC 8252 §7.3: a native client's loopback IP redirect URI matches any
+ * port the request names; nothing else about it may differ, and a web
+ * client gets no such exception (RFC 9700 §2.1). */
+static const struct {
+    const char *client;
+    const char *redirect_uri; /* percent-encoded */
+    bool accepted;
+} loopback_cases[] = {
+    {"cli", "http%3A%2F%2F127.0.0.1%2Fcb", true},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A61823%2Fcb", true},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A1%2Fcb", true},
+    {"cli", "http%3A%2F%2F%5B%3A%3A1%5D%2Fcb%3Fx%3D1", true},
+    {"cli", "http%3A%2F%2F%5B%3A%3A1%5D%3A49152%2Fcb%3Fx%3D1", true},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A0%2Fcb", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A65536%2Fcb", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A%2Fcb", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A8000%2Fcb%2Fx", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A8000%2Fcb%3Fx", false},
+    {"cli", "http%3A%2F%2F127.0.0.1.evil%3A8000%2Fcb", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A8000%40evil%2Fcb", false},
+    {"cli", "http%3A%2F%2Flocalhost%3A8000%2Fcb", false},
+    {"cli", "https%3A%2F%2F127.0.0.1%3A8000%2Fcb", false},
+    {"cli", "http%3A%2F%2F%5B%3A%3A1%5D%3A8000%2Fcb", false},
+    {"cli", "http%3A%2F%2F127.0.0.1%3A8000%2Fcb%3Fx%3D1", false},
+    {"app", "https%3A%2F%2Frp.example%3A444%2Fcb", false},
+};
+
+START_TEST(test_loopback_port)
+{
+    struct page_call c;
+    char params[512];
+
+    snprintf(params, sizeof(params),
+             "response_type=code&client_id=%s&redirect_uri=%s&scope=openid&state=s1"
+             "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+             "&code_challenge_method=S256",
+             loopback_cases[_i].client, loopback_cases[_i].redirect_uri);
+    page_call(&c, af_h_authorize, AF_M_GET, params, NULL);
+    if (loopback_cases[_i].accepted)
+        ck_assert_msg(c.resp.status != 400, "%s refused: %s", loopback_cases[_i].redirect_uri,
+                      c.resp.reason);
+    else
+        ck_assert_msg(c.resp.status == 400 && strstr(c.resp.reason, "is not registered") != NULL,
+                      "%s: status %u, %s", loopback_cases[_i].redirect_uri, c.resp.status,
+                      c.resp.reason);
+    page_call_free(&c);
+}
+END_TEST
+
 /* A received value too long for the page is left to the reason (cut),
  * not a 500. */
 START_TEST(test_error_page_long_value)
@@ -3162,6 +3213,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_page_csp_autosubmit);
     tcase_add_loop_test(tc, test_error_pages, 0, N(error_page_cases));
     tcase_add_test(tc, test_error_page_long_value);
+    tcase_add_loop_test(tc, test_loopback_port, 0, N(loopback_cases));
     tcase_add_test(tc, test_login_page);
     suite_add_tcase(s, tc);
 

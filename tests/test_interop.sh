@@ -37,6 +37,7 @@ if [ ! -x "$authflowd" ]; then
 fi
 
 af_tmpdir af-interop 99
+redirect_opt= # extra login.js options of the next run_case (the native case)
 af_procs=pid
 
 # ---- install the pinned package (once; again when the pins change)
@@ -148,8 +149,9 @@ run_case() {
             failures=$((failures + 1))
         fi
     fi
+    # shellcheck disable=SC2086 # $redirect_opt is empty or two words without spaces
     NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url" --client-id "$client" \
-        --alg "$alg" --from-config "$cfg" >"$tmp/$name.result" 2>"$tmp/$name.node.err"
+        --alg "$alg" --from-config "$cfg" $redirect_opt >"$tmp/$name.result" 2>"$tmp/$name.node.err"
     judge $? login.js
 }
 
@@ -194,6 +196,44 @@ if [ -z "$public" ]; then
     failures=$((failures + 1))
 else
     run_case public-none "$public" RS256 ""
+fi
+
+# A native app (RFC 8252 §7.3): the shipped demo-cli registers
+# http://127.0.0.1/callback and logs in on the port the system gave it.
+# openid-client sends that URI at /authorize and /token as any native app
+# would. The same port on a web client (demo-spa's URI) must be refused.
+free_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ -z "$free_port" ]; then
+    echo "FAIL: no free loopback port for the native case"
+    failures=$((failures + 1))
+else
+    redirect_opt="--redirect-uri http://127.0.0.1:$free_port/callback"
+    run_case native-loopback-port demo-cli RS256 ""
+    redirect_opt="--redirect-uri http://127.0.0.1:$free_port/callback"
+    name=web-other-port
+    make_config "$tmp/$name.json" demo-spa "" || exit 99
+    "$authflowd" --config "$tmp/$name.json" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    pid=$!
+    if ! af_wait_url "$tmp/$name.out" "$pid" 150 0.1; then
+        echo "FAIL: $name: authflowd did not start"
+        failures=$((failures + 1))
+    else
+        # shellcheck disable=SC2086 # two words without spaces
+        node "$ocdir/login.js" --issuer "$url" --client-id demo-spa --from-config "$tmp/$name.json" \
+            $redirect_opt >"$tmp/$name.result" 2>&1
+        lrc=$?
+        if [ $lrc -eq 1 ] && grep -q '"ok":false' "$tmp/$name.result" &&
+            grep -q 'is not registered for demo-spa' "$tmp/$name.err"; then
+            echo "PASS: $name: a web client's URI on another port is refused"
+            passes=$((passes + 1))
+        else
+            echo "FAIL: $name: login.js exited $lrc; a web client's URI on another port must be refused"
+            cat "$tmp/$name.result" "$tmp/$name.err"
+            failures=$((failures + 1))
+        fi
+    fi
+    af_stop pid
+    redirect_opt=
 fi
 
 # run_rotation CLIENT_ID: authflowd with its admin API on port 0; the

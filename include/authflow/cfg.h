@@ -35,6 +35,13 @@ typedef enum {
     AF_CLIENT_AUTH_NONE,      /* public client (default without a secret) */
 } af_client_auth;
 
+/* "application_type" (OIDC Registration §2): a native app's loopback IP
+ * redirect URIs match whatever port the request names (RFC 8252 §7.3). */
+typedef enum {
+    AF_APP_WEB = 0, /* web (the default): exact match, ports included */
+    AF_APP_NATIVE,  /* native: the loopback port exception */
+} af_app_type;
+
 /* "persona": the dialect the issuer speaks (docs/personas.md); the
  * server's table of dialect choices is src/server/persona.c. */
 typedef enum {
@@ -53,6 +60,7 @@ struct af_cfg_client {
     char *name;                         /* display name; may be NULL */
     char *secret;                       /* NULL for a public client */
     af_client_auth auth_method;         /* "token_endpoint_auth_method" */
+    af_app_type app_type;               /* "application_type" */
     struct af_strlist redirect_uris;    /* exact match; empty without authorization_code */
     struct af_strlist post_logout_uris; /* "post_logout_redirect_uris" */
     struct af_strlist scopes;           /* scopes the client may ask for */

@@ -71,6 +71,8 @@
 #define AF_AUTH_BASIC            "client_secret_basic"
 #define AF_AUTH_POST             "client_secret_post"
 #define AF_AUTH_NONE             "none"
+#define AF_APP_TYPE_WEB          "web"
+#define AF_APP_TYPE_NATIVE       "native"
 #define AF_HINT_ACCESS_TOKEN     "access_token"
 #define AF_HINT_REFRESH_TOKEN    "refresh_token"
 #define AF_SCOPE_OPENID          "openid"

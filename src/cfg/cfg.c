@@ -413,6 +413,12 @@ static const struct cfg_enum auth_enum[] = {
     {0, NULL, NULL},
 };
 
+static const struct cfg_enum app_type_enum[] = {
+    {AF_APP_WEB, AF_APP_TYPE_WEB, NULL},
+    {AF_APP_NATIVE, AF_APP_TYPE_NATIVE, NULL},
+    {0, NULL, NULL},
+};
+
 static const struct cfg_enum grant_enum[] = {
     {AF_GRANT_AUTHORIZATION_CODE, AF_GT_AUTHORIZATION_CODE, NULL},
     {AF_GRANT_REFRESH_TOKEN, AF_GT_REFRESH_TOKEN, NULL},
@@ -573,6 +579,11 @@ static const struct cfg_row client_rows[] = {
      .def = AF_CLIENT_AUTH_NONE, /* finished by client_validate */
      .en = auth_enum,
      .off = CC(auth_method)},
+    {.name = "application_type",
+     .type = T_ENUM,
+     .def = AF_APP_WEB,
+     .en = app_type_enum,
+     .off = CC(app_type)},
     {.name = "redirect_uris",
      .type = T_STRLIST,
      .flags = F_NONEMPTY,

@@ -373,6 +373,45 @@ static bool authz_login_hint(const struct af_server *srv, const char *hint, stru
     return false;
 }
 
+/* after_port: p just past an http URI's host; the rest after an optional
+ * ":PORT" (1..65535), when it is the end of the authority ('/', '?' or the
+ * end), else NULL. */
+static const char *after_port(const char *p)
+{
+    if (*p == ':') {
+        long port = 0;
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9' && n < 6; p++, n++)
+            port = port * 10 + (*p - '0');
+        if (n == 0 || n > 5 || port < 1 || port > 65535)
+            return NULL;
+    }
+    return (*p == '\0' || *p == '/' || *p == '?') ? p : NULL;
+}
+
+/* loopback_port_match: RFC 8252 §7.3: a native app's http redirect URI on
+ * a loopback IP literal matches the registered one whatever port either
+ * names; scheme, host, path and query still match exactly. "localhost" is
+ * not covered (RFC 8252 §8.3). By hand, as a prefix test: authflowd links
+ * no URL parser (src/common/url_endpoint.c says why), and the exact
+ * comparison of the rest leaves no room for a parser's opinion. */
+static bool loopback_port_match(const char *reg, const char *sent)
+{
+    static const char *const hosts[] = {"http://127.0.0.1", "http://[::1]"};
+    size_t i;
+
+    for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        size_t hl = strlen(hosts[i]);
+        const char *r, *q;
+        if (strncmp(reg, hosts[i], hl) != 0 || strncmp(sent, hosts[i], hl) != 0)
+            continue;
+        r = after_port(reg + hl);
+        q = after_port(sent + hl);
+        return r != NULL && q != NULL && strcmp(r, q) == 0;
+    }
+    return false;
+}
+
 /* authz_check_client: steps 1 and 2, the client and its redirect URI:
  * AF_OK with a->client and a->redirect_uri set, else AF_ERR_INVALID with an
  * error page in resp (never a redirect: the target is not trusted yet). */
@@ -411,8 +450,9 @@ static af_rc authz_check_client(const struct af_server *srv, const struct af_par
     }
     a->client = c;
 
-    /* 2. The redirect URI: exact string match (RFC 9700 §2.1), an error
-     * page on any doubt. */
+    /* 2. The redirect URI: exact string match (RFC 9700 §2.1), but for a
+     * native client's loopback port (RFC 8252 §7.3); an error page on any
+     * doubt. */
     n = af_params_count(in, AF_P_REDIRECT_URI);
     if (n > 1) {
         af_resp_error_page(resp, 400, AF_E_INVALID_REQUEST, "redirect_uri is repeated");
@@ -423,6 +463,8 @@ static af_rc authz_check_client(const struct af_server *srv, const struct af_par
         for (i = 0; i < c->redirect_uris.n && a->redirect_uri == NULL; i++) {
             if (strcmp(c->redirect_uris.v[i], v) == 0)
                 a->redirect_uri = c->redirect_uris.v[i];
+            else if (c->app_type == AF_APP_NATIVE && loopback_port_match(c->redirect_uris.v[i], v))
+                a->redirect_uri = v; /* the port the app listens on now */
         }
         if (a->redirect_uri == NULL) {
             const struct af_page_detail d = {
