@@ -51,6 +51,16 @@ const clients = [
     response_types: ['code'],
   },
   {
+    // A native app (OIDC Registration application_type): its loopback
+    // redirect URI is accepted on any port (RFC 8252 §7.3, AS-04h).
+    client_id: 'authprobe-native',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  },
+  {
     client_id: 'authprobe-multi',
     client_secret: 'authprobe-multi-secret',
     token_endpoint_auth_method: 'client_secret_basic',
