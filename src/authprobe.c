@@ -294,6 +294,17 @@ static void on_done(void *ud, size_t idx, size_t total, const struct af_check_re
     fflush(u->out);
 }
 
+static void on_inventory(void *ud, const json_t *inventory)
+{
+    struct ui *u = ud;
+    if (u->quiet)
+        return;
+    progress_clear(u);
+    af_report_text_inventory(u->out, inventory);
+    fputc('\n', u->out);
+    fflush(u->out);
+}
+
 static int cmd_list(const struct cli *c, const struct af_suite *s)
 {
     size_t i, shown = 0;
@@ -500,6 +511,7 @@ static int cmd_run(struct cli *c, const struct af_suite *s)
     o.show_secrets = c->show_secrets;
     o.on_start = on_start;
     o.on_done = on_done;
+    o.on_inventory = on_inventory;
     o.ud = &u;
     if (trace == stderr && (u.out == stderr || isatty(fileno(stderr))))
         u.tty = false; /* the progress line would tangle with the trace */

@@ -28,6 +28,7 @@
 #include "authflow/proto.h"
 #include "authflow/util.h"
 #include "probe/forge.h"
+#include "probe/inventory.h"
 #include "probe/jsonutil.h"
 #include "probe/probe_int.h"
 #include "probe/serve.h"
@@ -2876,6 +2877,76 @@ START_TEST(test_run_unreachable)
 }
 END_TEST
 
+/* The feature inventory: what the metadata states, and where it is
+ * silent the specification's default, marked as not stated. */
+static const json_t *inv_row(const json_t *inv, const char *member)
+{
+    const json_t *row;
+    size_t i;
+    json_array_foreach((json_t *)inv, i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "member")), member) == 0)
+            return row;
+    }
+    ck_abort_msg("no inventory row for %s", member);
+    return NULL;
+}
+
+START_TEST(test_inventory)
+{
+    json_t *meta = json_pack("{s:s, s:[s], s:b, s:[]}", "token_endpoint", "https://as.example/t",
+                             "code_challenge_methods_supported", "S256",
+                             "request_uri_parameter_supported", 0, "grant_types_supported");
+    json_t *empty = json_object(), *inv;
+    const json_t *r;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_ptr_null(af_inventory_build(empty)); /* no metadata: no inventory */
+    ck_assert_ptr_null(af_inventory_build(NULL));
+    inv = af_inventory_build(meta);
+    ck_assert_ptr_nonnull(inv);
+    r = inv_row(inv, "token_endpoint");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "value")), "https://as.example/t");
+    ck_assert(json_is_true(json_object_get(r, "stated")));
+    r = inv_row(inv, "revocation_endpoint"); /* absent: not offered */
+    ck_assert(json_is_null(json_object_get(r, "value")));
+    ck_assert(json_is_false(json_object_get(r, "stated")));
+    r = inv_row(inv, "request_uri_parameter_supported"); /* stated false beats the default */
+    ck_assert(json_is_false(json_object_get(r, "value")));
+    r = inv_row(inv, "request_parameter_supported"); /* absent: OIDC Discovery's false */
+    ck_assert(json_is_false(json_object_get(r, "value")));
+    ck_assert(json_is_false(json_object_get(r, "stated")));
+    r = inv_row(inv, "response_modes_supported"); /* absent: RFC 8414's query, fragment */
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "value")), 2);
+    ck_assert(json_is_false(json_object_get(r, "stated")));
+    r = inv_row(inv, "grant_types_supported"); /* stated empty stays empty */
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "value")), 0);
+    ck_assert(json_is_true(json_object_get(r, "stated")));
+    json_object_del(meta, "request_uri_parameter_supported");
+    json_decref(inv);
+    inv = af_inventory_build(meta);
+    r = inv_row(inv, "request_uri_parameter_supported"); /* absent: OIDC Discovery's true */
+    ck_assert(json_is_true(json_object_get(r, "value")));
+    ck_assert(json_is_false(json_object_get(r, "stated")));
+
+    f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    af_inventory_print(f, inv);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "revocation"));
+    ck_assert_ptr_nonnull(strstr(text, "request objects by reference (request_uri)   yes*"));
+    ck_assert_ptr_nonnull(strstr(text, "PKCE methods                                 S256 "));
+    ck_assert_ptr_nonnull(strstr(text, "DPoP algs                                    not stated"));
+    ck_assert_ptr_nonnull(strstr(text, "revocation                                   no "));
+    free(text);
+    json_decref(inv);
+    json_decref(meta);
+    json_decref(empty);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
     Suite *s = suite_create("probe");
@@ -2918,6 +2989,7 @@ static Suite *probe_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("run");
+    tcase_add_test(tc, test_inventory);
     tcase_set_timeout(tc, 30);
     tcase_add_unchecked_fixture(tc, run_setup, run_teardown);
     tcase_add_loop_test(tc, test_run_checks, 0, N(run_cases));

@@ -104,6 +104,23 @@ if [ $# -eq 0 ]; then
     else
         echo "PASS: authflowd passes the AS suite"
     fi
+    # The report's feature inventory says what authflowd's metadata says,
+    # defaults marked: request_uri stated unsupported (OIDC Discovery's
+    # default would be true), revocation offered, no PAR endpoint.
+    if python3 - "$tmp/strict.json" <<'EOF'; then
+import json, sys
+inv = {r["member"]: r for r in json.load(open(sys.argv[1], encoding="utf-8"))["inventory"]}
+ok = (inv["request_uri_parameter_supported"]["value"] is False
+      and inv["request_uri_parameter_supported"]["stated"] is True
+      and inv["revocation_endpoint"]["value"].endswith("/revoke")
+      and inv["pushed_authorization_request_endpoint"]["value"] is None
+      and inv["claims_parameter_supported"]["stated"] is False)
+sys.exit(0 if ok else 1)
+EOF
+        echo "PASS: the report's inventory names authflowd's features"
+    else
+        fail "the report's inventory does not match authflowd's metadata"
+    fi
 
     # 2. AS-22: a code older than its lifetime is refused.
     start short "$authflowd" --config "$tmp/authflowd-short.json" --listen 127.0.0.1:0 || exit 1

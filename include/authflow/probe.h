@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "authflow/rc.h"
 #include "authflow/util.h"
 
@@ -193,6 +195,10 @@ struct af_results {
     char *admin_url;    /* owned: authflowd's admin API used, NULL: none */
     char *admin_from;   /* owned: "--admin", "$AUTHFLOW_ADMIN_URL", "profile" */
     char *admin_issuer; /* owned: the issuer the admin API reports, NULL: unknown */
+    /* The feature inventory (src/probe/inventory.h): what the target's
+     * metadata says it offers, taken before the first check. Owned
+     * reference; NULL when the run had no metadata (rs, rp, api suites). */
+    json_t *inventory;
 };
 
 /* Progress callbacks: r is borrowed for the call only; on_start sees id,
@@ -220,6 +226,9 @@ struct af_probe_opts {
     bool show_secrets;          /* do not redact secrets in the trace and messages */
     af_probe_progress on_start; /* may be NULL */
     af_probe_progress on_done;  /* may be NULL */
+    /* called once, before the first check, with the feature inventory
+     * (borrowed for the call; never called without one); may be NULL */
+    void (*on_inventory)(void *ud, const json_t *inventory);
     void *ud;
 };
 
@@ -259,6 +268,10 @@ af_rc af_report_format_parse(const char *s, af_report_format *out) AF_WARN_UNUSE
 /* af_report_write: the whole report in one format. AF_ERR_IO when writing
  * fails. */
 af_rc af_report_write(FILE *f, af_report_format fmt, const struct af_results *r) AF_WARN_UNUSED;
+
+/* af_report_text_inventory: the feature inventory (struct af_results)
+ * as text lines; nothing when inventory is NULL. */
+void af_report_text_inventory(FILE *f, const json_t *inventory);
 
 /* af_report_text_check: the terminal line(s) of one finished check: the
  * result word, id, title, and for anything but a pass the explanation. */

@@ -202,6 +202,15 @@
 #define AF_MD_CLAIMS                     "claims_supported"
 #define AF_MD_ISS_PARAMETER              "authorization_response_iss_parameter_supported"
 #define AF_MD_PROMPT_VALUES              "prompt_values_supported"
+#define AF_MD_REGISTRATION_ENDPOINT      "registration_endpoint"
+#define AF_MD_PAR_ENDPOINT               "pushed_authorization_request_endpoint"
+#define AF_MD_DEVICE_ENDPOINT            "device_authorization_endpoint"
+#define AF_MD_REQUIRE_PAR                "require_pushed_authorization_requests"
+#define AF_MD_REQUEST_PARAMETER          "request_parameter_supported"
+#define AF_MD_REQUEST_URI_PARAMETER      "request_uri_parameter_supported"
+#define AF_MD_CLAIMS_PARAMETER           "claims_parameter_supported"
+#define AF_MD_DPOP_ALGS                  "dpop_signing_alg_values_supported"
+#define AF_MD_MTLS_BOUND_TOKENS          "tls_client_certificate_bound_access_tokens"
 #define AF_SUBJECT_PUBLIC                "public"
 
 /* ---- authflowd's login form (POST /login): not OAuth names, but the probe

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "probe/inventory.h"
 #include "probe/probe_int.h"
 
 #ifndef PACKAGE_VERSION
@@ -179,9 +180,15 @@ void af_report_text_summary(FILE *f, const struct af_results *r, bool color)
     fputc('\n', f);
 }
 
+void af_report_text_inventory(FILE *f, const json_t *inventory)
+{
+    af_inventory_print(f, inventory);
+}
+
 static af_rc write_text(FILE *f, const struct af_results *r)
 {
     size_t i;
+    af_inventory_print(f, r->inventory);
     for (i = 0; i < r->n; i++)
         if (r->v[i].selected)
             af_report_text_check(f, &r->v[i], false);
@@ -224,6 +231,8 @@ static af_rc write_json(FILE *f, const struct af_results *r)
                             : json_pack("{s:o, s:o, s:o}", "url", str_or_null(r->admin_url), "from",
                                         str_or_null(r->admin_from), "issuer",
                                         str_or_null(r->admin_issuer)));
+    json_object_set_new(root, "inventory",
+                        r->inventory != NULL ? json_incref(r->inventory) : json_null());
     json_object_set_new(root, "started", json_string(ts));
     json_object_set_new(root, "duration_ms", json_integer((json_int_t)r->ms));
     json_object_set_new(root, "exit_code", json_integer(af_results_exit_code(r)));

@@ -68,6 +68,7 @@ void af_results_free(struct af_results *r)
     free(r->issuer);
     free(r->unreachable_at);
     free(r->unreachable_why);
+    json_decref(r->inventory);
     free(r->profile);
     free(r->issuer_from);
     free(r->admin_url);

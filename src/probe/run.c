@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "probe/inventory.h"
 #include "probe/prepare.h"
 #include "probe/run_int.h"
 #include "probe/step.h"
@@ -784,6 +785,9 @@ af_rc af_probe_run(const struct af_suite *s, const struct af_target *t,
     rc = af_run_prepare(&r, err);
     if (rc != AF_OK)
         goto out;
+    r.res->inventory = af_inventory_build(json_object_get(r.root, "meta"));
+    if (r.res->inventory != NULL && opts->on_inventory != NULL)
+        opts->on_inventory(opts->ud, r.res->inventory);
 
     for (i = 0; i < r.res->n; i++)
         if (af_suite_selected(s, i, &opts->filter))

@@ -118,7 +118,7 @@ static json_t *metadata(const struct af_server *srv, const struct af_keyset *ks)
     doc = json_pack(
         "{s:s, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+, s:s+,"
         " s:[s], s:[s,s,s], s:O, s:[s], s:O, s:[s,s,s], s:[s,s,s], s:[s,s,s],"
-        " s:O, s:O, s:O, s:b, s:[s,s]}",
+        " s:O, s:O, s:O, s:b, s:[s,s], s:b}",
         AF_MD_ISSUER, iss, AF_MD_AUTHORIZATION_ENDPOINT, iss, AF_EP_AUTHORIZE, AF_MD_TOKEN_ENDPOINT,
         iss, AF_EP_TOKEN, AF_MD_USERINFO_ENDPOINT, iss, AF_EP_USERINFO, AF_MD_JWKS_URI, iss,
         AF_EP_JWKS, AF_MD_INTROSPECTION_ENDPOINT, iss, AF_EP_INTROSPECT, AF_MD_REVOCATION_ENDPOINT,
@@ -129,7 +129,9 @@ static json_t *metadata(const struct af_server *srv, const struct af_keyset *ks)
         AF_MD_INTROSPECTION_AUTH_METHODS, AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE,
         AF_MD_REVOCATION_AUTH_METHODS, AF_AUTH_BASIC, AF_AUTH_POST, AF_AUTH_NONE,
         AF_MD_CODE_CHALLENGE_METHODS, pkce, AF_MD_SCOPES, scopes, AF_MD_CLAIMS, claims,
-        AF_MD_ISS_PARAMETER, 1, AF_MD_PROMPT_VALUES, AF_PROMPT_NONE, AF_PROMPT_LOGIN);
+        AF_MD_ISS_PARAMETER, 1, AF_MD_PROMPT_VALUES, AF_PROMPT_NONE, AF_PROMPT_LOGIN,
+        /* OIDC Discovery §3: absent would mean true; /authorize refuses it */
+        AF_MD_REQUEST_URI_PARAMETER, 0);
 out:
     json_decref(grants);
     json_decref(scopes);
