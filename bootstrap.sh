@@ -45,8 +45,10 @@ libcurl4-openssl-dev libjansson-dev check"
 # Test peers: python3 runs the integration tests, node/npm the interop ones;
 # pytest, pip and setuptools run and install contrib/pytest-authflow
 # (tests/data/pytest-authflow/debian-packages); chromium the inspector
-# page's (tests/test_inspector_browser.sh).
-test_pkgs="python3 nodejs npm curl ca-certificates python3-pytest python3-pip python3-setuptools chromium"
+# page's (tests/test_inspector_browser.sh). node and npm come from Debian
+# only when the machine has none (node_pkgs).
+test_pkgs="python3 curl ca-certificates python3-pytest python3-pip python3-setuptools chromium"
+node_pkgs="nodejs npm"
 # The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
 # nobody here wrote, from Debian's packages (each folder's debian-packages).
 corpus_pkgs="python3-authlib python3-flask python3-django python3-requests python3-fastapi \
@@ -158,11 +160,11 @@ check() {
             ;;
         esac
     done
-    if have_cmd_or_pkg node && have_cmd_or_pkg npm; then
-        install_pkgs python3 curl ca-certificates chromium
-    else
+    # shellcheck disable=SC2086 # a list of package names
+    install_pkgs $test_pkgs
+    if ! have_cmd_or_pkg node || ! have_cmd_or_pkg npm; then
         # shellcheck disable=SC2086 # a list of package names
-        install_pkgs $test_pkgs
+        install_pkgs $node_pkgs
     fi
     # shellcheck disable=SC2086 # a list of package names
     install_pkgs $corpus_pkgs $container_pkgs
