@@ -129,6 +129,17 @@ class D01Directory(AdminCase):
 
     # ---- clients
 
+    def test_native_client_keeps_its_application_type(self):
+        # what GET answers can be posted back: a native client stays native
+        cli = {"client_id": "rt-cli", "application_type": "native",
+               "redirect_uris": ["http://127.0.0.1/cb"]}
+        r = self.register(cli)
+        self.addCleanup(self.forget, "rt-cli")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json()["application_type"], "native")
+        listed = next(c for c in self.listing("clients") if c["client_id"] == "rt-cli")
+        self.assertEqual(listed["application_type"], "native")
+
     def test_client_added_works_then_removed_does_not(self):
         r = self.register(RT_APP)
         self.assertEqual(r.status, 201, r)
@@ -137,6 +148,7 @@ class D01Directory(AdminCase):
         self.assertTrue(body["has_secret"])
         self.assertNotIn("client_secret", body)
         self.assertEqual(body["token_endpoint_auth_method"], "client_secret_basic")
+        self.assertEqual(body["application_type"], "web")
         r = self.token("rt-app", [("grant_type", "client_credentials"), ("scope", "api.read")])
         self.assertEqual(r.status, 200, r)
         cc = r.json()["access_token"]
