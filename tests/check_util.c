@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "authflow/buf.h"
+#include "authflow/jsonw.h"
 #include "authflow/log.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
@@ -693,6 +694,95 @@ START_TEST(test_clock_and_strdup)
 }
 END_TEST
 
+/* ---- jsonw ---- */
+
+/* Texts whose parse, written back, must equal jansson's compact dump. */
+static const char *const jsonw_cases[] = {
+    "{}",
+    "[]",
+    "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+    /* insertion order, not sorted */
+    "{\"z\":1,\"a\":2,\"m\":3}",
+    "\"\\u0000\\u0001\\u001f\\u007f \\b\\f\\n\\r\\t\\\"\\\\/\"",
+    "\"caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80\"",
+    "[9223372036854775807,-9223372036854775808,0,-1]",
+    "[1.5,0.1,1e300,-0.0,2.5e-7,100.0]",
+    "[[[[[[[[[[{}]]]]]]]]]]",
+    "\"\"",
+};
+
+START_TEST(test_jsonw_matches_jansson)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(jsonw_cases[_i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    char *ours, *theirs;
+
+    ck_assert_msg(v != NULL, "case %d: %s", _i, jerr.text);
+    ours = af_jsonw_dumps(v);
+    theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(ours);
+    ck_assert_str_eq(ours, theirs);
+    free(ours);
+    free(theirs);
+    json_decref(v);
+}
+END_TEST
+
+START_TEST(test_jsonw_refuses)
+{
+    struct af_buf b;
+    json_t *bad = json_pack("{s:o}", "a", json_stringn_nocheck("\xc3(", 2));
+    json_t *deep = json_array(), *cur = deep;
+    char *theirs;
+    int i;
+
+    /* not UTF-8: refused as json_dumps refuses it, never written raw */
+    ck_assert_ptr_nonnull(bad);
+    ck_assert_ptr_null(af_jsonw_dumps(bad));
+    theirs = json_dumps(bad, JSON_COMPACT);
+    ck_assert_ptr_null(theirs);
+    af_buf_init(&b, 1024);
+    ck_assert_int_eq(af_jsonw_value(&b, bad), AF_ERR_INVALID);
+    af_buf_free(&b);
+    ck_assert_int_eq(af_jsonw_value(&b, NULL), AF_ERR_INVALID);
+    json_decref(bad);
+
+    /* a member name with a NUL (the parser refuses one; the API takes it) */
+    bad = json_object();
+    ck_assert_int_eq(json_object_setn_new(bad, "k\0y", 3, json_true()), 0);
+    theirs = json_dumps(bad, JSON_COMPACT);
+    ck_assert_str_eq(theirs, "{\"k\\u0000y\":true}");
+    free(theirs);
+    theirs = af_jsonw_dumps(bad);
+    ck_assert_str_eq(theirs, "{\"k\\u0000y\":true}");
+    free(theirs);
+    json_decref(bad);
+
+    /* deeper than the parser would ever build */
+    for (i = 0; i < AF_JSONW_DEPTH_MAX; i++) {
+        json_t *next = json_array();
+        ck_assert_int_eq(json_array_append_new(cur, next), 0);
+        cur = next;
+    }
+    ck_assert_ptr_null(af_jsonw_dumps(deep));
+    json_decref(deep);
+
+    /* the buffer's cap holds: AF_ERR_TOOBIG, no overrun */
+    af_buf_init(&b, 8);
+    bad = json_pack("{s:s}", "key", "a value longer than eight");
+    ck_assert_int_eq(af_jsonw_value(&b, bad), AF_ERR_TOOBIG);
+    ck_assert_uint_le(b.len, 8);
+    af_buf_free(&b);
+    json_decref(bad);
+
+    /* an exact fit is accepted */
+    af_buf_init(&b, 5);
+    ck_assert_int_eq(af_jsonw_string(&b, "a\n", 2), AF_OK);
+    ck_assert_str_eq(af_buf_str(&b), "\"a\\n\"");
+    af_buf_free(&b);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -716,6 +806,11 @@ static Suite *util_suite(void)
     tc = tcase_create("buf");
     tcase_add_test(tc, test_buf_cap);
     tcase_add_test(tc, test_buf_grows);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("jsonw");
+    tcase_add_loop_test(tc, test_jsonw_matches_jansson, 0, N(jsonw_cases));
+    tcase_add_test(tc, test_jsonw_refuses);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("proto");

@@ -17,6 +17,7 @@
 #include <openssl/rsa.h>
 
 #include "authflow/jose.h"
+#include "authflow/jsonw.h"
 #include "authflow/proto.h"
 #include "authflow/util.h"
 #include "jose/jose_int.h"
@@ -276,7 +277,7 @@ out:
 /* add_b64_json: append BASE64URL(compact JSON of v) to out. */
 static af_rc add_b64_json(struct af_buf *out, const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = af_jsonw_dumps(v);
     af_rc rc = AF_ERR_NOMEM;
     if (s == NULL)
         goto out;
@@ -363,7 +364,7 @@ af_rc af_jwt_sign(const struct af_key *key, const char *typ, const json_t *claim
         goto out;
     }
     hdr = json_object();
-    payload = json_dumps(claims, JSON_COMPACT);
+    payload = af_jsonw_dumps(claims);
     if (hdr == NULL || payload == NULL ||
         (typ != NULL && json_object_set_new(hdr, AF_H_TYP, json_string(typ)) != 0)) {
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory building a JWT");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "authflow/jose.h"
+#include "authflow/jsonw.h"
 #include "authflow/log.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
@@ -208,7 +209,7 @@ static af_rc sign(struct af_server *srv, const struct af_mint *m, const json_t *
     const struct af_key *key = af_keyset_signer(ks); /* the signing key of now */
     struct af_key *hkey = NULL;
     json_t *hdr = header_for(m, key);
-    char *payload = json_dumps(c, JSON_COMPACT), *pem = NULL;
+    char *payload = af_jsonw_dumps(c), *pem = NULL;
     af_rc rc;
 
     *out = NULL;

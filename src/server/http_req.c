@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "authflow/buf.h"
+#include "authflow/jsonw.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
@@ -175,14 +176,12 @@ void af_resp_no_store(struct af_resp *resp)
 
 void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
     body_reset(resp);
-    if (s == NULL || af_buf_adds(&resp->body, s) != AF_OK) {
-        free(s);
+    /* written straight into the body: no text to copy */
+    if (af_jsonw_value(&resp->body, obj) != AF_OK) {
         af_resp_fail(resp);
         return;
     }
-    free(s);
     resp->status = status;
     resp->ctype = AF_CT_JSON;
     resp->error[0] = '\0';

@@ -15,6 +15,7 @@
 
 #include "authflow/cfg.h"
 #include "authflow/jose.h"
+#include "authflow/jsonw.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
@@ -215,7 +216,7 @@ static af_rc sign_scenario(struct af_server *srv, const struct af_key *key,
         AF_ERR_SET(err, rc, "scenario %s could not be applied", sc->name);
         goto out;
     }
-    payload = json_dumps(c, JSON_COMPACT);
+    payload = af_jsonw_dumps(c);
     if (payload == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
         goto out;

@@ -149,7 +149,7 @@ LEDGER_QUERIES = [b"", b"limit=0", b"since=0&limit=10", b"path=/token&method=POS
 def seeds():
     out = {name: [] for name in
            ("cfg", "url", "clientauth", "jose", "suite", "tmpl", "html", "expect", "hop",
-            "login", "admin", "ledger")}
+            "login", "admin", "ledger", "jsonw")}
     out["login"] += login_seeds()
     out["admin"] += admin_seeds()
     out["ledger"] += LEDGER_QUERIES
@@ -180,6 +180,12 @@ def seeds():
         if t not in seen:
             seen.add(t)
             out["expect"].append(t)
+    # the writer's inputs: every JSON file of the tree, and the escapes
+    out["jsonw"] += [read(p) for p in files("conf/*.json", "conf/suites/*.json",
+                                            "tests/data/cfg/*.json")]
+    out["jsonw"] += [b'"\\u0000\\u001f\\u007f\\b\\f\\n\\r\\t\\"\\\\/\\u2028caf\xc3\xa9"',
+                     b'{"a":[1,-2,1.5e300,0.1,true,false,null,{}],"\\u0000k":[[]]}',
+                     b"9223372036854775807", b"-0.0", b"[" * 40 + b"]" * 40]
     out["html"] += [LOGIN, b"<form action='x'><input name=a value='&amp;&lt;&#0;&#x110000;'></form>"]
     out["jose"] += [j + b"\x01" + json.dumps(JWKS).encode() for j in JWTS]
     out["url"] += [b"a=1&b=%20%C3%A9&c&=d&e=+\x01http://127.0.0.1:9000/cb?x=1#f",
