@@ -1751,6 +1751,43 @@ START_TEST(test_ledger_entry)
     ck_assert_str_eq(member(json_object_get(e, "form"), AF_P_CODE), "SplxlOBe...(22 chars)");
     /* a repeated parameter keeps every value */
     ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(e, "form"), AF_P_SCOPE)), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(e, "form"), AF_P_SCOPE), 1)),
+                     "email");
+    {
+        /* the members in the order entries have always shown them */
+        static const char *const order[] = {"seq",
+                                            "time",
+                                            "method",
+                                            "path",
+                                            "query",
+                                            "form",
+                                            "headers",
+                                            "client_id",
+                                            "client_auth",
+                                            "bearer",
+                                            "pkce",
+                                            "sub",
+                                            "scenario",
+                                            AF_LEDGER_FLOW,
+                                            AF_LEDGER_REPLAYED,
+                                            AF_LEDGER_REDIRECT_MISMATCH,
+                                            AF_LEDGER_STATE_RETURNED,
+                                            "status",
+                                            "error",
+                                            "reason",
+                                            "delay_ms"};
+        const char *key;
+        json_t *v;
+        size_t k = 0;
+        json_object_foreach(e, key, v)
+        {
+            ck_assert_uint_lt(k, sizeof(order) / sizeof(order[0]));
+            ck_assert_str_eq(key, order[k]);
+            k++;
+        }
+        ck_assert_uint_eq(k, sizeof(order) / sizeof(order[0]));
+    }
     pkce = json_object_get(e, "pkce");
     ck_assert(json_is_true(json_object_get(pkce, "sent")));
     ck_assert(json_is_false(json_object_get(pkce, "verified")));

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "authflow/buf.h"
+#include "authflow/jsonw.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
@@ -99,7 +100,7 @@ static bool slot_fill(struct slot *s, const json_t *entry, const char *code)
                         json_string_value(json_object_get(entry, "method")),
                         json_string_value(json_object_get(entry, "client_id")), code};
     const char **dst[4] = {&s->path, &s->method, &s->client_id, &s->code};
-    char *text = json_dumps(entry, JSON_COMPACT), *blob, *p;
+    char *text = af_jsonw_dumps(entry), *blob, *p;
     size_t tlen, len, i;
 
     if (text == NULL)
@@ -186,104 +187,163 @@ static size_t seq_len(unsigned char c)
                                     : 0;
 }
 
-/* ledger_text: s as jansson takes it. A request may carry any byte in its
- * path, method or headers, and jansson refuses a string that is not UTF-8,
- * which used to drop the whole entry. Well-formed sequences stay as they
- * are; every other byte becomes "\xNN", and *escaped counts the value.
- * New reference, NULL on allocation failure. */
-static json_t *ledger_text(const char *s, unsigned *escaped)
+/* shown_bytes: s as an entry shows it. A request may carry any byte in its
+ * path, method or headers, and JSON text cannot (that used to drop the
+ * whole entry). Well-formed sequences stay as they are; every other byte
+ * becomes "\xNN" in tmp, and *escaped counts the value. Returns s itself
+ * when it is UTF-8, else tmp's text; NULL on allocation failure. */
+static const char *shown_bytes(const char *s, struct af_buf *tmp, unsigned *escaped)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     size_t len = strlen(s), i = 0;
-    struct af_buf b;
-    json_t *out = NULL;
     af_rc rc = AF_OK;
 
-    /* checked here: jansson need not check it again */
     if (af_utf8_valid(s, len))
-        return json_stringn_nocheck(s, len);
-    af_buf_init(&b, 4 * len + 1);
+        return s;
+    af_buf_reset(tmp);
     while (i < len && rc == AF_OK) {
         size_t n = seq_len(p[i]);
         if (n > 0 && n <= len - i && af_utf8_valid(s + i, n)) {
-            rc = af_buf_add(&b, s + i, n);
+            rc = af_buf_add(tmp, s + i, n);
             i += n;
         } else {
             char e[4] = {'\\', 'x', hex[p[i] >> 4], hex[p[i] & 15]};
-            rc = af_buf_add(&b, e, sizeof(e));
+            rc = af_buf_add(tmp, e, sizeof(e));
             i++;
         }
     }
-    if (rc == AF_OK) {
-        out = json_stringn_nocheck(af_buf_str(&b), b.len);
-        (*escaped)++;
-    }
-    af_buf_free(&b);
-    return out;
+    if (rc != AF_OK)
+        return NULL;
+    (*escaped)++;
+    return af_buf_str(tmp);
 }
 
-/* text_or_null: ledger_text, or JSON null for NULL. */
-static json_t *text_or_null(const char *s, unsigned *escaped)
+/* ---- writing an entry ----
+ *
+ * The entry is written as JSON text straight into a buffer (src/common/
+ * jsonw.c's escaping): building a jansson tree only to serialise it at
+ * once cost about a tenth of an ES256 token request. */
+
+struct ew {
+    struct af_buf *b;
+    struct af_buf tmp; /* shown_bytes' escapes */
+    unsigned esc;      /* values escaped */
+    bool first;        /* no member written yet in the object open */
+    af_rc rc;          /* the first failure; later writes do nothing */
+};
+
+static void w_raw(struct ew *w, const char *s, size_t len)
 {
-    return s != NULL ? ledger_text(s, escaped) : json_null();
+    if (w->rc == AF_OK)
+        w->rc = af_buf_add(w->b, s, len);
 }
 
-/* shown_text: value of parameter (or header) name as an entry shows it
- * (af_ledger_redact), through ledger_text. New reference; NULL on
- * allocation failure. */
-static json_t *shown_text(const char *name, const char *value, unsigned *escaped)
+/* w_str: s (UTF-8) as a JSON string. */
+static void w_str(struct ew *w, const char *s)
+{
+    if (w->rc == AF_OK)
+        w->rc = af_jsonw_string(w->b, s, strlen(s));
+}
+
+/* w_text: s as an entry shows it (shown_bytes), or null for NULL. */
+static void w_text(struct ew *w, const char *s)
+{
+    const char *shown;
+
+    if (s == NULL) {
+        w_raw(w, "null", 4);
+        return;
+    }
+    shown = w->rc == AF_OK ? shown_bytes(s, &w->tmp, &w->esc) : NULL;
+    if (shown == NULL && w->rc == AF_OK)
+        w->rc = AF_ERR_NOMEM;
+    if (shown != NULL)
+        w_str(w, shown);
+}
+
+/* w_open, w_key, w_close: an object and its member names. */
+static void w_open(struct ew *w)
+{
+    w_raw(w, "{", 1);
+    w->first = true;
+}
+
+static void w_key(struct ew *w, const char *key)
+{
+    if (!w->first)
+        w_raw(w, ",", 1);
+    w->first = false;
+    w_text(w, key);
+    w_raw(w, ":", 1);
+}
+
+static void w_close(struct ew *w)
+{
+    w_raw(w, "}", 1);
+    w->first = false;
+}
+
+static void w_int(struct ew *w, long long v)
+{
+    char num[24];
+    int k = snprintf(num, sizeof(num), "%lld", v);
+    w_raw(w, num, (size_t)k);
+}
+
+static void w_bool(struct ew *w, bool v)
+{
+    w_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+/* w_shown: value of parameter (or header) name as an entry shows it
+ * (af_ledger_redact, then shown_bytes). */
+static void w_shown(struct ew *w, const char *name, const char *value)
 {
     char *shown;
-    json_t *v;
 
     /* most values show as they are: no copy to make */
-    if (af_proto_secret_kind(name) == AF_SECRET_NONE && strlen(value) <= AF_LEDGER_VALUE_MAX)
-        return ledger_text(value, escaped);
+    if (af_proto_secret_kind(name) == AF_SECRET_NONE && strlen(value) <= AF_LEDGER_VALUE_MAX) {
+        w_text(w, value);
+        return;
+    }
     shown = af_ledger_redact(name, value);
-    v = shown != NULL ? ledger_text(shown, escaped) : NULL;
+    if (shown == NULL && w->rc == AF_OK)
+        w->rc = AF_ERR_NOMEM;
+    if (shown != NULL)
+        w_text(w, shown);
     free(shown);
-    return v;
 }
 
-/* ---- building an entry ---- */
-
-/* params_json: {name: shown value}, a repeated name as an array of values.
- * New reference; NULL on allocation failure. */
-static json_t *params_json(const struct af_params *p, unsigned *escaped)
+/* w_params: {name: shown value}, a repeated name as an array of its values
+ * where the name came first. Quadratic in the pairs, as the handlers'
+ * duplicate check is; max_params bounds both. */
+static void w_params(struct ew *w, const struct af_params *p)
 {
-    json_t *o = json_object();
+    size_t i, j, n;
 
-    for (size_t i = 0; o != NULL && i < p->n; i++) {
-        const char *key = p->v[i].name;
-        json_t *v = shown_text(key, p->v[i].value, escaped), *prev, *name = NULL;
-        int bad;
-        if (!af_utf8_valid(key, strlen(key))) {
-            name = ledger_text(key, escaped);
-            key = json_string_value(name);
+    w_open(w);
+    for (i = 0; i < p->n; i++) {
+        const char *name = p->v[i].name;
+        for (j = 0; j < i && strcmp(p->v[j].name, name) != 0; j++)
+            ;
+        if (j < i)
+            continue; /* written with its first */
+        n = af_params_count(p, name);
+        w_key(w, name);
+        if (n > 1)
+            w_raw(w, "[", 1);
+        for (j = i, n = 0; j < p->n; j++) {
+            if (strcmp(p->v[j].name, name) != 0)
+                continue;
+            if (n++ > 0)
+                w_raw(w, ",", 1);
+            w_shown(w, name, p->v[j].value);
         }
-        if (v == NULL || key == NULL) {
-            json_decref(v);
-            json_decref(name);
-            json_decref(o);
-            return NULL;
-        }
-        prev = json_object_get(o, key);
-        if (prev == NULL) {
-            bad = json_object_set_new_nocheck(o, key, v);
-        } else if (json_is_array(prev)) {
-            bad = json_array_append_new(prev, v);
-        } else {
-            json_t *arr = json_pack("[O,o]", prev, v);
-            bad = arr == NULL || json_object_set_new_nocheck(o, key, arr) != 0;
-        }
-        json_decref(name);
-        if (bad) {
-            json_decref(o);
-            o = NULL;
-        }
+        if (n > 1)
+            w_raw(w, "]", 1);
     }
-    return o;
+    w_close(w);
 }
 
 /* shown_authorization: the scheme, and for Bearer the start of the token;
@@ -345,64 +405,51 @@ static const struct {
     {AF_HDR_ORIGIN, "origin"},
 };
 
-/* headers_json: a few request headers by lower-case name. New reference. */
-static json_t *headers_json(const struct af_req *req, unsigned *escaped)
+/* w_headers: a few request headers by lower-case name. */
+static void w_headers(struct ew *w, const struct af_req *req)
 {
-    json_t *o = json_object();
     const char *v;
     char *shown;
-    int bad = o == NULL;
 
-    for (size_t i = 0; !bad && i < sizeof(shown_headers) / sizeof(shown_headers[0]); i++) {
+    w_open(w);
+    for (size_t i = 0; i < sizeof(shown_headers) / sizeof(shown_headers[0]); i++) {
         v = af_req_header(req, shown_headers[i].hdr);
-        if (v != NULL)
-            bad = json_object_set_new_nocheck(o, shown_headers[i].name,
-                                              shown_text(shown_headers[i].name, v, escaped)) != 0;
+        if (v != NULL) {
+            w_key(w, shown_headers[i].name);
+            w_shown(w, shown_headers[i].name, v);
+        }
     }
-    v = af_req_header(req, AF_HDR_AUTHORIZATION);
-    if (!bad && v != NULL) {
-        shown = shown_authorization(v);
-        bad = shown == NULL ||
-              json_object_set_new_nocheck(o, "authorization", ledger_text(shown, escaped)) != 0;
+    for (int k = 0; k < 2; k++) {
+        v = af_req_header(req, k == 0 ? AF_HDR_AUTHORIZATION : AF_HDR_COOKIE);
+        if (v == NULL)
+            continue;
+        shown = k == 0 ? shown_authorization(v) : shown_cookie(v);
+        if (shown == NULL && w->rc == AF_OK)
+            w->rc = AF_ERR_NOMEM;
+        w_key(w, k == 0 ? "authorization" : "cookie");
+        w_text(w, shown);
         free(shown);
     }
-    v = af_req_header(req, AF_HDR_COOKIE);
-    if (!bad && v != NULL) {
-        shown = shown_cookie(v);
-        bad = shown == NULL ||
-              json_object_set_new_nocheck(o, "cookie", ledger_text(shown, escaped)) != 0;
-        free(shown);
-    }
-    if (bad) {
-        json_decref(o);
-        o = NULL;
-    }
-    return o;
+    w_close(w);
 }
 
-/* entry_put: e[key] = v (reference taken, also when v is NULL or e is
- * NULL); the entry dropped on failure. */
-static void entry_put(json_t **e, const char *key, json_t *v)
-{
-    if (*e != NULL && json_object_set_new_nocheck(*e, key, v) == 0)
-        return;
-    if (*e == NULL)
-        json_decref(v);
-    json_decref(*e);
-    *e = NULL;
-}
+/* Where, after the entry's text and its NUL, the values it is filtered by
+ * sit (as the entry shows them; the code in full, never shown): the
+ * layout of a slot's blob. (size_t)-1 for a value the request lacks. */
+enum { KEY_PATH, KEY_METHOD, KEY_CLIENT_ID, KEY_CODE, KEYS };
+#define KEY_NONE ((size_t)-1)
 
-json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out)
+/* entry_write: the entry of req answered by resp as JSON text into w->b,
+ * then each filter value after a NUL, its offset in at[]. */
+static void entry_write(struct ew *w, const struct af_req *req, const struct af_resp *resp,
+                        size_t at[KEYS])
 {
     const struct af_req_facts *f = &req->facts;
     struct af_params q;
     const struct af_params *query = &req->query;
-    const char *client_id, *code;
+    const char *client_id, *code, *val[KEYS];
     char when[AF_RFC3339_MS_LEN + 1];
-    json_t *e = json_object(), *pkce = json_null();
-    unsigned esc = 0; /* values escaped (ledger_text) */
 
-    *code_out = NULL;
     af_params_init(&q, 1024);
     /* a request refused before its query was read (405, 413): read it here,
      * leniently, so the entry still shows what came */
@@ -413,50 +460,139 @@ json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, ch
     client_id = af_req_client_named(req);
     if (client_id == NULL && query != &req->query)
         client_id = af_params_get(query, AF_P_CLIENT_ID);
-    if (f->pkce_seen)
-        pkce = json_pack("{s:b, s:o, s:o}", "sent", f->pkce_sent, "method",
-                         text_or_null(f->pkce_method, &esc), "verified",
-                         f->pkce_verified < 0 ? json_null() : json_boolean(f->pkce_verified));
-    af_rfc3339_now(when);
-    /* members in the order entries have always shown them; af_ledger_add
-     * sets seq */
-    entry_put(&e, "seq", json_integer(0));
-    entry_put(&e, "time", json_string_nocheck(when));
-    entry_put(&e, "method", text_or_null(req->method_str, &esc));
-    entry_put(&e, "path", ledger_text(req->path ? req->path : "", &esc));
-    entry_put(&e, "query", params_json(query, &esc));
-    entry_put(&e, "form", params_json(&req->form, &esc));
-    entry_put(&e, "headers", headers_json(req, &esc));
-    entry_put(&e, "client_id", text_or_null(client_id, &esc));
-    entry_put(&e, "client_auth", text_or_null(f->client_auth, &esc));
-    entry_put(&e, "bearer", text_or_null(f->bearer, &esc));
-    entry_put(&e, "pkce", pkce);
-    entry_put(&e, "sub", text_or_null(f->sub, &esc));
-    entry_put(&e, "scenario", text_or_null(f->scenario ? f->scenario->name : NULL, &esc));
-    entry_put(&e, AF_LEDGER_FLOW, text_or_null(f->flow[0] != '\0' ? f->flow : NULL, &esc));
-    entry_put(&e, AF_LEDGER_REPLAYED, text_or_null(f->replayed, &esc));
-    entry_put(&e, AF_LEDGER_REDIRECT_MISMATCH, text_or_null(f->redirect_mismatch, &esc));
-    entry_put(&e, AF_LEDGER_STATE_RETURNED, text_or_null(f->state_returned, &esc));
-    entry_put(&e, "status", json_integer((json_int_t)resp->status));
-    entry_put(&e, "error", text_or_null(resp->error[0] != '\0' ? resp->error : NULL, &esc));
-    entry_put(&e, "reason", text_or_null(resp->reason[0] != '\0' ? resp->reason : NULL, &esc));
-    if (f->cut != NULL)
-        entry_put(&e, AF_LEDGER_CUT, json_string(f->cut));
-    if (f->delay_ms > 0)
-        entry_put(&e, "delay_ms", json_integer(f->delay_ms));
-    if (esc > 0)
-        entry_put(&e, AF_LEDGER_ESCAPED, json_integer((json_int_t)esc));
     code = af_params_get(&req->form, AF_P_CODE);
     if (code == NULL)
         code = af_params_get(query, AF_P_CODE);
-    if (e != NULL && code != NULL) {
-        *code_out = strdup(code);
+    af_rfc3339_now(when);
+    /* members in the order entries have always shown them; queries set
+     * seq */
+    w_open(w);
+    w_key(w, "seq");
+    w_raw(w, "0", 1);
+    w_key(w, "time");
+    w_str(w, when);
+    w_key(w, "method");
+    w_text(w, req->method_str);
+    w_key(w, "path");
+    w_text(w, req->path ? req->path : "");
+    w_key(w, "query");
+    w_params(w, query);
+    w_key(w, "form");
+    w_params(w, &req->form);
+    w_key(w, "headers");
+    w_headers(w, req);
+    w_key(w, "client_id");
+    w_text(w, client_id);
+    w_key(w, "client_auth");
+    w_text(w, f->client_auth);
+    w_key(w, "bearer");
+    w_text(w, f->bearer);
+    w_key(w, "pkce");
+    if (f->pkce_seen) {
+        w_open(w);
+        w_key(w, "sent");
+        w_bool(w, f->pkce_sent);
+        w_key(w, "method");
+        w_text(w, f->pkce_method);
+        w_key(w, "verified");
+        if (f->pkce_verified < 0)
+            w_raw(w, "null", 4);
+        else
+            w_bool(w, f->pkce_verified);
+        w_close(w);
+    } else {
+        w_raw(w, "null", 4);
+    }
+    w_key(w, "sub");
+    w_text(w, f->sub);
+    w_key(w, "scenario");
+    w_text(w, f->scenario ? f->scenario->name : NULL);
+    w_key(w, AF_LEDGER_FLOW);
+    w_text(w, f->flow[0] != '\0' ? f->flow : NULL);
+    w_key(w, AF_LEDGER_REPLAYED);
+    w_text(w, f->replayed);
+    w_key(w, AF_LEDGER_REDIRECT_MISMATCH);
+    w_text(w, f->redirect_mismatch);
+    w_key(w, AF_LEDGER_STATE_RETURNED);
+    w_text(w, f->state_returned);
+    w_key(w, "status");
+    w_int(w, (long long)resp->status);
+    w_key(w, "error");
+    w_text(w, resp->error[0] != '\0' ? resp->error : NULL);
+    w_key(w, "reason");
+    w_text(w, resp->reason[0] != '\0' ? resp->reason : NULL);
+    if (f->cut != NULL) {
+        w_key(w, AF_LEDGER_CUT);
+        w_str(w, f->cut);
+    }
+    if (f->delay_ms > 0) {
+        w_key(w, "delay_ms");
+        w_int(w, f->delay_ms);
+    }
+    if (w->esc > 0) {
+        w_key(w, AF_LEDGER_ESCAPED);
+        w_int(w, (long long)w->esc);
+    }
+    w_close(w);
+    val[KEY_PATH] = req->path ? req->path : "";
+    val[KEY_METHOD] = req->method_str;
+    val[KEY_CLIENT_ID] = client_id;
+    val[KEY_CODE] = code;
+    for (int i = 0; i < KEYS; i++) {
+        unsigned counted = 0; /* counted in the text already */
+        const char *shown = val[i];
+        at[i] = KEY_NONE;
+        if (val[i] == NULL || w->rc != AF_OK)
+            continue;
+        if (i != KEY_CODE)
+            shown = shown_bytes(val[i], &w->tmp, &counted);
+        if (shown == NULL) {
+            w->rc = AF_ERR_NOMEM;
+            continue;
+        }
+        w_raw(w, "", 1); /* the NUL before it */
+        at[i] = w->b->len;
+        w_raw(w, shown, strlen(shown));
+    }
+    af_params_free(&q);
+}
+
+/* entry_blob: entry_write into a new blob (caller frees; NULL when out of
+ * memory). */
+static char *entry_blob(const struct af_req *req, const struct af_resp *resp, size_t at[KEYS],
+                        bool *escaped)
+{
+    struct af_buf b;
+    struct ew w = {.b = &b, .rc = AF_OK};
+
+    af_buf_init(&b, (size_t)1 << 24);
+    af_buf_init(&w.tmp, (size_t)1 << 24);
+    entry_write(&w, req, resp, at);
+    af_buf_free(&w.tmp);
+    *escaped = w.esc > 0;
+    if (w.rc != AF_OK) {
+        af_buf_free(&b);
+        return NULL;
+    }
+    return af_buf_detach(&b);
+}
+
+json_t *af_ledger_entry(const struct af_req *req, const struct af_resp *resp, char **code_out)
+{
+    size_t at[KEYS];
+    bool escaped;
+    char *blob = entry_blob(req, resp, at, &escaped);
+    json_t *e = blob != NULL ? json_loads(blob, 0, NULL) : NULL;
+
+    *code_out = NULL;
+    if (e != NULL && at[KEY_CODE] != KEY_NONE) {
+        *code_out = strdup(blob + at[KEY_CODE]);
         if (*code_out == NULL) {
             json_decref(e);
             e = NULL;
         }
     }
-    af_params_free(&q);
+    free(blob);
     return e;
 }
 
@@ -474,23 +610,18 @@ void af_req_set_flow_of_jti(struct af_req *req, const char *jti)
         snprintf(req->facts.flow, sizeof(req->facts.flow), "%.*s", (int)(dot - jti), jti);
 }
 
-unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
+/* ring_put: fresh (its blob taken over) as the newest entry, dropping the
+ * oldest when full; the seq given. */
+static unsigned long long ring_put(struct af_ledger *l, const struct slot *fresh, bool escaped)
 {
-    unsigned long long seq = 0;
-    struct slot fresh = {0}, *s;
-    bool escaped;
+    unsigned long long seq;
+    struct slot *s;
 
-    if (l == NULL || l->cap == 0 || entry == NULL)
-        goto out;
-    /* serialised outside the lock; the seq is added back by queries */
-    escaped = json_object_get(entry, AF_LEDGER_ESCAPED) != NULL;
-    if (!slot_fill(&fresh, entry, code))
-        goto out;
     pthread_mutex_lock(&l->mu);
     seq = ++l->last_seq;
     s = &l->ring[l->head];
     slot_clear(s); /* the oldest, when full */
-    *s = fresh;
+    *s = *fresh;
     s->seq = seq;
     if (escaped)
         l->escaped++;
@@ -498,6 +629,19 @@ unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
     if (l->n < l->cap)
         l->n++;
     pthread_mutex_unlock(&l->mu);
+    return seq;
+}
+
+unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
+{
+    unsigned long long seq = 0;
+    struct slot fresh = {0};
+
+    if (l == NULL || l->cap == 0 || entry == NULL)
+        goto out;
+    /* serialised outside the lock; the seq is added back by queries */
+    if (slot_fill(&fresh, entry, code))
+        seq = ring_put(l, &fresh, json_object_get(entry, AF_LEDGER_ESCAPED) != NULL);
 out:
     json_decref(entry);
     free(code);
@@ -507,13 +651,20 @@ out:
 unsigned long long af_ledger_record(struct af_ledger *l, const struct af_req *req,
                                     const struct af_resp *resp)
 {
-    char *code = NULL;
-    json_t *e;
+    struct slot fresh = {0};
+    size_t at[KEYS];
+    const char **dst[KEYS] = {&fresh.path, &fresh.method, &fresh.client_id, &fresh.code};
+    bool escaped;
 
     if (l == NULL || l->cap == 0)
         return 0;
-    e = af_ledger_entry(req, resp, &code);
-    return af_ledger_add(l, e, code);
+    /* written outside the lock, straight into the slot's one allocation */
+    fresh.blob = entry_blob(req, resp, at, &escaped);
+    if (fresh.blob == NULL)
+        return 0;
+    for (int i = 0; i < KEYS; i++)
+        *dst[i] = at[i] != KEY_NONE ? fresh.blob + at[i] : NULL;
+    return ring_put(l, &fresh, escaped);
 }
 
 /* ---- queries ---- */
