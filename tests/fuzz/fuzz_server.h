@@ -17,7 +17,9 @@
 #include "authflow/util.h"
 #include "server/core.h"
 #include "server/http_req.h"
+#include "server/keyring.h"
 #include "server/ledger.h"
+#include "server/registry.h"
 #include "server/scenario.h"
 #include "server/store.h"
 
@@ -52,7 +54,7 @@ static inline void fuzz_server_init(void)
 {
     struct af_config *cfg = NULL;
     struct af_err err;
-    json_t *jwk = NULL;
+    struct af_key *key = NULL;
 
     af_err_clear(&err);
     if (af_cfg_load_string(fuzz_server_config, "fuzz", &cfg, &err) != AF_OK) {
@@ -62,16 +64,14 @@ static inline void fuzz_server_init(void)
     af_clock_freeze(1700000000); /* the same times for every input */
     fuzz_srv.cfg = cfg;
     fuzz_srv.issuer = strdup(cfg->issuer);
-    fuzz_srv.keys = calloc(1, sizeof(*fuzz_srv.keys));
-    if (fuzz_srv.issuer == NULL || fuzz_srv.keys == NULL ||
-        af_key_generate(AF_ALG_ES256, &fuzz_srv.keys[0], &err) != AF_OK)
+    /* the ring takes its own reference to the key */
+    if (fuzz_srv.issuer == NULL || af_key_generate(AF_ALG_ES256, &key, &err) != AF_OK ||
+        af_keyring_new(&fuzz_srv, &key, 1, &fuzz_srv.keyring, &err) != AF_OK ||
+        af_registry_new(cfg, &fuzz_srv.reg) != AF_OK) {
+        fprintf(stderr, "fuzz_server_init: %s\n", err.msg);
         abort();
-    fuzz_srv.nkeys = 1;
-    if (af_key_public_jwk(fuzz_srv.keys[0], &jwk) != AF_OK)
-        abort();
-    fuzz_srv.jwks = json_pack("{s:[o]}", "keys", jwk);
-    if (fuzz_srv.jwks == NULL)
-        abort();
+    }
+    af_key_free(key);
     memset(fuzz_srv.csrf_key, 7, sizeof(fuzz_srv.csrf_key));
 }
 
@@ -80,6 +80,9 @@ static inline void fuzz_server_init(void)
 static inline void fuzz_server_reset(size_t ledger_cap)
 {
     struct af_err err;
+    /* no sweeper thread: libFuzzer runs one input at a time */
+    struct af_store_limits lim = {
+        .max_codes = 64, .max_tokens = 64, .revoke_keep = 3600, .no_sweeper = true};
 
     af_err_clear(&err);
     af_store_free(fuzz_srv.store);
@@ -88,7 +91,7 @@ static inline void fuzz_server_reset(size_t ledger_cap)
     fuzz_srv.store = NULL;
     fuzz_srv.scen = NULL;
     fuzz_srv.ledger = NULL;
-    if (af_store_new(64, 64, &fuzz_srv.store) != AF_OK ||
+    if (af_store_new(&lim, &fuzz_srv.store) != AF_OK ||
         af_scen_engine_new(&fuzz_srv, &fuzz_srv.scen, &err) != AF_OK ||
         (ledger_cap > 0 && af_ledger_new(ledger_cap, &fuzz_srv.ledger) != AF_OK)) {
         fprintf(stderr, "fuzz_server_reset: %s\n", err.msg);
