@@ -31,6 +31,7 @@
 #include "probe/inventory.h"
 #include "probe/jsonutil.h"
 #include "probe/probe_int.h"
+#include "probe/regex.h"
 #include "probe/serve.h"
 
 #define N(table) ((int)(sizeof(table) / sizeof(table[0])))
@@ -2947,6 +2948,65 @@ START_TEST(test_inventory)
 }
 END_TEST
 
+/* ---- bounded regular expressions (regex.c) ---- */
+
+static const struct {
+    const char *pattern;
+    const char *why; /* NULL: compiles; else the start of the reason */
+} regex_cases[] = {
+    {"^[A-Za-z0-9_-]{43,128}$", NULL},
+    {"(^|[ ,])Bearer( |$)", NULL},
+    {"[]a]+[^]b]*[[:alpha:][:digit:]]?", NULL},
+    {"\\{a\\+\\}", NULL},
+    {"x{2,}y{3}z{1,4}", NULL},
+    {"a{1,}{2}", NULL},
+    {"(ab|cd)*(ef)+", NULL},
+    {"(a{60}){60}", NULL}, /* 61 * 61 = 3721 parts: under the bound */
+    /* fuzz_expect's finding: each "+" doubles glibc's tree */
+    {"realm++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++=.*r", "is too complex"},
+    {"a{5000}", "is too complex"},
+    {"((a{20}){20}){20}", "is too complex"},
+    {"(a|b{4096})", "is too complex"},
+    {"[[:alpha:]]{100}{100}", "is too complex"},
+    {"((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))",
+     "nests groups deeper than"},
+    {"a(", "does not compile: "},
+    {"[[:nope:]]", "does not compile: "},
+};
+
+START_TEST(test_regex_bounds)
+{
+    regex_t re;
+    char why[AF_REGEX_WHY_MAX];
+    int e =
+        af_regex_compile(&re, regex_cases[_i].pattern, REG_EXTENDED | REG_NOSUB, why, sizeof(why));
+
+    if (regex_cases[_i].why == NULL) {
+        ck_assert_msg(e == 0, "/%s/ refused: %s", regex_cases[_i].pattern, why);
+        regfree(&re);
+        return;
+    }
+    ck_assert_msg(e != 0, "/%s/ compiled", regex_cases[_i].pattern);
+    ck_assert_msg(strncmp(why, regex_cases[_i].why, strlen(regex_cases[_i].why)) == 0, "/%s/: %s",
+                  regex_cases[_i].pattern, why);
+}
+END_TEST
+
+START_TEST(test_regex_too_long)
+{
+    regex_t re;
+    char why[AF_REGEX_WHY_MAX], pattern[AF_REGEX_LEN_MAX + 2];
+
+    memset(pattern, 'a', sizeof(pattern) - 1);
+    pattern[sizeof(pattern) - 1] = '\0';
+    ck_assert_int_ne(af_regex_compile(&re, pattern, REG_EXTENDED, why, sizeof(why)), 0);
+    ck_assert_str_eq(why, "is longer than 1024 bytes (1025)");
+    pattern[AF_REGEX_LEN_MAX] = '\0';
+    ck_assert_int_eq(af_regex_compile(&re, pattern, REG_EXTENDED, why, sizeof(why)), 0);
+    regfree(&re);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
     Suite *s = suite_create("probe");
@@ -2964,6 +3024,11 @@ static Suite *probe_suite(void)
     tc = tcase_create("html");
     tcase_add_test(tc, test_html_forms);
     tcase_add_test(tc, test_html_broken);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("regex");
+    tcase_add_loop_test(tc, test_regex_bounds, 0, N(regex_cases));
+    tcase_add_test(tc, test_regex_too_long);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("expectations");

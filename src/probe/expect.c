@@ -15,6 +15,7 @@
 
 #include "authflow/proto.h"
 #include "probe/probe_int.h"
+#include "probe/regex.h"
 
 /* ---- validation (loader) ---- */
 
@@ -53,9 +54,9 @@ static const char *const type_names[] = {"string", "number", "integer", "boolean
 static const char *const format_names[] = {"error-code", "url", "https", "no-query-fragment",
                                            "jwt"};
 static const char *const on_names[] = {"last", "first", "page", "after_submit", "all", "any"};
-static const char *const jwt_keys[] = {"jwt",   "verify", "alg",    "typ",   "iss",
-                                       "aud",   "exp",    "iat",    "nonce", "at_hash",
-                                       "c_hash", "kid",  "claims", "header"};
+static const char *const jwt_keys[] = {"jwt",    "verify", "alg",    "typ",   "iss",
+                                       "aud",    "exp",    "iat",    "nonce", "at_hash",
+                                       "c_hash", "kid",    "claims", "header"};
 static const char *const jwks_keys[] = {"public_only", "distinct_kids", "kids", "rsa_min_bits",
                                         "ec_curves"};
 
@@ -216,12 +217,11 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
             }
             return rc;
         }
-        e = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
+        char why[AF_REGEX_WHY_MAX];
+        e = af_regex_compile(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB, why, sizeof(why));
         if (e != 0) {
-            char buf[128];
-            regerror(e, &re, buf, sizeof(buf));
             (void)path_key(path, k);
-            return AF_ERR_SET(err, AF_ERR_INVALID, "regular expression does not compile: %s", buf);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "regular expression %s", why);
         }
         regfree(&re);
         return AF_OK;
@@ -983,10 +983,10 @@ static af_ex_result pred_holds(const char *k, const json_t *pv, const json_t *e,
         int fl = REG_EXTENDED | REG_NOSUB;
         if (json_is_true(json_object_get(ex, "icase")))
             fl |= REG_ICASE;
-        if (regcomp(&re, json_string_value(e), fl) != 0) {
+        char why[AF_REGEX_WHY_MAX];
+        if (af_regex_compile(&re, json_string_value(e), fl, why, sizeof(why)) != 0) {
             af_buf_reset(msg);
-            af_msg_addf(msg, "%s: the regular expression /%s/ does not compile", what,
-                        json_string_value(e));
+            af_msg_addf(msg, "%s: the regular expression /%s/ %s", what, json_string_value(e), why);
             return AF_EX_ERROR;
         }
         hit = json_is_string(a) && regexec(&re, json_string_value(a), 0, NULL, 0) == 0;
@@ -1522,8 +1522,7 @@ static af_ex_result jwt_kid(const struct af_step_view *sv, const char *what, con
     if (jwks == NULL) {
         char *why = af_buf_detach(msg);
         af_buf_reset(msg);
-        af_msg_addf(msg, "%s: kid: cannot check: %s", what,
-                    why && *why ? why : "no JWKS");
+        af_msg_addf(msg, "%s: kid: cannot check: %s", what, why && *why ? why : "no JWKS");
         free(why);
         return AF_EX_FAIL;
     }
@@ -1532,8 +1531,10 @@ static af_ex_result jwt_kid(const struct af_step_view *sv, const char *what, con
     if (kid == NULL) {
         if (n <= 1 && json_object_get(hdr, AF_H_KID) == NULL)
             return AF_EX_PASS;
-        af_msg_addf(msg, "%s: header.kid: expected a kid naming one of the %zu keys of the "
-                    "target's JWKS, got %s", what, n,
+        af_msg_addf(msg,
+                    "%s: header.kid: expected a kid naming one of the %zu keys of the "
+                    "target's JWKS, got %s",
+                    what, n,
                     json_object_get(hdr, AF_H_KID) ? "a kid that is not a string" : "none");
         return AF_EX_FAIL;
     }
@@ -1543,8 +1544,10 @@ static af_ex_result jwt_kid(const struct af_step_view *sv, const char *what, con
         if (k != NULL && strcmp(k, kid) == 0)
             return AF_EX_PASS;
     }
-    af_msg_addf(msg, "%s: header.kid: expected the kid of a key in the target's JWKS, got \"%.64s\" "
-                "(the JWKS's kids:", what, kid);
+    af_msg_addf(msg,
+                "%s: header.kid: expected the kid of a key in the target's JWKS, got \"%.64s\" "
+                "(the JWKS's kids:",
+                what, kid);
     json_array_foreach(keys, i, jwk)
     {
         const char *k = json_string_value(json_object_get(jwk, AF_H_KID));
@@ -1865,8 +1868,8 @@ static const char *jwks_ec(const json_t *jwk, char *why, size_t len)
         irc = pub != NULL ? af_key_from_jwk(pub, &key, &e) : AF_ERR_NOMEM;
         json_decref(pub);
         if (irc != AF_OK) {
-            snprintf(why, len, "expected a point on %s, got one that does not import (%.100s)",
-                     crv, e.msg);
+            snprintf(why, len, "expected a point on %s, got one that does not import (%.100s)", crv,
+                     e.msg);
             return why;
         }
         af_key_free(key);
@@ -1894,8 +1897,8 @@ static af_ex_result jwks_one_key(const char *what, const json_t *ex, size_t i, c
         m = jwks_private(jwk);
         if (m != NULL || (kty != NULL && strcmp(kty, "oct") == 0)) {
             af_msg_addf(msg, "%s: %s: expected a public key, got %s%s%s", what, label,
-                        m ? "the private member \"" : "a symmetric key (kty \"oct\")",
-                        m ? m : "", m ? "\"" : "");
+                        m ? "the private member \"" : "a symmetric key (kty \"oct\")", m ? m : "",
+                        m ? "\"" : "");
             return AF_EX_FAIL;
         }
     }
@@ -1955,8 +1958,8 @@ static af_ex_result eval_jwks(const struct af_step_view *sv, const struct af_sel
             goto out;
         if (json_is_true(json_object_get(ex, "kids")) && n > 1 && kid == NULL) {
             jwk_label(label, sizeof(label), i, jwk);
-            af_msg_addf(msg, "%s: %s: expected a kid (the set has %zu keys), got none", what,
-                        label, n);
+            af_msg_addf(msg, "%s: %s: expected a kid (the set has %zu keys), got none", what, label,
+                        n);
             r = AF_EX_FAIL;
             goto out;
         }

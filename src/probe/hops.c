@@ -12,6 +12,7 @@
 
 #include "authflow/proto.h"
 #include "probe/hops.h"
+#include "probe/regex.h"
 
 /* ---- sending and following ---- */
 
@@ -77,7 +78,9 @@ static bool rule_matches(struct af_hop *hop, const json_t *rule)
     if (u != NULL) {
         regex_t re;
         int hit;
-        if (regcomp(&re, u, REG_EXTENDED | REG_NOSUB) != 0)
+        char why[AF_REGEX_WHY_MAX];
+        /* refused patterns never get here: the profile's check refused them */
+        if (af_regex_compile(&re, u, REG_EXTENDED | REG_NOSUB, why, sizeof(why)) != 0)
             return false;
         hit = regexec(&re, hop->url, 0, NULL, 0) == 0;
         regfree(&re);

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "authflow/proto.h"
+#include "probe/regex.h"
 #include "probe/request.h"
 
 /* ---- requests ---- */
@@ -342,7 +343,10 @@ static const struct af_form *pick_form(const struct af_form *forms, size_t n, co
     if (x != NULL) {
         regex_t re;
         const struct af_form *hit = NULL;
-        if (regcomp(&re, json_string_value(x), REG_EXTENDED | REG_NOSUB) != 0)
+        char why[AF_REGEX_WHY_MAX];
+        /* refused patterns never get here: the suite's check refused them */
+        if (af_regex_compile(&re, json_string_value(x), REG_EXTENDED | REG_NOSUB, why,
+                             sizeof(why)) != 0)
             return NULL;
         for (i = 0; i < n && hit == NULL; i++)
             if (regexec(&re, forms[i].action, 0, NULL, 0) == 0)

@@ -20,6 +20,7 @@
 #include "probe/concurrent.h"
 #include "probe/forge.h"
 #include "probe/probe_int.h"
+#include "probe/regex.h"
 
 struct vctx {
     const char *name; /* file name for messages */
@@ -245,13 +246,10 @@ static af_rc v_tmpl_tree(struct vctx *vc, const json_t *v, struct af_buf *path)
 static af_rc v_regex(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     regex_t re;
-    int e = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
-    (void)path;
-    if (e != 0) {
-        char buf[128];
-        regerror(e, &re, buf, sizeof(buf));
-        return vfail(vc, path, "regular expression does not compile: %s", buf);
-    }
+    char why[AF_REGEX_WHY_MAX];
+    int e = af_regex_compile(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB, why, sizeof(why));
+    if (e != 0)
+        return vfail(vc, path, "regular expression %s", why);
     regfree(&re);
     return AF_OK;
 }
