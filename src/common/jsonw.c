@@ -35,13 +35,17 @@ static inline af_rc put(struct af_buf *b, const char *s, size_t n)
     return af_buf_add(b, s, n);
 }
 
-/* plain: ASCII byte c goes into a JSON string as it is (RFC 8259 §7: only
- * the quote, the backslash and the controls below 0x20 must be escaped;
- * jansson escapes nothing else without flags). */
-static inline int plain(unsigned char c)
-{
-    return c >= 0x20 && c != '"' && c != '\\';
-}
+/* special[c]: byte c cannot simply be copied into a JSON string: the
+ * quote, the backslash and the controls below 0x20 must be escaped (RFC
+ * 8259 §7; jansson escapes nothing else without flags), and a byte from
+ * 0x80 on starts a UTF-8 sequence to check. A table: the scan over plain
+ * bytes is the loop a token answer spends its time in. */
+static const unsigned char special[256] = {
+    [0x00 ... 0x1F] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xFF] = 1,
+};
 
 /* lead_len: the length of the UTF-8 sequence lead byte c (>= 0x80) starts;
  * 0 when it cannot start one. */
@@ -60,15 +64,17 @@ af_rc af_jsonw_string(struct af_buf *b, const char *s, size_t len)
     while (rc == AF_OK && i < len) {
         /* a run of bytes that go as they are: plain ASCII, and whole
          * UTF-8 sequences, each checked (jansson would refuse the text) */
-        for (run = i; run < len; run += n) {
-            n = 1;
-            if (p[run] < 0x80 && !plain(p[run]))
-                break;
-            if (p[run] >= 0x80) {
-                n = lead_len(p[run]);
-                if (n == 0 || n > len - run || !af_utf8_valid(s + run, n))
-                    return AF_ERR_INVALID;
+        for (run = i; run < len;) {
+            if (!special[p[run]]) {
+                run++;
+                continue;
             }
+            if (p[run] < 0x80)
+                break;
+            n = lead_len(p[run]);
+            if (n == 0 || n > len - run || !af_utf8_valid(s + run, n))
+                return AF_ERR_INVALID;
+            run += n;
         }
         if (run > i) {
             rc = put(b, s + i, run - i);
