@@ -8,6 +8,10 @@
   afbench.py freeport                        a free loopback port
   afbench.py waiturl URL SECONDS             wait until URL answers (any status)
   afbench.py rss PID                         resident memory of PID, KiB
+  afbench.py anon PID                        the part of it that is PID's own
+        (RssAnon: heap, stacks; not the shared libraries' pages), KiB
+  afbench.py libs PID                        the shared libraries' resident
+        pages: "KIB lib:MiB ..." (the total, then the five largest)
   afbench.py cpu PID                         CPU seconds PID used so far
         (user + system, all threads)
   afbench.py sample PID FILE INTERVAL        append "epoch_seconds rss_kib" to
@@ -19,6 +23,8 @@
         Debian's schema file, with one OpenID Connect plugin instance named
         "oidc" signing RS256 with the key in PEM (a minimal configuration of
         ours: enough for discovery and /jwks)
+  afbench.py run CMD...                      run CMD to its end; print "MS KIB":
+        spawn to exit in milliseconds, and its largest resident memory
   afbench.py loop URL N METHOD PATH [BODY]   N keep-alive requests from one
         client (Basic auth from AF_BENCH_CLIENT/AF_BENCH_SECRET when a BODY
         is given); exits non-zero on a non-200
@@ -90,16 +96,35 @@ def cmd_waiturl(args):
     sys.exit(f"afbench: {url} did not answer in {secs:g} s")
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS:"):
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 
 
 def cmd_rss(args):
     print(rss_kib(args[0]))
+
+
+def cmd_anon(args):
+    print(rss_kib(args[0], "RssAnon:"))
+
+
+def cmd_libs(args):
+    per = {}
+    name = None
+    with open(f"/proc/{args[0]}/smaps", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = os.path.basename(head[5]) if len(head) > 5 else None
+            elif head[0] == "Rss:" and name and ".so" in name:
+                lib = name.split(".so")[0]
+                per[lib] = per.get(lib, 0) + int(head[1])
+    top = sorted(per.items(), key=lambda kv: -kv[1])
+    print(f"{sum(per.values())} " + " ".join(f"{k}:{v / 1024:.1f}" for k, v in top[:5]))
 
 
 def cmd_cpu(args):
@@ -170,6 +195,17 @@ def cmd_glewlwyd_db(args):
     db.close()
 
 
+def cmd_run(args):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    ms = (time.perf_counter() - t0) * 1000
+    if status != 0:
+        sys.exit(f"afbench: {args[0]} exited with status {status}")
+    print(f"{ms:.1f} {usage.ru_maxrss}")
+
+
 def cmd_loop(args):
     url, n, method, path = args[0], int(args[1]), args[2], args[3]
     body = args[4] if len(args) > 4 else None
@@ -191,7 +227,8 @@ def cmd_loop(args):
 
 COMMANDS = {"start": cmd_start, "freeport": cmd_freeport, "waiturl": cmd_waiturl,
             "rss": cmd_rss, "cpu": cmd_cpu, "sample": cmd_sample, "series": cmd_series,
-            "median": cmd_median, "glewlwyd-db": cmd_glewlwyd_db, "loop": cmd_loop}
+            "median": cmd_median, "glewlwyd-db": cmd_glewlwyd_db, "loop": cmd_loop,
+            "run": cmd_run, "anon": cmd_anon, "libs": cmd_libs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
