@@ -16,6 +16,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -498,6 +499,32 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
+/* pem_keytype: the OpenSSL key type alg signs with. */
+static const char *pem_keytype(af_alg alg)
+{
+    return alg == AF_ALG_ES256 ? "EC" : alg == AF_ALG_EDDSA ? "ED25519" : "RSA";
+}
+
+/* pem_read_typed: the private key in bio when it is of keytype, else NULL.
+ * PEM_read_bio_PrivateKey asks every decoder OpenSSL 3 has (~9M
+ * instructions per key, most of authflowd's start beyond linking);
+ * naming the key type narrows the search to a handful. No passphrase
+ * callback: an encrypted key is not decoded. */
+static EVP_PKEY *pem_read_typed(BIO *bio, const char *keytype)
+{
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *dctx =
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, keytype, EVP_PKEY_KEYPAIR, NULL, NULL);
+
+    if (dctx != NULL && OSSL_DECODER_from_bio(dctx, bio) != 1) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    OSSL_DECODER_CTX_free(dctx);
+    ERR_clear_error();
+    return pkey;
+}
+
 af_rc af_key_from_pem(const char *pem, size_t len, af_alg alg, const char *what,
                       struct af_key **out, struct af_err *err)
 {
@@ -522,7 +549,18 @@ af_rc af_key_from_pem(const char *pem, size_t len, af_alg alg, const char *what,
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory loading %s", what);
         goto out;
     }
-    key->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    key->pkey = pem_read_typed(bio, pem_keytype(alg));
+    if (key->pkey == NULL) {
+        /* another key type, or no key: the general reader, whose key
+         * af_jose_pkey_check names, or whose failure says why */
+        BIO_free(bio);
+        bio = BIO_new_mem_buf(pem, (int)len);
+        if (bio == NULL) {
+            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory loading %s", what);
+            goto out;
+        }
+        key->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    }
     if (key->pkey == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_PARSE, "%s holds no unencrypted PEM private key: %s", what,
                         af_jose_ossl_reason(why, sizeof(why)));
