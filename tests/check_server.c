@@ -2363,6 +2363,12 @@ START_TEST(test_loopback_port)
         ck_assert_msg(c.resp.status == 400 && strstr(c.resp.reason, "is not registered") != NULL,
                       "%s: status %u, %s", loopback_cases[_i].redirect_uri, c.resp.status,
                       c.resp.reason);
+    /* the refusal states the rule the client is held to */
+    if (!loopback_cases[_i].accepted)
+        ck_assert_msg(strstr(c.resp.reason, strcmp(loopback_cases[_i].client, "cli") == 0
+                                                ? "(exact match, any port on a loopback IP)"
+                                                : "(exact match required)") != NULL,
+                      "%s: %s", loopback_cases[_i].redirect_uri, c.resp.reason);
     page_call_free(&c);
 }
 END_TEST

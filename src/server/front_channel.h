@@ -26,6 +26,10 @@ struct af_server; /* core.h */
 #define AF_HINT_EXACT_URI                                                                          \
     "The match is exact, byte for byte (RFC 9700 §2.1): scheme, host, port, path, query and "     \
     "trailing slash included."
+/* The same for a native client (application_type "native"). */
+#define AF_HINT_NATIVE_URI                                                                         \
+    "The match is exact, byte for byte, except that an http URI on 127.0.0.1 or [::1] may name "   \
+    "any port (RFC 8252 §7.3); scheme, host, path and query must still be identical."
 
 /* af_uri_add_params: append uri with p added: to its query with '?' or,
  * when uri already has a query, '&' (RFC 6749 §3.1.2 keeps that query), or

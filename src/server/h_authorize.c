@@ -467,19 +467,26 @@ static af_rc authz_check_client(const struct af_server *srv, const struct af_par
                 a->redirect_uri = v; /* the port the app listens on now */
         }
         if (a->redirect_uri == NULL) {
+            bool native = c->app_type == AF_APP_NATIVE;
             const struct af_page_detail d = {
                 .rows = {{.label = "redirect_uri received", .value = v},
                          {.label = "redirect_uris registered for this client",
                           .list = c->redirect_uris.v,
                           .nlist = c->redirect_uris.n}},
-                .hint = AF_HINT_EXACT_URI,
+                .hint = native ? AF_HINT_NATIVE_URI : AF_HINT_EXACT_URI,
             };
             af_strv_join(registered, sizeof(registered), c->redirect_uris.v, c->redirect_uris.n,
                          ", ");
-            snprintf(desc, sizeof(desc),
-                     "redirect_uri %.160s is not registered for %.64s; registered: %s (exact "
-                     "match required)",
-                     v, c->id, c->redirect_uris.n > 0 ? registered : "none");
+            if (native)
+                snprintf(desc, sizeof(desc),
+                         "redirect_uri %.160s is not registered for %.64s; registered: %.180s "
+                         "(exact match, any port on a loopback IP)",
+                         v, c->id, c->redirect_uris.n > 0 ? registered : "none");
+            else
+                snprintf(desc, sizeof(desc),
+                         "redirect_uri %.160s is not registered for %.64s; registered: %s (exact "
+                         "match required)",
+                         v, c->id, c->redirect_uris.n > 0 ? registered : "none");
             af_resp_error_page_detail(resp, 400, AF_E_INVALID_REQUEST, desc, &d);
             goto out;
         }
