@@ -250,15 +250,27 @@ static void w_str(struct ew *w, const char *s)
 static void w_text(struct ew *w, const char *s)
 {
     const char *shown;
+    size_t len;
 
     if (s == NULL) {
         w_raw(w, "null", 4);
         return;
     }
-    shown = w->rc == AF_OK ? shown_bytes(s, &w->tmp, &w->esc) : NULL;
-    if (shown == NULL && w->rc == AF_OK)
+    if (w->rc != AF_OK)
+        return;
+    /* almost every value is UTF-8: written at once, the writer's own check
+     * standing for shown_bytes' (one pass over the bytes, not two) */
+    len = w->b->len;
+    w->rc = af_jsonw_string(w->b, s, strlen(s));
+    if (w->rc != AF_ERR_INVALID)
+        return;
+    w->b->len = len; /* the partial text goes; the escaped one follows */
+    w->b->p[len] = '\0';
+    w->rc = AF_OK;
+    shown = shown_bytes(s, &w->tmp, &w->esc);
+    if (shown == NULL)
         w->rc = AF_ERR_NOMEM;
-    if (shown != NULL)
+    else
         w_str(w, shown);
 }
 
