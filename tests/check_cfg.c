@@ -268,8 +268,7 @@ static const struct {
      "audience-wrong-type.json:7:32: clients[0].access_token_audience: wrong type (expected a "
      "string or an array of strings, got an object)"},
     /* a persona authflowd does not speak yet */
-    {"persona-unknown.json", AF_ERR_INVALID,
-     "persona-unknown.json:2:14: persona: unknown value"},
+    {"persona-unknown.json", AF_ERR_INVALID, "persona-unknown.json:2:14: persona: unknown value"},
     {"application-type-unknown.json", AF_ERR_INVALID,
      "application-type-unknown.json:5:27: clients[0].application_type: unknown value"},
     {"auth-method-unknown.json", AF_ERR_INVALID,
@@ -616,7 +615,33 @@ static const struct {
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
      "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, persona, login, "
-     "lifetimes, keys, limits, clients, users, admin, scenarios, ledger, tls)"},
+     "lifetimes, keys, clients, users, scenarios, limits, admin, ledger, tls, issuers)"},
+    /* issuers: an element has its issuer's own keys and a path, and its
+     * messages point into it */
+    {"{\"issuers\": [{\"path\": \"/a\", \"limits\": {}}]}", AF_ERR_INVALID,
+     "inline:1:29: issuers[0].limits: not a key of an issuer in issuers[] (it is set once, at "
+     "the top level, for all of them)"},
+    {"{\"issuers\": [{\"path\": \"/a\", \"clientz\": []}]}", AF_ERR_INVALID,
+     "inline:1:29: issuers[0].clientz: unknown key (did you mean \"clients\"?)"},
+    {"{\"issuers\": [{\"path\": \"/a\", \"issuers\": []}]}", AF_ERR_INVALID,
+     "issuers[0].issuers: not a key of an issuer"},
+    {"{\"issuers\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"users\": [{\"sub\": \"s\", "
+     "\"username\": \"u\"}, {\"sub\": \"s\", \"username\": \"v\"}]}]}",
+     AF_ERR_INVALID, "issuers[1].users[1].sub: duplicate of users[0].sub: \"s\""},
+    {"{\"issuers\": [{\"path\": \"/a\", \"keys\": [{\"alg\": \"ES256\", \"kid\": \"k\"}, "
+     "{\"alg\": \"RS256\", \"kid\": \"k\"}]}]}",
+     AF_ERR_INVALID, "issuers[0].keys[1].kid: duplicate of keys[0].kid: \"k\""},
+    {"{\"limits\": {\"max_delay_ms\": 5}, \"issuers\": [{\"path\": \"/a\", \"scenarios\": "
+     "[{\"name\": \"token_delay\", \"delay_ms\": 6}]}]}",
+     AF_ERR_INVALID,
+     "issuers[0].scenarios[0].delay_ms: longer than limits.max_delay_ms (5 ms, got 6)"},
+    {"{\"issuers\": [{\"path\": \"/a\"}, {\"path\": \"/a/b\"}]}", AF_ERR_INVALID,
+     "issuers[1].path: lies under issuers[0].path \"/a\""},
+    {"{\"issuers\": [{\"path\": \"/a/./b\"}]}", AF_ERR_INVALID,
+     "issuers[0].path: has a \".\" or \"..\" segment"},
+    {"{\"issuers\": [{\"path\": \"/%41\"}]}", AF_ERR_INVALID,
+     "issuers[0].path: has an empty "
+     "segment or a character other than"},
     /* tls: one way of serving https, and an issuer that fits it */
     {"{\"tls\": {\"cert_file\": \"c.pem\"}}", AF_ERR_INVALID,
      "tls.key_file: cert_file and key_file go together"},
@@ -1165,6 +1190,51 @@ START_TEST(test_generated_key_files)
 }
 END_TEST
 
+/* issuers: an element reads its own keys, inherits the process-wide ones
+ * (borrowed: freeing the config frees them once), and names its generated
+ * key files after its path. */
+START_TEST(test_issuers)
+{
+    const char *text =
+        "{\"limits\": {\"max_body\": 4096, \"max_tokens\": 7}, \"admin\": {\"secret\": "
+        "\"s3cret\"}, \"ledger\": {\"max_entries\": 3}, \"lifetimes\": {\"code\": 5}, "
+        "\"issuers\": [{\"path\": \"/eu/tenant-a\", \"persona\": \"tiktok\", \"lifetimes\": "
+        "{\"code\": 9}, \"keys\": [{\"alg\": \"ES256\", \"generate\": true}, {\"alg\": "
+        "\"ES256\", \"generate\": true}]}, {\"path\": \"/b\"}]}";
+    char *saved = getenv(AF_CFG_ENV_STATE_DIR) ? strdup(getenv(AF_CFG_ENV_STATE_DIR)) : NULL;
+    struct af_config *cfg;
+
+    setenv(AF_CFG_ENV_STATE_DIR, "/st", 1);
+    cfg = expect_load(text);
+    set_or_unset(AF_CFG_ENV_STATE_DIR, saved);
+    free(saved);
+    ck_assert_ptr_null(cfg->path);
+    ck_assert_uint_eq(cfg->nissuers, 2);
+    ck_assert_str_eq(cfg->issuers[0].path, "/eu/tenant-a");
+    ck_assert_int_eq(cfg->issuers[0].persona, AF_PERSONA_TIKTOK);
+    ck_assert_int_eq(cfg->issuers[1].persona, AF_PERSONA_STANDARD);
+    ck_assert_int_eq(cfg->code_ttl, 5);
+    ck_assert_int_eq(cfg->issuers[0].code_ttl, 9);
+    ck_assert_int_eq(cfg->issuers[1].code_ttl, 60); /* its own default, not the top level's */
+    for (size_t i = 0; i < 2; i++) {
+        const struct af_config *el = &cfg->issuers[i];
+        ck_assert_uint_eq(el->max_body, 4096);
+        ck_assert_uint_eq(el->max_tokens, 7);
+        ck_assert_uint_eq(el->ledger_max_entries, 3);
+        ck_assert_ptr_eq(el->admin_secret, cfg->admin_secret);
+        ck_assert_ptr_eq(el->source, cfg->source);
+        ck_assert_uint_eq(el->nissuers, 0);
+    }
+    ck_assert_str_eq(cfg->issuers[0].keys[0].pem_file, "/st/eu+tenant-a.es256.pem");
+    ck_assert_str_eq(cfg->issuers[0].keys[1].pem_file, "/st/eu+tenant-a.es256-2.pem");
+    /* the default key, its own */
+    ck_assert_uint_eq(cfg->issuers[1].nkeys, 1);
+    ck_assert_int_eq(cfg->issuers[1].keys[0].alg, AF_ALG_RS256);
+    ck_assert_ptr_ne(cfg->issuers[1].keys, cfg->keys);
+    af_cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_pem_file_resolution)
 {
     char *dir = make_tmpdir();
@@ -1284,8 +1354,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 12 top-level keys and the nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 65);
+    /* 14 top-level keys and the nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 67);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
@@ -1425,6 +1495,7 @@ static Suite *cfg_suite(void)
     tcase_add_loop_test(tc, test_generated_key_files, 0,
                         (int)(sizeof(state_cases) / sizeof(state_cases[0])));
     tcase_add_test(tc, test_lookups);
+    tcase_add_test(tc, test_issuers);
     tcase_add_test(tc, test_doc_complete);
     suite_add_tcase(s, tc);
 

@@ -162,6 +162,15 @@ struct af_config {
                                     listen host, the issuer's host and the loopback names */
     bool tls_proxy;              /* a proxy in front terminates TLS: an https issuer on
                                     this plain listener is intended */
+    /* several issuers in one process ("issuers", docs/issuers.md). An
+     * element of issuers has its own persona, keys, clients, users,
+     * lifetimes, login and scenarios; everything else in it (source,
+     * listen, limits, admin, ledger, tls) is the top level's, borrowed,
+     * and never freed through the element. Elements have no issuers. */
+    char *path;                /* an element's path under the top-level issuer
+                                  ("/tenant-a"); NULL at the top level */
+    struct af_config *issuers; /* owned, nissuers elements */
+    size_t nissuers;
 };
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and

@@ -81,7 +81,7 @@ struct cfg_row {
 
 /* Where a validator's message points: steps below the object validated. */
 struct cfg_where {
-    struct af_jseg seg[4];
+    struct af_jseg seg[6]; /* an issuer's element, then up to four steps in it */
     size_t n;
     bool at_key; /* point at the member name rather than its value */
 };
@@ -213,6 +213,38 @@ static const char *check_issuer(const char *s)
         return "must not contain user information";
     if (s[strlen(s) - 1] == '/')
         return "must not end with \"/\" (endpoints are the issuer plus a path)";
+    return NULL;
+}
+
+/* An element of issuers: its path under the top-level issuer, appended to
+ * it to make the element's issuer. One or more segments of RFC 3986
+ * unreserved characters, none "." or "..", so that the issuer is a URL as
+ * written and the path names one folder-like prefix a request can be
+ * routed by. */
+#define ISSUER_PATH_MAX 64
+static const char *check_issuer_path(const char *s)
+{
+    const char *seg = s;
+
+    if (s[0] != '/')
+        return "must start with \"/\" (expected e.g. \"/tenant-a\")";
+    if (strlen(s) > ISSUER_PATH_MAX)
+        return "longer than 64 characters";
+    while (*seg == '/') {
+        size_t n = strspn(seg + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-._~");
+        if (n == 0)
+            return seg[1] == '\0' ? "must not end with \"/\" (endpoints are the issuer plus a "
+                                    "path)"
+                                  : "has an empty segment or a character other than letters, "
+                                    "digits, \"-\", \".\", \"_\", \"~\" and \"/\"";
+        if ((n == 1 && seg[1] == '.') || (n == 2 && seg[1] == '.' && seg[2] == '.'))
+            return "has a \".\" or \"..\" segment";
+        seg += 1 + n;
+    }
+    if (*seg != '\0')
+        return "has a character other than letters, digits, \"-\", \".\", \"_\", \"~\" and "
+               "\"/\"";
     return NULL;
 }
 
@@ -714,6 +746,50 @@ static const struct cfg_table scenario_table = {scenario_rows, sizeof(struct af_
                                                 NULL};
 static const struct cfg_table ledger_table = {ledger_rows, sizeof(struct af_config), NULL};
 
+/* The keys an issuer has of its own: the top level's, and each element of
+ * "issuers" (which has these and its path, nothing else). */
+#define ISSUER_ROWS                                                                                \
+    {.name = "persona",                                                                            \
+     .type = T_ENUM,                                                                               \
+     .def = AF_PERSONA_STANDARD,                                                                   \
+     .en = persona_enum,                                                                           \
+     .off = CF(persona)},                                                                          \
+        {.name = "login", .type = T_GROUP, .sub = &login_table},                                   \
+        {.name = "lifetimes", .type = T_GROUP, .sub = &lifetimes_table},                           \
+        {.name = "keys",                                                                           \
+         .type = T_ARRAY,                                                                          \
+         .flags = F_NONEMPTY,                                                                      \
+         .sub = &key_table,                                                                        \
+         .off = CF(keys),                                                                          \
+         .off_n = CF(nkeys)},                                                                      \
+        {.name = "clients",                                                                        \
+         .type = T_ARRAY,                                                                          \
+         .sub = &client_table,                                                                     \
+         .off = CF(clients),                                                                       \
+         .off_n = CF(nclients)},                                                                   \
+        {.name = "users",                                                                          \
+         .type = T_ARRAY,                                                                          \
+         .sub = &user_table,                                                                       \
+         .off = CF(users),                                                                         \
+         .off_n = CF(nusers)},                                                                     \
+    {                                                                                              \
+        .name = "scenarios", .type = T_ARRAY, .sub = &scenario_table, .off = CF(scenarios),        \
+        .off_n = CF(nscenarios)                                                                    \
+    }
+
+static const struct cfg_row issuer_rows[] = {
+    {.name = "path",
+     .type = T_STRING,
+     .flags = F_REQUIRED,
+     .check = check_issuer_path,
+     .off = CF(path)},
+    ISSUER_ROWS,
+    {.name = NULL},
+};
+
+/* validated by root_validate, once the process-wide values it inherits are read */
+static const struct cfg_table issuer_table = {issuer_rows, sizeof(struct af_config), NULL};
+
 static const struct cfg_row root_rows[] = {
     {.name = "issuer",
      .type = T_STRING,
@@ -725,34 +801,16 @@ static const struct cfg_row root_rows[] = {
      .def_str = "127.0.0.1:9000",
      .check = check_listen,
      .off = CF(listen)},
-    {.name = "persona",
-     .type = T_ENUM,
-     .def = AF_PERSONA_STANDARD,
-     .en = persona_enum,
-     .off = CF(persona)},
-    {.name = "login", .type = T_GROUP, .sub = &login_table},
-    {.name = "lifetimes", .type = T_GROUP, .sub = &lifetimes_table},
-    {.name = "keys",
-     .type = T_ARRAY,
-     .flags = F_NONEMPTY,
-     .sub = &key_table,
-     .off = CF(keys),
-     .off_n = CF(nkeys)},
+    ISSUER_ROWS,
     {.name = "limits", .type = T_GROUP, .sub = &limits_table},
-    {.name = "clients",
-     .type = T_ARRAY,
-     .sub = &client_table,
-     .off = CF(clients),
-     .off_n = CF(nclients)},
-    {.name = "users", .type = T_ARRAY, .sub = &user_table, .off = CF(users), .off_n = CF(nusers)},
     {.name = "admin", .type = T_GROUP, .sub = &admin_table},
-    {.name = "scenarios",
-     .type = T_ARRAY,
-     .sub = &scenario_table,
-     .off = CF(scenarios),
-     .off_n = CF(nscenarios)},
     {.name = "ledger", .type = T_GROUP, .sub = &ledger_table},
     {.name = "tls", .type = T_GROUP, .sub = &tls_table},
+    {.name = "issuers",
+     .type = T_ARRAY,
+     .sub = &issuer_table,
+     .off = CF(issuers),
+     .off_n = CF(nissuers)},
     {.name = NULL},
 };
 
@@ -1151,7 +1209,12 @@ static af_rc unknown_key(struct cfg_ctx *c, const struct cfg_table *t, const cha
         }
     }
     path_push(c, key, 0);
-    if (sugg[0] != '\0') {
+    if (t == &issuer_table && row_find(&root_table, key) != NULL) {
+        /* listen, limits, admin, ledger, tls: one process, one of each */
+        rc = cfg_fail(c, &w, AF_ERR_INVALID,
+                      "not a key of an issuer in issuers[] (it is set once, at the top level, "
+                      "for all of them)");
+    } else if (sugg[0] != '\0') {
         rc = cfg_fail(c, &w, AF_ERR_INVALID, "unknown key (did you mean \"%s\"?)", sugg);
     } else {
         char list[240] = "";
@@ -1660,20 +1723,28 @@ static char *state_dir(bool *nomem)
 }
 
 /* key_file_name: "rs256.pem" for the first key of alg in the list, then
- * "rs256-2.pem", "rs256-3.pem"... into name. */
-static void key_file_name(af_alg alg, size_t nth, char *name, size_t cap)
+ * "rs256-2.pem", "rs256-3.pem"... into name; an element of issuers puts
+ * its path first, segments joined by '+' (a character no path has):
+ * "/tenant-a" makes "tenant-a.rs256.pem", "/eu/a" "eu+a.rs256.pem". */
+static void key_file_name(const char *path, af_alg alg, size_t nth, char *name, size_t cap)
 {
-    char lower[16];
+    char lower[16], prefix[ISSUER_PATH_MAX + 2] = "";
     const char *a = af_alg_name(alg);
     size_t i;
 
     for (i = 0; i < sizeof(lower) - 1 && a[i] != '\0'; i++)
         lower[i] = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
     lower[i] = '\0';
+    if (path != NULL) {
+        for (i = 0; i < ISSUER_PATH_MAX && path[i + 1] != '\0'; i++)
+            prefix[i] = path[i + 1] == '/' ? '+' : path[i + 1];
+        prefix[i] = '.';
+        prefix[i + 1] = '\0';
+    }
     if (nth == 1)
-        snprintf(name, cap, "%s.pem", lower);
+        snprintf(name, cap, "%s%s.pem", prefix, lower);
     else
-        snprintf(name, cap, "%s-%zu.pem", lower, nth);
+        snprintf(name, cap, "%s%s-%zu.pem", prefix, lower, nth);
 }
 
 /* key_files: give each generated key without a pem_file its file in the
@@ -1681,7 +1752,7 @@ static void key_file_name(af_alg alg, size_t nth, char *name, size_t cap)
 static const char *key_files(struct cfg_ctx *c, struct af_config *cfg, struct cfg_where *w)
 {
     const char *m = NULL;
-    char *dir = NULL, name[40];
+    char *dir = NULL, name[ISSUER_PATH_MAX + 40];
     bool nomem = false;
     size_t i, j, nth;
 
@@ -1701,7 +1772,7 @@ static const char *key_files(struct cfg_ctx *c, struct af_config *cfg, struct cf
         }
         for (nth = 1, i = 0; i < j; i++)
             nth += cfg->keys[i].alg == k->alg;
-        key_file_name(k->alg, nth, name, sizeof(name));
+        key_file_name(cfg->path, k->alg, nth, name, sizeof(name));
         if (asprintf(&k->pem_file, "%s/%s", dir, name) < 0) {
             k->pem_file = NULL;
             c->vrc = AF_ERR_NOMEM;
@@ -1789,10 +1860,16 @@ static const char *tls_validate(struct cfg_ctx *c, struct af_config *cfg, struct
     return m;
 }
 
-static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
-                                 struct cfg_where *w)
+/* issuer_validate: the checks of one issuer's own keys (the top level's,
+ * or an element of issuers, whose JSON object obj is): the default key,
+ * generated key files, distinct kids, client ids, subs and usernames, the
+ * default user, a user for the grants that log one in, and the queued
+ * scenarios. w holds the steps to the issuer's object and only grows from
+ * there. */
+static const char *issuer_validate(struct cfg_ctx *c, const json_t *obj, struct af_config *cfg,
+                                   struct cfg_where *w)
 {
-    struct af_config *cfg = base;
+    const size_t at = w->n;
     const char *m;
     size_t i, j;
 
@@ -1809,10 +1886,7 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
     m = key_files(c, cfg, w);
     if (m != NULL)
         return m;
-    m = tls_validate(c, cfg, w);
-    if (m != NULL)
-        return m;
-    w->n = 0;
+    w->n = at;
     for (j = 0; j < cfg->nkeys; j++) {
         for (i = 0; cfg->keys[j].kid != NULL && i < j; i++) {
             if (cfg->keys[i].kid != NULL && strcmp(cfg->keys[i].kid, cfg->keys[j].kid) == 0) {
@@ -1874,10 +1948,98 @@ static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *bas
             return c->msg;
         }
     }
+    return scenarios_validate(c, cfg, w);
+}
+
+/* inherit: what an element of issuers takes from the top level, borrowed
+ * (cfg.h): everything but the keys of issuer_rows. */
+static void inherit(struct af_config *el, const struct af_config *top)
+{
+    el->source = top->source;
+    el->listen = top->listen;
+    el->max_body = top->max_body;
+    el->max_params = top->max_params;
+    el->max_codes = top->max_codes;
+    el->max_tokens = top->max_tokens;
+    el->threads = top->threads;
+    el->request_timeout = top->request_timeout;
+    el->max_delay_ms = top->max_delay_ms;
+    el->admin_enabled = top->admin_enabled;
+    el->admin_listen = top->admin_listen;
+    el->admin_secret = top->admin_secret;
+    el->admin_allow_remote = top->admin_allow_remote;
+    el->admin_hosts = top->admin_hosts;
+    el->ledger_max_entries = top->ledger_max_entries;
+    el->tls_cert_file = top->tls_cert_file;
+    el->tls_key_file = top->tls_key_file;
+    el->tls_generate = top->tls_generate;
+    el->tls_ca_file = top->tls_ca_file;
+    el->tls_names = top->tls_names;
+    el->tls_proxy = top->tls_proxy;
+}
+
+/* path_within: whether path a is b or lies under it ("/a/b" under "/a"). */
+static bool path_within(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* issuers_validate: every element of issuers inherits the process-wide
+ * values and passes issuer_validate; no path is another's or lies under
+ * another's, so a request names one issuer only. */
+static const char *issuers_validate(struct cfg_ctx *c, const json_t *obj, struct af_config *cfg,
+                                    struct cfg_where *w)
+{
+    const json_t *arr = json_object_get(obj, "issuers");
+    const char *m;
+    size_t i, j;
+
+    for (j = 0; j < cfg->nissuers; j++) {
+        struct af_config *el = &cfg->issuers[j];
+        for (i = 0; i < j; i++) {
+            const char *p = cfg->issuers[i].path;
+            if (path_within(el->path, p) || path_within(p, el->path)) {
+                where_index(where_key(w, "issuers"), j);
+                where_key(w, "path");
+                snprintf(c->msg, sizeof(c->msg),
+                         "%s issuers[%zu].path %s (a request must name one issuer)",
+                         strcmp(el->path, p) == 0   ? "duplicate of"
+                         : path_within(el->path, p) ? "lies under"
+                                                    : "contains",
+                         i, quoted(c, p));
+                return c->msg;
+            }
+        }
+        inherit(el, cfg);
+        w->n = 0;
+        where_index(where_key(w, "issuers"), j);
+        m = issuer_validate(c, json_array_get(arr, j), el, w);
+        if (m != NULL)
+            return m;
+    }
+    return NULL;
+}
+
+static const char *root_validate(struct cfg_ctx *c, const json_t *obj, void *base,
+                                 struct cfg_where *w)
+{
+    struct af_config *cfg = base;
+    const char *m;
+
+    m = tls_validate(c, cfg, w);
+    if (m != NULL)
+        return m;
+    w->n = 0;
+    m = issuer_validate(c, obj, cfg, w);
+    if (m != NULL)
+        return m;
+    w->n = 0;
     m = admin_validate(c, cfg, w);
     if (m != NULL)
         return m;
-    return scenarios_validate(c, cfg, w);
+    w->n = 0;
+    return issuers_validate(c, obj, cfg, w);
 }
 
 /* ---- loading ---- */
@@ -2201,12 +2363,16 @@ bool af_cfg_listen_is_loopback(const char *listen)
 
 /* ---- key paths, for documentation checks ---- */
 
+/* An element of issuers has the top level's own keys (ISSUER_ROWS), which
+ * are documented once, at the top: the walk shows only its path. */
 static int keys_walk(const struct cfg_table *t, char *buf, size_t len, size_t cap, af_cfg_key_fn fn,
                      void *arg)
 {
     for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
-        int k = snprintf(buf + len, cap - len, "%s%s", len > 0 ? "." : "", r->name);
-        int rc;
+        int k, rc;
+        if (t == &issuer_table && row_find(&root_table, r->name) != NULL)
+            continue;
+        k = snprintf(buf + len, cap - len, "%s%s", len > 0 ? "." : "", r->name);
         if (k < 0 || (size_t)k >= cap - len)
             return -1;
         rc = fn(buf, arg);
