@@ -87,6 +87,13 @@ static void print_banner(const struct af_config *cfg, const char *issuer, const 
         printf("#   admin:     %s (/admin/tokens, /admin/scenarios, /admin/ledger, "
                "/admin/clients, /admin/users)\n",
                admin_url);
+    /* several issuers (docs/issuers.md): each its path under this one */
+    for (i = 0; i < cfg->nissuers; i++) {
+        printf("#   issuer:    %s%s", issuer, cfg->issuers[i].path);
+        if (admin_url != NULL)
+            printf(" (admin API: %s%s/admin/...)", admin_url, cfg->issuers[i].path);
+        printf("\n");
+    }
     if (cfg->tls_generate)
         printf("#   tls:       clients trust %s (curl --cacert, NODE_EXTRA_CA_CERTS)\n",
                cfg->tls_ca_file);

@@ -50,6 +50,17 @@ struct af_server {
     struct af_ledger *ledger;    /* owned */
     struct af_delayer *delayer;  /* owned (delay.c): answers held back by a delay */
     unsigned char csrf_key[32];  /* random at start: keys the login form's token */
+    /* Several issuers in one process (docs/issuers.md). The top-level
+     * server owns a server per element of cfg->issuers: each has its own
+     * cfg, issuer (the top level's plus its path), keys, store, registry,
+     * scenarios, ledger, login-form key and cookie names, and none of
+     * daemon, listeners, delayer or admin_url, which are the top level's
+     * (server.c routes a request to the issuer its path names). */
+    const char *path;           /* "" at the top level, else cfg->path ("/tenant-a") */
+    struct af_server **issuers; /* owned; nissuers, top level only */
+    size_t nissuers;
+    char session_cookie[96]; /* AF_SESSION_COOKIE, "." and the path's segments */
+    char login_cookie[96];   /* AF_LOGIN_COOKIE, the same way */
 };
 
 #endif

@@ -38,9 +38,16 @@ struct af_server; /* core.h */
 af_rc af_uri_add_params(struct af_buf *out, const char *uri, const struct af_params *p,
                         bool fragment) AF_WARN_UNUSED;
 
+/* af_cookie_name: srv's name for cookie base (AF_SESSION_COOKIE or
+ * AF_LOGIN_COOKIE): base itself at the top level and in a server built by
+ * hand, else the issuer's own (core.h: docs/issuers.md). Borrowed, valid
+ * while srv lives. */
+const char *af_cookie_name(const struct af_server *srv, const char *base);
+
 /* af_session_cookie_set: add the Set-Cookie header for login session sid
- * (AF_SESSION_COOKIE; Path=/, HttpOnly, SameSite=Lax, and Secure when the
- * issuer is https). af_session_cookie_clear: one that expires it. */
+ * (af_cookie_name; Path= the issuer's path, "/" at the top level,
+ * HttpOnly, SameSite=Lax, and Secure when the issuer is https).
+ * af_session_cookie_clear: one that expires it. */
 void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, const char *sid);
 void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv);
 

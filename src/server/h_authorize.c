@@ -121,17 +121,32 @@ out:
     return rc;
 }
 
-/* cookie_set: Set-Cookie name=value (af_rand_token output: base64url, safe
- * as a cookie value), HttpOnly, Path=/, SameSite=same_site, Secure on an
- * https issuer. */
-static void cookie_set(struct af_resp *resp, const struct af_server *srv, const char *name,
+const char *af_cookie_name(const struct af_server *srv, const char *base)
+{
+    const char *own = strcmp(base, AF_SESSION_COOKIE) == 0 ? srv->session_cookie
+                      : strcmp(base, AF_LOGIN_COOKIE) == 0 ? srv->login_cookie
+                                                           : "";
+    return srv->path != NULL && *srv->path != '\0' && *own != '\0' ? own : base;
+}
+
+/* cookie_path: where srv's cookies apply: its issuer's path, "/" at the
+ * top level (RFC 6265 §5.1.4: "/tenant-a" covers "/tenant-a/login"). */
+static const char *cookie_path(const struct af_server *srv)
+{
+    return srv->path != NULL && *srv->path != '\0' ? srv->path : "/";
+}
+
+/* cookie_set: Set-Cookie of srv's cookie base (af_cookie_name) = value
+ * (af_rand_token output: base64url, safe as a cookie value), HttpOnly,
+ * Path=cookie_path, SameSite=same_site, Secure on an https issuer. */
+static void cookie_set(struct af_resp *resp, const struct af_server *srv, const char *base,
                        const char *value, const char *same_site)
 {
-    char v[256];
+    char v[384];
     bool secure = strncmp(srv->issuer, "https://", 8) == 0;
 
-    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=%s%s", name, value, same_site,
-             secure ? "; Secure" : "");
+    snprintf(v, sizeof(v), "%s=%s; Path=%s; HttpOnly; SameSite=%s%s", af_cookie_name(srv, base),
+             value, cookie_path(srv), same_site, secure ? "; Secure" : "");
     af_resp_header(resp, AF_HDR_SET_COOKIE, v);
 }
 
@@ -142,13 +157,13 @@ void af_session_cookie_set(struct af_resp *resp, const struct af_server *srv, co
 
 void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv)
 {
-    char v[256];
+    char v[384];
     bool secure = strncmp(srv->issuer, "https://", 8) == 0;
 
     snprintf(v, sizeof(v),
-             "%s=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; "
+             "%s=; Path=%s; HttpOnly; SameSite=Lax; Max-Age=0; "
              "Expires=Thu, 01 Jan 1970 00:00:00 GMT%s",
-             AF_SESSION_COOKIE, secure ? "; Secure" : "");
+             af_cookie_name(srv, AF_SESSION_COOKIE), cookie_path(srv), secure ? "; Secure" : "");
     af_resp_header(resp, AF_HDR_SET_COOKIE, v);
 }
 
@@ -313,7 +328,7 @@ static bool parse_max_age(const char *s, long *out)
 static void authz_load_session(struct af_req *req, struct authz *a)
 {
     struct af_session_rec rec = {0};
-    const char *sid = af_req_cookie(req, AF_SESSION_COOKIE);
+    const char *sid = af_req_cookie(req, af_cookie_name(req->srv, AF_SESSION_COOKIE));
 
     if (sid == NULL || *sid == '\0')
         return;
@@ -938,7 +953,7 @@ static char *login_csrf(const struct authz *a, const char *cookie)
  * request (constant-time compare). */
 static bool login_csrf_ok(const struct authz *a)
 {
-    const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
+    const char *cookie = af_req_cookie(a->req, af_cookie_name(a->srv, AF_LOGIN_COOKIE));
     const char *sent = af_params_get(a->in, AF_LOGIN_CSRF);
     char *want;
     bool ok;
@@ -1095,7 +1110,7 @@ static af_rc login_page_build(struct af_buf *b, const struct authz *a,
  * valid), or a new one is set. */
 static void login_page(struct af_resp *resp, const struct authz *a, const struct login_view *view)
 {
-    const char *cookie = af_req_cookie(a->req, AF_LOGIN_COOKIE);
+    const char *cookie = af_req_cookie(a->req, af_cookie_name(a->srv, AF_LOGIN_COOKIE));
     char *fresh = NULL, *csrf = NULL;
     struct af_buf b;
     af_rc rc = AF_OK;

@@ -200,7 +200,7 @@ void af_h_logout(struct af_req *req, struct af_resp *resp)
         }
     }
 
-    sid = af_req_cookie(req, AF_SESSION_COOKIE);
+    sid = af_req_cookie(req, af_cookie_name(srv, AF_SESSION_COOKIE));
     if (sid != NULL && *sid != '\0')
         af_session_drop(srv->store, sid);
 

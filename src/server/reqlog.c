@@ -15,6 +15,7 @@
 #include "authflow/buf.h"
 #include "authflow/log.h"
 #include "authflow/rc.h"
+#include "server/core.h"
 #include "server/http_req.h"
 #include "server/reqlog.h"
 #include "server/scenario.h"
@@ -43,6 +44,23 @@ static const char *cut(const char *s, char *tmp)
     return tmp;
 }
 
+/* shown_path: the path as the client sent it, in tmp: an issuer's path
+ * (docs/issuers.md) before the path relative to it; cut as cut() cuts. */
+static const char *shown_path(const struct af_req *req, char *tmp)
+{
+    const char *prefix = req->srv != NULL && req->srv->path != NULL ? req->srv->path : "";
+    char full[REQLOG_FIELD_MAX + 80];
+
+    if (req->path == NULL)
+        return "-";
+    if (*prefix == '\0')
+        return cut(req->path, tmp);
+    snprintf(full, sizeof(full), "%s%s", prefix, req->path);
+    if (cut(full, tmp) != tmp)
+        memcpy(tmp, full, strlen(full) + 1); /* at most REQLOG_FIELD_MAX bytes */
+    return tmp;
+}
+
 /* text_line: the text format's line into b. */
 static af_rc text_line(struct af_buf *b, const struct af_req *req, const struct af_resp *resp,
                        const char *client)
@@ -55,7 +73,7 @@ static af_rc text_line(struct af_buf *b, const struct af_req *req, const struct 
     if (rc == AF_OK)
         rc = af_buf_addc(b, ' ');
     if (rc == AF_OK)
-        rc = af_log_text(b, cut(req->path ? req->path : "-", tmp));
+        rc = af_log_text(b, shown_path(req, tmp));
     if (rc == AF_OK)
         rc = af_buf_addf(b, " %u ", resp->status);
     if (rc == AF_OK)
@@ -109,7 +127,7 @@ static af_rc json_line(struct af_buf *b, const struct af_req *req, const struct 
     if (rc == AF_OK)
         rc = af_log_json_str(b, req->method_str ? req->method_str : "-");
     if (rc == AF_OK)
-        rc = json_member(b, "path", cut(req->path ? req->path : "-", tmp));
+        rc = json_member(b, "path", shown_path(req, tmp));
     if (rc == AF_OK)
         rc = af_buf_addf(b, ",\"status\":%u", resp->status);
     if (rc == AF_OK)

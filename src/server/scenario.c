@@ -755,8 +755,11 @@ static af_rc check_entries(const struct af_config *cfg, struct af_scen_engine *e
                            struct af_err *err)
 {
     const char *src = cfg->source ? cfg->source : "config", *m;
-    char msg[256];
+    char msg[256], at[96] = ""; /* an element of issuers: which (docs/issuers.md) */
     af_rc rc = AF_OK;
+
+    if (cfg->path != NULL)
+        snprintf(at, sizeof(at), " issuer %s:", cfg->path);
 
     for (size_t i = 0; i < cfg->nscenarios && rc == AF_OK; i++) {
         const struct af_cfg_scenario *cs = &cfg->scenarios[i];
@@ -764,20 +767,20 @@ static af_rc check_entries(const struct af_config *cfg, struct af_scen_engine *e
                                     cs->delay_ms};
         if (spec.sc == NULL) {
             rc = AF_ERR_SET(err, AF_ERR_INVALID,
-                            "%s: scenarios[%zu].name: unknown scenario \"%.64s\" (GET "
+                            "%s:%s scenarios[%zu].name: unknown scenario \"%.64s\" (GET "
                             "/admin/scenarios and docs/scenarios.md list them)",
-                            src, i, cs->name);
+                            src, at, i, cs->name);
             break;
         }
         m = af_scen_spec_check(cfg, NULL, &spec, msg, sizeof(msg));
         if (m != NULL) {
-            rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s: scenarios[%zu].%s", src, i, m);
+            rc = AF_ERR_SET(err, AF_ERR_INVALID, "%s:%s scenarios[%zu].%s", src, at, i, m);
             break;
         }
         if (e != NULL) {
             rc = af_scen_queue_add(e, &spec, NULL);
             if (rc != AF_OK)
-                AF_ERR_SET(err, rc, "%s: scenarios[%zu]: cannot queue (%s)", src, i,
+                AF_ERR_SET(err, rc, "%s:%s scenarios[%zu]: cannot queue (%s)", src, at, i,
                            rc == AF_ERR_TOOBIG ? "more than the queue holds" : af_rc_str(rc));
         }
     }

@@ -49,6 +49,7 @@
 #include "server/core.h"
 #include "server/delay.h"
 #include "server/doc.h"
+#include "server/front_channel.h"
 #include "server/guard.h"
 #include "server/http_req.h"
 #include "server/keyring.h"
@@ -266,6 +267,36 @@ static void neutralise_query(const char *uri, size_t max_params)
     }
 }
 
+/* issuer_route: the issuer a request's path names (docs/issuers.md) and
+ * the path relative to it, newly allocated: an element of issuers when the
+ * path is its path or lies under it ("/tenant-a/token" is "/token" of
+ * "/tenant-a"), or asks for its RFC 8414 §3.1 metadata
+ * ("/.well-known/oauth-authorization-server/tenant-a"); else the top
+ * level with the path as it came. Paths never nest (cfg.c), so at most one
+ * element matches. NULL path when out of memory. */
+static struct af_server *issuer_route(struct af_server *top, const char *path, size_t len,
+                                      char **rel)
+{
+    static const char meta[] = AF_PATH_AS_METADATA;
+    const size_t mlen = sizeof(meta) - 1;
+
+    for (size_t i = 0; i < top->nissuers; i++) {
+        struct af_server *el = top->issuers[i];
+        size_t n = strlen(el->path);
+        if (len >= n && strncmp(path, el->path, n) == 0 && (len == n || path[n] == '/')) {
+            *rel = len == n ? strdup("/") : strndup(path + n, len - n);
+            return el;
+        }
+        if (len == mlen + n && strncmp(path, meta, mlen) == 0 &&
+            strncmp(path + mlen, el->path, n) == 0) {
+            *rel = strdup(meta);
+            return el;
+        }
+    }
+    *rel = strndup(path, len);
+    return top;
+}
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     const struct af_listener *l = cls;
@@ -276,9 +307,8 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     if (st == NULL)
         return NULL;
     st->l = l;
-    st->req.srv = srv;
     q = strchr(uri, '?');
-    st->req.path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
+    st->req.srv = issuer_route(srv, uri, q ? (size_t)(q - uri) : strlen(uri), &st->req.path);
     st->req.raw_query = strdup(q ? q + 1 : "");
     af_params_init(&st->req.query, srv->cfg->max_params);
     af_params_init(&st->req.form, srv->cfg->max_params);
@@ -303,7 +333,7 @@ static void record(const struct af_listener *l, struct req_state *st, const stru
     unsigned long long seq = 0;
 
     if (!l->is_admin)
-        seq = af_ledger_record(l->srv->ledger, &st->req, resp);
+        seq = af_ledger_record(st->req.srv->ledger, &st->req, resp);
     af_reqlog_write(&st->req, resp, seq, l->is_admin);
 }
 
@@ -418,7 +448,7 @@ static void dispatch(struct req_state *st, struct af_resp *resp)
     const struct route *rt = route_find(l->routes, req->path);
     /* a persona's endpoints come before the standard table (persona.h) */
     const struct af_persona_route *pr =
-        l->is_admin ? NULL : af_persona_route(af_persona_of(l->srv), req->path);
+        l->is_admin ? NULL : af_persona_route(af_persona_of(req->srv), req->path);
     struct route prt;
     unsigned m = req->method == AF_M_GET      ? M_GET
                  : req->method == AF_M_POST   ? M_POST
@@ -759,7 +789,8 @@ static void key_error(const struct af_config *cfg, size_t i, af_rc rc, const str
      * a fresh key rather than leave the user guessing */
     bool kept =
         i < cfg->nkeys && cfg->keys[i].generate && (rc == AF_ERR_PARSE || rc == AF_ERR_INVALID);
-    AF_ERR_SET(err, rc, "%s: keys[%zu]: %s%s", cfg->source, i, kerr->msg,
+    AF_ERR_SET(err, rc, "%s: %s%s%skeys[%zu]: %s%s", cfg->source, cfg->path ? "issuer " : "",
+               cfg->path ? cfg->path : "", cfg->path ? ": " : "", i, kerr->msg,
                kept ? " (authflowd never overwrites a key file: move it away to have a new key "
                       "generated)"
                     : "");
@@ -838,6 +869,127 @@ out:
 }
 
 /* ---- lifecycle ---- */
+
+/* cookie_name: base, then for an element of issuers "." and its path's
+ * segments joined by "." (a cookie name has no "/"), into out. Its Path
+ * attribute is the issuer's path as well (h_authorize.c); the distinct
+ * name keeps the top level's cookie (Path=/, sent with every request)
+ * from being read as an element's. */
+static void cookie_name(const char *base, const char *path, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s%s", base, *path ? "." : "");
+
+    for (const char *p = *path ? path + 1 : path; *p != '\0' && n + 1 < cap; p++)
+        out[n++] = *p == '/' ? '.' : *p;
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+/* issuer_open: what an issuer has of its own (core.h): the config it
+ * serves, its keys, the login form's key, cookie names, store, registry,
+ * ledger and scenarios. issuer_close frees them, also after a failure. */
+static af_rc issuer_open(struct af_server *srv, const struct af_config *cfg, struct af_err *err)
+{
+    af_rc rc;
+
+    srv->cfg = cfg;
+    srv->path = cfg->path != NULL ? cfg->path : "";
+    cookie_name(AF_SESSION_COOKIE, srv->path, srv->session_cookie, sizeof(srv->session_cookie));
+    cookie_name(AF_LOGIN_COOKIE, srv->path, srv->login_cookie, sizeof(srv->login_cookie));
+    rc = load_keys(srv, err);
+    if (rc != AF_OK)
+        return rc;
+    rc = af_rand_bytes(srv->csrf_key, sizeof(srv->csrf_key));
+    if (rc != AF_OK)
+        return AF_ERR_SET(err, rc, "no random bytes for the login form's key");
+    {
+        /* a revoked grant is kept as long as its access tokens can live */
+        struct af_store_limits lim = {.max_codes = cfg->max_codes,
+                                      .max_tokens = cfg->max_tokens,
+                                      .revoke_keep = (long)cfg->access_token_ttl};
+        rc = af_store_new(&lim, &srv->store);
+    }
+    if (rc == AF_OK)
+        rc = af_registry_new(cfg, &srv->reg);
+    if (rc == AF_OK)
+        rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);
+    if (rc != AF_OK)
+        return AF_ERR_SET(err, rc, "out of memory");
+    return af_scen_engine_new(srv, &srv->scen, err);
+}
+
+static void issuer_close(struct af_server *srv)
+{
+    af_scen_engine_free(srv->scen);
+    af_ledger_free(srv->ledger);
+    af_keyring_free(srv->keyring);
+    af_store_free(srv->store);
+    af_registry_free(srv->reg);
+    free(srv->issuer);
+}
+
+/* issuers_open: a server for each element of top's cfg->issuers, its
+ * issuer the top level's plus its path, its metadata built; once top's
+ * issuer is settled. */
+static af_rc issuers_open(struct af_server *top, struct af_err *err)
+{
+    const struct af_config *cfg = top->cfg;
+    af_rc rc = AF_OK;
+
+    if (cfg->nissuers == 0)
+        return AF_OK;
+    top->issuers = calloc(cfg->nissuers, sizeof(*top->issuers));
+    if (top->issuers == NULL)
+        return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < cfg->nissuers && rc == AF_OK; i++) {
+        struct af_server *el = calloc(1, sizeof(*el));
+        if (el == NULL)
+            return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+        top->issuers[i] = el;
+        top->nissuers = i + 1;
+        rc = issuer_open(el, &cfg->issuers[i], err);
+        if (rc == AF_OK && asprintf(&el->issuer, "%s%s", top->issuer, el->path) < 0) {
+            el->issuer = NULL;
+            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+        }
+        if (rc == AF_OK && af_keyring_set_meta(el->keyring, af_h_discovery_build) != AF_OK)
+            rc = AF_ERR_SET(err, AF_ERR_NOMEM, "issuer %s: cannot build the metadata document",
+                            el->path);
+    }
+    return rc;
+}
+
+/* path_taken: whether an issuer at path would take requests meant for
+ * route (its path is route or lies above it). */
+static bool path_taken(const char *route, const char *path)
+{
+    size_t n = strlen(path);
+    return strncmp(route, path, n) == 0 && (route[n] == '\0' || route[n] == '/');
+}
+
+/* check_issuer_paths: no element of issuers takes a path the top level
+ * answers on either listener (its endpoints, its persona's, the admin
+ * API's), which would hide that endpoint. */
+static af_rc check_issuer_paths(const struct af_config *cfg, struct af_err *err)
+{
+    const struct af_persona_route *pr = af_persona_get(cfg->persona)->routes;
+
+    for (size_t i = 0; i < cfg->nissuers; i++) {
+        const char *path = cfg->issuers[i].path;
+        const char *hit = NULL;
+        for (const struct route *r = main_routes; hit == NULL && r->path != NULL; r++)
+            hit = path_taken(r->path, path) ? r->path : NULL;
+        for (const struct route *r = admin_routes; hit == NULL && r->path != NULL; r++)
+            hit = path_taken(r->path, path) ? r->path : NULL;
+        for (size_t j = 0; hit == NULL && pr != NULL && pr[j].path != NULL; j++)
+            hit = path_taken(pr[j].path, path) ? pr[j].path : NULL;
+        if (hit != NULL)
+            return AF_ERR_SET(err, AF_ERR_INVALID,
+                              "%s: issuers[%zu].path: %s would hide the top-level issuer's %s "
+                              "(choose another path)",
+                              cfg->source, i, path, hit);
+    }
+    return AF_OK;
+}
 
 /* listener_new: a listener and its guard. Caller frees with
  * listener_free(), after its daemon stopped. */
@@ -993,31 +1145,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
     *out = NULL;
     if (srv == NULL)
         return AF_ERR_NOMEM;
-    srv->cfg = cfg;
-    rc = load_keys(srv, err);
-    if (rc != AF_OK)
-        goto out;
-    rc = af_rand_bytes(srv->csrf_key, sizeof(srv->csrf_key));
-    if (rc != AF_OK) {
-        AF_ERR_SET(err, rc, "no random bytes for the login form's key");
-        goto out;
-    }
-    {
-        /* a revoked grant is kept as long as its access tokens can live */
-        struct af_store_limits lim = {.max_codes = cfg->max_codes,
-                                      .max_tokens = cfg->max_tokens,
-                                      .revoke_keep = (long)cfg->access_token_ttl};
-        rc = af_store_new(&lim, &srv->store);
-    }
-    if (rc != AF_OK)
-        goto out;
-    rc = af_registry_new(cfg, &srv->reg);
-    if (rc != AF_OK)
-        goto out;
-    rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);
-    if (rc != AF_OK)
-        goto out;
-    rc = af_scen_engine_new(srv, &srv->scen, err);
+    rc = check_issuer_paths(cfg, err);
+    if (rc == AF_OK)
+        rc = issuer_open(srv, cfg, err);
     if (rc != AF_OK)
         goto out;
     rc = af_delayer_start(&srv->delayer);
@@ -1044,6 +1174,9 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         AF_ERR_SET(err, rc, "cannot build the metadata document");
         goto out;
     }
+    rc = issuers_open(srv, err);
+    if (rc != AF_OK)
+        goto out;
     srv->daemon =
         start_daemon(srv->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS, tls);
     if (srv->daemon == NULL) {
@@ -1073,6 +1206,13 @@ af_rc af_server_check_config(const struct af_config *cfg, struct af_err *err)
     af_rc rc = af_scen_config_check(cfg, err);
     if (rc == AF_OK)
         rc = check_key_files(cfg, err);
+    if (rc == AF_OK)
+        rc = check_issuer_paths(cfg, err);
+    for (size_t i = 0; i < cfg->nissuers && rc == AF_OK; i++) {
+        rc = af_scen_config_check(&cfg->issuers[i], err);
+        if (rc == AF_OK)
+            rc = check_key_files(&cfg->issuers[i], err);
+    }
     if (rc == AF_OK && cfg->tls_cert_file != NULL) {
         /* the pair is read again at start: checked here so that a key of
          * another certificate is a config error, as a wrong signing key is */
@@ -1155,12 +1295,12 @@ void af_server_stop(struct af_server *srv)
             close(socks[i]);
     }
     af_delayer_free(srv->delayer);
-    af_scen_engine_free(srv->scen);
-    af_ledger_free(srv->ledger);
-    af_keyring_free(srv->keyring);
-    af_store_free(srv->store);
-    af_registry_free(srv->reg);
-    free(srv->issuer);
+    for (i = 0; i < srv->nissuers; i++) {
+        issuer_close(srv->issuers[i]);
+        free(srv->issuers[i]);
+    }
+    free(srv->issuers);
+    issuer_close(srv);
     free(srv->admin_url);
     listener_free(srv->main_l);
     listener_free(srv->admin_l);
