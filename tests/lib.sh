@@ -153,6 +153,24 @@ af_npm_ci() {
     fi
 }
 
+# af_nest_config SRC PATH OUT: write to OUT the authflowd config SRC with
+# its issuer moved into the element of "issuers" at PATH
+# (docs/issuers.md): the keys an issuer has of its own go into the
+# element, the process-wide ones stay, the top level has no clients. Needs
+# node; status 1 when it fails.
+af_nest_config() {
+    node -e '
+        const fs = require("fs");
+        const [src, path, out] = process.argv.slice(1);
+        const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
+        const el = { path };
+        for (const k of ["persona", "login", "lifetimes", "keys", "clients", "users", "scenarios"])
+            if (k in cfg) { el[k] = cfg[k]; delete cfg[k]; }
+        cfg.issuers = [el];
+        fs.writeFileSync(out, JSON.stringify(cfg, null, 2));
+    ' "$1" "$2" "$3"
+}
+
 # fail MESSAGE: report a failure and count it in $failures.
 fail() {
     echo "FAIL: $*"

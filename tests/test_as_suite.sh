@@ -5,7 +5,8 @@
 # 1. authflowd (conf/authflowd.json with the interactive login page on)
 #    passes every check of the suite; only AS-07 (needs dynamic
 #    registration, which authflowd does not offer) and AS-22 (needs a wait)
-#    are skipped there.
+#    are skipped there. The same again with that issuer as the element of
+#    "issuers" at /tenant-a (docs/issuers.md).
 # 2. AS-22 passes against an authflowd whose codes live 1 second.
 # 3. For every break of tests/fixtures/lax_proxy.py, a proxy that breaks
 #    that one rule in front of a strict authflowd makes exactly the checks
@@ -61,6 +62,18 @@ for key in cfg.get("keys", []):
 cfg.setdefault("login", {})["interactive"] = True
 with open(os.path.join(tmp, "authflowd.json"), "w", encoding="utf-8") as f:
     json.dump(cfg, f)
+# the same issuer as the element of "issuers" at /tenant-a (docs/issuers.md),
+# under a top level with a decoy of every client (another secret, no
+# redirect URIs), so that a request routed to the top level fails
+nested = {k: v for k, v in cfg.items()
+          if k not in ("persona", "login", "lifetimes", "keys", "clients", "users", "scenarios")}
+nested["clients"] = [{"client_id": c["client_id"], "client_secret": "decoy",
+                      "grant_types": ["client_credentials"]} for c in cfg.get("clients", [])]
+nested["issuers"] = [dict({k: v for k, v in cfg.items() if k in
+                           ("persona", "login", "lifetimes", "keys", "clients", "users", "scenarios")},
+                          path="/tenant-a")]
+with open(os.path.join(tmp, "authflowd-nested.json"), "w", encoding="utf-8") as f:
+    json.dump(nested, f)
 cfg.setdefault("lifetimes", {})["code"] = 1
 with open(os.path.join(tmp, "authflowd-short.json"), "w", encoding="utf-8") as f:
     json.dump(cfg, f)
@@ -120,6 +133,19 @@ EOF
         echo "PASS: the report's inventory names authflowd's features"
     else
         fail "the report's inventory does not match authflowd's metadata"
+    fi
+
+    # 1b. The same with the issuer at a path of another (docs/issuers.md):
+    # the same verdicts.
+    start nested "$authflowd" --config "$tmp/authflowd-nested.json" --listen 127.0.0.1:0 || exit 1
+    probe nested "$url/tenant-a"
+    af_stop pid
+    if [ $rc -ne 0 ] ||
+        ! python3 "$judge" pass "$tmp/nested.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive; then
+        fail "authflowd at /tenant-a does not pass the AS suite (authprobe exit $rc)"
+        show nested
+    else
+        echo "PASS: authflowd passes the AS suite as an issuer with a path"
     fi
 
     # 2. AS-22: a code older than its lifetime is refused.

@@ -1,11 +1,12 @@
 #!/bin/sh
 # test_interop.sh - interop with a relying-party library nobody here wrote:
 # openid-client 5.x (npm, pinned in tests/interop/openid-client/) logs in
-# against a real authflowd on 127.0.0.1:0 with its default settings, four
+# against a real authflowd on 127.0.0.1:0 with its default settings, five
 # times: a confidential client (client_secret_basic, RS256), the same with
 # an ES256 signing key, the same over https (tls.generate, the local CA
-# trusted through NODE_EXTRA_CA_CERTS), and the public client
-# (token_endpoint_auth_method none). Then a signing key rotation through
+# trusted through NODE_EXTRA_CA_CERTS), the same with the issuer as the
+# element of "issuers" at /tenant-a (docs/issuers.md: an issuer with a
+# path), and the public client (token_endpoint_auth_method none). Then a signing key rotation through
 # the admin API (rotation.js): the old key's tokens verify, with
 # openid-client and jose, during the grace and fail after it.
 #
@@ -111,7 +112,7 @@ pick_client() {
 # and only for this login: the same login without it must fail.
 passes=0
 run_case() {
-    name=$1 client=$2 alg=$3 keys=$4 scheme=${5:-http}
+    name=$1 client=$2 alg=$3 keys=$4 scheme=${5:-http} ipath=${6:-}
     cfg=$tmp/$name.json
     ca= listen=127.0.0.1:0
     if [ "$scheme" = https ]; then
@@ -122,7 +123,17 @@ run_case() {
         failures=$((failures + 1))
         return
     fi
-    "$authflowd" --config "$cfg" --listen "$listen" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    served=$cfg
+    if [ -n "$ipath" ]; then
+        # the issuer as the element of "issuers" at ipath (docs/issuers.md)
+        served=$tmp/$name-nested.json
+        af_nest_config "$cfg" "$ipath" "$served" || {
+            echo "FAIL: $name: cannot nest the config"
+            failures=$((failures + 1))
+            return
+        }
+    fi
+    "$authflowd" --config "$served" --listen "$listen" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
     if ! af_wait_url "$tmp/$name.out" "$pid" 150 0.1; then
         echo "FAIL: $name: authflowd did not start"
@@ -150,7 +161,7 @@ run_case() {
         fi
     fi
     # shellcheck disable=SC2086 # $redirect_opt is empty or two words without spaces
-    NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url" --client-id "$client" \
+    NODE_EXTRA_CA_CERTS=$ca node "$ocdir/login.js" --issuer "$url$ipath" --client-id "$client" \
         --alg "$alg" --from-config "$cfg" $redirect_opt >"$tmp/$name.result" 2>"$tmp/$name.node.err"
     judge $? login.js
 }
@@ -190,6 +201,8 @@ else
     run_case basic-rs256 "$confidential" RS256 ""
     run_case basic-es256 "$confidential" ES256 '[{"alg":"ES256"}]'
     run_case basic-https "$confidential" RS256 "" https
+    # an issuer with a path: discovery, iss and every endpoint under it
+    run_case basic-path "$confidential" ES256 '[{"alg":"ES256"}]' http /tenant-a
 fi
 if [ -z "$public" ]; then
     echo "FAIL: no public client in $shipped"

@@ -38,13 +38,24 @@ af_tmpdir af-personas 99
 af_procs=afd_pid
 af_npm_ci "$pkgsrc" "$pdir" passport-github2 99 ERROR "the persona interop clients"
 
-for persona in tiktok github; do
-    if ! af_authflowd_admin "$srcdir/tests/data/personas/$persona.json" "$tmp/$persona.ready" \
-        "$tmp/$persona.out" "$tmp/$persona.err"; then
-        cat "$tmp/$persona.err"
-        fail "$persona: authflowd did not start"
+# Each persona as the only issuer, then the TikTok persona as an element of
+# "issuers" at /tiktok: the same library, the same checks, under a path.
+for persona in tiktok github tiktok/tiktok; do
+    name=${persona%%/*} path='' tag=$(echo "$persona" | tr / -)
+    [ "$persona" != "$name" ] && path=/${persona#*/}
+    cfg=$srcdir/tests/data/personas/$name.json
+    if [ -n "$path" ]; then
+        af_nest_config "$cfg" "$path" "$tmp/$name-nested.json" || { fail "$persona: cannot nest"; continue; }
+        cfg=$tmp/$name-nested.json
+    fi
+    persona=$name
+    if ! af_authflowd_admin "$cfg" "$tmp/$tag.ready" "$tmp/$tag.out" "$tmp/$tag.err"; then
+        cat "$tmp/$tag.err"
+        fail "$persona$path: authflowd did not start"
         continue
     fi
+    issuer=$issuer$path admin=$admin$path
+    echo "--- $persona at $issuer"
     case $persona in
     tiktok) client="tt-app tt-secret" ;;
     github) client="gh-app gh-secret" ;;
@@ -55,13 +66,13 @@ for persona in tiktok github; do
     echo "$out"
     case $out in
     '{"ok":true'*) ;;
-    *) fail "$persona: the library's login did not complete" ;;
+    *) fail "$persona$path: the library's login did not complete" ;;
     esac
     if ! NODE_PATH="$pdir/node_modules" node "$pkgsrc/negative.js" "$persona" "$issuer" \
-        "$admin" >"$tmp/$persona.neg" 2>&1; then
-        fail "$persona: refusals and scenarios"
+        "$admin" >"$tmp/$tag.neg" 2>&1; then
+        fail "$persona$path: refusals and scenarios"
     fi
-    cat "$tmp/$persona.neg"
+    cat "$tmp/$tag.neg"
     af_stop afd_pid
 done
 

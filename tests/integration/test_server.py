@@ -17,6 +17,13 @@ Environment:
   AF_CONFIG    base config (default: conf/authflowd.json of the source tree)
   AF_NODE      node binary for the independent signature checks (default:
                node on PATH; those tests skip without it)
+  AF_IT_ISSUER_PATH  run every class against an element of "issuers"
+               (docs/issuers.md) at this path ("/tenant-a") instead of the
+               top-level issuer: the test's clients, users, keys, lifetimes,
+               login and scenarios move into the element, and the top level
+               keeps a decoy client of every id, with another secret and no
+               redirect URIs, so a request routed to the wrong issuer fails
+               (tests/test_issuers.sh)
 """
 
 import base64
@@ -44,6 +51,15 @@ SRCDIR = os.environ.get("AF_SRCDIR") or TOP_FROM_HERE
 DATADIR = os.path.join(SRCDIR, "tests", "data", "integration")
 SHIPPED_CONFIG = os.environ.get("AF_CONFIG") or os.path.join(SRCDIR, "conf", "authflowd.json")
 VERIFY_JS = os.path.join(HERE, "verify_jwt.js")
+
+ISSUER_PATH = os.environ.get("AF_IT_ISSUER_PATH") or ""
+# The keys an element of "issuers" has (cfg.c's ISSUER_ROWS).
+# The issuer's cookie names (server.c's cookie_name) and their Path.
+COOKIE_SUFFIX = "." + ISSUER_PATH[1:].replace("/", ".") if ISSUER_PATH else ""
+SESSION_COOKIE = "authflow_session" + COOKIE_SUFFIX
+LOGIN_COOKIE = "authflow_login" + COOKIE_SUFFIX
+COOKIE_PATH = ISSUER_PATH or "/"
+ISSUER_KEYS = ("persona", "login", "lifetimes", "keys", "clients", "users", "scenarios")
 
 HTTP_TIMEOUT = 15
 START_TIMEOUT = 15
@@ -332,6 +348,22 @@ def base_config():
     return cfg
 
 
+def as_element(cfg, path):
+    """cfg with its issuer's own keys moved into issuers[0] at path; the top
+    level keeps, for each client id, a decoy: a confidential client_credentials
+    client with another secret, so a request the server routed to the top
+    level instead of the element fails loudly."""
+    el = {"path": path}
+    for k in ISSUER_KEYS:
+        if k in cfg:
+            el[k] = cfg.pop(k)
+    cfg["clients"] = [{"client_id": c["client_id"], "client_secret": "decoy-of-the-top-level",
+                       "grant_types": ["client_credentials"], "scope": "decoy"}
+                      for c in el.get("clients", [])]
+    cfg["issuers"] = [el]
+    return cfg
+
+
 def user_claims(u):
     """A configured user's extra claims, whether nested under "claims" or
     inline."""
@@ -461,12 +493,13 @@ class AFTestCase(unittest.TestCase):
         cfg = base_config()
         cls.config_mods(cfg)
         cls.cfg = cfg
+        written = as_element(json.loads(json.dumps(cfg)), ISSUER_PATH) if ISSUER_PATH else cfg
         cls.config_path = os.path.join(cls.tmpdir, "authflowd.json")
         with open(cls.config_path, "w", encoding="utf-8") as f:
-            json.dump(cfg, f, indent=2)
+            json.dump(written, f, indent=2)
         cls.daemon = Daemon(cls.config_path, cls.tmpdir, extra_args=cls.extra_args).start()
-        cls.http = HttpClient(cls.daemon.url)
-        cls.base = cls.daemon.url
+        cls.http = HttpClient(cls.daemon.url + ISSUER_PATH)
+        cls.base = cls.daemon.url + ISSUER_PATH
         r = cls.http.get("/.well-known/openid-configuration")
         if r.status != 200:
             raise AssertionError("discovery answered %r" % r)
@@ -885,7 +918,7 @@ class T02Discovery(AFTestCase):
         """GET with one If-None-Match field line per element of inm_lines."""
         conn = http.client.HTTPConnection(self.http.host, self.http.port, timeout=HTTP_TIMEOUT)
         try:
-            conn.putrequest("GET", path)
+            conn.putrequest("GET", self.http.prefix + path)
             for v in inm_lines:
                 conn.putheader("If-None-Match", v)
             conn.endheaders()
@@ -1260,13 +1293,13 @@ class T06AuthorizeSuccess(AFTestCase):
     def test_session_cookie_flags(self):
         code, ctx = self.get_code("it-basic")
         cookies = ctx["resp"].header_all("Set-Cookie")
-        mine = [c for c in cookies if c.startswith("authflow_session=")]
+        mine = [c for c in cookies if c.startswith(SESSION_COOKIE + "=")]
         self.assertEqual(len(mine), 1, cookies)
         attrs = [a.strip() for a in mine[0].split(";")]
         sid = attrs[0].split("=", 1)[1]
         self.assertGreaterEqual(len(sid), 22)
         low = [a.lower() for a in attrs[1:]]
-        self.assertIn("path=/", low)
+        self.assertIn("path=" + COOKIE_PATH.lower(), low)
         self.assertIn("httponly", low)
         self.assertIn("samesite=lax", low)
 
@@ -1323,7 +1356,7 @@ class T06AuthorizeSuccess(AFTestCase):
             self.skipTest("needs two users")
         u = self.user(1)
         code, ctx = self.get_code("it-basic", extra=[("login_hint", u["username"])])
-        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith("authflow_session=")][0]
+        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")][0]
         cookie = cookie.split(";")[0]
         # The session's user, not the default one.
         code2, ctx2 = self.get_code("it-basic", headers={"Cookie": cookie})
@@ -1335,7 +1368,7 @@ class T06AuthorizeSuccess(AFTestCase):
         self.assertEqual(jwt_parts(tok3["id_token"])[1]["sub"], u["sub"])
 
     def test_prompt_none_with_forged_cookie(self):
-        r, ctx = self.authorize("it-basic", headers={"Cookie": "authflow_session=forged-" + "x" * 30},
+        r, ctx = self.authorize("it-basic", headers={"Cookie": SESSION_COOKIE + "=forged-" + "x" * 30},
                                 extra=[("prompt", "none")])
         self.assertAuthzError(r, ctx, "login_required")
 
@@ -2198,12 +2231,12 @@ class T13Logout(AFTestCase):
 
     def session_login(self):
         code, ctx = self.get_code("it-basic")
-        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith("authflow_session=")][0]
+        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")][0]
         tok = self.redeem(ctx).json()
         return tok, cookie.split(";")[0]
 
     def assertCookieCleared(self, r):
-        cookies = [c for c in r.header_all("Set-Cookie") if c.startswith("authflow_session=")]
+        cookies = [c for c in r.header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")]
         self.assertEqual(len(cookies), 1, r)
         low = cookies[0].lower()
         self.assertTrue("max-age=0" in low or "expires=thu, 01 jan 1970" in low, cookies[0])
@@ -2348,7 +2381,7 @@ class T14Interactive(AFTestCase):
             self.assertEqual(f["method"], "post")
         # the browser keeps the login cookie the form's token is bound to
         for c in r.header_all("Set-Cookie"):
-            if c.startswith("authflow_login="):
+            if c.startswith(LOGIN_COOKIE + "="):
                 self.assertIn("SameSite=Strict", c)
                 self.assertIn("HttpOnly", c)
                 self.login_cookie = c.split(";")[0]
@@ -2422,7 +2455,7 @@ class T14Interactive(AFTestCase):
         cookie = self.login_cookie
         cases = {
             "no cookie": dict(headers={"Cookie": "x=y"}),
-            "another browser's cookie": dict(headers={"Cookie": "authflow_login=" + "A" * 43}),
+            "another browser's cookie": dict(headers={"Cookie": LOGIN_COOKIE + "=" + "A" * 43}),
             "no token": dict(override={"af_csrf": ""}),
             "another request's token": dict(override={"state": "forged-state"}),
         }
@@ -2460,7 +2493,7 @@ class T14Interactive(AFTestCase):
         self.assertEqual(base, ctx["redirect_uri"])
         self.assertEqual(q.get("state"), [ctx["state"]])
         self.assertEqual(q.get("iss"), [self.issuer])
-        cookies = [c for c in r.header_all("Set-Cookie") if c.startswith("authflow_session=")]
+        cookies = [c for c in r.header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")]
         self.assertEqual(len(cookies), 1)
         ctx["code"] = q["code"][0]
         tok = self.redeem(ctx).json()
@@ -2485,7 +2518,7 @@ class T14Interactive(AFTestCase):
         r, ctx = self.password_submit(u, u["password"] + "-wrong")
         loc = r.location or ""
         self.assertNotIn("code=", loc, "a wrong password must not produce a code: %r" % r)
-        self.assertFalse([c for c in r.header_all("Set-Cookie") if c.startswith("authflow_session=") and
+        self.assertFalse([c for c in r.header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=") and
                           "max-age=0" not in c.lower()], r)
 
     def assertLabelled(self, html, ids):
@@ -3070,7 +3103,7 @@ class T22BoundedStore(AFTestCase):
         # lifetimes.session: prompt=none succeeds with the session, then
         # needs a login once it has expired
         code, ctx = self.get_code("it-basic")
-        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith("authflow_session=")][0]
+        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")][0]
         cookie = cookie.split(";")[0]
         self.get_code("it-basic", headers={"Cookie": cookie}, extra=[("prompt", "none")])
         time.sleep(self.ACCESS_TTL + 0.5)
