@@ -24,6 +24,7 @@
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
+#include "server/core.h"
 #include "server/findings.h"
 #include "server/registry.h"
 #include "server/routes.h"
@@ -33,6 +34,7 @@
 
 struct scan {
     const struct af_server *srv;
+    const char *prefix; /* srv's own path (docs/issuers.md); "" at the top level */
     const struct af_findings_filter *f;
     json_t *out;   /* the findings, oldest first */
     json_t *flows; /* flow -> {"authz": seq, "state": word, "csrf": bool,
@@ -61,9 +63,14 @@ static bool str_eq(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static bool path_is(const json_t *e, const char *path)
+/* path_is: whether e was a request to path of sc's issuer (the ledger
+ * shows the path as sent: an issuer's own path first, docs/issuers.md). */
+static bool path_is(const struct scan *sc, const json_t *e, const char *path)
 {
-    return str_eq(str(e, "path"), path);
+    const char *p = str(e, "path");
+    size_t n = strlen(sc->prefix);
+
+    return p != NULL && strncmp(p, sc->prefix, n) == 0 && str_eq(p + n, path);
 }
 
 static json_int_t seq_of(const json_t *e)
@@ -166,7 +173,7 @@ static void track(struct scan *sc, const json_t *e)
     if (flow == NULL || sc->rc != AF_OK)
         return;
     fl = json_object_get(sc->flows, flow);
-    if ((path_is(e, AF_EP_AUTHORIZE) || path_is(e, AF_EP_LOGIN)) && state != NULL) {
+    if ((path_is(sc, e, AF_EP_AUTHORIZE) || path_is(sc, e, AF_EP_LOGIN)) && state != NULL) {
         /* the redirect that carried the flow's code to the client */
         bool csrf = json_is_true(pkce_flag(e, "sent")) || oidc_nonce(e);
         fl = json_pack("{s:I, s:s, s:b, s:[]}", "authz", seq_of(e), "state", state, "csrf", csrf,
@@ -175,7 +182,7 @@ static void track(struct scan *sc, const json_t *e)
             sc->rc = AF_ERR_NOMEM;
         return;
     }
-    if (!path_is(e, AF_EP_TOKEN))
+    if (!path_is(sc, e, AF_EP_TOKEN))
         return;
     if (fl == NULL) {
         fl = json_pack("{s:[]}", "tokens");
@@ -193,26 +200,26 @@ static void track(struct scan *sc, const json_t *e)
 
 /* no_code_challenge: an authorization request authflowd checked for PKCE
  * (the pkce fact is there) that had no code_challenge. */
-static bool no_code_challenge(const json_t *e)
+static bool no_code_challenge(const struct scan *sc, const json_t *e)
 {
-    return path_is(e, AF_EP_AUTHORIZE) && json_is_false(pkce_flag(e, "sent"));
+    return path_is(sc, e, AF_EP_AUTHORIZE) && json_is_false(pkce_flag(e, "sent"));
 }
 
 static void m_no_pkce(struct scan *sc, const struct row *r, const json_t *e)
 {
-    if (no_code_challenge(e) && client_public(sc, e) == 1)
+    if (no_code_challenge(sc, e) && client_public(sc, e) == 1)
         emit(sc, r, e, NULL, NULL);
 }
 
 static void m_no_pkce_confidential(struct scan *sc, const struct row *r, const json_t *e)
 {
-    if (no_code_challenge(e) && client_public(sc, e) == 0 && !oidc_nonce(e))
+    if (no_code_challenge(sc, e) && client_public(sc, e) == 0 && !oidc_nonce(e))
         emit(sc, r, e, NULL, NULL);
 }
 
 static void m_pkce_plain(struct scan *sc, const struct row *r, const json_t *e)
 {
-    if (path_is(e, AF_EP_AUTHORIZE) &&
+    if (path_is(sc, e, AF_EP_AUTHORIZE) &&
         str_eq(json_string_value(pkce_flag(e, "method")), AF_PKCE_PLAIN))
         emit(sc, r, e, NULL, NULL);
 }
@@ -220,7 +227,7 @@ static void m_pkce_plain(struct scan *sc, const struct row *r, const json_t *e)
 static void m_verifier_missing(struct scan *sc, const struct row *r, const json_t *e)
 {
     /* method is set at /token only when the code was issued with a challenge */
-    if (path_is(e, AF_EP_TOKEN) && json_is_string(pkce_flag(e, "method")) &&
+    if (path_is(sc, e, AF_EP_TOKEN) && json_is_string(pkce_flag(e, "method")) &&
         json_is_false(pkce_flag(e, "sent")))
         emit(sc, r, e, NULL, NULL);
 }
@@ -250,7 +257,7 @@ static void m_replayed(struct scan *sc, const struct row *r, const json_t *e, co
 {
     json_t *seqs;
 
-    if (!path_is(e, AF_EP_TOKEN) || !str_eq(str(e, AF_LEDGER_REPLAYED), what))
+    if (!path_is(sc, e, AF_EP_TOKEN) || !str_eq(str(e, AF_LEDGER_REPLAYED), what))
         return;
     seqs = earlier_with(sc, e);
     if (seqs == NULL) {
@@ -277,7 +284,7 @@ static void m_redirect_mismatch(struct scan *sc, const struct row *r, const json
     const json_t *authz = json_object_get(flow_of(sc, e), "authz");
     json_t *seqs;
 
-    if (how == NULL || !path_is(e, AF_EP_TOKEN))
+    if (how == NULL || !path_is(sc, e, AF_EP_TOKEN))
         return;
     seqs = authz != NULL ? json_pack("[O,I]", authz, seq_of(e)) : json_pack("[I]", seq_of(e));
     if (seqs == NULL) {
@@ -297,7 +304,8 @@ static void m_state_not_checked(struct scan *sc, const struct row *r, const json
 
     /* the first redemption of a code whose redirect carried a state the
      * client had not sent, in a flow with nothing else against CSRF */
-    if (!path_is(e, AF_EP_TOKEN) || !str_eq(param(e, AF_P_GRANT_TYPE), AF_GT_AUTHORIZATION_CODE) ||
+    if (!path_is(sc, e, AF_EP_TOKEN) ||
+        !str_eq(param(e, AF_P_GRANT_TYPE), AF_GT_AUTHORIZATION_CODE) ||
         str(e, AF_LEDGER_REPLAYED) != NULL || json_object_get(fl, "authz") == NULL ||
         json_is_true(json_object_get(fl, "csrf")) || json_is_true(json_object_get(fl, "reported")))
         return;
@@ -317,13 +325,13 @@ static void m_state_not_checked(struct scan *sc, const struct row *r, const json
 
 static void m_bearer_in_query(struct scan *sc, const struct row *r, const json_t *e)
 {
-    if (path_is(e, AF_EP_USERINFO) && str_eq(str(e, "bearer"), "query"))
+    if (path_is(sc, e, AF_EP_USERINFO) && str_eq(str(e, "bearer"), "query"))
         emit(sc, r, e, NULL, NULL);
 }
 
 static void m_userinfo_refused(struct scan *sc, const struct row *r, const json_t *e)
 {
-    if (path_is(e, AF_EP_USERINFO) && json_integer_value(json_object_get(e, "status")) == 401 &&
+    if (path_is(sc, e, AF_EP_USERINFO) && json_integer_value(json_object_get(e, "status")) == 401 &&
         str_eq(str(e, "error"), AF_E_INVALID_TOKEN))
         emit(sc, r, e, NULL, str(e, "reason"));
 }
@@ -403,7 +411,9 @@ const struct af_finding_def *af_findings_def(const char *id)
 af_rc af_findings_compute(const struct af_server *srv, const json_t *entries,
                           const struct af_findings_filter *f, json_t **out)
 {
-    struct scan sc = {srv, f, json_array(), json_object(), AF_OK};
+    struct scan sc = {
+        srv,  srv != NULL && srv->path != NULL ? srv->path : "", f, json_array(), json_object(),
+        AF_OK};
     size_t i, k;
 
     *out = NULL;

@@ -27,6 +27,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/clientauth.h"
+#include "server/core.h"
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/scenario.h"
@@ -460,8 +461,19 @@ static void entry_write(struct ew *w, const struct af_req *req, const struct af_
     struct af_params q;
     const struct af_params *query = &req->query;
     const char *client_id, *code, *val[KEYS];
-    char when[AF_RFC3339_MS_LEN + 1];
+    const char *prefix = req->srv != NULL && req->srv->path != NULL ? req->srv->path : "";
+    const char *path = req->path ? req->path : "";
+    char when[AF_RFC3339_MS_LEN + 1], *full = NULL;
 
+    /* the path as the client sent it: an issuer's own path first
+     * (docs/issuers.md) */
+    if (*prefix != '\0') {
+        if (asprintf(&full, "%s%s", prefix, path) < 0) {
+            w->rc = AF_ERR_NOMEM;
+            return;
+        }
+        path = full;
+    }
     af_params_init(&q, 1024);
     /* a request refused before its query was read (405, 413): read it here,
      * leniently, so the entry still shows what came */
@@ -486,7 +498,7 @@ static void entry_write(struct ew *w, const struct af_req *req, const struct af_
     w_key(w, "method");
     w_text(w, req->method_str);
     w_key(w, "path");
-    w_text(w, req->path ? req->path : "");
+    w_text(w, path);
     w_key(w, "query");
     w_params(w, query);
     w_key(w, "form");
@@ -546,7 +558,7 @@ static void entry_write(struct ew *w, const struct af_req *req, const struct af_
         w_int(w, (long long)w->esc);
     }
     w_close(w);
-    val[KEY_PATH] = req->path ? req->path : "";
+    val[KEY_PATH] = path;
     val[KEY_METHOD] = req->method_str;
     val[KEY_CLIENT_ID] = client_id;
     val[KEY_CODE] = code;
@@ -567,6 +579,7 @@ static void entry_write(struct ew *w, const struct af_req *req, const struct af_
         w_raw(w, shown, strlen(shown));
     }
     af_params_free(&q);
+    free(full);
 }
 
 /* entry_blob: entry_write into a new blob (caller frees; NULL when out of
