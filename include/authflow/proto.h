@@ -211,7 +211,14 @@
 #define AF_MD_CLAIMS_PARAMETER           "claims_parameter_supported"
 #define AF_MD_DPOP_ALGS                  "dpop_signing_alg_values_supported"
 #define AF_MD_MTLS_BOUND_TOKENS          "tls_client_certificate_bound_access_tokens"
-#define AF_SUBJECT_PUBLIC                "public"
+/* authflowd's own member (RFC 8414 §2 allows more) of a persona issuer's
+ * metadata (docs/personas.md): the provider's endpoints its clients use,
+ * whether it issues ID tokens and sends iss; authprobe rp's suite reads
+ * the endpoints there before the standard ones. */
+#define AF_MD_PERSONA          "authflow_persona"
+#define AF_MD_PERSONA_NAME     "name"
+#define AF_MD_PERSONA_ID_TOKEN "id_token"
+#define AF_SUBJECT_PUBLIC      "public"
 
 /* ---- authflowd's login form (POST /login): not OAuth names, but the probe
  *      drives this form in interactive mode, so they live here too. The form

@@ -28,6 +28,7 @@
 #include "authflow/rc.h"
 #include "server/core.h"
 #include "server/doc.h"
+#include "server/persona.h"
 #include "server/http_req.h"
 #include "server/keyring.h"
 #include "server/routes.h"
@@ -104,6 +105,44 @@ static int derived_lists(const struct af_server *srv, const struct af_keyset *ks
     return bad ? -1 : 0;
 }
 
+/* persona_member: for an issuer speaking a provider's dialect (persona.h),
+ * AF_MD_PERSONA: what that provider's clients use instead of the standard
+ * endpoints (the persona's routes, by the handler each is served by: the
+ * authorization and token translations, and the first other route but
+ * the login form's, the provider's user API), whether its token answers
+ * carry an ID token (the standard shape only), and whether its redirect
+ * back carries iss. NULL for the standard persona or on allocation
+ * failure (*bad set). */
+static json_t *persona_member(const struct af_server *srv, bool *bad)
+{
+    const struct af_persona *p = af_persona_of(srv);
+    const char *iss = srv->issuer, *authz = NULL, *token = NULL, *user = NULL;
+    json_t *m;
+
+    *bad = false;
+    if (p->routes == NULL)
+        return NULL;
+    for (const struct af_persona_route *r = p->routes; r->path != NULL; r++) {
+        if (r->handler == af_h_persona_authorize)
+            authz = r->path;
+        else if (r->handler == af_h_persona_token)
+            token = r->path;
+        else if (r->handler != af_h_persona_login && user == NULL)
+            user = r->path;
+    }
+    m = json_pack("{s:s, s:b, s:b}", AF_MD_PERSONA_NAME, p->name, AF_MD_PERSONA_ID_TOKEN,
+                  p->token_shape == AF_PT_STANDARD, AF_MD_ISS_PARAMETER, !p->strip_iss);
+    if (m != NULL && authz != NULL)
+        *bad |=
+            json_object_set_new(m, AF_MD_AUTHORIZATION_ENDPOINT, json_pack("s+", iss, authz)) != 0;
+    if (m != NULL && token != NULL)
+        *bad |= json_object_set_new(m, AF_MD_TOKEN_ENDPOINT, json_pack("s+", iss, token)) != 0;
+    if (m != NULL && user != NULL)
+        *bad |= json_object_set_new(m, AF_MD_USERINFO_ENDPOINT, json_pack("s+", iss, user)) != 0;
+    *bad |= m == NULL;
+    return m;
+}
+
 /* metadata: the document for the key set ks, new reference; NULL on
  * allocation failure. */
 static json_t *metadata(const struct af_server *srv, const struct af_keyset *ks)
@@ -132,6 +171,17 @@ static json_t *metadata(const struct af_server *srv, const struct af_keyset *ks)
         AF_MD_ISS_PARAMETER, 1, AF_MD_PROMPT_VALUES, AF_PROMPT_NONE, AF_PROMPT_LOGIN,
         /* OIDC Discovery §3: absent would mean true; /authorize refuses it */
         AF_MD_REQUEST_URI_PARAMETER, 0);
+    if (doc != NULL) {
+        bool bad;
+        json_t *pm = persona_member(srv, &bad);
+        if (bad)
+            json_decref(pm);
+        /* json_object_set_new takes pm even when it fails */
+        if (bad || (pm != NULL && json_object_set_new(doc, AF_MD_PERSONA, pm) != 0)) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
 out:
     json_decref(grants);
     json_decref(scopes);

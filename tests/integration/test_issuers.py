@@ -214,6 +214,15 @@ class I01Routing(IssuersCase):
         # the persona's path is not the standard issuers'
         r = self.at("/tenant-a").get("/v2/auth/authorize/", query=[("client_key", "web-app")])
         self.assertEqual(r.status, 404, r)
+        # its metadata names the provider's endpoints (authprobe rp follows an
+        # app there), and that it issues no ID token and sends no iss
+        p = self.at("/tiktok").get("/.well-known/openid-configuration").json()["authflow_persona"]
+        t = self.url + "/tiktok"
+        self.assertEqual(p, {"name": "tiktok", "authorization_endpoint": t + "/v2/auth/authorize/",
+                             "token_endpoint": t + "/v2/oauth/token/",
+                             "userinfo_endpoint": t + "/v2/user/info/", "id_token": False,
+                             "authorization_response_iss_parameter_supported": False})
+        self.assertNotIn("authflow_persona", self.at("/tenant-a").get("/.well-known/openid-configuration").json())
 
     def test_log_names_the_issuer(self):
         self.at("/tenant-b").get("/jwks")
@@ -346,7 +355,19 @@ class I02Isolation(IssuersCase):
         self.assertNotIn(state, states("/tenant-a"))
         self.assertNotIn(state, states(""))
         paths = {e["path"] for e in self.admin("/tenant-b").get("/admin/ledger").json()["entries"]}
-        self.assertIn("/authorize", paths, "ledger paths are relative to the issuer")
+        self.assertIn("/tenant-b/authorize", paths, "the ledger shows the path as sent")
+        r = self.admin("/tenant-b").get("/admin/ledger", query=[("path", "/tenant-b/authorize")])
+        self.assertGreaterEqual(r.json()["count"], 1, r)
+        # the findings read the issuer's own endpoints under its path: a code
+        # redeemed twice at tenant-b is found there, and only there
+        reused = lambda p: [f["id"] for f in self.admin(p).get("/admin/findings").json()["findings"]
+                            ].count("code_reused")
+        before = {p: reused(p) for p in ("/tenant-a", "/tenant-b")}
+        code, _ = self.code("/tenant-b")
+        self.assertEqual(self.redeem("/tenant-b", code).status, 200)
+        self.assert_invalid_grant(self.redeem("/tenant-b", code))
+        self.assertEqual(reused("/tenant-b"), before["/tenant-b"] + 1)
+        self.assertEqual(reused("/tenant-a"), before["/tenant-a"])
 
 
 class I03SharedKey(IssuersCase):
