@@ -15,6 +15,7 @@ typedef enum {
     INV_ENDPOINT, /* a URL member: offered or not */
     INV_LIST,     /* a JSON array of values */
     INV_FLAG,     /* a boolean */
+    INV_DIALECT,  /* authflowd's persona member: an object, or absent */
 } inv_kind;
 
 struct inv_row {
@@ -57,11 +58,15 @@ static const struct inv_row rows[] = {
     {"request objects by reference (request_uri)", AF_MD_REQUEST_URI_PARAMETER, INV_FLAG,
      "OIDC Discovery §3", NULL, true},
     {"claims parameter", AF_MD_CLAIMS_PARAMETER, INV_FLAG, "OIDC Discovery §3", NULL, false},
+    /* an authflowd persona: the app's provider answers in another dialect,
+     * at endpoints of its own (authprobe rp follows the app there) */
+    {"provider dialect (authflowd persona)", AF_MD_PERSONA, INV_DIALECT, "docs/personas.md", NULL,
+     false},
     {"certificate-bound access tokens", AF_MD_MTLS_BOUND_TOKENS, INV_FLAG, "RFC 8705 §3.3", NULL,
      false},
 };
 
-static const char *const kind_names[] = {"endpoint", "list", "flag"};
+static const char *const kind_names[] = {"endpoint", "list", "flag", "dialect"};
 
 /* default_list: the space-separated defaults as a JSON array. */
 static json_t *default_list(const char *s)
@@ -108,6 +113,10 @@ json_t *af_inventory_build(const json_t *meta)
             stated = json_is_boolean(v);
             val = json_boolean(stated ? json_is_true(v) : r->def_flag);
             break;
+        case INV_DIALECT:
+            stated = json_is_object(v);
+            val = stated ? json_deep_copy(v) : json_null();
+            break;
         }
         if (val == NULL || json_array_append_new(
                                inv, json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "name", r->name,
@@ -133,7 +142,13 @@ void af_inventory_print(FILE *f, const json_t *inv)
         const json_t *v = json_object_get(row, "value");
         const char *star = json_is_true(json_object_get(row, "stated")) ? "" : "*";
         fprintf(f, "  %-44s ", json_string_value(json_object_get(row, "name")));
-        if (json_is_string(v)) {
+        if (json_is_object(v)) {
+            /* a persona: its name, and what a client of it may not expect */
+            const char *name = json_string_value(json_object_get(v, AF_MD_PERSONA_NAME));
+            fprintf(f, "%s: ID tokens %s, iss %s", name != NULL ? name : "?",
+                    json_is_true(json_object_get(v, AF_MD_PERSONA_ID_TOKEN)) ? "yes" : "no",
+                    json_is_true(json_object_get(v, AF_MD_ISS_PARAMETER)) ? "yes" : "no");
+        } else if (json_is_string(v)) {
             fputs("yes", f);
         } else if (json_is_boolean(v)) {
             fprintf(f, "%s%s", json_is_true(v) ? "yes" : "no", star);
@@ -148,7 +163,10 @@ void af_inventory_print(FILE *f, const json_t *inv)
             fputs(star, f);
         } else {
             const char *kind = json_string_value(json_object_get(row, "kind"));
-            fputs(kind != NULL && strcmp(kind, "endpoint") == 0 ? "no" : "not stated", f);
+            fputs(kind != NULL && strcmp(kind, "endpoint") == 0  ? "no"
+                  : kind != NULL && strcmp(kind, "dialect") == 0 ? "none"
+                                                                 : "not stated",
+                  f);
         }
         fprintf(f, "  (%s)\n", json_string_value(json_object_get(row, "spec")));
     }
