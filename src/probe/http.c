@@ -441,11 +441,28 @@ static void hop_finish(CURL *c, CURLcode cc, const char *errbuf, size_t max_body
                 0)
                 hop->transport_error = NULL;
         } else {
+            long sent = 0;
             hop->status = 0;
             hop->unreachable = unreachable_code(cc);
             hop->no_http_answer =
                 cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_WEIRD_SERVER_REPLY;
             hop->bad_url = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
+            /* libcurl sends on a kept-alive connection and, when that one
+             * dies before any answer, retries once on a new one: a server
+             * that went away on receiving the request (a crash) then shows
+             * as a refused connect. The request did reach it (bytes were
+             * sent): no answer to it, not an unreachable target. */
+            if (cc == CURLE_COULDNT_CONNECT &&
+                curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0) {
+                hop->unreachable = false;
+                hop->no_http_answer = true;
+                if (asprintf(&hop->transport_error,
+                             "no answer: the connection closed after the request was sent, and "
+                             "the server then refused a new one (%s)",
+                             why) < 0)
+                    hop->transport_error = NULL;
+                return;
+            }
             hop->transport_error = strdup(why);
         }
     }
