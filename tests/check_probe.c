@@ -2932,6 +2932,31 @@ START_TEST(test_inventory)
     ck_assert(json_is_true(json_object_get(r, "value")));
     ck_assert(json_is_false(json_object_get(r, "stated")));
 
+    /* present with the wrong type: invalid, shown as it came, never the
+     * default (a "false" string would have read as OIDC's default true) */
+    json_object_set_new(meta, "request_uri_parameter_supported", json_string("false"));
+    json_object_set_new(meta, "revocation_endpoint", json_integer(7));
+    json_decref(inv);
+    inv = af_inventory_build(meta);
+    r = inv_row(inv, "request_uri_parameter_supported");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "value")), "false");
+    ck_assert(json_is_true(json_object_get(r, "stated")));
+    ck_assert(json_is_false(json_object_get(r, "valid")));
+    ck_assert(json_is_true(json_object_get(inv_row(inv, "token_endpoint"), "valid")));
+    f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    af_inventory_print(f, inv);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "(request_uri)   invalid: \"false\" (not a boolean)"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "revocation                                   invalid: 7 (not a URL string)"));
+    free(text);
+    text = NULL;
+    json_object_del(meta, "request_uri_parameter_supported");
+    json_object_del(meta, "revocation_endpoint");
+    json_decref(inv);
+    inv = af_inventory_build(meta);
+
     f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
     af_inventory_print(f, inv);

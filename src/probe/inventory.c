@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "authflow/proto.h"
@@ -96,7 +97,7 @@ json_t *af_inventory_build(const json_t *meta)
         const struct inv_row *r = &rows[i];
         const json_t *v = json_object_get(meta, r->key);
         json_t *val = NULL;
-        bool stated = true;
+        bool stated = true, valid = true;
 
         switch (r->kind) {
         case INV_ENDPOINT:
@@ -118,10 +119,19 @@ json_t *af_inventory_build(const json_t *meta)
             val = stated ? json_deep_copy(v) : json_null();
             break;
         }
-        if (val == NULL || json_array_append_new(
-                               inv, json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "name", r->name,
-                                              "member", r->key, "kind", kind_names[r->kind], "spec",
-                                              r->spec, "value", val, "stated", stated)) != 0) {
+        if (!stated && v != NULL && !json_is_null(v)) {
+            /* present with the wrong type: what it says, not the default
+             * (a "false" string is no statement of false) */
+            json_decref(val);
+            val = json_deep_copy(v);
+            stated = true;
+            valid = false;
+        }
+        if (val == NULL ||
+            json_array_append_new(inv, json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b}", "name",
+                                                 r->name, "member", r->key, "kind",
+                                                 kind_names[r->kind], "spec", r->spec, "value", val,
+                                                 "stated", stated, "valid", valid)) != 0) {
             json_decref(inv);
             inv = NULL;
         }
@@ -142,7 +152,19 @@ void af_inventory_print(FILE *f, const json_t *inv)
         const json_t *v = json_object_get(row, "value");
         const char *star = json_is_true(json_object_get(row, "stated")) ? "" : "*";
         fprintf(f, "  %-44s ", json_string_value(json_object_get(row, "name")));
-        if (json_is_object(v)) {
+        if (json_is_false(json_object_get(row, "valid"))) {
+            /* a member of the wrong type: shown as it came, short */
+            char *raw = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            const char *kind = json_string_value(json_object_get(row, "kind"));
+            fprintf(f, "invalid: %.40s%s (not %s)", raw != NULL ? raw : "?",
+                    raw != NULL && strlen(raw) > 40 ? "..." : "",
+                    kind == NULL                    ? "the type it must have"
+                    : strcmp(kind, "endpoint") == 0 ? "a URL string"
+                    : strcmp(kind, "list") == 0     ? "an array"
+                    : strcmp(kind, "flag") == 0     ? "a boolean"
+                                                    : "an object");
+            free(raw);
+        } else if (json_is_object(v)) {
             /* a persona: its name, and what a client of it may not expect */
             const char *name = json_string_value(json_object_get(v, AF_MD_PERSONA_NAME));
             fprintf(f, "%s: ID tokens %s, iss %s", name != NULL ? name : "?",
