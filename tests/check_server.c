@@ -2165,6 +2165,7 @@ static void page_call(struct page_call *c, af_handler h, af_method m, const char
 static void page_call_free(struct page_call *c)
 {
     free(c->req.facts.client_id);
+    free(c->req.facts.granted_scope);
     af_params_free(&c->req.query);
     af_params_free(&c->req.form);
     af_params_free(&c->cookies);

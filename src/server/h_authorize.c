@@ -167,6 +167,34 @@ void af_session_cookie_clear(struct af_resp *resp, const struct af_server *srv)
     af_resp_header(resp, AF_HDR_SET_COOKIE, v);
 }
 
+/* declined_scope: authorize_scope_declined's scope: from the space
+ * separated scope, openid (when asked for) and the first other scope
+ * only, as a user who unticked the rest would grant. New string (NULL when
+ * out of memory). */
+static char *declined_scope(const char *scope)
+{
+    const char *p = scope, *first = NULL;
+    size_t first_len = 0;
+    bool openid = false;
+    char *out;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, " ");
+        if (n == strlen(AF_SCOPE_OPENID) && strncmp(p, AF_SCOPE_OPENID, n) == 0)
+            openid = true;
+        else if (first == NULL && n > 0) {
+            first = p;
+            first_len = n;
+        }
+        p += n;
+        p += *p == ' ';
+    }
+    if (asprintf(&out, "%s%s%.*s", openid ? AF_SCOPE_OPENID : "", openid && first ? " " : "",
+                 (int)first_len, first ? first : "") < 0)
+        return NULL;
+    return out;
+}
+
 /* ---- the authorization response ---- */
 
 /* add_hidden: an <input type=hidden> with name and value escaped. */
@@ -839,6 +867,16 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         goto cookie;
     }
 
+    /* authorize_scope_declined: the code carries less than was asked */
+    if (sx.fx.scope_declined) {
+        char *less = declined_scope(a->scope);
+        if (less == NULL) {
+            authz_error(resp, a, AF_E_SERVER_ERROR, "out of memory");
+            goto cookie;
+        }
+        free(a->scope);
+        a->scope = less;
+    }
     /* af_code_put copies every field; the casts only drop const. */
     rec.client_id = a->client->id;
     rec.redirect_uri = (char *)a->redirect_sent;
@@ -873,8 +911,14 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         }
         iss = wrong_iss;
     }
-    if (rc == AF_OK && code != NULL)
+    if (rc == AF_OK && code != NULL) {
         rc = af_params_add(&p, AF_P_CODE, code);
+        /* what the code grants, for a persona's redirect (h_persona.c) */
+        free(a->req->facts.granted_scope);
+        a->req->facts.granted_scope = strdup(a->scope);
+        if (a->req->facts.granted_scope == NULL)
+            rc = AF_ERR_NOMEM;
+    }
     if (rc == AF_OK && state != NULL && !sx.fx.drop_state)
         rc = af_params_add(&p, AF_P_STATE, state);
     if (rc == AF_OK && !sx.fx.drop_iss)

@@ -159,12 +159,15 @@ static af_rc header_set(struct af_resp *resp, const char *name, const char *valu
 }
 
 /* granted_scope: the scope a successful authorization request granted:
- * the scope asked for (the standard handler refused any other), else all
- * of the client's. In the persona's syntax, appended to out. */
+ * what the standard handler says the code is for (a user may decline
+ * some: authorize_scope_declined), else the scope asked for (the standard
+ * handler refused any other), else all of the client's. In the persona's
+ * syntax, appended to out. */
 static af_rc granted_scope(const struct af_persona *p, struct af_req *req,
                            const struct af_params *std, struct af_buf *out)
 {
-    const char *s = af_params_get(std, AF_P_SCOPE);
+    const char *s =
+        req->facts.granted_scope ? req->facts.granted_scope : af_params_get(std, AF_P_SCOPE);
     const struct af_cfg_client *c;
     af_rc rc = AF_OK;
     size_t i;

@@ -405,6 +405,44 @@ static bool refresh_problem(const struct af_token_rec *rec, const struct af_cfg_
     return false;
 }
 
+/* refresh_scenario: a refresh-stage scenario queued for client and the
+ * user of the live refresh token rec (docs/scenarios.md): invalid_grant,
+ * the grant ended for good, its refresh and access tokens with it (an
+ * expired refresh token outlived its access tokens; a revoked grant takes
+ * them along), so a retry or a token already held is refused too. true
+ * when resp holds the answer. */
+static bool refresh_scenario(struct af_req *req, struct af_resp *resp,
+                             const struct af_cfg_client *client, const struct af_token_rec *rec)
+{
+    const struct af_cfg_user *user = af_user_by_sub(req->srv, rec->sub);
+    struct af_scen_ctx sx = {0};
+    const struct af_scenario *sc;
+    char why[160];
+    unsigned delay_ms = 0;
+
+    sc = af_scen_take(req->srv->scen, AF_STAGE_BIT(AF_STAGE_REFRESH), client->id, user, &delay_ms);
+    if (sc == NULL)
+        return false;
+    req->facts.scenario = sc;
+    req->facts.sub = user != NULL ? user->sub : NULL;
+    af_req_set_flow(req, rec->grant_id);
+    sx.srv = req->srv;
+    if (af_scenario_run(sc, &sx) != AF_OK) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "the scenario could not be applied");
+        return true;
+    }
+    if (af_grant_revoke(req->srv->store, rec->grant_id) != AF_OK) {
+        af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "the scenario could not be applied");
+        return true;
+    }
+    snprintf(why, sizeof(why), "%s (authflow scenario %s)",
+             sx.fx.grant_revoked ? "the user revoked the app's access to the account"
+                                 : "the refresh token has expired",
+             sc->name);
+    fail(resp, AF_E_INVALID_GRANT, why);
+    return true;
+}
+
 static void grant_refresh(struct af_req *req, struct af_resp *resp,
                           const struct af_cfg_client *client)
 {
@@ -428,6 +466,8 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
      * af_refresh_rotate: a replay of a used one revokes its grant */
     rc = af_refresh_get(req->srv->store, token, &rec);
     bad = rc == AF_OK && refresh_problem(&rec, client, scope, &error, why, sizeof(why));
+    if (rc == AF_OK && !bad && refresh_scenario(req, resp, client, &rec))
+        goto out;
     af_token_rec_clear(&rec);
     memset(&rec, 0, sizeof(rec));
     if (!bad) {

@@ -59,6 +59,8 @@ struct af_req_facts {
                                       against /authorize's (RFC 6749 §4.1.3); NULL: agreed */
     const char *state_returned;    /* static AF_LEDGER_STATE_*: the state the redirect to
                                       the client carried; NULL: no redirect with a code */
+    char *granted_scope;           /* owned: /authorize: the scope of the code issued (a
+                                      persona's redirect names it); NULL: no code */
 };
 
 struct af_req {

@@ -95,6 +95,24 @@ static af_rc fx_code_missing(struct af_scen_ctx *c)
     return AF_OK;
 }
 
+static af_rc fx_scope_declined(struct af_scen_ctx *c)
+{
+    c->fx.scope_declined = true;
+    return AF_OK;
+}
+
+static af_rc fx_refresh_expired(struct af_scen_ctx *c)
+{
+    c->fx.refresh_expired = true;
+    return AF_OK;
+}
+
+static af_rc fx_grant_revoked(struct af_scen_ctx *c)
+{
+    c->fx.grant_revoked = true;
+    return AF_OK;
+}
+
 static af_rc fx_code_expired(struct af_scen_ctx *c)
 {
     c->fx.code_expired = true;
@@ -312,6 +330,9 @@ static const struct af_scenario table[] = {
     {"authorize_code_missing", AF_STAGE_AUTHORIZE,
      "a success response with state and iss but no code (RFC 6749 4.1.2)", fx_code_missing, false},
     /* the code at the token endpoint */
+    {"authorize_scope_declined", AF_STAGE_AUTHORIZE,
+     "a code for openid and the first other scope asked for only: the user declined the rest",
+     fx_scope_declined, false},
     {"code_expired", AF_STAGE_CODE,
      "the code has expired when it is redeemed: invalid_grant (RFC 6749 4.1.2, 5.2)",
      fx_code_expired, false},
@@ -364,6 +385,14 @@ static const struct af_scenario table[] = {
      false},
     {"token_no_expires_in", AF_STAGE_TOKEN, "no expires_in (it is RECOMMENDED only, RFC 6749 5.1)",
      fx_token_no_expires_in, false},
+    /* the refresh_token grant (RFC 6749 6), no flow: the next one of the client and user */
+    {"refresh_token_expired", AF_STAGE_REFRESH,
+     "400 invalid_grant: the refresh token has expired (the grant ends: a retry is refused too)",
+     fx_refresh_expired, false},
+    {"grant_revoked", AF_STAGE_REFRESH,
+     "400 invalid_grant: the user revoked the app's access (the grant and its access tokens "
+     "revoked)",
+     fx_grant_revoked, false},
     /* userinfo (OIDC Core 5.3) */
     {"userinfo_wrong_sub", AF_STAGE_USERINFO,
      "userinfo sub = authflow-other-subject, not the ID token's (OIDC Core 5.3.2)",
@@ -382,6 +411,7 @@ static const char *const stage_names[AF_STAGE_COUNT] = {
     [AF_STAGE_AUTHORIZE] = "authorize", [AF_STAGE_CODE] = "code",
     [AF_STAGE_ID_TOKEN] = "id_token",   [AF_STAGE_TOKEN] = "token",
     [AF_STAGE_USERINFO] = "userinfo",   [AF_STAGE_JWKS] = "jwks",
+    [AF_STAGE_REFRESH] = "refresh",
 };
 
 size_t af_scenario_count(void)

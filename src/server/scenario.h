@@ -39,6 +39,7 @@ typedef enum {
     AF_STAGE_TOKEN,         /* the token endpoint's answer */
     AF_STAGE_USERINFO,      /* the userinfo endpoint's answer */
     AF_STAGE_JWKS,          /* the key set's answer */
+    AF_STAGE_REFRESH,       /* a refresh_token grant, before it rotates (no flow) */
     AF_STAGE_COUNT
 } af_stage;
 
@@ -63,6 +64,7 @@ struct af_scen_effect {
     /* authorize */
     const char *authz_error; /* static: answer this error instead of a code */
     bool drop_code, drop_state, change_state, drop_iss, wrong_iss;
+    bool scope_declined; /* grant openid and the first other scope asked for only */
     /* code */
     bool code_expired;
     /* id_token */
@@ -71,6 +73,9 @@ struct af_scen_effect {
     unsigned token_status;
     const char *token_error; /* static */
     bool token_malformed, token_type_upper, token_no_expires_in;
+    /* refresh: invalid_grant and the grant ended (h_token.c); the two say
+     * why: the refresh token expired, or the user revoked the app */
+    bool refresh_expired, grant_revoked;
     /* userinfo */
     bool userinfo_unauthorized, userinfo_wrong_sub;
     /* jwks */

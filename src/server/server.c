@@ -200,6 +200,7 @@ static void req_state_free(struct req_state *st)
         return;
     resp_free(st->held);
     free(st->req.facts.client_id);
+    free(st->req.facts.granted_scope);
     free(st->req.path);
     free(st->req.raw_query);
     af_params_free(&st->req.query);

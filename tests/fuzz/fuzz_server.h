@@ -117,6 +117,7 @@ static inline void fuzz_req_init(struct af_req *req, af_method method, const cha
 static inline void fuzz_req_free(struct af_req *req)
 {
     free(req->facts.client_id);
+    free(req->facts.granted_scope);
     af_params_free(&req->query);
     af_params_free(&req->form);
     af_buf_free(&req->body);

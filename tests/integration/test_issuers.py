@@ -370,6 +370,67 @@ class I02Isolation(IssuersCase):
         self.assertEqual(reused("/tenant-a"), before["/tenant-a"])
 
 
+class I05PersonaScenarios(IssuersCase):
+    """Scenarios queued at the TikTok element's admin API answer in TikTok's
+    dialect: a user who declines a scope, a revoked grant."""
+
+    TT_REDIRECT = "http://127.0.0.1:8080/auth/tiktok/callback"
+
+    @classmethod
+    def config_mods(cls, cfg):
+        tt = [el for el in cfg["issuers"] if el["path"] == "/tiktok"][0]
+        tt["clients"][0]["grant_types"] = ["authorization_code", "refresh_token"]
+
+    def queue(self, name):
+        r = self.admin("/tiktok").request("POST", "/admin/scenarios", body=json.dumps({"name": name}),
+                                          headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 201, r)
+
+    def login(self, scopes):
+        r = self.at("/tiktok").get("/v2/auth/authorize/", query=[
+            ("client_key", "tt-app"), ("response_type", "code"), ("redirect_uri", self.TT_REDIRECT),
+            ("scope", scopes), ("state", "tt")])
+        self.assertEqual(r.status, 302, r)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.location).query))
+        t = self.at("/tiktok").post("/v2/oauth/token/", form=[
+            ("client_key", "tt-app"), ("client_secret", "tt-secret"), ("code", q["code"]),
+            ("grant_type", "authorization_code"), ("redirect_uri", self.TT_REDIRECT)])
+        self.assertEqual(t.status, 200, t)
+        return q, t.json()
+
+    def user_info(self, token, fields):
+        return self.at("/tiktok").get("/v2/user/info/", query=[("fields", fields)],
+                                      headers={"Authorization": "Bearer " + token})
+
+    def test_scope_declined(self):
+        q, tok = self.login("user.info.basic,user.info.profile")
+        self.assertEqual(q["scopes"], "user.info.basic,user.info.profile", "the control")
+        self.queue("authorize_scope_declined")
+        q, tok = self.login("user.info.basic,user.info.profile")
+        self.assertEqual(q["scopes"], "user.info.basic", "TikTok's redirect names what was granted")
+        self.assertEqual(tok["scope"], "user.info.basic")
+        self.assertEqual(self.user_info(tok["access_token"], "open_id,display_name").status, 200)
+        r = self.user_info(tok["access_token"], "open_id,username")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["code"], "scope_permission_missed")
+
+    def test_grant_revoked(self):
+        _, tok = self.login("user.info.basic")
+        self.assertEqual(self.user_info(tok["access_token"], "open_id").status, 200)
+        self.queue("grant_revoked")
+        r = self.at("/tiktok").post("/v2/oauth/token/", form=[
+            ("client_key", "tt-app"), ("client_secret", "tt-secret"), ("grant_type", "refresh_token"),
+            ("refresh_token", tok["refresh_token"])])
+        self.assertEqual(r.status, 400, r)
+        body = r.json()
+        self.assertEqual(body["error"], "invalid_grant")
+        self.assertIn("revoked the app's access", body["error_description"])
+        self.assertRegex(body["log_id"], r"^[0-9]{14}[0-9A-F]{20}$")
+        r = self.user_info(tok["access_token"], "open_id")
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["error"]["code"], "access_token_invalid")
+
+
 class I03SharedKey(IssuersCase):
     """Both tenants sign with one key file: a token's iss still binds it
     to its issuer."""

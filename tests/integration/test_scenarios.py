@@ -179,12 +179,12 @@ class S01ScenarioRoutes(ScenCase):
         body = r.json()
         names = [s["name"] for s in body["scenarios"]]
         self.assertEqual(len(names), len(set(names)))
-        self.assertGreaterEqual(len(names), 36)
+        self.assertGreaterEqual(len(names), 39)
         with open(DOC, encoding="utf-8") as f:
             doc = f.read()
         for s in body["scenarios"]:
             self.assertIn("`%s`" % s["name"], doc, "docs/scenarios.md lacks " + s["name"])
-            self.assertIn(s["stage"], ("authorize", "code", "id_token", "token", "userinfo", "jwks"))
+            self.assertIn(s["stage"], ("authorize", "code", "id_token", "token", "userinfo", "jwks", "refresh"))
             self.assertTrue(s["description"])
             self.assertEqual(s["takes_delay"], s["name"] in ("token_delay", "jwks_slow"))
         # the issue's list, at least
@@ -335,6 +335,23 @@ class S02AuthorizeScenarios(ScenCase):
         self.assertEqual(q["iss"], [self.issuer + "/wrong-issuer"])
         self.assertIn("code", q)
 
+    def test_scope_declined(self):
+        """The code grants openid and the first other scope asked for; the
+        token answer says so, and userinfo releases no declined claim."""
+        self.queue("authorize_scope_declined")
+        ctx = self.code_flow(scope="openid profile email")
+        r = self.redeem(ctx)
+        self.assertEqual(r.status, 200, r)
+        tok = r.json()
+        self.assertEqual(tok["scope"], "openid profile")
+        _, claims, _ = ts.jwt_parts(tok["access_token"])
+        self.assertEqual(claims["scope"], "openid profile")
+        ui = self.userinfo(tok["access_token"]).json()
+        self.assertNotIn("email", ui, "email was declined")
+        # the next login gets what it asks for
+        tok = self.redeem(self.code_flow(scope="openid profile email")).json()
+        self.assertEqual(tok["scope"], "openid profile email")
+
     def test_code_missing(self):
         c = self.cursor()
         self.queue("authorize_code_missing")
@@ -435,6 +452,44 @@ class S03CodeAndToken(ScenCase):
         ctx = self.code_flow()
         self.queue("token_server_error")
         self.assertTokenError(self.redeem(ctx), 500, "server_error")
+
+    def refresh(self, rt, cid="it-basic"):
+        return self.token(cid, [("grant_type", "refresh_token"), ("refresh_token", rt)])
+
+    def test_refresh_token_expired_and_grant_revoked(self):
+        """Refresh stage: the next refresh_token grant is refused and its
+        grant ends, the access token of the grant with it; the login before
+        it and other grants are untouched."""
+        for name, words in (("refresh_token_expired", "has expired"),
+                            ("grant_revoked", "revoked the app's access")):
+            with self.subTest(scenario=name):
+                other = self.tokens()
+                tok = self.tokens()
+                self.assertEqual(self.userinfo(tok["access_token"]).status, 200)
+                self.queue(name, client="it-basic")
+                self.assertEqual(self.queued()[0]["stage"], "refresh")
+                # a login does not take it (no flow stage)
+                self.assertEqual(self.redeem(self.code_flow()).status, 200)
+                r = self.refresh(tok["refresh_token"])
+                self.assertTokenError(r, 400, "invalid_grant")
+                self.assertEqual(r.json()["error_description"], "the %s (authflow scenario %s)" % (
+                    "refresh token has expired" if name == "refresh_token_expired"
+                    else "user revoked the app's access to the account", name))
+                self.assertIn(words, r.json()["error_description"])
+                self.assertEqual(self.queued(), [])
+                # the grant ended: a retry and the access token are refused
+                self.assertTokenError(self.refresh(tok["refresh_token"]), 400, "invalid_grant")
+                self.assertEqual(self.userinfo(tok["access_token"]).status, 401)
+                # another grant of the same client and user lives on
+                self.assertEqual(self.refresh(other["refresh_token"]).status, 200)
+
+    def test_refresh_scenario_after_real_errors(self):
+        """An unknown refresh token is refused as such; the scenario waits."""
+        self.queue("grant_revoked", client="it-basic")
+        self.assertTokenError(self.refresh("not-a-refresh-token"), 400, "invalid_grant")
+        self.assertEqual(len(self.queued()), 1)
+        self.assertTokenError(self.refresh(self.tokens()["refresh_token"]), 400, "invalid_grant")
+        self.assertEqual(self.queued(), [])
 
     def test_refresh_takes_the_queue(self):
         tok = self.tokens()
