@@ -25,6 +25,9 @@
 #           with lifetimes of AF_BENCH_LIFETIME seconds: RSS during the run
 #           and after the codes', refresh tokens' and sessions' lifetimes
 #           have passed.
+#   logins_notcache  the same with glibc's per-thread malloc cache off
+#           (GLIBC_TUNABLES=glibc.malloc.tcache_count=0): the memory the
+#           worker threads' caches keep after the burst (README, Benchmark).
 # The ratios of sign and peers are taken AF_BENCH_ROUNDS times (default 3)
 # and their median printed: on a shared machine only same-run ratios mean
 # something (bench/callgrind-token.sh counts instructions per request).
@@ -47,7 +50,7 @@ ntokens=${AF_BENCH_TOKENS:-1000000}
 nlogins=${AF_BENCH_LOGINS:-1000000}
 long=${AF_BENCH_LONG_SECONDS:-300}
 life=${AF_BENCH_LIFETIME:-10}
-phases=${AF_BENCH_PHASES:-ready sign peers tokens logins}
+phases=${AF_BENCH_PHASES:-ready sign peers tokens logins logins_notcache}
 threads=2
 afb="python3 $top/bench/afbench.py"
 tmp=$(mktemp -d)
@@ -83,8 +86,10 @@ stop() {
 afd() {
     _name=$1 _conf=$2
     shift 2
-    $afb start "$tmp/$_name.ready" "$tmp/$_name.log" -- "$bld/authflowd" --config "$_conf" \
-        --ready-file "$tmp/$_name.ready" "$@" >"$tmp/started"
+    # $afd_env: VAR=VALUE words for authflowd's environment (env execs it:
+    # the same PID)
+    $afb start "$tmp/$_name.ready" "$tmp/$_name.log" -- ${afd_env:+env $afd_env} "$bld/authflowd" \
+        --config "$_conf" --ready-file "$tmp/$_name.ready" "$@" >"$tmp/started"
     read -r pid ready_ms url <"$tmp/started"
     procs="$procs $pid"
 }
@@ -424,11 +429,16 @@ phase_tokens() {
     loglines tokens
 }
 
+# phase_logins [TUNABLES]: with TUNABLES, authflowd runs with
+# GLIBC_TUNABLES=TUNABLES (the per-thread malloc cache off shows what holds
+# memory after the burst: logins_notcache).
 phase_logins() {
     echo
     echo "== logins: $nlogins authorization-code logins (authorize + token, ES256, new browser each)," \
-        "lifetimes: code $((life / 2)) s, tokens, refresh and sessions $life s"
+        "lifetimes: code $((life / 2)) s, tokens, refresh and sessions $life s${1:+, GLIBC_TUNABLES=$1}"
+    afd_env=${1:+GLIBC_TUNABLES=$1}
     afd logins "$tmp/login.json" --log-level warn
+    afd_env=
     idle=$($afb rss "$pid")
     export AF_BENCH_CLIENT=bench-app AF_BENCH_SECRET=bench-app-secret
     long logins "$nlogins" "$url" login
@@ -448,6 +458,7 @@ phase_logins() {
 for ph in $phases; do
     case $ph in
     ready | sign | peers | tokens | logins) "phase_$ph" ;;
+    logins_notcache) phase_logins glibc.malloc.tcache_count=0 ;;
     *) echo "bench.sh: unknown phase $ph" >&2; exit 2 ;;
     esac
 done
