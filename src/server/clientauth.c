@@ -320,7 +320,7 @@ bool af_client_request_check(struct af_req *req, struct af_resp *resp,
         return false;
     }
     ctype = af_req_header(req, AF_HDR_CONTENT_TYPE);
-    if (!form_ctype(ctype)) {
+    if (!form_ctype(ctype) && !req->form_from_json) {
         snprintf(why, sizeof(why), "Content-Type must be " AF_CT_FORM " (got %.64s)",
                  ctype ? ctype : "none");
         af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);

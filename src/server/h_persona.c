@@ -448,10 +448,63 @@ out:
     json_decref(out);
 }
 
+/* json_ctype: a Content-Type of application/json (parameters allowed). */
+static bool json_ctype(const char *ct)
+{
+    size_t n = strlen(AF_CT_JSON);
+    return ct != NULL && strncasecmp(ct, AF_CT_JSON, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* json_form: a JSON object body whose members are strings into req->form,
+ * as a form body would have been read (its cap on parameters, duplicates
+ * refused). false with resp holding the 400 when the body is not such an
+ * object. */
+static bool json_form(struct af_req *req, struct af_resp *resp)
+{
+    json_error_t je;
+    json_t *o =
+        json_loadb(req->body.p ? req->body.p : "", req->body.len, JSON_REJECT_DUPLICATES, &je);
+    const char *k;
+    json_t *v;
+    char why[200];
+    bool ok = json_is_object(o);
+
+    if (o == NULL)
+        snprintf(why, sizeof(why), "the JSON body: %.120s (line %d, column %d)", je.text, je.line,
+                 je.column);
+    else if (!ok)
+        snprintf(why, sizeof(why), "the JSON body must be an object of parameters");
+    json_object_foreach(ok ? o : NULL, k, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(why, sizeof(why), "the JSON body's member %.64s must be a string", k);
+            ok = false;
+            break;
+        }
+        if (af_params_add(&req->form, k, json_string_value(v)) != AF_OK) {
+            snprintf(why, sizeof(why), "the JSON body has more than %zu parameters", req->form.max);
+            ok = false;
+            break;
+        }
+    }
+    json_decref(o);
+    if (!ok)
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_REQUEST, why);
+    req->form_from_json = ok;
+    return ok;
+}
+
 void af_h_persona_token(struct af_req *req, struct af_resp *resp)
 {
     const struct af_persona *p = af_persona_of(req->srv);
 
+    /* GitHub reads the parameters from a JSON body too (Octokit sends one) */
+    if (p->token_json_body && req->method == AF_M_POST && req->form.n == 0 &&
+        json_ctype(af_req_header(req, AF_HDR_CONTENT_TYPE)) && !json_form(req, resp)) {
+        token_edit(p, req, resp);
+        return;
+    }
     call_translated(p, req, resp, af_h_token, true);
     token_edit(p, req, resp);
 }

@@ -74,6 +74,8 @@ struct af_req {
     struct af_params form;  /* decoded form body (POST, form content type) */
     struct af_buf body;     /* raw body, capped at cfg->max_body */
     bool body_too_big;
+    bool form_from_json; /* a persona read a JSON body into form (GitHub's token endpoint):
+                            not refused for its Content-Type */
     struct af_req_facts facts;
     /* a request built without a connection (unit tests, fuzz harnesses):
      * its headers and cookies, borrowed; NULL: none */

@@ -94,6 +94,7 @@ static const struct af_persona personas[] = {
         .strip_iss = true,
         .authz_error_uri = AF_GH_DOCS_AUTHZ_ERRORS,
         .default_grant_code = true,
+        .token_json_body = true,
         .secret_in_body = true,
         .token_shape = AF_PT_GITHUB,
         .token_errors = github_token_errors,

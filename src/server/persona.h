@@ -64,6 +64,7 @@ struct af_persona {
     const char *granted_scopes_param;         /* the redirect back names the granted scopes */
     const char *authz_error_uri;              /* error_uri added to a redirected error */
     bool default_grant_code;                  /* grant_type may be omitted at the token endpoint */
+    bool token_json_body;                     /* the token endpoint also reads a JSON object body */
     bool secret_in_body;                      /* confidential clients send client_secret in the
                                                  body, whatever they registered */
     af_persona_token_shape token_shape;
