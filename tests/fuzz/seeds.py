@@ -157,7 +157,8 @@ def seeds():
     for p in files("docs/*.md"):
         out["ledger"] += [m.group(1) for m in re.finditer(rb"/admin/ledger\?([^\s\"'|]*)", read(p))]
     out["cfg"] += [read(p) for p in files("tests/data/cfg/*.json", "conf/authflowd.json",
-                                          "tests/data/rs/*.json", "tests/data/integration/*.json")]
+                                          "conf/issuers.json", "tests/data/rs/*.json",
+                                          "tests/data/integration/*.json")]
     out["suite"] += [b"\0" + read(p) for p in files("conf/suites/*.json")]
     out["suite"] += [b"\1" + read(p) for p in files("conf/targets/*.json", "conf/apps/*.json",
                                                     "tests/corpus/*/profile.json")]
