@@ -498,11 +498,12 @@ json_t *af_client_json(const struct af_cfg_client *c)
         "{s:s, s:s?, s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o}", "client_id", c->id,
         "client_name", c->name, "has_secret", c->secret != NULL, "token_endpoint_auth_method",
         af_client_auth_name(c->auth_method), "application_type",
-        c->app_type == AF_APP_NATIVE ? AF_APP_TYPE_NATIVE : AF_APP_TYPE_WEB, "redirect_uris", strlist_json(&c->redirect_uris),
-        "post_logout_redirect_uris", strlist_json(&c->post_logout_uris), "grant_types",
-        grants_json(c->grant_types), "scope", scope_json(&c->scopes), "require_pkce",
-        c->require_pkce, "allow_plain_pkce", c->allow_plain_pkce, "access_token_audience",
-        strlist_json(&c->audience), "access_token_claims", strlist_json(&c->access_claims));
+        c->app_type == AF_APP_NATIVE ? AF_APP_TYPE_NATIVE : AF_APP_TYPE_WEB, "redirect_uris",
+        strlist_json(&c->redirect_uris), "post_logout_redirect_uris",
+        strlist_json(&c->post_logout_uris), "grant_types", grants_json(c->grant_types), "scope",
+        scope_json(&c->scopes), "require_pkce", c->require_pkce, "allow_plain_pkce",
+        c->allow_plain_pkce, "access_token_audience", strlist_json(&c->audience),
+        "access_token_claims", strlist_json(&c->access_claims));
 }
 
 json_t *af_user_json(const struct af_cfg_user *u)
