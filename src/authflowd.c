@@ -71,8 +71,9 @@ static int write_ready_file(const char *path, const char *url, const char *admin
     return rename(tmp, path);
 }
 
-static void print_banner(const struct af_config *cfg, const char *issuer, const char *admin_url)
+static void print_banner(const struct af_config *cfg, const struct af_server *srv)
 {
+    const char *issuer = af_server_issuer(srv), *admin_url = af_server_admin_url(srv);
     size_t i;
     const struct af_cfg_client *demo = NULL;
     printf("%s\n", issuer);
@@ -89,7 +90,7 @@ static void print_banner(const struct af_config *cfg, const char *issuer, const 
                admin_url);
     /* several issuers (docs/issuers.md): each its path under this one */
     for (i = 0; i < cfg->nissuers; i++) {
-        printf("#   issuer:    %s%s", issuer, cfg->issuers[i].path);
+        printf("#   issuer:    %s", af_server_issuer_at(srv, i));
         if (admin_url != NULL)
             printf(" (admin API: %s%s/admin/...)", admin_url, cfg->issuers[i].path);
         printf("\n");
@@ -222,7 +223,7 @@ int main(int argc, char **argv)
         ret = af_server_check_config(cfg, NULL) != AF_OK ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
-    print_banner(cfg, af_server_issuer(srv), af_server_admin_url(srv));
+    print_banner(cfg, srv);
     af_log_info("listening on port %u, issuer %s", af_server_port(srv), af_server_issuer(srv));
     if (af_server_admin_url(srv) != NULL)
         af_log_info("admin API on %s%s", af_server_admin_url(srv),

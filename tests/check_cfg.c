@@ -635,6 +635,17 @@ static const struct {
      "[{\"name\": \"token_delay\", \"delay_ms\": 6}]}]}",
      AF_ERR_INVALID,
      "issuers[0].scenarios[0].delay_ms: longer than limits.max_delay_ms (5 ms, got 6)"},
+    {"{\"listen\": \"127.0.0.1:9000\", \"issuers\": [{\"path\": \"/a\", \"listen\": "
+     "\"127.0.0.1:9000\"}]}",
+     AF_ERR_INVALID,
+     "issuers[0].listen: the same address as the top level's listen: \"127.0.0.1:9000\""},
+    {"{\"issuers\": [{\"path\": \"/a\", \"listen\": \"127.0.0.1:9100\"}, {\"path\": \"/b\", "
+     "\"listen\": \"127.0.0.1:9100\"}]}",
+     AF_ERR_INVALID,
+     "issuers[1].listen: the same address as another issuer's listen: \"127.0.0.1:9100\""},
+    {"{\"admin\": {\"enabled\": true, \"listen\": \"127.0.0.1:9001\"}, \"issuers\": [{\"path\": "
+     "\"/a\", \"listen\": \"127.0.0.1:9001\"}]}",
+     AF_ERR_INVALID, "issuers[0].listen: the same address as admin.listen: \"127.0.0.1:9001\""},
     {"{\"issuers\": [{\"path\": \"/a\"}, {\"path\": \"/a/b\"}]}", AF_ERR_INVALID,
      "issuers[1].path: lies under issuers[0].path \"/a\""},
     {"{\"issuers\": [{\"path\": \"/a/./b\"}]}", AF_ERR_INVALID,
@@ -1355,7 +1366,7 @@ START_TEST(test_doc_complete)
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
     /* 14 top-level keys and the nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 67);
+    ck_assert_uint_eq(d.seen, 68);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);

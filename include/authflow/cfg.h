@@ -169,6 +169,9 @@ struct af_config {
      * and never freed through the element. Elements have no issuers. */
     char *path;                /* an element's path under the top-level issuer
                                   ("/tenant-a"); NULL at the top level */
+    char *own_listen;          /* an element's "listen": served on that address of its
+                                  own, at its root, instead of under path on the top
+                                  level's listener; NULL otherwise (and at the top) */
     struct af_config *issuers; /* owned, nissuers elements */
     size_t nissuers;
 };

@@ -45,6 +45,12 @@ unsigned short af_server_port(const struct af_server *srv);
 /* af_server_issuer: borrowed, valid while srv lives. */
 const char *af_server_issuer(const struct af_server *srv);
 
+/* af_server_issuer_at: the issuer URL of the i-th element of the config's
+ * "issuers" (docs/issuers.md): the top level's plus its path, or, with a
+ * listen address of its own, that address's origin; NULL past the last.
+ * Borrowed, valid while srv lives. */
+const char *af_server_issuer_at(const struct af_server *srv, size_t i);
+
 /* af_server_admin_port: the admin API's bound port; 0 when it is off. */
 unsigned short af_server_admin_port(const struct af_server *srv);
 

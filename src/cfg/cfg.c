@@ -783,6 +783,12 @@ static const struct cfg_row issuer_rows[] = {
      .flags = F_REQUIRED,
      .check = check_issuer_path,
      .off = CF(path)},
+    /* a port of its own (docs/issuers.md); the top level's listen is another key */
+    {.name = "listen",
+     .type = T_STRING,
+     .flags = F_NULLABLE,
+     .check = check_listen,
+     .off = CF(own_listen)},
     ISSUER_ROWS,
     {.name = NULL},
 };
@@ -2011,6 +2017,23 @@ static const char *issuers_validate(struct cfg_ctx *c, const json_t *obj, struct
                 return c->msg;
             }
         }
+        for (i = 0; el->own_listen != NULL && !listen_port_zero(el->own_listen) && i <= j; i++) {
+            const char *other = i < j ? cfg->issuers[i].own_listen : cfg->listen;
+            const char *what = i < j ? "another issuer's listen" : "the top level's listen";
+            if (other == NULL || strcmp(other, el->own_listen) != 0) {
+                if (i == j && cfg->admin_enabled && strcmp(cfg->admin_listen, el->own_listen) == 0)
+                    what = "admin.listen";
+                else
+                    continue;
+            }
+            where_index(where_key(w, "issuers"), j);
+            where_key(w, "listen");
+            snprintf(c->msg, sizeof(c->msg),
+                     "the same address as %s: %s (an issuer with a listen address needs a "
+                     "port of its own)",
+                     what, quoted(c, el->own_listen));
+            return c->msg;
+        }
         inherit(el, cfg);
         w->n = 0;
         where_index(where_key(w, "issuers"), j);
@@ -2370,7 +2393,8 @@ static int keys_walk(const struct cfg_table *t, char *buf, size_t len, size_t ca
 {
     for (const struct cfg_row *r = t->rows; r->name != NULL; r++) {
         int k, rc;
-        if (t == &issuer_table && row_find(&root_table, r->name) != NULL)
+        if (t == &issuer_table && r->off != CF(own_listen) &&
+            row_find(&root_table, r->name) != NULL)
             continue;
         k = snprintf(buf + len, cap - len, "%s%s", len > 0 ? "." : "", r->name);
         if (k < 0 || (size_t)k >= cap - len)

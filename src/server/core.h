@@ -55,10 +55,16 @@ struct af_server {
      * cfg, issuer (the top level's plus its path), keys, store, registry,
      * scenarios, ledger, login-form key and cookie names, and none of
      * daemon, listeners, delayer or admin_url, which are the top level's
-     * (server.c routes a request to the issuer its path names). */
+     * (server.c routes a request to the issuer its path names), except an
+     * element with a listen address of its own (cfg->own_listen): its own
+     * daemon, main_l and port, the top level's delayer borrowed. */
     const char *path;           /* "" at the top level, else cfg->path ("/tenant-a") */
+    const char *prefix;         /* what its requests' paths start with: path, or "" at the
+                                   top level and on a listener of its own */
     struct af_server **issuers; /* owned; nissuers, top level only */
     size_t nissuers;
+    int quiesced[2];         /* af_server_stop: the listening sockets of daemon and
+                                admin_daemon, once quiesced (-1: none) */
     char session_cookie[96]; /* AF_SESSION_COOKIE, "." and the path's segments */
     char login_cookie[96];   /* AF_LOGIN_COOKIE, the same way */
 };

@@ -34,7 +34,7 @@
 
 struct scan {
     const struct af_server *srv;
-    const char *prefix; /* srv's own path (docs/issuers.md); "" at the top level */
+    const char *prefix; /* what srv's requests' paths start with (core.h, docs/issuers.md) */
     const struct af_findings_filter *f;
     json_t *out;   /* the findings, oldest first */
     json_t *flows; /* flow -> {"authz": seq, "state": word, "csrf": bool,
@@ -412,7 +412,7 @@ af_rc af_findings_compute(const struct af_server *srv, const json_t *entries,
                           const struct af_findings_filter *f, json_t **out)
 {
     struct scan sc = {
-        srv,  srv != NULL && srv->path != NULL ? srv->path : "", f, json_array(), json_object(),
+        srv,  srv != NULL && srv->prefix != NULL ? srv->prefix : "", f, json_array(), json_object(),
         AF_OK};
     size_t i, k;
 

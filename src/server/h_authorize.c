@@ -130,10 +130,11 @@ const char *af_cookie_name(const struct af_server *srv, const char *base)
 }
 
 /* cookie_path: where srv's cookies apply: its issuer's path, "/" at the
- * top level (RFC 6265 §5.1.4: "/tenant-a" covers "/tenant-a/login"). */
+ * top level and on a listener of its own (RFC 6265 §5.1.4: "/tenant-a"
+ * covers "/tenant-a/login"). */
 static const char *cookie_path(const struct af_server *srv)
 {
-    return srv->path != NULL && *srv->path != '\0' ? srv->path : "/";
+    return srv->prefix != NULL && *srv->prefix != '\0' ? srv->prefix : "/";
 }
 
 /* cookie_set: Set-Cookie of srv's cookie base (af_cookie_name) = value

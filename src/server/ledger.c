@@ -461,7 +461,7 @@ static void entry_write(struct ew *w, const struct af_req *req, const struct af_
     struct af_params q;
     const struct af_params *query = &req->query;
     const char *client_id, *code, *val[KEYS];
-    const char *prefix = req->srv != NULL && req->srv->path != NULL ? req->srv->path : "";
+    const char *prefix = req->srv != NULL && req->srv->prefix != NULL ? req->srv->prefix : "";
     const char *path = req->path ? req->path : "";
     char when[AF_RFC3339_MS_LEN + 1], *full = NULL;
 

@@ -48,7 +48,7 @@ static const char *cut(const char *s, char *tmp)
  * (docs/issuers.md) before the path relative to it; cut as cut() cuts. */
 static const char *shown_path(const struct af_req *req, char *tmp)
 {
-    const char *prefix = req->srv != NULL && req->srv->path != NULL ? req->srv->path : "";
+    const char *prefix = req->srv != NULL && req->srv->prefix != NULL ? req->srv->prefix : "";
     char full[REQLOG_FIELD_MAX + 80];
 
     if (req->path == NULL)

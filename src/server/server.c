@@ -271,12 +271,14 @@ static void neutralise_query(const char *uri, size_t max_params)
 /* issuer_route: the issuer a request's path names (docs/issuers.md) and
  * the path relative to it, newly allocated: an element of issuers when the
  * path is its path or lies under it ("/tenant-a/token" is "/token" of
- * "/tenant-a"), or asks for its RFC 8414 §3.1 metadata
+ * "/tenant-a"; on the provider's listener only an element without a
+ * listener of its own, on the admin API's every one), or asks for its RFC
+ * 8414 §3.1 metadata
  * ("/.well-known/oauth-authorization-server/tenant-a"); else the top
  * level with the path as it came. Paths never nest (cfg.c), so at most one
  * element matches. NULL path when out of memory. */
-static struct af_server *issuer_route(struct af_server *top, const char *path, size_t len,
-                                      char **rel)
+static struct af_server *issuer_route(struct af_server *top, bool admin, const char *path,
+                                      size_t len, char **rel)
 {
     static const char meta[] = AF_PATH_AS_METADATA;
     const size_t mlen = sizeof(meta) - 1;
@@ -284,6 +286,8 @@ static struct af_server *issuer_route(struct af_server *top, const char *path, s
     for (size_t i = 0; i < top->nissuers; i++) {
         struct af_server *el = top->issuers[i];
         size_t n = strlen(el->path);
+        if (el->cfg->own_listen != NULL && !admin)
+            continue; /* served on its own listener, not under its path */
         if (len >= n && strncmp(path, el->path, n) == 0 && (len == n || path[n] == '/')) {
             *rel = len == n ? strdup("/") : strndup(path + n, len - n);
             return el;
@@ -309,7 +313,8 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
         return NULL;
     st->l = l;
     q = strchr(uri, '?');
-    st->req.srv = issuer_route(srv, uri, q ? (size_t)(q - uri) : strlen(uri), &st->req.path);
+    st->req.srv =
+        issuer_route(srv, l->is_admin, uri, q ? (size_t)(q - uri) : strlen(uri), &st->req.path);
     st->req.raw_query = strdup(q ? q + 1 : "");
     af_params_init(&st->req.query, srv->cfg->max_params);
     af_params_init(&st->req.form, srv->cfg->max_params);
@@ -894,6 +899,7 @@ static af_rc issuer_open(struct af_server *srv, const struct af_config *cfg, str
 
     srv->cfg = cfg;
     srv->path = cfg->path != NULL ? cfg->path : "";
+    srv->prefix = cfg->own_listen != NULL ? "" : srv->path;
     cookie_name(AF_SESSION_COOKIE, srv->path, srv->session_cookie, sizeof(srv->session_cookie));
     cookie_name(AF_LOGIN_COOKIE, srv->path, srv->login_cookie, sizeof(srv->login_cookie));
     rc = load_keys(srv, err);
@@ -928,10 +934,57 @@ static void issuer_close(struct af_server *srv)
     free(srv->issuer);
 }
 
+static af_rc listener_new(struct af_server *srv, const struct route *routes, bool is_admin,
+                          size_t max_body, unsigned max_conns, struct af_listener **out);
+static struct MHD_Daemon *start_daemon(struct af_listener *l, int fd, unsigned threads,
+                                       unsigned max_conns, const struct af_tls *tls);
+
+/* own_listener: the listener, daemon and issuer of an element with a
+ * listen address of its own (cfg->own_listen): served there at its root,
+ * its issuer that address's origin, over https when the top level is
+ * (its certificate). The top level's delay timer serves it (borrowed). */
+static af_rc own_listener(struct af_server *top, struct af_server *el, const struct af_tls *tls,
+                          bool https, struct af_err *err)
+{
+    const struct af_config *cfg = el->cfg;
+    char *origin = NULL;
+    bool any = false;
+    int fd = -1;
+    af_rc rc;
+
+    el->delayer = top->delayer;
+    rc = listener_new(el, main_routes, false, cfg->max_body, SERVER_MAX_CONNECTIONS, &el->main_l);
+    if (rc == AF_OK)
+        rc = bind_listen(cfg->own_listen, https ? "https" : "http", &fd, &el->port, &origin, &any,
+                         err);
+    if (rc != AF_OK)
+        goto out;
+    el->issuer = origin;
+    origin = NULL;
+    if (any)
+        af_log_warn("issuer %s listens on every address (%s): its issuer is %s", el->path,
+                    cfg->own_listen, el->issuer);
+    el->daemon =
+        start_daemon(el->main_l, fd, cfg->threads ? cfg->threads : 4, SERVER_MAX_CONNECTIONS, tls);
+    if (el->daemon == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_IO, "issuer %s: cannot start the HTTP server on %s", el->path,
+                        cfg->own_listen);
+        goto out;
+    }
+    fd = -1; /* owned by MHD now */
+out:
+    if (fd >= 0)
+        close(fd);
+    free(origin);
+    return rc;
+}
+
 /* issuers_open: a server for each element of top's cfg->issuers, its
- * issuer the top level's plus its path, its metadata built; once top's
- * issuer is settled. */
-static af_rc issuers_open(struct af_server *top, struct af_err *err)
+ * issuer the top level's plus its path (or, with a listen address of its
+ * own, that address's origin: own_listener), its metadata built; once
+ * top's issuer is settled and its certificate, if any, made. */
+static af_rc issuers_open(struct af_server *top, const struct af_tls *tls, bool https,
+                          struct af_err *err)
 {
     const struct af_config *cfg = top->cfg;
     af_rc rc = AF_OK;
@@ -948,7 +1001,9 @@ static af_rc issuers_open(struct af_server *top, struct af_err *err)
         top->issuers[i] = el;
         top->nissuers = i + 1;
         rc = issuer_open(el, &cfg->issuers[i], err);
-        if (rc == AF_OK && asprintf(&el->issuer, "%s%s", top->issuer, el->path) < 0) {
+        if (rc == AF_OK && el->cfg->own_listen != NULL) {
+            rc = own_listener(top, el, tls, https, err);
+        } else if (rc == AF_OK && asprintf(&el->issuer, "%s%s", top->issuer, el->path) < 0) {
             el->issuer = NULL;
             rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
         }
@@ -1175,7 +1230,7 @@ af_rc af_server_start(const struct af_config *cfg, const struct af_server_opts *
         AF_ERR_SET(err, rc, "cannot build the metadata document");
         goto out;
     }
-    rc = issuers_open(srv, err);
+    rc = issuers_open(srv, tls, https, err);
     if (rc != AF_OK)
         goto out;
     srv->daemon =
@@ -1239,6 +1294,11 @@ const char *af_server_issuer(const struct af_server *srv)
     return srv->issuer;
 }
 
+const char *af_server_issuer_at(const struct af_server *srv, size_t i)
+{
+    return i < srv->nissuers ? srv->issuers[i]->issuer : NULL;
+}
+
 unsigned short af_server_admin_port(const struct af_server *srv)
 {
     return srv->admin_port;
@@ -1264,40 +1324,68 @@ static bool draining(struct af_server *srv)
     return open > 0 && af_monotonic_ms() - last < SERVER_DRAIN_QUIET_MS;
 }
 
+/* quiesce: srv stops accepting on its daemons (every answer from now on
+ * says Connection: close, send_resp); the listening sockets MHD hands
+ * back wait in srv->quiesced for halt. */
+static void quiesce(struct af_server *srv)
+{
+    struct MHD_Daemon *d[2] = {srv->daemon, srv->admin_daemon};
+
+    __atomic_store_n(&srv->stopping, 1, __ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < 2; i++)
+        srv->quiesced[i] = d[i] != NULL ? MHD_quiesce_daemon(d[i]) : MHD_INVALID_SOCKET;
+}
+
+/* halt: srv's daemons stopped (after quiesce), their sockets closed. */
+static void halt(struct af_server *srv)
+{
+    struct MHD_Daemon *d[2] = {srv->daemon, srv->admin_daemon};
+
+    for (size_t i = 0; i < 2; i++) {
+        if (d[i] != NULL)
+            MHD_stop_daemon(d[i]);
+        if (srv->quiesced[i] != MHD_INVALID_SOCKET)
+            close(srv->quiesced[i]);
+    }
+}
+
+/* any_draining: a daemon of top or of an element of its issuers with a
+ * listener of its own still has a request to finish (draining). */
+static bool any_draining(struct af_server *top)
+{
+    if ((top->daemon != NULL || top->admin_daemon != NULL) && draining(top))
+        return true;
+    for (size_t i = 0; i < top->nissuers; i++) {
+        if (top->issuers[i]->daemon != NULL && draining(top->issuers[i]))
+            return true;
+    }
+    return false;
+}
+
 void af_server_stop(struct af_server *srv)
 {
-    struct MHD_Daemon *daemons[2];
-    MHD_socket socks[2] = {MHD_INVALID_SOCKET, MHD_INVALID_SOCKET};
     uint64_t until = af_monotonic_ms() + SERVER_DRAIN_MS;
     size_t i;
 
     if (srv == NULL)
         return;
-    daemons[0] = srv->daemon;
-    daemons[1] = srv->admin_daemon;
-    /* Stop accepting on both, then let in-flight requests finish before the
-     * threads are stopped. Every answer from now on says Connection: close
-     * (send_resp), so a keep-alive client gets the answer to what it sent
-     * and no more; an open connection holds the stop up only while
-     * requests come and go, an idle one does not. */
-    __atomic_store_n(&srv->stopping, 1, __ATOMIC_SEQ_CST);
-    for (i = 0; i < 2; i++) {
-        if (daemons[i] != NULL)
-            socks[i] = MHD_quiesce_daemon(daemons[i]);
-    }
+    /* Stop accepting everywhere, then let in-flight requests finish before
+     * the threads are stopped; an open connection holds the stop up only
+     * while requests come and go, an idle one does not. */
+    quiesce(srv);
+    for (i = 0; i < srv->nissuers; i++)
+        quiesce(srv->issuers[i]);
     /* delayed answers go out now, so that they do not outlast the drain */
     af_delayer_flush(srv->delayer);
-    while ((daemons[0] != NULL || daemons[1] != NULL) && af_monotonic_ms() < until && draining(srv))
+    while (af_monotonic_ms() < until && any_draining(srv))
         usleep(5 * 1000);
-    for (i = 0; i < 2; i++) {
-        if (daemons[i] != NULL)
-            MHD_stop_daemon(daemons[i]);
-        if (socks[i] != MHD_INVALID_SOCKET)
-            close(socks[i]);
-    }
-    af_delayer_free(srv->delayer);
+    halt(srv);
+    for (i = 0; i < srv->nissuers; i++)
+        halt(srv->issuers[i]);
+    af_delayer_free(srv->delayer); /* the elements' is the same, borrowed */
     for (i = 0; i < srv->nissuers; i++) {
         issuer_close(srv->issuers[i]);
+        listener_free(srv->issuers[i]->main_l);
         free(srv->issuers[i]);
     }
     free(srv->issuers);

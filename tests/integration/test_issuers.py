@@ -431,6 +431,65 @@ class I05PersonaScenarios(IssuersCase):
         self.assertEqual(r.json()["error"]["code"], "access_token_invalid")
 
 
+class I06OwnPort(IssuersCase):
+    """The TikTok element with a listen address of its own: served at the
+    root of that port (for SDKs that take a host, not a base URL), still
+    isolated, its admin API under its path."""
+
+    @classmethod
+    def config_mods(cls, cfg):
+        tt = [el for el in cfg["issuers"] if el["path"] == "/tiktok"][0]
+        tt["listen"] = "127.0.0.1:0"
+        tt["clients"][0]["grant_types"] = ["authorization_code", "refresh_token"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with open(cls.daemon.out_path, "rb") as f:
+            banner = f.read().decode("utf-8", "replace")
+        issuers = re.findall(r"^#\s+issuer:\s+(http://\S+)", banner, re.M)
+        cls.tt = issuers[2]
+
+    def test_served_at_the_root_of_its_port(self):
+        self.assertRegex(self.tt, r"^http://127\.0\.0\.1:\d+$")
+        self.assertNotEqual(self.tt, self.url)
+        tt = HttpClient(self.tt)
+        d = tt.get("/.well-known/openid-configuration").json()
+        self.assertEqual(d["issuer"], self.tt)
+        self.assertEqual(d["authflow_persona"]["token_endpoint"], self.tt + "/v2/oauth/token/")
+        # not under its path on the top level's listener any more
+        self.assertEqual(self.at("/tiktok").get("/.well-known/openid-configuration").status, 404)
+        self.assertEqual(self.at("").get("/.well-known/oauth-authorization-server/tiktok").status, 404)
+        # its port serves it alone: another issuer's path is a 404 there
+        self.assertEqual(tt.get("/tenant-a/.well-known/openid-configuration").status, 404)
+        r = self.admin("/tiktok").get("/admin/healthz")
+        self.assertEqual(r.json()["issuer"], self.tt)
+
+    def test_login_and_isolation(self):
+        tt = HttpClient(self.tt)
+        redirect = I05PersonaScenarios.TT_REDIRECT
+        r = tt.get("/v2/auth/authorize/", query=[
+            ("client_key", "tt-app"), ("response_type", "code"), ("redirect_uri", redirect),
+            ("scope", "user.info.basic"), ("state", "p")])
+        self.assertEqual(r.status, 302, r)
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.location).query))["code"]
+        form = [("client_key", "tt-app"), ("client_secret", "tt-secret"), ("code", code),
+                ("grant_type", "authorization_code"), ("redirect_uri", redirect)]
+        # the same request on the top level's port finds no issuer there
+        self.assertEqual(self.at("/tiktok").post("/v2/oauth/token/", form=form).status, 404)
+        t = tt.post("/v2/oauth/token/", form=form)
+        self.assertEqual(t.status, 200, t)
+        at = t.json()["access_token"]
+        _, claims, _ = jwt_parts(at)
+        self.assertEqual(claims["iss"], self.tt)
+        self.assertEqual(tt.get("/v2/user/info/", query=[("fields", "open_id")],
+                                headers={"Authorization": "Bearer " + at}).status, 200)
+        self.assertEqual(self.userinfo("/tenant-a", at).status, 401)
+        # its ledger, through the admin API under its path
+        paths = {e["path"] for e in self.admin("/tiktok").get("/admin/ledger").json()["entries"]}
+        self.assertIn("/v2/oauth/token/", paths)
+
+
 class I03SharedKey(IssuersCase):
     """Both tenants sign with one key file: a token's iss still binds it
     to its issuer."""
@@ -459,7 +518,8 @@ class I04Config(unittest.TestCase):
     """Refused configs: exit 2, the message names the element and why."""
 
     def check(self, issuers, extra=None):
-        cfg = {"listen": "127.0.0.1:0", "issuers": issuers}
+        cfg = {"listen": "127.0.0.1:9200" if any("listen" in el for el in issuers) else "127.0.0.1:0",
+               "issuers": issuers}
         cfg.update(extra or {})
         d = tempfile.mkdtemp(prefix="af-it-issuers-cfg-")
         try:
@@ -486,12 +546,17 @@ class I04Config(unittest.TestCase):
             ([{"path": "/a b"}], r"issuers\[0\]\.path: has a character"),
             ([{"path": "/a//b"}], r"issuers\[0\]\.path: has an empty segment"),
             ([{}], r"issuers\[0\]\.path: missing"),
-            ([{"path": "/a", "listen": "127.0.0.1:1"}], r"issuers\[0\]\.listen: not a key of an issuer in issuers\[\] \(it is set once, at the top level"),
+            ([{"path": "/a", "limits": {}}], r"issuers\[0\]\.limits: not a key of an issuer in issuers\[\] \(it is set once, at the top level"),
             ([{"path": "/a", "clients": [{"client_id": "x", "client_secret": "s",
                                           "redirect_uris": ["http://127.0.0.1:1/cb"]}]}],
              r"issuers\[0\]\.users: at least one user is needed"),
             ([{"path": "/a", "scenarios": [{"name": "no_such_scenario"}]}],
              r"issuer /a: scenarios\[0\]\.name: unknown scenario"),
+            ([{"path": "/a", "listen": "127.0.0.1:9100"}, {"path": "/b", "listen": "127.0.0.1:9100"}],
+             r"issuers\[1\]\.listen: the same address as another issuer's listen"),
+            ([{"path": "/a", "listen": "127.0.0.1:9200"}],
+             r"issuers\[0\]\.listen: the same address as the top level's listen"),
+            ([{"path": "/a", "listen": "nowhere"}], r"issuers\[0\]\.listen: "),
         ]
         for issuers, want in cases:
             with self.subTest(issuers=issuers):
@@ -501,6 +566,10 @@ class I04Config(unittest.TestCase):
 
     def test_accepted(self):
         rc, err = self.check([{"path": "/a"}, {"path": "/ab"}, {"path": "/x/y-z.1_~"}])
+        self.assertEqual(rc, 0, err)
+        # port 0 twice: two free ports, not one
+        rc, err = self.check([{"path": "/a", "listen": "127.0.0.1:0"}, {"path": "/b", "listen": "127.0.0.1:0"}],
+                             {"listen": "127.0.0.1:0"})
         self.assertEqual(rc, 0, err)
         rc, err = self.check([{"path": "/v2"}])
         self.assertEqual(rc, 0, "a standard top level has no /v2 endpoints: " + err)
