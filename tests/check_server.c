@@ -3,9 +3,10 @@
  * server: scopes (RFC 6749 §3.3), claims released by scope (OIDC Core §5.4),
  * Authorization header parsing for Bearer (RFC 6750 §2.1) and Basic client
  * credentials (RFC 6749 §2.3.1, RFC 7617), the store (codes, tokens, grants,
- * sessions, caps) and token issuance and validation over a server struct
- * built by hand (no daemon), and the HTML pages of the front channel (error
- * pages, the login page, their stylesheet and CSP) from the handlers.
+ * sessions, consents, caps) and token issuance and validation over a server
+ * struct built by hand (no daemon), a persona's consent rules and claims,
+ * and the HTML pages of the front channel (error pages, the login page,
+ * their stylesheet and CSP) from the handlers.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/clientauth.h"
+#include "server/consent.h"
 #include "server/core.h"
 #include "server/doc.h"
 #include "server/front_channel.h"
@@ -32,6 +34,7 @@
 #include "server/keyring.h"
 #include "server/ledger.h"
 #include "server/page.h"
+#include "server/persona.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -43,7 +46,7 @@
 
 /* One confidential client, one user with every
  * standard claim of OIDC Core §5.1 that §5.4 files under a scope, plus
- * custom claims. */
+ * custom claims (hd: Google's hosted domain, a custom claim elsewhere). */
 static const char config_text[] =
     "{\"clients\": ["
     " {\"client_id\": \"app\", \"client_secret\": \"s3cret\","
@@ -63,7 +66,7 @@ static const char config_text[] =
     "   \"email\": \"alice@example.com\", \"email_verified\": true,"
     "   \"address\": {\"country\": \"FR\"},"
     "   \"phone_number\": \"+33 1 23 45 67 89\", \"phone_number_verified\": false,"
-    "   \"roles\": [\"user\"], \"groups\": [\"g1\"]}}]}";
+    "   \"roles\": [\"user\"], \"groups\": [\"g1\"], \"hd\": \"example.com\"}}]}";
 
 static struct af_config *cfg;
 
@@ -1151,6 +1154,71 @@ START_TEST(test_sessions_evict)
     }
     for (i = 0; i < 7; i++)
         free(sid[i]);
+}
+END_TEST
+
+START_TEST(test_consents)
+{
+    struct af_consent_rec in = {0}, out;
+
+    in.scope = (char *)"openid email";
+    in.offline = true;
+    in.expires = af_now() + 300;
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_ERR_NOTFOUND);
+    ck_assert_ptr_null(out.scope);
+    ck_assert_int_eq(af_consent_put(st, "app", "u-1", &in), AF_OK);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_OK);
+    ck_assert_str_eq(out.scope, "openid email");
+    ck_assert(out.offline);
+    af_consent_rec_clear(&out);
+    /* one per client and user: neither another user's nor another
+     * client's, and no two pairs share a key ("a"+"bc" is not "ab"+"c") */
+    ck_assert_int_eq(af_consent_get(st, "app", "u-2", &out), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_consent_get(st, "ap", "pu-1", &out), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_consent_get(st, "appu", "-1", &out), AF_ERR_NOTFOUND);
+    /* a put replaces, with its own expiry */
+    in.scope = (char *)"profile";
+    in.offline = false;
+    in.expires = af_now() + 600;
+    ck_assert_int_eq(af_consent_put(st, "app", "u-1", &in), AF_OK);
+    ck_assert_uint_eq(counts().consents, 1);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_OK);
+    ck_assert_str_eq(out.scope, "profile");
+    ck_assert(!out.offline);
+    af_consent_rec_clear(&out);
+    af_clock_set_offset(599);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_OK);
+    af_consent_rec_clear(&out);
+    af_clock_set_offset(600);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_ERR_NOTFOUND);
+    /* an expired one is replaced in place, then dropped */
+    in.expires = af_now() + 10;
+    ck_assert_int_eq(af_consent_put(st, "app", "u-1", &in), AF_OK);
+    ck_assert_uint_eq(counts().consents, 1);
+    af_consent_drop(st, "app", "u-1");
+    ck_assert_int_eq(af_consent_get(st, "app", "u-1", &out), AF_ERR_NOTFOUND);
+    ck_assert_uint_eq(counts().consents, 0);
+    af_consent_drop(st, "app", "u-1");
+}
+END_TEST
+
+START_TEST(test_consents_evict)
+{
+    /* max_tokens 6: a seventh user's consent drops the one due soonest */
+    struct af_consent_rec in = {0}, out;
+    char sub[16];
+    int i;
+
+    in.scope = (char *)"openid";
+    for (i = 0; i < 7; i++) {
+        snprintf(sub, sizeof(sub), "u-%d", i);
+        in.expires = af_now() + 100 + i;
+        ck_assert_int_eq(af_consent_put(st, "app", sub, &in), AF_OK);
+    }
+    ck_assert_uint_eq(counts().consents, 6);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-0", &out), AF_ERR_NOTFOUND);
+    ck_assert_int_eq(af_consent_get(st, "app", "u-6", &out), AF_OK);
+    af_consent_rec_clear(&out);
 }
 END_TEST
 
@@ -3181,6 +3249,203 @@ START_TEST(test_scenario_on_tokens)
 }
 END_TEST
 
+/* ---- a persona's consent rules and claims (consent.h, persona.h) ---- */
+
+/* One authorization of alice to app after the steps before it, from an
+ * empty store: its query, the scope asked for, and whether the code brings
+ * a refresh token and which scope it grants. forget: the grant was revoked
+ * before it (af_consent_forget). refused: consent_required (AF_ERR_STATE),
+ * nothing granted. */
+struct consent_step {
+    const char *query;
+    const char *scope;
+    bool refresh;
+    const char *granted;
+    bool forget;
+    bool refused;
+};
+
+static const struct {
+    const char *why;
+    af_persona_kind persona;
+    struct consent_step steps[4]; /* scope NULL ends */
+} consent_cases[] = {
+    {"access_type online by default: no refresh token",
+     AF_PERSONA_GOOGLE,
+     {{"", "openid", false, "openid", false, false}}},
+    {"access_type=online",
+     AF_PERSONA_GOOGLE,
+     {{"access_type=online", "openid", false, "openid", false, false}}},
+    {"the first offline consent",
+     AF_PERSONA_GOOGLE,
+     {{"access_type=offline", "openid", true, "openid", false, false}}},
+    {"offline again: no second refresh token",
+     AF_PERSONA_GOOGLE,
+     {{"access_type=offline", "openid", true, "openid", false, false},
+      {"access_type=offline", "openid", false, "openid", false, false},
+      {"access_type=offline", "email", false, "email", false, false}}},
+    {"prompt=consent: a refresh token again",
+     AF_PERSONA_GOOGLE,
+     {{"access_type=offline", "openid", true, "openid", false, false},
+      {"access_type=offline&prompt=consent", "openid", true, "openid", false, false},
+      {"access_type=offline&prompt=select_account%20consent", "openid", true, "openid", false,
+       false},
+      {"access_type=offline&prompt=select_account", "openid", false, "openid", false, false}}},
+    {"prompt=consent without offline: none",
+     AF_PERSONA_GOOGLE,
+     {{"prompt=consent", "openid", false, "openid", false, false}}},
+    {"online first: the first offline consent comes later",
+     AF_PERSONA_GOOGLE,
+     {{"", "openid", false, "openid", false, false},
+      {"access_type=offline", "openid", true, "openid", false, false}}},
+    {"a revoked grant: the next offline login is a first consent",
+     AF_PERSONA_GOOGLE,
+     {{"access_type=offline", "openid", true, "openid", false, false},
+      {"access_type=offline", "openid", true, "openid", true, false}}},
+    {"include_granted_scopes=true: the scopes granted before join",
+     AF_PERSONA_GOOGLE,
+     {{"", "openid email", false, "openid email", false, false},
+      {"include_granted_scopes=true", "profile", false, "profile openid email", false, false},
+      {"include_granted_scopes=true", "email", false, "email profile openid", false, false}}},
+    {"include_granted_scopes=false, or absent: the scope asked for",
+     AF_PERSONA_GOOGLE,
+     {{"", "openid email", false, "openid email", false, false},
+      {"include_granted_scopes=false", "profile", false, "profile", false, false},
+      {"", "profile", false, "profile", false, false}}},
+    {"include_granted_scopes=true with nothing before",
+     AF_PERSONA_GOOGLE,
+     {{"include_granted_scopes=true&access_type=offline", "profile", true, "profile", false,
+       false}}},
+    {"prompt=none: only what was granted before",
+     AF_PERSONA_GOOGLE,
+     {{"prompt=none", "openid", false, NULL, false, true},
+      {"", "openid email", false, "openid email", false, false},
+      {"prompt=none", "email", false, "email", false, false},
+      {"prompt=none", "openid profile", false, NULL, false, true}}},
+    {"prompt=none: offline only after an offline consent, and then no refresh token",
+     AF_PERSONA_GOOGLE,
+     {{"", "openid", false, "openid", false, false},
+      {"prompt=none&access_type=offline", "openid", false, NULL, false, true},
+      {"access_type=offline", "openid", true, "openid", false, false},
+      {"prompt=none&access_type=offline", "openid", false, "openid", false, false}}},
+    {"the standard persona: no rules, access_type means nothing",
+     AF_PERSONA_STANDARD,
+     {{"", "openid", true, "openid", false, false},
+      {"access_type=offline", "openid", true, "openid", false, false},
+      {"include_granted_scopes=true", "profile", true, "profile", false, false}}},
+};
+
+START_TEST(test_consent_rules)
+{
+    const struct af_cfg_user *user = af_user_by_sub(&srv, "u-1");
+    size_t i;
+    af_rc rc;
+
+    cfg->persona = consent_cases[_i].persona;
+    for (i = 0; i < N(consent_cases[_i].steps) && consent_cases[_i].steps[i].scope; i++) {
+        const struct consent_step *step = &consent_cases[_i].steps[i];
+        struct af_params in;
+        char *scope = strdup(step->scope);
+        bool no_refresh = true;
+
+        ck_assert_ptr_nonnull(scope);
+        af_params_init(&in, 16);
+        ck_assert_int_eq(af_params_parse(&in, step->query, strlen(step->query), NULL), AF_OK);
+        if (step->forget)
+            af_consent_forget(&srv, "app", "u-1");
+        rc = af_consent_grant(&srv, &in, client("app"), user, &scope, &no_refresh);
+        if (step->refused) {
+            ck_assert_msg(rc == AF_ERR_STATE, "%s: step %zu (%s): not refused",
+                          consent_cases[_i].why, i + 1, step->query);
+            ck_assert_str_eq(scope, step->scope);
+            free(scope);
+            af_params_free(&in);
+            continue;
+        }
+        ck_assert_int_eq(rc, AF_OK);
+        ck_assert_msg(no_refresh == !step->refresh, "%s: step %zu (%s): refresh %s, expected %s",
+                      consent_cases[_i].why, i + 1, step->query, no_refresh ? "no" : "yes",
+                      step->refresh ? "yes" : "no");
+        ck_assert_msg(strcmp(scope, step->granted) == 0,
+                      "%s: step %zu: granted \"%s\", expected \"%s\"", consent_cases[_i].why, i + 1,
+                      scope, step->granted);
+        free(scope);
+        af_params_free(&in);
+    }
+}
+END_TEST
+
+/* Google's claims: email with email, the name and picture with profile,
+ * hd always; nothing else of the user's. */
+static const struct {
+    const char *scope;
+    const char *released;
+} google_claim_cases[] = {
+    {"openid", "hd"},
+    {"openid email", "email email_verified hd"},
+    {"openid profile", "name family_name given_name picture locale hd"},
+    {"email profile", "email email_verified name family_name given_name picture locale hd"},
+    {"openid roles groups address phone", "hd"},
+};
+
+START_TEST(test_persona_claims)
+{
+    const struct af_persona *google = af_persona_get(AF_PERSONA_GOOGLE);
+    const struct af_cfg_user *user = af_user_by_sub(&srv, "u-1");
+    json_t *obj = json_object(), *v;
+    const char *name;
+
+    ck_assert_int_eq(af_persona_claims_release(google, user, google_claim_cases[_i].scope, obj),
+                     AF_OK);
+    json_object_foreach(obj, name, v)
+    {
+        ck_assert_msg(af_str_has_space_token(google_claim_cases[_i].released, name),
+                      "scope \"%s\" released \"%s\"", google_claim_cases[_i].scope, name);
+    }
+    ck_assert_msg(json_object_size(obj) == count_tokens(google_claim_cases[_i].released),
+                  "scope \"%s\": %zu claims released, expected \"%s\"",
+                  google_claim_cases[_i].scope, json_object_size(obj),
+                  google_claim_cases[_i].released);
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(test_persona_table)
+{
+    const struct af_persona *google = af_persona_get(AF_PERSONA_GOOGLE);
+    const struct af_persona *std = af_persona_get(AF_PERSONA_STANDARD);
+    json_t *obj = json_object();
+
+    ck_assert_str_eq(google->name, "google");
+    /* Google's user info opens with any of its scopes; the standard one
+     * with openid only */
+    ck_assert(af_persona_userinfo_opens(google, "email"));
+    ck_assert(af_persona_userinfo_opens(google, "calendar profile"));
+    ck_assert(!af_persona_userinfo_opens(google, "https://www.googleapis.com/auth/calendar"));
+    ck_assert(!af_persona_userinfo_opens(google, NULL));
+    ck_assert(af_persona_userinfo_opens(std, "openid"));
+    ck_assert(!af_persona_userinfo_opens(std, "email profile"));
+    /* the authorization parameters the standard handler reads for it */
+    ck_assert_str_eq(af_persona_authz_param(google, 0)->name, "access_type");
+    ck_assert_str_eq(af_persona_authz_param(google, 1)->name, "include_granted_scopes");
+    ck_assert_ptr_null(af_persona_authz_param(google, 2));
+    ck_assert_ptr_null(af_persona_authz_param(std, 0));
+    /* routes: both authorization paths, both user info paths, /token is
+     * the standard one */
+    ck_assert_ptr_nonnull(af_persona_route(google, "/o/oauth2/v2/auth"));
+    ck_assert_ptr_nonnull(af_persona_route(google, "/o/oauth2/auth"));
+    ck_assert_ptr_nonnull(af_persona_route(google, "/v1/userinfo"));
+    ck_assert_ptr_nonnull(af_persona_route(google, "/oauth2/v3/userinfo"));
+    ck_assert_ptr_null(af_persona_route(google, "/token"));
+    /* the standard persona releases as OIDC Core 5.4 says: hd is a custom
+     * claim there, released by a scope of its name only */
+    ck_assert_int_eq(af_persona_claims_release(std, af_user_by_sub(&srv, "u-1"), "openid", obj),
+                     AF_OK);
+    ck_assert_uint_eq(json_object_size(obj), 0);
+    json_decref(obj);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3227,6 +3492,8 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_refresh_race);
     tcase_add_test(tc, test_sessions);
     tcase_add_test(tc, test_sessions_evict);
+    tcase_add_test(tc, test_consents);
+    tcase_add_test(tc, test_consents_evict);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tokens");
@@ -3237,6 +3504,13 @@ static Suite *server_suite(void)
     tcase_add_loop_test(tc, test_check_access_forged, 0, N(forge_cases));
     tcase_add_test(tc, test_check_access_expired_revoked);
     tcase_add_test(tc, test_refresh_replay_revokes_issued);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("persona");
+    tcase_add_checked_fixture(tc, server_setup, server_teardown);
+    tcase_add_loop_test(tc, test_consent_rules, 0, N(consent_cases));
+    tcase_add_loop_test(tc, test_persona_claims, 0, N(google_claim_cases));
+    tcase_add_test(tc, test_persona_table);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ledger");

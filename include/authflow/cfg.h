@@ -48,6 +48,7 @@ typedef enum {
     AF_PERSONA_STANDARD = 0, /* OAuth 2.0 / OpenID Connect as the RFCs say */
     AF_PERSONA_TIKTOK,       /* TikTok Login Kit v2 */
     AF_PERSONA_GITHUB,       /* GitHub OAuth apps */
+    AF_PERSONA_GOOGLE,       /* Google's OAuth 2.0 for web server apps and OpenID Connect */
 } af_persona_kind;
 
 struct af_strlist {

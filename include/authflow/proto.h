@@ -67,6 +67,7 @@
 #define AF_PKCE_PLAIN            "plain"
 #define AF_PROMPT_NONE           "none"
 #define AF_PROMPT_LOGIN          "login"
+#define AF_PROMPT_CONSENT        "consent"
 #define AF_TOKEN_TYPE_BEARER     "Bearer"
 #define AF_AUTH_BASIC            "client_secret_basic"
 #define AF_AUTH_POST             "client_secret_post"
@@ -339,6 +340,7 @@
 #define AF_PERSONA_N_STANDARD "standard"
 #define AF_PERSONA_N_TIKTOK   "tiktok"
 #define AF_PERSONA_N_GITHUB   "github"
+#define AF_PERSONA_N_GOOGLE   "google"
 /* TikTok Login Kit v2 and its Display API */
 #define AF_TT_PATH_AUTHORIZE     "/v2/auth/authorize/"
 #define AF_TT_PATH_TOKEN         "/v2/oauth/token/"
@@ -392,6 +394,22 @@
 #define AF_HDR_X_OAUTH_SCOPES  "X-OAuth-Scopes"
 #define AF_GH_SCOPE_USER       "user"
 #define AF_GH_SCOPE_USER_EMAIL "user:email"
+/* Google's OAuth 2.0 for web server apps and its OpenID Connect, with the
+ * paths of accounts.google.com, oauth2.googleapis.com (/token, the
+ * standard endpoint's) and openidconnect.googleapis.com on one origin */
+#define AF_GG_PATH_AUTHORIZE    "/o/oauth2/v2/auth"
+#define AF_GG_PATH_AUTHORIZE_V1 "/o/oauth2/auth"
+#define AF_GG_PATH_USERINFO     "/v1/userinfo"
+#define AF_GG_PATH_USERINFO_V3  "/oauth2/v3/userinfo"
+#define AF_GG_P_ACCESS_TYPE     "access_type"
+#define AF_GG_ACCESS_ONLINE     "online" /* the default: no refresh token */
+#define AF_GG_ACCESS_OFFLINE    "offline"
+#define AF_GG_P_INCLUDE_GRANTED "include_granted_scopes"
+#define AF_GG_TRUE              "true"
+#define AF_GG_FALSE             "false"
+#define AF_GG_SCOPE_EMAIL       "https://www.googleapis.com/auth/userinfo.email"
+#define AF_GG_SCOPE_PROFILE     "https://www.googleapis.com/auth/userinfo.profile"
+#define AF_GG_C_HD              "hd" /* the hosted domain of a Workspace user */
 
 /* af_proto_error_code_valid: true when s uses only the characters RFC 6749
  * allows in an error code (%x20-21 / %x23-5B / %x5D-7E) and is not empty. */

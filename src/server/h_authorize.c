@@ -25,10 +25,12 @@
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "authflow/util.h"
+#include "server/consent.h"
 #include "server/core.h"
 #include "server/front_channel.h"
 #include "server/http_req.h"
 #include "server/page.h"
+#include "server/persona.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -53,6 +55,20 @@ static const char *const authz_param_names[] = {
     AF_P_SCOPE,      AF_P_STATE,        AF_P_NONCE,          AF_P_PROMPT,
     AF_P_LOGIN_HINT, AF_P_MAX_AGE,      AF_P_CODE_CHALLENGE, AF_P_CODE_CHALLENGE_METHOD,
 };
+
+/* authz_param_name: the i-th authorization parameter the login page
+ * carries and its CSRF token covers: authz_param_names, then those of the
+ * issuer's persona that the handler reads (persona.h); NULL past the last. */
+static const char *authz_param_name(const struct af_server *srv, size_t i)
+{
+    const size_t n = sizeof(authz_param_names) / sizeof(authz_param_names[0]);
+    const struct af_persona_param *pp;
+
+    if (i < n)
+        return authz_param_names[i];
+    pp = af_persona_authz_param(af_persona_of(srv), i - n);
+    return pp != NULL ? pp->name : NULL;
+}
 
 /* The fields the login form adds to the authorization parameters. */
 static const char *const login_field_names[] = {
@@ -557,6 +573,34 @@ out:
     return rc;
 }
 
+/* authz_check_persona: the values of the persona's own parameters that
+ * this handler reads (persona.h authz_params): AF_OK, else AF_ERR_INVALID
+ * with the error redirect in resp. */
+static af_rc authz_check_persona(const struct af_params *in, struct authz *a, struct af_resp *resp)
+{
+    const struct af_persona *p = af_persona_of(a->srv);
+    const struct af_persona_param *pp;
+    const char *v;
+    char desc[AUTHZ_DESC_MAX], allowed[128];
+    size_t i, j;
+
+    for (i = 0; (pp = af_persona_authz_param(p, i)) != NULL; i++) {
+        v = af_params_get(in, pp->name);
+        for (j = 0; v != NULL && pp->values[j] != NULL && strcmp(v, pp->values[j]) != 0; j++)
+            ;
+        if (v == NULL || pp->values[j] != NULL)
+            continue;
+        for (j = 0; pp->values[j] != NULL; j++)
+            ;
+        af_strv_join(allowed, sizeof(allowed), (char *const *)pp->values, j, ", ");
+        snprintf(desc, sizeof(desc), "%s %.64s is not one of %s (the %s dialect)", pp->name, v,
+                 allowed, p->name);
+        authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
+        return AF_ERR_INVALID;
+    }
+    return AF_OK;
+}
+
 /* authz_check_request: step 3, the request's own shape (state,
  * response_mode, repeated parameters, response_type, request objects, the
  * client's grant): AF_OK, else AF_ERR_INVALID with the error redirect in
@@ -588,13 +632,15 @@ static af_rc authz_check_request(const struct af_params *in, struct authz *a, st
         authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
         goto out;
     }
-    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]); i++) {
-        if (af_params_count(in, authz_param_names[i]) > 1) {
-            snprintf(desc, sizeof(desc), "%s is repeated", authz_param_names[i]);
+    for (i = 0; (v = authz_param_name(a->srv, i)) != NULL; i++) {
+        if (af_params_count(in, v) > 1) {
+            snprintf(desc, sizeof(desc), "%s is repeated", v);
             authz_error(resp, a, AF_E_INVALID_REQUEST, desc);
             goto out;
         }
     }
+    if (authz_check_persona(in, a, resp) != AF_OK)
+        goto out;
 
     v = af_params_get(in, AF_P_RESPONSE_TYPE);
     if (v == NULL) {
@@ -878,6 +924,20 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         free(a->scope);
         a->scope = less;
     }
+    /* a persona's consent rules (consent.h), over what the user granted:
+     * the scopes granted before may join this grant, and whether the code
+     * brings a refresh token */
+    rc = af_consent_grant(a->srv, a->in, a->client, user, &a->scope, &rec.no_refresh);
+    if (rc == AF_ERR_STATE) {
+        authz_error(resp, a, AF_E_CONSENT_REQUIRED,
+                    "prompt=none, but the user has not granted this client all it asks for "
+                    "(its scope, or offline access) before");
+        goto cookie;
+    }
+    if (rc != AF_OK) {
+        authz_error(resp, a, AF_E_SERVER_ERROR, "the consent could not be stored");
+        goto cookie;
+    }
     /* af_code_put copies every field; the casts only drop const. */
     rec.client_id = a->client->id;
     rec.redirect_uri = (char *)a->redirect_sent;
@@ -963,7 +1023,7 @@ out:
 
 /* login_csrf: the form's token for the login cookie's value and the
  * authorization request a->in: base64url(HMAC-SHA256(csrf_key, cookie,
- * then each parameter of authz_param_names as name=value)). It binds a
+ * then each parameter of authz_param_name as name=value)). It binds a
  * POST /login to the browser that got the page (the cookie, which another
  * site can neither read nor set) and to this pending authorization. Caller
  * frees; NULL on failure. */
@@ -978,11 +1038,10 @@ static char *login_csrf(const struct authz *a, const char *cookie)
     af_buf_init(&msg, AUTHZ_PAGE_MAX);
     af_buf_init(&out, 2 * EVP_MAX_MD_SIZE);
     rc = af_buf_add(&msg, cookie, strlen(cookie) + 1);
-    for (size_t i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK;
-         i++) {
-        const char *v = af_params_get(a->in, authz_param_names[i]);
+    for (size_t i = 0; authz_param_name(a->srv, i) != NULL && rc == AF_OK; i++) {
+        const char *name = authz_param_name(a->srv, i), *v = af_params_get(a->in, name);
         if (v != NULL)
-            rc = af_buf_addf(&msg, "%s=%s%c", authz_param_names[i], v, '\0');
+            rc = af_buf_addf(&msg, "%s=%s%c", name, v, '\0');
     }
     if (rc == AF_OK &&
         HMAC(EVP_sha256(), a->srv->csrf_key, (int)sizeof(a->srv->csrf_key),
@@ -1025,10 +1084,10 @@ static af_rc add_form_open(struct af_buf *b, const struct authz *a, const char *
         rc = af_html_escape(b, AF_EP_LOGIN);
     if (rc == AF_OK)
         rc = af_buf_adds(b, "\">\n");
-    for (i = 0; i < sizeof(authz_param_names) / sizeof(authz_param_names[0]) && rc == AF_OK; i++) {
-        const char *v = af_params_get(a->in, authz_param_names[i]);
+    for (i = 0; authz_param_name(a->srv, i) != NULL && rc == AF_OK; i++) {
+        const char *name = authz_param_name(a->srv, i), *v = af_params_get(a->in, name);
         if (v != NULL)
-            rc = add_hidden(b, authz_param_names[i], v);
+            rc = add_hidden(b, name, v);
     }
     if (rc == AF_OK)
         rc = add_hidden(b, AF_LOGIN_CSRF, csrf);

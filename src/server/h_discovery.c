@@ -108,8 +108,9 @@ static int derived_lists(const struct af_server *srv, const struct af_keyset *ks
 /* persona_member: for an issuer speaking a provider's dialect (persona.h),
  * AF_MD_PERSONA: what that provider's clients use instead of the standard
  * endpoints (the persona's routes, by the handler each is served by: the
- * authorization and token translations, and the first other route but
- * the login form's, the provider's user API), whether its token answers
+ * first authorization and token translations, and the first other route
+ * but the login form's, the provider's user API; a persona without a
+ * token route of its own uses the standard one), whether its token answers
  * carry an ID token (the standard shape only), and whether its redirect
  * back carries iss. NULL for the standard persona or on allocation
  * failure (*bad set). */
@@ -124,9 +125,9 @@ static json_t *persona_member(const struct af_server *srv, bool *bad)
         return NULL;
     for (const struct af_persona_route *r = p->routes; r->path != NULL; r++) {
         if (r->handler == af_h_persona_authorize)
-            authz = r->path;
+            authz = authz != NULL ? authz : r->path;
         else if (r->handler == af_h_persona_token)
-            token = r->path;
+            token = token != NULL ? token : r->path;
         else if (r->handler != af_h_persona_login && user == NULL)
             user = r->path;
     }

@@ -32,24 +32,52 @@
 #define PERSONA_URL_MAX  (64 * 1024)
 #define PERSONA_BODY_MAX (64 * 1024)
 
-/* scope_std: append the persona's scope value v in the standard syntax:
- * any of seps between scopes becomes one space; empty scopes vanish. */
-static af_rc scope_std(const char *v, const char *seps, struct af_buf *out)
+/* scope_has: the space-separated list holds the scope tok[0..len). */
+static bool scope_has(const char *list, const char *tok, size_t len)
 {
-    af_rc rc = AF_OK;
-    bool gap = false;
-    const char *s;
+    const char *p = list;
 
-    for (s = v; *s && rc == AF_OK; s++) {
-        if (strchr(seps, *s) != NULL) {
-            gap = out->len > 0;
-            continue;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n == len && strncmp(p, tok, len) == 0)
+            return true;
+        p += n;
+        p += *p == ' ';
+    }
+    return false;
+}
+
+/* scope_std: append the persona's scope value v in the standard syntax:
+ * any of the persona's separators between scopes becomes one space and
+ * empty scopes vanish. A scope the persona names otherwise (scope_in) is
+ * read under its standard name, and then a scope that comes twice (under
+ * both names) only once. */
+static af_rc scope_std(const struct af_persona *p, const char *v, struct af_buf *out)
+{
+    const struct af_persona_rename *r;
+    const char *s = v, *tok;
+    size_t n, len;
+    af_rc rc = AF_OK;
+
+    while (*s && rc == AF_OK) {
+        n = strcspn(s, p->scope_seps);
+        tok = s;
+        len = n;
+        for (r = p->scope_in; r != NULL && r->from != NULL; r++) {
+            if (strlen(r->from) == n && strncmp(r->from, s, n) == 0) {
+                tok = r->to;
+                len = strlen(tok);
+                break;
+            }
         }
-        if (gap)
-            rc = af_buf_addc(out, ' ');
-        gap = false;
-        if (rc == AF_OK)
-            rc = af_buf_addc(out, *s);
+        if (len > 0 && (p->scope_in == NULL || !scope_has(af_buf_str(out), tok, len))) {
+            if (out->len > 0)
+                rc = af_buf_addc(out, ' ');
+            if (rc == AF_OK)
+                rc = af_buf_add(out, tok, len);
+        }
+        s += n;
+        s += *s != '\0';
     }
     return rc;
 }
@@ -91,7 +119,7 @@ static af_rc translate(const struct af_persona *p, const struct af_params *in,
         }
         if (strcmp(name, AF_P_SCOPE) == 0) {
             af_buf_reset(&sc);
-            rc = scope_std(value, p->scope_seps, &sc);
+            rc = scope_std(p, value, &sc);
             if (rc == AF_OK)
                 rc = af_params_add(out, name, af_buf_str(&sc));
             continue;

@@ -15,6 +15,7 @@
 #include "authflow/proto.h"
 #include "authflow/rc.h"
 #include "server/clientauth.h"
+#include "server/consent.h"
 #include "server/core.h"
 #include "server/http_req.h"
 #include "server/routes.h"
@@ -98,6 +99,10 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
             af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the revocation store is full");
             goto out;
         }
+        /* the grant is gone: a persona's consent rules start over
+         * (consent.h; Google: the next offline login is a first consent) */
+        if (ti.is_refresh)
+            af_consent_forget(req->srv, client->id, ti.rec.sub);
     } else if (rc == AF_ERR_NOTFOUND) {
         /* nothing live to revoke: say why, unless revoke_used says more */
         af_resp_reason(resp, "nothing to revoke: %s", err.msg);

@@ -17,8 +17,10 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/clientauth.h"
+#include "server/consent.h"
 #include "server/core.h"
 #include "server/http_req.h"
+#include "server/persona.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -366,7 +368,8 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
     is.grant_id = grant_id;
     is.auth_time = rec.auth_time;
     is.id_token = id_token;
-    is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0;
+    /* no_refresh: a persona's consent rules withheld it (consent.h) */
+    is.refresh_token = (client->grant_types & AF_GRANT_REFRESH_TOKEN) != 0 && !rec.no_refresh;
     is.scenario = ts.sc;
     answer(req, resp, &is, &ts);
 out:
@@ -435,6 +438,10 @@ static bool refresh_scenario(struct af_req *req, struct af_resp *resp,
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "the scenario could not be applied");
         return true;
     }
+    /* the user removed the app's access: a persona's consent rules start
+     * over (consent.h) */
+    if (sx.fx.grant_revoked)
+        af_consent_forget(req->srv, client->id, rec->sub);
     snprintf(why, sizeof(why), "%s (authflow scenario %s)",
              sx.fx.grant_revoked ? "the user revoked the app's access to the account"
                                  : "the refresh token has expired",
@@ -451,7 +458,7 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     const char *scope = af_params_get(p, AF_P_SCOPE);
     const char *error = AF_E_INVALID_GRANT;
     char why[TOKEN_WHY_MAX];
-    bool bad;
+    bool bad, kept = af_persona_of(req->srv)->refresh_kept;
     struct af_token_rec rec;
     struct af_issue is;
     struct tok_scen ts = {0};
@@ -462,28 +469,38 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
         fail(resp, AF_E_INVALID_REQUEST, "refresh_token is missing");
         goto out;
     }
-    /* a token that is not live (unknown, or used up) still goes to
-     * af_refresh_rotate: a replay of a used one revokes its grant */
     rc = af_refresh_get(req->srv->store, token, &rec);
     bad = rc == AF_OK && refresh_problem(&rec, client, scope, &error, why, sizeof(why));
     if (rc == AF_OK && !bad && refresh_scenario(req, resp, client, &rec))
         goto out;
-    af_token_rec_clear(&rec);
-    memset(&rec, 0, sizeof(rec));
-    if (!bad) {
-        rc = af_refresh_rotate(req->srv->store, token, &rec);
-        bad = true;
+    if (kept) {
+        /* a persona whose refresh tokens stay valid until revoked
+         * (persona.h): no rotation, so no replay to catch; the live
+         * token's record is its grant's */
         af_req_set_flow(req, rec.grant_id);
-        if (rc == AF_ERR_STATE)
-            req->facts.replayed = AF_LEDGER_REPLAYED_REFRESH;
-        if (rc == AF_ERR_STATE)
-            snprintf(why, sizeof(why),
-                     "the refresh token was already used; its grant is revoked (RFC 9700 "
-                     "4.14.2)");
-        else if (rc != AF_OK)
+        if (rc != AF_OK)
             snprintf(why, sizeof(why), "unknown, expired or revoked refresh token");
-        else
-            bad = refresh_problem(&rec, client, scope, &error, why, sizeof(why));
+        bad = bad || rc != AF_OK;
+    } else {
+        /* a token that is not live (unknown, or used up) still goes to
+         * af_refresh_rotate: a replay of a used one revokes its grant */
+        af_token_rec_clear(&rec);
+        memset(&rec, 0, sizeof(rec));
+        if (!bad) {
+            rc = af_refresh_rotate(req->srv->store, token, &rec);
+            bad = true;
+            af_req_set_flow(req, rec.grant_id);
+            if (rc == AF_ERR_STATE)
+                req->facts.replayed = AF_LEDGER_REPLAYED_REFRESH;
+            if (rc == AF_ERR_STATE)
+                snprintf(why, sizeof(why),
+                         "the refresh token was already used; its grant is revoked (RFC 9700 "
+                         "4.14.2)");
+            else if (rc != AF_OK)
+                snprintf(why, sizeof(why), "unknown, expired or revoked refresh token");
+            else
+                bad = refresh_problem(&rec, client, scope, &error, why, sizeof(why));
+        }
     }
     if (bad) {
         fail(resp, error, why);
@@ -502,7 +519,7 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
     is.grant_id = rec.grant_id;
     is.auth_time = rec.auth_time;
     is.id_token = af_str_has_space_token(is.scope, AF_SCOPE_OPENID);
-    is.refresh_token = true;
+    is.refresh_token = !kept; /* kept: the same token goes on serving */
     req->facts.sub = is.user->sub;
     if (!queued_scenario(req, resp, client, is.user, is.id_token, &ts))
         goto out;

@@ -2,10 +2,12 @@
  * h_userinfo.c - GET/POST /userinfo (OIDC Core §5.3) as an RFC 6750
  * protected resource: the access token comes in the Authorization header
  * only, and every refusal carries a WWW-Authenticate: Bearer challenge
- * (RFC 6750 §3).
+ * (RFC 6750 §3). A persona may serve it at its own paths too, with its own
+ * scopes that open it and claims it shows (persona.h).
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #include "server/clientauth.h"
 #include "server/core.h"
 #include "server/http_req.h"
+#include "server/persona.h"
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/scope.h"
@@ -62,6 +65,21 @@ static void bearer_error(struct af_resp *resp, unsigned status, const char *erro
     af_buf_free(&h);
 }
 
+/* open_scopes_of: the scopes that open userinfo in p's dialect, any one
+ * of them (af_persona_userinfo_opens), space-separated into out. */
+static void open_scopes_of(const struct af_persona *p, char *out, size_t len)
+{
+    size_t n = 0;
+
+    if (p->userinfo_scopes == NULL) {
+        snprintf(out, len, "%s", AF_SCOPE_OPENID);
+        return;
+    }
+    while (p->userinfo_scopes[n] != NULL)
+        n++;
+    af_strv_join(out, len, (char *const *)p->userinfo_scopes, n, " ");
+}
+
 void af_h_userinfo(struct af_req *req, struct af_resp *resp)
 {
     const struct af_cfg_user *user;
@@ -72,8 +90,14 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
     char *token = NULL;
     const char *scope, *sub;
     af_bearer_result br;
+    /* the issuer's dialect (persona.h): which scopes open userinfo and
+     * which claims it shows */
+    const struct af_persona *p = af_persona_of(req->srv);
+    char open_scopes[128];
+    bool in_query = false;
 
     af_err_clear(&err);
+    open_scopes_of(p, open_scopes, sizeof(open_scopes));
     br = af_bearer_parse(af_req_header(req, AF_HDR_AUTHORIZATION), &token);
     /* for the ledger: where the client put the token (RFC 6750 §2; a query
      * parameter is the one RFC 9700 §4.3.2 warns against) */
@@ -83,6 +107,19 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
         req->facts.bearer = "body";
     else if (br == AF_BEARER_OK)
         req->facts.bearer = "header";
+    /* at a persona's own user info path, a persona whose APIs take the
+     * token from the query as well (persona.h; RFC 6750 §2.3) */
+    if (br == AF_BEARER_ABSENT && p->token_in_query && af_persona_route(p, req->path) != NULL &&
+        af_params_count(&req->query, AF_P_ACCESS_TOKEN) == 1 &&
+        af_params_count(&req->form, AF_P_ACCESS_TOKEN) == 0) {
+        token = strdup(af_params_get(&req->query, AF_P_ACCESS_TOKEN));
+        if (token == NULL) {
+            af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "out of memory");
+            goto out;
+        }
+        br = AF_BEARER_OK;
+        in_query = true;
+    }
     switch (br) {
     case AF_BEARER_ABSENT:
         /* no credentials: a bare challenge, no error attribute (RFC 6750 §3.1) */
@@ -104,8 +141,8 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
     case AF_BEARER_OK:
         break;
     }
-    if (af_params_count(&req->query, AF_P_ACCESS_TOKEN) > 0 ||
-        af_params_count(&req->form, AF_P_ACCESS_TOKEN) > 0) {
+    if (!in_query && (af_params_count(&req->query, AF_P_ACCESS_TOKEN) > 0 ||
+                      af_params_count(&req->form, AF_P_ACCESS_TOKEN) > 0)) {
         bearer_error(resp, 400, AF_E_INVALID_REQUEST,
                      "the access token was sent in more than one way (RFC 6750 2)", NULL);
         goto out;
@@ -140,26 +177,32 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
                      NULL);
         goto out;
     }
-    /* client_credentials tokens have no auth_time: their sub is a client */
-    if (!af_str_has_space_token(scope, AF_SCOPE_OPENID) || user == NULL ||
+    /* client_credentials tokens have no auth_time: their sub is a client;
+     * the scopes that open userinfo are openid's, or the persona's */
+    if (!af_persona_userinfo_opens(p, scope) || user == NULL ||
         json_object_get(claims, AF_C_AUTH_TIME) == NULL) {
         bearer_error(resp, 403, AF_E_INSUFFICIENT_SCOPE,
-                     "userinfo needs a token issued to a user with the openid scope",
-                     AF_SCOPE_OPENID);
+                     p->userinfo_scopes == NULL
+                         ? "userinfo needs a token issued to a user with the openid scope"
+                         : "userinfo needs a token issued to a user with one of the scopes named",
+                     open_scopes);
         if (json_object_get(claims, AF_C_AUTH_TIME) == NULL)
             af_resp_reason(resp, "userinfo needs a user's token: this one is the client's own "
                                  "(client_credentials, sub is the client)");
         else if (user == NULL)
             af_resp_reason(resp, "the token's user %.128s is not configured any more",
                            sub ? sub : "(none)");
-        else
+        else if (p->userinfo_scopes == NULL)
             af_resp_reason(resp, "the token's scope (%.200s) has no openid",
                            scope ? scope : "none");
+        else
+            af_resp_reason(resp, "the token's scope (%.200s) has none of %s",
+                           scope ? scope : "none", open_scopes);
         goto out;
     }
     out = json_object();
     /* userinfo_wrong_sub: a sub other than the ID token's (OIDC Core §5.3.2) */
-    if (out == NULL || af_claims_release(user, scope, out) != AF_OK ||
+    if (out == NULL || af_persona_claims_release(p, user, scope, out) != AF_OK ||
         json_object_set_new(
             out, AF_C_SUB, json_string(sx.fx.userinfo_wrong_sub ? AF_SCEN_WRONG_SUB : user->sub)) !=
             0) {

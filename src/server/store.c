@@ -1,7 +1,7 @@
 /*
  * store.c - authflowd's in-memory state (see store.h): codes, grants,
- * revoked access-token ids and login sessions, each in a sharded hash table
- * with an expiry wheel, swept by a thread once a second.
+ * revoked access-token ids, login sessions and consents, each in a sharded
+ * hash table with an expiry wheel, swept by a thread once a second.
  *
  * Written by hand: none of our libraries offers a concurrent expiring map.
  * Each shard has its own mutex; no operation holds two locks at once.
@@ -46,7 +46,7 @@
 /* Return memory to the system after a sweep that freed this many entries. */
 #define STORE_TRIM_AFTER 4096u
 
-typedef enum { E_CODE, E_USED, E_GRANT, E_JTI, E_SESSION } entry_kind;
+typedef enum { E_CODE, E_USED, E_GRANT, E_JTI, E_SESSION, E_CONSENT } entry_kind;
 
 struct entry {
     struct entry *hnext;         /* hash chain */
@@ -62,6 +62,7 @@ struct entry {
         struct af_code_rec code;
         struct af_token_rec tok; /* grants: the family, or only .scenario */
         struct af_session_rec sess;
+        struct af_consent_rec consent;
     } u;
     char key[]; /* NUL-terminated */
 };
@@ -87,7 +88,7 @@ struct table {
 };
 
 struct af_store {
-    struct table codes, used, grants, jtis, sessions;
+    struct table codes, used, grants, jtis, sessions, consents;
     long revoke_keep;
     unsigned char mac_key[STORE_KEY_BYTES];
     size_t freed_since_trim; /* the sweeper's alone */
@@ -148,6 +149,14 @@ void af_session_rec_clear(struct af_session_rec *r)
     memset(r, 0, sizeof(*r));
 }
 
+void af_consent_rec_clear(struct af_consent_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->scope);
+    memset(r, 0, sizeof(*r));
+}
+
 /* Deep copies: on failure the destination is cleared and AF_ERR_NOMEM returned. */
 #define DUP_FIELD(dst, src, f)                                                                     \
     do {                                                                                           \
@@ -174,6 +183,7 @@ static af_rc code_copy(struct af_code_rec *d, const struct af_code_rec *s)
     d->expires = s->expires;
     d->scenario = s->scenario;
     d->scenario_delay_ms = s->scenario_delay_ms;
+    d->no_refresh = s->no_refresh;
     if (!ok) {
         af_code_rec_clear(d);
         return AF_ERR_NOMEM;
@@ -216,6 +226,20 @@ static af_rc sess_copy(struct af_session_rec *d, const struct af_session_rec *s)
     return AF_OK;
 }
 
+static af_rc consent_copy(struct af_consent_rec *d, const struct af_consent_rec *s)
+{
+    bool ok = true;
+    memset(d, 0, sizeof(*d));
+    DUP_FIELD(d, s, scope);
+    d->offline = s->offline;
+    d->expires = s->expires;
+    if (!ok) {
+        af_consent_rec_clear(d);
+        return AF_ERR_NOMEM;
+    }
+    return AF_OK;
+}
+
 static void entry_free(entry_kind kind, struct entry *e)
 {
     if (e == NULL)
@@ -226,6 +250,8 @@ static void entry_free(entry_kind kind, struct entry *e)
         af_token_rec_clear(&e->u.tok);
     else if (kind == E_SESSION)
         af_session_rec_clear(&e->u.sess);
+    else if (kind == E_CONSENT)
+        af_consent_rec_clear(&e->u.consent);
     free(e->grant_id);
     free(e);
 }
@@ -601,11 +627,15 @@ af_rc af_store_new(const struct af_store_limits *lim, struct af_store **out)
         table_init(&st->jtis, E_JTI, "revoked token", "max_tokens", lim->max_tokens, now) !=
             AF_OK ||
         table_init(&st->sessions, E_SESSION, "session", "max_tokens", lim->max_tokens, now) !=
+            AF_OK ||
+        table_init(&st->consents, E_CONSENT, "consent", "max_tokens", lim->max_tokens, now) !=
             AF_OK)
         goto out;
-    /* a login never fails for old sessions or for codes redeemed long ago:
-     * the oldest give way (a used code is kept only to catch its replay) */
+    /* a login never fails for old sessions or consents, or for codes
+     * redeemed long ago: the oldest give way (a used code is kept only to
+     * catch its replay; a consent forgotten only asks the user again) */
     st->sessions.evict = true;
+    st->consents.evict = true;
     st->used.evict = true;
     rc = af_rand_bytes(st->mac_key, sizeof(st->mac_key));
     if (rc != AF_OK)
@@ -651,6 +681,7 @@ void af_store_free(struct af_store *st)
     table_free(&st->grants);
     table_free(&st->jtis);
     table_free(&st->sessions);
+    table_free(&st->consents);
     OPENSSL_cleanse(st->mac_key, sizeof(st->mac_key));
     free(st);
 }
@@ -660,13 +691,13 @@ void af_store_sweep(struct af_store *st)
     time_t now = af_now();
     size_t freed = table_sweep(&st->codes, now) + table_sweep(&st->used, now) +
                    table_sweep(&st->grants, now) + table_sweep(&st->jtis, now) +
-                   table_sweep(&st->sessions, now);
+                   table_sweep(&st->sessions, now) + table_sweep(&st->consents, now);
 #ifdef __GLIBC__
     /* after a burst, or once the burst's last entries are gone (the store
      * nearly empty), give free pages back */
     size_t live = atomic_load(&st->codes.n) + atomic_load(&st->used.n) +
                   atomic_load(&st->grants.n) + atomic_load(&st->jtis.n) +
-                  atomic_load(&st->sessions.n);
+                  atomic_load(&st->sessions.n) + atomic_load(&st->consents.n);
     st->freed_since_trim += freed;
     if (st->freed_since_trim >= STORE_TRIM_AFTER || (freed > 0 && live < STORE_TRIM_AFTER / 4)) {
         malloc_trim(0);
@@ -684,6 +715,7 @@ void af_store_counts(struct af_store *st, struct af_store_counts *out)
     out->grants = atomic_load(&st->grants.n);
     out->revoked = atomic_load(&st->jtis.n);
     out->sessions = atomic_load(&st->sessions.n);
+    out->consents = atomic_load(&st->consents.n);
 }
 
 /* ---- codes ---- */
@@ -1220,4 +1252,109 @@ void af_session_drop(struct af_store *st, const char *sid)
     if (e != NULL)
         shard_remove(&st->sessions, sh, e);
     pthread_mutex_unlock(&sh->mu);
+}
+
+/* ---- consents ---- */
+
+/* consent_key: the key of sub's consent to client_id, "LEN:CLIENTSUB" with
+ * LEN the client id's length, so that no two pairs share a key. Caller
+ * frees; NULL when out of memory. */
+static char *consent_key(const char *client_id, const char *sub)
+{
+    char *k = NULL;
+
+    if (asprintf(&k, "%zu:%s%s", strlen(client_id), client_id, sub) < 0)
+        k = NULL;
+    return k;
+}
+
+af_rc af_consent_get(struct af_store *st, const char *client_id, const char *sub,
+                     struct af_consent_rec *out)
+{
+    char *key = consent_key(client_id, sub);
+    struct entry *e;
+    struct shard *sh;
+    af_rc rc = AF_ERR_NOMEM;
+
+    memset(out, 0, sizeof(*out));
+    if (key == NULL)
+        goto out;
+    sh = locked_find(&st->consents, key, &e);
+    if (e == NULL || e->expires <= af_now())
+        rc = AF_ERR_NOTFOUND;
+    else
+        rc = consent_copy(out, &e->u.consent);
+    pthread_mutex_unlock(&sh->mu);
+out:
+    free(key);
+    return rc;
+}
+
+/* consent_replace: put a copy of rec in the live or expired entry of key,
+ * if there is one. AF_ERR_NOTFOUND when there is none. */
+static af_rc consent_replace(struct af_store *st, const char *key, const struct af_consent_rec *rec)
+{
+    struct af_consent_rec copy;
+    struct entry *e;
+    struct shard *sh;
+    af_rc rc = consent_copy(&copy, rec);
+
+    if (rc != AF_OK)
+        return rc;
+    sh = locked_find(&st->consents, key, &e);
+    if (e != NULL) {
+        af_consent_rec_clear(&e->u.consent);
+        e->u.consent = copy;
+        memset(&copy, 0, sizeof(copy));
+        set_expiry(sh, e, rec->expires);
+    } else {
+        rc = AF_ERR_NOTFOUND;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    af_consent_rec_clear(&copy);
+    return rc;
+}
+
+af_rc af_consent_put(struct af_store *st, const char *client_id, const char *sub,
+                     const struct af_consent_rec *rec)
+{
+    char *key = consent_key(client_id, sub);
+    struct entry *e = NULL;
+    af_rc rc = AF_ERR_NOMEM;
+
+    if (key == NULL)
+        goto out;
+    rc = consent_replace(st, key, rec);
+    if (rc != AF_ERR_NOTFOUND)
+        goto out;
+    rc = new_entry(key, &e);
+    if (rc == AF_OK)
+        rc = consent_copy(&e->u.consent, rec);
+    if (rc != AF_OK)
+        goto out;
+    e->expires = rec->expires;
+    rc = table_insert(&st->consents, e, af_now());
+    if (rc == AF_OK)
+        e = NULL;
+    else if (rc == AF_ERR_STATE) /* another request put it in between */
+        rc = consent_replace(st, key, rec);
+out:
+    entry_free(E_CONSENT, e);
+    free(key);
+    return rc;
+}
+
+void af_consent_drop(struct af_store *st, const char *client_id, const char *sub)
+{
+    char *key = consent_key(client_id, sub);
+    struct entry *e;
+    struct shard *sh;
+
+    if (key == NULL)
+        return;
+    sh = locked_find(&st->consents, key, &e);
+    if (e != NULL)
+        shard_remove(&st->consents, sh, e);
+    pthread_mutex_unlock(&sh->mu);
+    free(key);
 }

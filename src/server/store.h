@@ -10,12 +10,14 @@
  *     generation and record), per grant whose flow carries a scenario, and
  *     per revoked grant until the last access token it issued has expired;
  *   - revoked access-token ids (jti) until the token's own exp;
- *   - login sessions.
+ *   - login sessions;
+ *   - for a persona that remembers consent (persona.h), what each user
+ *     granted each client so far.
  * Each kind is capped (max_codes for pending and for redeemed codes,
  * max_tokens for each of the others); an insert past the cap answers
- * AF_ERR_TOOBIG, except for sessions and redeemed codes, where the one due
- * soonest gives way; either way the store logs one warning per interval
- * with a count, not one per call.
+ * AF_ERR_TOOBIG, except for sessions, consents and redeemed codes, where
+ * the one due soonest gives way; either way the store logs one warning per
+ * interval with a count, not one per call.
  *
  * Entries live in hash tables split into shards, each with its own mutex, so
  * that two cores do not queue on one lock, and an expiry wheel per shard (one
@@ -67,6 +69,8 @@ struct af_code_rec {
     char *sid;                          /* login session id, NULL if none */
     const struct af_scenario *scenario; /* static table row bound to this flow, or NULL */
     unsigned scenario_delay_ms;         /* its delay (token_delay) */
+    bool no_refresh; /* no refresh token for this code, whatever the client's grant types
+                        (a persona's consent rules, consent.h) */
 };
 
 struct af_token_rec { /* a refresh-token family's current token */
@@ -85,6 +89,12 @@ struct af_token_rec { /* a refresh-token family's current token */
 struct af_session_rec { /* a login session (interactive mode, logout) */
     char *sub;
     time_t auth_time;
+    time_t expires;
+};
+
+struct af_consent_rec { /* what one user granted one client so far (consent.h) */
+    char *scope;        /* space-separated: every scope granted; never NULL in a record found */
+    bool offline;       /* an offline grant was consented to: its refresh token was issued */
     time_t expires;
 };
 
@@ -170,8 +180,23 @@ af_rc af_session_get(struct af_store *st, const char *sid,
 void af_session_drop(struct af_store *st, const char *sid);
 void af_session_rec_clear(struct af_session_rec *rec);
 
+/* Consents, one per client and user (consent.h). af_consent_get: a copy of
+ * the live consent of sub to client_id into *out (caller clears with
+ * af_consent_rec_clear()), else AF_ERR_NOTFOUND with *out empty. */
+af_rc af_consent_get(struct af_store *st, const char *client_id, const char *sub,
+                     struct af_consent_rec *out) AF_WARN_UNUSED;
+/* af_consent_put: remember a copy of rec as the consent of sub to
+ * client_id, replacing the one there. When the table is full the consent
+ * due soonest gives way (forgetting one only asks that user again). */
+af_rc af_consent_put(struct af_store *st, const char *client_id, const char *sub,
+                     const struct af_consent_rec *rec) AF_WARN_UNUSED;
+/* af_consent_drop: forget the consent of sub to client_id (its grant was
+ * revoked); none: a no-op. */
+void af_consent_drop(struct af_store *st, const char *client_id, const char *sub);
+void af_consent_rec_clear(struct af_consent_rec *rec);
+
 struct af_store_counts {
-    size_t codes, used_codes, grants, revoked, sessions;
+    size_t codes, used_codes, grants, revoked, sessions, consents;
 };
 
 /* af_store_counts: live entries (expired ones not yet swept included). */

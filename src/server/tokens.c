@@ -22,6 +22,7 @@
 #include "server/core.h"
 #include "server/registry.h"
 #include "server/keyring.h"
+#include "server/persona.h"
 #include "server/scenario.h"
 #include "server/scope.h"
 #include "server/store.h"
@@ -163,10 +164,10 @@ af_rc af_tokens_id_claims(struct af_server *srv, const struct af_issue *is, cons
         rc = AF_ERR_NOMEM;
         goto out;
     }
-    /* The user's released claims go in first and the protocol claims over
-     * them, so that a user claim can never stand in for one (a user claim
-     * "nonce" is dropped). */
-    rc = af_claims_release(is->user, is->scope, c);
+    /* The user's released claims (in the issuer's dialect: persona.h) go
+     * in first and the protocol claims over them, so that a user claim can
+     * never stand in for one (a user claim "nonce" is dropped). */
+    rc = af_persona_claims_release(af_persona_of(srv), is->user, is->scope, c);
     if (rc != AF_OK)
         goto out;
     proto = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", AF_C_ISS, srv->issuer, AF_C_SUB,
