@@ -574,9 +574,19 @@ static const struct {
 
 START_TEST(test_space_token)
 {
-    ck_assert_msg(af_str_has_space_token(tok_cases[_i].list, tok_cases[_i].tok) ==
+    const char *tok = tok_cases[_i].tok;
+    char buf[32];
+
+    ck_assert_msg(af_str_has_space_token(tok_cases[_i].list, tok) == tok_cases[_i].has, "case %d",
+                  _i);
+    if (tok == NULL)
+        return;
+    /* the counted form reads tok[0..len) only: the same answer with the
+     * token followed by more text */
+    snprintf(buf, sizeof(buf), "%s openid", tok);
+    ck_assert_msg(af_str_has_space_tokenn(tok_cases[_i].list, buf, strlen(tok)) ==
                       tok_cases[_i].has,
-                  "case %d", _i);
+                  "counted, case %d", _i);
 }
 END_TEST
 

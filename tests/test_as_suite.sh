@@ -99,24 +99,29 @@ show() {
     sed 's/^/    /' "$tmp/$1.log"
 }
 
+# passes NAME CONFIG PATH WHAT: authflowd with CONFIG, probed at its issuer
+# plus PATH, passes the whole suite (report $tmp/NAME.json), but for:
+# AS-07: authflowd offers no dynamic registration (its metadata names no
+# registration_endpoint): the premise did not occur, inconclusive. AS-22
+# needs vars.code_expiry_wait (the profile's choice): skipped. AS-51c:
+# authflowd takes bearer tokens from the Authorization header only, which
+# RFC 6750 §2.2 allows (the body method is a MAY): inconclusive.
+passes() {
+    start "$1" "$authflowd" --config "$2" --listen 127.0.0.1:0 || exit 1
+    probe "$1" "$url$3"
+    af_stop pid
+    if [ $rc -ne 0 ] ||
+        ! python3 "$judge" pass "$tmp/$1.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive; then
+        fail "authflowd$4 does not pass the AS suite (authprobe exit $rc)"
+        show "$1"
+    else
+        echo "PASS: authflowd passes the AS suite$4"
+    fi
+}
+
 if [ $# -eq 0 ]; then
     # 1. authflowd passes the suite.
-    start authflowd "$authflowd" --config "$tmp/authflowd.json" --listen 127.0.0.1:0 || exit 1
-    probe strict "$url"
-    af_stop pid
-    # AS-07: authflowd offers no dynamic registration (its metadata names
-    # no registration_endpoint): the premise did not occur, inconclusive.
-    # AS-22 needs vars.code_expiry_wait (the profile's choice): skipped.
-    # AS-51c: authflowd takes bearer tokens from the Authorization header
-    # only, which RFC 6750 §2.2 allows (the body method is a MAY):
-    # inconclusive.
-    if [ $rc -ne 0 ] ||
-        ! python3 "$judge" pass "$tmp/strict.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive; then
-        fail "authflowd does not pass the AS suite (authprobe exit $rc)"
-        show strict
-    else
-        echo "PASS: authflowd passes the AS suite"
-    fi
+    passes strict "$tmp/authflowd.json" "" ""
     # The report's feature inventory says what authflowd's metadata says,
     # defaults marked: request_uri stated unsupported (OIDC Discovery's
     # default would be true), revocation offered, no PAR endpoint.
@@ -137,16 +142,7 @@ EOF
 
     # 1b. The same with the issuer at a path of another (docs/issuers.md):
     # the same verdicts.
-    start nested "$authflowd" --config "$tmp/authflowd-nested.json" --listen 127.0.0.1:0 || exit 1
-    probe nested "$url/tenant-a"
-    af_stop pid
-    if [ $rc -ne 0 ] ||
-        ! python3 "$judge" pass "$tmp/nested.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive; then
-        fail "authflowd at /tenant-a does not pass the AS suite (authprobe exit $rc)"
-        show nested
-    else
-        echo "PASS: authflowd passes the AS suite as an issuer with a path"
-    fi
+    passes nested "$tmp/authflowd-nested.json" /tenant-a " as an issuer at /tenant-a"
 
     # 2. AS-22: a code older than its lifetime is refused.
     start short "$authflowd" --config "$tmp/authflowd-short.json" --listen 127.0.0.1:0 || exit 1

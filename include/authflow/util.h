@@ -168,8 +168,11 @@ char *af_strdup(const char *s);
  * messages ("registered: a, b"). */
 void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char *sep);
 
-/* af_str_has_space_token: true when the space-separated list contains tok. */
+/* af_str_has_space_token: true when the space-separated list contains tok.
+ * af_str_has_space_tokenn: the same for tok[0..len) (not NUL-ended); an
+ * empty tok is never contained. */
 bool af_str_has_space_token(const char *list, const char *tok);
+bool af_str_has_space_tokenn(const char *list, const char *tok, size_t len);
 
 /* AF_EDIT_DISTANCE_MAX: the longest string af_edit_distance compares. */
 #define AF_EDIT_DISTANCE_MAX 64

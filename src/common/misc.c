@@ -134,13 +134,11 @@ void af_strv_join(char *out, size_t outlen, char *const *v, size_t n, const char
     }
 }
 
-bool af_str_has_space_token(const char *list, const char *tok)
+bool af_str_has_space_tokenn(const char *list, const char *tok, size_t tl)
 {
-    size_t tl;
     const char *p = list;
-    if (list == NULL || tok == NULL)
+    if (list == NULL || tok == NULL || tl == 0)
         return false;
-    tl = strlen(tok);
     while (*p) {
         const char *e;
         while (*p == ' ')
@@ -148,11 +146,16 @@ bool af_str_has_space_token(const char *list, const char *tok)
         e = p;
         while (*e && *e != ' ')
             e++;
-        if ((size_t)(e - p) == tl && tl > 0 && strncmp(p, tok, tl) == 0)
+        if ((size_t)(e - p) == tl && strncmp(p, tok, tl) == 0)
             return true;
         p = e;
     }
     return false;
+}
+
+bool af_str_has_space_token(const char *list, const char *tok)
+{
+    return tok != NULL && af_str_has_space_tokenn(list, tok, strlen(tok));
 }
 
 size_t af_edit_distance(const char *a, const char *b)

@@ -21,21 +21,6 @@
 /* The longest scope a consent remembers: what a request may carry. */
 #define CONSENT_SCOPE_MAX (64 * 1024)
 
-/* has_token: the space-separated list holds the token tok[0..len). */
-static bool has_token(const char *list, const char *tok, size_t len)
-{
-    const char *p = list;
-
-    while (p != NULL && *p) {
-        size_t n = strcspn(p, " ");
-        if (n == len && strncmp(p, tok, len) == 0)
-            return true;
-        p += n;
-        p += *p == ' ';
-    }
-    return false;
-}
-
 /* client_may: client's scope list holds the scope tok[0..len). */
 static bool client_may(const struct af_cfg_client *client, const char *tok, size_t len)
 {
@@ -61,7 +46,7 @@ static char *scope_union(const char *a, const char *b, const struct af_cfg_clien
     rc = af_buf_adds(&out, a);
     while (rc == AF_OK && p != NULL && *p) {
         size_t n = strcspn(p, " ");
-        if (n > 0 && !has_token(af_buf_str(&out), p, n) && client_may(client, p, n)) {
+        if (n > 0 && !af_str_has_space_tokenn(af_buf_str(&out), p, n) && client_may(client, p, n)) {
             if (out.len > 0)
                 rc = af_buf_addc(&out, ' ');
             if (rc == AF_OK)
@@ -83,7 +68,7 @@ static bool covered(const char *want, const char *granted)
 
     while (*p) {
         size_t n = strcspn(p, " ");
-        if (n > 0 && (granted == NULL || !has_token(granted, p, n)))
+        if (n > 0 && (granted == NULL || !af_str_has_space_tokenn(granted, p, n)))
             return false;
         p += n;
         p += *p == ' ';

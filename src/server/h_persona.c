@@ -32,21 +32,6 @@
 #define PERSONA_URL_MAX  (64 * 1024)
 #define PERSONA_BODY_MAX (64 * 1024)
 
-/* scope_has: the space-separated list holds the scope tok[0..len). */
-static bool scope_has(const char *list, const char *tok, size_t len)
-{
-    const char *p = list;
-
-    while (*p) {
-        size_t n = strcspn(p, " ");
-        if (n == len && strncmp(p, tok, len) == 0)
-            return true;
-        p += n;
-        p += *p == ' ';
-    }
-    return false;
-}
-
 /* scope_std: append the persona's scope value v in the standard syntax:
  * any of the persona's separators between scopes becomes one space and
  * empty scopes vanish. A scope the persona names otherwise (scope_in) is
@@ -70,7 +55,8 @@ static af_rc scope_std(const struct af_persona *p, const char *v, struct af_buf 
                 break;
             }
         }
-        if (len > 0 && (p->scope_in == NULL || !scope_has(af_buf_str(out), tok, len))) {
+        if (len > 0 &&
+            (p->scope_in == NULL || !af_str_has_space_tokenn(af_buf_str(out), tok, len))) {
             if (out->len > 0)
                 rc = af_buf_addc(out, ' ');
             if (rc == AF_OK)
