@@ -163,6 +163,11 @@ struct af_config {
                                     listen host, the issuer's host and the loopback names */
     bool tls_proxy;              /* a proxy in front terminates TLS: an https issuer on
                                     this plain listener is intended */
+    /* where the state lives ("store", docs/replicas.md): in this process
+     * (store_redis NULL, the default) or in Redis, shared by replicas */
+    char *store_redis;     /* "store.redis": "redis://[:PASSWORD@]HOST[:PORT][/DB]" or NULL */
+    char *store_prefix;    /* "store.prefix": every key's first part, default "authflow" */
+    long store_timeout_ms; /* "store.timeout_ms": connect and command timeout, default 1000 */
     /* several issuers in one process ("issuers", docs/issuers.md). An
      * element of issuers has its own persona, keys, clients, users,
      * lifetimes, login and scenarios; everything else in it (source,
@@ -176,6 +181,22 @@ struct af_config {
     struct af_config *issuers; /* owned, nissuers elements */
     size_t nissuers;
 };
+
+/* A Redis address as store.redis names it (af_cfg_redis_parse). */
+#define AF_REDIS_HOST_MAX     255
+#define AF_REDIS_PASSWORD_MAX 255
+struct af_redis_addr {
+    char host[AF_REDIS_HOST_MAX + 1];         /* a name, IPv4 or IPv6 address (no brackets) */
+    unsigned port;                            /* default 6379 */
+    char user[AF_REDIS_PASSWORD_MAX + 1];     /* ACL user (Redis 6+); "" for none */
+    char password[AF_REDIS_PASSWORD_MAX + 1]; /* "" for none; percent-decoded */
+    unsigned db;                              /* SELECT index, default 0 */
+};
+
+/* af_cfg_redis_parse: "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" into
+ * *out. NULL on success, else a static reason (rediss:// is refused: the
+ * hiredis of Debian 12 has no TLS). */
+const char *af_cfg_redis_parse(const char *url, struct af_redis_addr *out);
 
 /* af_cfg_load_file: read and validate path. On error *out is NULL and
  * err->msg reads "path:line:column: key.path: what is wrong". Caller frees

@@ -260,6 +260,123 @@ static const char *check_port(const char *p)
     return NULL;
 }
 
+/* store.prefix: printable ASCII without spaces, braces or ':' (which
+ * separates the parts of a key), at most 64 bytes. */
+static const char *check_store_prefix(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > 64)
+        return "longer than 64 bytes";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == ':' || ch == '{' || ch == '}')
+            return "only printable ASCII without spaces, ':', '{' or '}'";
+    }
+    return NULL;
+}
+
+/* userinfo_part: s[0..n) percent-decoded into out (cap bytes with the
+ * NUL); false when malformed, too long or holding a NUL. */
+static bool userinfo_part(const char *s, size_t n, char *out, size_t cap)
+{
+    struct af_err err;
+    char *dec = NULL;
+    size_t len;
+
+    if (af_url_decode(s, n, false, &dec, &err) != AF_OK) /* an encoded NUL included */
+        return false;
+    len = strlen(dec);
+    if (len + 1 > cap) {
+        free(dec);
+        return false;
+    }
+    memcpy(out, dec, len + 1);
+    free(dec);
+    return true;
+}
+
+const char *af_cfg_redis_parse(const char *url, struct af_redis_addr *out)
+{
+    const char *p, *at, *end, *hend, *colon;
+    size_t hlen;
+
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (strncmp(url, "rediss://", 9) == 0)
+        return "rediss:// (TLS) is not supported: Debian 12's hiredis has no TLS; reach Redis "
+               "on loopback or a private network, or through a local TLS tunnel";
+    if (strncmp(url, "redis://", 8) != 0)
+        return "not a Redis URL (expected redis://[:PASSWORD@]HOST[:PORT][/DB])";
+    p = url + 8;
+    end = p + strcspn(p, "/?#");
+    if (*end == '?' || *end == '#')
+        return "a Redis URL takes no query or fragment (expected "
+               "redis://[:PASSWORD@]HOST[:PORT][/DB])";
+    at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at != NULL) {
+        const char *sep = memchr(p, ':', (size_t)(at - p));
+        if (sep == NULL)
+            return "the part before '@' needs a ':' (redis://:PASSWORD@HOST or "
+                   "redis://USER:PASSWORD@HOST)";
+        if (!userinfo_part(p, (size_t)(sep - p), out->user, sizeof(out->user)) ||
+            !userinfo_part(sep + 1, (size_t)(at - sep - 1), out->password, sizeof(out->password)))
+            return "bad user or password (percent-encoding, or longer than 255 bytes)";
+        p = at + 1;
+    }
+    if (*p == '[') {
+        hend = memchr(p, ']', (size_t)(end - p));
+        if (hend == NULL)
+            return "unclosed \"[\" in the host";
+        colon = hend + 1 < end ? hend + 1 : NULL;
+        if (colon != NULL && *colon != ':')
+            return "expected ':' or '/' after the IPv6 address";
+        p++;
+        hlen = (size_t)(hend - p);
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        hend = colon != NULL ? colon : end;
+        hlen = (size_t)(hend - p);
+    }
+    if (hlen == 0)
+        return "missing host (expected redis://HOST[:PORT][/DB])";
+    if (hlen > AF_REDIS_HOST_MAX)
+        return "host longer than 255 bytes";
+    memcpy(out->host, p, hlen);
+    out->host[hlen] = '\0';
+    for (size_t i = 0; i < hlen; i++) {
+        unsigned char ch = (unsigned char)out->host[i];
+        if (!(is_alpha(ch) || is_digit(ch) || ch == '.' || ch == '-' || ch == ':' || ch == '_'))
+            return "bad character in the host";
+    }
+    if (colon != NULL) {
+        unsigned long v = 0;
+        const char *q = colon + 1;
+        if (q == end)
+            return "empty port";
+        for (; q < end; q++) {
+            if (!is_digit((unsigned char)*q) || (v = v * 10 + (unsigned long)(*q - '0')) > 65535)
+                return "bad port (expected 1 to 65535)";
+        }
+        if (v == 0)
+            return "bad port (expected 1 to 65535)";
+        out->port = (unsigned)v;
+    }
+    if (*end == '/' && end[1] != '\0') {
+        unsigned long v = 0;
+        const char *q = end + 1;
+        for (; *q != '\0'; q++) {
+            if (!is_digit((unsigned char)*q) || (v = v * 10 + (unsigned long)(*q - '0')) > 65535)
+                return "bad database number after '/' (expected 0, 1, ...)";
+        }
+        out->db = (unsigned)v;
+    }
+    return NULL;
+}
+
 /* "host:port" (a name or IPv4 address) or "[v6]:port". */
 static const char *check_listen(const char *s)
 {
@@ -734,6 +851,33 @@ static const struct cfg_row tls_rows[] = {
     {.name = NULL},
 };
 
+static const char *check_redis_url(const char *s)
+{
+    struct af_redis_addr a;
+    return af_cfg_redis_parse(s, &a);
+}
+
+static const struct cfg_row store_rows[] = {
+    {.name = "redis",
+     .type = T_STRING,
+     .flags = F_NULLABLE | F_NONEMPTY,
+     .check = check_redis_url,
+     .off = CF(store_redis)},
+    {.name = "prefix",
+     .type = T_STRING,
+     .flags = F_NONEMPTY,
+     .def_str = "authflow",
+     .check = check_store_prefix,
+     .off = CF(store_prefix)},
+    {.name = "timeout_ms",
+     .type = T_LONG,
+     .min = 10,
+     .max = 60000,
+     .def = 1000,
+     .off = CF(store_timeout_ms)},
+    {.name = NULL},
+};
+
 static const struct cfg_table login_table = {login_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table tls_table = {tls_rows, sizeof(struct af_config), NULL};
 static const struct cfg_table admin_table = {admin_rows, sizeof(struct af_config), NULL};
@@ -746,6 +890,7 @@ static const struct cfg_table user_table = {user_rows, sizeof(struct af_cfg_user
 static const struct cfg_table scenario_table = {scenario_rows, sizeof(struct af_cfg_scenario),
                                                 NULL};
 static const struct cfg_table ledger_table = {ledger_rows, sizeof(struct af_config), NULL};
+static const struct cfg_table store_table = {store_rows, sizeof(struct af_config), NULL};
 
 /* The keys an issuer has of its own: the top level's, and each element of
  * "issuers" (which has these and its path, nothing else). */
@@ -813,6 +958,7 @@ static const struct cfg_row root_rows[] = {
     {.name = "admin", .type = T_GROUP, .sub = &admin_table},
     {.name = "ledger", .type = T_GROUP, .sub = &ledger_table},
     {.name = "tls", .type = T_GROUP, .sub = &tls_table},
+    {.name = "store", .type = T_GROUP, .sub = &store_table},
     {.name = "issuers",
      .type = T_ARRAY,
      .sub = &issuer_table,
@@ -1983,6 +2129,9 @@ static void inherit(struct af_config *el, const struct af_config *top)
     el->tls_ca_file = top->tls_ca_file;
     el->tls_names = top->tls_names;
     el->tls_proxy = top->tls_proxy;
+    el->store_redis = top->store_redis;
+    el->store_prefix = top->store_prefix;
+    el->store_timeout_ms = top->store_timeout_ms;
 }
 
 /* path_within: whether path a is b or lies under it ("/a/b" under "/a"). */

@@ -895,7 +895,8 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         rc = authz_new_session(a, user, &sid, &auth_time);
     }
     if (rc != AF_OK) {
-        authz_error(resp, a, AF_E_SERVER_ERROR, "the login session could not be stored");
+        authz_error(resp, a, rc == AF_ERR_NET ? AF_E_TEMP_UNAVAILABLE : AF_E_SERVER_ERROR,
+                    rc == AF_ERR_NET ? AF_STORE_DOWN_MSG : "the login session could not be stored");
         goto out;
     }
     a->req->facts.sub = user->sub;
@@ -935,7 +936,8 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
         goto cookie;
     }
     if (rc != AF_OK) {
-        authz_error(resp, a, AF_E_SERVER_ERROR, "the consent could not be stored");
+        authz_error(resp, a, rc == AF_ERR_NET ? AF_E_TEMP_UNAVAILABLE : AF_E_SERVER_ERROR,
+                    rc == AF_ERR_NET ? AF_STORE_DOWN_MSG : "the consent could not be stored");
         goto cookie;
     }
     /* af_code_put copies every field; the casts only drop const. */
@@ -1000,6 +1002,9 @@ static void authz_grant(struct af_resp *resp, struct authz *a, const struct af_c
     } else if (rc == AF_ERR_TOOBIG) {
         /* The store's cap on live codes (cfg->max_codes) was reached. */
         authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, "too many live authorization codes");
+    } else if (rc == AF_ERR_NET) {
+        /* RFC 6749 §4.1.2.1: the error goes back to the client */
+        authz_error(resp, a, AF_E_TEMP_UNAVAILABLE, AF_STORE_DOWN_MSG);
     } else {
         authz_error(resp, a, AF_E_SERVER_ERROR, "the authorization code could not be stored");
     }

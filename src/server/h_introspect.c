@@ -71,6 +71,10 @@ void af_h_introspect(struct af_req *req, struct af_resp *resp)
     if (token == NULL)
         goto out;
     active = af_tokens_lookup(req->srv, token, &ti, &err) == AF_OK;
+    if (!active && err.rc == AF_ERR_NET) {
+        af_resp_store_down(resp); /* "active": false would be a guess */
+        goto out;
+    }
     if (active)
         r = describe(req->srv, &ti);
     else

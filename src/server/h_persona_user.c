@@ -34,6 +34,7 @@ typedef enum {
     UE_BAD_TOKEN, /* not a live access token of this issuer */
     UE_NOT_USER,  /* a client's own token, or its user is gone */
     UE_INTERNAL,  /* out of memory, a scenario that failed */
+    UE_STORE_DOWN /* the shared store cannot be reached: 503, retry later */
 } user_err;
 
 /* The request's token, checked, with what the answer needs. */
@@ -76,7 +77,7 @@ static int user_front(struct af_req *req, const char *const *schemes, struct use
     req->facts.bearer = "header";
     if (af_tokens_check_access_scen(req->srv, t, &u->claims, &sc, &err) != AF_OK) {
         snprintf(why, whylen, "%s", err.msg);
-        return UE_BAD_TOKEN;
+        return err.rc == AF_ERR_NET ? UE_STORE_DOWN : UE_BAD_TOKEN;
     }
     u->scope = json_string_value(json_object_get(u->claims, AF_C_SCOPE));
     if (u->scope == NULL)
@@ -240,8 +241,13 @@ void af_h_tiktok_user_info(struct af_req *req, struct af_resp *resp)
     af_buf_init(&missing, 1024);
     e = user_front(req, schemes, &u, why, sizeof(why));
     if (e >= 0) {
-        tiktok_reply(resp, e == UE_INTERNAL ? 500 : 401, NULL,
-                     e == UE_INTERNAL ? AF_TT_E_INTERNAL : AF_TT_E_TOKEN_INVALID, why);
+        tiktok_reply(
+            resp,
+            e == UE_INTERNAL     ? 500
+            : e == UE_STORE_DOWN ? 503
+                                 : 401,
+            NULL, e == UE_INTERNAL || e == UE_STORE_DOWN ? AF_TT_E_INTERNAL : AF_TT_E_TOKEN_INVALID,
+            why);
         goto out;
     }
     if (!af_str_has_space_token(u.scope, AF_TT_SCOPE_BASIC)) {
@@ -332,6 +338,8 @@ static bool github_front(struct af_req *req, struct af_resp *resp, struct user_c
 
     if (e == UE_INTERNAL)
         github_reply_error(resp, 500, "Server Error", why);
+    else if (e == UE_STORE_DOWN)
+        github_reply_error(resp, 503, "Service Unavailable", why);
     else if (e >= 0)
         github_reply_error(resp, 401,
                            e == UE_NO_TOKEN ? AF_GH_REQUIRES_AUTH : AF_GH_BAD_CREDENTIALS, why);

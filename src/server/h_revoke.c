@@ -47,6 +47,11 @@ static bool revoke_used(struct af_req *req, struct af_resp *resp,
     af_rc rc;
 
     rc = af_refresh_rotate(req->srv->store, token, &rec);
+    if (rc == AF_ERR_NET) {
+        af_resp_store_down(resp);
+        ok = false;
+        goto out;
+    }
     /* AF_ERR_STATE: a used refresh token, its grant now revoked; anything
      * else but AF_OK: unknown, expired or revoked, nothing to do (§2.2) */
     if (rc == AF_ERR_STATE)
@@ -60,8 +65,10 @@ static bool revoke_used(struct af_req *req, struct af_resp *resp,
         ok = false;
         goto out;
     }
-    if (af_grant_revoke(req->srv->store, rec.grant_id) != AF_OK) {
-        af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the revocation store is full");
+    rc = af_grant_revoke(req->srv->store, rec.grant_id);
+    if (rc != AF_OK) {
+        af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE,
+                            rc == AF_ERR_NET ? AF_STORE_DOWN_MSG : "the revocation store is full");
         ok = false;
     }
 out:
@@ -87,6 +94,10 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
      * not influence the revocation response" (RFC 7009 §2.2). We revoke both
      * token types, so unsupported_token_type is never due. */
     rc = af_tokens_lookup(req->srv, token, &ti, &err);
+    if (rc != AF_OK && err.rc == AF_ERR_NET) {
+        af_resp_store_down(resp); /* RFC 7009 §2.2.1: the client retries later */
+        goto out;
+    }
     if (rc == AF_OK) {
         if (strcmp(ti.rec.client_id, client->id) != 0) {
             other_client(resp, ti.rec.client_id, client->id);
@@ -96,7 +107,9 @@ void af_h_revoke(struct af_req *req, struct af_resp *resp)
         rc = ti.is_refresh ? af_grant_revoke(req->srv->store, ti.rec.grant_id)
                            : af_access_revoke(req->srv->store, ti.key, ti.rec.expires);
         if (rc != AF_OK) {
-            af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the revocation store is full");
+            af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE,
+                                rc == AF_ERR_NET ? AF_STORE_DOWN_MSG
+                                                 : "the revocation store is full");
             goto out;
         }
         /* the grant is gone: a persona's consent rules start over

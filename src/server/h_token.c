@@ -148,6 +148,14 @@ static void answer(struct af_req *req, struct af_resp *resp, const struct af_iss
     } else if (rc == AF_ERR_TOOBIG) {
         /* the store logs a full table once per interval, not per request */
         af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, "the token store is full");
+    } else if (rc == AF_ERR_NET) {
+        af_resp_store_down(resp); /* logged by the store */
+    } else if (rc == AF_ERR_STATE) {
+        /* the grant was revoked while these were made: the same code or
+         * refresh token, replayed concurrently (RFC 6749 4.1.2) */
+        af_resp_oauth_error(resp, 400, AF_E_INVALID_GRANT,
+                            "the grant was revoked meanwhile: the same code or refresh token "
+                            "was used again at the same time (RFC 6749 4.1.2)");
     } else {
         af_log_error("token: issuing failed: %s (%s)", err.msg, af_rc_str(rc));
         af_resp_oauth_error(resp, 500, AF_E_SERVER_ERROR, "could not issue tokens");
@@ -283,6 +291,10 @@ static void grant_code(struct af_req *req, struct af_resp *resp, const struct af
     }
     rc = af_code_take(req->srv->store, code, client->id, &rec, &grant_id);
     af_req_set_flow(req, grant_id);
+    if (rc == AF_ERR_NET) {
+        af_resp_store_down(resp); /* the code stays unredeemed */
+        goto out;
+    }
     if (rc == AF_ERR_STATE) {
         req->facts.replayed = AF_LEDGER_REPLAYED_CODE;
         fail(resp, AF_E_INVALID_GRANT,
@@ -470,6 +482,10 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
         goto out;
     }
     rc = af_refresh_get(req->srv->store, token, &rec);
+    if (rc == AF_ERR_NET) {
+        af_resp_store_down(resp); /* not invalid_grant: the client keeps its token */
+        goto out;
+    }
     bad = rc == AF_OK && refresh_problem(&rec, client, scope, &error, why, sizeof(why));
     if (rc == AF_OK && !bad && refresh_scenario(req, resp, client, &rec))
         goto out;
@@ -488,6 +504,10 @@ static void grant_refresh(struct af_req *req, struct af_resp *resp,
         memset(&rec, 0, sizeof(rec));
         if (!bad) {
             rc = af_refresh_rotate(req->srv->store, token, &rec);
+            if (rc == AF_ERR_NET) {
+                af_resp_store_down(resp);
+                goto out;
+            }
             bad = true;
             af_req_set_flow(req, rec.grant_id);
             if (rc == AF_ERR_STATE)

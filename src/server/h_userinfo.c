@@ -148,7 +148,10 @@ void af_h_userinfo(struct af_req *req, struct af_resp *resp)
         goto out;
     }
     if (af_tokens_check_access_scen(req->srv, token, &claims, &sc, &err) != AF_OK) {
-        bearer_error(resp, 401, AF_E_INVALID_TOKEN, err.msg, NULL);
+        if (err.rc == AF_ERR_NET)
+            af_resp_store_down(resp); /* unknown whether revoked: neither 200 nor 401 */
+        else
+            bearer_error(resp, 401, AF_E_INVALID_TOKEN, err.msg, NULL);
         goto out;
     }
     scope = json_string_value(json_object_get(claims, AF_C_SCOPE));

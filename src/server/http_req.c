@@ -246,6 +246,11 @@ void af_resp_oauth_error(struct af_resp *resp, unsigned status, const char *erro
     json_error(resp, status, error, description != NULL ? desc : NULL, description);
 }
 
+void af_resp_store_down(struct af_resp *resp)
+{
+    af_resp_oauth_error(resp, 503, AF_E_TEMP_UNAVAILABLE, AF_STORE_DOWN_MSG);
+}
+
 void af_resp_json_error(struct af_resp *resp, unsigned status, const char *error,
                         const char *description)
 {

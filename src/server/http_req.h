@@ -157,6 +157,15 @@ void af_resp_json(struct af_resp *resp, unsigned status, const json_t *obj);
  * JSON. */
 void af_resp_doc(struct af_resp *resp, const struct af_req *req, struct af_doc *doc);
 
+/* What a request answers when the shared store (store.redis) cannot be
+ * reached: the store's AF_ERR_NET (store.h). */
+#define AF_STORE_DOWN_MSG "the shared store (Redis) cannot be reached; try again shortly"
+
+/* af_resp_store_down: 503 temporarily_unavailable with AF_STORE_DOWN_MSG
+ * (RFC 6749 §5.2 has no such code; §4.1.2.1's is the closest, and 503
+ * tells HTTP clients to retry). */
+void af_resp_store_down(struct af_resp *resp);
+
 /* af_resp_oauth_error: {"error":..., "error_description":...} (RFC 6749
  * §5.2); description may be NULL. The description is the answer's reason
  * as given; the body's error_description is it with every character

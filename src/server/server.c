@@ -60,6 +60,7 @@
 #include "server/routes.h"
 #include "server/scenario.h"
 #include "server/store.h"
+#include "server/store_redis.h"
 #include "server/tls.h"
 
 /* libmicrohttpd's per-connection pool holds the request line, the headers
@@ -890,6 +891,26 @@ static void cookie_name(const char *base, const char *path, char *out, size_t ca
     out[n < cap ? n : cap - 1] = '\0';
 }
 
+/* The login form's key, shared by replicas through the store. */
+#define STORE_SECRET_LOGIN_FORM "login_form"
+
+static af_rc issuer_rest(struct af_server *srv, struct af_err *err);
+
+/* store_open_redis: the issuer's store in Redis (docs/replicas.md), its
+ * login form's key shared with the other replicas, then the rest. */
+static af_rc store_open_redis(struct af_server *srv, const struct af_store_limits *lim,
+                              const struct af_rstore_opts *ro, struct af_err *err)
+{
+    af_rc rc = af_store_new_redis(lim, ro, &srv->store, err);
+
+    if (rc != AF_OK)
+        return rc;
+    rc = af_store_secret(srv->store, STORE_SECRET_LOGIN_FORM, srv->csrf_key, sizeof(srv->csrf_key));
+    if (rc != AF_OK)
+        return AF_ERR_SET(err, rc, "store.redis: cannot read or set the login form's key");
+    return issuer_rest(srv, err);
+}
+
 /* issuer_open: what an issuer has of its own (core.h): the config it
  * serves, its keys, the login form's key, cookie names, store, registry,
  * ledger and scenarios. issuer_close frees them, also after a failure. */
@@ -905,20 +926,36 @@ static af_rc issuer_open(struct af_server *srv, const struct af_config *cfg, str
     rc = load_keys(srv, err);
     if (rc != AF_OK)
         return rc;
-    rc = af_rand_bytes(srv->csrf_key, sizeof(srv->csrf_key));
-    if (rc != AF_OK)
-        return AF_ERR_SET(err, rc, "no random bytes for the login form's key");
     {
         /* a revoked grant is kept as long as its access tokens can live */
         struct af_store_limits lim = {.max_codes = cfg->max_codes,
                                       .max_tokens = cfg->max_tokens,
                                       .revoke_keep = (long)cfg->access_token_ttl};
+        struct af_rstore_opts ro = {.url = cfg->store_redis,
+                                    .prefix = cfg->store_prefix,
+                                    .path = srv->path,
+                                    .timeout_ms = cfg->store_timeout_ms,
+                                    .conns = cfg->threads + 2,
+                                    .revoke_keep = lim.revoke_keep};
+        if (cfg->store_redis != NULL)
+            return store_open_redis(srv, &lim, &ro, err);
         rc = af_store_new(&lim, &srv->store);
+        if (rc == AF_OK)
+            rc = af_store_secret(srv->store, STORE_SECRET_LOGIN_FORM, srv->csrf_key,
+                                 sizeof(srv->csrf_key));
     }
+    if (rc != AF_OK)
+        return AF_ERR_SET(err, rc, "out of memory");
+    return issuer_rest(srv, err);
+}
+
+/* issuer_rest: the registry, ledger and scenarios, once the store is open. */
+static af_rc issuer_rest(struct af_server *srv, struct af_err *err)
+{
+    af_rc rc = af_registry_new(srv->cfg, &srv->reg);
+
     if (rc == AF_OK)
-        rc = af_registry_new(cfg, &srv->reg);
-    if (rc == AF_OK)
-        rc = af_ledger_new(cfg->ledger_max_entries, &srv->ledger);
+        rc = af_ledger_new(srv->cfg->ledger_max_entries, &srv->ledger);
     if (rc != AF_OK)
         return AF_ERR_SET(err, rc, "out of memory");
     return af_scen_engine_new(srv, &srv->scen, err);

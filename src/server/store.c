@@ -2,6 +2,9 @@
  * store.c - authflowd's in-memory state (see store.h): codes, grants,
  * revoked access-token ids, login sessions and consents, each in a sharded
  * hash table with an expiry wheel, swept by a thread once a second.
+ * With store.redis set, every public function hands its work to
+ * store_redis.c instead; what stays here for both is making the ids and
+ * the refresh tokens' format and MAC (under a key shared through Redis).
  *
  * Written by hand: none of our libraries offers a concurrent expiring map.
  * Each shard has its own mutex; no operation holds two locks at once.
@@ -27,6 +30,8 @@
 #include "authflow/rc.h"
 #include "authflow/util.h"
 #include "server/store.h"
+#include "server/scenario.h"
+#include "server/store_redis.h"
 
 /* How many random bytes make a code or a session id, a grant id, the random
  * part of a jti; the refresh-token MAC's bytes (of HMAC-SHA256) and key. */
@@ -98,6 +103,8 @@ struct af_store {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool stopping;
+    struct af_rstore *rs; /* set: everything lives in Redis (store_redis.h), and the
+                             tables above stay empty */
 };
 
 static uint64_t hash_str(const char *s)
@@ -661,10 +668,44 @@ out:
     return rc;
 }
 
+af_rc af_store_new_redis(const struct af_store_limits *lim, const struct af_rstore_opts *o,
+                         struct af_store **out, struct af_err *err)
+{
+    struct af_store_limits quiet = *lim;
+    struct af_store *st = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    quiet.no_sweeper = true; /* Redis expires the entries itself */
+    rc = af_store_new(&quiet, &st);
+    if (rc != AF_OK)
+        return AF_ERR_SET(err, rc, "out of memory");
+    rc = af_rstore_open(o, &st->rs, err);
+    /* one refresh-token key for all replicas: a token issued by one is
+     * read by any */
+    if (rc == AF_OK &&
+        (rc = af_rstore_secret(st->rs, "refresh", st->mac_key, sizeof(st->mac_key))) != AF_OK)
+        AF_ERR_SET(err, rc, "store.redis: cannot read or set the shared refresh-token key");
+    if (rc != AF_OK) {
+        af_store_free(st);
+        return rc;
+    }
+    *out = st;
+    return AF_OK;
+}
+
+af_rc af_store_secret(struct af_store *st, const char *name, unsigned char *key, size_t len)
+{
+    if (st->rs != NULL)
+        return af_rstore_secret(st->rs, name, key, len);
+    return af_rand_bytes(key, len);
+}
+
 void af_store_free(struct af_store *st)
 {
     if (st == NULL)
         return;
+    af_rstore_free(st->rs);
     if (st->has_sweeper) {
         pthread_mutex_lock(&st->stop_mu);
         st->stopping = true;
@@ -710,6 +751,11 @@ void af_store_sweep(struct af_store *st)
 
 void af_store_counts(struct af_store *st, struct af_store_counts *out)
 {
+    if (st->rs != NULL) {
+        if (af_rstore_counts(st->rs, out) != AF_OK)
+            memset(out, 0, sizeof(*out));
+        return;
+    }
     out->codes = atomic_load(&st->codes.n);
     out->used_codes = atomic_load(&st->used.n);
     out->grants = atomic_load(&st->grants.n);
@@ -719,6 +765,8 @@ void af_store_counts(struct af_store *st, struct af_store_counts *out)
 }
 
 /* ---- codes ---- */
+
+static af_rc mem_grant_revoke(struct af_store *st, const char *grant_id);
 
 af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **code_out,
                   char **grant_out)
@@ -747,10 +795,13 @@ af_rc af_code_put(struct af_store *st, const struct af_code_rec *rec, char **cod
         rc = AF_ERR_NOMEM;
         goto out;
     }
-    rc = table_insert(&st->codes, e, af_now());
+    /* in Redis, the entry only lends its fresh code and grant ids */
+    rc = st->rs != NULL ? af_rstore_code_put(st->rs, e->key, e->grant_id, rec)
+                        : table_insert(&st->codes, e, af_now());
     if (rc != AF_OK)
         goto out;
-    e = NULL;
+    if (st->rs == NULL)
+        e = NULL;
     *code_out = copy;
     copy = NULL;
     if (grant_out != NULL)
@@ -788,8 +839,8 @@ static void code_retire(struct af_store *st, const char *code, const char *grant
     pthread_mutex_unlock(&sh->mu);
 }
 
-af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
-                   struct af_code_rec *out, char **grant_id_out)
+static af_rc mem_code_take(struct af_store *st, const char *code, const char *client_id,
+                           struct af_code_rec *out, char **grant_id_out)
 {
     af_rc rc = AF_OK;
     struct entry *e;
@@ -838,7 +889,7 @@ af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
     } else if (rc == AF_OK) {
         code_retire(st, code, *grant_id_out, expires, now);
     }
-    if (replayed != NULL && af_grant_revoke(st, replayed) != AF_OK)
+    if (replayed != NULL && mem_grant_revoke(st, replayed) != AF_OK)
         af_log_error("store: could not revoke the grant of a replayed code");
     /* the caller names the flow of the replay (the ledger) */
     if (rc == AF_ERR_STATE)
@@ -878,8 +929,8 @@ static af_rc grant_entry(const char *grant_id, struct entry **out)
     return new_entry(grant_id, out);
 }
 
-af_rc af_grant_note(struct af_store *st, const char *grant_id, const struct af_scenario *scenario,
-                    time_t expires)
+static af_rc mem_grant_note(struct af_store *st, const char *grant_id,
+                            const struct af_scenario *scenario, time_t expires)
 {
     struct entry *e = NULL;
     af_rc rc = grant_entry(grant_id, &e);
@@ -911,7 +962,7 @@ static void revoke_locked(struct af_store *st, struct shard *sh, struct entry *e
     set_expiry(sh, e, until);
 }
 
-af_rc af_grant_revoke(struct af_store *st, const char *grant_id)
+static af_rc mem_grant_revoke(struct af_store *st, const char *grant_id)
 {
     struct entry *e, *fresh = NULL;
     struct shard *sh;
@@ -944,7 +995,8 @@ af_rc af_grant_revoke(struct af_store *st, const char *grant_id)
     }
 }
 
-af_rc af_access_check(struct af_store *st, const char *jti, const struct af_scenario **scen_out)
+static af_rc mem_access_check(struct af_store *st, const char *jti,
+                              const struct af_scenario **scen_out)
 {
     char grant[STORE_KEY_MAX + 1];
     const char *dot = strchr(jti, '.');
@@ -973,7 +1025,7 @@ af_rc af_access_check(struct af_store *st, const char *jti, const struct af_scen
     return rc;
 }
 
-af_rc af_access_revoke(struct af_store *st, const char *jti, time_t exp)
+static af_rc mem_access_revoke(struct af_store *st, const char *jti, time_t exp)
 {
     struct entry *e = NULL;
     af_rc rc;
@@ -1079,7 +1131,8 @@ static af_rc refresh_token(const struct af_store *st, const char *grant_id, uint
     return rc;
 }
 
-af_rc af_refresh_issue(struct af_store *st, const struct af_token_rec *rec, char **token_out)
+static af_rc mem_refresh_issue(struct af_store *st, const struct af_token_rec *rec,
+                               char **token_out)
 {
     struct af_token_rec copy, old;
     struct entry *e, *fresh = NULL;
@@ -1152,7 +1205,7 @@ static bool family_live(const struct entry *e, time_t now)
     return e != NULL && e->family && !e->revoked && e->expires > now;
 }
 
-af_rc af_refresh_get(struct af_store *st, const char *token, struct af_token_rec *out)
+static af_rc mem_refresh_get(struct af_store *st, const char *token, struct af_token_rec *out)
 {
     struct shard *sh;
     uint32_t gen = 0;
@@ -1167,7 +1220,7 @@ af_rc af_refresh_get(struct af_store *st, const char *token, struct af_token_rec
     return rc;
 }
 
-af_rc af_refresh_rotate(struct af_store *st, const char *token, struct af_token_rec *out)
+static af_rc mem_refresh_rotate(struct af_store *st, const char *token, struct af_token_rec *out)
 {
     struct shard *sh;
     uint32_t gen = 0;
@@ -1198,7 +1251,7 @@ af_rc af_refresh_rotate(struct af_store *st, const char *token, struct af_token_
 
 /* ---- sessions ---- */
 
-af_rc af_session_put(struct af_store *st, const struct af_session_rec *rec, char **sid_out)
+static af_rc mem_session_put(struct af_store *st, const struct af_session_rec *rec, char **sid_out)
 {
     af_rc rc;
     struct entry *e = NULL;
@@ -1229,7 +1282,7 @@ out:
     return rc;
 }
 
-af_rc af_session_get(struct af_store *st, const char *sid, struct af_session_rec *out)
+static af_rc mem_session_get(struct af_store *st, const char *sid, struct af_session_rec *out)
 {
     af_rc rc;
     struct entry *e;
@@ -1245,7 +1298,7 @@ af_rc af_session_get(struct af_store *st, const char *sid, struct af_session_rec
     return rc;
 }
 
-void af_session_drop(struct af_store *st, const char *sid)
+static void mem_session_drop(struct af_store *st, const char *sid)
 {
     struct entry *e;
     struct shard *sh = locked_find(&st->sessions, sid, &e);
@@ -1268,8 +1321,8 @@ static char *consent_key(const char *client_id, const char *sub)
     return k;
 }
 
-af_rc af_consent_get(struct af_store *st, const char *client_id, const char *sub,
-                     struct af_consent_rec *out)
+static af_rc mem_consent_get(struct af_store *st, const char *client_id, const char *sub,
+                             struct af_consent_rec *out)
 {
     char *key = consent_key(client_id, sub);
     struct entry *e;
@@ -1315,8 +1368,8 @@ static af_rc consent_replace(struct af_store *st, const char *key, const struct 
     return rc;
 }
 
-af_rc af_consent_put(struct af_store *st, const char *client_id, const char *sub,
-                     const struct af_consent_rec *rec)
+static af_rc mem_consent_put(struct af_store *st, const char *client_id, const char *sub,
+                             const struct af_consent_rec *rec)
 {
     char *key = consent_key(client_id, sub);
     struct entry *e = NULL;
@@ -1344,7 +1397,7 @@ out:
     return rc;
 }
 
-void af_consent_drop(struct af_store *st, const char *client_id, const char *sub)
+static void mem_consent_drop(struct af_store *st, const char *client_id, const char *sub)
 {
     char *key = consent_key(client_id, sub);
     struct entry *e;
@@ -1356,5 +1409,171 @@ void af_consent_drop(struct af_store *st, const char *client_id, const char *sub
     if (e != NULL)
         shard_remove(&st->consents, sh, e);
     pthread_mutex_unlock(&sh->mu);
+    free(key);
+}
+
+/* ---- the public functions: here, or in Redis ---- */
+
+af_rc af_code_take(struct af_store *st, const char *code, const char *client_id,
+                   struct af_code_rec *out, char **grant_id_out)
+{
+    if (st->rs != NULL)
+        return af_rstore_code_take(st->rs, code, client_id, out, grant_id_out);
+    return mem_code_take(st, code, client_id, out, grant_id_out);
+}
+
+af_rc af_grant_note(struct af_store *st, const char *grant_id, const struct af_scenario *scenario,
+                    time_t expires)
+{
+    if (st->rs != NULL)
+        return af_rstore_grant_note(st->rs, grant_id, scenario != NULL ? scenario->name : "",
+                                    expires);
+    return mem_grant_note(st, grant_id, scenario, expires);
+}
+
+af_rc af_grant_revoke(struct af_store *st, const char *grant_id)
+{
+    if (st->rs != NULL)
+        return af_rstore_grant_revoke(st->rs, grant_id);
+    return mem_grant_revoke(st, grant_id);
+}
+
+af_rc af_access_check(struct af_store *st, const char *jti, const struct af_scenario **scen_out)
+{
+    char grant[STORE_KEY_MAX + 1];
+    const char *dot;
+
+    if (st->rs == NULL)
+        return mem_access_check(st, jti, scen_out);
+    dot = strchr(jti, '.');
+    if (dot != NULL && (size_t)(dot - jti) <= STORE_KEY_MAX) {
+        memcpy(grant, jti, (size_t)(dot - jti));
+        grant[dot - jti] = '\0';
+    }
+    return af_rstore_access_check(
+        st->rs, jti, dot != NULL && (size_t)(dot - jti) <= STORE_KEY_MAX ? grant : NULL, scen_out);
+}
+
+af_rc af_access_revoke(struct af_store *st, const char *jti, time_t exp)
+{
+    if (st->rs != NULL)
+        return strlen(jti) > 2 * STORE_KEY_MAX ? AF_ERR_INVALID
+                                               : af_rstore_access_revoke(st->rs, jti, exp);
+    return mem_access_revoke(st, jti, exp);
+}
+
+af_rc af_refresh_issue(struct af_store *st, const struct af_token_rec *rec, char **token_out)
+{
+    uint32_t gen = 0;
+    af_rc rc;
+
+    if (st->rs == NULL)
+        return mem_refresh_issue(st, rec, token_out);
+    *token_out = NULL;
+    if (rec->grant_id == NULL)
+        return AF_ERR_INVALID;
+    rc = af_rstore_family_put(st->rs, rec, &gen);
+    return rc == AF_OK ? refresh_token(st, rec->grant_id, gen, token_out) : rc;
+}
+
+af_rc af_refresh_get(struct af_store *st, const char *token, struct af_token_rec *out)
+{
+    char grant[STORE_KEY_MAX + 1];
+    uint32_t gen = 0;
+
+    if (st->rs == NULL)
+        return mem_refresh_get(st, token, out);
+    memset(out, 0, sizeof(*out));
+    if (!refresh_parse(st, token, grant, &gen)) /* forged or not ours: no round trip */
+        return AF_ERR_NOTFOUND;
+    return af_rstore_family_get(st->rs, grant, gen, out);
+}
+
+af_rc af_refresh_rotate(struct af_store *st, const char *token, struct af_token_rec *out)
+{
+    char grant[STORE_KEY_MAX + 1];
+    uint32_t gen = 0;
+
+    if (st->rs == NULL)
+        return mem_refresh_rotate(st, token, out);
+    memset(out, 0, sizeof(*out));
+    if (!refresh_parse(st, token, grant, &gen))
+        return AF_ERR_NOTFOUND;
+    return af_rstore_family_rotate(st->rs, grant, gen, out);
+}
+
+af_rc af_session_put(struct af_store *st, const struct af_session_rec *rec, char **sid_out)
+{
+    af_rc rc;
+
+    if (st->rs == NULL)
+        return mem_session_put(st, rec, sid_out);
+    rc = af_rand_token(STORE_ID_BYTES, sid_out);
+    if (rc == AF_OK && (rc = af_rstore_session_put(st->rs, *sid_out, rec)) != AF_OK) {
+        free(*sid_out);
+        *sid_out = NULL;
+    }
+    return rc;
+}
+
+af_rc af_session_get(struct af_store *st, const char *sid, struct af_session_rec *out)
+{
+    if (st->rs != NULL)
+        return af_rstore_session_get(st->rs, sid, out);
+    return mem_session_get(st, sid, out);
+}
+
+void af_session_drop(struct af_store *st, const char *sid)
+{
+    if (st->rs != NULL)
+        af_rstore_session_drop(st->rs, sid);
+    else
+        mem_session_drop(st, sid);
+}
+
+af_rc af_consent_get(struct af_store *st, const char *client_id, const char *sub,
+                     struct af_consent_rec *out)
+{
+    char *key;
+    af_rc rc;
+
+    if (st->rs == NULL)
+        return mem_consent_get(st, client_id, sub, out);
+    memset(out, 0, sizeof(*out));
+    key = consent_key(client_id, sub);
+    if (key == NULL)
+        return AF_ERR_NOMEM;
+    rc = af_rstore_consent_get(st->rs, key, out);
+    free(key);
+    return rc;
+}
+
+af_rc af_consent_put(struct af_store *st, const char *client_id, const char *sub,
+                     const struct af_consent_rec *rec)
+{
+    char *key;
+    af_rc rc;
+
+    if (st->rs == NULL)
+        return mem_consent_put(st, client_id, sub, rec);
+    key = consent_key(client_id, sub);
+    if (key == NULL)
+        return AF_ERR_NOMEM;
+    rc = af_rstore_consent_put(st->rs, key, rec);
+    free(key);
+    return rc;
+}
+
+void af_consent_drop(struct af_store *st, const char *client_id, const char *sub)
+{
+    char *key;
+
+    if (st->rs == NULL) {
+        mem_consent_drop(st, client_id, sub);
+        return;
+    }
+    key = consent_key(client_id, sub);
+    if (key != NULL)
+        af_rstore_consent_drop(st->rs, key);
     free(key);
 }

@@ -99,6 +99,23 @@ struct af_consent_rec { /* what one user granted one client so far (consent.h) *
 };
 
 af_rc af_store_new(const struct af_store_limits *lim, struct af_store **out) AF_WARN_UNUSED;
+
+struct af_rstore_opts; /* store_redis.h */
+/* af_store_new_redis: the same stores kept in Redis (store.redis,
+ * docs/replicas.md), shared by every replica that names the same Redis,
+ * prefix and issuer path. The caps of lim do not apply there (Redis's
+ * maxmemory does); entries expire by Redis TTLs. AF_ERR_NET with the reason
+ * in err when Redis cannot be reached at start. From then on every
+ * function below may answer AF_ERR_NET: Redis is unreachable, slow or
+ * refusing (logged once per interval); nothing is decided without it. */
+af_rc af_store_new_redis(const struct af_store_limits *lim, const struct af_rstore_opts *o,
+                         struct af_store **out, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_store_secret: len bytes of a secret NAME shared by every replica of
+ * this store (in Redis: the first to start sets it), or, in memory, fresh
+ * from the CSPRNG: the login form's key. */
+af_rc af_store_secret(struct af_store *st, const char *name, unsigned char *key,
+                      size_t len) AF_WARN_UNUSED;
 /* af_store_free: stops the sweeper and frees everything (NULL is a no-op). */
 void af_store_free(struct af_store *st);
 

@@ -429,6 +429,11 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
         goto out;
     }
     rc = af_access_check(srv->store, jti, scen_out);
+    if (rc == AF_ERR_NET) {
+        /* never accepted unchecked: the caller answers 503 */
+        rc = AF_ERR_SET(err, AF_ERR_NET, "%s", AF_STORE_DOWN_MSG);
+        goto out;
+    }
     if (rc != AF_OK) {
         rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "the token was revoked");
         goto out;
@@ -516,10 +521,14 @@ af_rc af_tokens_lookup(struct af_server *srv, const char *token, struct af_token
         rc = out->key && out->rec.client_id ? AF_OK : AF_ERR_NOMEM;
         goto out;
     }
+    if (rc == AF_ERR_NET)
+        goto out; /* err says so: no guess from the refresh tokens either */
     /* Not a live access token: perhaps a live refresh token. A JWS is no
      * refresh token: its access check says why it is not live. */
     rc = af_refresh_get(srv->store, token, &out->rec);
-    if (rc != AF_OK && (err == NULL || err->rc == AF_ERR_PARSE))
+    if (rc == AF_ERR_NET)
+        AF_ERR_SET(err, rc, "%s", AF_STORE_DOWN_MSG);
+    else if (rc != AF_OK && (err == NULL || err->rc == AF_ERR_PARSE))
         AF_ERR_SET(err, rc,
                    "neither an access token (not a JWS) nor a live refresh token (unknown, "
                    "used, expired or revoked)");

@@ -1,0 +1,1096 @@
+/*
+ * store_redis.c - the stores in Redis (see store_redis.h), through hiredis'
+ * blocking API: one connection per worker thread at most, each behind its
+ * own mutex, each command bounded by timeout_ms.
+ *
+ * Written here: the key layout and the Lua scripts that make each decision
+ * atomic; hiredis does the protocol.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authflow/cfg.h"
+#include "authflow/log.h"
+#include "authflow/util.h"
+#include "server/scenario.h"
+#include "server/store_redis.h"
+
+#ifndef HAVE_HIREDIS
+
+/* Built without hiredis: the config may still name Redis, and is refused
+ * at start with how to get it. Nothing else is reachable without a store. */
+af_rc af_rstore_open(const struct af_rstore_opts *o, struct af_rstore **out, struct af_err *err)
+{
+    (void)o;
+    *out = NULL;
+    return AF_ERR_SET(err, AF_ERR_STATE,
+                      "store.redis: this authflowd was built without Redis support (install "
+                      "libhiredis-dev, then run ./configure and make again)");
+}
+
+void af_rstore_free(struct af_rstore *rs)
+{
+    (void)rs;
+}
+
+#define RS_UNBUILT return AF_ERR_STATE
+af_rc af_rstore_secret(struct af_rstore *rs, const char *name, unsigned char *key, size_t len)
+{
+    (void)rs, (void)name, (void)key, (void)len;
+    RS_UNBUILT;
+}
+af_rc af_rstore_code_put(struct af_rstore *rs, const char *code, const char *grant,
+                         const struct af_code_rec *rec)
+{
+    (void)rs, (void)code, (void)grant, (void)rec;
+    RS_UNBUILT;
+}
+af_rc af_rstore_code_take(struct af_rstore *rs, const char *code, const char *client_id,
+                          struct af_code_rec *out, char **grant_id_out)
+{
+    (void)rs, (void)code, (void)client_id, (void)out, (void)grant_id_out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_grant_note(struct af_rstore *rs, const char *grant, const char *scenario,
+                           time_t expires)
+{
+    (void)rs, (void)grant, (void)scenario, (void)expires;
+    RS_UNBUILT;
+}
+af_rc af_rstore_grant_revoke(struct af_rstore *rs, const char *grant)
+{
+    (void)rs, (void)grant;
+    RS_UNBUILT;
+}
+af_rc af_rstore_access_check(struct af_rstore *rs, const char *jti, const char *grant,
+                             const struct af_scenario **scen_out)
+{
+    (void)rs, (void)jti, (void)grant, (void)scen_out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_access_revoke(struct af_rstore *rs, const char *jti, time_t exp)
+{
+    (void)rs, (void)jti, (void)exp;
+    RS_UNBUILT;
+}
+af_rc af_rstore_family_put(struct af_rstore *rs, const struct af_token_rec *rec, uint32_t *gen_out)
+{
+    (void)rs, (void)rec, (void)gen_out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_family_get(struct af_rstore *rs, const char *grant, uint32_t gen,
+                           struct af_token_rec *out)
+{
+    (void)rs, (void)grant, (void)gen, (void)out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_family_rotate(struct af_rstore *rs, const char *grant, uint32_t gen,
+                              struct af_token_rec *out)
+{
+    (void)rs, (void)grant, (void)gen, (void)out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_session_put(struct af_rstore *rs, const char *sid, const struct af_session_rec *rec)
+{
+    (void)rs, (void)sid, (void)rec;
+    RS_UNBUILT;
+}
+af_rc af_rstore_session_get(struct af_rstore *rs, const char *sid, struct af_session_rec *out)
+{
+    (void)rs, (void)sid, (void)out;
+    RS_UNBUILT;
+}
+void af_rstore_session_drop(struct af_rstore *rs, const char *sid)
+{
+    (void)rs, (void)sid;
+}
+af_rc af_rstore_consent_get(struct af_rstore *rs, const char *key, struct af_consent_rec *out)
+{
+    (void)rs, (void)key, (void)out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_consent_put(struct af_rstore *rs, const char *key, const struct af_consent_rec *rec)
+{
+    (void)rs, (void)key, (void)rec;
+    RS_UNBUILT;
+}
+void af_rstore_consent_drop(struct af_rstore *rs, const char *key)
+{
+    (void)rs, (void)key;
+}
+af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out)
+{
+    (void)rs;
+    memset(out, 0, sizeof(*out));
+    RS_UNBUILT;
+}
+
+#else /* HAVE_HIREDIS */
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
+
+/* Key kinds: "PREFIX[PATH]:K:ID". */
+#define K_CODE          "c"
+#define K_USED          "u"
+#define K_GRANT         "g"
+#define K_JTI           "j"
+#define K_SESSION       "s"
+#define K_CONSENT       "k"
+#define K_SECRET        "secret"
+/* A key's longest ID (a jti is a grant id, '.', a random part). */
+#define RS_ID_MAX       320
+#define RS_KEY_MAX      (64 + 256 + 16 + RS_ID_MAX)
+/* Fields of a record, and arguments of one script call, at most. */
+#define RS_ARGS_MAX     40
+/* Unreachable Redis is logged at most once per this many seconds. */
+#define RS_LOG_SECONDS  10
+#define RS_CONNS_MAX    64
+/* Shared secrets one store holds (refresh-token MAC, login form) and their
+ * largest size. */
+#define RS_SECRETS_MAX  4
+#define RS_SECRET_BYTES 64
+#define RS_SECRET_NAME  32
+
+/* The scripts. Times are seconds of the caller's clock (af_now, which
+ * tests may shift), so expiry is decided by the "exp" field against the
+ * "now" argument; TTLs, set relative to the same clock, only reclaim the
+ * memory a second after that. */
+enum { S_REPLACE, S_CODE_TAKE, S_NOTE, S_REVOKE, S_CHECK, S_FAM_PUT, S_FAM_GET, S_FAM_ROT, S_N };
+
+#define LUA_HASH "local f = {} for i = 1, #r, 2 do f[r[i]] = r[i + 1] end "
+#define LUA_TTL(key, expr)                                                                         \
+    "redis.call('EXPIRE', " key ", math.max(1, (" expr ") - tonumber(ARGV[1]) + 1)) "
+/* revoked grant key: kept until the access tokens it issued have expired */
+#define LUA_REVOKE(until)                                                                          \
+    "redis.call('DEL', KEYS[1]) redis.call('HSET', KEYS[1], 'rv', '1', 'exp', " until              \
+    ") " LUA_TTL("KEYS[1]", until)
+
+static const char *const scripts[S_N] = {
+    /* S_REPLACE: KEYS[1]; ARGV now, exp, FIELD VALUE... */
+    [S_REPLACE] = "redis.call('DEL', KEYS[1]) redis.call('HSET', KEYS[1], 'exp', ARGV[2], "
+                  "unpack(ARGV, 3)) " LUA_TTL("KEYS[1]", "tonumber(ARGV[2])") "return 1",
+    /* S_CODE_TAKE: KEYS code, used; ARGV now, client_id */
+    [S_CODE_TAKE] =
+        "local g = redis.call('GET', KEYS[2]) if g then return {'replay', g} end "
+        "local r = redis.call('HGETALL', KEYS[1]) if #r == 0 then return {'none'} end " LUA_HASH
+        "if tonumber(f['exp']) <= tonumber(ARGV[1]) then return {'expired'} end "
+        "if f['client_id'] ~= ARGV[2] then return {'other', f['client_id']} end "
+        "redis.call('SET', KEYS[2], f['grant']) " LUA_TTL(
+            "KEYS[2]",
+            "tonumber(f['exp'])") "redis.call('DEL', KEYS[1]) table.insert(r, 1, 'ok') return r",
+    /* S_NOTE: KEYS grant; ARGV now, exp, scenario */
+    [S_NOTE] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
+               "redis.call('HSET', KEYS[1], 'exp', ARGV[2], 'scen', ARGV[3]) " LUA_TTL(
+                   "KEYS[1]", "tonumber(ARGV[2])") "return 1",
+    /* S_REVOKE: KEYS grant; ARGV now, keep */
+    [S_REVOKE] = "local f = redis.call('HMGET', KEYS[1], 'fam', 'iss', 'exp', 'rv') local u "
+                 "if f[4] == '1' then return 0 end "
+                 "if f[1] == '1' then u = tonumber(f[2]) + tonumber(ARGV[2]) "
+                 "elseif f[3] then u = tonumber(f[3]) "
+                 "else u = tonumber(ARGV[1]) + tonumber(ARGV[2]) end " LUA_REVOKE("u") "return 1",
+    /* S_CHECK: KEYS jti, grant; ARGV now, has_grant */
+    [S_CHECK] = "if redis.call('EXISTS', KEYS[1]) == 1 then return {'revoked'} end "
+                "if ARGV[2] == '0' then return {'ok', ''} end "
+                "local f = redis.call('HMGET', KEYS[2], 'rv', 'exp', 'scen') "
+                "if f[2] and tonumber(f[2]) > tonumber(ARGV[1]) then "
+                "if f[1] == '1' then return {'revoked'} end return {'ok', f[3] or ''} end "
+                "return {'ok', ''}",
+    /* S_FAM_PUT: KEYS grant; ARGV now, exp, FIELD VALUE... */
+    [S_FAM_PUT] =
+        "local f = redis.call('HMGET', KEYS[1], 'rv', 'gen') "
+        "if f[1] == '1' then return -1 end local gen = tonumber(f[2] or '0') "
+        "redis.call('DEL', KEYS[1]) redis.call('HSET', KEYS[1], 'fam', '1', 'gen', gen, "
+        "'exp', ARGV[2], unpack(ARGV, 3)) " LUA_TTL("KEYS[1]", "tonumber(ARGV[2])") "return gen",
+    /* S_FAM_GET: KEYS grant; ARGV now, gen */
+    [S_FAM_GET] = "local r = redis.call('HGETALL', KEYS[1]) " LUA_HASH
+                  "if f['fam'] ~= '1' or f['rv'] == '1' or tonumber(f['exp'] or '0') <= "
+                  "tonumber(ARGV[1]) or f['gen'] ~= ARGV[2] then return {'none'} end "
+                  "table.insert(r, 1, 'ok') return r",
+    /* S_FAM_ROT: KEYS grant; ARGV now, gen, keep */
+    [S_FAM_ROT] = "local r = redis.call('HGETALL', KEYS[1]) " LUA_HASH
+                  "if f['fam'] ~= '1' or f['rv'] == '1' or tonumber(f['exp'] or '0') <= "
+                  "tonumber(ARGV[1]) then return {'none'} end "
+                  "local cur, g = tonumber(f['gen']), tonumber(ARGV[2]) "
+                  "if g > cur then return {'none'} end "
+                  "if g < cur then local u = tonumber(f['iss']) + tonumber(ARGV[3]) " LUA_REVOKE(
+                      "u") "return {'replay'} end "
+                           "redis.call('HINCRBY', KEYS[1], 'gen', 1) table.insert(r, 1, 'ok') "
+                           "return r",
+};
+
+struct conn {
+    pthread_mutex_t mu;
+    redisContext *c; /* NULL: connect at next use */
+};
+
+struct af_rstore {
+    struct af_redis_addr addr;
+    char prefix[64 + 256 + 2]; /* PREFIX and the issuer's path */
+    struct timeval tv;
+    long revoke_keep;
+    unsigned n;
+    struct conn *conns;
+    atomic_uint next;
+    atomic_llong last_log;
+    char sha[S_N][41];
+    /* the secrets read at start, written back by every new connection
+     * (SET NX): a Redis that restarted empty gets them again from the
+     * first replica to reconnect, so a replica started after that reads
+     * the same ones. Written before any connection but the first exists. */
+    unsigned nsecrets;
+    struct {
+        char name[RS_SECRET_NAME];
+        unsigned char key[RS_SECRET_BYTES];
+        size_t len;
+    } secrets[RS_SECRETS_MAX];
+};
+
+static bool key_of(const struct af_rstore *rs, const char *kind, const char *id, char *out);
+
+/* ---- connections ---- */
+
+/* unreachable: log why Redis failed, at most once per interval. */
+static void unreachable(struct af_rstore *rs, const char *why)
+{
+    long long now = (long long)time(NULL), last = atomic_load(&rs->last_log);
+
+    if (now - last >= RS_LOG_SECONDS && atomic_compare_exchange_strong(&rs->last_log, &last, now))
+        af_log_error("store: Redis at %s:%u: %s (answering 503 until it is back)", rs->addr.host,
+                     rs->addr.port, why);
+}
+
+/* hello: AUTH, SELECT and the scripts on a fresh connection c; false with
+ * the reason in why. */
+static bool hello(struct af_rstore *rs, redisContext *c, char *why, size_t cap)
+{
+    redisReply *r = NULL;
+    bool ok = true;
+
+    if (rs->addr.password[0] != '\0') {
+        r = rs->addr.user[0] != '\0'
+                ? redisCommand(c, "AUTH %s %s", rs->addr.user, rs->addr.password)
+                : redisCommand(c, "AUTH %s", rs->addr.password);
+        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            snprintf(why, cap, "AUTH refused: %s", r != NULL ? r->str : c->errstr);
+        freeReplyObject(r);
+    }
+    if (ok && rs->addr.db != 0) {
+        r = redisCommand(c, "SELECT %u", rs->addr.db);
+        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            snprintf(why, cap, "SELECT %u refused: %s", rs->addr.db,
+                     r != NULL ? r->str : c->errstr);
+        freeReplyObject(r);
+    }
+    for (int i = 0; ok && i < S_N; i++) {
+        r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
+        ok = r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok)
+            memcpy(rs->sha[i], r->str, 41);
+        else
+            snprintf(why, cap, "SCRIPT LOAD failed: %s",
+                     r == NULL                      ? c->errstr
+                     : r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "odd reply");
+        freeReplyObject(r);
+    }
+    for (unsigned i = 0; ok && i < rs->nsecrets; i++) {
+        char k[RS_KEY_MAX];
+        const char *argv[4];
+        size_t lens[4];
+        if (!key_of(rs, K_SECRET, rs->secrets[i].name, k))
+            continue;
+        argv[0] = "SET", argv[1] = k, argv[2] = (const char *)rs->secrets[i].key, argv[3] = "NX";
+        lens[0] = 3, lens[1] = strlen(k), lens[2] = rs->secrets[i].len, lens[3] = 2;
+        r = redisCommandArgv(c, 4, argv, lens);
+        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            snprintf(why, cap, "SET of a shared key failed: %s", r != NULL ? r->str : c->errstr);
+        freeReplyObject(r);
+    }
+    return ok;
+}
+
+/* dial: a connected, authenticated context, or NULL with why. */
+static redisContext *dial(struct af_rstore *rs, char *why, size_t cap)
+{
+    redisContext *c = redisConnectWithTimeout(rs->addr.host, (int)rs->addr.port, rs->tv);
+
+    if (c == NULL) {
+        snprintf(why, cap, "out of memory");
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(why, cap, "cannot connect: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, rs->tv) != REDIS_OK || !hello(rs, c, why, cap)) {
+        if (why[0] == '\0')
+            snprintf(why, cap, "cannot set the timeout");
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* conn_get: a locked connection slot (the caller's thread tries its
+ * neighbours' before waiting); conn_put unlocks it. */
+static struct conn *conn_get(struct af_rstore *rs)
+{
+    unsigned start = atomic_fetch_add(&rs->next, 1u);
+
+    for (unsigned i = 0; i < rs->n; i++) {
+        struct conn *k = &rs->conns[(start + i) % rs->n];
+        if (pthread_mutex_trylock(&k->mu) == 0)
+            return k;
+    }
+    pthread_mutex_lock(&rs->conns[start % rs->n].mu);
+    return &rs->conns[start % rs->n];
+}
+
+/* rcmd: run argv (argc words of lens bytes) on a connection; *out the
+ * reply (caller frees with freeReplyObject). AF_ERR_NET when Redis cannot
+ * be reached or answers an error (logged). */
+static af_rc rcmd(struct af_rstore *rs, int argc, const char **argv, const size_t *lens,
+                  redisReply **out)
+{
+    char why[256] = "";
+    struct conn *k = conn_get(rs);
+    redisReply *r = NULL;
+
+    *out = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
+        if (k->c == NULL && (k->c = dial(rs, why, sizeof(why))) == NULL)
+            break;
+        r = redisCommandArgv(k->c, argc, argv, lens);
+        if (r == NULL) {
+            /* the connection broke (Redis restarted, or timed out): a
+             * fresh one once, then give up for this request */
+            snprintf(why, sizeof(why), "%s", k->c->errstr);
+            redisFree(k->c);
+            k->c = NULL;
+            if (attempt == 0 && strstr(why, "timed out") != NULL)
+                break; /* slow, not gone: do not wait twice */
+        }
+    }
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+        k->c != NULL) {
+        /* the scripts were flushed (SCRIPT FLUSH, a failover): load them
+         * again on a fresh connection, once */
+        freeReplyObject(r);
+        redisFree(k->c);
+        k->c = dial(rs, why, sizeof(why));
+        r = k->c != NULL ? redisCommandArgv(k->c, argc, argv, lens) : NULL;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (r == NULL) {
+        unreachable(rs, why[0] ? why : "no answer");
+        return AF_ERR_NET;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        unreachable(rs, r->str);
+        freeReplyObject(r);
+        return AF_ERR_NET;
+    }
+    *out = r;
+    return AF_OK;
+}
+
+/* ---- keys and arguments ---- */
+
+struct args {
+    int n;
+    const char *v[RS_ARGS_MAX];
+    size_t len[RS_ARGS_MAX];
+    char num[RS_ARGS_MAX][24]; /* numbers formatted here */
+    char key[2][RS_KEY_MAX];
+};
+
+static bool key_of(const struct af_rstore *rs, const char *kind, const char *id, char *out)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > RS_ID_MAX)
+        return false;
+    snprintf(out, RS_KEY_MAX, "%s:%s:%s", rs->prefix, kind, id);
+    return true;
+}
+
+static void add(struct args *a, const char *s)
+{
+    if (a->n < RS_ARGS_MAX) {
+        a->v[a->n] = s;
+        a->len[a->n] = strlen(s);
+        a->n++;
+    }
+}
+
+static void add_num(struct args *a, long long v)
+{
+    if (a->n < RS_ARGS_MAX) {
+        snprintf(a->num[a->n], sizeof(a->num[0]), "%lld", v);
+        add(a, a->num[a->n]);
+    }
+}
+
+/* add_field: NAME VALUE, only when value is set (absent means NULL). */
+static void add_field(struct args *a, const char *name, const char *value)
+{
+    if (value != NULL) {
+        add(a, name);
+        add(a, value);
+    }
+}
+
+static void add_field_num(struct args *a, const char *name, long long v)
+{
+    add(a, name);
+    add_num(a, v);
+}
+
+/* script: EVALSHA of script s with nkeys keys, then the arguments of a
+ * (keys first). */
+static af_rc script(struct af_rstore *rs, int s, int nkeys, struct args *a, redisReply **out)
+{
+    const char *argv[RS_ARGS_MAX + 3];
+    size_t lens[RS_ARGS_MAX + 3];
+    char nk[8];
+
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = rs->sha[s];
+    argv[2] = nk;
+    for (int i = 0; i < a->n; i++) {
+        argv[3 + i] = a->v[i];
+        lens[3 + i] = a->len[i];
+    }
+    lens[0] = 7;
+    lens[1] = 40;
+    lens[2] = strlen(nk);
+    return rcmd(rs, 3 + a->n, argv, lens, out);
+}
+
+static void args_init(struct args *a)
+{
+    a->n = 0;
+}
+
+/* ---- replies ---- */
+
+/* tag: the first element of an array reply ("ok", "none", ...). */
+static bool tag_is(const redisReply *r, const char *tag)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, tag) == 0;
+}
+
+static const char *elem(const redisReply *r, size_t i)
+{
+    return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : NULL;
+}
+
+/* field: the value of NAME in the field/value pairs of r after skip
+ * elements, or NULL. */
+static const char *field(const redisReply *r, size_t skip, const char *name)
+{
+    for (size_t i = skip; i + 1 < r->elements; i += 2) {
+        const char *k = elem(r, i);
+        if (k != NULL && strcmp(k, name) == 0)
+            return elem(r, i + 1);
+    }
+    return NULL;
+}
+
+static long long field_num(const redisReply *r, size_t skip, const char *name)
+{
+    const char *v = field(r, skip, name);
+    return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+/* dup_field: *dst = a copy of NAME's value (NULL when absent); false when
+ * out of memory. */
+static bool dup_field(const redisReply *r, size_t skip, const char *name, char **dst)
+{
+    const char *v = field(r, skip, name);
+    *dst = v != NULL ? strdup(v) : NULL;
+    return v == NULL || *dst != NULL;
+}
+
+static const struct af_scenario *scen_of(const char *name)
+{
+    return name != NULL && name[0] != '\0' ? af_scenario_find(name) : NULL;
+}
+
+static const char *scen_name(const struct af_scenario *sc)
+{
+    return sc != NULL ? sc->name : "";
+}
+
+/* ---- open, secrets ---- */
+
+af_rc af_rstore_open(const struct af_rstore_opts *o, struct af_rstore **out, struct af_err *err)
+{
+    struct af_rstore *rs;
+    const char *bad;
+    char why[256] = "";
+    redisContext *c;
+
+    *out = NULL;
+    rs = calloc(1, sizeof(*rs));
+    if (rs == NULL)
+        return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+    bad = af_cfg_redis_parse(o->url, &rs->addr);
+    if (bad != NULL) {
+        free(rs);
+        return AF_ERR_SET(err, AF_ERR_INVALID, "store.redis: %s", bad);
+    }
+    snprintf(rs->prefix, sizeof(rs->prefix), "%s%s", o->prefix, o->path);
+    rs->tv.tv_sec = o->timeout_ms / 1000;
+    rs->tv.tv_usec = (o->timeout_ms % 1000) * 1000;
+    rs->revoke_keep = o->revoke_keep;
+    rs->n = o->conns == 0 ? 1 : o->conns > RS_CONNS_MAX ? RS_CONNS_MAX : o->conns;
+    rs->conns = calloc(rs->n, sizeof(*rs->conns));
+    if (rs->conns == NULL) {
+        free(rs);
+        return AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < rs->n; i++)
+        pthread_mutex_init(&rs->conns[i].mu, NULL);
+    atomic_init(&rs->next, 0u);
+    atomic_init(&rs->last_log, 0LL);
+    /* the first connection now, so that a wrong address, password or
+     * database stops the start with its reason */
+    c = dial(rs, why, sizeof(why));
+    if (c == NULL) {
+        AF_ERR_SET(err, AF_ERR_NET, "store.redis: Redis at %s:%u: %s", rs->addr.host, rs->addr.port,
+                   why);
+        af_rstore_free(rs);
+        return AF_ERR_NET;
+    }
+    rs->conns[0].c = c;
+    *out = rs;
+    return AF_OK;
+}
+
+void af_rstore_free(struct af_rstore *rs)
+{
+    if (rs == NULL)
+        return;
+    for (unsigned i = 0; i < rs->n; i++) {
+        if (rs->conns[i].c != NULL)
+            redisFree(rs->conns[i].c);
+        pthread_mutex_destroy(&rs->conns[i].mu);
+    }
+    free(rs->conns);
+    OPENSSL_cleanse(&rs->addr, sizeof(rs->addr));
+    OPENSSL_cleanse(rs->secrets, sizeof(rs->secrets));
+    free(rs);
+}
+
+af_rc af_rstore_secret(struct af_rstore *rs, const char *name, unsigned char *key, size_t len)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[6];
+    size_t lens[6];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    if (!key_of(rs, K_SECRET, name, k))
+        return AF_ERR_INVALID;
+    rc = af_rand_bytes(key, len);
+    if (rc != AF_OK)
+        return rc;
+    argv[0] = "SET", argv[1] = k, argv[2] = (const char *)key, argv[3] = "NX";
+    lens[0] = 3, lens[1] = strlen(k), lens[2] = len, lens[3] = 2;
+    rc = rcmd(rs, 4, argv, lens, &r);
+    freeReplyObject(r);
+    r = NULL;
+    if (rc != AF_OK)
+        return rc;
+    argv[0] = "GET";
+    lens[0] = 3;
+    rc = rcmd(rs, 2, argv, lens, &r);
+    if (rc == AF_OK && (r->type != REDIS_REPLY_STRING || r->len != len))
+        rc = AF_ERR_STATE; /* another length under that name: not ours */
+    if (rc == AF_OK)
+        memcpy(key, r->str, len);
+    freeReplyObject(r);
+    if (rc == AF_OK && rs->nsecrets < RS_SECRETS_MAX && len <= RS_SECRET_BYTES &&
+        strlen(name) < RS_SECRET_NAME) {
+        snprintf(rs->secrets[rs->nsecrets].name, RS_SECRET_NAME, "%s", name);
+        memcpy(rs->secrets[rs->nsecrets].key, key, len);
+        rs->secrets[rs->nsecrets].len = len;
+        rs->nsecrets++;
+    }
+    return rc;
+}
+
+/* ---- codes ---- */
+
+af_rc af_rstore_code_put(struct af_rstore *rs, const char *code, const char *grant,
+                         const struct af_code_rec *rec)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    if (!key_of(rs, K_CODE, code, a.key[0]))
+        return AF_ERR_INVALID;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)rec->expires);
+    add_field(&a, "grant", grant);
+    add_field(&a, "client_id", rec->client_id);
+    add_field(&a, "redirect_uri", rec->redirect_uri);
+    add_field(&a, "challenge", rec->challenge);
+    add_field(&a, "challenge_method", rec->challenge_method);
+    add_field(&a, "scope", rec->scope);
+    add_field(&a, "sub", rec->sub);
+    add_field(&a, "nonce", rec->nonce);
+    add_field(&a, "sid", rec->sid);
+    add_field(&a, "scen", scen_name(rec->scenario));
+    add_field_num(&a, "auth_time", (long long)rec->auth_time);
+    add_field_num(&a, "delay", (long long)rec->scenario_delay_ms);
+    add_field_num(&a, "no_refresh", rec->no_refresh);
+    rc = script(rs, S_REPLACE, 1, &a, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_code_take(struct af_rstore *rs, const char *code, const char *client_id,
+                          struct af_code_rec *out, char **grant_id_out)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+    bool ok;
+
+    memset(out, 0, sizeof(*out));
+    *grant_id_out = NULL;
+    args_init(&a);
+    if (!key_of(rs, K_CODE, code, a.key[0]) || !key_of(rs, K_USED, code, a.key[1]))
+        return AF_ERR_NOTFOUND;
+    add(&a, a.key[0]);
+    add(&a, a.key[1]);
+    add_num(&a, (long long)af_now());
+    add(&a, client_id);
+    rc = script(rs, S_CODE_TAKE, 2, &a, &r);
+    if (rc != AF_OK)
+        return rc;
+    if (tag_is(r, "replay")) {
+        /* RFC 6749 §4.1.2: a reused code SHOULD revoke what it produced */
+        *grant_id_out = elem(r, 1) != NULL ? strdup(elem(r, 1)) : NULL;
+        if (*grant_id_out != NULL && af_rstore_grant_revoke(rs, *grant_id_out) != AF_OK)
+            af_log_error("store: could not revoke the grant of a replayed code");
+        rc = AF_ERR_STATE;
+    } else if (tag_is(r, "expired")) {
+        rc = AF_ERR_INVALID;
+    } else if (tag_is(r, "other")) {
+        out->client_id = elem(r, 1) != NULL ? strdup(elem(r, 1)) : NULL;
+        rc = out->client_id != NULL ? AF_ERR_NOTFOUND : AF_ERR_NOMEM;
+    } else if (tag_is(r, "ok")) {
+        ok = dup_field(r, 1, "client_id", &out->client_id) &&
+             dup_field(r, 1, "redirect_uri", &out->redirect_uri) &&
+             dup_field(r, 1, "challenge", &out->challenge) &&
+             dup_field(r, 1, "challenge_method", &out->challenge_method) &&
+             dup_field(r, 1, "scope", &out->scope) && dup_field(r, 1, "sub", &out->sub) &&
+             dup_field(r, 1, "nonce", &out->nonce) && dup_field(r, 1, "sid", &out->sid) &&
+             dup_field(r, 1, "grant", grant_id_out);
+        out->auth_time = (time_t)field_num(r, 1, "auth_time");
+        out->expires = (time_t)field_num(r, 1, "exp");
+        out->scenario = scen_of(field(r, 1, "scen"));
+        out->scenario_delay_ms = (unsigned)field_num(r, 1, "delay");
+        out->no_refresh = field_num(r, 1, "no_refresh") != 0;
+        rc = ok && out->client_id != NULL && *grant_id_out != NULL ? AF_OK : AF_ERR_NOMEM;
+        if (rc != AF_OK) {
+            af_code_rec_clear(out);
+            free(*grant_id_out);
+            *grant_id_out = NULL;
+        }
+    } else {
+        rc = AF_ERR_NOTFOUND;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- grants, access tokens ---- */
+
+af_rc af_rstore_grant_note(struct af_rstore *rs, const char *grant, const char *scenario,
+                           time_t expires)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    if (!key_of(rs, K_GRANT, grant, a.key[0]))
+        return AF_ERR_INVALID;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)expires);
+    add(&a, scenario);
+    rc = script(rs, S_NOTE, 1, &a, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_grant_revoke(struct af_rstore *rs, const char *grant)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    if (!key_of(rs, K_GRANT, grant, a.key[0]))
+        return AF_OK; /* not one of ours: nothing it could revoke */
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, rs->revoke_keep);
+    rc = script(rs, S_REVOKE, 1, &a, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_access_check(struct af_rstore *rs, const char *jti, const char *grant,
+                             const struct af_scenario **scen_out)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *scen_out = NULL;
+    args_init(&a);
+    if (!key_of(rs, K_JTI, jti, a.key[0]))
+        return AF_ERR_NOTFOUND;
+    if (grant == NULL || !key_of(rs, K_GRANT, grant, a.key[1]))
+        snprintf(a.key[1], sizeof(a.key[1]), "%s", a.key[0]);
+    add(&a, a.key[0]);
+    add(&a, a.key[1]);
+    add_num(&a, (long long)af_now());
+    add(&a, grant != NULL ? "1" : "0");
+    rc = script(rs, S_CHECK, 2, &a, &r);
+    if (rc == AF_OK) {
+        if (tag_is(r, "ok"))
+            *scen_out = scen_of(elem(r, 1));
+        else
+            rc = AF_ERR_NOTFOUND;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_access_revoke(struct af_rstore *rs, const char *jti, time_t exp)
+{
+    char k[RS_KEY_MAX], ttl[24];
+    const char *argv[6];
+    size_t lens[6];
+    redisReply *r = NULL;
+    long long left = (long long)(exp - af_now());
+    af_rc rc;
+
+    if (!key_of(rs, K_JTI, jti, k))
+        return AF_ERR_INVALID;
+    if (left <= 0)
+        return AF_OK; /* expired already: nothing to refuse */
+    snprintf(ttl, sizeof(ttl), "%lld", left + 1);
+    argv[0] = "SET", argv[1] = k, argv[2] = "1", argv[3] = "EX", argv[4] = ttl, argv[5] = "NX";
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    rc = rcmd(rs, 6, argv, lens, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- refresh families ---- */
+
+static void add_tok(struct args *a, const struct af_token_rec *rec)
+{
+    add_field(a, "client_id", rec->client_id);
+    add_field(a, "sub", rec->sub);
+    add_field(a, "scope", rec->scope);
+    add_field(a, "nonce", rec->nonce);
+    add_field(a, "scen", scen_name(rec->scenario));
+    add_field_num(a, "auth_time", (long long)rec->auth_time);
+    add_field_num(a, "iss", (long long)rec->issued);
+}
+
+static af_rc tok_from(const redisReply *r, const char *grant, struct af_token_rec *out)
+{
+    bool ok = dup_field(r, 1, "client_id", &out->client_id) && dup_field(r, 1, "sub", &out->sub) &&
+              dup_field(r, 1, "scope", &out->scope) && dup_field(r, 1, "nonce", &out->nonce) &&
+              (out->grant_id = strdup(grant)) != NULL;
+
+    out->auth_time = (time_t)field_num(r, 1, "auth_time");
+    out->issued = (time_t)field_num(r, 1, "iss");
+    out->expires = (time_t)field_num(r, 1, "exp");
+    out->scenario = scen_of(field(r, 1, "scen"));
+    out->is_refresh = true;
+    if (!ok || out->client_id == NULL) {
+        af_token_rec_clear(out);
+        return AF_ERR_NOMEM;
+    }
+    return AF_OK;
+}
+
+af_rc af_rstore_family_put(struct af_rstore *rs, const struct af_token_rec *rec, uint32_t *gen_out)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *gen_out = 0;
+    args_init(&a);
+    if (!key_of(rs, K_GRANT, rec->grant_id, a.key[0]))
+        return AF_ERR_INVALID;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)rec->expires);
+    add_tok(&a, rec);
+    rc = script(rs, S_FAM_PUT, 1, &a, &r);
+    if (rc == AF_OK) {
+        if (r->type != REDIS_REPLY_INTEGER || r->integer > UINT32_MAX)
+            rc = AF_ERR_NET;
+        else if (r->integer < 0)
+            rc = AF_ERR_STATE; /* revoked in between */
+        else
+            *gen_out = (uint32_t)r->integer;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static af_rc family_call(struct af_rstore *rs, int s, const char *grant, uint32_t gen,
+                         struct af_token_rec *out)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    args_init(&a);
+    if (!key_of(rs, K_GRANT, grant, a.key[0]))
+        return AF_ERR_NOTFOUND;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)gen);
+    add_num(&a, rs->revoke_keep);
+    rc = script(rs, s, 1, &a, &r);
+    if (rc != AF_OK)
+        return rc;
+    if (tag_is(r, "ok")) {
+        rc = tok_from(r, grant, out);
+    } else if (tag_is(r, "replay")) {
+        /* RFC 9700 §4.14.2: the whole grant is revoked (by the script);
+         * the caller names the flow */
+        out->grant_id = strdup(grant);
+        rc = AF_ERR_STATE;
+    } else {
+        rc = AF_ERR_NOTFOUND;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_family_get(struct af_rstore *rs, const char *grant, uint32_t gen,
+                           struct af_token_rec *out)
+{
+    return family_call(rs, S_FAM_GET, grant, gen, out);
+}
+
+af_rc af_rstore_family_rotate(struct af_rstore *rs, const char *grant, uint32_t gen,
+                              struct af_token_rec *out)
+{
+    return family_call(rs, S_FAM_ROT, grant, gen, out);
+}
+
+/* ---- sessions, consents ---- */
+
+/* hash_get: the fields of KEY when its exp is still ahead; *out NULL and
+ * AF_ERR_NOTFOUND otherwise. The array form of HGETALL starts at 0. */
+static af_rc hash_get(struct af_rstore *rs, const char *key, redisReply **out)
+{
+    const char *argv[2] = {"HGETALL", key};
+    size_t lens[2] = {7, strlen(key)};
+    af_rc rc = rcmd(rs, 2, argv, lens, out);
+
+    if (rc != AF_OK)
+        return rc;
+    if ((*out)->type != REDIS_REPLY_ARRAY || (*out)->elements == 0 ||
+        field_num(*out, 0, "exp") <= (long long)af_now()) {
+        freeReplyObject(*out);
+        *out = NULL;
+        return AF_ERR_NOTFOUND;
+    }
+    return AF_OK;
+}
+
+static void drop(struct af_rstore *rs, const char *key)
+{
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, strlen(key)};
+    redisReply *r = NULL;
+
+    if (rcmd(rs, 2, argv, lens, &r) == AF_OK)
+        freeReplyObject(r);
+}
+
+af_rc af_rstore_session_put(struct af_rstore *rs, const char *sid, const struct af_session_rec *rec)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    if (!key_of(rs, K_SESSION, sid, a.key[0]))
+        return AF_ERR_INVALID;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)rec->expires);
+    add_field(&a, "sub", rec->sub);
+    add_field_num(&a, "auth_time", (long long)rec->auth_time);
+    rc = script(rs, S_REPLACE, 1, &a, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_session_get(struct af_rstore *rs, const char *sid, struct af_session_rec *out)
+{
+    char k[RS_KEY_MAX];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!key_of(rs, K_SESSION, sid, k))
+        return AF_ERR_NOTFOUND;
+    rc = hash_get(rs, k, &r);
+    if (rc != AF_OK)
+        return rc;
+    out->auth_time = (time_t)field_num(r, 0, "auth_time");
+    out->expires = (time_t)field_num(r, 0, "exp");
+    if (!dup_field(r, 0, "sub", &out->sub) || out->sub == NULL) {
+        af_session_rec_clear(out);
+        rc = AF_ERR_NOMEM;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+void af_rstore_session_drop(struct af_rstore *rs, const char *sid)
+{
+    char k[RS_KEY_MAX];
+    if (key_of(rs, K_SESSION, sid, k))
+        drop(rs, k);
+}
+
+af_rc af_rstore_consent_get(struct af_rstore *rs, const char *key, struct af_consent_rec *out)
+{
+    char k[RS_KEY_MAX];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!key_of(rs, K_CONSENT, key, k))
+        return AF_ERR_NOTFOUND;
+    rc = hash_get(rs, k, &r);
+    if (rc != AF_OK)
+        return rc;
+    out->expires = (time_t)field_num(r, 0, "exp");
+    out->offline = field_num(r, 0, "offline") != 0;
+    if (!dup_field(r, 0, "scope", &out->scope) || out->scope == NULL) {
+        af_consent_rec_clear(out);
+        rc = AF_ERR_NOMEM;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_consent_put(struct af_rstore *rs, const char *key, const struct af_consent_rec *rec)
+{
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    if (!key_of(rs, K_CONSENT, key, a.key[0]))
+        return AF_ERR_INVALID;
+    add(&a, a.key[0]);
+    add_num(&a, (long long)af_now());
+    add_num(&a, (long long)rec->expires);
+    add_field(&a, "scope", rec->scope != NULL ? rec->scope : "");
+    add_field_num(&a, "offline", rec->offline);
+    rc = script(rs, S_REPLACE, 1, &a, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+void af_rstore_consent_drop(struct af_rstore *rs, const char *key)
+{
+    char k[RS_KEY_MAX];
+    if (key_of(rs, K_CONSENT, key, k))
+        drop(rs, k);
+}
+
+/* ---- counts ---- */
+
+static af_rc count_kind(struct af_rstore *rs, const char *kind, size_t *out)
+{
+    char pat[RS_KEY_MAX], cursor[24] = "0";
+    const char *argv[6];
+    size_t lens[6];
+    af_rc rc = AF_OK;
+
+    *out = 0;
+    snprintf(pat, sizeof(pat), "%s:%s:*", rs->prefix, kind);
+    do {
+        redisReply *r = NULL;
+        argv[0] = "SCAN", argv[1] = cursor, argv[2] = "MATCH", argv[3] = pat, argv[4] = "COUNT",
+        argv[5] = "1000";
+        for (int i = 0; i < 6; i++)
+            lens[i] = strlen(argv[i]);
+        rc = rcmd(rs, 6, argv, lens, &r);
+        if (rc != AF_OK)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || elem(r, 0) == NULL ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return AF_ERR_NET;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", elem(r, 0));
+        *out += r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out)
+{
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = count_kind(rs, K_CODE, &out->codes);
+    if (rc == AF_OK)
+        rc = count_kind(rs, K_USED, &out->used_codes);
+    if (rc == AF_OK)
+        rc = count_kind(rs, K_GRANT, &out->grants);
+    if (rc == AF_OK)
+        rc = count_kind(rs, K_JTI, &out->revoked);
+    if (rc == AF_OK)
+        rc = count_kind(rs, K_SESSION, &out->sessions);
+    if (rc == AF_OK)
+        rc = count_kind(rs, K_CONSENT, &out->consents);
+    return rc;
+}
+
+#endif /* HAVE_HIREDIS */

@@ -1,0 +1,100 @@
+/*
+ * store_redis.h - the stores of store.h kept in Redis (store_redis.c), so
+ * that replicas of authflowd behind one load balancer are one provider: a
+ * code issued by one is redeemed once at any, a refresh family rotates
+ * once across all, a revocation at one is seen by all, and a login session
+ * made at one is known to all (docs/replicas.md). Private to src/server/;
+ * store.c is its only caller and keeps the public interface (store.h).
+ *
+ * Every operation that decides (a code's single use, a family's rotation,
+ * a revocation) is one Lua script, so Redis runs it atomically whichever
+ * replica sends it. Entries expire by Redis TTLs: memory is bounded by the
+ * live state, and nothing here sweeps. Keys are "PREFIX[PATH]:KIND:ID",
+ * PATH the issuer's path in issuers[] ("" at the top level).
+ *
+ * Failures: Redis unreachable, slow past timeout_ms, or answering an error
+ * gives AF_ERR_NET (the caller answers 503); the reason is logged at most
+ * once per interval. The next call reconnects. Nothing is ever decided
+ * without Redis: no code is honoured twice, no revoked token is accepted.
+ *
+ * Records cross in the shapes of store.h; every string an operation hands
+ * out is the caller's.
+ */
+#ifndef AUTHFLOW_SERVER_STORE_REDIS_H
+#define AUTHFLOW_SERVER_STORE_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "authflow/rc.h"
+#include "server/store.h"
+
+struct af_rstore;
+
+struct af_rstore_opts {
+    const char *url;    /* store.redis (af_cfg_redis_parse), borrowed */
+    const char *prefix; /* store.prefix, borrowed */
+    const char *path;   /* the issuer's path, "" at the top level, borrowed */
+    long timeout_ms;    /* connect and command timeout */
+    unsigned conns;     /* connections kept (one per worker thread is enough) */
+    long revoke_keep;   /* store_limits.revoke_keep */
+};
+
+/* af_rstore_open: connect once to check the address, password and
+ * database (a clear error in err, AF_ERR_NET, when it cannot: authflowd
+ * then exits 1), and load the scripts. Caller frees with af_rstore_free. */
+af_rc af_rstore_open(const struct af_rstore_opts *o, struct af_rstore **out,
+                     struct af_err *err) AF_WARN_UNUSED;
+void af_rstore_free(struct af_rstore *rs);
+
+/* af_rstore_secret: the shared secret NAME of len bytes: the first replica
+ * to ask sets it from the CSPRNG, every replica reads the same. */
+af_rc af_rstore_secret(struct af_rstore *rs, const char *name, unsigned char *key,
+                       size_t len) AF_WARN_UNUSED;
+
+/* Codes: as af_code_put / af_code_take (store.h); code and grant ids are
+ * made by the caller. */
+af_rc af_rstore_code_put(struct af_rstore *rs, const char *code, const char *grant,
+                         const struct af_code_rec *rec) AF_WARN_UNUSED;
+af_rc af_rstore_code_take(struct af_rstore *rs, const char *code, const char *client_id,
+                          struct af_code_rec *out, char **grant_id_out) AF_WARN_UNUSED;
+
+/* Grants: as af_grant_note, af_grant_revoke, af_access_check (grant may be
+ * NULL: a token of no grant), af_access_revoke. */
+af_rc af_rstore_grant_note(struct af_rstore *rs, const char *grant, const char *scenario,
+                           time_t expires) AF_WARN_UNUSED;
+af_rc af_rstore_grant_revoke(struct af_rstore *rs, const char *grant) AF_WARN_UNUSED;
+af_rc af_rstore_access_check(struct af_rstore *rs, const char *jti, const char *grant,
+                             const struct af_scenario **scen_out) AF_WARN_UNUSED;
+af_rc af_rstore_access_revoke(struct af_rstore *rs, const char *jti, time_t exp) AF_WARN_UNUSED;
+
+/* Refresh families, by grant and generation (store.c makes and checks the
+ * token): family_put makes rec the family's record and gives its current
+ * generation (AF_ERR_STATE: revoked); family_get copies the record when gen
+ * is the live current one; family_rotate as af_refresh_rotate. */
+af_rc af_rstore_family_put(struct af_rstore *rs, const struct af_token_rec *rec,
+                           uint32_t *gen_out) AF_WARN_UNUSED;
+af_rc af_rstore_family_get(struct af_rstore *rs, const char *grant, uint32_t gen,
+                           struct af_token_rec *out) AF_WARN_UNUSED;
+af_rc af_rstore_family_rotate(struct af_rstore *rs, const char *grant, uint32_t gen,
+                              struct af_token_rec *out) AF_WARN_UNUSED;
+
+/* Sessions and consents, as in store.h; ids are made by the caller. */
+af_rc af_rstore_session_put(struct af_rstore *rs, const char *sid,
+                            const struct af_session_rec *rec) AF_WARN_UNUSED;
+af_rc af_rstore_session_get(struct af_rstore *rs, const char *sid,
+                            struct af_session_rec *out) AF_WARN_UNUSED;
+void af_rstore_session_drop(struct af_rstore *rs, const char *sid);
+af_rc af_rstore_consent_get(struct af_rstore *rs, const char *key,
+                            struct af_consent_rec *out) AF_WARN_UNUSED;
+af_rc af_rstore_consent_put(struct af_rstore *rs, const char *key,
+                            const struct af_consent_rec *rec) AF_WARN_UNUSED;
+void af_rstore_consent_drop(struct af_rstore *rs, const char *key);
+
+/* af_rstore_counts: live entries of this issuer, counted with SCAN (for
+ * the admin API and tests; not for a hot path). */
+af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out) AF_WARN_UNUSED;
+
+#endif

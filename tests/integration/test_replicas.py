@@ -1,0 +1,548 @@
+#!/usr/bin/env python3
+"""Integration tests of authflowd replicas sharing their state through Redis
+(store.redis, docs/replicas.md): two or three authflowd processes on
+127.0.0.1:0 with the same config and keys, against one redis-server from
+Debian on a loopback port, behind haproxy from Debian (round robin per
+request) where a test needs one address.
+
+What must hold is what one provider guarantees, whichever replica serves a
+hop: a code issued by one is redeemed at another, once, also when two
+replicas are asked at the same instant; a refresh token rotates once across
+replicas and its replay at another revokes the grant everywhere; a
+revocation at one is seen by the others' userinfo and introspection; a
+login page served by one is accepted by another, and its session is
+known to all. With Redis gone, every replica answers 503 with an OAuth
+error body and a log line naming Redis, never a token and never a crash,
+and serves again once Redis is back. Every refusal here is paired with the
+request that must succeed.
+
+Python 3 standard library only; the daemon and HTTP helpers come from
+test_server.py. Exit 77 when redis-server or haproxy is missing or
+authflowd was built without hiredis (tests/test_replicas.sh checks first).
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_server as ts  # noqa: E402  (the shared helpers)
+from test_server import HttpClient  # noqa: E402
+
+SHIPPED = os.path.join(ts.SRCDIR, "conf", "authflowd.json")
+CLIENT, SECRET = "test-client", "test-client-secret"
+REDIRECT = "http://127.0.0.1:8765/callback"
+BASIC = "Basic " + base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode()
+RACE_ROUNDS = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class Redis:
+    """redis-server on a loopback port, no persistence; stop and start keep
+    the port (a restart comes back empty)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", self.workdir, "--protected-mode", "yes"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(self.port):
+            raise RuntimeError("redis-server did not listen on %d" % self.port)
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def command(self, *words):
+        """One command in RESP; the reply line (enough for the counts here)."""
+        out = b"*%d\r\n" % len(words)
+        for w in words:
+            w = w.encode() if isinstance(w, str) else w
+            out += b"$%d\r\n%s\r\n" % (len(w), w)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(out)
+            return s.recv(65536).decode("utf-8", "replace")
+
+
+class HAProxy:
+    """haproxy in HTTP mode, round robin per request over the replicas."""
+
+    def __init__(self, workdir, port, backends):
+        self.path = os.path.join(workdir, "haproxy.cfg")
+        lines = ["global", "  maxconn 256", "defaults", "  mode http", "  timeout connect 2s",
+                 "  timeout client 30s", "  timeout server 30s", "  option http-server-close",
+                 "frontend fe", "  bind 127.0.0.1:%d" % port, "  default_backend be",
+                 "backend be", "  balance roundrobin"]
+        lines += ["  server r%d 127.0.0.1:%d" % (i, p) for i, p in enumerate(backends)]
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        self.port = port
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", self.path], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(port):
+            self.stop()
+            raise RuntimeError("haproxy did not listen on %d" % port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def port_of(url):
+    return urllib.parse.urlsplit(url).port
+
+
+def start_replica(config_path, workdir):
+    """A replica and the URL it listens at: its first stdout line is the
+    shared issuer (the balancer's address), so the port comes from its
+    log line "listening on port N"."""
+    d = ts.Daemon(config_path, workdir).start()
+    deadline = time.monotonic() + ts.START_TIMEOUT
+    while time.monotonic() < deadline:
+        m = re.search(r"listening on port (\d+)", d.stderr())
+        if m:
+            d.listen_url = "http://127.0.0.1:%s" % m.group(1)
+            return d
+        time.sleep(0.01)
+    d.kill()
+    raise RuntimeError("no 'listening on port' line: %s" % d.stderr())
+
+
+class ReplicaCase(unittest.TestCase):
+    """A Redis and N replicas of the shipped config, issuer the address the
+    load balancer will have; class attributes r (replicas), http (clients)."""
+
+    replicas = 2
+    interactive = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmpdir = tempfile.mkdtemp(prefix="af-it-replicas-")
+        cls.redis = Redis(cls.tmpdir).start()
+        cls.lb_port = free_port()
+        cls.issuer = "http://127.0.0.1:%d" % cls.lb_port
+        cfg = ts.load_json(SHIPPED)
+        cfg.pop("listen", None)
+        cfg["issuer"] = cls.issuer
+        # the same keys for every replica: files made by the first
+        # (RS256 signs, as in the shipped config: OIDC's default ID token alg)
+        cfg["keys"] = [{"alg": "RS256", "pem_file": os.path.join(cls.tmpdir, "rs256.pem"), "generate": True},
+                       {"alg": "ES256", "pem_file": os.path.join(cls.tmpdir, "es256.pem"), "generate": True}]
+        cfg["store"] = {"redis": cls.redis.url(), "prefix": "it-" + cls.__name__}
+        cfg.setdefault("login", {})["interactive"] = cls.interactive
+        cls.cfg = cfg
+        cls.config_path = os.path.join(cls.tmpdir, "authflowd.json")
+        with open(cls.config_path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f)
+        cls.r = []
+        for _ in range(cls.replicas):
+            cls.r.append(start_replica(cls.config_path, cls.tmpdir))
+        cls.http = [HttpClient(d.listen_url) for d in cls.r]
+
+    @classmethod
+    def tearDownClass(cls):
+        bad = []
+        for d in cls.r:
+            rc = d.stop()
+            if rc != 0:
+                bad.append("authflowd exited %r: %s" % (rc, d.stderr()[-1500:]))
+        cls.redis.stop()
+        shutil.rmtree(cls.tmpdir, ignore_errors=True)
+        if bad:
+            raise AssertionError("; ".join(bad))
+
+    # ---- flows, one hop at the replica named
+
+    def authorize(self, at, **extra):
+        q = {"response_type": "code", "client_id": CLIENT, "redirect_uri": REDIRECT,
+             "scope": "openid profile offline_access", "state": "st-%d" % time.monotonic_ns(),
+             "nonce": "n-%d" % time.monotonic_ns()}
+        q.update(extra)
+        return self.http[at].get("/authorize", q)
+
+    def code_at(self, at):
+        r = self.authorize(at)
+        self.assertEqual(r.status, 302, r)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
+        self.assertIn("code", q, r.location)
+        return q["code"][0]
+
+    def redeem(self, at, code):
+        return self.http[at].post("/token", [("grant_type", "authorization_code"), ("code", code),
+                                             ("redirect_uri", REDIRECT)],
+                                  headers={"Authorization": BASIC})
+
+    def refresh(self, at, token):
+        return self.http[at].post("/token", [("grant_type", "refresh_token"), ("refresh_token", token)],
+                                  headers={"Authorization": BASIC})
+
+    def userinfo(self, at, access):
+        return self.http[at].get("/userinfo", headers={"Authorization": "Bearer " + access})
+
+    def introspect(self, at, token):
+        r = self.http[at].post("/introspect", [("token", token)], headers={"Authorization": BASIC})
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def tokens(self, at_code, at_token):
+        r = self.redeem(at_token, self.code_at(at_code))
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def assertRefused(self, r, error="invalid_grant"):
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json().get("error"), error, r)
+
+
+class T01SharedState(ReplicaCase):
+
+    def test_same_keys_and_metadata(self):
+        """Every replica publishes the same key set and metadata: a client
+        may fetch them from any."""
+        a, b = (h.get("/jwks") for h in self.http)
+        self.assertEqual(a.status, 200, a)
+        self.assertEqual(a.json(), b.json())
+        a, b = (h.get("/.well-known/openid-configuration") for h in self.http)
+        self.assertEqual(a.json(), b.json())
+        self.assertEqual(a.json()["issuer"], self.issuer)
+
+    def test_code_at_another_replica_once(self):
+        """A code issued by one replica is redeemed at the other; its replay
+        at the first is refused and revokes the tokens the other issued."""
+        code = self.code_at(0)
+        r = self.redeem(1, code)
+        self.assertEqual(r.status, 200, r)
+        tok = r.json()
+        self.assertEqual(self.userinfo(0, tok["access_token"]).status, 200)
+        r = self.redeem(0, code)
+        self.assertRefused(r)
+        self.assertIn("already used", r.json().get("error_description", ""))
+        # RFC 6749 §4.1.2: the replay revoked what the code produced, at both
+        for at in (0, 1):
+            self.assertEqual(self.userinfo(at, tok["access_token"]).status, 401)
+            self.assertRefused(self.refresh(at, tok["refresh_token"]))
+
+    def test_code_of_another_client_stays_usable(self):
+        """Another client cannot burn a code at another replica."""
+        code = self.code_at(0)
+        other = "Basic " + base64.b64encode(b"test-client-2:test-client-2-secret").decode()
+        r = self.http[1].post("/token", [("grant_type", "authorization_code"), ("code", code),
+                                         ("redirect_uri", REDIRECT)], headers={"Authorization": other})
+        self.assertRefused(r)
+        self.assertEqual(self.redeem(0, code).status, 200)
+
+    def test_concurrent_redemption_one_wins(self):
+        """The same code sent to both replicas at the same instant gets
+        tokens once at most, in every one of RACE_ROUNDS rounds; the other
+        is refused as a replay, which revokes the grant (RFC 6749 §4.1.2),
+        so the winner's tokens die with it. Which of the two is first, and
+        whether the replay lands before the winner's tokens are made (then
+        neither gets any), is the race's; a 500 never is."""
+        wins = 0
+        for round_ in range(RACE_ROUNDS):
+            code = self.code_at(round_ % 2)
+            barrier = threading.Barrier(2)
+            out = [None, None]
+
+            def go(i):
+                barrier.wait()
+                out[i] = self.redeem(i, code)
+
+            ths = [threading.Thread(target=go, args=(i,)) for i in (0, 1)]
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join(30)
+            statuses = sorted(r.status for r in out)
+            self.assertIn(statuses, ([200, 400], [400, 400]), "round %d: %r" % (round_, out))
+            for r in out:
+                if r.status == 400:
+                    self.assertEqual(r.json().get("error"), "invalid_grant", r)
+                else:
+                    self.assertEqual(self.userinfo(0, r.json()["access_token"]).status, 401, r)
+            wins += statuses == [200, 400]
+        # the common outcome is a winner; all-lost in every round would mean
+        # a code is refused at the first redemption
+        self.assertGreater(wins, 0)
+
+    def test_refresh_rotation_and_replay_across_replicas(self):
+        """A refresh token rotated at one replica is used up at the other;
+        its replay there revokes the grant (RFC 9700 §4.14.2) everywhere."""
+        tok = self.tokens(0, 0)
+        r = self.refresh(1, tok["refresh_token"])
+        self.assertEqual(r.status, 200, r)
+        new = r.json()
+        self.assertNotEqual(new["refresh_token"], tok["refresh_token"])
+        self.assertEqual(self.userinfo(0, new["access_token"]).status, 200)
+        r = self.refresh(0, tok["refresh_token"])
+        self.assertRefused(r)
+        self.assertIn("already used", r.json().get("error_description", ""))
+        self.assertRefused(self.refresh(1, new["refresh_token"]))
+        for at in (0, 1):
+            self.assertEqual(self.userinfo(at, new["access_token"]).status, 401)
+
+    def test_revocation_seen_by_the_other(self):
+        """RFC 7009 at one replica: the other's introspection and userinfo
+        refuse the token from then on."""
+        tok = self.tokens(1, 0)
+        self.assertTrue(self.introspect(1, tok["access_token"])["active"])
+        self.assertEqual(self.userinfo(1, tok["access_token"]).status, 200)
+        r = self.http[0].post("/revoke", [("token", tok["access_token"])], headers={"Authorization": BASIC})
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(self.introspect(1, tok["access_token"])["active"])
+        self.assertEqual(self.userinfo(1, tok["access_token"]).status, 401)
+        # the refresh token was not revoked with it (RFC 7009 §2.1 MAY; this
+        # server revokes only what was named)
+        self.assertTrue(self.introspect(1, tok["refresh_token"])["active"])
+        r = self.http[1].post("/revoke", [("token", tok["refresh_token"])], headers={"Authorization": BASIC})
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(self.introspect(0, tok["refresh_token"])["active"])
+        self.assertRefused(self.refresh(0, tok["refresh_token"]))
+
+    def test_expiry_by_ttl(self):
+        """Entries carry a TTL in Redis: memory is bounded by live state."""
+        self.code_at(0)
+        keys = self.redis.command("KEYS", "it-%s:c:*" % type(self).__name__)
+        self.assertTrue(keys.startswith("*") and not keys.startswith("*0"), keys)
+        first = re.search(r"\$\d+\r\n([^\r]+)", keys).group(1)
+        ttl = self.redis.command("TTL", first)
+        self.assertRegex(ttl, r"^:\d+\r\n$")
+        self.assertLessEqual(int(ttl[1:]), self.cfg["lifetimes"]["code"] + 2)
+
+
+class T02LoginAcrossReplicas(ReplicaCase):
+    """The login page from one replica, posted to the other; the session
+    it makes is known to both."""
+
+    interactive = True
+
+    def login_page(self, at):
+        r = self.authorize(at)
+        self.assertEqual(r.status, 200, r)
+        forms = [f for f in ts.parse_forms(r.text) if (f["action"] or "").endswith("/login")]
+        self.assertTrue(forms, r.text[:500])
+        cookie = [c.split(";")[0] for c in r.header_all("Set-Cookie") if c.startswith(ts.LOGIN_COOKIE + "=")]
+        self.assertTrue(cookie, r.header_all("Set-Cookie"))
+        return forms, cookie[0]
+
+    def post_login(self, at, forms, cookie):
+        for f in forms:
+            for b in f["buttons"]:
+                if "alice" in (b["value"] + " " + b["text"]):
+                    data = [(i["name"], i["value"]) for i in f["inputs"] if i["type"] == "hidden" and i["name"]]
+                    if b.get("name"):
+                        data.append((b["name"], b["value"]))
+                    return self.http[at].post("/login", data, headers={"Cookie": cookie})
+        self.fail("no button for alice in %r" % forms)
+
+    def test_login_form_of_one_accepted_by_the_other(self):
+        forms, cookie = self.login_page(0)
+        r = self.post_login(1, forms, cookie)
+        self.assertIn(r.status, (302, 303), r)
+        self.assertIn("code=", r.location)
+        # the login form's token is still bound to its cookie: another
+        # browser's cookie is refused at either replica
+        forms, _ = self.login_page(1)
+        r = self.post_login(0, forms, ts.LOGIN_COOKIE + "=" + "A" * 43)
+        self.assertEqual(r.status, 403, r)
+
+    def test_session_known_to_the_other(self):
+        """prompt=none succeeds at the other replica with the session
+        cookie, and without it answers login_required."""
+        forms, cookie = self.login_page(1)
+        r = self.post_login(0, forms, cookie)
+        self.assertIn(r.status, (302, 303), r)
+        session = [c.split(";")[0] for c in r.header_all("Set-Cookie") if c.startswith(ts.SESSION_COOKIE + "=")]
+        self.assertTrue(session, r.header_all("Set-Cookie"))
+        r = self.http[1].get("/authorize", {"response_type": "code", "client_id": CLIENT,
+                                            "redirect_uri": REDIRECT, "scope": "openid", "state": "s",
+                                            "nonce": "n", "prompt": "none"},
+                             headers={"Cookie": session[0]})
+        self.assertEqual(r.status, 302, r)
+        self.assertIn("code=", r.location)
+        r = self.authorize(1, prompt="none")
+        self.assertEqual(r.status, 302, r)
+        self.assertIn("error=login_required", r.location)
+
+
+class T03RedisDownAndBack(ReplicaCase):
+    """Redis stopped mid-run, then started again (empty) on its port."""
+
+    def test_down_then_back(self):
+        tok = self.tokens(0, 1)
+        code = self.code_at(1)
+        self.redis.stop()
+        try:
+            for at in (0, 1):
+                r = self.redeem(at, code)
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.json().get("error"), "temporarily_unavailable", r)
+                self.assertIn("Redis", r.json().get("error_description", ""))
+                # neither 200 (revocation unknown) nor 401 (not the token's fault)
+                self.assertEqual(self.userinfo(at, tok["access_token"]).status, 503)
+                r = self.http[at].post("/introspect", [("token", tok["access_token"])],
+                                       headers={"Authorization": BASIC})
+                self.assertEqual(r.status, 503, r)
+                r = self.refresh(at, tok["refresh_token"])
+                self.assertEqual(r.status, 503, r)
+                # the authorization endpoint returns the error to the client
+                r = self.authorize(at)
+                self.assertEqual(r.status, 302, r)
+                self.assertIn("error=temporarily_unavailable", r.location)
+                # what needs no state is still served
+                self.assertEqual(self.http[at].get("/jwks").status, 200)
+            for d in self.r:
+                self.assertTrue(d.alive())
+                self.assertRegex(d.stderr(), r"Redis at 127\.0\.0\.1:%d: .*(refused|connect)" % self.redis.port)
+        finally:
+            self.redis.start()
+        # back: a new flow across replicas works, and the code issued before
+        # (no persistence: forgotten) is not honoured
+        tok2 = self.tokens(0, 1)
+        self.assertEqual(self.userinfo(0, tok2["access_token"]).status, 200)
+        self.assertRefused(self.redeem(0, code))
+        # the replicas wrote their shared keys back: a replica started now
+        # reads them, and takes a refresh token issued by the others
+        third = start_replica(self.config_path, self.tmpdir)
+        try:
+            r = HttpClient(third.listen_url).post("/token", [("grant_type", "refresh_token"),
+                                                      ("refresh_token", tok2["refresh_token"])],
+                                           headers={"Authorization": BASIC})
+            self.assertEqual(r.status, 200, r)
+        finally:
+            self.assertEqual(third.stop(), 0)
+
+
+class T04StartFailures(unittest.TestCase):
+    """A store that cannot be used stops the start, with the reason."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmpdir = tempfile.mkdtemp(prefix="af-it-replicas-start-")
+        cls.redis = Redis(cls.tmpdir).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.stop()
+        shutil.rmtree(cls.tmpdir, ignore_errors=True)
+
+    def start_with(self, store):
+        cfg = ts.load_json(SHIPPED)
+        cfg["keys"] = [{"alg": "ES256"}]
+        cfg["store"] = store
+        path = os.path.join(self.tmpdir, "c.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f)
+        p = subprocess.run([ts.find_authflowd(), "--config", path, "--listen", "127.0.0.1:0"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        return p.returncode, p.stderr.decode("utf-8", "replace")
+
+    def test_unreachable(self):
+        port = free_port()
+        rc, err = self.start_with({"redis": "redis://127.0.0.1:%d" % port, "timeout_ms": 500})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("Redis at 127.0.0.1:%d: cannot connect" % port, err)
+
+    def test_password_refused(self):
+        rc, err = self.start_with({"redis": "redis://:wrong@127.0.0.1:%d" % self.redis.port})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("AUTH refused", err)
+
+    def test_tls_url_refused_with_position(self):
+        rc, err = self.start_with({"redis": "rediss://127.0.0.1:%d" % self.redis.port})
+        self.assertEqual(rc, 2, err)  # a configuration error, as every other
+        self.assertRegex(err, r"c\.json:\d+:\d+: store\.redis: rediss://")
+
+    def test_reachable_starts(self):
+        """The positive control: the same config with the right address."""
+        cfg_ok = {"redis": self.redis.url()}
+        path = os.path.join(self.tmpdir, "ok.json")
+        cfg = ts.load_json(SHIPPED)
+        cfg["keys"] = [{"alg": "ES256"}]
+        cfg["store"] = cfg_ok
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f)
+        d = ts.Daemon(path, self.tmpdir).start()
+        self.assertEqual(HttpClient(d.url).get("/jwks").status, 200)
+        self.assertEqual(d.stop(), 0)
+
+
+class T05ProbeThroughBalancer(ReplicaCase):
+    """authprobe's whole AS suite through haproxy, each request to the next
+    replica: the replicas pass as one provider does."""
+
+    interactive = True
+
+    def test_as_suite_through_haproxy(self):
+        lb = HAProxy(self.tmpdir, self.lb_port, [port_of(d.listen_url) for d in self.r])
+        try:
+            report = os.path.join(self.tmpdir, "as.json")
+            probe = os.path.join(os.environ.get("AF_BUILDDIR", "."), "authprobe")
+            p = subprocess.run([probe, "run", os.path.join(ts.SRCDIR, "conf", "suites", "as.json"),
+                                "--target", os.path.join(ts.SRCDIR, "conf", "targets", "authflowd.json"),
+                                "--issuer", self.issuer, "--report", "json:" + report],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+            out = p.stdout.decode("utf-8", "replace")
+            bad = [ln for ln in out.splitlines() if re.match(r"\s*(fail|format|error|warn)\b", ln)]
+            self.assertEqual(p.returncode, 0, "\n".join(bad) + "\n" + out[-1500:])
+            judge = subprocess.run([sys.executable, os.path.join(ts.SRCDIR, "tests", "fixtures", "as_report.py"),
+                                    "pass", report, "--allow-skip",
+                                    "AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive"],
+                                   capture_output=True, timeout=60)
+            self.assertEqual(judge.returncode, 0, judge.stdout.decode() + judge.stderr.decode())
+        finally:
+            lb.stop()
+        # the balancer spread the flow: each replica served a good share
+        served = [len(re.findall(r"^\S+ .*\b(GET|POST) /", d.stderr(), re.M)) for d in self.r]
+        self.assertTrue(all(n >= 20 for n in served), served)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
