@@ -33,6 +33,8 @@
 #include "server/doc.h"
 #include "server/keyring.h"
 #include "server/scenario.h"
+#include "server/store.h"
+#include "server/store_redis.h"
 
 /* How far id_token_expired misses "now": beyond any usual clock skew. */
 #define SCEN_SKEW 3600
@@ -502,6 +504,8 @@ struct qentry {
 struct af_scen_engine {
     pthread_mutex_t mu;
     struct af_server *srv; /* borrowed: its config and keys */
+    struct af_rstore *rs;  /* borrowed: the queue is in Redis, shared by replicas
+                              (store_redis.h); NULL: it is the list below */
     struct qentry *head;
     size_t n;
     unsigned long next_id;
@@ -582,6 +586,86 @@ static json_t *entry_json(const struct qentry *q)
     return o;
 }
 
+/* ---- the queue in Redis (replicas) ---- */
+
+static void shared_of(const struct qentry *q, struct af_rstore_scen *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", q->sc->name);
+    snprintf(out->client, sizeof(out->client), "%s", q->client ? q->client : "");
+    snprintf(out->user, sizeof(out->user), "%s", q->user ? q->user : "");
+    out->stage = (unsigned)q->sc->stage;
+    out->times = q->times;
+    out->delay_ms = q->delay_ms;
+}
+
+/* entry_of: the queue entry of a stored one, borrowing its strings, for
+ * entry_json; false when its scenario is unknown here (another version). */
+static bool entry_of(const struct af_rstore_scen *s, struct qentry *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->sc = af_scenario_find(s->name);
+    q->id = strtoul(s->id + (strncmp(s->id, "s-", 2) == 0 ? 2 : 0), NULL, 10);
+    q->client = s->client[0] ? (char *)s->client : NULL;
+    q->user = s->user[0] ? (char *)s->user : NULL;
+    q->times = s->times;
+    q->remaining = s->remaining;
+    q->applied = s->applied;
+    q->delay_ms = s->delay_ms;
+    return q->sc != NULL;
+}
+
+static af_rc shared_add(struct af_scen_engine *e, const struct qentry *q, json_t **entry_out)
+{
+    struct af_rstore_scen s;
+    struct qentry view;
+    af_rc rc;
+
+    shared_of(q, &s);
+    if (strlen(q->sc->name) >= sizeof(s.name) ||
+        (q->client != NULL && strlen(q->client) >= sizeof(s.client)) ||
+        (q->user != NULL && strlen(q->user) >= sizeof(s.user)))
+        return AF_ERR_INVALID;
+    rc = af_rstore_scen_add(e->rs, &s, AF_SCEN_QUEUE_MAX);
+    if (rc != AF_OK)
+        return rc;
+    af_log_info("scenario %s queued as %s (client %s, user %s, times %ld; shared)", s.name, s.id,
+                s.client[0] ? s.client : "any", s.user[0] ? s.user : "any", s.times);
+    if (entry_out != NULL && entry_of(&s, &view) && (*entry_out = entry_json(&view)) == NULL)
+        rc = AF_ERR_NOMEM; /* queued all the same */
+    return rc;
+}
+
+static void shared_json(void *arg, const struct af_rstore_scen *s)
+{
+    json_t **arr = arg;
+    struct qentry view;
+
+    if (*arr != NULL && entry_of(s, &view) && json_array_append_new(*arr, entry_json(&view)) != 0) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+}
+
+static const struct af_scenario *shared_take(struct af_scen_engine *e, unsigned stages,
+                                             const char *client_id, const struct af_cfg_user *user,
+                                             unsigned *delay_ms)
+{
+    struct af_rstore_scen s;
+    const struct af_scenario *sc;
+
+    if (af_rstore_scen_take(e->rs, stages, client_id, user ? user->username : NULL,
+                            user ? user->sub : NULL, &s) != AF_OK)
+        return NULL; /* none, or Redis away (logged by the store) */
+    sc = af_scenario_find(s.name);
+    if (sc != NULL && delay_ms != NULL)
+        *delay_ms = s.delay_ms;
+    if (sc != NULL)
+        af_log_info("scenario %s (%s) taken%s%s", sc->name, s.id, client_id ? " for client " : "",
+                    client_id ? client_id : "");
+    return sc;
+}
+
 af_rc af_scen_queue_add(struct af_scen_engine *e, const struct af_scen_spec *spec,
                         json_t **entry_out)
 {
@@ -604,6 +688,10 @@ af_rc af_scen_queue_add(struct af_scen_engine *e, const struct af_scen_spec *spe
         q->delay_ms = spec->delay_ms >= 0              ? (unsigned)spec->delay_ms
                       : AF_SCEN_DELAY_DEFAULT_MS < cap ? AF_SCEN_DELAY_DEFAULT_MS
                                                        : cap;
+    if (e->rs != NULL) {
+        rc = shared_add(e, q, entry_out);
+        goto out;
+    }
     pthread_mutex_lock(&e->mu);
     if (e->n >= AF_SCEN_QUEUE_MAX) {
         rc = AF_ERR_TOOBIG;
@@ -639,6 +727,8 @@ size_t af_scen_queue_clear(struct af_scen_engine *e, const char *id)
      * set before it, so that the next test starts from it */
     if (id == NULL && e->srv->keyring != NULL)
         af_keyring_scenario_withdraw(e->srv->keyring);
+    if (e->rs != NULL)
+        return af_rstore_scen_clear(e->rs, id, &n) == AF_OK ? n : 0;
     pthread_mutex_lock(&e->mu);
     pp = &e->head;
     while (*pp != NULL) {
@@ -661,6 +751,13 @@ json_t *af_scen_queue_json(struct af_scen_engine *e)
 {
     json_t *arr = json_array();
 
+    if (e->rs != NULL) {
+        if (arr != NULL && af_rstore_scen_each(e->rs, shared_json, &arr) != AF_OK) {
+            json_decref(arr);
+            arr = NULL;
+        }
+        return arr;
+    }
     pthread_mutex_lock(&e->mu);
     for (const struct qentry *q = e->head; arr != NULL && q != NULL; q = q->next) {
         if (json_array_append_new(arr, entry_json(q)) != 0) {
@@ -689,6 +786,8 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
         *delay_ms = 0;
     if (e == NULL)
         return NULL;
+    if (e->rs != NULL)
+        return shared_take(e, stages, client_id, user, delay_ms);
     pthread_mutex_lock(&e->mu);
     for (pp = &e->head; *pp != NULL; pp = &(*pp)->next) {
         q = *pp;
@@ -835,6 +934,22 @@ af_rc af_scen_engine_new(struct af_server *srv, struct af_scen_engine **out, str
         goto out;
     }
     e->srv = srv;
+    e->rs = af_store_redis(srv->store);
+    if (e->rs != NULL) {
+        /* the config's scenarios are queued once for all replicas: by the
+         * first to start against this Redis (the others only check them) */
+        bool first = false;
+        rc = af_rstore_first(e->rs, "scenarios", &first);
+        if (rc != AF_OK) {
+            rc = AF_ERR_SET(err, rc, "store.redis: cannot read the scenario queue");
+            goto out;
+        }
+        rc = check_entries(srv->cfg, first ? e : NULL, err);
+        if (rc != AF_OK)
+            goto out;
+        *out = e;
+        return AF_OK;
+    }
     rc = check_entries(srv->cfg, e, err);
     if (rc != AF_OK)
         goto out;

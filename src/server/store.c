@@ -694,6 +694,11 @@ af_rc af_store_new_redis(const struct af_store_limits *lim, const struct af_rsto
     return AF_OK;
 }
 
+struct af_rstore *af_store_redis(struct af_store *st)
+{
+    return st != NULL ? st->rs : NULL;
+}
+
 af_rc af_store_secret(struct af_store *st, const char *name, unsigned char *key, size_t len)
 {
     if (st->rs != NULL)

@@ -111,6 +111,10 @@ struct af_rstore_opts; /* store_redis.h */
 af_rc af_store_new_redis(const struct af_store_limits *lim, const struct af_rstore_opts *o,
                          struct af_store **out, struct af_err *err) AF_WARN_UNUSED;
 
+/* af_store_redis: the Redis half of st (store_redis.h), NULL when st keeps
+ * its state in memory; borrowed. */
+struct af_rstore *af_store_redis(struct af_store *st);
+
 /* af_store_secret: len bytes of a secret NAME shared by every replica of
  * this store (in Redis: the first to start sets it), or, in memory, fresh
  * from the CSPRNG: the login form's key. */

@@ -127,6 +127,35 @@ af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out)
     memset(out, 0, sizeof(*out));
     RS_UNBUILT;
 }
+af_rc af_rstore_scen_add(struct af_rstore *rs, struct af_rstore_scen *s, size_t max)
+{
+    (void)rs, (void)s, (void)max;
+    RS_UNBUILT;
+}
+af_rc af_rstore_scen_take(struct af_rstore *rs, unsigned stages, const char *client_id,
+                          const char *username, const char *sub, struct af_rstore_scen *out)
+{
+    (void)rs, (void)stages, (void)client_id, (void)username, (void)sub, (void)out;
+    RS_UNBUILT;
+}
+af_rc af_rstore_scen_clear(struct af_rstore *rs, const char *id, size_t *n)
+{
+    (void)rs, (void)id;
+    *n = 0;
+    RS_UNBUILT;
+}
+af_rc af_rstore_scen_each(struct af_rstore *rs,
+                          void (*fn)(void *arg, const struct af_rstore_scen *), void *arg)
+{
+    (void)rs, (void)fn, (void)arg;
+    RS_UNBUILT;
+}
+af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first)
+{
+    (void)rs, (void)name;
+    *first = false;
+    RS_UNBUILT;
+}
 
 #else /* HAVE_HIREDIS */
 
@@ -164,7 +193,21 @@ af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out)
  * tests may shift), so expiry is decided by the "exp" field against the
  * "now" argument; TTLs, set relative to the same clock, only reclaim the
  * memory a second after that. */
-enum { S_REPLACE, S_CODE_TAKE, S_NOTE, S_REVOKE, S_CHECK, S_FAM_PUT, S_FAM_GET, S_FAM_ROT, S_N };
+enum {
+    S_REPLACE,
+    S_CODE_TAKE,
+    S_NOTE,
+    S_REVOKE,
+    S_CHECK,
+    S_FAM_PUT,
+    S_FAM_GET,
+    S_FAM_ROT,
+    S_SCEN_ADD,
+    S_SCEN_TAKE,
+    S_SCEN_CLEAR,
+    S_SCEN_LIST,
+    S_N
+};
 
 #define LUA_HASH "local f = {} for i = 1, #r, 2 do f[r[i]] = r[i + 1] end "
 #define LUA_TTL(key, expr)                                                                         \
@@ -225,6 +268,39 @@ static const char *const scripts[S_N] = {
                       "u") "return {'replay'} end "
                            "redis.call('HINCRBY', KEYS[1], 'gen', 1) table.insert(r, 1, 'ok') "
                            "return r",
+};
+
+/* The scenario queue: KEYS list of ids, ARGV[1] the entries' key prefix. */
+static const char *const scen_scripts[] = {
+    /* S_SCEN_ADD: KEYS list, counter; ARGV prefix, max, name, stage, client, user, times,
+     * delay */
+    "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end "
+    "local n = redis.call('INCR', KEYS[2]) local id = 's-' .. n local k = ARGV[1] .. id "
+    "redis.call('HSET', k, 'name', ARGV[3], 'stage', ARGV[4], 'times', ARGV[7], "
+    "'remaining', ARGV[7], 'applied', 0, 'delay', ARGV[8]) "
+    "if ARGV[5] ~= '' then redis.call('HSET', k, 'client', ARGV[5]) end "
+    "if ARGV[6] ~= '' then redis.call('HSET', k, 'user', ARGV[6]) end "
+    "redis.call('RPUSH', KEYS[1], id) return n",
+    /* S_SCEN_TAKE: KEYS list; ARGV prefix, stages, client, username, sub */
+    "local ids = redis.call('LRANGE', KEYS[1], 0, -1) "
+    "for _, id in ipairs(ids) do local k = ARGV[1] .. id "
+    "local e = redis.call('HMGET', k, 'stage', 'client', 'user', 'times') "
+    "if e[1] and math.floor(tonumber(ARGV[2]) / 2 ^ tonumber(e[1])) % 2 == 1 "
+    "and (not e[2] or e[2] == ARGV[3]) "
+    "and (not e[3] or (ARGV[4] ~= '' and (e[3] == ARGV[4] or e[3] == ARGV[5]))) then "
+    "redis.call('HINCRBY', k, 'applied', 1) local h = redis.call('HGETALL', k) "
+    "if tonumber(e[4]) > 0 and redis.call('HINCRBY', k, 'remaining', -1) <= 0 then "
+    "redis.call('LREM', KEYS[1], 1, id) redis.call('DEL', k) end "
+    "table.insert(h, 1, id) table.insert(h, 1, 'id') return h end end return {}",
+    /* S_SCEN_CLEAR: KEYS list; ARGV prefix, id ('' for all) */
+    "local ids = redis.call('LRANGE', KEYS[1], 0, -1) local n = 0 "
+    "for _, id in ipairs(ids) do if ARGV[2] == '' or ARGV[2] == id then "
+    "redis.call('LREM', KEYS[1], 1, id) redis.call('DEL', ARGV[1] .. id) n = n + 1 end end "
+    "return n",
+    /* S_SCEN_LIST: KEYS list; ARGV prefix */
+    "local ids = redis.call('LRANGE', KEYS[1], 0, -1) local out = {} "
+    "for _, id in ipairs(ids) do local h = redis.call('HGETALL', ARGV[1] .. id) "
+    "table.insert(h, 1, id) table.insert(h, 1, 'id') out[#out + 1] = h end return out",
 };
 
 struct conn {
@@ -293,7 +369,8 @@ static bool hello(struct af_rstore *rs, redisContext *c, char *why, size_t cap)
         freeReplyObject(r);
     }
     for (int i = 0; ok && i < S_N; i++) {
-        r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
+        r = redisCommand(c, "SCRIPT LOAD %s",
+                         i >= S_SCEN_ADD ? scen_scripts[i - S_SCEN_ADD] : scripts[i]);
         ok = r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40;
         if (ok)
             memcpy(rs->sha[i], r->str, 41);
@@ -1040,6 +1117,166 @@ void af_rstore_consent_drop(struct af_rstore *rs, const char *key)
     char k[RS_KEY_MAX];
     if (key_of(rs, K_CONSENT, key, k))
         drop(rs, k);
+}
+
+/* ---- the scenario queue ---- */
+
+#define K_SCEN_LIST  "q"
+#define K_SCEN_ENTRY "qe:"
+#define K_SCEN_NEXT  "qn"
+#define K_FIRST      "first"
+
+/* scen_keys: the list key into a.key[0], the entries' prefix into buf. */
+static void scen_keys(const struct af_rstore *rs, struct args *a, char *prefix, size_t cap)
+{
+    snprintf(a->key[0], RS_KEY_MAX, "%s:%s", rs->prefix, K_SCEN_LIST);
+    snprintf(a->key[1], RS_KEY_MAX, "%s:%s", rs->prefix, K_SCEN_NEXT);
+    snprintf(prefix, cap, "%s:%s", rs->prefix, K_SCEN_ENTRY);
+}
+
+/* scen_from: an entry from its field/value pairs at r[skip..]. */
+static void scen_from(const redisReply *r, size_t skip, struct af_rstore_scen *out)
+{
+    const char *v;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", (v = field(r, skip, "id")) ? v : "");
+    snprintf(out->name, sizeof(out->name), "%s", (v = field(r, skip, "name")) ? v : "");
+    snprintf(out->client, sizeof(out->client), "%s", (v = field(r, skip, "client")) ? v : "");
+    snprintf(out->user, sizeof(out->user), "%s", (v = field(r, skip, "user")) ? v : "");
+    out->stage = (unsigned)field_num(r, skip, "stage");
+    out->times = (long)field_num(r, skip, "times");
+    out->remaining = (long)field_num(r, skip, "remaining");
+    out->applied = (unsigned long)field_num(r, skip, "applied");
+    out->delay_ms = (unsigned)field_num(r, skip, "delay");
+}
+
+af_rc af_rstore_scen_add(struct af_rstore *rs, struct af_rstore_scen *s, size_t max)
+{
+    char prefix[RS_KEY_MAX];
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    scen_keys(rs, &a, prefix, sizeof(prefix));
+    add(&a, a.key[0]);
+    add(&a, a.key[1]);
+    add(&a, prefix);
+    add_num(&a, (long long)max);
+    add(&a, s->name);
+    add_num(&a, s->stage);
+    add(&a, s->client);
+    add(&a, s->user);
+    add_num(&a, s->times);
+    add_num(&a, s->delay_ms);
+    rc = script(rs, S_SCEN_ADD, 2, &a, &r);
+    if (rc == AF_OK) {
+        if (r->type != REDIS_REPLY_INTEGER)
+            rc = AF_ERR_NET;
+        else if (r->integer < 0)
+            rc = AF_ERR_TOOBIG;
+        else
+            snprintf(s->id, sizeof(s->id), "s-%lld", (long long)r->integer);
+        s->remaining = s->times;
+        s->applied = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_scen_take(struct af_rstore *rs, unsigned stages, const char *client_id,
+                          const char *username, const char *sub, struct af_rstore_scen *out)
+{
+    char prefix[RS_KEY_MAX];
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    args_init(&a);
+    scen_keys(rs, &a, prefix, sizeof(prefix));
+    add(&a, a.key[0]);
+    add(&a, prefix);
+    add_num(&a, stages);
+    add(&a, client_id != NULL ? client_id : "");
+    add(&a, username != NULL ? username : "");
+    add(&a, sub != NULL ? sub : "");
+    rc = script(rs, S_SCEN_TAKE, 1, &a, &r);
+    if (rc != AF_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
+        scen_from(r, 0, out);
+    else
+        rc = AF_ERR_NOTFOUND;
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_scen_clear(struct af_rstore *rs, const char *id, size_t *n)
+{
+    char prefix[RS_KEY_MAX];
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *n = 0;
+    args_init(&a);
+    scen_keys(rs, &a, prefix, sizeof(prefix));
+    add(&a, a.key[0]);
+    add(&a, prefix);
+    add(&a, id != NULL ? id : "");
+    rc = script(rs, S_SCEN_CLEAR, 1, &a, &r);
+    if (rc == AF_OK && r->type == REDIS_REPLY_INTEGER)
+        *n = (size_t)r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_scen_each(struct af_rstore *rs,
+                          void (*fn)(void *arg, const struct af_rstore_scen *), void *arg)
+{
+    char prefix[RS_KEY_MAX];
+    struct af_rstore_scen e;
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    args_init(&a);
+    scen_keys(rs, &a, prefix, sizeof(prefix));
+    add(&a, a.key[0]);
+    add(&a, prefix);
+    rc = script(rs, S_SCEN_LIST, 1, &a, &r);
+    if (rc != AF_OK)
+        return rc;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_ARRAY)
+            continue;
+        scen_from(r->element[i], 0, &e);
+        fn(arg, &e);
+    }
+    freeReplyObject(r);
+    return AF_OK;
+}
+
+af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[4];
+    size_t lens[4];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *first = false;
+    snprintf(k, sizeof(k), "%s:%s:%s", rs->prefix, K_FIRST, name);
+    argv[0] = "SET", argv[1] = k, argv[2] = "1", argv[3] = "NX";
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    rc = rcmd(rs, 4, argv, lens, &r);
+    if (rc == AF_OK)
+        *first = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return rc;
 }
 
 /* ---- counts ---- */

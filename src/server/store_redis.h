@@ -93,6 +93,39 @@ af_rc af_rstore_consent_put(struct af_rstore *rs, const char *key,
                             const struct af_consent_rec *rec) AF_WARN_UNUSED;
 void af_rstore_consent_drop(struct af_rstore *rs, const char *key);
 
+/* The scenario queue (scenario.c) of the issuer, shared by the replicas:
+ * an entry queued through any admin API applies at whichever replica
+ * serves the flow, and is used up once across them. An entry as stored. */
+struct af_rstore_scen {
+    char id[24];      /* "s-N", N from one counter for all replicas */
+    char name[64];    /* the scenario's wire name */
+    char client[256]; /* "" for any */
+    char user[256];   /* "" for any */
+    unsigned stage;   /* af_stage */
+    long times, remaining;
+    unsigned long applied;
+    unsigned delay_ms;
+};
+
+/* af_rstore_scen_add: append s (its id is set here) unless max entries
+ * wait already (AF_ERR_TOOBIG). */
+af_rc af_rstore_scen_add(struct af_rstore *rs, struct af_rstore_scen *s, size_t max) AF_WARN_UNUSED;
+/* af_rstore_scen_take: as af_scen_take: the first entry whose stage bit
+ * is in stages and that matches client_id and the user (username or sub;
+ * NULL: none), one use consumed, into *out; AF_ERR_NOTFOUND when none. */
+af_rc af_rstore_scen_take(struct af_rstore *rs, unsigned stages, const char *client_id,
+                          const char *username, const char *sub,
+                          struct af_rstore_scen *out) AF_WARN_UNUSED;
+/* af_rstore_scen_clear: drop entry id, or all when id is NULL; *n how many. */
+af_rc af_rstore_scen_clear(struct af_rstore *rs, const char *id, size_t *n) AF_WARN_UNUSED;
+/* af_rstore_scen_each: fn for every entry, in queue order. */
+af_rc af_rstore_scen_each(struct af_rstore *rs,
+                          void (*fn)(void *arg, const struct af_rstore_scen *),
+                          void *arg) AF_WARN_UNUSED;
+/* af_rstore_first: true in *first for the first replica to ask for name
+ * since Redis was empty (the config's scenarios are queued once). */
+af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first) AF_WARN_UNUSED;
+
 /* af_rstore_counts: live entries of this issuer, counted with SCAN (for
  * the admin API and tests; not for a hot path). */
 af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out) AF_WARN_UNUSED;

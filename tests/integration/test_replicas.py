@@ -45,6 +45,7 @@ CLIENT, SECRET = "test-client", "test-client-secret"
 REDIRECT = "http://127.0.0.1:8765/callback"
 BASIC = "Basic " + base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode()
 RACE_ROUNDS = 20
+ADMIN_SECRET = "replicas-admin-secret"
 
 
 def free_port():
@@ -155,12 +156,24 @@ def start_replica(config_path, workdir):
     raise RuntimeError("no 'listening on port' line: %s" % d.stderr())
 
 
+def admin_url(d):
+    """The admin API's URL from the banner ("#   admin: URL"), or None."""
+    for _ in range(500):
+        with open(d.out_path, "rb") as f:
+            m = re.search(r"^#\s+admin:\s+(http://\S+)", f.read().decode("utf-8", "replace"), re.M)
+        if m:
+            return m.group(1)
+        time.sleep(0.01)
+    return None
+
+
 class ReplicaCase(unittest.TestCase):
     """A Redis and N replicas of the shipped config, issuer the address the
     load balancer will have; class attributes r (replicas), http (clients)."""
 
     replicas = 2
     interactive = False
+    admin = False  # each replica's admin API on 127.0.0.1:0, secret ADMIN_SECRET
 
     @classmethod
     def setUpClass(cls):
@@ -177,6 +190,9 @@ class ReplicaCase(unittest.TestCase):
                        {"alg": "ES256", "pem_file": os.path.join(cls.tmpdir, "es256.pem"), "generate": True}]
         cfg["store"] = {"redis": cls.redis.url(), "prefix": "it-" + cls.__name__}
         cfg.setdefault("login", {})["interactive"] = cls.interactive
+        if cls.admin:
+            cfg["admin"] = {"enabled": True, "listen": "127.0.0.1:0", "secret": ADMIN_SECRET}
+        cls.extra_config(cfg)
         cls.cfg = cfg
         cls.config_path = os.path.join(cls.tmpdir, "authflowd.json")
         with open(cls.config_path, "w", encoding="utf-8") as f:
@@ -197,6 +213,10 @@ class ReplicaCase(unittest.TestCase):
         shutil.rmtree(cls.tmpdir, ignore_errors=True)
         if bad:
             raise AssertionError("; ".join(bad))
+
+    @classmethod
+    def extra_config(cls, cfg):
+        """Override to change the replicas' config."""
 
     # ---- flows, one hop at the replica named
 
@@ -410,6 +430,57 @@ class T02LoginAcrossReplicas(ReplicaCase):
         r = self.authorize(1, prompt="none")
         self.assertEqual(r.status, 302, r)
         self.assertIn("error=login_required", r.location)
+
+
+class T06SharedScenarios(ReplicaCase):
+    """The scenario queue is one for all replicas: an entry queued through
+    one admin API applies at whichever replica serves the flow, once; the
+    list and a clear through either are the same queue. The config's
+    scenarios are queued once, by the first replica to start."""
+
+    admin = True
+
+    @classmethod
+    def extra_config(cls, cfg):
+        cfg["scenarios"] = [{"name": "userinfo_unauthorized", "client": "demo-app"}]
+
+    def admin_req(self, at, method, body=None):
+        h = {"Authorization": "Bearer " + ADMIN_SECRET}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        return HttpClient(admin_url(self.r[at])).request(method, "/admin/scenarios", body=body, headers=h)
+
+    def queued(self, at):
+        r = self.admin_req(at, "GET")
+        self.assertEqual(r.status, 200, r)
+        return r.json()["queued"]
+
+    def test_a_config_entry_queued_once(self):
+        entries = [e for e in self.queued(0) if e["name"] == "userinfo_unauthorized"]
+        self.assertEqual(len(entries), 1, self.queued(0))
+        self.assertEqual(self.queued(0), self.queued(1))
+
+    def test_queued_at_one_applies_at_the_other_once(self):
+        r = self.admin_req(0, "POST", {"name": "token_invalid_grant", "client": CLIENT})
+        self.assertEqual(r.status, 201, r)
+        entry = r.json()
+        self.assertIn(entry["id"], [e["id"] for e in self.queued(1)])
+        code = self.code_at(0)
+        r = self.redeem(1, code)  # the scenario, at the replica that did not queue it
+        self.assertRefused(r)
+        self.assertNotIn(entry["id"], [e["id"] for e in self.queued(0)])
+        # used up: the next redemption, at the first replica, gets tokens
+        self.assertEqual(self.redeem(0, self.code_at(1)).status, 200)
+
+    def test_clear_through_either(self):
+        r = self.admin_req(1, "POST", {"name": "token_server_error", "client": CLIENT, "times": 0})
+        self.assertEqual(r.status, 201, r)
+        r = self.admin_req(0, "DELETE")
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(r.json()["cleared"], 1)
+        self.assertEqual(self.queued(1), [])
+        self.assertEqual(self.redeem(1, self.code_at(0)).status, 200)
 
 
 class T03RedisDownAndBack(ReplicaCase):
