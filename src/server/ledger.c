@@ -31,6 +31,7 @@
 #include "server/http_req.h"
 #include "server/ledger.h"
 #include "server/scenario.h"
+#include "server/store_redis.h"
 
 /* How much of a code or token an entry shows: enough to tell two apart in
  * a log, far too little to use. */
@@ -58,7 +59,14 @@ struct af_ledger {
     size_t n;    /* entries held */
     unsigned long long last_seq;
     unsigned long long escaped; /* entries recorded with an escaped value */
+    struct af_rstore *rs;       /* borrowed: the entries are in Redis instead (replicas) */
 };
+
+void af_ledger_share(struct af_ledger *l, struct af_rstore *rs)
+{
+    if (l != NULL)
+        l->rs = rs;
+}
 
 af_rc af_ledger_new(size_t max_entries, struct af_ledger **out)
 {
@@ -665,8 +673,17 @@ unsigned long long af_ledger_add(struct af_ledger *l, json_t *entry, char *code)
     if (l == NULL || l->cap == 0 || entry == NULL)
         goto out;
     /* serialised outside the lock; the seq is added back by queries */
-    if (slot_fill(&fresh, entry, code))
-        seq = ring_put(l, &fresh, json_object_get(entry, AF_LEDGER_ESCAPED) != NULL);
+    if (slot_fill(&fresh, entry, code)) {
+        bool escaped = json_object_get(entry, AF_LEDGER_ESCAPED) != NULL;
+        if (l->rs == NULL) {
+            seq = ring_put(l, &fresh, escaped);
+        } else {
+            if (af_rstore_ledger_add(l->rs, l->cap, fresh.blob, fresh.path, fresh.method,
+                                     fresh.client_id, fresh.code, escaped, &seq) != AF_OK)
+                seq = 0;
+            slot_clear(&fresh);
+        }
+    }
 out:
     json_decref(entry);
     free(code);
@@ -689,6 +706,14 @@ unsigned long long af_ledger_record(struct af_ledger *l, const struct af_req *re
         return 0;
     for (int i = 0; i < KEYS; i++)
         *dst[i] = at[i] != KEY_NONE ? fresh.blob + at[i] : NULL;
+    if (l->rs != NULL) {
+        unsigned long long seq = 0;
+        if (af_rstore_ledger_add(l->rs, l->cap, fresh.blob, fresh.path, fresh.method,
+                                 fresh.client_id, fresh.code, escaped, &seq) != AF_OK)
+            seq = 0; /* Redis away: the store logged it; the request log keeps the line */
+        slot_clear(&fresh);
+        return seq;
+    }
     return ring_put(l, &fresh, escaped);
 }
 
@@ -699,15 +724,60 @@ static bool str_is(const char *v, const char *want)
     return want == NULL || (v != NULL && strcmp(v, want) == 0);
 }
 
-/* slot_entry: the entry of s as a new JSON object, with its seq. */
-static json_t *slot_entry(const struct slot *s)
+/* text_entry: an entry's text as a new JSON object, with its seq. */
+static json_t *text_entry(const char *text, unsigned long long seq)
 {
-    json_t *e = json_loads(s->blob, 0, NULL);
-    if (e != NULL && json_object_set_new(e, "seq", json_integer((json_int_t)s->seq)) != 0) {
+    json_t *e = json_loads(text, 0, NULL);
+    if (e != NULL && json_object_set_new(e, "seq", json_integer((json_int_t)seq)) != 0) {
         json_decref(e);
         e = NULL;
     }
     return e;
+}
+
+static json_t *slot_entry(const struct slot *s)
+{
+    return text_entry(s->blob, s->seq);
+}
+
+struct shared_page {
+    json_t *arr;
+    size_t count;
+    af_rc rc;
+};
+
+static void shared_one(void *arg, unsigned long long seq, const char *text)
+{
+    struct shared_page *pg = arg;
+    if (pg->rc == AF_OK && json_array_append_new(pg->arr, text_entry(text, seq)) != 0)
+        pg->rc = AF_ERR_NOMEM;
+    pg->count++;
+}
+
+/* shared_query: af_ledger_query of the entries in Redis. */
+static af_rc shared_query(struct af_ledger *l, const struct af_ledger_filter *f, size_t limit,
+                          json_t **out)
+{
+    struct af_rstore_ledger_q q = {f->since, f->path, f->method, f->client_id, f->code, limit};
+    struct shared_page pg = {json_array(), 0, AF_OK};
+    unsigned long long next = 0, dropped = 0, escaped = 0;
+    af_rc rc;
+
+    if (pg.arr == NULL)
+        return AF_ERR_NOMEM;
+    rc = af_rstore_ledger_query(l->rs, &q, shared_one, &pg, &next, &dropped, &escaped);
+    if (rc == AF_OK)
+        rc = pg.rc;
+    if (rc == AF_OK) {
+        *out = json_pack("{s:o, s:I, s:I, s:I, s:I}", AF_LEDGER_ENTRIES, pg.arr, AF_LEDGER_COUNT,
+                         (json_int_t)pg.count, AF_LEDGER_NEXT, (json_int_t)next, AF_LEDGER_DROPPED,
+                         (json_int_t)dropped, AF_LEDGER_ESCAPED, (json_int_t)escaped);
+        pg.arr = NULL;
+        if (*out == NULL)
+            rc = AF_ERR_NOMEM;
+    }
+    json_decref(pg.arr);
+    return rc;
 }
 
 af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, json_t **out)
@@ -722,6 +792,10 @@ af_rc af_ledger_query(struct af_ledger *l, const struct af_ledger_filter *f, jso
         return AF_ERR_NOMEM;
     if (limit > AF_LEDGER_LIMIT_MAX)
         limit = AF_LEDGER_LIMIT_MAX;
+    if (l->rs != NULL) {
+        json_decref(arr);
+        return shared_query(l, f, limit, out);
+    }
     pthread_mutex_lock(&l->mu);
     next = l->last_seq;
     escaped = l->escaped;
@@ -763,6 +837,8 @@ size_t af_ledger_clear(struct af_ledger *l)
 {
     size_t n;
 
+    if (l->rs != NULL)
+        return af_rstore_ledger_clear(l->rs, &n) == AF_OK ? n : 0;
     pthread_mutex_lock(&l->mu);
     n = l->n;
     for (size_t i = 0; i < l->cap; i++)

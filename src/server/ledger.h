@@ -32,6 +32,13 @@ struct af_ledger;
 /* af_ledger_new: an empty ledger of max_entries (0: records nothing).
  * Caller frees with af_ledger_free() (NULL is a no-op). */
 af_rc af_ledger_new(size_t max_entries, struct af_ledger **out) AF_WARN_UNUSED;
+
+struct af_rstore; /* store_redis.h */
+/* af_ledger_share: keep l's entries in Redis from now on (store.redis,
+ * docs/replicas.md): one ordered log, capped at l's max_entries, that
+ * every replica writes and any admin API reads; rs borrowed, outliving l.
+ * A request recorded while Redis is away is logged, not kept. */
+void af_ledger_share(struct af_ledger *l, struct af_rstore *rs);
 void af_ledger_free(struct af_ledger *l);
 
 /* af_ledger_redact: parameter name's value as an entry shows it: secrets

@@ -958,6 +958,7 @@ static af_rc issuer_rest(struct af_server *srv, struct af_err *err)
         rc = af_ledger_new(srv->cfg->ledger_max_entries, &srv->ledger);
     if (rc != AF_OK)
         return AF_ERR_SET(err, rc, "out of memory");
+    af_ledger_share(srv->ledger, af_store_redis(srv->store)); /* NULL: in memory */
     return af_scen_engine_new(srv, &srv->scen, err);
 }
 

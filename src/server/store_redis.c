@@ -156,6 +156,30 @@ af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first)
     *first = false;
     RS_UNBUILT;
 }
+af_rc af_rstore_ledger_add(struct af_rstore *rs, size_t cap, const char *text, const char *path,
+                           const char *method, const char *client_id, const char *code,
+                           bool escaped, unsigned long long *seq)
+{
+    (void)rs, (void)cap, (void)text, (void)path, (void)method, (void)client_id, (void)code,
+        (void)escaped;
+    *seq = 0;
+    RS_UNBUILT;
+}
+af_rc af_rstore_ledger_query(struct af_rstore *rs, const struct af_rstore_ledger_q *q,
+                             void (*fn)(void *arg, unsigned long long seq, const char *text),
+                             void *arg, unsigned long long *next, unsigned long long *dropped,
+                             unsigned long long *escaped)
+{
+    (void)rs, (void)q, (void)fn, (void)arg;
+    *next = *dropped = *escaped = 0;
+    RS_UNBUILT;
+}
+af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n)
+{
+    (void)rs;
+    *n = 0;
+    RS_UNBUILT;
+}
 
 #else /* HAVE_HIREDIS */
 
@@ -206,6 +230,8 @@ enum {
     S_SCEN_TAKE,
     S_SCEN_CLEAR,
     S_SCEN_LIST,
+    S_LEDGER_ADD,
+    S_LEDGER_QUERY,
     S_N
 };
 
@@ -270,8 +296,8 @@ static const char *const scripts[S_N] = {
                            "return r",
 };
 
-/* The scenario queue: KEYS list of ids, ARGV[1] the entries' key prefix. */
-static const char *const scen_scripts[] = {
+/* The scenario queue and the ledger, from S_SCEN_ADD on. */
+static const char *const log_scripts[] = {
     /* S_SCEN_ADD: KEYS list, counter; ARGV prefix, max, name, stage, client, user, times,
      * delay */
     "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end "
@@ -301,6 +327,32 @@ static const char *const scen_scripts[] = {
     "local ids = redis.call('LRANGE', KEYS[1], 0, -1) local out = {} "
     "for _, id in ipairs(ids) do local h = redis.call('HGETALL', ARGV[1] .. id) "
     "table.insert(h, 1, id) table.insert(h, 1, 'id') out[#out + 1] = h end return out",
+    /* S_LEDGER_ADD: KEYS stream, seq, escaped; ARGV cap, escaped, text, path, method,
+     * client, code (each filter value '' for none, else '=' and the value, as the query's
+     * filters are written, so that none never matches a filter) */
+    "local n = redis.call('INCR', KEYS[2]) "
+    "if ARGV[2] == '1' then redis.call('INCR', KEYS[3]) end "
+    "redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], n .. '-1', 't', ARGV[3], 'p', ARGV[4], "
+    "'m', ARGV[5], 'c', ARGV[6], 'k', ARGV[7]) return n",
+    /* S_LEDGER_QUERY: KEYS stream, seq, escaped; ARGV since, limit, path, method, client,
+     * code: {next, dropped, escaped, seq1, text1, ...} */
+    "local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local last = tonumber(redis.call('GET', KEYS[2]) or '0') "
+    "local esc = tonumber(redis.call('GET', KEYS[3]) or '0') "
+    "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) local oldest = last + 1 "
+    "if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end "
+    "local dropped = 0 if since + 1 < oldest then dropped = oldest - 1 - since end "
+    "local out = {0, dropped, esc} local count, nxt, got = 0, last, since "
+    "local cursor, done = '(' .. since .. '-1', limit <= 0 "
+    "while not done do local chunk = redis.call('XRANGE', KEYS[1], cursor, '+', 'COUNT', 256) "
+    "for _, e in ipairs(chunk) do local f = {} "
+    "for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end "
+    "if (ARGV[3] == '' or f['p'] == ARGV[3]) and (ARGV[4] == '' or f['m'] == ARGV[4]) and "
+    "(ARGV[5] == '' or f['c'] == ARGV[5]) and (ARGV[6] == '' or f['k'] == ARGV[6]) then "
+    "if count == limit then nxt = got done = true break end count = count + 1 "
+    "got = tonumber(string.match(e[1], '^(%d+)')) out[#out + 1] = got out[#out + 1] = f['t'] "
+    "end cursor = '(' .. e[1] end "
+    "if #chunk < 256 then done = true end end out[1] = nxt return out",
 };
 
 struct conn {
@@ -370,7 +422,7 @@ static bool hello(struct af_rstore *rs, redisContext *c, char *why, size_t cap)
     }
     for (int i = 0; ok && i < S_N; i++) {
         r = redisCommand(c, "SCRIPT LOAD %s",
-                         i >= S_SCEN_ADD ? scen_scripts[i - S_SCEN_ADD] : scripts[i]);
+                         i >= S_SCEN_ADD ? log_scripts[i - S_SCEN_ADD] : scripts[i]);
         ok = r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40;
         if (ok)
             memcpy(rs->sha[i], r->str, 41);
@@ -1275,6 +1327,132 @@ af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first)
     rc = rcmd(rs, 4, argv, lens, &r);
     if (rc == AF_OK)
         *first = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- the ledger ---- */
+
+#define K_LEDGER     "ledger"
+#define K_LEDGER_SEQ "ledger-seq"
+#define K_LEDGER_ESC "ledger-escaped"
+
+static void ledger_keys(const struct af_rstore *rs, struct args *a, char esc[RS_KEY_MAX])
+{
+    snprintf(a->key[0], RS_KEY_MAX, "%s:%s", rs->prefix, K_LEDGER);
+    snprintf(a->key[1], RS_KEY_MAX, "%s:%s", rs->prefix, K_LEDGER_SEQ);
+    snprintf(esc, RS_KEY_MAX, "%s:%s", rs->prefix, K_LEDGER_ESC);
+    add(a, a->key[0]);
+    add(a, a->key[1]);
+    add(a, esc);
+}
+
+/* add_filter: '' for none, else '=' and the value (in buf, cap bytes);
+ * false when the value does not fit. */
+static bool add_filter(struct args *a, const char *v, char *buf, size_t cap)
+{
+    if (v == NULL) {
+        add(a, "");
+        return true;
+    }
+    if (strlen(v) + 2 > cap)
+        return false;
+    snprintf(buf, cap, "=%s", v);
+    add(a, buf);
+    return true;
+}
+
+af_rc af_rstore_ledger_add(struct af_rstore *rs, size_t cap, const char *text, const char *path,
+                           const char *method, const char *client_id, const char *code,
+                           bool escaped, unsigned long long *seq)
+{
+    char esc[RS_KEY_MAX], f[4][RS_KEY_MAX];
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *seq = 0;
+    args_init(&a);
+    ledger_keys(rs, &a, esc);
+    add_num(&a, (long long)cap);
+    add(&a, escaped ? "1" : "0");
+    add(&a, text);
+    /* a value too long to filter on is kept out of the filters only */
+    if (!add_filter(&a, path, f[0], sizeof(f[0])))
+        add(&a, "");
+    if (!add_filter(&a, method, f[1], sizeof(f[1])))
+        add(&a, "");
+    if (!add_filter(&a, client_id, f[2], sizeof(f[2])))
+        add(&a, "");
+    if (!add_filter(&a, code, f[3], sizeof(f[3])))
+        add(&a, "");
+    rc = script(rs, S_LEDGER_ADD, 3, &a, &r);
+    if (rc == AF_OK && r->type == REDIS_REPLY_INTEGER)
+        *seq = (unsigned long long)r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_ledger_query(struct af_rstore *rs, const struct af_rstore_ledger_q *q,
+                             void (*fn)(void *arg, unsigned long long seq, const char *text),
+                             void *arg, unsigned long long *next, unsigned long long *dropped,
+                             unsigned long long *escaped)
+{
+    char esc[RS_KEY_MAX], f[4][RS_KEY_MAX];
+    struct args a;
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *next = *dropped = *escaped = 0;
+    args_init(&a);
+    ledger_keys(rs, &a, esc);
+    add_num(&a, (long long)q->since);
+    add_num(&a, (long long)q->limit);
+    if (!add_filter(&a, q->path, f[0], sizeof(f[0])) ||
+        !add_filter(&a, q->method, f[1], sizeof(f[1])) ||
+        !add_filter(&a, q->client_id, f[2], sizeof(f[2])) ||
+        !add_filter(&a, q->code, f[3], sizeof(f[3])))
+        return AF_ERR_INVALID;
+    rc = script(rs, S_LEDGER_QUERY, 3, &a, &r);
+    if (rc != AF_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+        freeReplyObject(r);
+        return AF_ERR_NET;
+    }
+    *next = (unsigned long long)r->element[0]->integer;
+    *dropped = (unsigned long long)r->element[1]->integer;
+    *escaped = (unsigned long long)r->element[2]->integer;
+    for (size_t i = 3; i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type == REDIS_REPLY_INTEGER && elem(r, i + 1) != NULL)
+            fn(arg, (unsigned long long)r->element[i]->integer, elem(r, i + 1));
+    }
+    freeReplyObject(r);
+    return AF_OK;
+}
+
+af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[2];
+    size_t lens[2];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *n = 0;
+    snprintf(k, sizeof(k), "%s:%s", rs->prefix, K_LEDGER);
+    argv[0] = "XLEN", argv[1] = k;
+    lens[0] = 4, lens[1] = strlen(k);
+    rc = rcmd(rs, 2, argv, lens, &r);
+    if (rc == AF_OK && r->type == REDIS_REPLY_INTEGER)
+        *n = (size_t)r->integer;
+    freeReplyObject(r);
+    r = NULL;
+    /* the seq counter stays: a reader's cursor stays valid */
+    argv[0] = "DEL";
+    lens[0] = 3;
+    if (rc == AF_OK)
+        rc = rcmd(rs, 2, argv, lens, &r);
     freeReplyObject(r);
     return rc;
 }

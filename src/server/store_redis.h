@@ -126,6 +126,26 @@ af_rc af_rstore_scen_each(struct af_rstore *rs,
  * since Redis was empty (the config's scenarios are queued once). */
 af_rc af_rstore_first(struct af_rstore *rs, const char *name, bool *first) AF_WARN_UNUSED;
 
+/* The request ledger (ledger.c) of the issuer, one ordered log for all
+ * replicas: a Redis stream capped at cap entries, whose ids are the seqs
+ * of one counter (clearing does not reset it). An entry is its JSON text
+ * and the values the filters compare (NULL: none). */
+struct af_rstore_ledger_q {
+    unsigned long long since;
+    const char *path, *method, *client_id, *code; /* NULL: any */
+    size_t limit;
+};
+af_rc af_rstore_ledger_add(struct af_rstore *rs, size_t cap, const char *text, const char *path,
+                           const char *method, const char *client_id, const char *code,
+                           bool escaped, unsigned long long *seq) AF_WARN_UNUSED;
+/* af_rstore_ledger_query: fn(arg, seq, text) for each entry of q, oldest
+ * first; *next, *dropped and *escaped as af_ledger_query says. */
+af_rc af_rstore_ledger_query(struct af_rstore *rs, const struct af_rstore_ledger_q *q,
+                             void (*fn)(void *arg, unsigned long long seq, const char *text),
+                             void *arg, unsigned long long *next, unsigned long long *dropped,
+                             unsigned long long *escaped) AF_WARN_UNUSED;
+af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n) AF_WARN_UNUSED;
+
 /* af_rstore_counts: live entries of this issuer, counted with SCAN (for
  * the admin API and tests; not for a hot path). */
 af_rc af_rstore_counts(struct af_rstore *rs, struct af_store_counts *out) AF_WARN_UNUSED;
