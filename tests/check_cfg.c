@@ -148,6 +148,9 @@ static const struct {
     {"test-client-2", "test-client-2-secret", AF_CLIENT_AUTH_BASIC,
      AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
      "openid profile email offline_access roles", false},
+    {"test-client-post", "test-client-post-secret", AF_CLIENT_AUTH_POST,
+     AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
+     "openid profile email offline_access roles", false},
 };
 
 START_TEST(test_shipped_config)

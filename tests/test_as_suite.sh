@@ -105,13 +105,15 @@ show() {
 # registration_endpoint): the premise did not occur, inconclusive. AS-22
 # needs vars.code_expiry_wait (the profile's choice): skipped. AS-51c:
 # authflowd takes bearer tokens from the Authorization header only, which
-# RFC 6750 §2.2 allows (the body method is a MAY): inconclusive.
+# RFC 6750 §2.2 allows (the body method is a MAY): inconclusive. AS-62b:
+# the metadata does not list plain PKCE (no client of the shipped config
+# allows it), so there is no plain default to judge: inconclusive.
 passes() {
     start "$1" "$authflowd" --config "$2" --listen 127.0.0.1:0 || exit 1
     probe "$1" "$url$3"
     af_stop pid
     if [ $rc -ne 0 ] ||
-        ! python3 "$judge" pass "$tmp/$1.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive; then
+        ! python3 "$judge" pass "$tmp/$1.json" --allow-skip AS-07=inconclusive,AS-22=skip,AS-51c=inconclusive,AS-62b=inconclusive; then
         fail "authflowd$4 does not pass the AS suite (authprobe exit $rc)"
         show "$1"
     else
@@ -170,7 +172,10 @@ want() {
     # An extra parameter in an error redirect: RFC 6749 §8.2 allows
     # extensions, the OpenID suite warns: SHOULD.
     AS-16) echo "AS-16=warn" ;;
-    AS-40c) echo "AS-40c=warn,AS-14=inconclusive" ;;
+    # S256 replaced by plain: AS-14 has nothing to judge, AS-62a's request
+    # without method (refused by authflowd) nothing to verify, and AS-62b
+    # finds the advertised plain default refused.
+    AS-40c) echo "AS-40c=warn,AS-14=inconclusive,AS-62a=inconclusive,AS-62b=fail" ;;
     AS-40d) echo "AS-40d=warn,AS-15a=inconclusive,AS-15b=inconclusive" ;;
     # No ID token: the checks of its parts have nothing to judge, and the
     # userinfo checks no sub to compare; AS-47b redeems a code of its own
@@ -183,8 +188,9 @@ want() {
     # one then names another issuer than the first, which AS-57 reports.
     AS-42) echo "AS-57=fail" ;;
     # Successful authorization responses without state: AS-59's silent
-    # answer to prompt=none lacks it too.
-    AS-08) echo "AS-59=format" ;;
+    # answer to prompt=none lacks it too, and so does AS-65's code from a
+    # POST request.
+    AS-08) echo "AS-59=format,AS-65=format" ;;
     # Tokens for a confidential client that sent only its client_id: at a
     # refresh too (AS-58), the same rule.
     AS-26) echo "AS-58=fail" ;;
@@ -193,6 +199,9 @@ want() {
     # A server that takes any well-formed verifier also takes the S256
     # challenge as one (the plain downgrade of AS-53).
     AS-30b) echo "AS-53=fail" ;;
+    # plain advertised: AS-14 has nothing to judge, and AS-62a's request
+    # without method, still refused, leaves it nothing to verify.
+    AS-62b) echo "AS-14=inconclusive,AS-62a=inconclusive" ;;
     *) echo "" ;;
     esac
 }

@@ -26,7 +26,8 @@ Prints its base URL (the issuer) as the first line of stdout.
 
 Clients (conf: CLIENTS below): authprobe-client, authprobe-client-2
 (confidential, client_secret_basic), authprobe-public (public, PKCE),
-authprobe-multi (two redirect URIs). User: alice / alice-password.
+authprobe-multi (two redirect URIs), authprobe-client-post (confidential,
+client_secret_post). User: alice / alice-password.
 """
 
 import argparse
@@ -67,6 +68,9 @@ CLIENTS = [
     {"client_id": "authprobe-multi", "client_secret": "authprobe-multi-secret",
      "redirect_uris": ["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"],
      "token_endpoint_auth_method": "client_secret_basic"},
+    {"client_id": "authprobe-client-post", "client_secret": "authprobe-client-post-secret",
+     "redirect_uris": ["http://127.0.0.1:8765/callback"],
+     "token_endpoint_auth_method": "client_secret_post"},
 ]
 SCOPES = ["openid", "profile", "email"]
 

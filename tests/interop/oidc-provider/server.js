@@ -44,6 +44,16 @@ const clients = [
     response_types: ['code'],
   },
   {
+    // Authenticates with client_id and client_secret in the request body
+    // (RFC 6749 §2.3.1, OIDC Core §9 client_secret_post; AS-64).
+    client_id: 'authprobe-client-post',
+    client_secret: 'authprobe-client-post-secret',
+    token_endpoint_auth_method: 'client_secret_post',
+    redirect_uris: [callback],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  },
+  {
     client_id: 'authprobe-public',
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://127.0.0.1:5173/callback'],
