@@ -95,7 +95,8 @@ struct af_cfg_key {
     char *pem_file; /* NULL: generated at start, in memory only; relative
                        paths are resolved against the config file's folder.
                        With generate, the loader fills it in when absent
-                       (the state folder, AF_CFG_ENV_STATE_DIR) */
+                       (the state folder, AF_CFG_ENV_STATE_DIR), unless
+                       store.redis keeps the key (then it stays NULL) */
     char *kid;      /* NULL: the RFC 7638 thumbprint */
     bool generate;  /* "generate": pem_file is written at start when missing
                        (af_key_load_or_create), so the key survives restarts */

@@ -1911,7 +1911,9 @@ static const char *key_files(struct cfg_ctx *c, struct af_config *cfg, struct cf
 
     for (j = 0; j < cfg->nkeys && m == NULL; j++) {
         struct af_cfg_key *k = &cfg->keys[j];
-        if (!k->generate || k->pem_file != NULL)
+        /* with a Redis store, a generated key is kept there, one for all
+         * replicas (keyshare.h) */
+        if (!k->generate || k->pem_file != NULL || cfg->store_redis != NULL)
             continue;
         if (dir == NULL)
             dir = state_dir(&nomem);

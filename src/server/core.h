@@ -18,6 +18,7 @@ struct MHD_Daemon;
 struct af_delayer;     /* delay.h */
 struct af_doc;         /* doc.h */
 struct af_keyring;     /* keyring.h */
+struct af_keyshare;    /* keyshare.h */
 struct af_ledger;      /* ledger.h */
 struct af_listener;    /* server.c: a daemon's server, route table and limits */
 struct af_scen_engine; /* scenario.h */
@@ -30,10 +31,12 @@ struct af_server {
      * (which advertises the keys' algorithms), changed at run time by the
      * admin API; readers take a snapshot (af_keyring_get) */
     struct af_keyring *keyring;
-    struct af_store *store;    /* owned */
-    struct af_registry *reg;   /* owned: the clients and users (registry.h); NULL in a server
-                                  built by hand, whose lookups read cfg */
-    struct MHD_Daemon *daemon; /* owned: stopped by af_server_stop */
+    struct af_keyshare *keyshare; /* owned (keyshare.h): the keys shared with replicas
+                                     through Redis; NULL with the store in memory */
+    struct af_store *store;       /* owned */
+    struct af_registry *reg;      /* owned: the clients and users (registry.h); NULL in a server
+                                     built by hand, whose lookups read cfg */
+    struct MHD_Daemon *daemon;    /* owned: stopped by af_server_stop */
     unsigned short port;
     int inflight;              /* requests being served (both listeners); atomic access only */
     int stopping;              /* af_server_stop began: answers close their connection; atomic */

@@ -17,10 +17,12 @@
 #include "authflow/jose.h"
 #include "authflow/proto.h"
 #include "authflow/rc.h"
+#include "authflow/util.h"
 #include "server/admin.h"
 #include "server/core.h"
 #include "server/http_req.h"
 #include "server/keyring.h"
+#include "server/keyshare.h"
 #include "server/routes.h"
 
 /* The longest kid accepted (a thumbprint is 43 characters). */
@@ -161,7 +163,7 @@ static void ring_error(struct af_resp *resp, af_rc rc, const char *member, const
 static void keys_add(struct af_req *req, struct af_resp *resp)
 {
     json_t *body = af_admin_json_body(req, resp), *entry = NULL;
-    struct af_key *key = NULL;
+    struct af_key *key = NULL, *shared = NULL;
     struct af_err err;
     bool sign = false;
     af_rc rc;
@@ -169,15 +171,18 @@ static void keys_add(struct af_req *req, struct af_resp *resp)
     af_err_clear(&err);
     if (body == NULL || !read_key(body, &key, &sign, resp))
         goto out;
+    shared = af_key_ref(key); /* to tell the other replicas, once published */
     rc = af_keyring_add(req->srv->keyring, key, sign, &entry, &err);
     key = NULL; /* taken */
     if (rc != AF_OK) {
         ring_error(resp, rc, AF_KEYS_KID, &err);
         goto out;
     }
+    af_keyshare_added(req->srv->keyshare, shared, sign);
     af_resp_json(resp, 201, entry);
     af_resp_no_store(resp);
 out:
+    af_key_free(shared);
     json_decref(entry);
     json_decref(body);
 }
@@ -227,6 +232,7 @@ static void keys_retire(struct af_req *req, struct af_resp *resp)
         ring_error(resp, rc, AF_KEYS_KID, &err);
         goto out;
     }
+    af_keyshare_retired(req->srv->keyshare, kid, (long long)af_now() + grace);
     af_resp_json(resp, 200, entry);
     af_resp_no_store(resp);
 out:
@@ -276,6 +282,7 @@ void af_h_admin_keys_signing(struct af_req *req, struct af_resp *resp)
         ring_error(resp, rc, AF_KEYS_KID, &err);
         goto out;
     }
+    af_keyshare_signing(req->srv->keyshare, kid);
     af_resp_json(resp, 200, entry);
     af_resp_no_store(resp);
 out:

@@ -46,10 +46,18 @@ struct af_keyring {
     af_keyring_meta_fn meta;
     struct kr_entry *e; /* cap entries, n used, in publication order */
     size_t n, cap;
-    struct af_key *signer; /* borrowed from its entry */
-    uint64_t next_retire;  /* the earliest retire_ms; 0: none */
-    struct af_keyset *cur; /* owned reference: what readers get */
+    struct af_key *signer;   /* borrowed from its entry */
+    uint64_t next_retire;    /* the earliest retire_ms; 0: none */
+    struct af_keyset *cur;   /* owned reference: what readers get */
+    void (*sync)(void *arg); /* af_keyring_set_sync; NULL: none */
+    void *sync_arg;
 };
+
+void af_keyring_set_sync(struct af_keyring *kr, void (*fn)(void *arg), void *arg)
+{
+    kr->sync = fn;
+    kr->sync_arg = arg;
+}
 
 /* ---- sets ---- */
 
@@ -314,6 +322,8 @@ struct af_keyset *af_keyring_get(struct af_keyring *kr)
 {
     struct af_keyset *ks, *old = NULL;
 
+    if (kr->sync != NULL)
+        kr->sync(kr->sync_arg);
     pthread_mutex_lock(&kr->mu);
     if (kr->next_retire != 0 && af_monotonic_ms() >= kr->next_retire)
         sweep(kr, af_monotonic_ms(), &old);

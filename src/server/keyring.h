@@ -60,6 +60,12 @@ void af_keyring_free(struct af_keyring *kr);
  * set is rebuilt with it. */
 af_rc af_keyring_set_meta(struct af_keyring *kr, af_keyring_meta_fn meta) AF_WARN_UNUSED;
 
+/* af_keyring_set_sync: fn(arg) runs at the start of every
+ * af_keyring_get, outside the ring's mutex, to bring in changes made
+ * elsewhere (keyshare.h: the other replicas'); it may add, pick and retire
+ * keys. NULL: none. Set once, before the ring is shared. */
+void af_keyring_set_sync(struct af_keyring *kr, void (*fn)(void *arg), void *arg);
+
 /* ---- readers ---- */
 
 /* af_keyring_get: the current set, a new reference the caller releases

@@ -53,6 +53,7 @@
 #include "server/guard.h"
 #include "server/http_req.h"
 #include "server/keyring.h"
+#include "server/keyshare.h"
 #include "server/ledger.h"
 #include "server/registry.h"
 #include "server/reqlog.h"
@@ -847,7 +848,9 @@ static af_rc load_keys(struct af_server *srv, struct af_err *err)
         bool created = false;
 
         af_err_clear(&kerr);
-        if (k != NULL && k->generate)
+        if (k != NULL && k->generate && k->pem_file == NULL)
+            rc = af_keyshare_generated(srv, i, k->alg, &keys[i], &created, &kerr);
+        else if (k != NULL && k->generate)
             rc = af_key_load_or_create(k->pem_file, k->alg, &keys[i], &created, &kerr);
         else if (k != NULL && k->pem_file != NULL)
             rc = af_key_load_pem(k->pem_file, k->alg, &keys[i], &kerr);
@@ -860,7 +863,8 @@ static af_rc load_keys(struct af_server *srv, struct af_err *err)
         have++;
         if (created)
             af_log_info("keys[%zu]: generated a new %s key (kid %s) into %s", i,
-                        af_alg_name(k->alg), af_key_kid(keys[i]), k->pem_file);
+                        af_alg_name(k->alg), af_key_kid(keys[i]),
+                        k->pem_file != NULL ? k->pem_file : "Redis, for every replica");
         if (k != NULL && k->kid != NULL) {
             rc = af_key_set_kid(keys[i], k->kid);
             if (rc != AF_OK)
@@ -905,6 +909,12 @@ static af_rc store_open_redis(struct af_server *srv, const struct af_store_limit
 
     if (rc != AF_OK)
         return rc;
+    /* the keys after the store: generated ones live there (keyshare.h) */
+    rc = load_keys(srv, err);
+    if (rc == AF_OK)
+        rc = af_keyshare_new(srv, &srv->keyshare, err);
+    if (rc != AF_OK)
+        return rc;
     rc = af_store_secret(srv->store, STORE_SECRET_LOGIN_FORM, srv->csrf_key, sizeof(srv->csrf_key));
     if (rc != AF_OK)
         return AF_ERR_SET(err, rc, "store.redis: cannot read or set the login form's key");
@@ -923,9 +933,6 @@ static af_rc issuer_open(struct af_server *srv, const struct af_config *cfg, str
     srv->prefix = cfg->own_listen != NULL ? "" : srv->path;
     cookie_name(AF_SESSION_COOKIE, srv->path, srv->session_cookie, sizeof(srv->session_cookie));
     cookie_name(AF_LOGIN_COOKIE, srv->path, srv->login_cookie, sizeof(srv->login_cookie));
-    rc = load_keys(srv, err);
-    if (rc != AF_OK)
-        return rc;
     {
         /* a revoked grant is kept as long as its access tokens can live */
         struct af_store_limits lim = {.max_codes = cfg->max_codes,
@@ -939,6 +946,9 @@ static af_rc issuer_open(struct af_server *srv, const struct af_config *cfg, str
                                     .revoke_keep = lim.revoke_keep};
         if (cfg->store_redis != NULL)
             return store_open_redis(srv, &lim, &ro, err);
+        rc = load_keys(srv, err);
+        if (rc != AF_OK)
+            return rc;
         rc = af_store_new(&lim, &srv->store);
         if (rc == AF_OK)
             rc = af_store_secret(srv->store, STORE_SECRET_LOGIN_FORM, srv->csrf_key,
@@ -967,6 +977,7 @@ static void issuer_close(struct af_server *srv)
     af_scen_engine_free(srv->scen);
     af_ledger_free(srv->ledger);
     af_keyring_free(srv->keyring);
+    af_keyshare_free(srv->keyshare); /* after the ring, which calls it */
     af_store_free(srv->store);
     af_registry_free(srv->reg);
     free(srv->issuer);

@@ -180,6 +180,27 @@ af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n)
     *n = 0;
     RS_UNBUILT;
 }
+af_rc af_rstore_put_once(struct af_rstore *rs, const char *name, const char *value, size_t len,
+                         char **stored, size_t *stored_len)
+{
+    (void)rs, (void)name, (void)value, (void)len;
+    *stored = NULL;
+    *stored_len = 0;
+    RS_UNBUILT;
+}
+af_rc af_rstore_log_push(struct af_rstore *rs, const char *name, const char *text, long long *len)
+{
+    (void)rs, (void)name, (void)text;
+    *len = 0;
+    RS_UNBUILT;
+}
+af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
+                         void (*fn)(void *arg, const char *text), void *arg, long long *len)
+{
+    (void)rs, (void)name, (void)fn, (void)arg;
+    *len = from;
+    RS_UNBUILT;
+}
 
 #else /* HAVE_HIREDIS */
 
@@ -1455,6 +1476,97 @@ af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n)
         rc = rcmd(rs, 2, argv, lens, &r);
     freeReplyObject(r);
     return rc;
+}
+
+/* ---- values set once, logs ---- */
+
+#define K_ONCE "once"
+#define K_LOG  "log"
+
+af_rc af_rstore_put_once(struct af_rstore *rs, const char *name, const char *value, size_t len,
+                         char **stored, size_t *stored_len)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[4];
+    size_t lens[4];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *stored = NULL;
+    *stored_len = 0;
+    if (!key_of(rs, K_ONCE, name, k))
+        return AF_ERR_INVALID;
+    argv[0] = "SET", argv[1] = k, argv[2] = value, argv[3] = "NX";
+    lens[0] = 3, lens[1] = strlen(k), lens[2] = len, lens[3] = 2;
+    rc = rcmd(rs, 4, argv, lens, &r);
+    freeReplyObject(r);
+    r = NULL;
+    argv[0] = "GET";
+    lens[0] = 3;
+    if (rc == AF_OK)
+        rc = rcmd(rs, 2, argv, lens, &r);
+    if (rc == AF_OK && r->type != REDIS_REPLY_STRING)
+        rc = AF_ERR_NET; /* deleted in between: try again at the next start */
+    if (rc == AF_OK) {
+        *stored = malloc(r->len + 1);
+        if (*stored == NULL) {
+            rc = AF_ERR_NOMEM;
+        } else {
+            memcpy(*stored, r->str, r->len);
+            (*stored)[r->len] = '\0';
+            *stored_len = r->len;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_log_push(struct af_rstore *rs, const char *name, const char *text, long long *len)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[3];
+    size_t lens[3];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *len = 0;
+    if (!key_of(rs, K_LOG, name, k))
+        return AF_ERR_INVALID;
+    argv[0] = "RPUSH", argv[1] = k, argv[2] = text;
+    lens[0] = 5, lens[1] = strlen(k), lens[2] = strlen(text);
+    rc = rcmd(rs, 3, argv, lens, &r);
+    if (rc == AF_OK && r->type == REDIS_REPLY_INTEGER)
+        *len = r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
+                         void (*fn)(void *arg, const char *text), void *arg, long long *len)
+{
+    char k[RS_KEY_MAX], start[24];
+    const char *argv[4];
+    size_t lens[4];
+    redisReply *r = NULL;
+    af_rc rc;
+
+    *len = from;
+    if (!key_of(rs, K_LOG, name, k))
+        return AF_ERR_INVALID;
+    snprintf(start, sizeof(start), "%lld", from);
+    argv[0] = "LRANGE", argv[1] = k, argv[2] = start, argv[3] = "-1";
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    rc = rcmd(rs, 4, argv, lens, &r);
+    if (rc != AF_OK)
+        return rc;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (elem(r, i) != NULL)
+            fn(arg, elem(r, i));
+        (*len)++;
+    }
+    freeReplyObject(r);
+    return AF_OK;
 }
 
 /* ---- counts ---- */
