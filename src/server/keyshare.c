@@ -50,12 +50,13 @@
 #define OP_AT      "at"
 
 struct af_keyshare {
-    struct af_server *srv;        /* borrowed */
-    struct af_rstore *rs;         /* borrowed: the server's store */
-    char *me;                     /* owned: this replica's name in the log */
-    pthread_mutex_t mu;           /* held by the one thread replaying */
-    long long applied;            /* log entries replayed (ours skipped) */
-    atomic_uint_fast64_t next_ms; /* af_monotonic_ms() of the next look */
+    struct af_server *srv;           /* borrowed */
+    struct af_rstore *rs;            /* borrowed: the server's store */
+    char *me;                        /* owned: this replica's name in the log */
+    pthread_mutex_t mu;              /* held by the one thread replaying */
+    long long applied;               /* log entries replayed (ours skipped) */
+    char epoch[AF_RSTORE_EPOCH_MAX]; /* the log's mark as last read */
+    atomic_uint_fast64_t next_ms;    /* af_monotonic_ms() of the next look */
 };
 
 af_rc af_keyshare_generated(struct af_server *srv, size_t i, af_alg alg, struct af_key **out,
@@ -171,7 +172,8 @@ static void sync_now(struct af_keyshare *ks, bool force)
     if (pthread_mutex_trylock(&ks->mu) != 0)
         return;
     atomic_store(&ks->next_ms, now + AF_KEYSHARE_SYNC_MS);
-    if (af_rstore_log_read(ks->rs, KEYSHARE_LOG, ks->applied, apply_one, ks, &len) == AF_OK)
+    if (af_rstore_log_read(ks->rs, KEYSHARE_LOG, ks->epoch, ks->applied, apply_one, ks, &len) ==
+        AF_OK)
         ks->applied = len; /* Redis away: the store logged it; next look */
     pthread_mutex_unlock(&ks->mu);
 }

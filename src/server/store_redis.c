@@ -194,10 +194,10 @@ af_rc af_rstore_log_push(struct af_rstore *rs, const char *name, const char *tex
     *len = 0;
     RS_UNBUILT;
 }
-af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
+af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, char *epoch, long long from,
                          void (*fn)(void *arg, const char *text), void *arg, long long *len)
 {
-    (void)rs, (void)name, (void)fn, (void)arg;
+    (void)rs, (void)name, (void)epoch, (void)fn, (void)arg;
     *len = from;
     RS_UNBUILT;
 }
@@ -220,6 +220,7 @@ af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
 #define K_SESSION       "s"
 #define K_CONSENT       "k"
 #define K_SECRET        "secret"
+#define K_ONCE          "once"
 /* A key's longest ID (a jti is a grant id, '.', a random part). */
 #define RS_ID_MAX       320
 #define RS_KEY_MAX      (64 + 256 + 16 + RS_ID_MAX)
@@ -233,6 +234,10 @@ af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
 #define RS_SECRETS_MAX  4
 #define RS_SECRET_BYTES 64
 #define RS_SECRET_NAME  32
+/* Values set once (af_rstore_put_once: the generated keys) one store
+ * writes back after a Redis restart; more are kept in Redis, not
+ * written back (logged). */
+#define RS_ONCE_MAX     16
 
 /* The scripts. Times are seconds of the caller's clock (af_now, which
  * tests may shift), so expiry is decided by the "exp" field against the
@@ -401,6 +406,15 @@ struct af_rstore {
         unsigned char key[RS_SECRET_BYTES];
         size_t len;
     } secrets[RS_SECRETS_MAX];
+    /* the same for the values set once (the generated signing keys), so
+     * that a replica started after a restart of Redis gets the same keys
+     * as the running ones, not new ones */
+    unsigned nonce;
+    struct {
+        char name[RS_SECRET_NAME];
+        char *value; /* owned */
+        size_t len;
+    } once[RS_ONCE_MAX];
 };
 
 static bool key_of(const struct af_rstore *rs, const char *kind, const char *id, char *out);
@@ -417,8 +431,32 @@ static void unreachable(struct af_rstore *rs, const char *why)
                      rs->addr.port, why);
 }
 
-/* hello: AUTH, SELECT and the scripts on a fresh connection c; false with
- * the reason in why. */
+/* set_back: SET NX of kind:name = value[0..len) on c, a fresh connection:
+ * what this replica read at start, written again into a Redis that
+ * restarted empty; false with the reason in why. */
+static bool set_back(struct af_rstore *rs, redisContext *c, const char *kind, const char *name,
+                     const char *value, size_t len, char *why, size_t cap)
+{
+    char k[RS_KEY_MAX];
+    const char *argv[4];
+    size_t lens[4];
+    redisReply *r;
+    bool ok;
+
+    if (!key_of(rs, kind, name, k))
+        return true;
+    argv[0] = "SET", argv[1] = k, argv[2] = value, argv[3] = "NX";
+    lens[0] = 3, lens[1] = strlen(k), lens[2] = len, lens[3] = 2;
+    r = redisCommandArgv(c, 4, argv, lens);
+    ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        snprintf(why, cap, "SET of a shared key failed: %s", r != NULL ? r->str : c->errstr);
+    freeReplyObject(r);
+    return ok;
+}
+
+/* hello: AUTH, SELECT, the scripts and the shared values on a fresh
+ * connection c; false with the reason in why. */
 static bool hello(struct af_rstore *rs, redisContext *c, char *why, size_t cap)
 {
     redisReply *r = NULL;
@@ -454,20 +492,12 @@ static bool hello(struct af_rstore *rs, redisContext *c, char *why, size_t cap)
                                                     : "odd reply");
         freeReplyObject(r);
     }
-    for (unsigned i = 0; ok && i < rs->nsecrets; i++) {
-        char k[RS_KEY_MAX];
-        const char *argv[4];
-        size_t lens[4];
-        if (!key_of(rs, K_SECRET, rs->secrets[i].name, k))
-            continue;
-        argv[0] = "SET", argv[1] = k, argv[2] = (const char *)rs->secrets[i].key, argv[3] = "NX";
-        lens[0] = 3, lens[1] = strlen(k), lens[2] = rs->secrets[i].len, lens[3] = 2;
-        r = redisCommandArgv(c, 4, argv, lens);
-        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        if (!ok)
-            snprintf(why, cap, "SET of a shared key failed: %s", r != NULL ? r->str : c->errstr);
-        freeReplyObject(r);
-    }
+    for (unsigned i = 0; ok && i < rs->nsecrets; i++)
+        ok = set_back(rs, c, K_SECRET, rs->secrets[i].name, (const char *)rs->secrets[i].key,
+                      rs->secrets[i].len, why, cap);
+    for (unsigned i = 0; ok && i < rs->nonce; i++)
+        ok =
+            set_back(rs, c, K_ONCE, rs->once[i].name, rs->once[i].value, rs->once[i].len, why, cap);
     return ok;
 }
 
@@ -744,6 +774,10 @@ void af_rstore_free(struct af_rstore *rs)
     free(rs->conns);
     OPENSSL_cleanse(&rs->addr, sizeof(rs->addr));
     OPENSSL_cleanse(rs->secrets, sizeof(rs->secrets));
+    for (unsigned i = 0; i < rs->nonce; i++) {
+        OPENSSL_cleanse(rs->once[i].value, rs->once[i].len);
+        free(rs->once[i].value);
+    }
     free(rs);
 }
 
@@ -1480,8 +1514,25 @@ af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n)
 
 /* ---- values set once, logs ---- */
 
-#define K_ONCE "once"
-#define K_LOG  "log"
+#define K_LOG         "log"
+
+/* keep_once: remember name = value[0..len) for hello() to write back. */
+static void keep_once(struct af_rstore *rs, const char *name, const char *value, size_t len)
+{
+    char *copy;
+
+    if (rs->nonce >= RS_ONCE_MAX || strlen(name) >= RS_SECRET_NAME ||
+        (copy = malloc(len)) == NULL) {
+        af_log_error("store: %s is kept in Redis but not written back if Redis restarts empty",
+                     name);
+        return;
+    }
+    memcpy(copy, value, len);
+    snprintf(rs->once[rs->nonce].name, RS_SECRET_NAME, "%s", name);
+    rs->once[rs->nonce].value = copy;
+    rs->once[rs->nonce].len = len;
+    rs->nonce++;
+}
 
 af_rc af_rstore_put_once(struct af_rstore *rs, const char *name, const char *value, size_t len,
                          char **stored, size_t *stored_len)
@@ -1518,51 +1569,92 @@ af_rc af_rstore_put_once(struct af_rstore *rs, const char *name, const char *val
         }
     }
     freeReplyObject(r);
+    if (rc == AF_OK)
+        keep_once(rs, name, *stored, *stored_len);
     return rc;
 }
 
+/* A log's first entry is its epoch: a random mark written by the first
+ * push into an empty log. A reader that finds another mark than the one
+ * it saw reads the log again from its start: Redis restarted empty and the
+ * log began again, maybe already as long as what the reader had read. */
+#define LOG_EPOCH_TAG "epoch:"
+static const char log_push_lua[] =
+    "if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end "
+    "return redis.call('RPUSH', KEYS[1], ARGV[2])";
+
 af_rc af_rstore_log_push(struct af_rstore *rs, const char *name, const char *text, long long *len)
 {
-    char k[RS_KEY_MAX];
-    const char *argv[3];
-    size_t lens[3];
+    char k[RS_KEY_MAX], mark[AF_RSTORE_EPOCH_MAX];
+    char *rnd = NULL;
+    const char *argv[6];
+    size_t lens[6];
     redisReply *r = NULL;
     af_rc rc;
 
     *len = 0;
     if (!key_of(rs, K_LOG, name, k))
         return AF_ERR_INVALID;
-    argv[0] = "RPUSH", argv[1] = k, argv[2] = text;
-    lens[0] = 5, lens[1] = strlen(k), lens[2] = strlen(text);
-    rc = rcmd(rs, 3, argv, lens, &r);
+    rc = af_rand_token(16, &rnd);
+    if (rc != AF_OK)
+        return rc;
+    snprintf(mark, sizeof(mark), "%s%s", LOG_EPOCH_TAG, rnd);
+    free(rnd);
+    argv[0] = "EVAL", argv[1] = log_push_lua, argv[2] = "1", argv[3] = k, argv[4] = mark,
+    argv[5] = text;
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    rc = rcmd(rs, 6, argv, lens, &r);
     if (rc == AF_OK && r->type == REDIS_REPLY_INTEGER)
         *len = r->integer;
+    else if (rc == AF_OK)
+        rc = AF_ERR_NET;
     freeReplyObject(r);
     return rc;
 }
 
-af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
+af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, char *epoch, long long from,
                          void (*fn)(void *arg, const char *text), void *arg, long long *len)
 {
     char k[RS_KEY_MAX], start[24];
     const char *argv[4];
     size_t lens[4];
     redisReply *r = NULL;
+    const char *mark;
     af_rc rc;
 
     *len = from;
     if (!key_of(rs, K_LOG, name, k))
         return AF_ERR_INVALID;
+    argv[0] = "LINDEX", argv[1] = k, argv[2] = "0";
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+    rc = rcmd(rs, 3, argv, lens, &r);
+    if (rc != AF_OK)
+        return rc;
+    mark = r->type == REDIS_REPLY_STRING ? r->str : "";
+    if (strcmp(mark, epoch) != 0) {
+        if (epoch[0] != '\0')
+            af_log_info("store: the log %s began again (Redis restarted empty?): replaying it",
+                        name);
+        from = 0;
+        *len = 0;
+        snprintf(epoch, AF_RSTORE_EPOCH_MAX, "%s", mark);
+    }
+    freeReplyObject(r);
+    r = NULL;
     snprintf(start, sizeof(start), "%lld", from);
-    argv[0] = "LRANGE", argv[1] = k, argv[2] = start, argv[3] = "-1";
+    argv[0] = "LRANGE", argv[2] = start, argv[3] = "-1";
     for (int i = 0; i < 4; i++)
         lens[i] = strlen(argv[i]);
     rc = rcmd(rs, 4, argv, lens, &r);
     if (rc != AF_OK)
         return rc;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (elem(r, i) != NULL)
-            fn(arg, elem(r, i));
+        const char *e = elem(r, i);
+        if (e != NULL &&
+            !(from + (long long)i == 0 && strncmp(e, LOG_EPOCH_TAG, strlen(LOG_EPOCH_TAG)) == 0))
+            fn(arg, e);
         (*len)++;
     }
     freeReplyObject(r);

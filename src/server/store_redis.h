@@ -149,17 +149,23 @@ af_rc af_rstore_ledger_clear(struct af_rstore *rs, size_t *n) AF_WARN_UNUSED;
 /* af_rstore_put_once: the value stored under NAME, set to
  * value[0..len) by the first replica to ask (SET NX, no expiry), read by
  * every other: a key generated once for all replicas. *stored is the
- * caller's (NUL-terminated, *stored_len bytes). */
+ * caller's (NUL-terminated, *stored_len bytes). The store keeps a copy
+ * and writes it back (SET NX) on every new connection, so a Redis
+ * restarted empty gets it again. Called at start only. */
 af_rc af_rstore_put_once(struct af_rstore *rs, const char *name, const char *value, size_t len,
                          char **stored, size_t *stored_len) AF_WARN_UNUSED;
 
 /* A log that replicas append to and replay in order (the admin API's key
  * changes, keyshare.c): af_rstore_log_push appends text and gives the
  * log's new length; af_rstore_log_read calls fn for each entry from index
- * from on (0-based) and sets *len to the log's length. */
+ * from on (0-based) and sets *len to the log's length. epoch
+ * (AF_RSTORE_EPOCH_MAX bytes, the caller's, "" at first) is the log's
+ * mark as last read: when Redis restarted empty and the log began again,
+ * the mark differs, and the log is read from its start. */
+#define AF_RSTORE_EPOCH_MAX 48
 af_rc af_rstore_log_push(struct af_rstore *rs, const char *name, const char *text,
                          long long *len) AF_WARN_UNUSED;
-af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, long long from,
+af_rc af_rstore_log_read(struct af_rstore *rs, const char *name, char *epoch, long long from,
                          void (*fn)(void *arg, const char *text), void *arg,
                          long long *len) AF_WARN_UNUSED;
 

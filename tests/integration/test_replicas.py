@@ -218,6 +218,36 @@ class ReplicaCase(unittest.TestCase):
     def extra_config(cls, cfg):
         """Override to change the replicas' config."""
 
+    # ---- keys, through the admin API and /jwks
+
+    def keys_admin(self, at, method, path="/admin/keys", body=None, query=None):
+        h = {"Authorization": "Bearer " + ADMIN_SECRET}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        return HttpClient(admin_url(self.r[at])).request(method, path, query=query, body=body, headers=h)
+
+    def kids(self, http):
+        r = http.get("/jwks")
+        self.assertEqual(r.status, 200, r)
+        return sorted(k["kid"] for k in r.json()["keys"])
+
+    def signing_kid(self, at):
+        svc = "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode()
+        r = self.http[at].post("/token", [("grant_type", "client_credentials")],
+                               headers={"Authorization": svc})
+        self.assertEqual(r.status, 200, r)
+        head = r.json()["access_token"].split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]
+
+    def eventually(self, fn, want, what):
+        deadline = time.monotonic() + 5
+        got = fn()
+        while got != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+            got = fn()
+        self.assertEqual(got, want, what)
+
     # ---- flows, one hop at the replica named
 
     def authorize(self, at, **extra):
@@ -551,34 +581,6 @@ class T08SharedKeys(ReplicaCase):
     def extra_config(cls, cfg):
         cfg["keys"] = [{"alg": "RS256", "generate": True}, {"alg": "ES256", "generate": True}]
 
-    def keys_admin(self, at, method, path="/admin/keys", body=None, query=None):
-        h = {"Authorization": "Bearer " + ADMIN_SECRET}
-        if body is not None:
-            h["Content-Type"] = "application/json"
-            body = json.dumps(body)
-        return HttpClient(admin_url(self.r[at])).request(method, path, query=query, body=body, headers=h)
-
-    def kids(self, http):
-        r = http.get("/jwks")
-        self.assertEqual(r.status, 200, r)
-        return sorted(k["kid"] for k in r.json()["keys"])
-
-    def signing_kid(self, at):
-        svc = "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode()
-        r = self.http[at].post("/token", [("grant_type", "client_credentials")],
-                               headers={"Authorization": svc})
-        self.assertEqual(r.status, 200, r)
-        head = r.json()["access_token"].split(".")[0]
-        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]
-
-    def eventually(self, fn, want, what):
-        deadline = time.monotonic() + 5
-        got = fn()
-        while got != want and time.monotonic() < deadline:
-            time.sleep(0.05)
-            got = fn()
-        self.assertEqual(got, want, what)
-
     def test_generated_once_for_all(self):
         self.assertEqual(self.kids(self.http[0]), self.kids(self.http[1]))
         self.assertEqual(len(self.kids(self.http[0])), 2)
@@ -616,7 +618,23 @@ class T08SharedKeys(ReplicaCase):
 class T03RedisDownAndBack(ReplicaCase):
     """Redis stopped mid-run, then started again (empty) on its port."""
 
+    admin = True
+
+    @classmethod
+    def extra_config(cls, cfg):
+        # keys kept in Redis, which forgets them when it restarts empty
+        cfg["keys"] = [{"alg": "RS256", "generate": True}, {"alg": "ES256", "generate": True}]
+
     def test_down_then_back(self):
+        # a key added and retired through A: B has read three log entries
+        before = self.kids(self.http[1])
+        r = self.keys_admin(0, "POST", body={"alg": "ES256"})
+        self.assertEqual(r.status, 201, r)
+        kid = r.json()["kid"]
+        self.eventually(lambda: kid in self.kids(self.http[1]), True, "B has A's key")
+        r = self.keys_admin(0, "DELETE", query={"kid": kid, "grace_seconds": "0"})
+        self.assertEqual(r.status, 200, r)
+        self.eventually(lambda: self.kids(self.http[1]), before, "B retired it")
         tok = self.tokens(0, 1)
         code = self.code_at(1)
         self.redis.stop()
@@ -653,12 +671,24 @@ class T03RedisDownAndBack(ReplicaCase):
         # reads them, and takes a refresh token issued by the others
         third = start_replica(self.config_path, self.tmpdir)
         try:
-            r = HttpClient(third.listen_url).post("/token", [("grant_type", "refresh_token"),
-                                                      ("refresh_token", tok2["refresh_token"])],
-                                           headers={"Authorization": BASIC})
+            h = HttpClient(third.listen_url)
+            r = h.post("/token", [("grant_type", "refresh_token"),
+                                  ("refresh_token", tok2["refresh_token"])],
+                       headers={"Authorization": BASIC})
             self.assertEqual(r.status, 200, r)
+            # and the same signing keys, not new ones
+            self.assertEqual(self.kids(h), self.kids(self.http[0]))
         finally:
             self.assertEqual(third.stop(), 0)
+        # the key log began again, and is soon as long as what B had read
+        # before: keys added through A still reach B
+        added = []
+        for _ in range(2):
+            r = self.keys_admin(0, "POST", body={"alg": "ES256"})
+            self.assertEqual(r.status, 201, r)
+            added.append(r.json()["kid"])
+        self.eventually(lambda: self.kids(self.http[1]), sorted(before + added),
+                        "B's JWKS after the restart")
 
 
 class T04StartFailures(unittest.TestCase):
