@@ -618,7 +618,7 @@ static const struct {
      "inline:1:25: users[0].user_name: unknown key (did you mean \"username\"?)"},
     {"{\"my key.x\": 1}", AF_ERR_INVALID,
      "inline:1:2: [\"my key.x\"]: unknown key (expected one of: issuer, listen, persona, login, "
-     "lifetimes, keys, clients, users, scenarios, limits, admin, ledger, tls, issuers)"},
+     "lifetimes, keys, clients, users, scenarios, limits, admin, ledger, tls, store, issuers)"},
     /* issuers: an element has its issuer's own keys and a path, and its
      * messages point into it */
     {"{\"issuers\": [{\"path\": \"/a\", \"limits\": {}}]}", AF_ERR_INVALID,
@@ -712,6 +712,33 @@ static const struct {
      AF_ERR_INVALID, "clients[0].redirect_uris[0]: malformed percent-encoding"},
     {"{\"clients\": [{\"client_id\": \"a\", \"client_secret\": \"\"}]}", AF_ERR_INVALID,
      "clients[0].client_secret: must not be empty"},
+    /* the store: Redis for replicas (docs/replicas.md) */
+    {"{\"store\": {\"redis\": \"rediss://127.0.0.1:6379\"}}", AF_ERR_INVALID,
+     "store.redis: rediss:// (TLS) is not supported"},
+    {"{\"store\": {\"redis\": \"http://127.0.0.1:6379\"}}", AF_ERR_INVALID,
+     "store.redis: not a Redis URL"},
+    {"{\"store\": {\"redis\": \"redis://\"}}", AF_ERR_INVALID, "store.redis: missing host"},
+    {"{\"store\": {\"redis\": \"redis://127.0.0.1:0\"}}", AF_ERR_INVALID,
+     "store.redis: bad port (expected 1 to 65535)"},
+    {"{\"store\": {\"redis\": \"redis://127.0.0.1:65536\"}}", AF_ERR_INVALID,
+     "store.redis: bad port"},
+    {"{\"store\": {\"redis\": \"redis://127.0.0.1:6379/x\"}}", AF_ERR_INVALID,
+     "store.redis: bad database number"},
+    {"{\"store\": {\"redis\": \"redis://127.0.0.1?db=1\"}}", AF_ERR_INVALID,
+     "store.redis: a Redis URL takes no query or fragment"},
+    {"{\"store\": {\"redis\": \"redis://secret@127.0.0.1\"}}", AF_ERR_INVALID,
+     "store.redis: the part before '@' needs a ':'"},
+    {"{\"store\": {\"redis\": \"redis://:a%zz@127.0.0.1\"}}", AF_ERR_INVALID,
+     "store.redis: bad user or password"},
+    {"{\"store\": {\"redis\": \"redis://[::1\"}}", AF_ERR_INVALID,
+     "store.redis: unclosed \"[\" in the host"},
+    {"{\"store\": {\"redis\": \"redis://a b\"}}", AF_ERR_INVALID,
+     "store.redis: bad character in the host"},
+    {"{\"store\": {\"prefix\": \"a:b\"}}", AF_ERR_INVALID,
+     "store.prefix: only printable ASCII without spaces"},
+    {"{\"store\": {\"timeout_ms\": 5}}", AF_ERR_INVALID, "store.timeout_ms"},
+    {"{\"issuers\": [{\"path\": \"/a\", \"store\": {}}]}", AF_ERR_INVALID,
+     "issuers[0].store: not a key of an issuer in issuers[]"},
     /* the admin API */
     {"{\"admin\": {\"enabled\": \"yes\"}}", AF_ERR_INVALID,
      "inline:1:23: admin.enabled: wrong type (expected true or false, got a string)"},
@@ -1361,6 +1388,30 @@ static int stop_at_third(const char *path, void *arg)
     return ++*n == 3 ? 42 : 0;
 }
 
+START_TEST(test_redis_url)
+{
+    struct af_redis_addr a;
+
+    ck_assert_ptr_null(af_cfg_redis_parse("redis://127.0.0.1", &a));
+    ck_assert_str_eq(a.host, "127.0.0.1");
+    ck_assert_uint_eq(a.port, 6379);
+    ck_assert_uint_eq(a.db, 0);
+    ck_assert_str_eq(a.password, "");
+    ck_assert_ptr_null(af_cfg_redis_parse("redis://:p%40ss%2Fw@[::1]:6380/3", &a));
+    ck_assert_str_eq(a.host, "::1");
+    ck_assert_uint_eq(a.port, 6380);
+    ck_assert_uint_eq(a.db, 3);
+    ck_assert_str_eq(a.user, "");
+    ck_assert_str_eq(a.password, "p@ss/w");
+    ck_assert_ptr_null(af_cfg_redis_parse("redis://app:s3cret@redis.internal/", &a));
+    ck_assert_str_eq(a.user, "app");
+    ck_assert_str_eq(a.password, "s3cret");
+    ck_assert_str_eq(a.host, "redis.internal");
+    /* an encoded NUL cannot hide the rest of a password */
+    ck_assert_ptr_nonnull(af_cfg_redis_parse("redis://:a%00b@h", &a));
+}
+END_TEST
+
 START_TEST(test_doc_complete)
 {
     char *path = src_path("docs/config.md");
@@ -1368,8 +1419,8 @@ START_TEST(test_doc_complete)
     size_t n = 0;
 
     ck_assert_int_eq(af_cfg_keys_foreach(doc_has_key, &d), 0);
-    /* 14 top-level keys and the nested ones: an empty walk must not pass. */
-    ck_assert_uint_eq(d.seen, 68);
+    /* 15 top-level keys and the nested ones: an empty walk must not pass. */
+    ck_assert_uint_eq(d.seen, 72);
     ck_assert_int_eq(af_cfg_keys_foreach(stop_at_third, &n), 42);
     ck_assert_uint_eq(n, 3);
     free((char *)d.doc);
@@ -1510,6 +1561,7 @@ static Suite *cfg_suite(void)
                         (int)(sizeof(state_cases) / sizeof(state_cases[0])));
     tcase_add_test(tc, test_lookups);
     tcase_add_test(tc, test_issuers);
+    tcase_add_test(tc, test_redis_url);
     tcase_add_test(tc, test_doc_complete);
     suite_add_tcase(s, tc);
 
