@@ -16,7 +16,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         gcc libc6-dev make autoconf automake pkg-config \
-        libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
+        libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -33,7 +33,7 @@ RUN autoreconf -fi \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libssl3 libmicrohttpd12 libjansson4 libcurl4 curl \
+        libssl3 libmicrohttpd12 libjansson4 libhiredis0.14 libcurl4 curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /stage/ /
 # The user authflowd runs as, and its state folder: the keys that

@@ -40,14 +40,18 @@ USAGE
 }
 
 # Build tools and libraries (Debian 12 names).
+# libhiredis-dev: the Redis store for replicas (docs/replicas.md), optional
+# to configure but built by default here.
 build_pkgs="gcc make autoconf automake pkg-config libssl-dev libmicrohttpd-dev \
-libcurl4-openssl-dev libjansson-dev check"
+libcurl4-openssl-dev libjansson-dev libhiredis-dev check"
 # Test peers: python3 runs the integration tests, node/npm the interop ones;
 # pytest, pip and setuptools run and install contrib/pytest-authflow
 # (tests/data/pytest-authflow/debian-packages); chromium the inspector
-# page's (tests/test_inspector_browser.sh). node and npm come from Debian
-# only when the machine has none (node_pkgs).
-test_pkgs="python3 curl ca-certificates python3-pytest python3-pip python3-setuptools chromium"
+# page's (tests/test_inspector_browser.sh); redis-server and haproxy the
+# replicas' (tests/test_replicas.sh). node and npm come from Debian only
+# when the machine has none (node_pkgs).
+test_pkgs="python3 curl ca-certificates python3-pytest python3-pip python3-setuptools chromium \
+redis-server haproxy"
 node_pkgs="nodejs npm"
 # The truth corpus (tests/corpus/): real apps, servers and APIs on libraries
 # nobody here wrote, from Debian's packages (each folder's debian-packages).

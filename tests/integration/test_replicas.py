@@ -791,5 +791,37 @@ class T05ProbeThroughBalancer(ReplicaCase):
         self.assertTrue(all(n >= 20 for n in served), served)
 
 
+class T09OpenidClientThroughBalancer(ReplicaCase):
+    """openid-client (npm, the pin of tests/interop/openid-client), with its
+    defaults, logs in through haproxy: discovery, authorize, token, ID
+    token against the JWKS, userinfo, refresh rotation, introspection and
+    revocation, each request to the next replica."""
+
+    def test_login(self):
+        if shutil.which("node") is None or shutil.which("npm") is None:
+            self.skipTest("node and npm are needed")
+        src = os.path.join(ts.SRCDIR, "tests", "interop", "openid-client")
+        oc = os.path.join(self.tmpdir, "openid-client")
+        os.makedirs(oc)
+        for f in ("package.json", "package-lock.json", "login.js"):
+            shutil.copy(os.path.join(src, f), oc)
+        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
+                            "--prefix", oc], stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace")[-2000:])
+        lb = HAProxy(self.tmpdir, self.lb_port, [port_of(d.listen_url) for d in self.r])
+        try:
+            p = subprocess.run(["node", os.path.join(oc, "login.js"), "--issuer", self.issuer,
+                                "--client-id", CLIENT, "--from-config", self.config_path],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        finally:
+            lb.stop()
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode("utf-8", "replace")[-2000:])
+        self.assertTrue(json.loads(out.strip().splitlines()[-1]).get("ok"), out)
+        # both replicas served part of it
+        served = [len(re.findall(r"^\S+ .*\b(GET|POST) /", d.stderr(), re.M)) for d in self.r]
+        self.assertTrue(all(n >= 2 for n in served), served)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
