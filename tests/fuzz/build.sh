@@ -26,6 +26,9 @@ printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void
 rm -f "$out/probe" "$out/probe.c"
 
 pkgs="openssl libmicrohttpd libcurl jansson"
+# The Redis store (src/server/store_redis.c) is compiled in when configure
+# found hiredis; its objects then need hiredis at link time too.
+grep -q '^#define HAVE_HIREDIS 1' "$builddir/config.h" && pkgs="$pkgs hiredis"
 # shellcheck disable=SC2086 # word lists
 cflags="-g -O1 $san -I$builddir -I$srcdir/include -I$srcdir/src -D_GNU_SOURCE \
 -DAF_SYSCONFDIR=\"/etc\" $(pkg-config --cflags $pkgs)"
