@@ -28,6 +28,14 @@
 #   logins_notcache  the same with glibc's per-thread malloc cache off
 #           (GLIBC_TUNABLES=glibc.malloc.tcache_count=0): the memory the
 #           worker threads' caches keep after the burst (README, Benchmark).
+#   replicas  the Redis store (docs/replicas.md): /token client_credentials
+#           (stateless: the ledger's write only) and whole logins
+#           (authorize + token) per second, one authflowd on Redis over one
+#           in memory, and two on Redis behind haproxy over one in memory
+#           behind the same haproxy; Redis commands per login (INFO
+#           commandstats), and Redis's memory after AF_BENCH_REPLICA_LOGINS
+#           logins (default 100,000) and once their lifetimes have passed.
+#           Needs redis-server and haproxy; skipped with a message without.
 # The ratios of sign and peers are taken AF_BENCH_ROUNDS times (default 3)
 # and their median printed: on a shared machine only same-run ratios mean
 # something (bench/callgrind-token.sh counts instructions per request).
@@ -50,7 +58,8 @@ ntokens=${AF_BENCH_TOKENS:-1000000}
 nlogins=${AF_BENCH_LOGINS:-1000000}
 long=${AF_BENCH_LONG_SECONDS:-300}
 life=${AF_BENCH_LIFETIME:-10}
-phases=${AF_BENCH_PHASES:-ready sign peers tokens logins logins_notcache}
+phases=${AF_BENCH_PHASES:-ready sign peers tokens logins logins_notcache replicas}
+nrlogins=${AF_BENCH_REPLICA_LOGINS:-100000}
 threads=2
 afb="python3 $top/bench/afbench.py"
 tmp=$(mktemp -d)
@@ -455,9 +464,150 @@ phase_logins() {
     loglines logins
 }
 
+# ---- replicas: what the Redis store costs ----
+
+# redis_cli ARGS...: a command to the bench's Redis.
+redis_cli() { redis-cli -p "$rport" "$@"; }
+
+# rate NAME URL FLOW: $rps of FLOW (flows.lua: token or login) against URL
+# for $dur s, the run kept as $tmp/NAME.wrk; $bad its failed attempts.
+rate() {
+    AF_BENCH_FLOW=$3 wrk -t$threads -c"$conns" -d"${dur}s" --timeout 10s -s "$top/bench/flows.lua" \
+        "$2" >"$tmp/$1.wrk" 2>&1 || true
+    _n=$(awk '/^af ok/ {print $3}' "$tmp/$1.wrk")
+    _a=$(awk '/^af attempts/ {print $3}' "$tmp/$1.wrk")
+    rps=$(python3 -c "print(f'{${_n:-0} / $dur:.0f}')")
+    bad=$((${_a:-0} - ${_n:-0}))
+}
+
+# haproxy_on PORT SERVER...: haproxy on 127.0.0.1:PORT, round robin over
+# the servers (host:port); sets $hpid.
+haproxy_on() {
+    _p=$1
+    shift
+    {
+        printf 'global\n    maxconn 4096\ndefaults\n    mode http\n'
+        printf '    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n'
+        printf 'frontend f\n    bind 127.0.0.1:%s\n    default_backend b\n' "$_p"
+        printf 'backend b\n    balance roundrobin\n'
+        _i=0
+        for _s in "$@"; do
+            _i=$((_i + 1))
+            printf '    server r%s %s\n' "$_i" "$_s"
+        done
+    } >"$tmp/haproxy.cfg"
+    haproxy -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+    hpid=$!
+    procs="$procs $hpid"
+    _i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$_p/healthz" || [ $_i -ge 100 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+}
+
+phase_replicas() {
+    echo
+    echo "== replicas: the Redis store against the in-memory one, same run (ES256; docs/replicas.md)"
+    for c in redis-server redis-cli haproxy; do
+        command -v $c >/dev/null 2>&1 || { echo "skipped: needs $c (Debian: redis-server, haproxy)"; return 0; }
+    done
+    rport=$($afb freeport)
+    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" \
+        >"$tmp/redis.log" 2>&1 &
+    rpid=$!
+    procs="$procs $rpid"
+    _i=0
+    until redis_cli ping >/dev/null 2>&1 || [ $_i -ge 100 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    # the login config, once in memory and once on Redis
+    python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c['store']={'redis': 'redis://127.0.0.1:' + sys.argv[2], 'prefix': 'bench'}; json.dump(c, open(sys.argv[3], 'w'))" \
+        "$tmp/login.json" "$rport" "$tmp/login-redis.json"
+    export AF_BENCH_CLIENT=bench-app AF_BENCH_SECRET=bench-app-secret
+    tok1="" log1="" tok2="" log2="" failed=0
+    r=0
+    while [ $r -lt "$rounds" ]; do
+        for store in mem redis; do
+            conf=$tmp/login.json
+            [ $store = redis ] && conf=$tmp/login-redis.json
+            afd "r-$store" "$conf" --log-level warn
+            AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret rate "r-$store-tok" "$url/token" token
+            eval "tok_$store=$rps"
+            failed=$((failed + bad))
+            rate "r-$store-log" "$url" login
+            eval "log_$store=$rps"
+            failed=$((failed + bad))
+            stop "$pid"
+        done
+        tok1="$tok1 $(ratio "$tok_redis" "$tok_mem")"
+        log1="$log1 $(ratio "$log_redis" "$log_mem")"
+        # behind haproxy: one in memory, then two on Redis
+        afd "h-mem" "$tmp/login.json" --log-level warn
+        hport=$($afb freeport)
+        haproxy_on "$hport" "127.0.0.1:${url##*:}"
+        AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret rate h-mem-tok "http://127.0.0.1:$hport/token" token
+        htok_mem=$rps
+        failed=$((failed + bad))
+        rate h-mem-log "http://127.0.0.1:$hport" login
+        hlog_mem=$rps
+        failed=$((failed + bad))
+        stop "$hpid"
+        stop "$pid"
+        afd "h-r1" "$tmp/login-redis.json" --log-level warn
+        p1=$pid u1=$url
+        afd "h-r2" "$tmp/login-redis.json" --log-level warn
+        haproxy_on "$hport" "127.0.0.1:${u1##*:}" "127.0.0.1:${url##*:}"
+        AF_BENCH_CLIENT=bench-client AF_BENCH_SECRET=bench-secret rate h-r-tok "http://127.0.0.1:$hport/token" token
+        tok2="$tok2 $(ratio "$rps" "$htok_mem")"
+        failed=$((failed + bad))
+        rate h-r-log "http://127.0.0.1:$hport" login
+        log2="$log2 $(ratio "$rps" "$hlog_mem")"
+        failed=$((failed + bad))
+        stop "$hpid"
+        stop "$pid"
+        stop "$p1"
+        r=$((r + 1))
+    done
+    echo "one authflowd, Redis over in memory: /token $(median $tok1) (rounds:$tok1)," \
+        "logins $(median $log1) (rounds:$log1)"
+    echo "two on Redis behind haproxy over one in memory behind it: /token $(median $tok2)" \
+        "(rounds:$tok2), logins $(median $log2) (rounds:$log2); $(nproc) cores shared by" \
+        "wrk, haproxy, Redis and the replicas"
+    echo "failed attempts in these runs: $failed"
+    # Redis's side: commands per login, and memory with the state and after it
+    redis_cli flushall >/dev/null
+    redis_cli config resetstat >/dev/null
+    afd "r-count" "$tmp/login-redis.json" --log-level warn
+    m0=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
+    long r-count "$nrlogins" "$url" login
+    ok=$(awk '/^af ok/ {print $3}' "$tmp/r-count.wrk")
+    m1=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
+    # commandstats counts the commands run inside a script too: the round
+    # trips are the scripts (EVALSHA) and the commands sent alone
+    redis_cli info commandstats | tr -d '\r' >"$tmp/cmdstats"
+    cmds=$(awk -F'[:=,]' '/^cmdstat_/ {n += $3} END {print n + 0}' "$tmp/cmdstats")
+    evals=$(awk -F'[:=,]' '/^cmdstat_evalsha:/ {print $3}' "$tmp/cmdstats")
+    busiest=$(awk -F'[:=,]' '/^cmdstat_/ {sub(/^cmdstat_/, "", $1); print $3, $1}' "$tmp/cmdstats" |
+        sort -rn | head -n 5 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
+    echo "Redis per login (authorize + token, ledger on): $(ratio "${evals:-0}" "${ok:-1}") scripts" \
+        "(EVALSHA, one round trip each), $(ratio "$cmds" "${ok:-1}") commands counting those inside" \
+        "the scripts; most called: $busiest"
+    stop "$spid"
+    sleep $((life + 3))
+    m2=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
+    keys=$(redis_cli dbsize)
+    echo "Redis used_memory: before $(mib $((m0 / 1024))) MiB; after ${ok:-0} logins $(mib $((m1 / 1024))) MiB;" \
+        "$((life + 3)) s later (lifetimes passed) $(mib $((m2 / 1024))) MiB, $keys keys (the ledger's" \
+        "stream, capped at ledger.max_entries, and the shared secrets and keys stay)"
+    stop "$pid"
+    stop "$rpid"
+}
+
 for ph in $phases; do
     case $ph in
-    ready | sign | peers | tokens | logins) "phase_$ph" ;;
+    ready | sign | peers | tokens | logins | replicas) "phase_$ph" ;;
     logins_notcache) phase_logins glibc.malloc.tcache_count=0 ;;
     *) echo "bench.sh: unknown phase $ph" >&2; exit 2 ;;
     esac

@@ -81,8 +81,10 @@ end
 
 function response(status, headers, body)
     responses = responses + 1
+    -- HTTP/1.1 header names are case-insensitive; haproxy sends them lowercase
+    local location = headers["Location"] or headers["location"] or ""
     if status == 302 and flow == "login" then
-        local code = string.match(headers["Location"] or "", "[?&]code=([^&]+)")
+        local code = string.match(location, "[?&]code=([^&]+)")
         if code ~= nil then
             table.insert(codes, code)
             return
@@ -102,7 +104,7 @@ function response(status, headers, body)
         if first_at < 0 then
             first_at, first_after, first_status = os.time() - t0, responses, status
             -- what the server said: the error of a redirect, else the body
-            first_detail = string.match(headers["Location"] or "", "[?&](error=[^&]+)") or
+            first_detail = string.match(location, "[?&](error=[^&]+)") or
                 string.sub(string.gsub(body or "", "%s+", " "), 1, 120)
         end
     end
