@@ -2617,23 +2617,28 @@ class T14Interactive(AFTestCase):
 
 
 class T15Expiry(AFTestCase):
-    """Codes and tokens expire (lifetime 1 s; one short sleep)."""
+    """Codes and tokens expire (lifetime 3 s; one short sleep). Not 1 s:
+    iat and exp are whole seconds, so a token issued late in a second has
+    lost most of its first second already, and on a loaded machine the
+    control below then found it expired."""
+
+    LIFETIME = 3
 
     @classmethod
     def config_mods(cls, cfg):
         lt = cfg.setdefault("lifetimes", {})
-        lt["code"] = 1
-        lt["access_token"] = 1
-        lt["id_token"] = 1
-        lt["refresh_token"] = 1
+        lt["code"] = cls.LIFETIME
+        lt["access_token"] = cls.LIFETIME
+        lt["id_token"] = cls.LIFETIME
+        lt["refresh_token"] = cls.LIFETIME
 
     def test_everything_expires(self):
         code, ctx = self.get_code("it-basic")
         tok = self.login()
         # Control: fresh values work.
         self.assertEqual(self.introspect(tok["access_token"]).json()["active"], True)
-        self.assertEqual(tok["expires_in"], 1)
-        time.sleep(2.2)
+        self.assertEqual(tok["expires_in"], self.LIFETIME)
+        time.sleep(self.LIFETIME + 1.2)
         self.assertTokenError(self.redeem(ctx), 400, "invalid_grant")
         r = self.userinfo(tok["access_token"])
         self.assertEqual(r.status, 401, r)
