@@ -180,7 +180,9 @@ want() {
     # No ID token: the checks of its parts have nothing to judge, and the
     # userinfo checks no sub to compare; AS-47b redeems a code of its own
     # and finds no ID token either.
-    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive,AS-60=inconclusive" ;;
+    # AS-68 has no ID token to send as a hint, and AS-69's reordered request
+    # none to show that openid was recognised.
+    AS-41a) echo "AS-41b=inconclusive,AS-42=inconclusive,AS-43=inconclusive,AS-44=inconclusive,AS-45=inconclusive,AS-46=inconclusive,AS-47a=inconclusive,AS-47b=fail,AS-48=inconclusive,AS-49=inconclusive,AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive,AS-60=inconclusive,AS-68=inconclusive,AS-69=warn" ;;
     # An ID token without sub: the userinfo checks and AS-57 have no sub to
     # compare.
     AS-46) echo "AS-51a=inconclusive,AS-51b=inconclusive,AS-52=inconclusive,AS-57=inconclusive" ;;
@@ -188,9 +190,13 @@ want() {
     # one then names another issuer than the first, which AS-57 reports.
     AS-42) echo "AS-57=fail" ;;
     # Successful authorization responses without state: AS-59's silent
-    # answer to prompt=none lacks it too, and so does AS-65's code from a
-    # POST request.
-    AS-08) echo "AS-59=format,AS-65=format" ;;
+    # answer to prompt=none lacks it too, and so do AS-65's code from a
+    # POST request and AS-68's silent answer to a hint (a SHOULD check: its
+    # findings are warnings).
+    AS-08) echo "AS-59=format,AS-65=format,AS-68=warn" ;;
+    # A consent page for prompt=none after a login: AS-68 then finds no
+    # silent login to send its hint to.
+    AS-59) echo "AS-68=inconclusive" ;;
     # Tokens for a confidential client that sent only its client_id: at a
     # refresh too (AS-58), the same rule.
     AS-26) echo "AS-58=fail" ;;
