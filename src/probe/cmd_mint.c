@@ -49,6 +49,7 @@ static const struct {
     {"wrong-typ", AF_DEFECT_N_WRONG_TYP},
     {"no-scope", AF_DEFECT_N_NO_SCOPE},
     {"revoked", AF_DEFECT_N_REVOKED},
+    {"no-exp", AF_DEFECT_N_NO_EXP},
 };
 #define NDEFECT_OPTS (sizeof(defect_opts) / sizeof(defect_opts[0]))
 

@@ -55,6 +55,7 @@ static const char *const defect_names[AF_DEFECT_COUNT] = {
     [AF_DEFECT_WRONG_TYP] = AF_DEFECT_N_WRONG_TYP,
     [AF_DEFECT_NO_SCOPE] = AF_DEFECT_N_NO_SCOPE,
     [AF_DEFECT_REVOKED] = AF_DEFECT_N_REVOKED,
+    [AF_DEFECT_NO_EXP] = AF_DEFECT_N_NO_EXP,
 };
 
 const char *af_defect_name(af_defect d)
@@ -91,6 +92,10 @@ static af_rc apply_claims(struct af_server *srv, const struct af_mint *m, time_t
     if (has(m, AF_DEFECT_NOT_YET_VALID) &&
         json_object_set_new(c, AF_C_NBF, json_integer((json_int_t)(now + MINT_SKEW))) != 0)
         goto out;
+    /* RFC 9068 §2.2: exp is REQUIRED; a verifier that treats it as
+     * optional takes this token forever */
+    if (has(m, AF_DEFECT_NO_EXP))
+        json_object_del(c, AF_C_EXP);
     if (m->aud != NULL && json_object_set(c, AF_C_AUD, (json_t *)m->aud) != 0)
         goto out;
     if (has(m, AF_DEFECT_WRONG_AUD) &&

@@ -28,6 +28,7 @@ typedef enum {
     AF_DEFECT_WRONG_TYP,
     AF_DEFECT_NO_SCOPE,
     AF_DEFECT_REVOKED,
+    AF_DEFECT_NO_EXP,
     AF_DEFECT_COUNT
 } af_defect;
 

@@ -240,6 +240,8 @@ static const struct {
     const char *why;
 } conflicts[] = {
     {AF_DEFECT_EXPIRED, AF_DEFECT_NOT_YET_VALID, "a token cannot be both"},
+    {AF_DEFECT_EXPIRED, AF_DEFECT_NO_EXP, "both decide exp"},
+    {AF_DEFECT_NOT_YET_VALID, AF_DEFECT_NO_EXP, "both decide exp"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE, "both decide the signature"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE_MIXED_CASE, "both decide the signature"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_HS256_PUBLIC_KEY, "both decide the signature"},

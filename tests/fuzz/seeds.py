@@ -127,7 +127,7 @@ def admin_seeds():
     for body in ({}, {"user": "alice", "defects": ["expired", "wrong_aud"]},
                  {"user": None, "client": "app", "scope": "openid", "aud": ["a", "b"], "ttl": 60,
                   "claims": {"roles": ["x"], "n": 1.5}},
-                 {"user": "bob", "defects": ["wrong_typ"]},
+                 {"user": "bob", "defects": ["wrong_typ"]}, {"user": "alice", "defects": ["no_exp"]},
                  {"defects": ["alg_none", "hs256_public_key", "unknown_kid", "revoked", "no_scope",
                               "not_yet_valid", "wrong_iss", "bad_signature", "alg_none_mixed_case"]},
                  {"user": "u-1", "claims": {"sub": "x"}}, {"ttl": 0}, {"aud": 5}):
