@@ -33,8 +33,9 @@
 #           (authorize + token) per second, one authflowd on Redis over one
 #           in memory, and two on Redis behind haproxy over one in memory
 #           behind the same haproxy; Redis commands per login (INFO
-#           commandstats), and Redis's memory after AF_BENCH_REPLICA_LOGINS
-#           logins (default 100,000) and once their lifetimes have passed.
+#           commandstats), and Redis's memory and the replica's RSS after
+#           AF_BENCH_REPLICA_LOGINS logins (default 500,000: over a million
+#           requests) and once their lifetimes have passed.
 #           Needs redis-server and haproxy; skipped with a message without.
 # The ratios of sign and peers are taken AF_BENCH_ROUNDS times (default 3)
 # and their median printed: on a shared machine only same-run ratios mean
@@ -59,7 +60,7 @@ nlogins=${AF_BENCH_LOGINS:-1000000}
 long=${AF_BENCH_LONG_SECONDS:-300}
 life=${AF_BENCH_LIFETIME:-10}
 phases=${AF_BENCH_PHASES:-ready sign peers tokens logins logins_notcache replicas}
-nrlogins=${AF_BENCH_REPLICA_LOGINS:-100000}
+nrlogins=${AF_BENCH_REPLICA_LOGINS:-500000}
 threads=2
 afb="python3 $top/bench/afbench.py"
 tmp=$(mktemp -d)
@@ -580,10 +581,12 @@ phase_replicas() {
     redis_cli flushall >/dev/null
     redis_cli config resetstat >/dev/null
     afd "r-count" "$tmp/login-redis.json" --log-level warn
+    idle=$($afb rss "$pid")
     m0=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
     long r-count "$nrlogins" "$url" login
     ok=$(awk '/^af ok/ {print $3}' "$tmp/r-count.wrk")
     m1=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
+    end=$($afb rss "$pid")
     # commandstats counts the commands run inside a script too: the round
     # trips are the scripts (EVALSHA) and the commands sent alone
     redis_cli info commandstats | tr -d '\r' >"$tmp/cmdstats"
@@ -594,10 +597,16 @@ phase_replicas() {
     echo "Redis per login (authorize + token, ledger on): $(ratio "${evals:-0}" "${ok:-1}") scripts" \
         "(EVALSHA, one round trip each), $(ratio "$cmds" "${ok:-1}") commands counting those inside" \
         "the scripts; most called: $busiest"
-    stop "$spid"
     sleep $((life + 3))
+    t_after=$(date +%s.%N)
+    stop "$spid"
+    after=$($afb rss "$pid")
     m2=$(redis_cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
     keys=$(redis_cli dbsize)
+    # the replica keeps no flow state of its own: its memory stays flat
+    echo "the replica's RSS: idle $(mib "$idle") MiB; after ${ok:-0} logins $(mib "$end") MiB;" \
+        "$((life + 3)) s later $(mib "$after") MiB; samples, run and wait:" \
+        "$($afb series "$tmp/r-count.rss" 12 "$run_t0" "$t_after")"
     echo "Redis used_memory: before $(mib $((m0 / 1024))) MiB; after ${ok:-0} logins $(mib $((m1 / 1024))) MiB;" \
         "$((life + 3)) s later (lifetimes passed) $(mib $((m2 / 1024))) MiB, $keys keys (the ledger's" \
         "stream, capped at ledger.max_entries, and the shared secrets and keys stay)"
