@@ -1349,7 +1349,8 @@ static const struct {
     {CHECK_HEAD "\"steps\": [{\"request\": {\"method\": \"POST\"}}]}]}",
      "checks[0].steps[0].request: the request has no \"url\"", false},
     {CHECK_HEAD "\"steps\": [{\"sleep\": 1, \"request\": {\"url\": \"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\" and \"concurrent\"",
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\", \"race\" and "
+     "\"concurrent\"",
      false},
     /* forge steps: "as" names the token; the spec is checked at load */
     {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}}]}]}",
@@ -1372,6 +1373,23 @@ static const struct {
                 "\"body\", \"identity\": \"body\", \"expect\": \"x\", \"login\": {\"url\": "
                 "\"u\"}, \"request\": {\"url\": \"u\"}, \"rounds\": 99}}]}]}",
      "concurrent.rounds: 1..20", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"copies\": 1}}]}]}",
+     "race.copies: 2..64", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"copies\": 3, "
+                "\"at_most\": 3}}]}]}",
+     "race.at_most: 0..2 (fewer than the copies)", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"rounds\": 2}}]}]}",
+     "race.again: a fixture that prepares each further round is required", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"rounds\": 2, "
+                "\"again\": \"nofix\"}}]}]}",
+     "checks[0].steps[0].race.again: fixture \"nofix\" is not defined", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"copy\": 2}}]}]}",
+     "race: unknown key \"copy\"", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}, \"if_none_won\": "
+                "\"fail\"}}]}]}",
+     "race.if_none_won: \"inconclusive\" or \"pass\"", false},
+    {CHECK_HEAD "\"steps\": [{\"race\": {\"request\": {\"url\": \"u\"}}, \"expect\": []}]}]}",
+     "a race step takes no expect, capture, follow or allow_*", false},
     {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"capture\": {\"fresh.x\": "
                 "\"status\"}}]}]}",
      "the capture name \"fresh.x\" is under a reserved name", false},
@@ -1416,7 +1434,8 @@ static const struct {
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"request\": {\"url\": "
      "\"u\"}}]}]}",
-     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\" and \"concurrent\"",
+     "exactly one of \"request\", \"sleep\", \"use\", \"forge\", \"run\", \"race\" and "
+     "\"concurrent\"",
      false},
     {"{\"suite\": \"t\", \"fixtures\": {\"f\": {\"steps\": []}}, \"checks\": [{\"id\": \"A\", "
      "\"title\": \"t\", \"spec\": \"s\", \"steps\": [{\"use\": \"f\", \"expect\": [{\"status\": "
@@ -1619,6 +1638,8 @@ struct fake {
     char used[16][64];      /* redeemed codes */
     int nused;
     int ncode;
+    char once[16][64]; /* the keys /once has answered 200 for */
+    size_t once_n;
 };
 
 static struct fake fk;
@@ -1835,6 +1856,18 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
     }
     if (strcmp(url, "/500") == 0)
         return respond(c, 500, "text/plain", "boom", NULL);
+    if (strcmp(url, "/once") == 0) {
+        /* 200 the first time a key is asked for, 400 after: a code */
+        const char *k = arg(c, "k");
+        size_t i;
+        bool first = k != NULL;
+        for (i = 0; first && i < fk.once_n; i++)
+            first = strcmp(fk.once[i], k) != 0;
+        if (first && fk.once_n < sizeof(fk.once) / sizeof(fk.once[0]))
+            snprintf(fk.once[fk.once_n++], sizeof(fk.once[0]), "%s", k);
+        return first ? respond(c, 200, "application/json", "{\"access_token\":\"x\"}", NULL)
+                     : respond(c, 400, "application/json", "{\"error\":\"invalid_grant\"}", NULL);
+    }
     if (strcmp(url, "/loop") == 0)
         return redirect_to(c, 302, "/loop");
     if (strcmp(url, "/hop") == 0)
@@ -2201,6 +2234,31 @@ static const char *const fake_suite =
     "{\"url\": \"{{target.issuer}}/echo?v=t-{{cl.auth}}\"}, \"token\": \"body\", "
     "\"request\": {\"url\": \"{{target.issuer}}/echo?v=someone\"}, \"identity\": \"body\", "
     "\"expect\": \"{{tok}}\", \"rounds\": 3}}]},\n"
+    /* race: /once answers one copy 200 (pass); /echo every copy (fail);
+     * /500 every copy a 5xx (format); a key already used answers every
+     * copy 400 in both rounds (inconclusive) */
+    "  {\"id\": \"T-RACE\", \"title\": \"race\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/once?k=r1\"}, \"copies\": "
+    "4}}]},\n"
+    "  {\"id\": \"T-RACE2\", \"title\": \"race lost\", \"spec\": \"RFC x\", \"steps\": [\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/echo?v=1\"}, \"copies\": 4, "
+    "\"why\": \"once only\"}}]},\n"
+    "  {\"id\": \"T-RACE3\", \"title\": \"race 5xx\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/500\"}, \"copies\": 3}}]},\n"
+    "  {\"id\": \"T-RACE4\", \"title\": \"race never won\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/once?k=r4\"}, \"expect\": [{\"status\": "
+    "200}]},\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/once?k=r4\"}, \"rounds\": 2, "
+    "\"again\": \"code\"}}]},\n"
+    "  {\"id\": \"T-RACE5\", \"title\": \"race, rounds\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/once?k=r5\"}, \"rounds\": 3, "
+    "\"again\": \"code\"}}]},\n"
+    /* after a control, a server that refuses every copy keeps the rule */
+    "  {\"id\": \"T-RACE6\", \"title\": \"race refused\", \"spec\": \"x\", \"steps\": [\n"
+    "    {\"request\": {\"url\": \"{{target.issuer}}/once?k=r6\"}, \"expect\": [{\"status\": "
+    "200}]},\n"
+    "    {\"race\": {\"request\": {\"url\": \"{{target.issuer}}/once?k=r6\"}, \"if_none_won\": "
+    "\"pass\"}}]},\n"
     /* 32-33: a host that does not answer: an error once, then not run */
     "  {\"id\": \"T-DOWN\", \"title\": \"unreachable\", \"spec\": \"x\", \"steps\": "
     "[{\"request\": {\"url\": \"http://127.0.0.1:1/x\"}}]},\n"
@@ -2265,6 +2323,17 @@ static const struct {
     {"T-RUN2", AF_CHECK_ERROR, "run: sh failed (exit 3)"},
     {"T-RUN3", AF_CHECK_ERROR, "authprobe-no-such-program"},
     {"T-FORGE2", AF_CHECK_INCONCLUSIVE, "not a compact JWS"},
+    {"T-RACE", AF_CHECK_PASS, NULL},
+    {"T-RACE2", AF_CHECK_FAIL,
+     "T-RACE2 [step 1] round 1: 4 of 4 copies of the same request sent at once were answered "
+     "2xx (at most 1 may be): 4x200; once only (RFC x)"},
+    {"T-RACE3", AF_CHECK_FORMAT,
+     "3 copies sent at once got a 5xx or no answer (last round: 3x500)"},
+    {"T-RACE4", AF_CHECK_INCONCLUSIVE,
+     "in 2 rounds no copy was answered 2xx (last: 8x400): the redemption the race is about "
+     "never happened"},
+    {"T-RACE5", AF_CHECK_PASS, NULL},
+    {"T-RACE6", AF_CHECK_PASS, NULL},
     {"T-DOWN", AF_CHECK_ERROR, "could not reach http://127.0.0.1:1/x"},
     {"T-DOWN2", AF_CHECK_NOTRUN, "not run: http://127.0.0.1:1 could not be reached in T-DOWN"},
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "probe/concurrent.h"
+#include "probe/jsonutil.h"
 #include "probe/request.h"
 #include "probe/step.h"
 
@@ -30,22 +31,12 @@ af_rc af_concurrent_check(const json_t *spec, struct af_err *err)
     static const char *const known[] = {"each",    "as",       "set",    "login", "token",
                                         "request", "identity", "expect", "rounds"};
     const json_t *r = json_object_get(spec, "rounds");
-    const char *k;
-    json_t *v;
     size_t i;
     if (!json_is_object(spec))
         return AF_ERR_SET(err, AF_ERR_INVALID, "concurrent must be an object");
-    json_object_foreach((json_t *)spec, k, v)
-    {
-        bool ok = false;
-        for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-            ok = ok || strcmp(k, known[i]) == 0;
-        if (!ok)
-            return AF_ERR_SET(err, AF_ERR_INVALID,
-                              "concurrent: unknown key \"%s\" (each, as, set, login, token, "
-                              "request, identity, expect, rounds)",
-                              k);
-    }
+    if (af_json_known_keys(spec, known, sizeof(known) / sizeof(known[0]), "concurrent", err) !=
+        AF_OK)
+        return AF_ERR_INVALID;
     for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (!json_is_string(json_object_get(spec, strs[i])))
             return AF_ERR_SET(err, AF_ERR_INVALID, "concurrent.%s: a string is required", strs[i]);

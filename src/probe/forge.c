@@ -15,6 +15,7 @@
 #include "authflow/buf.h"
 #include "authflow/jose.h"
 #include "authflow/util.h"
+#include "probe/jsonutil.h"
 #include "probe/forge.h"
 
 /* The parts of a compact JWS: text as received, and header and claims
@@ -167,20 +168,10 @@ af_rc af_forge_check(const json_t *spec, struct af_err *err)
     const json_t *sign = json_object_get(spec, "sign"), *sig = json_object_get(spec, "signature");
     const char *k;
     json_t *v;
-    size_t i;
     if (!json_is_object(spec))
         return AF_ERR_SET(err, AF_ERR_INVALID, "forge must be an object");
-    json_object_foreach((json_t *)spec, k, v)
-    {
-        bool known = false;
-        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-            known = known || strcmp(k, keys[i]) == 0;
-        if (!known)
-            return AF_ERR_SET(err, AF_ERR_INVALID,
-                              "forge: unknown key \"%s\" (from, header, claims, claim_path, shift, "
-                              "signature, sign)",
-                              k);
-    }
+    if (af_json_known_keys(spec, keys, sizeof(keys) / sizeof(keys[0]), "forge", err) != AF_OK)
+        return AF_ERR_INVALID;
     if (!json_is_string(json_object_get(spec, "from")))
         return AF_ERR_SET(err, AF_ERR_INVALID, "forge.from: the token, a template string");
     if (json_object_get(spec, "header") && !json_is_object(json_object_get(spec, "header")))

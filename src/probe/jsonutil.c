@@ -170,3 +170,29 @@ out:
     json_decref(v);
     return rc;
 }
+
+af_rc af_json_known_keys(const json_t *obj, const char *const *keys, size_t n, const char *what,
+                         struct af_err *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char list[512];
+        size_t i, used = 0;
+        bool known = false;
+        for (i = 0; i < n && !known; i++)
+            known = strcmp(k, keys[i]) == 0;
+        if (known)
+            continue;
+        list[0] = '\0';
+        for (i = 0; i < n; i++) {
+            int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", keys[i]);
+            if (w < 0 || (size_t)w >= sizeof(list) - used)
+                break;
+            used += (size_t)w;
+        }
+        return AF_ERR_SET(err, AF_ERR_INVALID, "%s: unknown key \"%s\" (%s)", what, k, list);
+    }
+    return AF_OK;
+}

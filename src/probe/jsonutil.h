@@ -31,6 +31,12 @@ enum {
  * TN number). */
 bool af_json_type_ok(const json_t *v, unsigned types);
 
+/* af_json_known_keys: AF_OK when every key of the object obj is one of
+ * keys[0..n); else AF_ERR_INVALID with err reading "WHAT: unknown key "K"
+ * (key, key, ...)", the keys listed in the order given. */
+af_rc af_json_known_keys(const json_t *obj, const char *const *keys, size_t n, const char *what,
+                         struct af_err *err) AF_WARN_UNUSED;
+
 /* af_json_path: walk v along a dotted path with [N] (borrowed result; NULL
  * when absent). An empty path is v itself. */
 json_t *af_json_path(const json_t *v, const char *path);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "probe/concurrent.h"
+#include "probe/race.h"
 #include "probe/forge.h"
 #include "probe/hops.h"
 #include "probe/prepare.h"
@@ -281,10 +282,10 @@ static bool step_use_flow(struct af_ck *c, const json_t *step, const char *stepn
     return true;
 }
 
-/* step_use: a "use" step: another fixture's steps, here, in this flow (a
+/* af_step_use (step.h): another fixture's steps, here, in this flow (a
  * sequence shared by several checks that must run after their own first
  * steps). */
-static void step_use(struct af_ck *c, const json_t *use, const char *stepname, const char *prefix)
+void af_step_use(struct af_ck *c, const json_t *use, const char *stepname, const char *prefix)
 {
     json_t *one = json_pack("[O]", use);
     if (one == NULL) {
@@ -680,7 +681,7 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
         goto out;
     v = json_object_get(step, "use");
     if (v != NULL) {
-        step_use(c, v, stepname, prefix);
+        af_step_use(c, v, stepname, prefix);
         goto out;
     }
     v = json_object_get(step, "sleep");
@@ -695,6 +696,11 @@ static void run_step(struct af_ck *c, const json_t *step, size_t si, const char 
     v = json_object_get(step, "run");
     if (v != NULL) {
         step_run(c, v, stepname);
+        goto out;
+    }
+    v = json_object_get(step, "race");
+    if (v != NULL) {
+        af_step_race(c, v, stepname);
         goto out;
     }
     v = json_object_get(step, "concurrent");

@@ -26,6 +26,11 @@ bool af_step_when(struct af_ck *c, const json_t *conds, const char *step, af_che
  * stopped (skipped or errored). */
 bool af_step_set(struct af_ck *c, const json_t *set, const char *step);
 
+/* af_step_use: a "use" step: run the fixture named by use (a JSON string)
+ * at this point, as the check's own steps unless it says "setup": true;
+ * its captures go under prefix (may be NULL). */
+void af_step_use(struct af_ck *c, const json_t *use, const char *stepname, const char *prefix);
+
 /* af_step_run_steps: run steps in order until the check stops; fixture
  * names them in messages and prefix qualifies their captures (both may be
  * NULL). */

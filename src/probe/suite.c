@@ -18,6 +18,7 @@
 
 #include "authflow/jsonpos.h"
 #include "probe/concurrent.h"
+#include "probe/race.h"
 #include "probe/forge.h"
 #include "probe/probe_int.h"
 #include "probe/regex.h"
@@ -674,27 +675,51 @@ static af_rc v_forge(struct vctx *vc, const json_t *v, struct af_buf *path)
     return v_tmpl_tree(vc, v, path);
 }
 
+/* v_member_request: the request object under key of v, its path named
+ * (left as it is when it fails, for the message). */
+static af_rc v_member_request(struct vctx *vc, const json_t *v, const char *key,
+                              struct af_buf *path)
+{
+    size_t mark;
+    af_rc rc;
+    if (path_push(path, key, &mark) != AF_OK)
+        return AF_ERR_NOMEM;
+    rc = v_request(vc, json_object_get(v, key), path);
+    if (rc == AF_OK)
+        path_pop(path, mark);
+    return rc;
+}
+
 static af_rc v_concurrent(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    struct af_err e;
+    af_rc rc;
+    af_err_clear(&e);
+    if (lift(vc, af_concurrent_check(v, &e), &e) != AF_OK)
+        return AF_ERR_INVALID;
+    rc = v_member_request(vc, v, "login", path);
+    if (rc == AF_OK)
+        rc = v_member_request(vc, v, "request", path);
+    return rc != AF_OK ? rc : v_tmpl_tree(vc, v, path);
+}
+
+static af_rc v_race(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     struct af_err e;
     size_t mark;
     af_rc rc;
     af_err_clear(&e);
-    if (lift(vc, af_concurrent_check(v, &e), &e) != AF_OK)
+    if (lift(vc, af_race_check(v, &e), &e) != AF_OK)
         return AF_ERR_INVALID;
-    if (path_push(path, "login", &mark) != AF_OK)
-        return AF_ERR_NOMEM;
-    rc = v_request(vc, json_object_get(v, "login"), path);
-    if (rc != AF_OK)
+    rc = v_member_request(vc, v, "request", path);
+    if (rc != AF_OK || json_object_get(v, "again") == NULL)
         return rc;
-    path_pop(path, mark);
-    if (path_push(path, "request", &mark) != AF_OK)
+    if (path_push(path, "again", &mark) != AF_OK)
         return AF_ERR_NOMEM;
-    rc = v_request(vc, json_object_get(v, "request"), path);
-    if (rc != AF_OK)
-        return rc;
-    path_pop(path, mark);
-    return v_tmpl_tree(vc, v, path);
+    rc = v_use(vc, json_object_get(v, "again"), path);
+    if (rc == AF_OK)
+        path_pop(path, mark); /* on failure the message names the path as it is */
+    return rc;
 }
 
 /* v_run: a command: a list of strings, or a whole reference to one. */
@@ -735,11 +760,13 @@ static const struct krule step_rules[] = {
     {"optional", TB, false, NULL},
     {"run", TS | TA, false, v_run},
     {"concurrent", TO, false, v_concurrent},
+    {"race", TO, false, v_race},
 };
 
 static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
-    static const char *const kinds[] = {"request", "sleep", "use", "forge", "run", "concurrent"};
+    static const char *const kinds[] = {"request", "sleep", "use",       "forge",
+                                        "run",     "race",  "concurrent"};
     const char *kind = NULL;
     size_t i, nk = 0;
     af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
@@ -754,7 +781,7 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
     if (nk != 1)
         return vfail(vc, path,
                      "a step has exactly one of \"request\", \"sleep\", \"use\", "
-                     "\"forge\", \"run\" and \"concurrent\"");
+                     "\"forge\", \"run\", \"race\" and \"concurrent\"");
     if (strcmp(kind, "request") != 0 &&
         (json_object_get(v, "expect") || json_object_get(v, "capture") ||
          json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
