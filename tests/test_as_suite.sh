@@ -208,6 +208,10 @@ want() {
     # plain advertised: AS-14 has nothing to judge, and AS-62a's request
     # without method, still refused, leaves it nothing to verify.
     AS-62b) echo "AS-14=inconclusive,AS-62a=inconclusive" ;;
+    # A code or a rotated refresh token that can be used again can also be
+    # used several times at once.
+    AS-21a) echo "AS-70a=fail" ;;
+    AS-35a) echo "AS-70b=fail" ;;
     *) echo "" ;;
     esac
 }
