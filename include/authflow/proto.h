@@ -266,6 +266,7 @@
 #define AF_DEFECT_N_NO_SCOPE            "no_scope"
 #define AF_DEFECT_N_REVOKED             "revoked"
 #define AF_DEFECT_N_NO_EXP              "no_exp"
+#define AF_DEFECT_N_EXP_STRING          "exp_string"
 /* scenarios (docs/scenarios.md): POST /admin/scenarios members; the names
  * themselves are rows of authflowd's scenario table (src/server/scenario.c) */
 #define AF_ADMIN_PATH_SCENARIOS "/admin/scenarios" /* GET lists, POST queues, DELETE clears */

@@ -50,6 +50,7 @@ static const struct {
     {"no-scope", AF_DEFECT_N_NO_SCOPE},
     {"revoked", AF_DEFECT_N_REVOKED},
     {"no-exp", AF_DEFECT_N_NO_EXP},
+    {"exp-string", AF_DEFECT_N_EXP_STRING},
 };
 #define NDEFECT_OPTS (sizeof(defect_opts) / sizeof(defect_opts[0]))
 

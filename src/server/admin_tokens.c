@@ -56,6 +56,7 @@ static const char *const defect_names[AF_DEFECT_COUNT] = {
     [AF_DEFECT_NO_SCOPE] = AF_DEFECT_N_NO_SCOPE,
     [AF_DEFECT_REVOKED] = AF_DEFECT_N_REVOKED,
     [AF_DEFECT_NO_EXP] = AF_DEFECT_N_NO_EXP,
+    [AF_DEFECT_EXP_STRING] = AF_DEFECT_N_EXP_STRING,
 };
 
 const char *af_defect_name(af_defect d)
@@ -96,6 +97,12 @@ static af_rc apply_claims(struct af_server *srv, const struct af_mint *m, time_t
      * optional takes this token forever */
     if (has(m, AF_DEFECT_NO_EXP))
         json_object_del(c, AF_C_EXP);
+    /* RFC 7519 §4.1.4: exp is a number. An hour past, written as a
+     * string: a verifier that skips a claim of the wrong type takes an
+     * expired token (jwt_tool's forced errors, -M er) */
+    if (has(m, AF_DEFECT_EXP_STRING) &&
+        json_object_set_new(c, AF_C_EXP, json_sprintf("%lld", (long long)(now - MINT_SKEW))) != 0)
+        goto out;
     if (m->aud != NULL && json_object_set(c, AF_C_AUD, (json_t *)m->aud) != 0)
         goto out;
     if (has(m, AF_DEFECT_WRONG_AUD) &&

@@ -29,6 +29,7 @@ typedef enum {
     AF_DEFECT_NO_SCOPE,
     AF_DEFECT_REVOKED,
     AF_DEFECT_NO_EXP,
+    AF_DEFECT_EXP_STRING,
     AF_DEFECT_COUNT
 } af_defect;
 

@@ -412,8 +412,12 @@ static af_rc check_access(struct af_server *srv, const char *token, json_t **cla
         goto out;
     }
     v = json_object_get(claims, AF_C_EXP);
-    if (!json_is_integer(v)) {
+    if (v == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token has no exp (RFC 9068 2.2)");
+        goto out;
+    }
+    if (!json_is_integer(v)) {
+        rc = AF_ERR_SET(err, AF_ERR_INVALID, "the token's exp is not a number (RFC 7519 4.1.4)");
         goto out;
     }
     if (json_integer_value(v) <= (json_int_t)now) {

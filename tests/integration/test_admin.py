@@ -32,7 +32,7 @@ SECRET = "adm1n-s3cret_for.tests~"
 BANNER_ADMIN = re.compile(r"^#\s+admin:\s+(http://\S+)", re.M)
 ALL_DEFECTS = ["expired", "not_yet_valid", "wrong_aud", "wrong_iss", "bad_signature", "alg_none",
                "alg_none_mixed_case", "hs256_public_key", "unknown_kid", "wrong_typ", "no_scope",
-               "revoked", "no_exp"]
+               "revoked", "no_exp", "exp_string"]
 
 # node: the HMAC of an hs256_public_key token, keyed with the PEM that node
 # itself derives from the published JWK (not authflowd's PEM).
@@ -422,6 +422,18 @@ class A04MintDefects(AdminCase):
         self.assertIn("no exp", r.header("WWW-Authenticate"))
         self.assertEqual(self.introspect(tok).json(), {"active": False})
 
+    def test_exp_string(self):
+        now = int(time.time())
+        tok, h, c, _ = self.mint_defect("exp_string", ttl=600)
+        self.assertIsInstance(c["exp"], str)
+        # an hour past, so that a verifier reading it as a number refuses too
+        self.assertLessEqual(int(c["exp"]), now - 3000)
+        self.assertEqual(h["typ"], "at+jwt")
+        r = self.userinfo(tok)
+        self.assertInvalidToken(r)
+        self.assertIn("not a number", r.header("WWW-Authenticate"))
+        self.assertEqual(self.introspect(tok).json(), {"active": False})
+
     def test_wrong_aud(self):
         tok, _, c, _ = self.mint_defect("wrong_aud")
         self.assertEqual(c["aud"], "urn:authflow:wrong-audience")
@@ -572,6 +584,9 @@ class A05MintRefused(AdminCase):
                  ({"defects": ["expired", "not_yet_valid"]}, "defects:"),
                  ({"defects": ["expired", "no_exp"]}, "defects:"),
                  ({"defects": ["no_exp", "not_yet_valid"]}, "defects:"),
+                 ({"defects": ["exp_string", "expired"]}, "defects:"),
+                 ({"defects": ["not_yet_valid", "exp_string"]}, "defects:"),
+                 ({"defects": ["no_exp", "exp_string"]}, "defects:"),
                  ({"defects": ["alg_none", "bad_signature"]}, "defects:"),
                  ({"defects": ["alg_none", "alg_none_mixed_case"]}, "defects:"),
                  ({"defects": ["hs256_public_key", "alg_none"]}, "defects:"),
@@ -763,7 +778,7 @@ class A08MintCli(AdminCase):
                  "--wrong-iss": "wrong_iss", "--bad-signature": "bad_signature", "--alg-none": "alg_none",
                  "--alg-none-mixed-case": "alg_none_mixed_case", "--hs256-public-key": "hs256_public_key",
                  "--unknown-kid": "unknown_kid", "--wrong-typ": "wrong_typ", "--no-scope": "no_scope",
-                 "--revoked": "revoked", "--no-exp": "no_exp"}
+                 "--revoked": "revoked", "--no-exp": "no_exp", "--exp-string": "exp_string"}
         self.assertEqual(sorted(flags.values()), sorted(ALL_DEFECTS))
         for flag, defect in flags.items():
             with self.subTest(flag=flag):
