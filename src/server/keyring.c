@@ -431,8 +431,8 @@ static af_rc usable(const struct kr_entry *en, const char *kid, struct af_err *e
         return AF_ERR_SET(err, AF_ERR_NOTFOUND, "no published key has the kid \"%.64s\"", kid);
     if (en->origin == ORIGIN_SCENARIO)
         return AF_ERR_SET(err, AF_ERR_STATE,
-                          "%.64s is the key of the id_token_key_rotated scenario (DELETE "
-                          "/admin/scenarios withdraws it)",
+                          "%.64s is the key of the id_token_key_rotated or "
+                          "id_token_no_kid_decoy scenario (DELETE /admin/scenarios withdraws it)",
                           kid);
     return AF_OK;
 }

@@ -240,6 +240,13 @@ static af_rc fx_idt_no_kid(struct af_scen_ctx *c)
     return AF_OK;
 }
 
+static af_rc fx_idt_no_kid_decoy(struct af_scen_ctx *c)
+{
+    json_object_del(c->header, AF_H_KID);
+    c->fx.sign = AF_SCEN_SIGN_DECOY;
+    return AF_OK;
+}
+
 /* token endpoint */
 
 static af_rc fx_token_invalid_grant(struct af_scen_ctx *c)
@@ -371,6 +378,10 @@ static const struct af_scenario table[] = {
      fx_idt_key_rotated, false},
     {"id_token_no_kid", AF_STAGE_ID_TOKEN, "ID token signed by keys[0] with no kid in its header",
      fx_idt_no_kid, false},
+    {"id_token_no_kid_decoy", AF_STAGE_ID_TOKEN,
+     "ID token signed by keys[0] with no kid, while /jwks publishes a fresh key of the same "
+     "algorithm beside it: two keys fit",
+     fx_idt_no_kid_decoy, false},
     /* the token endpoint (RFC 6749 5.1, 5.2) */
     {"token_invalid_grant", AF_STAGE_TOKEN, "400 invalid_grant instead of tokens",
      fx_token_invalid_grant, false},
@@ -875,6 +886,25 @@ af_rc af_scen_sign_with(struct af_server *srv, af_alg alg, af_scen_sign how, jso
     pthread_mutex_unlock(&e->mu);
 out:
     af_key_free(fresh); /* a ghost key generated twice at once, or our own reference */
+    return rc;
+}
+
+af_rc af_scen_publish_decoy(struct af_server *srv, af_alg alg, struct af_err *err)
+{
+    struct af_key *decoy = NULL;
+    af_rc rc = af_key_generate(alg, &decoy, err);
+    if (rc != AF_OK)
+        return rc;
+    /* published before the token exists, as a rotation is: a client that
+     * fetches /jwks on receiving it finds two keys that fit */
+    rc = srv->keyring ? af_keyring_scenario_publish(srv->keyring, decoy) : AF_ERR_STATE;
+    if (rc != AF_OK)
+        AF_ERR_SET(err, rc, "cannot publish the decoy key (%s)", af_rc_str(rc));
+    else
+        af_log_info("scenario id_token_no_kid_decoy: /jwks now publishes key %s beside the signing "
+                    "key",
+                    af_key_kid(decoy));
+    af_key_free(decoy); /* the ring holds its own reference */
     return rc;
 }
 

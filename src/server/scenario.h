@@ -57,6 +57,8 @@ typedef enum {
     AF_SCEN_SIGN_CORRUPT,    /* the signing key, then one signature character changed */
     AF_SCEN_SIGN_GHOST,      /* a key never published in /jwks */
     AF_SCEN_SIGN_ROTATED,    /* a fresh key, published in /jwks from then on */
+    AF_SCEN_SIGN_DECOY,      /* the signing key; a fresh key of the same algorithm
+                                published beside it (no kid in the header) */
 } af_scen_sign;
 
 /* What a scenario does; every field false/NULL/0 means "as usual". */
@@ -191,6 +193,12 @@ const struct af_scenario *af_scen_take(struct af_scen_engine *e, unsigned stages
  * key's). Caller frees *out. */
 af_rc af_scen_sign_with(struct af_server *srv, af_alg alg, af_scen_sign how, json_t *hdr,
                         const char *payload, char **out, struct af_err *err) AF_WARN_UNUSED;
+
+/* af_scen_publish_decoy: generate a key of algorithm alg and publish it in
+ * /jwks after the other keys through the key ring (replacing the key of an
+ * earlier rotation or decoy; DELETE /admin/scenarios withdraws it). The
+ * token itself is signed by the signing key (AF_SCEN_SIGN_DECOY). */
+af_rc af_scen_publish_decoy(struct af_server *srv, af_alg alg, struct af_err *err) AF_WARN_UNUSED;
 
 /* af_scen_corrupt_signature: change the first signature character of a
  * compact JWS to another base64url character (the encoding stays canonical

@@ -230,6 +230,11 @@ static af_rc sign_scenario(struct af_server *srv, const struct af_key *key,
     case AF_SCEN_SIGN_ROTATED:
         rc = af_scen_sign_with(srv, af_key_alg(key), sx.fx.sign, hdr, payload, out, err);
         break;
+    case AF_SCEN_SIGN_DECOY:
+        rc = af_scen_publish_decoy(srv, af_key_alg(key), err);
+        if (rc == AF_OK)
+            rc = af_jws_sign_as_is(key, hdr, payload, strlen(payload), out, err);
+        break;
     case AF_SCEN_SIGN_NORMAL:
     case AF_SCEN_SIGN_CORRUPT:
     default:

@@ -610,6 +610,23 @@ class S04IdTokenScenarios(ScenCase):
         self.assertEqual(len(only["keys"]), 1)
         self.assertSignatureValid(t, True, jwks=only)
 
+    def test_no_kid_decoy(self):
+        before = self.jwks()
+        h, c, t, _ = self.id_token("id_token_no_kid_decoy")
+        self.assertNotIn("kid", h)
+        after = self.jwks()
+        self.assertEqual(len(after["keys"]), len(before["keys"]) + 1)
+        self.assertEqual(after["keys"][:-1], before["keys"], "the decoy comes after the other keys")
+        decoy = after["keys"][-1]
+        fit = [k for k in after["keys"] if k.get("alg") == h["alg"]]
+        self.assertGreaterEqual(len(fit), 2, "two published keys fit the token's alg")
+        # signed by the signing key, not by the decoy
+        self.assertSignatureValid(t, True, jwks={"keys": [k for k in fit if k is not decoy]})
+        self.assertSignatureValid(t, False, jwks={"keys": [decoy]})
+        # clearing the scenarios withdraws the decoy
+        self.clear()
+        self.assertEqual(self.jwks(), before)
+
     def test_no_openid_no_id_token_scenario_taken(self):
         """A flow without openid (no ID token) leaves the scenario queued."""
         self.queue("id_token_missing_sub", client="it-basic")
