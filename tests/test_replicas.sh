@@ -80,7 +80,9 @@ while kill -0 "$run_pid" 2>/dev/null && [ $i -lt 300 ]; do
     i=$((i + 1))
 done
 # the servers the block started are still up: stop the group they are in
-[ -s "$tmp/run.pgid" ] && kill -TERM -- "-$(cat "$tmp/run.pgid")" 2>/dev/null
+# (no "--" before the negative id: dash's kill takes "--" for a pid and
+# signals nothing)
+[ -s "$tmp/run.pgid" ] && kill -TERM "-$(cat "$tmp/run.pgid")" 2>/dev/null
 wait "$run_pid" 2>/dev/null
 if grep -q '"access_token"' "$tmp/run.out" && grep -q '"path":"/token"' "$tmp/run.out" &&
     grep -q '"status":200' "$tmp/run.out"; then
