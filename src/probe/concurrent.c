@@ -85,7 +85,6 @@ static bool member_prepare(struct af_ck *c, const json_t *spec, const char *each
     struct af_http_req lhr;
     struct af_hop hop;
     struct af_err e;
-    const char *why = NULL;
     char *path = NULL, *tok = NULL, msg[1024];
     bool ok = false;
     af_rc rc;
@@ -105,16 +104,8 @@ static bool member_prepare(struct af_ck *c, const json_t *spec, const char *each
     if (json_object_get(spec, "set") != NULL &&
         !af_step_set(c, json_object_get(spec, "set"), stepname))
         goto pop;
-    rc = af_request_build(c, json_object_get(spec, "login"), &lq, &why, &e);
-    if (rc == AF_OK && why == NULL)
-        rc = af_request_finish(&lq, &lhr);
-    if (rc != AF_OK || why != NULL) {
-        if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID)
-            af_ck_var_problem(c, stepname, rc, &e);
-        else
-            af_ck_error(c, stepname, why ? why : "out of memory");
+    if (!af_request_ready(c, json_object_get(spec, "login"), &lq, &lhr, stepname))
         goto pop;
-    }
     if (af_http_send(c->r->http, &lhr, &hop) != AF_OK) {
         af_ck_error(c, stepname, "out of memory");
         goto pop;
@@ -137,17 +128,16 @@ static bool member_prepare(struct af_ck *c, const json_t *spec, const char *each
     }
     rc = af_tmpl_expand_str(&c->sc, json_string_value(json_object_get(spec, "expect")), &m->expect,
                             NULL, &e);
-    if (rc == AF_OK)
-        rc = af_request_build(c, json_object_get(spec, "request"), &m->q, &why, &e);
-    if (rc == AF_OK && why == NULL)
-        rc = af_request_finish(&m->q, &m->hr);
-    if (rc != AF_OK || why != NULL || m->expect == NULL) {
-        if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID)
-            af_ck_var_problem(c, stepname, rc, &e);
-        else
-            af_ck_error(c, stepname, why ? why : "the expected identity expands to nothing");
+    if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID) {
+        af_ck_var_problem(c, stepname, rc, &e);
         goto pop;
     }
+    if (rc != AF_OK || m->expect == NULL) {
+        af_ck_error(c, stepname, "the expected identity expands to nothing");
+        goto pop;
+    }
+    if (!af_request_ready(c, json_object_get(spec, "request"), &m->q, &m->hr, stepname))
+        goto pop;
     m->name = strdup(name);
     ok = m->name != NULL;
 pop:

@@ -101,28 +101,16 @@ static bool one_race(struct af_ck *c, const json_t *spec, const char *stepname, 
                      size_t at_most, struct race_sum *sum)
 {
     const char *clause = json_string_value(json_object_get(spec, "spec"));
-    const char *why = NULL;
     struct af_request q;
     struct af_http_req hr, *reqs = NULL;
     struct af_hop *hops = NULL;
-    struct af_err e;
     char msg[1024];
     size_t i, ok = 0, used;
     bool go_on = false;
-    af_rc rc;
 
     af_request_init(&q);
-    af_err_clear(&e);
-    rc = af_request_build(c, json_object_get(spec, "request"), &q, &why, &e);
-    if (rc == AF_OK && why == NULL)
-        rc = af_request_finish(&q, &hr);
-    if (rc != AF_OK || why != NULL) {
-        if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID)
-            af_ck_var_problem(c, stepname, rc, &e);
-        else
-            af_ck_error(c, stepname, why ? why : "out of memory");
+    if (!af_request_ready(c, json_object_get(spec, "request"), &q, &hr, stepname))
         goto out;
-    }
     if (af_ck_dead_host(c, stepname, hr.url))
         goto out;
     reqs = calloc(copies, sizeof(*reqs));
@@ -194,9 +182,7 @@ void af_step_race(struct af_ck *c, const json_t *spec, const char *stepname)
     for (k = 0; k < rounds; k++) {
         if (k > 0) {
             af_step_use(c, again, stepname, NULL);
-            if (c->stop || c->res->status == AF_CHECK_FAIL || c->res->status == AF_CHECK_ERROR ||
-                c->res->status == AF_CHECK_INCONCLUSIVE || c->res->status == AF_CHECK_NOTRUN ||
-                c->res->status == AF_CHECK_SKIP)
+            if (c->stop) /* every verdict but format stops the check */
                 break;
         }
         if (!one_race(c, spec, stepname, copies, at_most, &sum))

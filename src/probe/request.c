@@ -714,6 +714,26 @@ out:
     return rc;
 }
 
+bool af_request_ready(struct af_ck *c, const json_t *reqj, struct af_request *q,
+                      struct af_http_req *hr, const char *stepname)
+{
+    const char *why = NULL;
+    struct af_err e;
+    af_rc rc;
+
+    af_err_clear(&e);
+    rc = af_request_build(c, reqj, q, &why, &e);
+    if (rc == AF_OK && why == NULL)
+        rc = af_request_finish(q, hr);
+    if (rc == AF_OK && why == NULL)
+        return true;
+    if (rc == AF_ERR_NOTFOUND || rc == AF_ERR_INVALID)
+        af_ck_var_problem(c, stepname, rc, &e);
+    else
+        af_ck_error(c, stepname, why ? why : "out of memory");
+    return false;
+}
+
 /* af_request_client_uri: where this step's authorization response goes: the
  * redirect_uri it sent, else the bound client's. Caller frees. */
 char *af_request_client_uri(struct af_ck *c, const struct af_request *q)

@@ -44,6 +44,13 @@ af_rc af_request_submit(struct af_ck *c, struct af_hop *hop, const json_t *pick,
 af_rc af_request_build(struct af_ck *c, const json_t *reqj, struct af_request *q, const char **why,
                        struct af_err *e) AF_WARN_UNUSED;
 
+/* af_request_ready: af_request_build then af_request_finish for the
+ * request object reqj, hr borrowing from q. False when it could not be made,
+ * with the check's verdict recorded on step stepname: a variable problem
+ * skips or errors it (af_ck_var_problem), anything else errors it. */
+bool af_request_ready(struct af_ck *c, const json_t *reqj, struct af_request *q,
+                      struct af_http_req *hr, const char *stepname);
+
 /* af_request_client_uri: where this request's authorization response goes:
  * the redirect_uri it sends, else the bound client's. Caller frees; NULL
  * when unknown. */
