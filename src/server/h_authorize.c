@@ -369,7 +369,10 @@ static bool parse_max_age(const char *s, long *out)
 
 /* authz_load_session: look at the session cookie. A session counts only
  * when it is live in the store, its user is still configured and, with
- * max_age, it is recent enough. */
+ * max_age, it is recent enough: auth_time is in whole seconds, so a
+ * session whose age reads max_age may be up to a second older than
+ * max_age and no longer counts, and max_age=0 always asks again (OIDC
+ * Core §3.1.2.1: more than max_age seconds MUST re-authenticate). */
 static void authz_load_session(struct af_req *req, struct authz *a)
 {
     struct af_session_rec rec = {0};
@@ -380,7 +383,7 @@ static void authz_load_session(struct af_req *req, struct authz *a)
     a->sid = sid;
     if (af_session_get(req->srv->store, sid, &rec) != AF_OK)
         return;
-    if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time <= a->max_age)) {
+    if (rec.sub != NULL && (a->max_age < 0 || af_now() - rec.auth_time < a->max_age)) {
         a->sess_user = af_user_by_sub(req->srv, rec.sub);
         a->sess_auth_time = rec.auth_time;
     }

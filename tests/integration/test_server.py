@@ -1367,6 +1367,22 @@ class T06AuthorizeSuccess(AFTestCase):
         tok3 = self.redeem(ctx3).json()
         self.assertEqual(jwt_parts(tok3["id_token"])[1]["sub"], u["sub"])
 
+    def test_max_age_zero_is_never_recent(self):
+        """OIDC Core §3.1.2.1: more than max_age seconds since the login MUST
+        re-authenticate. auth_time is in whole seconds, so a session that
+        reads max_age seconds old may be older: max_age=0 never accepts the
+        session, so prompt=none must answer login_required, while a
+        max_age the session is within still answers silently."""
+        code, ctx = self.get_code("it-basic")
+        cookie = [c for c in ctx["resp"].header_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")][0]
+        cookie = cookie.split(";")[0]
+        code2, ctx2 = self.get_code("it-basic", headers={"Cookie": cookie},
+                                    extra=[("prompt", "none"), ("max_age", "3600")])
+        self.assertTrue(code2)
+        r, ctx3 = self.authorize("it-basic", headers={"Cookie": cookie},
+                                 extra=[("prompt", "none"), ("max_age", "0")])
+        self.assertAuthzError(r, ctx3, "login_required")
+
     def test_prompt_none_with_forged_cookie(self):
         r, ctx = self.authorize("it-basic", headers={"Cookie": SESSION_COOKIE + "=forged-" + "x" * 30},
                                 extra=[("prompt", "none")])
