@@ -27,6 +27,7 @@
 #include "authflow/probe.h"
 #include "authflow/proto.h"
 #include "authflow/util.h"
+#include "probe/claims.h"
 #include "probe/forge.h"
 #include "probe/inventory.h"
 #include "probe/jsonutil.h"
@@ -984,6 +985,117 @@ START_TEST(test_selectors_bad)
 }
 END_TEST
 
+/* format oidc-claims: OIDC Core §5.1's types, and the claim a failure names. */
+static const struct {
+    const char *obj;
+    bool ok;
+    const char *note; /* part of the note on failure */
+} claims_cases[] = {
+    {"{\"sub\": \"u1\", \"name\": \"A\", \"roles\": [1]}", true, NULL},
+    {"{\"email_verified\": true, \"phone_number_verified\": false}", true, NULL},
+    {"{\"email_verified\": \"true\"}", false, "email_verified \"true\" is not a boolean"},
+    {"{\"phone_number_verified\": 1}", false, "phone_number_verified is an integer"},
+    {"{\"updated_at\": 1765000000}", true, NULL},
+    {"{\"updated_at\": 1765000000.5}", true, NULL},
+    {"{\"updated_at\": \"2026-01-01T00:00:00Z\"}", false, "updated_at \"2026-01-01"},
+    {"{\"address\": {\"country\": \"US\", \"x-extra\": 1}}", true, NULL},
+    {"{\"address\": \"1 Main St\"}", false, "address \"1 Main St\" is not an object"},
+    {"{\"address\": {\"postal_code\": 12345}}", false, "address.postal_code is an integer"},
+    {"{\"birthdate\": \"1990-12-31\"}", true, NULL},
+    {"{\"birthdate\": \"1990\"}", true, NULL},
+    {"{\"birthdate\": \"0000-02-29\"}", true, NULL},
+    {"{\"birthdate\": \"1990/12/31\"}", false, "birthdate \"1990/12/31\" is not YYYY"},
+    {"{\"birthdate\": \"1990-13-01\"}", false, "birthdate"},
+    {"{\"birthdate\": \"1990-00-10\"}", false, "birthdate"},
+    {"{\"birthdate\": 1990}", false, "birthdate is an integer"},
+    {"{\"name\": null}", false, "name is null"},
+    {"{\"sub\": 7}", false, "sub is an integer"},
+    {"[\"name\"]", false, "not a JSON object"},
+};
+
+START_TEST(test_claims_typed)
+{
+    char note[160] = "";
+    json_t *o = json_loads(claims_cases[_i].obj, JSON_DECODE_ANY, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_msg(af_claims_typed(o, note, sizeof(note)) == claims_cases[_i].ok, "%s: %s",
+                  claims_cases[_i].obj, note);
+    if (claims_cases[_i].note != NULL)
+        ck_assert_msg(strstr(note, claims_cases[_i].note) != NULL, "%s: note \"%s\"",
+                      claims_cases[_i].obj, note);
+    json_decref(o);
+}
+END_TEST
+
+/* {"any": [...]} conditions: the first that holds decides; else the
+ * condition's own why. */
+static const struct {
+    const char *conds;
+    af_ex_result want;
+    const char *why; /* part of the reason on failure */
+} anycond_cases[] = {
+    {"[{\"any\": [{\"that\": \"meta.nope\", \"present\": false}, {\"that\": \"meta.algs\", "
+     "\"contains\": \"PS256\"}]}]",
+     AF_EX_PASS, NULL},
+    {"[{\"any\": [{\"that\": \"meta.algs\", \"present\": false}, {\"that\": \"meta.algs\", "
+     "\"contains\": \"ES256\"}]}]",
+     AF_EX_PASS, NULL},
+    {"[{\"any\": [{\"that\": \"meta.algs\", \"present\": false}, {\"that\": \"meta.algs\", "
+     "\"contains\": \"PS256\"}], \"why\": \"no PS256\"}]",
+     AF_EX_FAIL, "no PS256"},
+    {"[{\"any\": [{\"that\": \"meta.algs\", \"present\": false}]}, {\"that\": \"vars.n\", "
+     "\"equals\": 42}]",
+     AF_EX_FAIL, "meta.algs"},
+};
+
+START_TEST(test_conds_any)
+{
+    json_t *root = tmpl_root();
+    json_t *conds = json_loads(anycond_cases[_i].conds, 0, NULL);
+    struct af_scope sc;
+    struct af_buf path, why;
+    struct af_err e;
+
+    ck_assert_ptr_nonnull(conds);
+    ck_assert_int_eq(af_scope_init(&sc, root), AF_OK);
+    af_buf_init(&path, 256);
+    af_buf_init(&why, 1024);
+    af_err_clear(&e);
+    ck_assert_msg(af_conds_check(conds, &path, &e) == AF_OK, "%s", e.msg);
+    ck_assert_int_eq(af_conds_eval(&sc, conds, false, &why), anycond_cases[_i].want);
+    if (anycond_cases[_i].why != NULL)
+        ck_assert_msg(strstr(af_buf_str(&why), anycond_cases[_i].why) != NULL, "why: %s",
+                      af_buf_str(&why));
+    af_buf_free(&path);
+    af_buf_free(&why);
+    af_scope_clear(&sc);
+    json_decref(conds);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_conds_any_bad)
+{
+    static const char *const bad[][2] = {
+        {"[{\"any\": []}]", "at least one condition"},
+        {"[{\"any\": [{\"present\": true}]}]", "needs \"that\""},
+        {"[{\"any\": [{\"that\": \"x\", \"present\": true}], \"that\": \"y\"}]", "beside \"any\""},
+    };
+    size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *conds = json_loads(bad[i][0], 0, NULL);
+        struct af_buf path;
+        struct af_err e;
+        af_buf_init(&path, 256);
+        af_err_clear(&e);
+        ck_assert_int_ne(af_conds_check(conds, &path, &e), AF_OK);
+        ck_assert_msg(strstr(e.msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], e.msg);
+        af_buf_free(&path);
+        json_decref(conds);
+    }
+}
+END_TEST
+
 /* Each expectation kind, passing and failing with its exact message. */
 static const struct {
     int hop;
@@ -1057,6 +1169,14 @@ static const struct {
      "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
      "0} "
      "(extra key \"n\")"},
+    {1, "{\"json\": \"\", \"any_keys\": [\"zz\", \"n\"]}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"\", \"any_keys\": [\"zz\", \"yy\"]}", AF_EX_FAIL,
+     "json: expected one of the keys [\"zz\",\"yy\"], got "
+     "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
+     "0}"},
+    {1, "{\"json\": \"obj\", \"format\": \"oidc-claims\"}", AF_EX_PASS, NULL},
+    {1, "{\"json\": \"error\", \"format\": \"oidc-claims\"}", AF_EX_FAIL,
+     "json.error: expected format oidc-claims, got \"invalid_grant\" (not a JSON object)"},
     {1, "{\"json\": \"\", \"keys\": [\"error\", \"zz\"]}", AF_EX_FAIL,
      "json: expected the keys [\"error\",\"zz\"], got "
      "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
@@ -3128,6 +3248,9 @@ static Suite *probe_suite(void)
     tc = tcase_create("expectations");
     tcase_add_checked_fixture(tc, hops_setup, hops_teardown);
     tcase_add_loop_test(tc, test_selectors, 0, N(sel_cases));
+    tcase_add_loop_test(tc, test_claims_typed, 0, N(claims_cases));
+    tcase_add_loop_test(tc, test_conds_any, 0, N(anycond_cases));
+    tcase_add_test(tc, test_conds_any_bad);
     tcase_add_loop_test(tc, test_selectors_bad, 0, N(bad_sel_cases));
     tcase_add_loop_test(tc, test_expectations, 0, N(ex_cases));
     tcase_add_test(tc, test_expect_hops);

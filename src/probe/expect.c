@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "authflow/proto.h"
+#include "probe/claims.h"
 #include "probe/probe_int.h"
 #include "probe/regex.h"
 
@@ -41,6 +42,7 @@ static const struct pred preds[] = {
     {"min_length", TI},
     {"only_keys", TA},
     {"keys", TA},
+    {"any_keys", TA},
     {"count", TI},
     {"format", TS},
 };
@@ -51,8 +53,8 @@ static const char *const otherwise_names[] = {"skip", "inconclusive", "error"};
 static const char *const shorthands[] = {"header", "json", "params", "cookie", "location", "body"};
 static const char *const type_names[] = {"string", "number", "integer", "boolean",
                                          "object", "array",  "null"};
-static const char *const format_names[] = {"error-code", "url", "https", "no-query-fragment",
-                                           "jwt"};
+static const char *const format_names[] = {"error-code",        "url", "https",
+                                           "no-query-fragment", "jwt", "oidc-claims"};
 static const char *const on_names[] = {"last", "first", "page", "after_submit", "all", "any"};
 static const char *const jwt_keys[] = {"jwt",    "verify", "alg",    "typ",   "iss",
                                        "aud",    "exp",    "iat",    "nonce", "at_hash",
@@ -116,6 +118,27 @@ af_rc af_conds_check(const json_t *conds, struct af_buf *path, struct af_err *er
             return AF_ERR_NOMEM;
         if (!json_is_object(m))
             return AF_ERR_SET(err, AF_ERR_INVALID, "a condition must be an object");
+        if (json_object_get(m, "any") != NULL) {
+            /* {"any": [conditions], "why": ...}: holds when one of them does */
+            json_object_foreach(m, k, x)
+            {
+                if (strcmp(k, "any") == 0 || strcmp(k, "why") == 0 || strcmp(k, "otherwise") == 0)
+                    continue;
+                (void)path_key(path, k);
+                return AF_ERR_SET(err, AF_ERR_INVALID,
+                                  "unknown key \"%s\" beside \"any\" (why, otherwise)", k);
+            }
+            x = json_object_get(m, "any");
+            (void)path_key(path, "any");
+            if (json_array_size(x) == 0)
+                return AF_ERR_SET(err, AF_ERR_INVALID, "must be a list of at least one condition");
+            rc = af_conds_check(x, path, err);
+            if (rc != AF_OK)
+                return rc;
+            path->len = mark;
+            path->p[mark] = '\0';
+            continue;
+        }
         if (!json_is_string(json_object_get(m, "that")))
             return AF_ERR_SET(err, AF_ERR_INVALID, "a condition needs \"that\": a variable name");
         json_object_foreach(m, k, x)
@@ -236,7 +259,8 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
     if (strcmp(k, "format") == 0 && !IN(json_string_value(v), format_names)) {
         (void)path_key(path, k);
         return AF_ERR_SET(err, AF_ERR_INVALID,
-                          "unknown format \"%s\" (error-code, url, https, no-query-fragment, jwt)",
+                          "unknown format \"%s\" (error-code, url, https, no-query-fragment, jwt, "
+                          "oidc-claims)",
                           json_string_value(v));
     }
     if (strcmp(k, "range") == 0) {
@@ -246,7 +270,7 @@ static af_rc check_pred_value(const char *k, const json_t *v, struct af_buf *pat
             return AF_ERR_SET(err, AF_ERR_INVALID, "must be [MIN, MAX] (numbers or null)");
         }
     }
-    if (strcmp(k, "only_keys") == 0 || strcmp(k, "keys") == 0) {
+    if (strcmp(k, "only_keys") == 0 || strcmp(k, "keys") == 0 || strcmp(k, "any_keys") == 0) {
         json_array_foreach(v, i, m)
         {
             if (!json_is_string(m)) {
@@ -296,7 +320,7 @@ af_rc af_expect_preds_check(const json_t *ex, bool need_predicate, struct af_buf
             err, AF_ERR_INVALID,
             "no predicate (present, equals, not_equals, one_of, contains, "
             "not_contains, starts_with, matches, not_matches, has_token, type, range, "
-            "min_length, only_keys, keys, count, format)");
+            "min_length, only_keys, keys, any_keys, count, format)");
     return AF_OK;
 }
 
@@ -892,6 +916,7 @@ static void pred_want(const char *k, const json_t *pv, const json_t *e, struct a
         {"has_token", "token ", false},
         {"only_keys", "only the keys ", true},
         {"keys", "the keys ", true},
+        {"any_keys", "one of the keys ", true},
     };
     size_t i;
 
@@ -1047,6 +1072,18 @@ static af_ex_result pred_holds(const char *k, const json_t *pv, const json_t *e,
         }
         return AF_EX_PASS;
     }
+    if (strcmp(k, "any_keys") == 0) {
+        if (!json_is_object(a))
+            return AF_EX_FAIL;
+        json_array_foreach(pv, i, m)
+        {
+            if (json_object_get(a, json_string_value(m)) != NULL)
+                return AF_EX_PASS;
+        }
+        return AF_EX_FAIL;
+    }
+    if (strcmp(k, "format") == 0 && strcmp(json_string_value(pv), "oidc-claims") == 0)
+        return af_claims_typed(a, note, notecap) ? AF_EX_PASS : AF_EX_FAIL;
     if (strcmp(k, "format") == 0)
         return json_is_string(a) && format_ok(json_string_value(pv), json_string_value(a))
                    ? AF_EX_PASS
@@ -2133,11 +2170,35 @@ af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, 
     json_array_foreach(conds, i, m)
     {
         const char *that = json_string_value(json_object_get(m, "that"));
-        const char *name = strncmp(that, "var.", 4) == 0 ? that + 4 : that;
+        const char *name;
         struct af_sv v;
         struct af_err e;
         bool lit;
         af_ex_result r;
+        if (that == NULL) {
+            /* {"any": [...]}: the first that holds decides; else the
+             * condition's own why, or the last one's */
+            const json_t *alts = json_object_get(m, "any");
+            size_t j;
+            r = AF_EX_FAIL;
+            for (j = 0; j < json_array_size(alts) && r == AF_EX_FAIL; j++) {
+                json_t *one = json_array();
+                if (one == NULL || json_array_append(one, json_array_get(alts, j)) != 0) {
+                    json_decref(one);
+                    return AF_EX_ERROR;
+                }
+                r = af_conds_eval(sc, one, show, why);
+                json_decref(one);
+            }
+            if (r == AF_EX_FAIL && json_is_string(json_object_get(m, "why"))) {
+                af_buf_reset(why);
+                af_msg_add(why, json_string_value(json_object_get(m, "why")));
+            }
+            if (r != AF_EX_PASS)
+                return r;
+            continue;
+        }
+        name = strncmp(that, "var.", 4) == 0 ? that + 4 : that;
         memset(&v, 0, sizeof(v));
         af_err_clear(&e);
         if (af_var_get(sc, name, &v.json, &lit, &e) == AF_OK)
