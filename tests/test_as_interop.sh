@@ -49,15 +49,16 @@ start() {
 }
 
 # The whole suite but AS-22, then AS-22 against codes that live 2 seconds
+# (and AS-73c, AS-73d, which wait 2 s between two logins)
 # (the library's default is 60: the wait would dominate the test).
 start main || exit 1
 "$authprobe" run "$suite" --target "$target" --issuer "$url" --skip AS-22 \
-    --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
+    --var code_reuse_wait=3 --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
 rc=$?
 af_stop pid
 start short --code-ttl 2 || exit 1
-"$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22 \
-    --var code_expiry_wait=4 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
+"$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22,AS-73c,AS-73d \
+    --var code_expiry_wait=4 --var reauth_wait=2 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
 rc22=$?
 af_stop pid
 

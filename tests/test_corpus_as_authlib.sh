@@ -10,6 +10,7 @@
 # either direction.
 #
 # Two runs, as in test_as_interop.sh: the whole suite but AS-22, then AS-22
+# (with AS-73c and AS-73d, which wait 2 s between two logins)
 # alone against codes that live 2 seconds (app.py --code-ttl 2; the glue's
 # default is the 300 s of Authlib's OAuth2AuthorizationCodeMixin).
 #
@@ -45,12 +46,12 @@ start() {
 
 start main || exit 1
 "$authprobe" run "$suite" --target "$target" --issuer "$url" --skip AS-22 \
-    --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
+    --var code_reuse_wait=3 --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
 rc=$?
 af_stop pid
 start short --code-ttl 2 || exit 1
-"$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22 \
-    --var code_expiry_wait=4 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
+"$authprobe" run "$suite" --target "$target" --issuer "$url" --only AS-22,AS-73c,AS-73d \
+    --var code_expiry_wait=4 --var reauth_wait=2 --report "json:$tmp/short.json" >"$tmp/short.log" 2>&1
 rc22=$?
 af_stop pid
 

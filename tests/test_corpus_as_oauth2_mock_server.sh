@@ -11,7 +11,8 @@
 # a bug of the probe (or a changed library), in either direction.
 #
 # One run: the mock stores no codes, so they never expire and the profile's
-# code_expiry_wait of 2 s is enough for AS-22. Nothing listens on the
+# code_expiry_wait of 2 s is enough for AS-22; AS-73c and AS-73d wait
+# vars.reauth_wait (2 s) between two logins. Nothing listens on the
 # profile's redirect URIs; a probe that follows a redirect to one of them
 # exits 3 ("unreachable") but still writes its report, which is what is
 # judged.
@@ -49,7 +50,7 @@ if ! af_wait_url "$tmp/mock.out" "$pid" 150 0.1; then
 fi
 
 "$authprobe" run "$suite" --target "$target" --issuer "$url" \
-    --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
+    --var reauth_wait=2 --var code_reuse_wait=3 --report "json:$tmp/main.json" >"$tmp/main.log" 2>&1
 rc=$?
 af_stop pid
 
