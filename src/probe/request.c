@@ -62,6 +62,8 @@ static json_t *effective_request(const struct af_suite *s, const json_t *req, in
                     json_object_set(m, mk, mv);
             }
             json_object_set_new(out, k, m);
+        } else if (json_is_null(v)) {
+            json_object_del(out, k); /* "auth": null drops the template's */
         } else {
             json_object_set(out, k, v);
         }

@@ -431,6 +431,8 @@ static af_rc v_auth(struct vctx *vc, const json_t *v, struct af_buf *path)
     const char *m;
     size_t i;
     af_rc rc;
+    if (json_is_null(v))
+        return AF_OK; /* a template's auth removed: no client authentication at all */
     if (json_is_object(v)) {
         rc = CHECK_OBJ(vc, v, rules, path);
         if (rc != AF_OK)
@@ -500,7 +502,7 @@ static const struct krule request_rules[] = {
     {"headers", TO, false, v_headers},
     {"body", TS, false, v_tmpl},
     {"json", TANY, false, v_tmpl_tree},
-    {"auth", TS | TO, false, v_auth},
+    {"auth", TS | TO | TZ, false, v_auth},
     {"bearer", TS, false, v_tmpl},
     {"submit", TO, false, v_submit},
     {"admin", TS, false, v_tmpl},
