@@ -237,6 +237,9 @@ want() {
     # A code or a rotated refresh token that can be used again can also be
     # used several times at once.
     AS-21a) echo "AS-70a=fail" ;;
+    # A replay refused before the server saw it: the grant's refresh token
+    # is not revoked either.
+    AS-21b) echo "AS-21d=warn" ;;
     AS-35a) echo "AS-70b=fail" ;;
     # Claims by scope: AS-71e asks for all four scopes, so a break of one
     # scope's claims shows there too; a claim of the wrong type is the
