@@ -141,7 +141,9 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
     bool do_login = true;
     long max_hops = c->r->max_hops;
     size_t *uses = NULL, nrules = 0, i;
-    char last[121]; /* the last hop's URL, redacted, for the hop-limit message */
+    char last[121];   /* the last hop's URL, redacted, for the hop-limit message */
+    char *reg = NULL; /* the bound client's registered redirect_uri, if any */
+    struct af_err ignored;
     af_rc rc;
 
     *fail_msg = NULL;
@@ -162,6 +164,13 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
     }
     if (rules == NULL)
         rules = json_object_get(login, "forms");
+    af_err_clear(&ignored);
+    if (af_tmpl_expand_str(&c->sc, "{{?client." AF_P_REDIRECT_URI "}}", &reg, NULL, &ignored) !=
+            AF_OK ||
+        (reg != NULL && *reg == '\0')) {
+        free(reg);
+        reg = NULL;
+    }
     nrules = json_array_size(rules);
     uses = calloc(nrules + 1, sizeof(*uses));
     if (uses == NULL) {
@@ -180,6 +189,10 @@ af_rc af_hops_follow(struct af_ck *c, const json_t *step, struct af_request *fir
              * that rewrote an injected code still redirects to the client):
              * never fetched, the live code in it goes nowhere. */
             if (curi != NULL && af_url_same_endpoint(loc, curi))
+                break;
+            /* Nor the client's registered endpoint when the step sent
+             * another redirect_uri (a request object may name it). */
+            if (reg != NULL && af_url_same_endpoint(loc, reg))
                 break;
             if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0)
                 break; /* a custom-scheme client: never fetched */
@@ -246,6 +259,7 @@ toomany:
     rc = AF_OK;
 out:
     free(uses);
+    free(reg);
     json_decref(single);
     return rc;
 }
