@@ -236,6 +236,9 @@ want() {
     AS-62b) echo "AS-14=inconclusive,AS-62a=inconclusive" ;;
     # A code or a rotated refresh token that can be used again can also be
     # used several times at once.
+    # A foreign redirect_uri accepted: also where a request object named the
+    # registered one.
+    AS-03a) echo "AS-67c=fail" ;;
     AS-21a) echo "AS-70a=fail" ;;
     # A replay refused before the server saw it: the grant's refresh token
     # is not revoked either.
