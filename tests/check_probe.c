@@ -1487,6 +1487,19 @@ static const struct {
      "checks[0].steps[0].forge", false},
     {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}, \"as\": \"fresh.x\"}]}]}",
      "under a reserved name", false},
+    /* listen: a forge step's own server, its URL in a variable (RS-30) */
+    {CHECK_HEAD "\"steps\": [{\"request\": {\"url\": \"u\"}, \"listen\": {\"as\": \"l\", "
+                "\"body\": \"s\"}}]}]}",
+     "\"log_as\", \"listen\" and \"optional\" belong to a forge step", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\", \"sign\": {\"jku\": "
+                "\"RS256\"}}, \"as\": \"f\", \"listen\": {\"as\": \"l\", \"body\": \"s\"}}]}]}",
+     "a forge step that serves (sign: jku or x5u) takes no \"listen\"", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}, \"as\": \"f\", \"listen\": "
+                "{\"as\": \"l\"}}]}]}",
+     "listen: missing key \"body\"", false},
+    {CHECK_HEAD "\"steps\": [{\"forge\": {\"from\": \"{{t}}\"}, \"as\": \"f\", \"log_as\": "
+                "\"g\"}]}]}",
+     "\"log_as\" names the log of what a forge step serves", false},
     {CHECK_HEAD "\"steps\": [{\"concurrent\": {\"each\": \"target.x\", \"as\": \"p\"}}]}]}",
      "concurrent.token: a string is required", false},
     {CHECK_HEAD "\"steps\": [{\"concurrent\": {\"each\": \"e\", \"as\": \"p\", \"token\": "

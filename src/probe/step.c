@@ -333,10 +333,37 @@ static void step_sleep(struct af_ck *c, const json_t *v, const char *stepname)
         ;
 }
 
-/* forge_serve: start a server for the check (stopped when it ends) and
- * make the token under it: the header points at a document of it that
- * holds the key the token is signed with; log_as (may be NULL) gets the
- * URL of the server's log of requests. */
+/* serve_open: start a server of the probe's for the check (stopped when
+ * it ends, run.c); *out is borrowed from the check. log_as (may be NULL)
+ * gets the URL of the server's log of requests. */
+static af_rc serve_open(struct af_ck *c, const char *log_as, struct af_serve **out,
+                        struct af_err *e)
+{
+    struct af_serve *srv = NULL;
+    json_t *lj = NULL;
+    af_rc rc;
+
+    *out = NULL;
+    if (c->nserved >= AF_PROBE_MAX_SERVED)
+        return AF_ERR_SET(e, AF_ERR_TOOBIG, "more than %d forge steps serve in one check",
+                          AF_PROBE_MAX_SERVED);
+    rc = af_serve_start(&srv, e);
+    if (rc != AF_OK)
+        return rc;
+    c->served[c->nserved++] = srv;
+    if (log_as != NULL) {
+        lj = json_string(af_serve_log_url(srv));
+        rc = lj ? af_scope_set(&c->sc, log_as, lj) : AF_ERR_NOMEM;
+        json_decref(lj);
+    }
+    if (rc == AF_OK)
+        *out = srv;
+    return rc;
+}
+
+/* forge_serve: make the token under a server of its own: the header
+ * points at a document of it that holds the key the token is signed
+ * with; log_as (may be NULL) gets the URL of the server's log. */
 static af_rc forge_serve(struct af_ck *c, const json_t *spec, const char *how, const char *log_as,
                          char **tok, struct af_err *e)
 {
@@ -344,30 +371,50 @@ static af_rc forge_serve(struct af_ck *c, const json_t *spec, const char *how, c
     const char *name = jku ? "jwks.json" : "cert.pem";
     struct af_serve *srv = NULL;
     char *url = NULL, *doc = NULL;
-    json_t *lj = NULL;
     af_rc rc;
 
-    if (c->nserved >= AF_PROBE_MAX_SERVED)
-        return AF_ERR_SET(e, AF_ERR_TOOBIG, "more than %d forge steps serve in one check",
-                          AF_PROBE_MAX_SERVED);
-    rc = af_serve_start(&srv, e);
-    if (rc != AF_OK)
-        goto out;
-    c->served[c->nserved++] = srv;
-    rc = af_serve_url(srv, name, &url);
+    rc = serve_open(c, log_as, &srv, e);
+    if (rc == AF_OK)
+        rc = af_serve_url(srv, name, &url);
     if (rc == AF_OK)
         rc = af_forge_served(spec, url, tok, &doc, e);
     if (rc == AF_OK)
         rc = af_serve_put(
             srv, name, jku ? "application/jwk-set+json" : "application/pem-certificate-chain", doc);
-    if (rc == AF_OK && log_as != NULL) {
-        lj = json_string(af_serve_log_url(srv));
-        rc = lj ? af_scope_set(&c->sc, log_as, lj) : AF_ERR_NOMEM;
-    }
-out:
-    json_decref(lj);
     free(url);
     free(doc);
+    return rc;
+}
+
+/* forge_listen: a step's "listen": a server of the check's whose document
+ * PREFIX/fetch answers the expanded body as text, its URL in the variable
+ * listen.as before the forge's templates are expanded (a kid that carries
+ * a command to fetch it, RS-30); log_as (may be NULL) gets the log's URL.
+ * A body that cannot be expanded is the error e describes. */
+static af_rc forge_listen(struct af_ck *c, const json_t *listen, const char *log_as,
+                          struct af_err *e)
+{
+    struct af_serve *srv = NULL;
+    char *url = NULL, *body = NULL;
+    json_t *uj = NULL;
+    af_rc rc;
+
+    rc = af_tmpl_expand_str(&c->sc, json_string_value(json_object_get(listen, "body")), &body, NULL,
+                            e);
+    if (rc == AF_OK)
+        rc = serve_open(c, log_as, &srv, e);
+    if (rc == AF_OK)
+        rc = af_serve_url(srv, "fetch", &url);
+    if (rc == AF_OK)
+        rc = af_serve_put(srv, "fetch", "text/plain", body ? body : "");
+    if (rc == AF_OK) {
+        uj = json_string(url);
+        rc = uj ? af_scope_set(&c->sc, json_string_value(json_object_get(listen, "as")), uj)
+                : AF_ERR_NOMEM;
+    }
+    json_decref(uj);
+    free(url);
+    free(body);
     return rc;
 }
 
@@ -379,6 +426,8 @@ out:
 static void step_forge(struct af_ck *c, const json_t *step, const char *stepname)
 {
     const char *as = json_string_value(json_object_get(step, "as"));
+    const char *log_as = json_string_value(json_object_get(step, "log_as"));
+    const json_t *listen = json_object_get(step, "listen");
     const char *how;
     json_t *spec = NULL, *tok = NULL;
     char *s = NULL;
@@ -386,6 +435,13 @@ static void step_forge(struct af_ck *c, const json_t *step, const char *stepname
     af_rc rc;
 
     af_err_clear(&e);
+    if (listen != NULL) {
+        rc = forge_listen(c, listen, log_as, &e);
+        if (rc != AF_OK) {
+            af_ck_var_problem(c, stepname, rc, &e);
+            goto out;
+        }
+    }
     rc = af_tmpl_expand_json(&c->sc, json_object_get(step, "forge"), &spec, &e);
     if (rc != AF_OK) {
         af_ck_var_problem(c, stepname, rc, &e);
@@ -393,7 +449,7 @@ static void step_forge(struct af_ck *c, const json_t *step, const char *stepname
     }
     how = af_forge_serves(spec);
     if (how != NULL)
-        rc = forge_serve(c, spec, how, json_string_value(json_object_get(step, "log_as")), &s, &e);
+        rc = forge_serve(c, spec, how, log_as, &s, &e);
     else
         rc = af_forge(spec, &s, &e);
     if (rc == AF_ERR_NOTFOUND && json_is_true(json_object_get(step, "optional")))

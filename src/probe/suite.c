@@ -740,6 +740,15 @@ static af_rc v_as(struct vctx *vc, const json_t *v, struct af_buf *path)
     return AF_OK;
 }
 
+/* v_listen: a forge step's "listen": {"as": NAME, "body": TEMPLATE}, the
+ * variable that gets the URL of a document of the probe's server (the
+ * forge's templates may name it) and what that document says. */
+static af_rc v_listen(struct vctx *vc, const json_t *v, struct af_buf *path)
+{
+    static const struct krule rules[] = {{"as", TS, true, v_as}, {"body", TS, true, v_tmpl}};
+    return CHECK_OBJ(vc, v, rules, path);
+}
+
 static const struct krule step_rules[] = {
     {"name", TS, false, NULL},
     {"request", TO, false, v_request},
@@ -759,6 +768,7 @@ static const struct krule step_rules[] = {
     {"forge", TO, false, v_forge},
     {"as", TS, false, v_as},
     {"log_as", TS, false, v_as},
+    {"listen", TO, false, v_listen},
     {"optional", TB, false, NULL},
     {"run", TS | TA, false, v_run},
     {"concurrent", TO, false, v_concurrent},
@@ -769,6 +779,7 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
 {
     static const char *const kinds[] = {"request", "sleep", "use",       "forge",
                                         "run",     "race",  "concurrent"};
+    const json_t *listen = json_object_get(v, "listen");
     const char *kind = NULL;
     size_t i, nk = 0;
     af_rc rc = CHECK_OBJ(vc, v, step_rules, path);
@@ -792,12 +803,15 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
     if ((strcmp(kind, "forge") == 0) != (json_object_get(v, "as") != NULL))
         return vfail(vc, path, "\"as\" names the token of a forge step, and only there");
     if (strcmp(kind, "forge") != 0 &&
-        (json_object_get(v, "log_as") || json_object_get(v, "optional")))
-        return vfail(vc, path, "\"log_as\" and \"optional\" belong to a forge step");
-    if (json_object_get(v, "log_as") != NULL &&
+        (json_object_get(v, "log_as") || json_object_get(v, "optional") || listen != NULL))
+        return vfail(vc, path, "\"log_as\", \"listen\" and \"optional\" belong to a forge step");
+    if (listen != NULL && af_forge_serves(json_object_get(v, "forge")) != NULL)
+        return vfail(vc, path, "a forge step that serves (sign: jku or x5u) takes no \"listen\"");
+    if (json_object_get(v, "log_as") != NULL && listen == NULL &&
         af_forge_serves(json_object_get(v, "forge")) == NULL)
         return vfail(vc, path,
-                     "\"log_as\" names the log of what a forge step serves (sign: jku or x5u)");
+                     "\"log_as\" names the log of what a forge step serves (sign: jku or x5u, "
+                     "or listen)");
     return AF_OK;
 }
 
