@@ -267,6 +267,9 @@
 #define AF_DEFECT_N_REVOKED             "revoked"
 #define AF_DEFECT_N_NO_EXP              "no_exp"
 #define AF_DEFECT_N_EXP_STRING          "exp_string"
+#define AF_DEFECT_N_AUD_NULL            "aud_null"
+#define AF_DEFECT_N_AUD_TRUE            "aud_true"
+#define AF_DEFECT_N_NBF_STRING          "nbf_string"
 /* scenarios (docs/scenarios.md): POST /admin/scenarios members; the names
  * themselves are rows of authflowd's scenario table (src/server/scenario.c) */
 #define AF_ADMIN_PATH_SCENARIOS "/admin/scenarios" /* GET lists, POST queues, DELETE clears */

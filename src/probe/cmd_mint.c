@@ -51,6 +51,9 @@ static const struct {
     {"revoked", AF_DEFECT_N_REVOKED},
     {"no-exp", AF_DEFECT_N_NO_EXP},
     {"exp-string", AF_DEFECT_N_EXP_STRING},
+    {"aud-null", AF_DEFECT_N_AUD_NULL},
+    {"aud-true", AF_DEFECT_N_AUD_TRUE},
+    {"nbf-string", AF_DEFECT_N_NBF_STRING},
 };
 #define NDEFECT_OPTS (sizeof(defect_opts) / sizeof(defect_opts[0]))
 

@@ -57,6 +57,9 @@ static const char *const defect_names[AF_DEFECT_COUNT] = {
     [AF_DEFECT_REVOKED] = AF_DEFECT_N_REVOKED,
     [AF_DEFECT_NO_EXP] = AF_DEFECT_N_NO_EXP,
     [AF_DEFECT_EXP_STRING] = AF_DEFECT_N_EXP_STRING,
+    [AF_DEFECT_AUD_NULL] = AF_DEFECT_N_AUD_NULL,
+    [AF_DEFECT_AUD_TRUE] = AF_DEFECT_N_AUD_TRUE,
+    [AF_DEFECT_NBF_STRING] = AF_DEFECT_N_NBF_STRING,
 };
 
 const char *af_defect_name(af_defect d)
@@ -103,7 +106,21 @@ static af_rc apply_claims(struct af_server *srv, const struct af_mint *m, time_t
     if (has(m, AF_DEFECT_EXP_STRING) &&
         json_object_set_new(c, AF_C_EXP, json_sprintf("%lld", (long long)(now - MINT_SKEW))) != 0)
         goto out;
+    /* RFC 7519 §4.1.5: nbf is a number. An hour ahead, written as a
+     * string: a verifier that compares only numbers takes a token that
+     * is not valid yet */
+    if (has(m, AF_DEFECT_NBF_STRING) &&
+        json_object_set_new(c, AF_C_NBF, json_sprintf("%lld", (long long)(now + MINT_SKEW))) != 0)
+        goto out;
     if (m->aud != NULL && json_object_set(c, AF_C_AUD, (json_t *)m->aud) != 0)
+        goto out;
+    /* RFC 7519 §4.1.3: an aud that names no audience (null, true) does not
+     * identify the resource server, so the token MUST be rejected; a
+     * verifier that checks aud only when it is a string or an array
+     * skips it (jwt_tool's forced errors, -M er) */
+    if (has(m, AF_DEFECT_AUD_NULL) && json_object_set_new(c, AF_C_AUD, json_null()) != 0)
+        goto out;
+    if (has(m, AF_DEFECT_AUD_TRUE) && json_object_set_new(c, AF_C_AUD, json_true()) != 0)
         goto out;
     if (has(m, AF_DEFECT_WRONG_AUD) &&
         json_object_set_new(c, AF_C_AUD, json_string(MINT_WRONG_AUD)) != 0)

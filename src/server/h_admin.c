@@ -245,6 +245,10 @@ static const struct {
     {AF_DEFECT_EXPIRED, AF_DEFECT_EXP_STRING, "both decide exp"},
     {AF_DEFECT_NOT_YET_VALID, AF_DEFECT_EXP_STRING, "both decide exp"},
     {AF_DEFECT_NO_EXP, AF_DEFECT_EXP_STRING, "both decide exp"},
+    {AF_DEFECT_NOT_YET_VALID, AF_DEFECT_NBF_STRING, "both decide nbf"},
+    {AF_DEFECT_WRONG_AUD, AF_DEFECT_AUD_NULL, "both decide aud"},
+    {AF_DEFECT_WRONG_AUD, AF_DEFECT_AUD_TRUE, "both decide aud"},
+    {AF_DEFECT_AUD_NULL, AF_DEFECT_AUD_TRUE, "both decide aud"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE, "both decide the signature"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_ALG_NONE_MIXED_CASE, "both decide the signature"},
     {AF_DEFECT_BAD_SIGNATURE, AF_DEFECT_HS256_PUBLIC_KEY, "both decide the signature"},
@@ -424,6 +428,10 @@ static bool aud_value_ok(const json_t *v)
     return s != NULL && s[0] != '\0';
 }
 
+/* The defects that decide aud themselves: an aud member conflicts with each. */
+static const af_defect aud_defects[] = {AF_DEFECT_WRONG_AUD, AF_DEFECT_AUD_NULL,
+                                        AF_DEFECT_AUD_TRUE};
+
 static bool read_aud(const json_t *body, struct af_mint *m, struct af_resp *resp)
 {
     const json_t *v = json_object_get(body, AF_MINT_AUD), *item;
@@ -432,10 +440,13 @@ static bool read_aud(const json_t *body, struct af_mint *m, struct af_resp *resp
     m->aud = NULL;
     if (v == NULL)
         return true;
-    if (has(m->defects, AF_DEFECT_WRONG_AUD)) {
-        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
-                       AF_MINT_AUD ": conflicts with the " AF_DEFECT_N_WRONG_AUD " defect");
-        return false;
+    for (i = 0; i < sizeof(aud_defects) / sizeof(aud_defects[0]); i++) {
+        if (has(m->defects, aud_defects[i])) {
+            af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                           AF_MINT_AUD ": conflicts with the %s defect",
+                           af_defect_name(aud_defects[i]));
+            return false;
+        }
     }
     if (json_is_array(v) && json_array_size(v) > 0 && json_array_size(v) <= MINT_AUD_MAX) {
         json_array_foreach(v, i, item)

@@ -129,6 +129,7 @@ def admin_seeds():
                   "claims": {"roles": ["x"], "n": 1.5}},
                  {"user": "bob", "defects": ["wrong_typ"]}, {"user": "alice", "defects": ["no_exp"]},
                  {"user": "alice", "defects": ["exp_string"]},
+                 {"user": "alice", "defects": ["aud_null", "nbf_string"]}, {"defects": ["aud_true"]},
                  {"defects": ["alg_none", "hs256_public_key", "unknown_kid", "revoked", "no_scope",
                               "not_yet_valid", "wrong_iss", "bad_signature", "alg_none_mixed_case"]},
                  {"user": "u-1", "claims": {"sub": "x"}}, {"ttl": 0}, {"aud": 5}):

@@ -32,7 +32,7 @@ SECRET = "adm1n-s3cret_for.tests~"
 BANNER_ADMIN = re.compile(r"^#\s+admin:\s+(http://\S+)", re.M)
 ALL_DEFECTS = ["expired", "not_yet_valid", "wrong_aud", "wrong_iss", "bad_signature", "alg_none",
                "alg_none_mixed_case", "hs256_public_key", "unknown_kid", "wrong_typ", "no_scope",
-               "revoked", "no_exp", "exp_string"]
+               "revoked", "no_exp", "exp_string", "aud_null", "aud_true", "nbf_string"]
 
 # node: the HMAC of an hs256_public_key token, keyed with the PEM that node
 # itself derives from the published JWK (not authflowd's PEM).
@@ -434,6 +434,27 @@ class A04MintDefects(AdminCase):
         self.assertIn("not a number", r.header("WWW-Authenticate"))
         self.assertEqual(self.introspect(tok).json(), {"active": False})
 
+    def test_aud_null_true(self):
+        for defect, want in (("aud_null", None), ("aud_true", True)):
+            with self.subTest(defect=defect):
+                tok, h, c, _ = self.mint_defect(defect)
+                self.assertIn("aud", c)
+                self.assertIs(c["aud"], want)
+                self.assertEqual(h["typ"], "at+jwt")
+                self.assertEqual(c["client_id"], "it-basic")
+
+    def test_nbf_string(self):
+        now = int(time.time())
+        tok, h, c, _ = self.mint_defect("nbf_string", ttl=600)
+        self.assertIsInstance(c["nbf"], str)
+        # an hour ahead, so that a verifier reading it as a number refuses too
+        self.assertGreaterEqual(int(c["nbf"]), now + 3000)
+        self.assertIsInstance(c["exp"], int)
+        r = self.userinfo(tok)
+        self.assertInvalidToken(r)
+        self.assertIn("not valid yet", r.header("WWW-Authenticate"))
+        self.assertEqual(self.introspect(tok).json(), {"active": False})
+
     def test_wrong_aud(self):
         tok, _, c, _ = self.mint_defect("wrong_aud")
         self.assertEqual(c["aud"], "urn:authflow:wrong-audience")
@@ -587,6 +608,12 @@ class A05MintRefused(AdminCase):
                  ({"defects": ["exp_string", "expired"]}, "defects:"),
                  ({"defects": ["not_yet_valid", "exp_string"]}, "defects:"),
                  ({"defects": ["no_exp", "exp_string"]}, "defects:"),
+                 ({"defects": ["nbf_string", "not_yet_valid"]}, "defects:"),
+                 ({"defects": ["wrong_aud", "aud_null"]}, "defects:"),
+                 ({"defects": ["aud_true", "wrong_aud"]}, "defects:"),
+                 ({"defects": ["aud_null", "aud_true"]}, "defects:"),
+                 ({"defects": ["aud_null"], "aud": "x"}, "aud:"),
+                 ({"defects": ["aud_true"], "aud": ["x"]}, "aud:"),
                  ({"defects": ["alg_none", "bad_signature"]}, "defects:"),
                  ({"defects": ["alg_none", "alg_none_mixed_case"]}, "defects:"),
                  ({"defects": ["hs256_public_key", "alg_none"]}, "defects:"),
@@ -778,7 +805,8 @@ class A08MintCli(AdminCase):
                  "--wrong-iss": "wrong_iss", "--bad-signature": "bad_signature", "--alg-none": "alg_none",
                  "--alg-none-mixed-case": "alg_none_mixed_case", "--hs256-public-key": "hs256_public_key",
                  "--unknown-kid": "unknown_kid", "--wrong-typ": "wrong_typ", "--no-scope": "no_scope",
-                 "--revoked": "revoked", "--no-exp": "no_exp", "--exp-string": "exp_string"}
+                 "--revoked": "revoked", "--no-exp": "no_exp", "--exp-string": "exp_string",
+                 "--aud-null": "aud_null", "--aud-true": "aud_true", "--nbf-string": "nbf_string"}
         self.assertEqual(sorted(flags.values()), sorted(ALL_DEFECTS))
         for flag, defect in flags.items():
             with self.subTest(flag=flag):
