@@ -251,6 +251,7 @@
 #define AF_MINT_TTL     "ttl"
 #define AF_MINT_CLAIMS  "claims"
 #define AF_MINT_DEFECTS "defects"
+#define AF_MINT_ALG     "alg"
 #define AF_MINT_HEADER  "header"
 /* the defects a minted token can carry */
 #define AF_DEFECT_N_EXPIRED             "expired"

@@ -66,6 +66,7 @@ enum {
     OPT_SCOPE,
     OPT_AUD,
     OPT_TTL,
+    OPT_ALG,
     OPT_CLAIM,
     OPT_JSON,
     OPT_HELP,
@@ -87,6 +88,8 @@ static void usage(FILE *f)
             "  --scope \"A B\"      the scope (default: all the client's scopes)\n"
             "  --aud AUD          the audience; repeat for several (default: the client's)\n"
             "  --ttl SECONDS      lifetime (default: lifetimes.access_token)\n"
+            "  --alg ALG          signed by the published key of this alg (default: the\n"
+            "                     signing key)\n"
             "  --claim K=V        an extra claim; V is JSON when it parses, else a string;\n"
             "                     repeatable\n"
             "  --json             print the whole response (token, header, claims, defects)\n"
@@ -155,7 +158,7 @@ struct mint_args {
  * (help printed: -1). */
 static int parse_args(int argc, char **argv, struct mint_args *a)
 {
-    struct option opts[NDEFECT_OPTS + 13];
+    struct option opts[NDEFECT_OPTS + 14];
     json_t *defects = json_array(), *claims = json_object(), *auds = json_array();
     size_t i, n = 0;
     int c, ret = EXIT_USAGE;
@@ -170,6 +173,7 @@ static int parse_args(int argc, char **argv, struct mint_args *a)
         {"scope", required_argument, NULL, OPT_SCOPE},
         {"aud", required_argument, NULL, OPT_AUD},
         {"ttl", required_argument, NULL, OPT_TTL},
+        {"alg", required_argument, NULL, OPT_ALG},
         {"claim", required_argument, NULL, OPT_CLAIM},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -229,6 +233,9 @@ static int parse_args(int argc, char **argv, struct mint_args *a)
             }
             if (json_object_set_new(a->req, AF_MINT_TTL, json_integer(ttl)) != 0)
                 goto out;
+            break;
+        case OPT_ALG:
+            member = AF_MINT_ALG;
             break;
         case OPT_CLAIM:
             if (!add_claim(claims, optarg))

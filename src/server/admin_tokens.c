@@ -229,20 +229,38 @@ out:
     return hdr;
 }
 
+const struct af_key *af_mint_key(const struct af_keyset *ks, const char *alg)
+{
+    const struct af_key *signer = af_keyset_signer(ks), *k;
+    size_t i;
+
+    if (alg == NULL || strcmp(af_alg_name(af_key_alg(signer)), alg) == 0)
+        return signer;
+    for (i = 0; (k = af_keyset_at(ks, i)) != NULL; i++) {
+        if (strcmp(af_alg_name(af_key_alg(k)), alg) == 0)
+            return k;
+    }
+    return NULL;
+}
+
 /* sign: the compact JWS of claims c under the header the defects ask for
  * (new reference in *hdr_out); caller frees *out. */
 static af_rc sign(struct af_server *srv, const struct af_mint *m, const json_t *c, json_t **hdr_out,
                   char **out, struct af_err *err)
 {
     struct af_keyset *ks = af_keyring_get(srv->keyring);
-    const struct af_key *key = af_keyset_signer(ks); /* the signing key of now */
+    const struct af_key *key = af_mint_key(ks, m->alg); /* the signing key of now, or of alg */
     struct af_key *hkey = NULL;
-    json_t *hdr = header_for(m, key);
+    json_t *hdr = key ? header_for(m, key) : NULL;
     char *payload = af_jsonw_dumps(c), *pem = NULL;
     af_rc rc;
 
     *out = NULL;
     *hdr_out = NULL;
+    if (key == NULL) {
+        rc = AF_ERR_SET(err, AF_ERR_NOTFOUND, "no published key has alg %s", m->alg);
+        goto out;
+    }
     if (hdr == NULL || payload == NULL) {
         rc = AF_ERR_SET(err, AF_ERR_NOMEM, "out of memory signing the token");
         goto out;

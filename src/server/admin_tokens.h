@@ -50,14 +50,25 @@ struct af_mint {
     long ttl;                           /* seconds, > 0 */
     const json_t *claims;               /* borrowed object of extra claims; may be NULL */
     unsigned defects;                   /* bit (1u << af_defect) per defect */
+    const char *alg;                    /* borrowed; NULL: the signing key signs */
 };
 
-/* af_mint_token: sign the token m describes, with its defects, and store
+struct af_keyset;
+struct af_key;
+
+/* af_mint_key: the key a token minted with alg is signed with: the signing
+ * key when alg is NULL or its own alg, else the first published key of
+ * alg ("ES256"). Borrowed from ks; NULL when no published key has alg. */
+const struct af_key *af_mint_key(const struct af_keyset *ks, const char *alg);
+
+/* af_mint_token: sign the token m describes (with the key af_mint_key
+ * picks for m->alg), with its defects, and store
  * it as the token endpoint would (unless it is already expired or is an ID
  * token, wrong_typ); "revoked" stores it and revokes it. *out gets a new
  * reference to the response {"access_token", "token_type", "expires_in",
  * "header", "claims", "defects"}. Errors are server-side (AF_ERR_NOMEM,
- * AF_ERR_CRYPTO, a full store) with the reason in err. */
+ * AF_ERR_CRYPTO, a full store; AF_ERR_NOTFOUND when the key set lost its
+ * key of m->alg since the request was read) with the reason in err. */
 af_rc af_mint_token(struct af_server *srv, const struct af_mint *m, json_t **out,
                     struct af_err *err) AF_WARN_UNUSED;
 

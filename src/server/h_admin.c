@@ -28,6 +28,7 @@
 #include "server/admin_tokens.h"
 #include "server/clientauth.h"
 #include "server/core.h"
+#include "server/keyring.h"
 #include "server/registry.h"
 #include "server/http_req.h"
 #include "server/routes.h"
@@ -198,8 +199,8 @@ void af_h_admin_healthz(struct af_req *req, struct af_resp *resp)
 /* ---- reading a mint request ---- */
 
 static const char *const members[] = {
-    AF_MINT_USER, AF_MINT_CLIENT, AF_MINT_SCOPE,   AF_MINT_AUD,
-    AF_MINT_TTL,  AF_MINT_CLAIMS, AF_MINT_DEFECTS, NULL,
+    AF_MINT_USER,   AF_MINT_CLIENT,  AF_MINT_SCOPE, AF_MINT_AUD, AF_MINT_TTL,
+    AF_MINT_CLAIMS, AF_MINT_DEFECTS, AF_MINT_ALG,   NULL,
 };
 
 static bool is_member(const char *key)
@@ -515,6 +516,37 @@ static bool read_claims(const json_t *body, struct af_mint *m, struct af_resp *r
     return true;
 }
 
+/* read_alg: the alg member, a string naming the alg of a published key
+ * (the key that signs, af_mint_key). */
+static bool read_alg(const struct af_server *srv, const json_t *body, struct af_mint *m,
+                     struct af_resp *resp)
+{
+    const json_t *v = json_object_get(body, AF_MINT_ALG);
+    struct af_keyset *ks;
+    bool ok;
+
+    m->alg = NULL;
+    if (v == NULL)
+        return true;
+    if (!json_is_string(v)) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_ALG ": expected the alg of a published key (\"ES256\")");
+        return false;
+    }
+    ks = af_keyring_get(srv->keyring);
+    ok = af_mint_key(ks, json_string_value(v)) != NULL;
+    af_keyset_release(ks);
+    if (!ok) {
+        af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
+                       AF_MINT_ALG ": no published key has alg \"%.32s\" (GET " AF_ADMIN_PATH_KEYS
+                                   " lists them)",
+                       json_string_value(v));
+        return false;
+    }
+    m->alg = json_string_value(v);
+    return true;
+}
+
 /* read_mint: body into m (which borrows from body and cfg; *scope_owned,
  * freed by the caller, may back m->scope). false with resp set when the
  * request is refused. */
@@ -532,7 +564,7 @@ static bool read_mint(const struct af_server *srv, const json_t *body, struct af
             af_admin_error(resp, 400, AF_E_INVALID_REQUEST,
                            "%.64s: unknown member (expected one of: " AF_MINT_USER
                            ", " AF_MINT_CLIENT ", " AF_MINT_SCOPE ", " AF_MINT_AUD ", " AF_MINT_TTL
-                           ", " AF_MINT_CLAIMS ", " AF_MINT_DEFECTS ")",
+                           ", " AF_MINT_CLAIMS ", " AF_MINT_DEFECTS ", " AF_MINT_ALG ")",
                            key);
             return false;
         }
@@ -541,7 +573,7 @@ static bool read_mint(const struct af_server *srv, const json_t *body, struct af
     return read_defects(json_object_get(body, AF_MINT_DEFECTS), &m->defects, resp) &&
            read_who(srv, body, m, resp) && read_scope(body, m, scope_owned, resp) &&
            read_aud(body, m, resp) && read_ttl(srv->cfg, body, m, resp) &&
-           read_claims(body, m, resp);
+           read_claims(body, m, resp) && read_alg(srv, body, m, resp);
 }
 
 bool af_admin_is_json(const char *ctype)
@@ -590,7 +622,7 @@ void af_h_admin_tokens(struct af_req *req, struct af_resp *resp)
     if (!read_mint(req->srv, body, &m, &scope_owned, resp))
         goto out;
     if (af_mint_token(req->srv, &m, &out, &err) != AF_OK) {
-        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "%s", err.msg);
+        af_admin_error(resp, 500, AF_E_SERVER_ERROR, "%s", err.msg); /* incl. a key gone since */
         goto out;
     }
     af_resp_json(resp, 200, out);

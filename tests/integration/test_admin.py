@@ -827,6 +827,12 @@ class A08MintCli(AdminCase):
         self.assertEqual(c["roles"], ["admin"])
         self.assertEqual(c["n"], 42)
         self.assertEqual(c["note"], "plain text")
+        rc, out, err = self.cli("--user", "alice", "--alg", "RS256", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["header"]["alg"], "RS256")
+        rc, _, err = self.cli("--user", "alice", "--alg", "PS512")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("alg", err)
 
     def test_exit_codes(self):
         rc, out, err = self.cli("--bogus-flag")
@@ -1114,6 +1120,41 @@ class A12KeysConcurrent(KeysCase):
         self.assertTrue(all(c > 0 for c in counts), counts)
         self.assertEqual(self.daemon.proc.poll(), None, "authflowd is still running")
         self.assertEqual(self.keys()["signing"], "c-%d" % (self.ROTATIONS - 1))
+
+
+class A13MintAlg(AdminCase):
+    """"alg": the token signed by the published key of that alg, not the
+    signing key (an ES256 token for an ES256-trusting API, RS-33)."""
+
+    @classmethod
+    def config_mods(cls, cfg):
+        super().config_mods(cfg)
+        cfg["keys"] = [{"alg": "RS256"}, {"alg": "ES256"}]
+
+    def test_es256(self):
+        keys = {k["alg"]: k["kid"] for k in self.jwks()["keys"]}
+        body = self.mint(user="alice", client="it-basic", scope="openid profile", alg="ES256")
+        h, c, sig = jwt_parts(body["access_token"])
+        self.assertEqual(h["alg"], "ES256")
+        self.assertEqual(h["kid"], keys["ES256"])
+        self.assertEqual(h["typ"], "at+jwt")
+        self.assertEqual(len(sig), 64)  # r || s, RFC 7518 §3.4
+        self.assertEqual(self.userinfo(body["access_token"]).status, 200)
+        # the signing key's own alg, and no alg at all, give the signing key
+        for req in ({"alg": "RS256"}, {}):
+            with self.subTest(req=req):
+                h, _, _ = jwt_parts(self.mint(user="alice", **req)["access_token"])
+                self.assertEqual((h["alg"], h["kid"]), ("RS256", keys["RS256"]))
+        # defects apply as ever
+        h, _, _ = jwt_parts(self.mint(user="alice", alg="ES256", defects=["unknown_kid"])["access_token"])
+        self.assertEqual(h["alg"], "ES256")
+        self.assertNotEqual(h["kid"], keys["ES256"])
+
+    def test_alg_refused(self):
+        for alg in ("PS256", "es256", 5, None):
+            with self.subTest(alg=alg):
+                self.assertAdminError(self.mint_raw({"user": "alice", "alg": alg}), 400,
+                                      "invalid_request", "alg:")
 
 
 def main():
