@@ -28,6 +28,7 @@
 #include "authflow/proto.h"
 #include "authflow/util.h"
 #include "probe/claims.h"
+#include "probe/entropy.h"
 #include "probe/forge.h"
 #include "probe/inventory.h"
 #include "probe/jsonutil.h"
@@ -1027,6 +1028,57 @@ START_TEST(test_claims_typed)
 }
 END_TEST
 
+/* The randomness bound of credential samples (entropy.h). */
+static const struct {
+    const char *s[6];
+    double bits;
+    size_t varying;
+    unsigned alphabet;
+} entropy_cases[] = {
+    /* UUIDv4: the dashes and the version digit never vary; 31 hex digits
+     * (the variant digit counted whole): 124 bits, under RFC 6749's 128 */
+    {{"3f2b1c9e-8a7d-4e6f-9b1a-2c3d4e5f6a7b", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+      "0f9e8d7c-6b5a-4c3d-a2e1-f0e9d8c7b6a5", "5a4b3c2d-1e0f-4a9b-b8c7-d6e5f4a3b2c1",
+      "c0ffee00-1234-4567-89ab-cdef01234567", "deadbeef-0000-4111-9222-333344445555"},
+     124.0,
+     31,
+     16},
+    /* 43 base64url characters (256 random bits), a shared prefix "ac_" */
+    {{"ac_Q2xhc3NpY2FsLXRva2VuLWZvci1hLXRlc3QtMDAx", "ac_aGVsbG8td29ybGQtdGhpcy1pcy1hLXRva2VuLTAy",
+      "ac_Zm9vYmFyLWJhei1xdXV4LWNvcmdlLWdyYXVsdC0z", "ac_dGhlLXF1aWNrLWJyb3duLWZveC1qdW1wcy0wMDQ_",
+      "ac_bG9yZW0taXBzdW0tZG9sb3Itc2l0LWFtZXQtMDU-", "ac_c2l4dGgtc2FtcGxlLWZvci10aGUtdGVzdC0wMDY6"},
+     0,
+     0,
+     64},
+    /* six-digit codes */
+    {{"123456", "654321", "111222", "987650", "000199", "482913"}, 19.93, 6, 10},
+    /* a fixed prefix and 8 hex digits of different case per sample: 8 x 4 */
+    {{"code-1a2b3c4d", "code-5e6f7a8b", "code-9c0d1e2f", "code-3a4b5c6d", "code-7e8f9a0b",
+      "code-1c2d3e4f"},
+     32.0,
+     8,
+     16},
+    /* different lengths: the shared prefix "t.a" and suffix ".z" are left
+     * out of the longest (12): 7 characters of base64url */
+    {{"t.abc.z", "t.abcdef.z", "t.a.z", "t.abcdefgh.z", "t.ab.z", "t.abcd.z"}, 42.0, 7, 64},
+};
+
+START_TEST(test_entropy_bound)
+{
+    struct af_entropy en;
+    af_entropy_bound(entropy_cases[_i].s, 6, &en);
+    ck_assert_uint_eq(en.alphabet, entropy_cases[_i].alphabet);
+    if (entropy_cases[_i].varying > 0)
+        ck_assert_uint_eq(en.varying, entropy_cases[_i].varying);
+    if (entropy_cases[_i].bits > 0)
+        ck_assert_msg(en.bits > entropy_cases[_i].bits - 0.01 &&
+                          en.bits < entropy_cases[_i].bits + 0.01,
+                      "bits %.2f, want %.2f", en.bits, entropy_cases[_i].bits);
+    else
+        ck_assert_msg(en.bits > 128, "bits %.2f", en.bits);
+}
+END_TEST
+
 /* {"any": [...]} conditions: the first that holds decides; else the
  * condition's own why. */
 static const struct {
@@ -1175,6 +1227,25 @@ static const struct {
      "{\"error\":\"invalid_grant\",\"n\":5,\"arr\":[\"S256\",\"plain\"],\"obj\":{\"a\":1},\"f\":2."
      "0}"},
     {1, "{\"json\": \"obj\", \"format\": \"oidc-claims\"}", AF_EX_PASS, NULL},
+    /* samples: the same six characters twice carry nothing; signed JWTs
+     * pass however alike (their signature makes them unguessable), an
+     * unsigned one does not */
+    {1, "{\"samples\": [\"abc123\", \"abc123\"], \"entropy_bits\": 128}", AF_EX_FAIL,
+     "samples: expected at least 128 bits of randomness, got at most 0: 0 of 6 characters vary "
+     "across 2 samples, from an alphabet of 0"},
+    {1, "{\"samples\": [\"0a1b2c3d4e5f\", \"9f8e7d6c5b4a\"], \"entropy_bits\": 128}", AF_EX_FAIL,
+     "samples: expected at least 128 bits of randomness, got at most 48: 12 of 12 characters vary "
+     "across 2 samples, from an alphabet of 16"},
+    {1,
+     "{\"samples\": [\"eyJhbGciOiJSUzI1NiJ9.e30.c2ln\", \"eyJhbGciOiJSUzI1NiJ9.e30.c2ln\"], "
+     "\"entropy_bits\": 128}",
+     AF_EX_PASS, NULL},
+    {1,
+     "{\"samples\": [\"eyJhbGciOiJub25lIn0.e30.\", \"eyJhbGciOiJub25lIn0.e30.\"], "
+     "\"entropy_bits\": 128}",
+     AF_EX_FAIL,
+     "samples: expected at least 128 bits of randomness, got at most 0: 0 of 24 characters vary "
+     "across 2 samples, from an alphabet of 0"},
     {1, "{\"json\": \"error\", \"format\": \"oidc-claims\"}", AF_EX_FAIL,
      "json.error: expected format oidc-claims, got \"invalid_grant\" (not a JSON object)"},
     {1, "{\"json\": \"\", \"keys\": [\"error\", \"zz\"]}", AF_EX_FAIL,
@@ -3262,6 +3333,7 @@ static Suite *probe_suite(void)
     tcase_add_checked_fixture(tc, hops_setup, hops_teardown);
     tcase_add_loop_test(tc, test_selectors, 0, N(sel_cases));
     tcase_add_loop_test(tc, test_claims_typed, 0, N(claims_cases));
+    tcase_add_loop_test(tc, test_entropy_bound, 0, N(entropy_cases));
     tcase_add_loop_test(tc, test_conds_any, 0, N(anycond_cases));
     tcase_add_test(tc, test_conds_any_bad);
     tcase_add_loop_test(tc, test_selectors_bad, 0, N(bad_sel_cases));

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authflow/jose.h"
 #include "authflow/proto.h"
 #include "probe/claims.h"
+#include "probe/entropy.h"
 #include "probe/probe_int.h"
 #include "probe/regex.h"
 
@@ -445,7 +447,7 @@ static af_rc expect_kind(const json_t *ex, const char **kind, struct af_err *err
             continue;
         if (strcmp(k, "status") == 0 || strcmp(k, "redirect") == 0 || strcmp(k, "any") == 0 ||
             strcmp(k, "all") == 0 || strcmp(k, "jwt") == 0 || strcmp(k, "jwks") == 0 ||
-            strcmp(k, "that") == 0 || IN(k, shorthands)) {
+            strcmp(k, "samples") == 0 || strcmp(k, "that") == 0 || IN(k, shorthands)) {
             kinds++;
             *kind = k;
         }
@@ -453,9 +455,11 @@ static af_rc expect_kind(const json_t *ex, const char **kind, struct af_err *err
     if (kinds != 1)
         return AF_ERR_SET(err, AF_ERR_INVALID,
                           kinds == 0 ? "no kind: give one of status, that, header, json, params, "
-                                       "cookie, location, body, redirect, jwt, jwks, any, all"
+                                       "cookie, location, body, redirect, jwt, jwks, samples, any, "
+                                       "all"
                                      : "more than one kind (status, that, header, json, params, "
-                                       "cookie, location, body, redirect, jwt, jwks, any, all)");
+                                       "cookie, location, body, redirect, jwt, jwks, samples, any, "
+                                       "all)");
     return AF_OK;
 }
 
@@ -480,6 +484,8 @@ static af_rc expect_keys_check(const json_t *ex, const char *kind, struct af_buf
         if (strcmp(kind, "jwt") == 0 && IN(k, jwt_keys))
             continue;
         if (strcmp(kind, "jwks") == 0 && IN(k, jwks_keys))
+            continue;
+        if (strcmp(kind, "samples") == 0 && strcmp(k, "entropy_bits") == 0)
             continue;
         if ((strcmp(kind, "that") == 0 || IN(kind, shorthands)) && pred_find(k) != NULL)
             continue;
@@ -570,6 +576,38 @@ static af_rc jwt_check(const json_t *ex, struct af_buf *path, struct af_err *err
             if (rc != AF_OK)
                 return rc;
         }
+    }
+    return AF_OK;
+}
+
+/* samples_check: a "samples" expectation: 2 to AF_PROBE_MAX_SAMPLES
+ * templates and the bits they must be able to carry (entropy_bits). */
+static af_rc samples_check(const json_t *ex, struct af_buf *path, struct af_err *err)
+{
+    const json_t *v = json_object_get(ex, "samples"), *b = json_object_get(ex, "entropy_bits");
+    size_t i;
+    json_t *m;
+    af_rc rc;
+    if (json_array_size(v) < 2 || json_array_size(v) > AF_PROBE_MAX_SAMPLES) {
+        (void)path_key(path, "samples");
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be a list of 2 to %d templates",
+                          AF_PROBE_MAX_SAMPLES);
+    }
+    json_array_foreach(v, i, m)
+    {
+        if (!json_is_string(m)) {
+            af_msg_addf(path, ".samples[%zu]", i);
+            return AF_ERR_SET(err, AF_ERR_INVALID, "must be a template string");
+        }
+        rc = af_tmpl_check(json_string_value(m), err);
+        if (rc != AF_OK) {
+            af_msg_addf(path, ".samples[%zu]", i);
+            return rc;
+        }
+    }
+    if (!json_is_integer(b) || json_integer_value(b) < 1 || json_integer_value(b) > 4096) {
+        (void)path_key(path, "entropy_bits");
+        return AF_ERR_SET(err, AF_ERR_INVALID, "must be a number of bits from 1 to 4096");
     }
     return AF_OK;
 }
@@ -685,6 +723,8 @@ af_rc af_expect_check(const json_t *ex, struct af_buf *path, struct af_err *err)
         return jwt_check(ex, path, err);
     if (strcmp(kind, "jwks") == 0)
         return jwks_check(ex, path, err);
+    if (strcmp(kind, "samples") == 0)
+        return samples_check(ex, path, err);
     rc = selector_check(kind, v, path, err);
     if (rc != AF_OK)
         return rc;
@@ -1961,6 +2001,71 @@ static af_ex_result jwks_one_key(const char *what, const json_t *ex, size_t i, c
     return AF_EX_PASS;
 }
 
+/* signed_jwt: s is a compact JWS whose alg is not "none" and whose
+ * signature is not empty. */
+static bool signed_jwt(const char *s)
+{
+    struct af_jws *jws = NULL;
+    struct af_err e;
+    const char *alg, *dot = strrchr(s, '.');
+    bool yes;
+    af_err_clear(&e);
+    if (dot == NULL || dot[1] == '\0' || af_jws_parse(s, &jws, &e) != AF_OK)
+        return false;
+    alg = json_string_value(json_object_get(af_jws_header(jws), "alg"));
+    yes = alg != NULL && strcasecmp(alg, "none") != 0;
+    af_jws_free(jws);
+    return yes;
+}
+
+/* eval_samples: a "samples" expectation: the expanded samples can carry
+ * at least entropy_bits bits (entropy.h: an upper bound, so a failure is
+ * a proof). Signed JWTs pass whatever varies in them: nobody makes one
+ * without the key (a mock that signs the same claims in the same second
+ * hands out the same token; the keys' strength is AS-50c's). An empty or
+ * missing sample cannot be judged: AF_EX_ERROR. */
+static af_ex_result eval_samples(const struct af_step_view *sv, const json_t *ex,
+                                 struct af_buf *msg)
+{
+    const json_t *v = json_object_get(ex, "samples");
+    json_int_t want = json_integer_value(json_object_get(ex, "entropy_bits"));
+    char *s[AF_PROBE_MAX_SAMPLES] = {NULL};
+    size_t i, n = json_array_size(v);
+    struct af_entropy en;
+    struct af_err e;
+    af_ex_result r = AF_EX_PASS;
+
+    for (i = 0; i < n; i++) {
+        af_err_clear(&e);
+        if (af_tmpl_expand_str(sv->sc, json_string_value(json_array_get(v, i)), &s[i], NULL, &e) !=
+                AF_OK ||
+            s[i] == NULL || s[i][0] == '\0') {
+            af_buf_reset(msg);
+            af_msg_addf(msg, "samples[%zu]: %s", i, e.msg[0] ? e.msg : "empty");
+            r = AF_EX_ERROR;
+            goto out;
+        }
+    }
+    for (i = 0; i < n && signed_jwt(s[i]); i++)
+        ;
+    if (i == n)
+        goto out;
+    af_entropy_bound((const char *const *)s, n, &en);
+    if (en.bits < (double)want) {
+        af_buf_reset(msg);
+        af_msg_addf(msg,
+                    "samples: expected at least %" JSON_INTEGER_FORMAT
+                    " bits of randomness, got at most %.0f: %zu of %zu characters vary across "
+                    "%zu samples, from an alphabet of %u",
+                    want, en.bits, en.varying, en.length, n, en.alphabet);
+        r = AF_EX_FAIL;
+    }
+out:
+    for (i = 0; i < n; i++)
+        free(s[i]);
+    return r;
+}
+
 /* eval_jwks: a "jwks" expectation: the value the selector names is a JWK
  * set ({"keys": [...]}) whose keys obey the rules asked for. */
 static af_ex_result eval_jwks(const struct af_step_view *sv, const struct af_sel_ctx *cx,
@@ -2253,6 +2358,9 @@ af_ex_result af_expect_eval(const struct af_step_view *sv, const json_t *ex, str
             return AF_EX_PASS;
         r = AF_EX_PASS;
     }
+    /* About captured values, not about a response: no hop to pick. */
+    if (json_object_get(ex, "samples") != NULL)
+        return eval_samples(sv, ex, msg);
 
     idx = calloc(sv->nhops ? sv->nhops : 1, sizeof(*idx));
     if (idx == NULL) {

@@ -791,10 +791,27 @@ static af_rc v_step(struct vctx *vc, const json_t *v, struct af_buf *path)
             nk++;
         }
     }
+    if (nk == 0 && json_object_get(v, "expect") != NULL) {
+        /* a step that judges what earlier steps captured: samples only */
+        json_t *m;
+        json_array_foreach(json_object_get(v, "expect"), i, m)
+        {
+            if (json_object_get(m, "samples") == NULL)
+                return vfail(vc, path,
+                             "a step without a request judges captured values only: its "
+                             "expectations must be \"samples\" (expect[%zu] is not)",
+                             i);
+        }
+        if (json_object_get(v, "capture") || json_object_get(v, "follow") ||
+            json_object_get(v, "allow_5xx") || json_object_get(v, "allow_unreachable"))
+            return vfail(vc, path, "a step without a request takes no capture, follow or allow_*");
+        return AF_OK;
+    }
     if (nk != 1)
         return vfail(vc, path,
                      "a step has exactly one of \"request\", \"sleep\", \"use\", "
-                     "\"forge\", \"run\", \"race\" and \"concurrent\"");
+                     "\"forge\", \"run\", \"race\" and \"concurrent\" (or only "
+                     "\"expect\" with samples)");
     if (strcmp(kind, "request") != 0 &&
         (json_object_get(v, "expect") || json_object_get(v, "capture") ||
          json_object_get(v, "follow") || json_object_get(v, "allow_5xx") ||
