@@ -240,6 +240,9 @@ want() {
     # registered one.
     AS-03a) echo "AS-67c=fail" ;;
     AS-21a) echo "AS-70a=fail" ;;
+    # Access tokens the client sees are stand-ins: the ID token's at_hash
+    # is of the token authflowd issued.
+    AS-77b) echo "AS-48=fail" ;;
     # A replay refused before the server saw it: the grant's refresh token
     # is not revoked either.
     AS-21b) echo "AS-21d=warn" ;;
@@ -247,11 +250,11 @@ want() {
     # Claims by scope: AS-71e asks for all four scopes, so a break of one
     # scope's claims shows there too; a claim of the wrong type is the
     # wrong form, a claim withheld only a SHOULD (a warning in these MUST
-    # checks). AS-52 reads email_verified as well.
+    # checks). AS-71b's break is in the ID token, the others in UserInfo.
     AS-52) echo "AS-71b=warn,AS-71e=warn" ;;
     AS-71a) echo "AS-71a=warn,AS-71e=warn" ;;
     AS-71e) echo "AS-71e=warn" ;;
-    AS-71b) echo "AS-71b=format,AS-71e=format,AS-52=warn" ;;
+    AS-71b) echo "AS-71b=format,AS-71e=format" ;;
     AS-71c | AS-71d) echo "$1=format,AS-71e=format" ;;
     *) echo "" ;;
     esac
