@@ -15,9 +15,12 @@
 # from the probe.
 #
 # passport-tiktok-auth ends the app's process on a token error answer (the
-# truth of RP-11), so the suite runs twice: every check but RP-11, then
-# RP-11 alone, after which the app must have died with the library's
-# SyntaxError on its stderr: the independent evidence of that verdict.
+# truth of RP-11), on a 5xx (RP-11b) and on a token answer that is not JSON
+# (RP-11c), so the suite runs in four parts: every check but those three,
+# then each alone, after which the app must have died with the library's
+# SyntaxError on its stderr: the independent evidence of those verdicts.
+# Before each of the last two the app is started again on its port (the
+# redirect URI authflowd knows).
 # Every process is stopped by PID.
 #
 # Run by `make check` (AF_SRCDIR and AF_BUILDDIR set); by hand from the build
@@ -51,10 +54,16 @@ versions=$(cd "$appdir" && node -p '["express", "express-session", "passport", "
 echo "rp-tiktok-app: $versions; node $(node --version)"
 
 provider=$tmp/provider # the TikTok stand-in's base URL, once authflowd is up
-NODE_PATH=$appdir/node_modules node "$appsrc/server.js" --client-key tt-app --client-secret tt-secret \
-    --provider-file "$provider" >"$tmp/app.out" 2>"$tmp/app.err" </dev/null &
-app_pid=$!
-if ! af_wait_url "$tmp/app.out" "$app_pid" 300 0.05; then
+# start_app [LISTEN]: the app in the background ($app_pid), stderr to a
+# fresh $tmp/app.err; sets $url. Status 1 when it did not start.
+start_app() {
+    : >"$tmp/app.out"
+    NODE_PATH=$appdir/node_modules node "$appsrc/server.js" --client-key tt-app --client-secret tt-secret \
+        --provider-file "$provider" ${1:+--listen "$1"} >"$tmp/app.out" 2>"$tmp/app.err" </dev/null &
+    app_pid=$!
+    af_wait_url "$tmp/app.out" "$app_pid" 300 0.05
+}
+if ! start_app; then
     echo "ERROR: the app did not start"
     cat "$tmp/app.err"
     exit 99
@@ -101,25 +110,31 @@ show() {
     done
 }
 
+# The checks whose scenario ends the app; each runs alone. A pattern that
+# is the bare id would also select RP-11b and RP-11c (an id prefix
+# not followed by a digit, docs/probe.md): RP-11 alone is the glob RP-1[1].
+crashers="RP-11 RP-11b RP-11c"
+pattern() { case $1 in RP-11) echo 'RP-1[1]' ;; *) echo "$1" ;; esac; }
+
 # want OUT ONLY|-: the truth table's verdicts, with every check but ONLY
-# (or, for -, only RP-11) left out of the run: expected as skip.
+# (or, for -, only the crashers) left out of the run: expected as skip.
 want() {
-    python3 - "$truth" "$1" "$2" <<'EOF'
+    python3 - "$truth" "$1" "$2" "$crashers" <<'EOF'
 import sys
-truth, out, only = sys.argv[1:4]
+truth, out, only, crashers = sys.argv[1:5]
 with open(truth, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as o:
     for line in f:
         words = line.split("#", 1)[0].split()
         if len(words) != 2:
             continue
         cid, result = words
-        left_out = cid != only if only != "-" else cid == "RP-11"
+        left_out = cid != only if only != "-" else cid in crashers.split()
         o.write("%s %s\n" % (cid, "skip" if left_out else result))
 EOF
 }
 
-# 1. Every check but RP-11.
-probe all --skip RP-11
+# 1. Every check but the crashers.
+probe all --skip "$(pattern RP-11),RP-11b,RP-11c"
 want "$tmp/all.want" - || exit 99
 if [ "$rc" -gt 1 ] || [ ! -f "$tmp/all.json" ]; then
     fail "authprobe rp against tiktok-app: exit $rc, no report"
@@ -128,28 +143,39 @@ elif ! python3 "$judge" expect "$tmp/all.json" "$tmp/all.want"; then
     fail "authprobe rp against tiktok-app differs from $(basename "$truth")"
     show all
 else
-    echo "PASS: authprobe rp against tiktok-app gives the verdicts of $(basename "$truth") (RP-11 apart)"
+    echo "PASS: authprobe rp against tiktok-app gives the verdicts of $(basename "$truth") ($crashers apart)"
 fi
 
-# 2. RP-11 alone: the token error ends the app.
-probe rp11 --only RP-11
-want "$tmp/rp11.want" RP-11 || exit 99
-sleep 0.2
-if [ "$rc" -gt 1 ] || [ ! -f "$tmp/rp11.json" ]; then
-    fail "authprobe rp --only RP-11 against tiktok-app: exit $rc, no report"
-    show rp11
-elif ! python3 "$judge" expect "$tmp/rp11.json" "$tmp/rp11.want"; then
-    fail "RP-11 against tiktok-app differs from $(basename "$truth")"
-    show rp11
-elif kill -0 "$app_pid" 2>/dev/null; then
-    fail "RP-11's truth is that the app dies on a token error, but it still runs"
-    show rp11
-elif ! grep -q 'SyntaxError' "$tmp/app.err" || ! grep -q 'passport-tiktok' "$tmp/app.err"; then
-    fail "the app died, but not of passport-tiktok-auth's JSON.parse of the error answer"
-    show rp11
-else
-    echo "PASS: RP-11 fails as the app dies on the token error (passport-tiktok-auth's SyntaxError)"
-fi
+# 2. Each crasher alone: the token endpoint's answer ends the app.
+listen=${app#http://}
+for id in $crashers; do
+    if ! kill -0 "$app_pid" 2>/dev/null; then
+        wait "$app_pid" 2>/dev/null
+        if ! start_app "$listen"; then
+            fail "$id: the app did not start again on $listen"
+            cat "$tmp/app.err"
+            continue
+        fi
+    fi
+    probe "$id" --only "$(pattern "$id")"
+    want "$tmp/$id.want" "$id" || exit 99
+    sleep 0.2
+    if [ "$rc" -gt 1 ] || [ ! -f "$tmp/$id.json" ]; then
+        fail "authprobe rp --only $id against tiktok-app: exit $rc, no report"
+        show "$id"
+    elif ! python3 "$judge" expect "$tmp/$id.json" "$tmp/$id.want"; then
+        fail "$id against tiktok-app differs from $(basename "$truth")"
+        show "$id"
+    elif kill -0 "$app_pid" 2>/dev/null; then
+        fail "$id's truth is that the app dies on the token endpoint's answer, but it still runs"
+        show "$id"
+    elif ! grep -q 'SyntaxError' "$tmp/app.err" || ! grep -q 'passport-tiktok' "$tmp/app.err"; then
+        fail "the app died at $id, but not of passport-tiktok-auth's JSON.parse of the token answer"
+        show "$id"
+    else
+        echo "PASS: $id fails as the app dies on the token endpoint's answer (passport-tiktok-auth's SyntaxError)"
+    fi
+done
 wait "$app_pid" 2>/dev/null
 app_pid=
 af_exit
