@@ -111,7 +111,7 @@ show() {
 }
 
 # The checks whose scenario ends the app; each runs alone. A pattern that
-# is the bare id would also select RP-11b and RP-11c (an id prefix
+# is the bare id would also select RP-11b, RP-11c and RP-11d (an id prefix
 # not followed by a digit, docs/probe.md): RP-11 alone is the glob RP-1[1].
 crashers="RP-11 RP-11b RP-11c"
 pattern() { case $1 in RP-11) echo 'RP-1[1]' ;; *) echo "$1" ;; esac; }
