@@ -130,8 +130,8 @@ static const struct {
     {"demo-app", "demo-app-secret", AF_CLIENT_AUTH_BASIC,
      AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
      "http://127.0.0.1:8080/callback http://localhost:8080/callback",
-     "http://127.0.0.1:8080/ http://localhost:8080/", "openid profile email offline_access roles",
-     false},
+     "http://127.0.0.1:8080/ http://localhost:8080/",
+     "openid profile email address phone offline_access roles", false},
     {"demo-spa", NULL, AF_CLIENT_AUTH_NONE, AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN,
      "http://127.0.0.1:5173/callback", "http://127.0.0.1:5173/",
      "openid profile email offline_access", true},
@@ -144,13 +144,13 @@ static const struct {
      false},
     {"test-client", "test-client-secret", AF_CLIENT_AUTH_BASIC,
      AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
-     "openid profile email offline_access roles", false},
+     "openid profile email address phone offline_access roles", false},
     {"test-client-2", "test-client-2-secret", AF_CLIENT_AUTH_BASIC,
      AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
-     "openid profile email offline_access roles", false},
+     "openid profile email address phone offline_access roles", false},
     {"test-client-post", "test-client-post-secret", AF_CLIENT_AUTH_POST,
      AF_GRANT_AUTHORIZATION_CODE | AF_GRANT_REFRESH_TOKEN, "http://127.0.0.1:8765/callback", "",
-     "openid profile email offline_access roles", false},
+     "openid profile email address phone offline_access roles", false},
 };
 
 START_TEST(test_shipped_config)
@@ -226,6 +226,10 @@ START_TEST(test_shipped_config)
     ck_assert_str_eq(json_string_value(json_object_get(cfg->users[0].claims, "family_name")),
                      "Example");
     ck_assert_uint_eq(json_array_size(json_object_get(cfg->users[0].claims, "roles")), 1);
+    /* the address and phone scopes have claims to release (AS-71c, AS-71d) */
+    ck_assert(json_is_object(json_object_get(cfg->users[0].claims, "address")));
+    ck_assert(json_is_string(json_object_get(cfg->users[0].claims, "phone_number")));
+    ck_assert(json_is_boolean(json_object_get(cfg->users[0].claims, "phone_number_verified")));
     ck_assert_str_eq(cfg->users[1].sub, "u-bob");
     ck_assert_str_eq(cfg->users[1].password, "bob-password");
     ck_assert_str_eq(
