@@ -50,20 +50,23 @@ static unsigned alphabet_of(const unsigned char seen[256], double *bits)
 void af_entropy_bound(const char *const *s, size_t n, struct af_entropy *out)
 {
     unsigned char seen[256];
+    size_t len[AF_ENTROPY_MAX_SAMPLES]; /* each sample's length, measured once */
     size_t i, k, minlen = (size_t)-1, maxlen = 0, lcp, lcs;
     bool same_len = true;
 
     memset(out, 0, sizeof(*out));
     memset(seen, 0, sizeof(seen));
+    if (n > AF_ENTROPY_MAX_SAMPLES)
+        n = AF_ENTROPY_MAX_SAMPLES;
     if (n == 0)
         return;
     for (k = 0; k < n; k++) {
-        size_t l = strlen(s[k]);
-        if (l < minlen)
-            minlen = l;
-        if (l > maxlen)
-            maxlen = l;
-        if (k > 0 && l != strlen(s[0]))
+        len[k] = strlen(s[k]);
+        if (len[k] < minlen)
+            minlen = len[k];
+        if (len[k] > maxlen)
+            maxlen = len[k];
+        if (len[k] != len[0])
             same_len = false;
     }
     out->length = maxlen;
@@ -75,9 +78,8 @@ void af_entropy_bound(const char *const *s, size_t n, struct af_entropy *out)
             break;
     }
     for (lcs = 0; lcs < minlen - lcp; lcs++) {
-        for (k = 1; k < n; k++)
-            if (s[k][strlen(s[k]) - 1 - lcs] != s[0][strlen(s[0]) - 1 - lcs])
-                break;
+        for (k = 1; k < n && s[k][len[k] - 1 - lcs] == s[0][len[0] - 1 - lcs]; k++)
+            ;
         if (k < n)
             break;
     }
@@ -94,7 +96,7 @@ void af_entropy_bound(const char *const *s, size_t n, struct af_entropy *out)
     } else {
         out->varying = maxlen - lcp - lcs;
         for (k = 0; k < n; k++)
-            for (i = lcp; i < strlen(s[k]) - lcs; i++)
+            for (i = lcp; i < len[k] - lcs; i++)
                 seen[(unsigned char)s[k][i]] = 1;
     }
     if (out->varying > 0) {

@@ -24,7 +24,11 @@ struct af_entropy {
     unsigned alphabet; /* the alphabet size assumed for each varying one */
 };
 
-/* af_entropy_bound: the bound for n samples (n >= 2, borrowed). Samples
+#define AF_ENTROPY_MAX_SAMPLES 32 /* samples looked at; more are left out */
+
+/* af_entropy_bound: the bound for n samples (n >= 2, borrowed; at most
+ * AF_ENTROPY_MAX_SAMPLES are looked at). Each sample is measured once, so
+ * the work is linear in the samples' total length. Samples
  * of one length are compared position by position; samples of different
  * lengths by the prefix and suffix they all share, the rest counted as
  * varying (the longest sample's rest). */

@@ -2268,41 +2268,24 @@ static af_ex_result eval_on(const struct af_step_view *sv, size_t hi, const json
     return r;
 }
 
-af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, struct af_buf *why)
+/* cond_eval: one condition ({"that": ...} or {"any": [...]}); on a
+ * failure why holds the condition's own why, else the predicate's. */
+static af_ex_result cond_eval(struct af_scope *sc, const json_t *m, bool show, struct af_buf *why)
 {
-    size_t i;
-    json_t *m;
-    json_array_foreach(conds, i, m)
-    {
-        const char *that = json_string_value(json_object_get(m, "that"));
-        const char *name;
-        struct af_sv v;
-        struct af_err e;
-        bool lit;
-        af_ex_result r;
-        if (that == NULL) {
-            /* {"any": [...]}: the first that holds decides; else the
-             * condition's own why, or the last one's */
-            const json_t *alts = json_object_get(m, "any");
-            size_t j;
-            r = AF_EX_FAIL;
-            for (j = 0; j < json_array_size(alts) && r == AF_EX_FAIL; j++) {
-                json_t *one = json_array();
-                if (one == NULL || json_array_append(one, json_array_get(alts, j)) != 0) {
-                    json_decref(one);
-                    return AF_EX_ERROR;
-                }
-                r = af_conds_eval(sc, one, show, why);
-                json_decref(one);
-            }
-            if (r == AF_EX_FAIL && json_is_string(json_object_get(m, "why"))) {
-                af_buf_reset(why);
-                af_msg_add(why, json_string_value(json_object_get(m, "why")));
-            }
-            if (r != AF_EX_PASS)
-                return r;
-            continue;
-        }
+    const char *that = json_string_value(json_object_get(m, "that"));
+    const char *name;
+    struct af_sv v;
+    struct af_err e;
+    bool lit;
+    af_ex_result r = AF_EX_FAIL;
+
+    if (that == NULL) {
+        /* {"any": [...]}: the first that holds decides */
+        const json_t *alts = json_object_get(m, "any");
+        size_t j;
+        for (j = 0; j < json_array_size(alts) && r == AF_EX_FAIL; j++)
+            r = cond_eval(sc, json_array_get(alts, j), show, why);
+    } else {
         name = strncmp(that, "var.", 4) == 0 ? that + 4 : that;
         memset(&v, 0, sizeof(v));
         af_err_clear(&e);
@@ -2328,13 +2311,23 @@ af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, 
         af_buf_reset(why);
         r = af_expect_preds(sc, m, &v, name, show, why);
         af_sv_clear(&v);
-        if (r != AF_EX_PASS) {
-            if (r == AF_EX_FAIL && json_is_string(json_object_get(m, "why"))) {
-                af_buf_reset(why);
-                af_msg_add(why, json_string_value(json_object_get(m, "why")));
-            }
+    }
+    if (r == AF_EX_FAIL && json_is_string(json_object_get(m, "why"))) {
+        af_buf_reset(why);
+        af_msg_add(why, json_string_value(json_object_get(m, "why")));
+    }
+    return r;
+}
+
+af_ex_result af_conds_eval(struct af_scope *sc, const json_t *conds, bool show, struct af_buf *why)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(conds, i, m)
+    {
+        af_ex_result r = cond_eval(sc, m, show, why);
+        if (r != AF_EX_PASS)
             return r;
-        }
     }
     return AF_EX_PASS;
 }

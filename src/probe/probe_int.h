@@ -36,9 +36,9 @@
 #define AF_PROBE_MAX_HOPS         50            /* hard cap on follow.max_hops */
 #define AF_PROBE_RUN_SECONDS      10            /* a "run" step's command must end within */
 #define AF_PROBE_MAX_SERVED       4             /* servers of forge steps in one check */
-#define AF_PROBE_MAX_SAMPLES      32            /* templates in one "samples" expectation */
-#define AF_PROBE_TMPL_DEPTH       8             /* nested profile templates, request templates */
-#define AF_PROBE_MAX_VALUE        (256 * 1024)  /* one expanded template */
+#define AF_PROBE_MAX_SAMPLES      32 /* templates in one "samples" (AF_ENTROPY_MAX_SAMPLES) */
+#define AF_PROBE_TMPL_DEPTH       8  /* nested profile templates, request templates */
+#define AF_PROBE_MAX_VALUE        (256 * 1024) /* one expanded template */
 
 /* ---- suite and target (suite.c) ---- */
 
